@@ -1,0 +1,700 @@
+/*
+ * conf.c - load and validate the INI configuration with inih.
+ *
+ * A table maps {section, key} to a strict parser; the inih handler only
+ * dispatches through it and records the line. A second pass checks what
+ * spans keys (required keys, duplicate binds, pins that a policy needs).
+ * Nothing is ever ignored: an unknown section or key is an error, and every
+ * error names the file, the line, the section and the key.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../shim/util.h"
+#include "conf.h"
+
+#define LINE_MAX_LEN	1024	/* longer lines are an error, not a split */
+
+enum section_kind {
+	SEC_NONE,
+	SEC_SHIM,
+	SEC_UPSTREAM,
+	SEC_DOMAIN,
+	SEC_LISTEN,
+};
+
+struct loader;
+typedef bool (*key_parser)(struct loader *, const char *val, void *field,
+    const char **why);
+
+enum {
+	K_LIST = 1,		/* may continue on indented lines */
+};
+
+struct key {
+	enum section_kind section;
+	const char	*name;
+	key_parser	 parse;
+	size_t		 off;	/* into the section's struct */
+	unsigned	 flags;
+};
+
+struct loader {
+	struct conf	*conf;
+	FILE		*errs;
+	FILE		*file;
+	int		 line;
+	bool		 continuation;	/* current line began with blank */
+	bool		 overlong;
+	int		 errors;
+	int		 last_err_line;
+	/* the section being read */
+	char		 section[HOST_MAX + 16];
+	enum section_kind kind;
+	unsigned	 seen;		/* bit per key index */
+	const char	*prev_key;
+	int		 section_line;
+	struct rule	 rule;		/* [domain:*] under construction */
+	bool		 in_rule;
+	struct listen_conf *lc;		/* [listen:*] being filled */
+	char		**sections;	/* names seen, for duplicates */
+	size_t		 nsections;
+	enum policy	 default_policy;
+	bool		 has_default;
+};
+
+static void
+conf_error(struct loader *l, int line, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fprintf(l->errs, "%s:%d: ", l->conf->path, line);
+	va_start(ap, fmt);
+	vfprintf(l->errs, fmt, ap);
+	va_end(ap);
+	fputc('\n', l->errs);
+	l->errors++;
+	l->last_err_line = line;
+}
+
+/* --- value parsers ---------------------------------------------------- */
+
+static bool
+p_str(struct loader *l, const char *v, void *field, const char **why)
+{
+	char	**dst = field;
+
+	(void)l;
+	if (*v == '\0') {
+		*why = "empty value";
+		return false;
+	}
+	free(*dst);
+	*dst = xstrdup(v);
+	return true;
+}
+
+static bool
+p_file(struct loader *l, const char *v, void *field, const char **why)
+{
+	if (!p_str(l, v, field, why))
+		return false;
+	if (access(v, R_OK) != 0) {
+		*why = "file not readable";
+		return false;
+	}
+	return true;
+}
+
+static bool
+p_dir(struct loader *l, const char *v, void *field, const char **why)
+{
+	if (!p_str(l, v, field, why))
+		return false;
+	if (*v != '/') {
+		*why = "must be an absolute path";
+		return false;
+	}
+	return true;
+}
+
+static bool
+p_seconds(struct loader *l, const char *v, void *field, const char **why)
+{
+	(void)l;
+	if (!parse_uint(v, 1, 3600, field)) {
+		*why = "not a whole number of seconds in 1..3600";
+		return false;
+	}
+	return true;
+}
+
+static bool
+p_policy(struct loader *l, const char *v, void *field, const char **why)
+{
+	enum policy	*dst = field;
+
+	(void)l;
+	if (!policy_parse(v, dst)) {
+		*why = "not one of pin, pin-only, ca, tofu, block";
+		return false;
+	}
+	if (*dst == POLICY_TOFU) {
+		*why = "tofu is not supported by this version yet";
+		return false;
+	}
+	return true;
+}
+
+static bool
+p_default_policy(struct loader *l, const char *v, void *field,
+    const char **why)
+{
+	(void)field;
+	if (!p_policy(l, v, &l->default_policy, why))
+		return false;
+	if (l->default_policy != POLICY_BLOCK &&
+	    l->default_policy != POLICY_CA) {
+		*why = "must be block or ca (pins belong to [domain:...])";
+		return false;
+	}
+	l->has_default = true;
+	return true;
+}
+
+static bool
+p_on_expiry(struct loader *l, const char *v, void *field, const char **why)
+{
+	enum policy	*dst = field;
+
+	(void)l;
+	if (strcmp(v, "ca") == 0)
+		*dst = POLICY_CA;
+	else if (strcmp(v, "block") == 0)
+		*dst = POLICY_BLOCK;
+	else {
+		*why = "not one of ca, block";
+		return false;
+	}
+	return true;
+}
+
+static bool
+p_expires(struct loader *l, const char *v, void *field, const char **why)
+{
+	(void)l;
+	if (!parse_rfc3339(v, field)) {
+		*why = "not an RFC 3339 UTC time like 2027-01-31T00:00:00Z";
+		return false;
+	}
+	return true;
+}
+
+static bool
+p_pins(struct loader *l, const char *v, void *field, const char **why)
+{
+	static char	 msg[200];
+	const char	*bad;
+
+	(void)l;
+	if (!pinset_parse_list(field, v, &bad)) {
+		snprintf(msg, sizeof(msg), "not a sha256/ pin: \"%.80s\" "
+		    "(want sha256/ + 44 base64 characters)", bad);
+		*why = msg;
+		return false;
+	}
+	return true;
+}
+
+static bool
+p_mode(struct loader *l, const char *v, void *field, const char **why)
+{
+	enum listen_mode	*dst = field;
+
+	(void)l;
+	if (strcmp(v, "tunnel") == 0)
+		*dst = MODE_TUNNEL;
+	else if (strcmp(v, "forward") == 0 || strcmp(v, "transparent") == 0) {
+		*why = "only mode tunnel is supported by this version yet";
+		return false;
+	} else {
+		*why = "not one of tunnel, forward, transparent";
+		return false;
+	}
+	return true;
+}
+
+static bool
+p_bind(struct loader *l, const char *v, void *field, const char **why)
+{
+	struct listen_conf	*lc = l->lc;
+	unsigned char		 buf[16];
+
+	(void)field;
+	if (!parse_hostport(v, lc->bind_host, sizeof(lc->bind_host),
+	    &lc->bind_port)) {
+		*why = "not ADDRESS:PORT (IPv6 as [::1]:PORT)";
+		return false;
+	}
+	if (inet_pton(AF_INET, lc->bind_host, buf) != 1 &&
+	    inet_pton(AF_INET6, lc->bind_host, buf) != 1) {
+		*why = "bind needs a numeric IPv4 or IPv6 address";
+		return false;
+	}
+	return true;
+}
+
+static bool
+p_connect(struct loader *l, const char *v, void *field, const char **why)
+{
+	struct listen_conf	*lc = l->lc;
+	char			 host[HOST_MAX + 1];
+
+	(void)field;
+	if (!parse_hostport(v, host, sizeof(host), &lc->connect_port)) {
+		*why = "not HOST:PORT";
+		return false;
+	}
+	if (host_is_ip(host)) {
+		snprintf(lc->connect_host, sizeof(lc->connect_host), "%s",
+		    host);
+		return true;
+	}
+	return host_normalize(host, lc->connect_host,
+	    sizeof(lc->connect_host), why);
+}
+
+#define SHIM(f)		offsetof(struct conf, f)
+#define RULE(f)		offsetof(struct rule, f)
+#define LISTEN(f)	offsetof(struct listen_conf, f)
+
+static const struct key keys[] = {
+	{ SEC_SHIM, "state_dir", p_dir, SHIM(state_dir), 0 },
+	{ SEC_SHIM, "device_id", p_str, SHIM(device_id), 0 },
+	{ SEC_SHIM, "user", p_str, SHIM(user), 0 },
+	{ SEC_SHIM, "log_level", p_str, SHIM(log_level), 0 },
+	{ SEC_UPSTREAM, "ca_file", p_file, SHIM(ca_file), 0 },
+	{ SEC_UPSTREAM, "default_policy", p_default_policy, 0, 0 },
+	{ SEC_UPSTREAM, "hosts_file", p_file, SHIM(hosts_file), 0 },
+	{ SEC_UPSTREAM, "connect_timeout", p_seconds, SHIM(connect_timeout),
+	    0 },
+	{ SEC_UPSTREAM, "handshake_timeout", p_seconds,
+	    SHIM(handshake_timeout), 0 },
+	{ SEC_DOMAIN, "pins", p_pins, RULE(pins), K_LIST },
+	{ SEC_DOMAIN, "policy", p_policy, RULE(policy), 0 },
+	{ SEC_DOMAIN, "expires", p_expires, RULE(expires), 0 },
+	{ SEC_DOMAIN, "on_expiry", p_on_expiry, RULE(on_expiry), 0 },
+	{ SEC_LISTEN, "mode", p_mode, LISTEN(mode), 0 },
+	{ SEC_LISTEN, "bind", p_bind, 0, 0 },
+	{ SEC_LISTEN, "connect", p_connect, 0, 0 },
+};
+
+static int
+key_index(enum section_kind kind, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < nitems(keys); i++)
+		if (keys[i].section == kind && strcmp(keys[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+#define SEEN(kind, name)	(1u << key_index(kind, name))
+
+/* --- sections ---------------------------------------------------------- */
+
+static void
+finish_rule(struct loader *l)
+{
+	struct rule	*r = &l->rule;
+	int		 line = l->section_line;
+
+	if (!l->in_rule)
+		return;
+	l->in_rule = false;
+	if (!(l->seen & SEEN(SEC_DOMAIN, "policy")))
+		r->policy = POLICY_PIN;
+	if ((r->policy == POLICY_PIN || r->policy == POLICY_PIN_ONLY) &&
+	    r->pins.n == 0)
+		conf_error(l, line, "[%s] pins: required for policy %s",
+		    l->section, policy_name(r->policy));
+	else if ((r->policy == POLICY_CA || r->policy == POLICY_BLOCK) &&
+	    r->pins.n > 0)
+		conf_error(l, line, "[%s] pins: policy %s never uses pins; "
+		    "remove them or use policy pin", l->section,
+		    policy_name(r->policy));
+	else if ((l->seen & (SEEN(SEC_DOMAIN, "expires") |
+	    SEEN(SEC_DOMAIN, "on_expiry"))) && r->pins.n == 0)
+		conf_error(l, line, "[%s] expires: only pin sets expire",
+		    l->section);
+	else {
+		size_t i;
+
+		for (i = 0; i < l->conf->snap->nrules; i++)
+			if (strcmp(l->conf->snap->rules[i].pat.base,
+			    r->pat.base) == 0 &&
+			    l->conf->snap->rules[i].pat.kind == r->pat.kind) {
+				conf_error(l, line, "[%s]: same pattern as "
+				    "[domain:%s] at %s", l->section,
+				    l->conf->snap->rules[i].pattern,
+				    l->conf->snap->rules[i].origin);
+				break;
+			}
+		if (i == l->conf->snap->nrules) {
+			if (snapshot_add_rule(l->conf->snap, r) == 0)
+				return;
+			conf_error(l, line, "out of memory");
+		}
+	}
+	free(r->pattern);
+	free(r->origin);
+	pinset_free(&r->pins);
+	memset(r, 0, sizeof(*r));
+}
+
+static void
+finish_listener(struct loader *l)
+{
+	struct listen_conf	*lc = l->lc;
+	int			 line = l->section_line;
+	const char		*missing = NULL;
+
+	if (lc == NULL)
+		return;
+	l->lc = NULL;
+	lc->seen = l->seen;
+	if (!(l->seen & SEEN(SEC_LISTEN, "mode")))
+		missing = "mode";
+	else if (!(l->seen & SEEN(SEC_LISTEN, "bind")))
+		missing = "bind";
+	else if (lc->mode == MODE_TUNNEL &&
+	    !(l->seen & SEEN(SEC_LISTEN, "connect")))
+		missing = "connect";
+	if (missing != NULL)
+		conf_error(l, line, "[%s] %s: missing required key",
+		    l->section, missing);
+}
+
+static void
+finish_section(struct loader *l)
+{
+	if (l->kind == SEC_DOMAIN)
+		finish_rule(l);
+	else if (l->kind == SEC_LISTEN)
+		finish_listener(l);
+	l->kind = SEC_NONE;
+}
+
+/* Returns false when the section itself is in error (keys then skipped). */
+static bool
+start_section(struct loader *l, const char *name)
+{
+	size_t	 i;
+
+	snprintf(l->section, sizeof(l->section), "%s", name);
+	l->seen = 0;
+	l->prev_key = NULL;
+	l->section_line = l->line;
+	l->kind = SEC_NONE;
+
+	for (i = 0; i < l->nsections; i++)
+		if (strcmp(l->sections[i], name) == 0) {
+			conf_error(l, l->line, "[%s]: section given twice",
+			    name);
+			return false;
+		}
+	l->sections = realloc(l->sections,
+	    (l->nsections + 1) * sizeof(*l->sections));
+	if (l->sections == NULL)
+		abort();
+	l->sections[l->nsections++] = xstrdup(name);
+
+	if (strcmp(name, "shim") == 0)
+		l->kind = SEC_SHIM;
+	else if (strcmp(name, "upstream") == 0)
+		l->kind = SEC_UPSTREAM;
+	else if (strncmp(name, "domain:", 7) == 0) {
+		const char	*why;
+		char		 origin[512];
+
+		memset(&l->rule, 0, sizeof(l->rule));
+		if (!hostpat_parse(name + 7, &l->rule.pat, &why)) {
+			conf_error(l, l->line, "[%s]: bad host pattern: %s",
+			    name, why);
+			return false;
+		}
+		l->rule.pattern = xstrdup(name + 7);
+		snprintf(origin, sizeof(origin), "%s:%d", l->conf->path,
+		    l->line);
+		l->rule.origin = xstrdup(origin);
+		l->rule.on_expiry = POLICY_BLOCK;
+		l->in_rule = true;
+		l->kind = SEC_DOMAIN;
+	} else if (strncmp(name, "listen:", 7) == 0) {
+		struct conf	*c = l->conf;
+		char		 origin[512];
+		const char	*n = name + 7;
+
+		if (*n == '\0' || strspn(n, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != strlen(n)) {
+			conf_error(l, l->line, "[%s]: listener names use "
+			    "letters, digits, '_', '-' and '.'", name);
+			return false;
+		}
+		c->listeners = realloc(c->listeners,
+		    (c->nlisteners + 1) * sizeof(*c->listeners));
+		if (c->listeners == NULL)
+			abort();
+		l->lc = &c->listeners[c->nlisteners++];
+		memset(l->lc, 0, sizeof(*l->lc));
+		l->lc->name = xstrdup(n);
+		snprintf(origin, sizeof(origin), "%s:%d", c->path, l->line);
+		l->lc->origin = xstrdup(origin);
+		l->kind = SEC_LISTEN;
+	} else if (strcmp(name, "feed") == 0 || strcmp(name, "monitor") == 0) {
+		conf_error(l, l->line, "[%s]: not supported by this version "
+		    "yet", name);
+		return false;
+	} else {
+		conf_error(l, l->line, "[%s]: unknown section (want shim, "
+		    "upstream, domain:PATTERN or listen:NAME)", name);
+		return false;
+	}
+	return true;
+}
+
+static void *
+section_base(struct loader *l)
+{
+	switch (l->kind) {
+	case SEC_SHIM:
+	case SEC_UPSTREAM:
+		return l->conf;
+	case SEC_DOMAIN:
+		return &l->rule;
+	case SEC_LISTEN:
+		return l->lc;
+	default:
+		return NULL;
+	}
+}
+
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct loader	*l = user;
+	const char	*why = NULL;
+	int		 k;
+
+	/* Section boundaries are tracked by reader(), which sees headers. */
+	if (*section == '\0') {
+		conf_error(l, l->line, "%s: key outside any section", name);
+		return 1;
+	}
+	if (l->kind == SEC_NONE)
+		return 1;	/* the section was already reported */
+
+	k = key_index(l->kind, name);
+	if (k < 0) {
+		if (l->kind == SEC_SHIM && strcmp(name, "status") == 0)
+			conf_error(l, l->line, "[%s] %s: not supported by "
+			    "this version yet", l->section, name);
+		else
+			conf_error(l, l->line, "[%s] %s: unknown key",
+			    l->section, name);
+		return 1;
+	}
+	if (l->seen & (1u << k)) {
+		bool cont = l->continuation && l->prev_key != NULL &&
+		    strcmp(l->prev_key, name) == 0;
+
+		if (!cont || !(keys[k].flags & K_LIST)) {
+			conf_error(l, l->line, "[%s] %s: key given twice",
+			    l->section, name);
+			return 1;
+		}
+	}
+	l->seen |= 1u << k;
+	l->prev_key = keys[k].name;
+	if (!keys[k].parse(l, value, (char *)section_base(l) + keys[k].off,
+	    &why))
+		conf_error(l, l->line, "[%s] %s: %s", l->section, name, why);
+	return 1;
+}
+
+/* A "[name]" line: close the section before it and open this one. Done
+ * here rather than in handler() so empty and repeated sections are seen. */
+static void
+header_line(struct loader *l, const char *str)
+{
+	const char	*s = str + strspn(str, " \t");
+	const char	*end;
+	char		 name[sizeof(l->section)];
+	size_t		 len;
+
+	if (*s != '[' || (end = strchr(s, ']')) == NULL)
+		return;
+	len = (size_t)(end - s - 1);
+	if (len >= sizeof(name))
+		len = sizeof(name) - 1;
+	memcpy(name, s + 1, len);
+	name[len] = '\0';
+	finish_section(l);
+	start_section(l, name);
+}
+
+/* inih reader: counts lines and notes continuations and overlong lines. */
+static char *
+reader(char *str, int num, void *stream)
+{
+	struct loader	*l = stream;
+	int		 c;
+
+	if (fgets(str, num, l->file) == NULL)
+		return NULL;
+	l->line++;
+	l->continuation = (str[0] == ' ' || str[0] == '\t');
+	if (!l->continuation)
+		header_line(l, str);
+	if (strchr(str, '\n') == NULL && !feof(l->file)) {
+		l->overlong = true;
+		while ((c = fgetc(l->file)) != EOF && c != '\n')
+			;
+		str[0] = '\0';
+		/* Report here: inih does not call the handler for "". */
+		conf_error(l, l->line, "line longer than %d characters "
+		    "(continue pin lists on indented lines)", num - 3);
+		l->overlong = false;
+	}
+	return str;
+}
+
+static bool
+binds_clash(const struct listen_conf *a, const struct listen_conf *b)
+{
+	if (a->bind_port != b->bind_port)
+		return false;
+	return strcmp(a->bind_host, b->bind_host) == 0 ||
+	    strcmp(a->bind_host, "0.0.0.0") == 0 ||
+	    strcmp(b->bind_host, "0.0.0.0") == 0 ||
+	    strcmp(a->bind_host, "::") == 0 || strcmp(b->bind_host, "::") == 0;
+}
+
+static void
+check_whole(struct loader *l)
+{
+	struct conf	*c = l->conf;
+	size_t		 i, j;
+
+	if (c->nlisteners == 0)
+		conf_error(l, l->line > 0 ? l->line : 1,
+		    "no [listen:NAME] section: nothing to serve");
+	for (i = 0; i < c->nlisteners; i++)
+		for (j = 0; j < i; j++)
+			if ((c->listeners[i].seen & SEEN(SEC_LISTEN, "bind")) &&
+			    (c->listeners[j].seen & SEEN(SEC_LISTEN, "bind")) &&
+			    binds_clash(&c->listeners[i], &c->listeners[j])) {
+				fprintf(l->errs, "%s: [listen:%s] bind: "
+				    "%s:%u already used by [listen:%s] at "
+				    "%s\n", c->listeners[i].origin,
+				    c->listeners[i].name,
+				    c->listeners[i].bind_host,
+				    c->listeners[i].bind_port,
+				    c->listeners[j].name,
+				    c->listeners[j].origin);
+				l->errors++;
+			}
+	if (c->ca_file == NULL) {
+		if (access(CONF_DEFAULT_CA_FILE, R_OK) != 0)
+			conf_error(l, 1, "[upstream] ca_file: not set and the "
+			    "system store %s is not readable",
+			    CONF_DEFAULT_CA_FILE);
+		c->ca_file = xstrdup(CONF_DEFAULT_CA_FILE);
+	}
+	c->snap->default_policy = l->has_default ? l->default_policy :
+	    POLICY_BLOCK;
+}
+
+struct conf *
+conf_load(const char *path, FILE *errs)
+{
+	struct loader	 l;
+	struct conf	*c = xcalloc(1, sizeof(*c));
+	size_t		 i;
+	int		 rc;
+
+	memset(&l, 0, sizeof(l));
+	c->path = xstrdup(path);
+	c->connect_timeout = 10;
+	c->handshake_timeout = 10;
+	c->snap = snapshot_new(POLICY_BLOCK);
+	l.conf = c;
+	l.errs = errs;
+	if ((l.file = fopen(path, "r")) == NULL) {
+		fprintf(errs, "%s: cannot open: %s\n", path, strerror(errno));
+		conf_free(c);
+		return NULL;
+	}
+	rc = ini_parse_stream(reader, &l, handler, &l);
+	fclose(l.file);
+	finish_section(&l);
+	if (rc > 0 && rc != l.last_err_line)
+		conf_error(&l, rc, "syntax error (want [section] or "
+		    "key = value)");
+	else if (rc < 0)
+		conf_error(&l, 1, "cannot read the file");
+	if (l.errors == 0)
+		check_whole(&l);
+	for (i = 0; i < l.nsections; i++)
+		free(l.sections[i]);
+	free(l.sections);
+	if (l.errors > 0) {
+		conf_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+conf_free(struct conf *c)
+{
+	size_t	 i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nlisteners; i++) {
+		free(c->listeners[i].name);
+		free(c->listeners[i].origin);
+	}
+	free(c->listeners);
+	snapshot_unref(c->snap);
+	free(c->state_dir);
+	free(c->device_id);
+	free(c->user);
+	free(c->log_level);
+	free(c->ca_file);
+	free(c->hosts_file);
+	free(c->path);
+	free(c);
+}
+
+const char *
+listen_mode_name(enum listen_mode m)
+{
+	switch (m) {
+	case MODE_TUNNEL:
+		return "tunnel";
+	case MODE_FORWARD:
+		return "forward";
+	case MODE_TRANSPARENT:
+		return "transparent";
+	}
+	return "?";
+}

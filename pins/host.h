@@ -1,0 +1,36 @@
+/*
+ * host.h - host names and host patterns: exact, "*." (one label) and
+ * "**." (any depth, the apex included, as in OkHttp).
+ */
+#ifndef PINSHIM_HOST_H
+#define PINSHIM_HOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define HOST_MAX	253
+
+enum hostpat_kind {
+	HOSTPAT_ANY_DEPTH = 1,	/* **.example.com */
+	HOSTPAT_ONE_LABEL = 2,	/* *.example.com */
+	HOSTPAT_EXACT = 3,	/* api.example.com */
+};
+
+struct hostpat {
+	enum hostpat_kind kind;
+	char		 base[HOST_MAX + 1];	/* normalised, no wildcard */
+	int		 labels;		/* labels in base */
+};
+
+/* Lower-case, drop one trailing dot, check LDH labels (and '_'), 1..63 per
+ * label, 253 in all. Non-ASCII is refused: IDNs are written as xn--. */
+bool	 host_normalize(const char *in, char *out, size_t outsz,
+	    const char **why);
+bool	 host_is_ip(const char *host);
+
+bool	 hostpat_parse(const char *in, struct hostpat *out, const char **why);
+/* -1 if pat does not match the normalised host; otherwise a specificity
+ * score where larger is more specific. */
+int	 hostpat_match(const struct hostpat *pat, const char *host);
+
+#endif

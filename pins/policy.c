@@ -1,0 +1,118 @@
+/*
+ * policy.c - resolve which rule governs a host.
+ *
+ * Resolution never falls back to something more permissive by accident:
+ * no match means default_policy, an expired pin set means on_expiry, and a
+ * tie between equally specific patterns keeps the first one written.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../shim/util.h"
+#include "policy.h"
+
+static const char *const policy_names[] = {
+	[POLICY_BLOCK] = "block",
+	[POLICY_PIN] = "pin",
+	[POLICY_PIN_ONLY] = "pin-only",
+	[POLICY_CA] = "ca",
+	[POLICY_TOFU] = "tofu",
+};
+
+const char *
+policy_name(enum policy p)
+{
+	if ((size_t)p < nitems(policy_names))
+		return policy_names[p];
+	return "?";
+}
+
+bool
+policy_parse(const char *s, enum policy *out)
+{
+	size_t	 i;
+
+	for (i = 0; i < nitems(policy_names); i++)
+		if (strcmp(s, policy_names[i]) == 0) {
+			*out = (enum policy)i;
+			return true;
+		}
+	return false;
+}
+
+struct snapshot *
+snapshot_new(enum policy default_policy)
+{
+	struct snapshot	*s = xcalloc(1, sizeof(*s));
+
+	s->refs = 1;
+	s->default_policy = default_policy;
+	return s;
+}
+
+int
+snapshot_add_rule(struct snapshot *s, struct rule *r)
+{
+	struct rule	*n;
+
+	n = realloc(s->rules, (s->nrules + 1) * sizeof(*n));
+	if (n == NULL)
+		return -1;
+	n[s->nrules++] = *r;
+	s->rules = n;
+	memset(r, 0, sizeof(*r));
+	return 0;
+}
+
+struct snapshot *
+snapshot_ref(struct snapshot *s)
+{
+	s->refs++;
+	return s;
+}
+
+void
+snapshot_unref(struct snapshot *s)
+{
+	size_t	 i;
+
+	if (s == NULL || --s->refs > 0)
+		return;
+	for (i = 0; i < s->nrules; i++) {
+		free(s->rules[i].pattern);
+		free(s->rules[i].origin);
+		pinset_free(&s->rules[i].pins);
+	}
+	free(s->rules);
+	free(s);
+}
+
+void
+snapshot_resolve(const struct snapshot *s, const char *host, time_t now,
+    struct verdict_policy *out)
+{
+	const struct rule	*best = NULL;
+	int			 best_score = -1;
+	size_t			 i;
+
+	for (i = 0; i < s->nrules; i++) {
+		int score = hostpat_match(&s->rules[i].pat, host);
+
+		if (score > best_score) {
+			best = &s->rules[i];
+			best_score = score;
+		}
+	}
+	out->rule = best;
+	out->expired = false;
+	if (best == NULL) {
+		out->policy = s->default_policy;
+		return;
+	}
+	out->policy = best->policy;
+	if (best->expires != 0 && now >= best->expires &&
+	    (best->policy == POLICY_PIN || best->policy == POLICY_PIN_ONLY)) {
+		out->expired = true;
+		out->policy = best->on_expiry;
+	}
+}

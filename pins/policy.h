@@ -1,0 +1,63 @@
+/*
+ * policy.h - host rules and the immutable snapshot that holds them.
+ *
+ * A snapshot is built whole (from the INI today, from the signed feed
+ * later), never changed afterwards, and reference counted: a connection
+ * takes a reference when it starts, so swapping in a new snapshot affects
+ * new connections at once and running ones not at all.
+ */
+#ifndef PINSHIM_POLICY_H
+#define PINSHIM_POLICY_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "host.h"
+#include "pin.h"
+
+enum policy {
+	POLICY_BLOCK,
+	POLICY_PIN,
+	POLICY_PIN_ONLY,
+	POLICY_CA,
+	POLICY_TOFU,
+};
+
+struct rule {
+	struct hostpat	 pat;
+	char		*pattern;	/* as written; owned */
+	enum policy	 policy;
+	struct pinset	 pins;		/* owned */
+	time_t		 expires;	/* 0: never */
+	enum policy	 on_expiry;	/* POLICY_CA or POLICY_BLOCK */
+	char		*origin;	/* "file:line"; owned */
+};
+
+struct snapshot {
+	int		 refs;
+	enum policy	 default_policy;
+	struct rule	*rules;		/* owned */
+	size_t		 nrules;
+};
+
+/* What applies to one host, resolved once per connection. */
+struct verdict_policy {
+	enum policy		 policy;
+	const struct rule	*rule;	/* NULL: default_policy */
+	bool			 expired; /* rule's pins past expires */
+};
+
+const char	*policy_name(enum policy);
+bool		 policy_parse(const char *s, enum policy *out);
+
+struct snapshot	*snapshot_new(enum policy default_policy);
+/* Takes ownership of the rule's members. */
+int		 snapshot_add_rule(struct snapshot *, struct rule *);
+struct snapshot	*snapshot_ref(struct snapshot *);
+void		 snapshot_unref(struct snapshot *);
+
+/* The most specific rule for a normalised host, with expiry applied. */
+void		 snapshot_resolve(const struct snapshot *, const char *host,
+		    time_t now, struct verdict_policy *out);
+
+#endif

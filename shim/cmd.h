@@ -1,0 +1,9 @@
+/*
+ * cmd.h - subcommands that live outside main.c.
+ */
+#ifndef PINSHIM_CMD_H
+#define PINSHIM_CMD_H
+
+int	 cmd_pin(int argc, char **argv);
+
+#endif

@@ -1,0 +1,22 @@
+/*
+ * log.h - one line per event on stderr (journald and procd pick it up),
+ * "TIME pinshim[PID] LEVEL: message", verdicts as key=value fields.
+ */
+#ifndef PINSHIM_LOG_H
+#define PINSHIM_LOG_H
+
+#include <stdbool.h>
+
+enum log_level { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+void	 log_set_level(enum log_level);
+bool	 log_parse_level(const char *, enum log_level *);
+void	 log_msg(enum log_level, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+#define log_err(...)	log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...)	log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...)	log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...)	log_msg(LOG_DEBUG, __VA_ARGS__)
+
+#endif

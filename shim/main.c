@@ -1,0 +1,136 @@
+/*
+ * main.c - pinshim's command table: every subcommand in one place.
+ *
+ * Exit status everywhere: 0 success, 1 runtime failure or a check that
+ * found a problem, 2 bad usage or bad configuration.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../conf/conf.h"
+#include "cmd.h"
+#include "server.h"
+
+#ifndef PINSHIM_VERSION
+#define PINSHIM_VERSION "0.1.0"
+#endif
+
+static int	cmd_run(int, char **);
+static int	cmd_version(int, char **);
+static int	cmd_help(int, char **);
+
+static const struct {
+	const char	*name;
+	int		(*fn)(int, char **);
+	const char	*usage;
+} cmds[] = {
+	{ "run", cmd_run, "run [-c FILE] [-t]         run the proxy "
+	    "(default " CONF_DEFAULT_PATH "); -t: check, exit" },
+	{ "pin", cmd_pin, "pin FILE...                print the sha256/ pin "
+	    "of every certificate (PEM/DER)" },
+	{ NULL, NULL, "pin --connect HOST[:PORT] [--servername NAME] "
+	    "[--ca-file FILE]\n                             print the chain "
+	    "a live endpoint presents, with pins" },
+	{ "version", cmd_version, "version                    print the "
+	    "version" },
+	{ "help", cmd_help, "help                       this text" },
+};
+
+static void
+usage(FILE *f)
+{
+	size_t	 i;
+
+	fprintf(f, "usage: pinshim COMMAND [ARGS]\n\n");
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  pinshim %s\n", cmds[i].usage);
+}
+
+static int
+cmd_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	usage(stdout);
+	return 0;
+}
+
+static int
+cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("pinshim %s (wolfSSL %s, libevent %s)\n", PINSHIM_VERSION,
+	    LIBWOLFSSL_VERSION_STRING, event_get_version());
+	return 0;
+}
+
+static int
+cmd_run(int argc, char **argv)
+{
+	const char	*path = CONF_DEFAULT_PATH;
+	struct conf	*conf;
+	bool		 test = false;
+	int		 ch;
+
+	optind = 1;
+	while ((ch = getopt(argc, argv, "c:t")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			test = true;
+			break;
+		default:
+			fprintf(stderr, "usage: pinshim %s\n", cmds[0].usage);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: pinshim %s\n", cmds[0].usage);
+		return 2;
+	}
+	if ((conf = conf_load(path, stderr)) == NULL)
+		return 2;
+	if (test) {
+		char			 err[256];
+		struct tls_client	*tls;
+
+		/* The trust store must load too, or the check lies. */
+		tls_init();
+		if ((tls = tls_client_new(conf->ca_file, err, sizeof(err))) ==
+		    NULL) {
+			fprintf(stderr, "%s: [upstream] ca_file: %s\n", path,
+			    err);
+			conf_free(conf);
+			return 2;
+		}
+		tls_client_free(tls);
+		printf("%s: configuration OK (%zu listener(s), %zu domain "
+		    "rule(s))\n", path, conf->nlisteners, conf->snap->nrules);
+		conf_free(conf);
+		return 0;
+	}
+	return server_run(conf);
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t	 i;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (cmds[i].name != NULL && strcmp(argv[1], cmds[i].name) == 0)
+			return cmds[i].fn(argc - 1, argv + 1);
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+		return cmd_help(0, NULL);
+	fprintf(stderr, "pinshim: unknown command \"%s\"\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

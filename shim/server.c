@@ -1,0 +1,301 @@
+/*
+ * server.c - the pinshim process: build everything from a valid
+ * configuration, bind, drop privileges, run the loop, stop cleanly.
+ *
+ * Order matters: the pin snapshot and the TLS context exist before any
+ * listener accepts, so no connection ever runs without pins. Privileged
+ * work (bind, reading keys and CA files) happens before the privilege drop;
+ * a failed drop is fatal. SIGHUP builds a whole new configuration and swaps
+ * the pins and trust store in only if it is valid; running connections keep
+ * the snapshot they started with.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "privdrop.h"
+#include "server.h"
+#include "util.h"
+
+static void
+listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct listener	*l = arg;
+
+	(void)evl;
+	(void)salen;
+	l->srv->accepted++;
+	switch (l->lc->mode) {
+	case MODE_TUNNEL:
+		tunnel_accept(l, fd, sa);
+		break;
+	default:
+		close(fd);
+		break;
+	}
+}
+
+static void
+listener_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener	*l = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(l->evl);
+}
+
+/* Out of descriptors: pause accepting for a second instead of spinning. */
+static void
+listener_error(struct evconnlistener *evl, void *arg)
+{
+	struct listener	*l = arg;
+	int		 err = EVUTIL_SOCKET_ERROR();
+
+	log_err("listener=%s accept: %s%s", l->lc->name, strerror(err),
+	    err == EMFILE || err == ENFILE ? " (pausing accepts for 1s)" : "");
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	    err == ENOMEM) {
+		evconnlistener_disable(evl);
+		{
+			struct timeval tv = { 1, 0 };
+
+			evtimer_add(l->retry, &tv);
+		}
+	}
+}
+
+static int
+listeners_open(struct server *srv)
+{
+	size_t	 i;
+
+	srv->nlisteners = srv->conf->nlisteners;
+	srv->listeners = xcalloc(srv->nlisteners, sizeof(*srv->listeners));
+	for (i = 0; i < srv->nlisteners; i++) {
+		struct listener		*l = &srv->listeners[i];
+		struct listen_conf	*lc = &srv->conf->listeners[i];
+		struct sockaddr_storage	 ss;
+		int			 sslen = sizeof(ss);
+		char			 addr[HOST_MAX + 16];
+
+		l->srv = srv;
+		l->lc = lc;
+		snprintf(addr, sizeof(addr), strchr(lc->bind_host, ':') ?
+		    "[%s]:%u" : "%s:%u", lc->bind_host, lc->bind_port);
+		if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss,
+		    &sslen) == -1) {
+			log_err("listener=%s bind %s: bad address", lc->name,
+			    addr);
+			return -1;
+		}
+		l->evl = evconnlistener_new_bind(srv->base, listener_accept, l,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+		    LEV_OPT_CLOSE_ON_EXEC, 128, (struct sockaddr *)&ss, sslen);
+		if (l->evl == NULL) {
+			log_err("listener=%s bind %s: %s", lc->name, addr,
+			    strerror(errno));
+			return -1;
+		}
+		evconnlistener_set_error_cb(l->evl, listener_error);
+		l->retry = evtimer_new(srv->base, listener_resume, l);
+		log_info("listening listener=%s mode=%s bind=%s connect=%s:%u",
+		    lc->name, listen_mode_name(lc->mode), addr,
+		    lc->connect_host, lc->connect_port);
+	}
+	return 0;
+}
+
+static int
+dns_open(struct server *srv)
+{
+	srv->dns = evdns_base_new(srv->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (srv->dns == NULL) {
+		log_err("cannot start the DNS resolver");
+		return -1;
+	}
+	if (srv->conf->hosts_file != NULL &&
+	    evdns_base_load_hosts(srv->dns, srv->conf->hosts_file) != 0) {
+		log_err("[upstream] hosts_file %s: cannot load",
+		    srv->conf->hosts_file);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+apply_log_level(const struct conf *c)
+{
+	enum log_level	 lvl = LOG_INFO;
+
+	if (c->log_level != NULL && !log_parse_level(c->log_level, &lvl))
+		log_warn("[shim] log_level %s: unknown, using info",
+		    c->log_level);
+	log_set_level(lvl);
+}
+
+static void
+server_reload(struct server *srv)
+{
+	struct conf		*c;
+	struct tls_client	*tls;
+	char			 err[256];
+
+	log_info("SIGHUP: reloading %s", srv->conf->path);
+	if ((c = conf_load(srv->conf->path, stderr)) == NULL) {
+		log_err("reload: %s has errors; keeping the running "
+		    "configuration", srv->conf->path);
+		return;
+	}
+	if ((tls = tls_client_new(c->ca_file, err, sizeof(err))) == NULL) {
+		log_err("reload: %s; keeping the running configuration", err);
+		conf_free(c);
+		return;
+	}
+	/* Listeners stay as bound (a rebind may need privileges we no
+	 * longer have); pins, policies and the trust store change now. */
+	if (c->nlisteners != srv->conf->nlisteners)
+		log_warn("reload: listener changes take effect on restart");
+	snapshot_unref(srv->snap);
+	srv->snap = snapshot_ref(c->snap);
+	tls_client_free(srv->tls);
+	srv->tls = tls;
+	/* The listeners point into the old conf: keep their entries. */
+	{
+		struct listen_conf *keep = srv->conf->listeners;
+		size_t nkeep = srv->conf->nlisteners;
+
+		srv->conf->listeners = c->listeners;
+		srv->conf->nlisteners = c->nlisteners;
+		c->listeners = keep;
+		c->nlisteners = nkeep;
+	}
+	conf_free(srv->conf);
+	srv->conf = c;
+	apply_log_level(c);
+	log_info("reload: %zu domain rule(s), default_policy %s",
+	    c->snap->nrules, policy_name(c->snap->default_policy));
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct server	*srv = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		server_reload(srv);
+		return;
+	}
+	log_info("%s: stopping (%zu connection(s) open)",
+	    sig == SIGTERM ? "SIGTERM" : "SIGINT", srv->nconns);
+	event_base_loopbreak(srv->base);
+}
+
+void
+server_conn_add(struct server *srv, struct conn *c)
+{
+	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
+	srv->nconns++;
+}
+
+void
+server_conn_del(struct server *srv, struct conn *c)
+{
+	TAILQ_REMOVE(&srv->conns, c, entry);
+	srv->nconns--;
+}
+
+static void
+server_free(struct server *srv)
+{
+	struct conn	*c;
+	size_t		 i;
+
+	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
+		c->abort(c);
+	for (i = 0; i < srv->nlisteners; i++) {
+		if (srv->listeners[i].evl != NULL)
+			evconnlistener_free(srv->listeners[i].evl);
+		if (srv->listeners[i].retry != NULL)
+			event_free(srv->listeners[i].retry);
+	}
+	free(srv->listeners);
+	if (srv->sig_term)
+		event_free(srv->sig_term);
+	if (srv->sig_int)
+		event_free(srv->sig_int);
+	if (srv->sig_hup)
+		event_free(srv->sig_hup);
+	if (srv->dns != NULL)
+		evdns_base_free(srv->dns, 1);
+	tls_client_free(srv->tls);
+	snapshot_unref(srv->snap);
+	conf_free(srv->conf);
+	if (srv->base != NULL)
+		event_base_free(srv->base);
+}
+
+int
+server_run(struct conf *conf)
+{
+	struct server	 srv;
+	char		 err[256];
+	int		 status = 1;
+
+	memset(&srv, 0, sizeof(srv));
+	TAILQ_INIT(&srv.conns);
+	srv.conf = conf;
+	apply_log_level(conf);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (tls_init() == -1) {
+		log_err("wolfSSL initialisation failed");
+		goto out;
+	}
+	if ((srv.base = event_base_new()) == NULL) {
+		log_err("cannot create the event loop");
+		goto out;
+	}
+	if ((srv.tls = tls_client_new(conf->ca_file, err, sizeof(err))) ==
+	    NULL) {
+		log_err("[upstream] ca_file: %s", err);
+		goto out;
+	}
+	srv.snap = snapshot_ref(conf->snap);
+	if (dns_open(&srv) == -1 || listeners_open(&srv) == -1)
+		goto out;
+	if (conf->user != NULL && privdrop(conf->user) == -1)
+		goto out;
+
+	srv.sig_term = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
+	srv.sig_int = evsignal_new(srv.base, SIGINT, on_signal, &srv);
+	srv.sig_hup = evsignal_new(srv.base, SIGHUP, on_signal, &srv);
+	if (srv.sig_term == NULL || srv.sig_int == NULL || srv.sig_hup == NULL ||
+	    evsignal_add(srv.sig_term, NULL) == -1 ||
+	    evsignal_add(srv.sig_int, NULL) == -1 ||
+	    evsignal_add(srv.sig_hup, NULL) == -1) {
+		log_err("cannot install signal handlers");
+		goto out;
+	}
+	log_info("pinshim started: %zu listener(s), %zu domain rule(s), "
+	    "default_policy %s, ca_file %s", srv.nlisteners,
+	    srv.snap->nrules, policy_name(srv.snap->default_policy),
+	    conf->ca_file);
+	if (event_base_dispatch(srv.base) == -1) {
+		log_err("event loop failed");
+		goto out;
+	}
+	log_info("stopped: accepted %llu, passed %llu, refused %llu",
+	    srv.accepted, srv.passed, srv.refused);
+	status = 0;
+out:
+	server_free(&srv);
+	return status;
+}

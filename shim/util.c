@@ -1,0 +1,138 @@
+/*
+ * util.c - allocation that cannot silently fail, and strict number and
+ * address parsing shared by the configuration and the command line.
+ *
+ * Allocation failure is a broken invariant for a daemon this size: abort
+ * loudly rather than limp on with a half-built connection.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "util.h"
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void	*p = calloc(n ? n : 1, size ? size : 1);
+
+	if (p == NULL) {
+		fprintf(stderr, "pinshim: out of memory\n");
+		abort();
+	}
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	char	*p = strdup(s);
+
+	if (p == NULL) {
+		fprintf(stderr, "pinshim: out of memory\n");
+		abort();
+	}
+	return p;
+}
+
+bool
+parse_uint(const char *s, unsigned long min, unsigned long max,
+    unsigned long *out)
+{
+	char		*end;
+	unsigned long	 v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+bool
+parse_hostport(const char *s, char *host, size_t hostsz, uint16_t *port)
+{
+	const char	*colon, *h = s;
+	size_t		 hlen;
+	unsigned long	 p;
+
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+
+		if (close == NULL || close[1] != ':')
+			return false;
+		h = s + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL || memchr(s, ':', (size_t)(colon - s)))
+			return false;
+		hlen = (size_t)(colon - s);
+	}
+	if (hlen == 0 || hlen >= hostsz)
+		return false;
+	if (!parse_uint(colon + 1, 1, 65535, &p))
+		return false;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	*port = (uint16_t)p;
+	return true;
+}
+
+bool
+parse_rfc3339(const char *s, time_t *out)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	struct tm	 tm;
+	int		 y, mo, d, h, mi, sec, n = 0;
+	time_t		 t;
+
+	if (strlen(s) != 20 ||
+	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &sec,
+	    &n) != 6 || n != 20)
+		return false;
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+	    h > 23 || mi > 59 || sec > 59 || h < 0 || mi < 0 || sec < 0)
+		return false;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	if (t == (time_t)-1 || tm.tm_mday != d)	/* 29 Feb in a common year */
+		return false;
+	*out = t;
+	return true;
+}
+
+void
+sockaddr_format(const struct sockaddr *sa, char *buf, size_t sz)
+{
+	char	 a[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, a, sizeof(a));
+		snprintf(buf, sz, "%s:%u", a, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof(a));
+		snprintf(buf, sz, "[%s]:%u", a, ntohs(in6->sin6_port));
+	} else
+		snprintf(buf, sz, "?");
+}

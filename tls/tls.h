@@ -1,0 +1,93 @@
+/*
+ * tls.h - pinshim's upstream TLS: one client context per configuration
+ * (wolfSSL CTX plus the trust anchors), per-connection sessions, and the
+ * pin verdict computed over the chain wolfSSL verified.
+ */
+#ifndef PINSHIM_TLS_H
+#define PINSHIM_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include "../pins/pin.h"
+#include "../pins/policy.h"
+
+#define TLS_CHAIN_MAX	10	/* certificates considered per chain */
+
+struct tls_anchors;
+
+struct tls_client {
+	int			 refs;		/* sessions in flight hold one */
+	WOLFSSL_CTX		*ctx;		/* owned */
+	struct tls_anchors	*anchors;	/* owned */
+};
+
+/* The per-connection inputs and findings of verification. Owned by the
+ * connection; wolfSSL sees it through the session's ex_data. */
+struct tls_check {
+	enum policy		 policy;
+	const struct pinset	*pins;		/* borrowed from the snapshot */
+	char			 host[256];	/* name checked; "" for none */
+	int			 err;		/* first verification error */
+	int			 err_depth;
+	bool			 trust_waived;	/* pin-only: CA check waived */
+	bool			 observe;	/* `pin --connect`: record
+						 * errors, finish the handshake */
+};
+
+enum tls_reason {
+	TLS_OK = 0,
+	TLS_PIN_MISMATCH,
+	TLS_UNTRUSTED,
+	TLS_EXPIRED,
+	TLS_NOT_YET_VALID,
+	TLS_NAME_MISMATCH,
+	TLS_BAD_CERT,
+	TLS_HANDSHAKE,
+	TLS_NO_CERT,
+};
+
+struct tls_verdict {
+	bool		 pass;
+	enum tls_reason	 reason;
+	char		 detail[256];
+	int		 matched_depth;	/* which cert matched a pin; -1 none */
+	char		 presented[TLS_CHAIN_MAX * (PIN_TEXT_LEN + 1) + 1];
+	char		 anchor[PIN_TEXT_LEN + 1]; /* "" if none reached */
+};
+
+int		 tls_init(void);
+struct tls_client *tls_client_new(const char *ca_file, char *err,
+		    size_t errsz);
+struct tls_client *tls_client_ref(struct tls_client *);
+void		 tls_client_free(struct tls_client *);	/* drops a ref */
+
+/* A non-blocking client session on fd with SNI and name check for host.
+ * chk must outlive the session. */
+WOLFSSL		*tls_session_new(struct tls_client *, int fd,
+		    struct tls_check *chk);
+
+/* After wolfSSL_connect finished (hs_ret = its return, hs_err = the
+ * wolfSSL_get_error code when it failed): the one verdict. */
+void		 tls_verdict(WOLFSSL *, const struct tls_client *,
+		    const struct tls_check *, int hs_ret, int hs_err,
+		    struct tls_verdict *);
+const char	*tls_reason_name(enum tls_reason);
+
+/* Pins of a certificate (shared with `pinshim pin`). */
+int		 tls_cert_pin(WOLFSSL_X509 *, struct pin *);
+/* Subject as a one-line string into buf. */
+void		 tls_cert_subject(WOLFSSL_X509 *, char *buf, size_t);
+
+/* Trust anchors, for path building. */
+struct tls_anchors *tls_anchors_load(const char *file, char *err,
+		    size_t errsz);
+void		 tls_anchors_free(struct tls_anchors *);
+size_t		 tls_anchors_count(const struct tls_anchors *);
+WOLFSSL_X509	*tls_anchors_get(const struct tls_anchors *, size_t i,
+		    const struct pin **pin);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * tls_anchors.c - the trust anchors of ca_file, kept so the pin check can
+ * name the root a chain ended at (a root pin must match even when the
+ * server does not send its root).
+ *
+ * wolfSSL's certificate manager holds the same certificates for the
+ * handshake itself; this copy only serves path reconstruction and never
+ * decides trust on its own.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../shim/util.h"
+#include "tls.h"
+
+struct anchor {
+	WOLFSSL_X509	*cert;		/* owned */
+	struct pin	 pin;
+};
+
+struct tls_anchors {
+	struct anchor	*v;		/* owned */
+	size_t		 n;
+};
+
+struct tls_anchors *
+tls_anchors_load(const char *file, char *err, size_t errsz)
+{
+	struct tls_anchors	*a = xcalloc(1, sizeof(*a));
+	WOLFSSL_BIO		*bio;
+	WOLFSSL_X509		*x;
+
+	if ((bio = wolfSSL_BIO_new_file(file, "r")) == NULL) {
+		snprintf(err, errsz, "%s: cannot open", file);
+		free(a);
+		return NULL;
+	}
+	while ((x = wolfSSL_PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		struct anchor	*n;
+
+		n = realloc(a->v, (a->n + 1) * sizeof(*n));
+		if (n == NULL)
+			abort();
+		a->v = n;
+		if (tls_cert_pin(x, &a->v[a->n].pin) == -1) {
+			wolfSSL_X509_free(x);
+			continue;
+		}
+		a->v[a->n++].cert = x;
+	}
+	wolfSSL_BIO_free(bio);
+	if (a->n == 0) {
+		snprintf(err, errsz, "%s: no PEM certificate in it", file);
+		tls_anchors_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+void
+tls_anchors_free(struct tls_anchors *a)
+{
+	size_t	 i;
+
+	if (a == NULL)
+		return;
+	for (i = 0; i < a->n; i++)
+		wolfSSL_X509_free(a->v[i].cert);
+	free(a->v);
+	free(a);
+}
+
+size_t
+tls_anchors_count(const struct tls_anchors *a)
+{
+	return a->n;
+}
+
+WOLFSSL_X509 *
+tls_anchors_get(const struct tls_anchors *a, size_t i, const struct pin **pin)
+{
+	*pin = &a->v[i].pin;
+	return a->v[i].cert;
+}

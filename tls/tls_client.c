@@ -1,0 +1,138 @@
+/*
+ * tls_client.c - wolfSSL client contexts and sessions for upstream TLS.
+ *
+ * Every session: TLS 1.2 or newer, SNI always sent for names, the peer
+ * chain verified against ca_file, the name checked. The verify callback only
+ * records what wolfSSL found (and, for pin-only, waives the one error that
+ * policy exists to waive: no trusted issuer); the verdict itself is made
+ * afterwards in tls_verify.c, before any application byte moves.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/error-ssl.h>
+#include <wolfssl/wolfcrypt/asn.h>
+#include <wolfssl/wolfcrypt/error-crypt.h>
+
+#include "../pins/host.h"
+#include "../shim/util.h"
+#include "tls.h"
+
+int
+tls_init(void)
+{
+	return wolfSSL_Init() == WOLFSSL_SUCCESS ? 0 : -1;
+}
+
+/* Errors that only say "no trusted issuer": waived by pin-only. */
+static bool
+trust_error(int err)
+{
+	switch (err) {
+	case ASN_NO_SIGNER_E:
+	case ASN_SELF_SIGNED_E:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int
+verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
+{
+	struct tls_check	*chk = store->userCtx;
+	int			 err = wolfSSL_X509_STORE_CTX_get_error(store);
+
+	if (preverify || chk == NULL)
+		return preverify;
+	if (chk->policy == POLICY_PIN_ONLY && trust_error(err)) {
+		chk->trust_waived = true;
+		return 1;
+	}
+	if (chk->err == 0) {
+		chk->err = err;
+		chk->err_depth = wolfSSL_X509_STORE_CTX_get_error_depth(store);
+	}
+	return chk->observe ? 1 : 0;
+}
+
+struct tls_client *
+tls_client_new(const char *ca_file, char *err, size_t errsz)
+{
+	struct tls_client	*c = xcalloc(1, sizeof(*c));
+
+	c->refs = 1;
+	c->ctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
+	if (c->ctx == NULL) {
+		snprintf(err, errsz, "wolfSSL_CTX_new failed");
+		goto bad;
+	}
+	if (wolfSSL_CTX_SetMinVersion(c->ctx, WOLFSSL_TLSV1_2) !=
+	    WOLFSSL_SUCCESS) {
+		snprintf(err, errsz, "cannot require TLS 1.2");
+		goto bad;
+	}
+	if (wolfSSL_CTX_load_verify_locations(c->ctx, ca_file, NULL) !=
+	    WOLFSSL_SUCCESS) {
+		snprintf(err, errsz, "%s: cannot load CA certificates",
+		    ca_file);
+		goto bad;
+	}
+	if ((c->anchors = tls_anchors_load(ca_file, err, errsz)) == NULL)
+		goto bad;
+	wolfSSL_CTX_set_verify(c->ctx, WOLFSSL_VERIFY_PEER, verify_cb);
+	return c;
+bad:
+	tls_client_free(c);
+	return NULL;
+}
+
+struct tls_client *
+tls_client_ref(struct tls_client *c)
+{
+	c->refs++;
+	return c;
+}
+
+void
+tls_client_free(struct tls_client *c)
+{
+	if (c == NULL || --c->refs > 0)
+		return;
+	tls_anchors_free(c->anchors);
+	if (c->ctx != NULL)
+		wolfSSL_CTX_free(c->ctx);
+	free(c);
+}
+
+WOLFSSL *
+tls_session_new(struct tls_client *c, int fd, struct tls_check *chk)
+{
+	WOLFSSL	*ssl;
+
+	if ((ssl = wolfSSL_new(c->ctx)) == NULL)
+		return NULL;
+	if (wolfSSL_set_fd(ssl, fd) != WOLFSSL_SUCCESS)
+		goto bad;
+	wolfSSL_set_using_nonblock(ssl, 1);
+	wolfSSL_SetCertCbCtx(ssl, chk);
+	if (chk->host[0] != '\0' && !host_is_ip(chk->host)) {
+		if (wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, chk->host,
+		    (unsigned short)strlen(chk->host)) != WOLFSSL_SUCCESS)
+			goto bad;
+		if (wolfSSL_check_domain_name(ssl, chk->host) !=
+		    WOLFSSL_SUCCESS)
+			goto bad;
+	}
+	return ssl;
+bad:
+	wolfSSL_free(ssl);
+	return NULL;
+}

@@ -1,0 +1,392 @@
+/*
+ * tls_verify.c - the pin check: one verdict per upstream connection.
+ *
+ * Pins are matched only over certificates on a signature-verified path
+ * from the leaf (for pin: a path that ends at a trust anchor of ca_file),
+ * never over "whatever the peer sent": an attacker holding a rogue but
+ * trusted CA can append the real intermediate to its chain, and that
+ * certificate must not count. The path is rebuilt here with wolfSSL's own
+ * issuer and signature checks because wolfSSL does not expose the path it
+ * built; wolfSSL's verification still has to succeed on its own.
+ *
+ * Must never: pass when wolfSSL failed, pass on a name mismatch, or pass a
+ * pin/pin-only connection that no path pin matched. In doubt, refuse.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/error-ssl.h>
+#include <wolfssl/wolfcrypt/asn.h>
+#include <wolfssl/wolfcrypt/error-crypt.h>
+
+#include "../pins/host.h"
+#include "../shim/util.h"
+#include "tls.h"
+
+struct node {
+	WOLFSSL_X509	*cert;		/* peer certs owned; anchors borrowed */
+	WOLFSSL_EVP_PKEY *key;		/* owned, lazily */
+	struct pin	 pin;
+	bool		 has_pin;
+	bool		 anchor;
+	bool		 on_path;	/* on a path that qualifies */
+	bool		 visiting;
+};
+
+struct walk {
+	struct node	 n[TLS_CHAIN_MAX * 2];
+	size_t		 npeer, count;
+	bool		 need_anchor;
+	bool		 found;
+};
+
+static const char *const reason_names[] = {
+	[TLS_OK] = "ok",
+	[TLS_PIN_MISMATCH] = "pin-mismatch",
+	[TLS_UNTRUSTED] = "untrusted-chain",
+	[TLS_EXPIRED] = "cert-expired",
+	[TLS_NOT_YET_VALID] = "cert-not-yet-valid",
+	[TLS_NAME_MISMATCH] = "name-mismatch",
+	[TLS_BAD_CERT] = "bad-certificate",
+	[TLS_HANDSHAKE] = "tls-handshake-failed",
+	[TLS_NO_CERT] = "no-certificate",
+};
+
+const char *
+tls_reason_name(enum tls_reason r)
+{
+	return (size_t)r < nitems(reason_names) ? reason_names[r] : "?";
+}
+
+int
+tls_cert_pin(WOLFSSL_X509 *x, struct pin *out)
+{
+	/* get_pubkey_buffer yields the DER SubjectPublicKeyInfo for RSA and
+	 * EC alike; i2d_PUBKEY does not (PKCS#1 for RSA) and would give
+	 * pins that differ from openssl's. */
+	unsigned char	 buf[4096];
+	int		 len = sizeof(buf);
+
+	if (wolfSSL_X509_get_pubkey_buffer(x, buf, &len) != WOLFSSL_SUCCESS ||
+	    len <= 0)
+		return -1;
+	return pin_of_spki(buf, (size_t)len, out);
+}
+
+void
+tls_cert_subject(WOLFSSL_X509 *x, char *buf, size_t sz)
+{
+	WOLFSSL_X509_NAME	*name = wolfSSL_X509_get_subject_name(x);
+
+	if (name == NULL ||
+	    wolfSSL_X509_NAME_oneline(name, buf, (int)sz) == NULL)
+		snprintf(buf, sz, "?");
+}
+
+static bool
+issued_by(struct walk *w, size_t child, size_t parent)
+{
+	struct node	*p = &w->n[parent];
+
+	if (wolfSSL_X509_check_issued(p->cert, w->n[child].cert) !=
+	    X509_V_OK)
+		return false;
+	if (p->key == NULL &&
+	    (p->key = wolfSSL_X509_get_pubkey(p->cert)) == NULL)
+		return false;
+	return wolfSSL_X509_verify(w->n[child].cert, p->key) ==
+	    WOLFSSL_SUCCESS;
+}
+
+static bool
+same_key_and_name(struct node *a, struct node *b)
+{
+	return a->has_pin && b->has_pin &&
+	    memcmp(a->pin.hash, b->pin.hash, PIN_HASH_LEN) == 0 &&
+	    wolfSSL_X509_NAME_cmp(wolfSSL_X509_get_subject_name(a->cert),
+	    wolfSSL_X509_get_subject_name(b->cert)) == 0;
+}
+
+/* Depth-first over issuer links; marks every node of a qualifying path. */
+static bool
+walk_from(struct walk *w, size_t i, int depth)
+{
+	bool	 qualifies = false;
+	size_t	 j;
+
+	if (depth >= TLS_CHAIN_MAX)
+		return false;
+	if (w->n[i].anchor)
+		qualifies = true;
+	else {
+		w->n[i].visiting = true;
+		for (j = 0; j < w->count; j++) {
+			if (j == i || w->n[j].visiting || !issued_by(w, i, j))
+				continue;
+			if (walk_from(w, j, depth + 1))
+				qualifies = true;
+		}
+		w->n[i].visiting = false;
+		if (!w->need_anchor)
+			qualifies = true;
+	}
+	if (qualifies)
+		w->n[i].on_path = true;
+	return qualifies;
+}
+
+static void
+classify(int err, struct tls_verdict *v, const char *what)
+{
+	switch (err) {
+	case ASN_AFTER_DATE_E:
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		v->reason = TLS_EXPIRED;
+		break;
+	case ASN_BEFORE_DATE_E:
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		v->reason = TLS_NOT_YET_VALID;
+		break;
+	case DOMAIN_NAME_MISMATCH:
+	case IPADDR_MISMATCH:
+		v->reason = TLS_NAME_MISMATCH;
+		break;
+	case ASN_NO_SIGNER_E:
+	case ASN_SELF_SIGNED_E:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+		v->reason = TLS_UNTRUSTED;
+		break;
+	default:
+		v->reason = TLS_BAD_CERT;
+		break;
+	}
+	snprintf(v->detail, sizeof(v->detail), "%s (%d: %s)", what, err,
+	    err < 0 ? wolfSSL_ERR_reason_error_string((unsigned long)err) :
+	    wolfSSL_X509_verify_cert_error_string(err));
+}
+
+static void
+list_presented(struct walk *w, struct tls_verdict *v)
+{
+	char	 text[PIN_TEXT_LEN + 1];
+	size_t	 i, off = 0;
+
+	v->presented[0] = '\0';
+	for (i = 0; i < w->npeer; i++) {
+		if (w->n[i].has_pin)
+			pin_format(&w->n[i].pin, text);
+		else
+			snprintf(text, sizeof(text), "?");
+		off += (size_t)snprintf(v->presented + off,
+		    sizeof(v->presented) - off, "%s%s", i ? "," : "", text);
+		if (off >= sizeof(v->presented))
+			break;
+	}
+}
+
+/* Is the leaf inside its validity period? (pin-only: the waived CA error
+ * can hide a date error, so dates are checked here as well.) */
+static bool
+leaf_dates(WOLFSSL_X509 *leaf, struct tls_verdict *v)
+{
+	WOLFSSL_ASN1_TIME	*nb = wolfSSL_X509_get_notBefore(leaf);
+	WOLFSSL_ASN1_TIME	*na = wolfSSL_X509_get_notAfter(leaf);
+
+	if (nb == NULL || na == NULL) {
+		v->reason = TLS_BAD_CERT;
+		snprintf(v->detail, sizeof(v->detail), "leaf has no validity");
+		return false;
+	}
+	if (wolfSSL_X509_cmp_current_time(nb) > 0) {
+		v->reason = TLS_NOT_YET_VALID;
+		snprintf(v->detail, sizeof(v->detail), "leaf not yet valid");
+		return false;
+	}
+	if (wolfSSL_X509_cmp_current_time(na) < 0) {
+		v->reason = TLS_EXPIRED;
+		snprintf(v->detail, sizeof(v->detail), "leaf expired");
+		return false;
+	}
+	return true;
+}
+
+/* Rebuild the path, list the presented pins and, for pin and pin-only,
+ * decide. With match false (policy ca) only the listing is wanted. */
+static void
+judge_path(WOLFSSL *ssl, const struct tls_client *c,
+    const struct tls_check *chk, bool match, struct tls_verdict *v)
+{
+	WOLFSSL_X509_CHAIN	*chain = wolfSSL_get_peer_chain(ssl);
+	struct walk		 w;
+	size_t			 i;
+	int			 n;
+
+	memset(&w, 0, sizeof(w));
+	n = chain ? wolfSSL_get_chain_count(chain) : 0;
+	if (n <= 0) {
+		v->reason = TLS_NO_CERT;
+		snprintf(v->detail, sizeof(v->detail), "server sent no "
+		    "certificate");
+		return;
+	}
+	for (i = 0; i < (size_t)n && i < TLS_CHAIN_MAX; i++) {
+		struct node *nd = &w.n[w.count];
+
+		if ((nd->cert = wolfSSL_get_chain_X509(chain, (int)i)) == NULL)
+			continue;
+		nd->has_pin = tls_cert_pin(nd->cert, &nd->pin) == 0;
+		w.count++;
+	}
+	w.npeer = w.count;
+	list_presented(&w, v);
+	if (w.npeer == 0) {
+		v->reason = TLS_NO_CERT;
+		snprintf(v->detail, sizeof(v->detail), "unreadable chain");
+		goto out;
+	}
+
+	/* Anchors that could sign something presented join the pool. */
+	for (i = 0; i < tls_anchors_count(c->anchors) &&
+	    w.count < nitems(w.n); i++) {
+		const struct pin	*ap;
+		WOLFSSL_X509		*a = tls_anchors_get(c->anchors, i, &ap);
+		size_t			 j;
+		bool			 useful = false;
+
+		for (j = 0; j < w.npeer; j++) {
+			struct node tmp = { .cert = a, .pin = *ap,
+			    .has_pin = true };
+
+			if (same_key_and_name(&tmp, &w.n[j]))
+				w.n[j].anchor = true;
+			else if (wolfSSL_X509_check_issued(a, w.n[j].cert) ==
+			    X509_V_OK)
+				useful = true;
+		}
+		if (useful) {
+			w.n[w.count].cert = a;
+			w.n[w.count].pin = *ap;
+			w.n[w.count].has_pin = true;
+			w.n[w.count].anchor = true;
+			w.count++;
+		}
+	}
+
+	w.need_anchor = chk->policy != POLICY_PIN_ONLY;
+	if (!walk_from(&w, 0, 0) && match) {
+		v->reason = TLS_UNTRUSTED;
+		snprintf(v->detail, sizeof(v->detail), "no path from the leaf "
+		    "to a trust anchor of ca_file");
+		goto out;
+	}
+	for (i = 0; i < w.count; i++)
+		if (w.n[i].on_path && w.n[i].anchor && i >= w.npeer)
+			pin_format(&w.n[i].pin, v->anchor);
+	if (!match)
+		goto out;
+
+	for (i = 0; i < w.count; i++) {
+		if (!w.n[i].on_path || !w.n[i].has_pin ||
+		    !pinset_contains(chk->pins, &w.n[i].pin))
+			continue;
+		v->pass = true;
+		v->reason = TLS_OK;
+		v->matched_depth = i < w.npeer ? (int)i : (int)w.npeer;
+		snprintf(v->detail, sizeof(v->detail), "pin matched %s",
+		    i == 0 ? "the leaf" : i >= w.npeer || w.n[i].anchor ?
+		    "the root" : "an intermediate");
+		goto out;
+	}
+	v->reason = TLS_PIN_MISMATCH;
+	snprintf(v->detail, sizeof(v->detail), "no certificate of the %s "
+	    "chain matches the %zu pin(s) for this host",
+	    chk->policy == POLICY_PIN ? "verified" : "signed", chk->pins->n);
+out:
+	for (i = 0; i < w.count; i++) {
+		if (w.n[i].key != NULL)
+			wolfSSL_EVP_PKEY_free(w.n[i].key);
+		if (i < w.npeer)
+			wolfSSL_X509_free(w.n[i].cert);
+	}
+}
+
+void
+tls_verdict(WOLFSSL *ssl, const struct tls_client *c,
+    const struct tls_check *chk, int hs_ret, int hs_err,
+    struct tls_verdict *v)
+{
+	WOLFSSL_X509	*leaf;
+
+	memset(v, 0, sizeof(*v));
+	v->matched_depth = -1;
+	v->reason = TLS_HANDSHAKE;
+
+	if (chk->err != 0) {
+		classify(chk->err, v, chk->err_depth == 0 ? "leaf" :
+		    "chain");
+		return;
+	}
+	if (hs_ret != WOLFSSL_SUCCESS) {
+		char	 buf[WOLFSSL_MAX_ERROR_SZ];
+
+		wolfSSL_ERR_error_string_n((unsigned long)hs_err, buf,
+		    sizeof(buf));
+		if (hs_err == DOMAIN_NAME_MISMATCH ||
+		    hs_err == ASN_AFTER_DATE_E || hs_err == ASN_BEFORE_DATE_E ||
+		    hs_err == ASN_NO_SIGNER_E) {
+			classify(hs_err, v, "leaf");
+			return;
+		}
+		snprintf(v->detail, sizeof(v->detail), "handshake failed "
+		    "(%d: %s)", hs_err, buf);
+		return;
+	}
+
+	/* The handshake succeeded: wolfSSL's checks passed. Now ours. */
+	if ((leaf = wolfSSL_get_peer_certificate(ssl)) == NULL) {
+		v->reason = TLS_NO_CERT;
+		snprintf(v->detail, sizeof(v->detail), "no peer certificate");
+		return;
+	}
+	if (chk->host[0] != '\0' &&
+	    (host_is_ip(chk->host) ?
+	    wolfSSL_X509_check_ip_asc(leaf, chk->host, 0) :
+	    wolfSSL_X509_check_host(leaf, chk->host, strlen(chk->host), 0,
+	    NULL)) != WOLFSSL_SUCCESS) {
+		v->reason = TLS_NAME_MISMATCH;
+		snprintf(v->detail, sizeof(v->detail), "certificate is not "
+		    "valid for %s", chk->host);
+		wolfSSL_X509_free(leaf);
+		return;
+	}
+	if (chk->policy == POLICY_PIN_ONLY && !leaf_dates(leaf, v)) {
+		wolfSSL_X509_free(leaf);
+		return;
+	}
+	wolfSSL_X509_free(leaf);
+
+	switch (chk->policy) {
+	case POLICY_CA:
+		judge_path(ssl, c, chk, false, v);
+		v->pass = true;
+		v->reason = TLS_OK;
+		snprintf(v->detail, sizeof(v->detail), "chain verified by the "
+		    "CA store (policy ca: no pins)");
+		return;
+	case POLICY_PIN:
+	case POLICY_PIN_ONLY:
+		judge_path(ssl, c, chk, true, v);
+		return;
+	default:
+		v->reason = TLS_BAD_CERT;
+		snprintf(v->detail, sizeof(v->detail), "policy %s cannot "
+		    "verify a connection", policy_name(chk->policy));
+		return;
+	}
+}
