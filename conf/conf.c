@@ -19,8 +19,6 @@
 #include "../shim/util.h"
 #include "conf.h"
 
-#define LINE_MAX_LEN	1024	/* longer lines are an error, not a split */
-
 enum section_kind {
 	SEC_NONE,
 	SEC_SHIM,
@@ -50,8 +48,8 @@ struct loader {
 	FILE		*errs;
 	FILE		*file;
 	int		 line;
-	bool		 continuation;	/* current line began with blank */
-	bool		 overlong;
+	bool		 continuation;	/* line continues the previous key */
+	bool		 key_in_section; /* inih's prev_name is set */
 	int		 errors;
 	int		 last_err_line;
 	/* the section being read */
@@ -188,11 +186,11 @@ p_on_expiry(struct loader *l, const char *v, void *field, const char **why)
 static bool
 p_expires(struct loader *l, const char *v, void *field, const char **why)
 {
-	(void)l;
 	if (!parse_rfc3339(v, field)) {
 		*why = "not an RFC 3339 UTC time like 2027-01-31T00:00:00Z";
 		return false;
 	}
+	l->rule.has_expires = true;
 	return true;
 }
 
@@ -494,6 +492,7 @@ handler(void *user, const char *section, const char *name, const char *value)
 	int		 k;
 
 	/* Section boundaries are tracked by reader(), which sees headers. */
+	l->key_in_section = true;
 	if (*section == '\0') {
 		conf_error(l, l->line, "%s: key outside any section", name);
 		return 1;
@@ -530,16 +529,24 @@ handler(void *user, const char *section, const char *name, const char *value)
 }
 
 /* A "[name]" line: close the section before it and open this one. Done
- * here rather than in handler() so empty and repeated sections are seen. */
+ * here rather than in handler() so empty and repeated sections are seen.
+ * Must classify lines exactly as inih does, or keys would land in the
+ * wrong section: a BOM on line 1 is skipped, and an indented line is a
+ * header only while no key has been read in the current section (after
+ * one, inih takes it as a continuation of that key's value). */
 static void
-header_line(struct loader *l, const char *str)
+header_line(struct loader *l, const char *str, bool indented)
 {
-	const char	*s = str + strspn(str, " \t");
-	const char	*end;
+	const char	*s = str, *end;
 	char		 name[sizeof(l->section)];
 	size_t		 len;
 
+	if (l->line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
+		s += 3;
+	s += strspn(s, " \t");
 	if (*s != '[' || (end = strchr(s, ']')) == NULL)
+		return;
+	if (indented && l->key_in_section)
 		return;
 	len = (size_t)(end - s - 1);
 	if (len >= sizeof(name))
@@ -548,43 +555,53 @@ header_line(struct loader *l, const char *str)
 	name[len] = '\0';
 	finish_section(l);
 	start_section(l, name);
+	l->key_in_section = false;
 }
 
-/* inih reader: counts lines and notes continuations and overlong lines. */
+/* inih reader: counts lines, tracks sections, reports overlong lines. */
 static char *
 reader(char *str, int num, void *stream)
 {
 	struct loader	*l = stream;
+	bool		 indented;
 	int		 c;
 
 	if (fgets(str, num, l->file) == NULL)
 		return NULL;
 	l->line++;
-	l->continuation = (str[0] == ' ' || str[0] == '\t');
-	if (!l->continuation)
-		header_line(l, str);
 	if (strchr(str, '\n') == NULL && !feof(l->file)) {
-		l->overlong = true;
 		while ((c = fgetc(l->file)) != EOF && c != '\n')
 			;
-		str[0] = '\0';
-		/* Report here: inih does not call the handler for "". */
+		str[0] = '\0';	/* inih skips it; the error is ours */
 		conf_error(l, l->line, "line longer than %d characters "
-		    "(continue pin lists on indented lines)", num - 3);
-		l->overlong = false;
+		    "(continue pin lists on indented lines)", num - 2);
+		return str;
 	}
+	indented = (str[0] == ' ' || str[0] == '\t');
+	l->continuation = indented && l->key_in_section;
+	header_line(l, str, indented);
 	return str;
 }
 
 static bool
 binds_clash(const struct listen_conf *a, const struct listen_conf *b)
 {
+	unsigned char	 x[16], y[16], any[16];
+	int		 fx, fy;
+
 	if (a->bind_port != b->bind_port)
 		return false;
-	return strcmp(a->bind_host, b->bind_host) == 0 ||
-	    strcmp(a->bind_host, "0.0.0.0") == 0 ||
-	    strcmp(b->bind_host, "0.0.0.0") == 0 ||
-	    strcmp(a->bind_host, "::") == 0 || strcmp(b->bind_host, "::") == 0;
+	/* Compare addresses, not spellings ([::1] is [0::1]). */
+	fx = strchr(a->bind_host, ':') ? AF_INET6 : AF_INET;
+	fy = strchr(b->bind_host, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(fx, a->bind_host, x) != 1 ||
+	    inet_pton(fy, b->bind_host, y) != 1)
+		return true;	/* unreachable: p_bind checked them */
+	memset(any, 0, sizeof(any));
+	if (memcmp(x, any, fx == AF_INET ? 4 : 16) == 0 ||
+	    memcmp(y, any, fy == AF_INET ? 4 : 16) == 0)
+		return true;	/* a wildcard clashes with everything */
+	return fx == fy && memcmp(x, y, fx == AF_INET ? 4 : 16) == 0;
 }
 
 static void

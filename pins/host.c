@@ -75,6 +75,10 @@ host_normalize(const char *in, char *out, size_t outsz, const char **why)
 		}
 		out[i] = (char)c;
 	}
+	if (label == 0) {	/* "a.." : the last label is empty */
+		*why = "empty label in host name";
+		return false;
+	}
 	if (out[len - 1] == '-') {
 		*why = "label ends with '-'";
 		return false;

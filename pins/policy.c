@@ -110,7 +110,7 @@ snapshot_resolve(const struct snapshot *s, const char *host, time_t now,
 		return;
 	}
 	out->policy = best->policy;
-	if (best->expires != 0 && now >= best->expires &&
+	if (best->has_expires && now >= best->expires &&
 	    (best->policy == POLICY_PIN || best->policy == POLICY_PIN_ONLY)) {
 		out->expired = true;
 		out->policy = best->on_expiry;

@@ -28,7 +28,8 @@ struct rule {
 	char		*pattern;	/* as written; owned */
 	enum policy	 policy;
 	struct pinset	 pins;		/* owned */
-	time_t		 expires;	/* 0: never */
+	bool		 has_expires;
+	time_t		 expires;	/* valid if has_expires */
 	enum policy	 on_expiry;	/* POLICY_CA or POLICY_BLOCK */
 	char		*origin;	/* "file:line"; owned */
 };

@@ -21,6 +21,9 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/error-ssl.h>
 
 #include "log.h"
 #include "relay.h"
@@ -43,6 +46,7 @@ struct end {
 	bool		 wr_wants_read;	/* wolfSSL_write said WANT_READ */
 	int		 tls_wr_len;	/* size to retry wolfSSL_write with */
 	int		 err;		/* errno or wolfSSL error, for logs */
+	bool		 truncated;	/* TLS EOF came without close_notify */
 };
 
 struct relay {
@@ -80,6 +84,7 @@ end_read(struct end *e, struct evbuffer *b, size_t want, size_t *got)
 			want = TLS_CHUNK;
 		if (evbuffer_reserve_space(b, (ev_ssize_t)want, &v, 1) < 1)
 			return IO_ERROR;
+		errno = 0;	/* tells a FIN from an RST below */
 		n = wolfSSL_read(e->ssl, v.iov_base, (int)want);
 		if (n > 0) {
 			v.iov_len = (size_t)n;
@@ -97,7 +102,15 @@ end_read(struct end *e, struct evbuffer *b, size_t want, size_t *got)
 		}
 		if (err == WOLFSSL_ERROR_ZERO_RETURN)
 			return IO_EOF;	/* close_notify */
-		/* EOF without close_notify is a truncation, not an end. */
+		/* A FIN without close_notify: many servers close that way.
+		 * Deliver what arrived and pass the FIN on (the app's own
+		 * framing tells a cut message), but say so in the log.
+		 * wolfSSL reports FIN and RST alike; recv's errno differs. */
+		if (err == SOCKET_PEER_CLOSED_E && errno != ECONNRESET) {
+			e->truncated = true;
+			return IO_EOF;
+		}
+		log_debug("relay: wolfSSL_read error %d", err);
 		e->err = err;
 		return IO_ERROR;
 	}
@@ -300,7 +313,10 @@ relay_pump(evutil_socket_t fd, short what, void *arg)
 
 	if (r->e[0].rd_eof && r->e[1].rd_eof &&
 	    r->e[0].wr_shut && r->e[1].wr_shut) {
-		relay_end_all(r, "closed", -1);
+		relay_end_all(r, r->e[RELAY_UPSTREAM].truncated ?
+		    "closed, upstream without close_notify" :
+		    r->e[RELAY_CLIENT].truncated ?
+		    "closed, client without close_notify" : "closed", -1);
 		return;
 	}
 	for (i = 0; i < 2; i++) {

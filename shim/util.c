@@ -97,8 +97,17 @@ parse_rfc3339(const char *s, time_t *out)
 	int		 y, mo, d, h, mi, sec, n = 0;
 	time_t		 t;
 
-	if (strlen(s) != 20 ||
-	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &sec,
+	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+	size_t		 i;
+
+	/* sscanf alone would take signs and blanks inside the fields. */
+	if (strlen(s) != sizeof(shape) - 1)
+		return false;
+	for (i = 0; i < sizeof(shape) - 1; i++)
+		if (shape[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') :
+		    s[i] != shape[i])
+			return false;
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &sec,
 	    &n) != 6 || n != 20)
 		return false;
 	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||

@@ -20,6 +20,13 @@
 #include "../shim/util.h"
 #include "tls.h"
 
+#define TLS_CIPHERS \
+	"TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:" \
+	"TLS13-CHACHA20-POLY1305-SHA256:" \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
 int
 tls_init(void)
 {
@@ -77,6 +84,13 @@ tls_client_new(const char *ca_file, char *err, size_t errsz)
 	if (wolfSSL_CTX_SetMinVersion(c->ctx, WOLFSSL_TLSV1_2) !=
 	    WOLFSSL_SUCCESS) {
 		snprintf(err, errsz, "cannot require TLS 1.2");
+		goto bad;
+	}
+	/* Debian's wolfSSL offers anonymous, NULL and PSK suites by default:
+	 * never let an upstream pick one. AEAD with forward secrecy only. */
+	if (wolfSSL_CTX_set_cipher_list(c->ctx, TLS_CIPHERS) !=
+	    WOLFSSL_SUCCESS) {
+		snprintf(err, errsz, "cannot set the cipher list");
 		goto bad;
 	}
 	if (wolfSSL_CTX_load_verify_locations(c->ctx, ca_file, NULL) !=

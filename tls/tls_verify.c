@@ -143,10 +143,12 @@ classify(int err, struct tls_verdict *v, const char *what)
 	switch (err) {
 	case ASN_AFTER_DATE_E:
 	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:	/* wolfSSL's mapping */
 		v->reason = TLS_EXPIRED;
 		break;
 	case ASN_BEFORE_DATE_E:
 	case X509_V_ERR_CERT_NOT_YET_VALID:
+	case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
 		v->reason = TLS_NOT_YET_VALID;
 		break;
 	case DOMAIN_NAME_MISMATCH:

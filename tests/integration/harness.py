@@ -1,0 +1,365 @@
+"""Shared machinery for pinshim's integration tests.
+
+Real peers only: the pinshim binary, openssl s_server, nginx, curl,
+mitmproxy, and Python's ssl module (OpenSSL) where a test needs a server
+that misbehaves on purpose. Everything listens on 127.0.0.1 with ports the
+kernel hands out; every process a test starts is stopped by its cleanup;
+waits are on readiness (a port accepting, a log line), never on sleeps.
+"""
+
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = os.environ.get("BUILD", "build")
+PINSHIM = ROOT / BUILD / "pinshim"
+WAIT = float(os.environ.get("PINSHIM_TEST_WAIT", "20"))
+
+_pki = None
+
+
+def pki():
+    """The test PKI, generated once per run by tests/pki.sh."""
+    global _pki
+    if _pki is None:
+        d = Path(tempfile.mkdtemp(prefix="pinshim-pki-"))
+        subprocess.run(["sh", str(ROOT / "tests" / "pki.sh"), str(d)],
+                       check=True)
+        _pki = d
+    return _pki
+
+
+def cleanup_pki():
+    if _pki is not None:
+        shutil.rmtree(_pki, ignore_errors=True)
+
+
+def pin_of(cert):
+    """The pin as openssl computes it: the reference the shim must match."""
+    pub = subprocess.run(["openssl", "x509", "-in", str(cert), "-pubkey",
+                          "-noout"], check=True, capture_output=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"],
+                         input=pub, check=True, capture_output=True).stdout
+    import base64
+    return "sha256/" + base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc=None, timeout=WAIT):
+    """Until something accepts on 127.0.0.1:port."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError("process exited (%s) before port %d opened"
+                                 % (proc.returncode, port))
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise AssertionError("nothing accepted on port %d in %ss" % (port, timeout))
+
+
+class LogFile:
+    """A process's output file that tests wait on, line by line."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.pos = 0
+
+    def text(self):
+        try:
+            return self.path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait(self, pattern, timeout=WAIT, proc=None):
+        """Wait for the next line (after the previous match) matching."""
+        rx = re.compile(pattern)
+        end = time.monotonic() + timeout
+        while True:
+            text = self.text()
+            lines = text[self.pos:].splitlines(keepends=True)
+            consumed = self.pos
+            for line in lines:
+                if not line.endswith("\n"):
+                    break
+                consumed += len(line)
+                m = rx.search(line)
+                if m:
+                    self.pos = consumed
+                    return line
+            if time.monotonic() > end:
+                raise AssertionError("no log line matching %r in %ss; log:\n%s"
+                                     % (pattern, timeout, text[-3000:]))
+            if proc is not None and proc.poll() is not None:
+                raise AssertionError("process exited (%s) waiting for %r; "
+                                     "log:\n%s" % (proc.returncode, pattern,
+                                                   text[-3000:]))
+            time.sleep(0.02)
+
+
+FIELD = re.compile(r'(\w+)=("([^"]*)"|\S+)')
+
+
+def fields(line):
+    return {k: (q if q or v.startswith('"') else v)
+            for k, v, q in FIELD.findall(line)}
+
+
+class Proc:
+    """A started process with its output in a file, stopped at cleanup."""
+
+    def __init__(self, test, argv, name, cwd=None, env=None):
+        self.log = LogFile(Path(test.tmp) / ("%s.log" % name))
+        self.out = open(self.log.path, "wb")
+        self.p = subprocess.Popen(argv, stdout=self.out,
+                                  stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, cwd=cwd, env=env,
+                                  start_new_session=True)
+        test.addCleanup(self.stop)
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.p.poll() is None:
+            try:
+                os.killpg(self.p.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.p.pid, signal.SIGKILL)
+                self.p.wait()
+        self.out.close()
+        return self.p.returncode
+
+
+SANITIZER = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:")
+
+
+class Shim(Proc):
+    """pinshim run -c FILE, started and checked on stop."""
+
+    def __init__(self, test, ini, name="pinshim"):
+        self.stopped = False
+        self.ini = Path(test.tmp) / ("%s.ini" % name)
+        self.ini.write_text(ini)
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        super().__init__(test, [str(PINSHIM), "run", "-c", str(self.ini)],
+                         name, env=env)
+        self.test = test
+        self.log.wait(r"pinshim started", proc=self.p)
+
+    def verdict(self, timeout=WAIT):
+        return fields(self.log.wait(r" verdict ", timeout, self.p))
+
+    def closed(self, timeout=WAIT):
+        return fields(self.log.wait(r" close listener=", timeout, self.p))
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.stopped:
+            return self.p.returncode
+        self.stopped = True
+        rc = super().stop(sig, timeout)
+        text = self.log.text()
+        if SANITIZER.search(text):
+            raise AssertionError("sanitizer report in pinshim log:\n" +
+                                 text[-6000:])
+        if sig == signal.SIGTERM and rc != 0:
+            raise AssertionError("pinshim exited %s on SIGTERM; log:\n%s"
+                                 % (rc, text[-3000:]))
+        return rc
+
+
+def s_server(test, cert, key, chain=None, extra=("-www",), name="s_server"):
+    """openssl s_server on a fresh port, waited for."""
+    port = free_port()
+    argv = ["openssl", "s_server", "-accept", "127.0.0.1:%d" % port,
+            "-cert", str(cert), "-key", str(key), "-quiet", "-naccept", "1000"]
+    if chain:
+        argv += ["-cert_chain", str(chain)]
+    argv += list(extra)
+    proc = Proc(test, argv, name)
+    wait_port(port, proc.p)
+    return port, proc
+
+
+def nginx(test, cert_chain, key, docroot, name="nginx"):
+    """nginx serving docroot over TLS (one process, no daemon)."""
+    port = free_port()
+    prefix = Path(test.tmp) / name
+    (prefix / "logs").mkdir(parents=True, exist_ok=True)
+    conf = prefix / "nginx.conf"
+    conf.write_text("""
+daemon off;
+master_process off;
+worker_processes 1;
+error_log %(p)s/logs/error.log;
+pid %(p)s/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path %(p)s/body;
+    proxy_temp_path %(p)s/proxy;
+    fastcgi_temp_path %(p)s/fastcgi;
+    uwsgi_temp_path %(p)s/uwsgi;
+    scgi_temp_path %(p)s/scgi;
+    keepalive_requests 100000;
+    server {
+        listen 127.0.0.1:%(port)d ssl;
+        ssl_certificate %(chain)s;
+        ssl_certificate_key %(key)s;
+        root %(root)s;
+    }
+}
+""" % {"p": prefix, "port": port, "chain": cert_chain, "key": key,
+       "root": docroot})
+    proc = Proc(test, ["nginx", "-p", str(prefix), "-c", str(conf),
+                       "-e", str(prefix / "logs" / "error.log")], name)
+    wait_port(port, proc.p)
+    return port, proc
+
+
+class TLSServer(threading.Thread):
+    """A Python-ssl (OpenSSL) server for behaviours the stock servers lack:
+    echo with half-close, reset mid-stream, flood without reading."""
+
+    def __init__(self, test, cert_chain, key, handler, tls=True):
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.ctx = None
+        if tls:
+            self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.ctx.load_cert_chain(str(cert_chain), str(key))
+        self.handler = handler
+        self.stopping = False
+        self.errors = []
+        self.results = []
+        self.start()
+        test.addCleanup(self.close)
+
+    def run(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,),
+                             daemon=True).start()
+
+    def _serve(self, conn):
+        try:
+            if self.ctx is not None:
+                conn = self.ctx.wrap_socket(conn, server_side=True,
+                                             suppress_ragged_eofs=False)
+            self.results.append(self.handler(conn))
+        except Exception as e:  # recorded for the test to assert on
+            self.errors.append(e)
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self.stopping = True
+        self.sock.close()
+
+
+def http_get(port, path="/", host="api.test", timeout=WAIT):
+    """A plain HTTP/1.0 GET through a tunnel; returns (status, body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(("GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" % (path, host))
+                  .encode())
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0
+    return status, body
+
+
+def refused_silently(port, payload=b"GET / HTTP/1.0\r\n\r\n", timeout=WAIT):
+    """Connect, send, and return what came back before the close (must be
+    nothing for a refused upstream)."""
+    got = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        try:
+            s.sendall(payload)
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+    return got
+
+
+class ShimTest(unittest.TestCase):
+    """Base: a temp dir per test, the PKI, and config helpers."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="pinshim-test-")
+        if os.environ.get("PINSHIM_KEEP"):
+            print("\n  (keeping %s)" % self.tmp)
+        else:
+            self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.pki = pki()
+        self.hosts = Path(self.tmp) / "hosts"
+        self.hosts.write_text("127.0.0.1 api.test www.api.test other.test "
+                              "blocked.test\n")
+
+    def ini(self, connect, domains="", port=None, default_policy="block",
+            ca_file=None, extra_upstream="", listeners=None):
+        self.port = port or free_port()
+        text = """[upstream]
+ca_file = %s
+hosts_file = %s
+default_policy = %s
+connect_timeout = 5
+handshake_timeout = 5
+%s
+%s
+""" % (ca_file or self.pki / "ca.pem", self.hosts, default_policy,
+            extra_upstream, domains)
+        if listeners is None:
+            text += """
+[listen:api]
+mode = tunnel
+bind = 127.0.0.1:%d
+connect = %s
+""" % (self.port, connect)
+        else:
+            text += listeners
+        return text
+
+    def domain(self, pattern, pins=(), policy="pin"):
+        s = "[domain:%s]\npolicy = %s\n" % (pattern, policy)
+        if pins:
+            s += "pins = %s\n" % ", ".join(pins)
+        return s + "\n"

@@ -1,0 +1,617 @@
+"""Tunnel mode end to end: plain TCP in, pinned TLS out, real peers."""
+
+import hashlib
+import os
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from harness import (PINSHIM, WAIT, Shim, ShimTest, TLSServer, http_get,
+                     nginx, pin_of, refused_silently, s_server, wait_port)
+
+UNRELATED = "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
+
+class Verdicts(ShimTest):
+    """One behaviour per test: which chains pass, which are refused, why."""
+
+    def rev_server(self, leaf="leaf", chain="inter.pem"):
+        p = self.pki
+        port, _ = s_server(self, p / ("%s.pem" % leaf), p / ("%s.key" % leaf),
+                           p / chain if chain else None, extra=("-rev",))
+        return port
+
+    def echo(self, port, line=b"hello pinshim\n"):
+        with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+            s.sendall(line)
+            got = b""
+            while not got.endswith(b"\n"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+            return got
+
+    def test_leaf_pin_passes_bytes_both_ways(self):
+        up = self.rev_server()
+        shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
+            "api.test", [pin_of(self.pki / "leaf.pem")])))
+        self.assertEqual(self.echo(self.port), b"mihsnip olleh\n")
+        v = shim.verdict()
+        self.assertEqual((v["verdict"], v["reason"], v["policy"]),
+                         ("pass", "ok", "pin"))
+        self.assertEqual(v["detail"], "pin matched the leaf")
+        c = shim.closed()
+        self.assertEqual((c["up"], c["down"]), ("14", "14"))
+
+    def test_backup_pin_works(self):
+        up = self.rev_server(leaf="backup")  # RSA key: SPKI hashing differs
+        shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
+            "api.test", [pin_of(self.pki / "leaf.pem"),
+                         pin_of(self.pki / "backup.pem")])))
+        self.assertEqual(self.echo(self.port), b"mihsnip olleh\n")
+        self.assertEqual(shim.verdict()["verdict"], "pass")
+
+    def test_intermediate_pin_works(self):
+        up = self.rev_server()
+        shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
+            "api.test", [pin_of(self.pki / "inter.pem")])))
+        self.assertEqual(self.echo(self.port), b"mihsnip olleh\n")
+        v = shim.verdict()
+        self.assertEqual(v["detail"], "pin matched an intermediate")
+
+    def test_root_pin_works_though_root_not_sent(self):
+        up = self.rev_server()
+        shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
+            "api.test", [pin_of(self.pki / "root.pem")])))
+        self.assertEqual(self.echo(self.port), b"mihsnip olleh\n")
+        self.assertEqual(shim.verdict()["detail"], "pin matched the root")
+
+    def test_wrong_pin_refuses_with_zero_bytes_either_way(self):
+        received = []
+
+        def banner_then_record(conn):
+            conn.sendall(b"220 upstream banner\r\n")  # must never reach app
+            conn.settimeout(WAIT)
+            data = b""
+            try:
+                while True:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+            except OSError:
+                pass
+            received.append(data)
+
+        srv = TLSServer(self, self.pki / "leaf-chain.pem",
+                        self.pki / "leaf.key", banner_then_record)
+        shim = Shim(self, self.ini("api.test:%d" % srv.port, self.domain(
+            "api.test", [UNRELATED])))
+        got = refused_silently(self.port, b"SECRET application bytes\n")
+        self.assertEqual(got, b"")
+        v = shim.verdict()
+        self.assertEqual((v["verdict"], v["reason"]), ("refuse",
+                                                       "pin-mismatch"))
+        # The refusal names the presented chain's pins.
+        self.assertIn(pin_of(self.pki / "leaf.pem"), v["presented"])
+        self.assertIn(pin_of(self.pki / "inter.pem"), v["presented"])
+        self.assertEqual(v["anchor"], pin_of(self.pki / "root.pem"))
+        deadline = time.monotonic() + WAIT
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertEqual(received, [b""])
+
+    def test_rogue_ca_chain_refused_by_pins_though_ca_check_passes(self):
+        up = self.rev_server(leaf="rogue", chain=None)
+        pins = self.domain("api.test", [pin_of(self.pki / "leaf.pem"),
+                                        pin_of(self.pki / "inter.pem")])
+        shim = Shim(self, self.ini("api.test:%d" % up, pins))
+        self.assertEqual(refused_silently(self.port), b"")
+        v = shim.verdict()
+        self.assertEqual(v["reason"], "pin-mismatch")
+        self.assertEqual(v["anchor"], pin_of(self.pki / "rogue-root.pem"))
+
+    def test_rogue_chain_with_real_intermediate_appended_is_refused(self):
+        # The classic bypass: rogue leaf + the real (pinned) intermediate
+        # as an extra certificate. Only the verified path may count.
+        up = self.rev_server(leaf="rogue", chain="inter.pem")
+        shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
+            "api.test", [pin_of(self.pki / "inter.pem")])))
+        self.assertEqual(refused_silently(self.port), b"")
+        v = shim.verdict()
+        self.assertEqual(v["reason"], "pin-mismatch")
+        self.assertIn(pin_of(self.pki / "inter.pem"), v["presented"])
+
+    def test_same_rogue_chain_passes_policy_ca(self):
+        # Control for the test above: without pins the attack works.
+        up = self.rev_server(leaf="rogue", chain=None)
+        shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
+            "api.test", policy="ca")))
+        self.assertEqual(self.echo(self.port), b"mihsnip olleh\n")
+        self.assertEqual(shim.verdict()["verdict"], "pass")
+
+    def test_wrong_host_name_refused(self):
+        up = self.rev_server(leaf="wrongname")
+        shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
+            "api.test", [pin_of(self.pki / "inter.pem")])))
+        self.assertEqual(refused_silently(self.port), b"")
+        self.assertEqual(shim.verdict()["reason"], "name-mismatch")
+
+    def test_expired_leaf_refused(self):
+        up = self.rev_server(leaf="expired")
+        shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
+            "api.test", [pin_of(self.pki / "expired.pem")])))
+        self.assertEqual(refused_silently(self.port), b"")
+        self.assertEqual(shim.verdict()["reason"], "cert-expired")
+
+    def test_plain_tcp_upstream_refused(self):
+        def http_reply(conn):
+            conn.recv(4096)
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+        srv = TLSServer(self, None, None, http_reply, tls=False)
+        shim = Shim(self, self.ini("api.test:%d" % srv.port, self.domain(
+            "api.test", [pin_of(self.pki / "leaf.pem")])))
+        self.assertEqual(refused_silently(self.port), b"")
+        v = shim.verdict()
+        self.assertEqual(v["reason"], "tls-handshake-failed")
+
+    def test_silent_upstream_hits_handshake_timeout(self):
+        done = threading.Event()
+
+        def silent(conn):
+            done.wait(WAIT)
+
+        srv = TLSServer(self, None, None, silent, tls=False)
+        self.addCleanup(done.set)
+        shim = Shim(self, self.ini("api.test:%d" % srv.port, self.domain(
+            "api.test", [pin_of(self.pki / "leaf.pem")])).replace(
+            "handshake_timeout = 5", "handshake_timeout = 1"))
+        self.assertEqual(refused_silently(self.port), b"")
+        self.assertEqual(shim.verdict()["reason"], "handshake-timeout")
+
+    def test_unreachable_upstream_refused(self):
+        with socket.socket() as s:   # a port certainly closed
+            s.bind(("127.0.0.1", 0))
+            dead = s.getsockname()[1]
+        shim = Shim(self, self.ini("api.test:%d" % dead, self.domain(
+            "api.test", [pin_of(self.pki / "leaf.pem")])))
+        self.assertEqual(refused_silently(self.port), b"")
+        v = shim.verdict()
+        self.assertEqual(v["reason"], "connect-failed")
+        self.assertIn("Connection refused", v["detail"])
+
+    def test_every_address_is_tried(self):
+        up = self.rev_server()
+        # 127.0.0.2 is loopback too, but nothing listens there.
+        self.hosts.write_text("127.0.0.2 api.test\n127.0.0.1 api.test\n")
+        shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
+            "api.test", [pin_of(self.pki / "leaf.pem")])))
+        self.assertEqual(self.echo(self.port), b"mihsnip olleh\n")
+        v = shim.verdict()
+        self.assertEqual(v["addr"], "127.0.0.1:%d" % up)
+
+    def test_block_domain_refused_without_connecting(self):
+        connections = []
+        srv = TLSServer(self, self.pki / "leaf-chain.pem",
+                        self.pki / "leaf.key", connections.append)
+        shim = Shim(self, self.ini("blocked.test:%d" % srv.port,
+                                   self.domain("**.blocked.test",
+                                               policy="block")))
+        self.assertEqual(refused_silently(self.port), b"")
+        v = shim.verdict()
+        self.assertEqual((v["reason"], v["rule"]), ("blocked",
+                                                     "**.blocked.test"))
+        self.assertEqual(connections, [])
+
+    def test_unmatched_host_follows_default_policy_block(self):
+        up = self.rev_server()
+        shim = Shim(self, self.ini("api.test:%d" % up,
+                                   self.domain("other.test", [UNRELATED])))
+        self.assertEqual(refused_silently(self.port), b"")
+        v = shim.verdict()
+        self.assertEqual((v["reason"], v["rule"]), ("blocked", "-"))
+
+    def test_most_specific_pattern_wins(self):
+        up = self.rev_server()
+        domains = (self.domain("**.api.test", [UNRELATED]) +
+                   self.domain("*.api.test", [pin_of(self.pki / "leaf.pem")]))
+        shim = Shim(self, self.ini("www.api.test:%d" % up, domains))
+        self.assertEqual(self.echo(self.port), b"mihsnip olleh\n")
+        self.assertEqual(shim.verdict()["rule"], "*.api.test")
+
+    def test_pin_only_accepts_self_signed_by_its_pin(self):
+        up = self.rev_server(leaf="selfsigned", chain=None)
+        shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
+            "api.test", [pin_of(self.pki / "selfsigned.pem")], "pin-only")))
+        self.assertEqual(self.echo(self.port), b"mihsnip olleh\n")
+        v = shim.verdict()
+        self.assertEqual((v["verdict"], v["policy"]), ("pass", "pin-only"))
+
+    def test_pin_only_refuses_self_signed_with_other_pin(self):
+        up = self.rev_server(leaf="selfsigned", chain=None)
+        shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
+            "api.test", [pin_of(self.pki / "leaf.pem")], "pin-only")))
+        self.assertEqual(refused_silently(self.port), b"")
+        self.assertEqual(shim.verdict()["reason"], "pin-mismatch")
+
+    def test_policy_pin_refuses_self_signed_even_with_its_pin(self):
+        up = self.rev_server(leaf="selfsigned", chain=None)
+        shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
+            "api.test", [pin_of(self.pki / "selfsigned.pem")], "pin")))
+        self.assertEqual(refused_silently(self.port), b"")
+        self.assertEqual(shim.verdict()["reason"], "untrusted-chain")
+
+    def test_pin_only_still_checks_the_name(self):
+        up = self.rev_server(leaf="wrongname")
+        shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
+            "api.test", [pin_of(self.pki / "wrongname.pem")], "pin-only")))
+        self.assertEqual(refused_silently(self.port), b"")
+        self.assertEqual(shim.verdict()["reason"], "name-mismatch")
+
+
+class Attacker(ShimTest):
+    """mitmproxy as the TLS-inspection box whose CA the device trusts."""
+
+    def test_mitmproxy_in_the_path_is_refused(self):
+        p = self.pki
+        up, _ = s_server(self, p / "leaf.pem", p / "leaf.key",
+                         p / "inter.pem")
+        conf = Path(self.tmp) / "mitm"
+        conf.mkdir()
+        mport = free = None
+        import harness
+        mport = harness.free_port()
+        from harness import Proc
+        mitm = Proc(self, ["mitmdump", "--set", "confdir=%s" % conf,
+                           "--mode", "reverse:https://127.0.0.1:%d" % up,
+                           "--listen-host", "127.0.0.1",
+                           "--listen-port", str(mport), "--ssl-insecure",
+                           "--set", "keep_host_header=true"], "mitmdump")
+        wait_port(mport, mitm.p, timeout=60)
+        # The inspection CA is trusted by the device, as it would be.
+        ca = Path(self.tmp) / "ca-with-mitm.pem"
+        ca.write_text((p / "ca.pem").read_text() +
+                      (conf / "mitmproxy-ca-cert.pem").read_text())
+        pins = self.domain("api.test", [pin_of(p / "leaf.pem"),
+                                        pin_of(p / "inter.pem")])
+        shim = Shim(self, self.ini("api.test:%d" % mport, pins, ca_file=ca))
+        self.assertEqual(refused_silently(self.port), b"")
+        v = shim.verdict()
+        self.assertEqual(v["reason"], "pin-mismatch")
+        mitm_ca = pin_of(conf / "mitmproxy-ca-cert.pem")
+        self.assertEqual(v["anchor"], mitm_ca)
+        del free
+
+
+class Transfer(ShimTest):
+    """Volume, concurrency, back-pressure, half-close and resets."""
+
+    def setUp(self):
+        super().setUp()
+        self.pins = self.domain("api.test", [pin_of(self.pki / "leaf.pem")])
+
+    def test_large_transfer_intact(self):
+        root = Path(self.tmp) / "www"
+        root.mkdir()
+        big = root / "big.bin"
+        with open(big, "wb") as f:
+            f.write(os.urandom(50 * 1024 * 1024))
+        want = hashlib.sha256(big.read_bytes()).hexdigest()
+        up, _ = nginx(self, self.pki / "leaf-chain.pem",
+                      self.pki / "leaf.key", root)
+        shim = Shim(self, self.ini("api.test:%d" % up, self.pins))
+        status, body = http_get(self.port, "/big.bin")
+        self.assertEqual(status, 200)
+        self.assertEqual(len(body), 50 * 1024 * 1024)
+        self.assertEqual(hashlib.sha256(body).hexdigest(), want)
+        self.assertEqual(shim.verdict()["verdict"], "pass")
+
+    def test_many_concurrent_connections(self):
+        root = Path(self.tmp) / "www"
+        root.mkdir()
+        files = {}
+        for i in range(20):
+            data = os.urandom(1000 + i * 997)
+            (root / ("f%d" % i)).write_bytes(data)
+            files["/f%d" % i] = data
+        up, _ = nginx(self, self.pki / "leaf-chain.pem",
+                      self.pki / "leaf.key", root)
+        shim = Shim(self, self.ini("api.test:%d" % up, self.pins))
+        paths = ["/f%d" % (i % 20) for i in range(200)]
+        with ThreadPoolExecutor(max_workers=100) as ex:
+            results = list(ex.map(lambda p: (p, http_get(self.port, p)),
+                                  paths))
+        for path, (status, body) in results:
+            self.assertEqual(status, 200, path)
+            self.assertEqual(body, files[path], path)
+        passes = sum(1 for _ in range(200) if shim.verdict()["verdict"] ==
+                     "pass")
+        self.assertEqual(passes, 200)
+
+    def test_slow_reader_applies_back_pressure(self):
+        total = 64 * 1024 * 1024
+        blocked = threading.Event()
+        sent_when_blocked = []
+        digest = hashlib.sha256()
+        chunk = os.urandom(1024 * 1024)
+
+        def flood(conn):
+            conn.settimeout(1.0)
+            sent = 0
+            while sent < total:
+                view = memoryview(chunk)
+                while view:
+                    try:
+                        n = conn.send(view)
+                    except TimeoutError:
+                        # Blocked for a full second: the shim stopped
+                        # reading because the app is not reading.
+                        if not blocked.is_set():
+                            sent_when_blocked.append(sent)
+                            blocked.set()
+                        conn.settimeout(None)
+                        continue
+                    sent += n
+                    view = view[n:]
+            return sent
+
+        for _ in range(total // len(chunk)):
+            digest.update(chunk)
+        srv = TLSServer(self, self.pki / "leaf-chain.pem",
+                        self.pki / "leaf.key", flood)
+        shim = Shim(self, self.ini("api.test:%d" % srv.port, self.pins))
+        with socket.create_connection(("127.0.0.1", self.port),
+                                      timeout=WAIT) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+            self.assertTrue(blocked.wait(WAIT), "upstream never blocked")
+            # Kernel buffers on both legs plus the shim's 64 KiB; without
+            # back-pressure the whole 64 MiB would have gone.
+            self.assertLess(sent_when_blocked[0], 16 * 1024 * 1024)
+            got = hashlib.sha256()
+            n = 0
+            while n < total:
+                data = s.recv(1024 * 1024)
+                if not data:
+                    break
+                got.update(data)
+                n += len(data)
+        self.assertEqual(n, total)
+        self.assertEqual(got.hexdigest(), digest.hexdigest())
+        self.assertEqual(shim.verdict()["verdict"], "pass")
+
+    def test_half_close_propagates_both_ways(self):
+        def read_all_then_answer(conn):
+            data = b""
+            while True:
+                chunk = conn.recv(4096)
+                if not chunk:     # close_notify: the app shut its side
+                    break
+                data += chunk
+            conn.sendall(data[::-1])   # the answer after the client's EOF
+            conn.unwrap()
+            return data
+
+        srv = TLSServer(self, self.pki / "leaf-chain.pem",
+                        self.pki / "leaf.key", read_all_then_answer)
+        shim = Shim(self, self.ini("api.test:%d" % srv.port, self.pins))
+        with socket.create_connection(("127.0.0.1", self.port),
+                                      timeout=WAIT) as s:
+            s.sendall(b"request body")
+            s.shutdown(socket.SHUT_WR)
+            got = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+        self.assertEqual(got, b"ydob tseuqer")
+        self.assertEqual(srv.results, [b"request body"])
+        c = shim.closed()
+        self.assertEqual(c["how"], "closed")
+
+    def test_upstream_reset_resets_the_client(self):
+        def reset_after_ack(conn):
+            conn.recv(4096)
+            conn.sendall(b"partial")
+            conn.recv(4096)             # the app has the bytes: now reset
+            raw = socket.socket(fileno=os.dup(conn.fileno()))
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                           struct.pack("ii", 1, 0))
+            raw.close()
+
+        srv = TLSServer(self, self.pki / "leaf-chain.pem",
+                        self.pki / "leaf.key", reset_after_ack)
+        shim = Shim(self, self.ini("api.test:%d" % srv.port, self.pins))
+        with socket.create_connection(("127.0.0.1", self.port),
+                                      timeout=WAIT) as s:
+            s.sendall(b"hello")
+            got = b""
+            while got != b"partial":
+                got += s.recv(4096)
+            s.sendall(b"ack")
+            with self.assertRaises(ConnectionResetError):
+                while s.recv(4096):
+                    pass
+        c = shim.closed()
+        self.assertEqual(c["how"], "upstream reset by upstream")
+
+    def test_client_reset_resets_the_upstream(self):
+        saw = []
+        got_data = threading.Event()
+
+        def wait_for_reset(conn):
+            conn.recv(4096)
+            # Below TLS from here on: a close_notify would arrive as bytes,
+            # a FIN as b"", and only an RST as ConnectionResetError.
+            raw = socket.socket(fileno=os.dup(conn.fileno()))
+            got_data.set()
+            try:
+                while raw.recv(4096):
+                    saw.append("bytes")
+                saw.append("fin")
+            except ConnectionResetError:
+                saw.append("reset")
+            finally:
+                raw.close()
+
+        srv = TLSServer(self, self.pki / "leaf-chain.pem",
+                        self.pki / "leaf.key", wait_for_reset)
+        shim = Shim(self, self.ini("api.test:%d" % srv.port, self.pins))
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=WAIT)
+        s.sendall(b"hello")
+        self.assertTrue(got_data.wait(WAIT))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack("ii", 1, 0))
+        s.close()
+        c = shim.closed()
+        self.assertEqual(c["how"], "client reset by client")
+        deadline = time.monotonic() + WAIT
+        while not saw and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertEqual(saw, ["reset"])
+
+
+class Process(ShimTest):
+    """Signals, reload, the config check and the pin command."""
+
+    def test_sigterm_stops_cleanly_with_connections_open(self):
+        up, _ = s_server(self, self.pki / "leaf.pem", self.pki / "leaf.key",
+                         self.pki / "inter.pem", extra=("-rev",))
+        shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
+            "api.test", [pin_of(self.pki / "leaf.pem")])))
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=WAIT)
+        self.addCleanup(s.close)
+        s.sendall(b"x\n")
+        self.assertEqual(s.recv(10), b"x\n")
+        self.assertEqual(shim.stop(signal.SIGTERM), 0)
+        self.assertIn("SIGTERM: stopping (1 connection(s) open)",
+                      shim.log.text())
+        self.assertEqual(s.recv(10), b"")
+
+    def test_sighup_swaps_pins_for_new_connections(self):
+        up, _ = s_server(self, self.pki / "leaf.pem", self.pki / "leaf.key",
+                         self.pki / "inter.pem", extra=("-rev",))
+        shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
+            "api.test", [UNRELATED])))
+        self.assertEqual(refused_silently(self.port), b"")
+        self.assertEqual(shim.verdict()["reason"], "pin-mismatch")
+        shim.ini.write_text(shim.ini.read_text().replace(
+            UNRELATED, pin_of(self.pki / "leaf.pem")))
+        os.kill(shim.p.pid, signal.SIGHUP)
+        shim.log.wait("reload: 1 domain rule")
+        with socket.create_connection(("127.0.0.1", self.port),
+                                      timeout=WAIT) as s:
+            s.sendall(b"ab\n")
+            self.assertEqual(s.recv(10), b"ba\n")
+        self.assertEqual(shim.verdict()["verdict"], "pass")
+
+    def test_sighup_with_bad_config_keeps_running_pins(self):
+        up, _ = s_server(self, self.pki / "leaf.pem", self.pki / "leaf.key",
+                         self.pki / "inter.pem", extra=("-rev",))
+        shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
+            "api.test", [pin_of(self.pki / "leaf.pem")])))
+        shim.ini.write_text(shim.ini.read_text() + "\nbogus = 1\n")
+        os.kill(shim.p.pid, signal.SIGHUP)
+        shim.log.wait("keeping the running configuration")
+        with socket.create_connection(("127.0.0.1", self.port),
+                                      timeout=WAIT) as s:
+            s.sendall(b"ab\n")
+            self.assertEqual(s.recv(10), b"ba\n")
+
+    def test_config_check_ok_and_errors(self):
+        good = Path(self.tmp) / "good.ini"
+        good.write_text(self.ini("api.test:443", self.domain(
+            "api.test", [pin_of(self.pki / "leaf.pem")])))
+        r = subprocess.run([str(PINSHIM), "run", "-t", "-c", str(good)],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("configuration OK", r.stdout)
+
+        bad = Path(self.tmp) / "bad.ini"
+        bad.write_text(good.read_text().replace(
+            "policy = pin", "policy = pin\nfoo = bar").replace(
+            pin_of(self.pki / "leaf.pem"), "sha256/tooshort"))
+        r = subprocess.run([str(PINSHIM), "run", "-t", "-c", str(bad)],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        lines = bad.read_text().splitlines()
+        foo = lines.index("foo = bar") + 1
+        pins = next(i for i, l in enumerate(lines, 1)
+                    if l.startswith("pins ="))
+        self.assertIn("%s:%d: [domain:api.test] foo: unknown key"
+                      % (bad, foo), r.stderr)
+        self.assertIn("%s:%d: [domain:api.test] pins: not a sha256/ pin"
+                      % (bad, pins), r.stderr)
+
+    def test_duplicate_bind_is_a_config_error(self):
+        ini = Path(self.tmp) / "dup.ini"
+        ini.write_text(self.ini("x", listeners="""
+[listen:a]
+mode = tunnel
+bind = 127.0.0.1:9999
+connect = api.test:443
+
+[listen:b]
+mode = tunnel
+bind = 0.0.0.0:9999
+connect = api.test:443
+"""))
+        r = subprocess.run([str(PINSHIM), "run", "-t", "-c", str(ini)],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("[listen:b] bind: 0.0.0.0:9999 already used by "
+                      "[listen:a]", r.stderr)
+
+    def test_pin_command_matches_openssl(self):
+        der = Path(self.tmp) / "backup.der"
+        subprocess.run(["openssl", "x509", "-in", str(self.pki / "backup.pem"),
+                        "-outform", "der", "-out", str(der)], check=True)
+        r = subprocess.run([str(PINSHIM), "pin",
+                            str(self.pki / "leaf-chain.pem"), str(der)],
+                           capture_output=True, text=True, check=True)
+        lines = r.stdout.splitlines()
+        self.assertEqual([l.split()[0] for l in lines],
+                         [pin_of(self.pki / "leaf.pem"),
+                          pin_of(self.pki / "inter.pem"),
+                          pin_of(self.pki / "backup.pem")])
+        self.assertIn("CN=pinshim Test Intermediate", lines[1])
+
+    def test_pin_command_rejects_non_certificate(self):
+        junk = Path(self.tmp) / "junk.pem"
+        junk.write_text("not a certificate\n")
+        r = subprocess.run([str(PINSHIM), "pin", str(junk)],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no PEM or DER certificate", r.stderr)
+
+    def test_pin_connect_lists_chain_and_verifies(self):
+        up, _ = s_server(self, self.pki / "leaf.pem", self.pki / "leaf.key",
+                         self.pki / "inter.pem")
+        r = subprocess.run([str(PINSHIM), "pin", "--connect",
+                            "127.0.0.1:%d" % up, "--servername", "api.test",
+                            "--ca-file", str(self.pki / "ca.pem")],
+                           capture_output=True, text=True, timeout=WAIT)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("0 %s" % pin_of(self.pki / "leaf.pem"), r.stdout)
+        self.assertIn("1 %s" % pin_of(self.pki / "inter.pem"), r.stdout)
+        self.assertIn("trust anchor from %s: %s" % (
+            self.pki / "ca.pem", pin_of(self.pki / "root.pem")), r.stdout)
+        self.assertIn("chain verifies", r.stdout)
+
+    def test_pin_connect_reports_unverified_chain(self):
+        up, _ = s_server(self, self.pki / "selfsigned.pem",
+                         self.pki / "selfsigned.key")
+        r = subprocess.run([str(PINSHIM), "pin", "--connect",
+                            "127.0.0.1:%d" % up, "--servername", "api.test",
+                            "--ca-file", str(self.pki / "ca.pem")],
+                           capture_output=True, text=True, timeout=WAIT)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("0 %s" % pin_of(self.pki / "selfsigned.pem"), r.stdout)
+        self.assertIn("does NOT verify", r.stdout)

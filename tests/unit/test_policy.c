@@ -1,0 +1,336 @@
+/*
+ * test_policy.c - policy names and snapshot resolution: most specific rule
+ * wins, ties keep the first, no match is default_policy, expired pin sets
+ * fall to on_expiry.
+ */
+#include "testutil.h"
+
+#include "../../pins/policy.h"
+
+#define PIN_EMPTY	"sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+
+/* Add a rule for pattern with policy p; returns its index. */
+static size_t
+add(struct snapshot *s, const char *pattern, enum policy p, time_t expires,
+    enum policy on_expiry)
+{
+	struct rule	 r;
+	const char	*why = NULL, *bad = NULL;
+	char		 origin[64];
+
+	memset(&r, 0, sizeof(r));
+	if (!hostpat_parse(pattern, &r.pat, &why))
+		fail_msg("hostpat_parse(\"%s\"): %s", pattern, why);
+	r.pattern = strdup(pattern);
+	snprintf(origin, sizeof(origin), "test:%zu", s->nrules + 1);
+	r.origin = strdup(origin);
+	assert_non_null(r.pattern);
+	assert_non_null(r.origin);
+	r.policy = p;
+	r.has_expires = expires != 0;	/* 0 here: no expires key */
+	r.expires = expires;
+	r.on_expiry = on_expiry;
+	if (p == POLICY_PIN || p == POLICY_PIN_ONLY)
+		assert_true(pinset_parse_list(&r.pins, PIN_EMPTY, &bad));
+	assert_int_equal(snapshot_add_rule(s, &r), 0);
+	/* ownership moved: the caller's copy is cleared */
+	assert_null(r.pattern);
+	assert_null(r.origin);
+	assert_null(r.pins.pins);
+	return s->nrules - 1;
+}
+
+static struct verdict_policy
+resolve(const struct snapshot *s, const char *host, time_t now)
+{
+	struct verdict_policy	 vp;
+
+	memset(&vp, 0xa5, sizeof(vp));
+	snapshot_resolve(s, host, now, &vp);
+	return vp;
+}
+
+/* --- policy names ------------------------------------------------------- */
+
+static void
+test_policy_parse_rejects(void **state)
+{
+	static const char *const bad[] = { "PIN", "Pin", "", "pinonly",
+	    "pin_only", "pin-only ", " ca", "blocked", "none", "?" };
+	enum policy	 p = POLICY_CA;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (policy_parse(bad[i], &p))
+			fail_msg("policy_parse(\"%s\") accepted", bad[i]);
+	}
+	assert_int_equal(p, POLICY_CA);	/* untouched on failure */
+}
+
+static void
+test_policy_round_trip(void **state)
+{
+	static const char *const names[] = { "pin", "pin-only", "ca", "tofu",
+	    "block" };
+	static const enum policy want[] = { POLICY_PIN, POLICY_PIN_ONLY,
+	    POLICY_CA, POLICY_TOFU, POLICY_BLOCK };
+	enum policy	 p;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		assert_true(policy_parse(names[i], &p));
+		assert_int_equal(p, want[i]);
+		assert_string_equal(policy_name(p), names[i]);
+	}
+}
+
+static void
+test_policy_name_out_of_range(void **state)
+{
+	(void)state;
+	assert_string_equal(policy_name((enum policy)99), "?");
+	assert_string_equal(policy_name((enum policy)-1), "?");
+}
+
+/* --- snapshot_resolve --------------------------------------------------- */
+
+static void
+test_resolve_no_rules_is_default(void **state)
+{
+	struct snapshot		*s = snapshot_new(POLICY_BLOCK);
+	struct verdict_policy	 vp;
+
+	(void)state;
+	vp = resolve(s, "api.test", 1000);
+	assert_int_equal(vp.policy, POLICY_BLOCK);
+	assert_null(vp.rule);
+	assert_false(vp.expired);
+	snapshot_unref(s);
+}
+
+static void
+test_resolve_no_match_is_default(void **state)
+{
+	struct snapshot		*s = snapshot_new(POLICY_CA);
+	struct verdict_policy	 vp;
+
+	(void)state;
+	add(s, "api.test", POLICY_PIN, 0, POLICY_BLOCK);
+	add(s, "*.api.test", POLICY_PIN, 0, POLICY_BLOCK);
+	vp = resolve(s, "other.test", 1000);
+	assert_int_equal(vp.policy, POLICY_CA);
+	assert_null(vp.rule);
+	assert_false(vp.expired);
+	vp = resolve(s, "a.b.api.test", 1000);	/* *. is one label only */
+	assert_null(vp.rule);
+	vp = resolve(s, "xapi.test", 1000);
+	assert_null(vp.rule);
+	snapshot_unref(s);
+}
+
+static void
+test_resolve_most_specific_wins(void **state)
+{
+	struct snapshot		*s = snapshot_new(POLICY_BLOCK);
+	struct verdict_policy	 vp;
+	size_t			 any, one, exact;
+
+	(void)state;
+	/* least specific first, so "first added" cannot explain a win */
+	any = add(s, "**.example.com", POLICY_CA, 0, POLICY_BLOCK);
+	one = add(s, "*.example.com", POLICY_PIN_ONLY, 0, POLICY_BLOCK);
+	exact = add(s, "api.example.com", POLICY_PIN, 0, POLICY_BLOCK);
+
+	vp = resolve(s, "api.example.com", 1000);
+	assert_ptr_equal(vp.rule, &s->rules[exact]);
+	assert_int_equal(vp.policy, POLICY_PIN);
+	vp = resolve(s, "www.example.com", 1000);
+	assert_ptr_equal(vp.rule, &s->rules[one]);
+	assert_int_equal(vp.policy, POLICY_PIN_ONLY);
+	vp = resolve(s, "example.com", 1000);
+	assert_ptr_equal(vp.rule, &s->rules[any]);
+	assert_int_equal(vp.policy, POLICY_CA);
+	vp = resolve(s, "a.b.example.com", 1000);
+	assert_ptr_equal(vp.rule, &s->rules[any]);
+	snapshot_unref(s);
+}
+
+static void
+test_resolve_most_specific_wins_reversed(void **state)
+{
+	struct snapshot		*s = snapshot_new(POLICY_BLOCK);
+	struct verdict_policy	 vp;
+	size_t			 exact, one;
+
+	(void)state;
+	exact = add(s, "api.example.com", POLICY_PIN, 0, POLICY_BLOCK);
+	one = add(s, "*.example.com", POLICY_CA, 0, POLICY_BLOCK);
+	add(s, "**.example.com", POLICY_BLOCK, 0, POLICY_BLOCK);
+	vp = resolve(s, "api.example.com", 1000);
+	assert_ptr_equal(vp.rule, &s->rules[exact]);
+	vp = resolve(s, "www.example.com", 1000);
+	assert_ptr_equal(vp.rule, &s->rules[one]);
+	snapshot_unref(s);
+}
+
+static void
+test_resolve_deeper_any_depth_wins(void **state)
+{
+	struct snapshot		*s = snapshot_new(POLICY_BLOCK);
+	struct verdict_policy	 vp;
+	size_t			 deep;
+
+	(void)state;
+	add(s, "*.example.com", POLICY_CA, 0, POLICY_BLOCK);
+	deep = add(s, "**.b.example.com", POLICY_PIN, 0, POLICY_BLOCK);
+	vp = resolve(s, "b.example.com", 1000);
+	assert_ptr_equal(vp.rule, &s->rules[deep]);
+	vp = resolve(s, "a.b.example.com", 1000);
+	assert_ptr_equal(vp.rule, &s->rules[deep]);
+	snapshot_unref(s);
+}
+
+static void
+test_resolve_tie_keeps_first(void **state)
+{
+	struct snapshot		*s = snapshot_new(POLICY_BLOCK);
+	struct verdict_policy	 vp;
+	size_t			 first;
+
+	(void)state;
+	/* the same pattern spelt twice: equally specific for a.x.test */
+	first = add(s, "*.x.test", POLICY_PIN, 0, POLICY_BLOCK);
+	add(s, "*.y.test", POLICY_CA, 0, POLICY_BLOCK);
+	add(s, "*.X.Test.", POLICY_CA, 0, POLICY_BLOCK);
+	vp = resolve(s, "a.x.test", 1000);
+	assert_ptr_equal(vp.rule, &s->rules[first]);
+	assert_int_equal(vp.policy, POLICY_PIN);
+	assert_string_equal(vp.rule->origin, "test:1");
+	snapshot_unref(s);
+}
+
+static void
+test_resolve_expired_pin_falls_to_on_expiry(void **state)
+{
+	struct snapshot		*s = snapshot_new(POLICY_BLOCK);
+	struct verdict_policy	 vp;
+
+	(void)state;
+	add(s, "ca.test", POLICY_PIN, 5000, POLICY_CA);
+	add(s, "block.test", POLICY_PIN_ONLY, 5000, POLICY_BLOCK);
+
+	vp = resolve(s, "ca.test", 4999);
+	assert_false(vp.expired);
+	assert_int_equal(vp.policy, POLICY_PIN);
+	vp = resolve(s, "ca.test", 5000);	/* now == expires: expired */
+	assert_true(vp.expired);
+	assert_int_equal(vp.policy, POLICY_CA);
+	assert_non_null(vp.rule);
+	vp = resolve(s, "block.test", 5001);
+	assert_true(vp.expired);
+	assert_int_equal(vp.policy, POLICY_BLOCK);
+	vp = resolve(s, "block.test", 4999);
+	assert_false(vp.expired);
+	assert_int_equal(vp.policy, POLICY_PIN_ONLY);
+	snapshot_unref(s);
+}
+
+static void
+test_resolve_without_expires_never_expires(void **state)
+{
+	struct snapshot		*s = snapshot_new(POLICY_BLOCK);
+	struct verdict_policy	 vp;
+
+	(void)state;
+	add(s, "api.test", POLICY_PIN, 0, POLICY_CA);
+	vp = resolve(s, "api.test", (time_t)4102444800);	/* 2100 */
+	assert_false(vp.expired);
+	assert_int_equal(vp.policy, POLICY_PIN);
+	snapshot_unref(s);
+}
+
+static void
+test_resolve_expiry_ignored_without_pins(void **state)
+{
+	struct snapshot		*s = snapshot_new(POLICY_BLOCK);
+	struct verdict_policy	 vp;
+
+	(void)state;
+	add(s, "ca.test", POLICY_CA, 5000, POLICY_BLOCK);
+	vp = resolve(s, "ca.test", 6000);
+	assert_false(vp.expired);
+	assert_int_equal(vp.policy, POLICY_CA);
+	snapshot_unref(s);
+}
+
+static void
+test_resolve_block_rule(void **state)
+{
+	struct snapshot		*s = snapshot_new(POLICY_CA);
+	struct verdict_policy	 vp;
+
+	(void)state;
+	add(s, "**.tracker.test", POLICY_BLOCK, 0, POLICY_BLOCK);
+	vp = resolve(s, "x.tracker.test", 1000);
+	assert_int_equal(vp.policy, POLICY_BLOCK);
+	assert_non_null(vp.rule);
+	snapshot_unref(s);
+}
+
+/* --- reference counting ------------------------------------------------- */
+
+static void
+test_ref_unref(void **state)
+{
+	struct snapshot	*s = snapshot_new(POLICY_CA);
+
+	(void)state;
+	add(s, "api.test", POLICY_PIN, 0, POLICY_BLOCK);
+	assert_int_equal(s->refs, 1);
+	assert_ptr_equal(snapshot_ref(s), s);
+	assert_int_equal(s->refs, 2);
+	snapshot_unref(s);
+	assert_int_equal(s->refs, 1);
+	assert_int_equal(s->nrules, 1);		/* still alive */
+	assert_string_equal(s->rules[0].pattern, "api.test");
+	snapshot_unref(s);			/* freed (ASan checks) */
+	snapshot_unref(NULL);
+}
+
+static void
+test_new_snapshot(void **state)
+{
+	struct snapshot	*s = snapshot_new(POLICY_CA);
+
+	(void)state;
+	assert_int_equal(s->default_policy, POLICY_CA);
+	assert_int_equal(s->nrules, 0);
+	assert_int_equal(s->refs, 1);
+	snapshot_unref(s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_policy_parse_rejects),
+		cmocka_unit_test(test_policy_round_trip),
+		cmocka_unit_test(test_policy_name_out_of_range),
+		cmocka_unit_test(test_resolve_no_rules_is_default),
+		cmocka_unit_test(test_resolve_no_match_is_default),
+		cmocka_unit_test(test_resolve_most_specific_wins),
+		cmocka_unit_test(test_resolve_most_specific_wins_reversed),
+		cmocka_unit_test(test_resolve_deeper_any_depth_wins),
+		cmocka_unit_test(test_resolve_tie_keeps_first),
+		cmocka_unit_test(test_resolve_expired_pin_falls_to_on_expiry),
+		cmocka_unit_test(test_resolve_without_expires_never_expires),
+		cmocka_unit_test(test_resolve_expiry_ignored_without_pins),
+		cmocka_unit_test(test_resolve_block_rule),
+		cmocka_unit_test(test_ref_unref),
+		cmocka_unit_test(test_new_snapshot),
+	};
+
+	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
+}
