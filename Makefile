@@ -63,7 +63,7 @@ LIB_OBJS	= $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJS	= $(MAIN_SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS	= $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
-.PHONY: all check unit demo sanitize install uninstall clean deps
+.PHONY: all check unit demo sanitize install uninstall clean deps bench
 
 all: $(BUILD)/pinshim
 
@@ -114,3 +114,9 @@ uninstall:
 
 clean:
 	rm -rf build build-san
+
+# Numbers, not tests: throughput and idle memory beside direct TLS, stunnel, HAProxy.
+bench:
+	@tests/deps.sh bench
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) /usr/bin/python3 bench/bench.py

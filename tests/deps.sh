@@ -1,0 +1,36 @@
+#!/bin/sh
+# Install the Debian packages a target needs, if any are missing.
+# As root: installs them (apt-get). Otherwise: prints the exact command.
+#   tests/deps.sh build|test|demo|bench|san
+set -eu
+
+build="gcc make pkg-config libc6-dev libwolfssl-dev libevent-dev libinih-dev"
+case "${1:-build}" in
+build)	pkgs="$build" ;;
+test)	pkgs="$build libcmocka-dev openssl curl nginx mitmproxy python3" ;;
+demo)	pkgs="$build openssl curl" ;;
+bench)	pkgs="$build openssl curl nginx stunnel4 haproxy python3" ;;
+san)	pkgs="$build libgcc-12-dev" ;;	# libasan/libubsan come with gcc
+*)	echo "usage: $0 build|test|demo|bench|san" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $pkgs; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+	    grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "pinshim: missing Debian packages:$missing" >&2
+	echo "install them with:" >&2
+	echo "  sudo apt-get update && sudo apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "pinshim: installing Debian packages:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
