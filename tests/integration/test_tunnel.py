@@ -550,6 +550,18 @@ class Process(ShimTest):
         self.assertIn("%s:%d: [domain:api.test] pins: not a sha256/ pin"
                       % (bad, pins), r.stderr)
 
+    def test_shipped_example_config_checks_ok(self):
+        from harness import ROOT
+        ini = Path(self.tmp) / "example.ini"
+        ini.write_text((ROOT / "conf" / "pinshim.ini.example").read_text()
+                       .replace("/etc/ssl/certs/ca-certificates.crt",
+                                str(self.pki / "ca.pem")))
+        r = subprocess.run([str(PINSHIM), "run", "-t", "-c", str(ini)],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("configuration OK (1 listener(s), 2 domain rule(s))",
+                      r.stdout)
+
     def test_duplicate_bind_is_a_config_error(self):
         ini = Path(self.tmp) / "dup.ini"
         ini.write_text(self.ini("x", listeners="""
