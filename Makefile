@@ -51,11 +51,12 @@ ALL_LDFLAGS	= $(LDFLAGS) $(SANFLAGS)
 LIBS		= $(WOLFSSL_LIBS) $(EVENT_LIBS) $(INIH_LIBS)
 
 # Everything but main.c, so the unit tests link the real modules.
-LIB_SRCS	= pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
+LIB_SRCS	= pins/pin.c pins/pinset.c pins/host.c pins/policy.c pins/feed.c \
 		  conf/conf.c \
 		  tls/tls_client.c tls/tls_verify.c tls/tls_anchors.c \
 		  shim/util.c shim/log.c shim/server.c shim/upstream.c \
-		  shim/relay.c shim/tunnel.c shim/privdrop.c shim/cmd_pin.c
+		  shim/relay.c shim/tunnel.c shim/privdrop.c shim/cmd_pin.c \
+		  shim/cmd_feed.c
 MAIN_SRCS	= shim/main.c
 UNIT_TESTS	= test_pin test_host test_policy test_conf
 

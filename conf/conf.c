@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <event2/http.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +26,9 @@ enum section_kind {
 	SEC_UPSTREAM,
 	SEC_DOMAIN,
 	SEC_LISTEN,
+	SEC_FEED,	/* INI: where the feed comes from */
+	SEC_META,	/* feed body: version, issued, expires */
+	SEC_DEVICE,	/* feed body: per-device override */
 };
 
 struct loader;
@@ -65,6 +69,7 @@ struct loader {
 	size_t		 nsections;
 	enum policy	 default_policy;
 	bool		 has_default;
+	bool		 has_meta;
 };
 
 static void
@@ -268,6 +273,132 @@ p_connect(struct loader *l, const char *v, void *field, const char **why)
 	    sizeof(lc->connect_host), why);
 }
 
+static bool
+p_url(struct loader *l, const char *v, void *field, const char **why)
+{
+	struct evhttp_uri	*u;
+	const char		*scheme;
+	bool			 ok;
+
+	if ((u = evhttp_uri_parse_with_flags(v, 0)) == NULL) {
+		*why = "not a URL";
+		return false;
+	}
+	scheme = evhttp_uri_get_scheme(u);
+	ok = scheme != NULL && (strcmp(scheme, "https") == 0 ||
+	    strcmp(scheme, "http") == 0) && evhttp_uri_get_host(u) != NULL &&
+	    *evhttp_uri_get_host(u) != '\0' && evhttp_uri_get_userinfo(u) == NULL;
+	evhttp_uri_free(u);
+	if (!ok) {
+		*why = "want http://HOST[:PORT]/PATH or https://...";
+		return false;
+	}
+	return p_str(l, v, field, why);
+}
+
+static bool
+p_https_url(struct loader *l, const char *v, void *field, const char **why)
+{
+	if (strncmp(v, "https://", 8) != 0) {
+		*why = "must be an https:// URL";
+		return false;
+	}
+	return p_url(l, v, field, why);
+}
+
+static bool
+p_pubkeys(struct loader *l, const char *v, void *field, const char **why)
+{
+	struct feed_conf	*fc = field;
+	char			 item[128];
+	const char		*s = v;
+
+	(void)l;
+	for (;;) {
+		size_t len;
+
+		s += strspn(s, ", \t");
+		if (*s == '\0')
+			return true;
+		len = strcspn(s, ", \t");
+		if (len >= sizeof(item) ||
+		    (memcpy(item, s, len), item[len] = '\0',
+		    !feed_key_parse(item, fc->keys[fc->nkeys < FEED_KEYS_MAX ?
+		    fc->nkeys : 0]))) {
+			*why = "not an ed25519:BASE64 public key (as written "
+			    "by pinshim feed keygen)";
+			return false;
+		}
+		if (fc->nkeys == FEED_KEYS_MAX) {
+			*why = "more than 8 keys";
+			return false;
+		}
+		fc->nkeys++;
+		s += len;
+	}
+}
+
+static bool
+p_refresh(struct loader *l, const char *v, void *field, const char **why)
+{
+	(void)l;
+	if (!parse_uint(v, 30, 86400, field)) {
+		*why = "not a whole number of seconds in 30..86400";
+		return false;
+	}
+	return true;
+}
+
+static bool
+p_size(struct loader *l, const char *v, void *field, const char **why)
+{
+	(void)l;
+	if (!parse_uint(v, 1024, 64UL * 1024 * 1024, field)) {
+		*why = "not a byte count in 1024..67108864";
+		return false;
+	}
+	return true;
+}
+
+static bool
+p_version(struct loader *l, const char *v, void *field, const char **why)
+{
+	unsigned long	 n;
+
+	(void)l;
+	/* unsigned long is 32 bits on some gateways: stay inside it */
+	if (!parse_uint(v, 1, 4294967295UL, &n)) {
+		*why = "not a whole number in 1..4294967295";
+		return false;
+	}
+	*(unsigned long long *)field = n;
+	return true;
+}
+
+static bool
+p_time(struct loader *l, const char *v, void *field, const char **why)
+{
+	(void)l;
+	if (!parse_rfc3339(v, field)) {
+		*why = "not an RFC 3339 UTC time like 2027-01-31T00:00:00Z";
+		return false;
+	}
+	return true;
+}
+
+static bool
+p_onoff(struct loader *l, const char *v, void *field, const char **why)
+{
+	(void)field;
+	if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+		*why = "not one of on, off";
+		return false;
+	}
+	l->conf->meta.devices[l->conf->meta.ndevices - 1].pinning_off =
+	    strcmp(v, "off") == 0;
+	return true;
+}
+
 #define SHIM(f)		offsetof(struct conf, f)
 #define RULE(f)		offsetof(struct rule, f)
 #define LISTEN(f)	offsetof(struct listen_conf, f)
@@ -288,6 +419,18 @@ static const struct key keys[] = {
 	{ SEC_DOMAIN, "policy", p_policy, RULE(policy), 0 },
 	{ SEC_DOMAIN, "expires", p_expires, RULE(expires), 0 },
 	{ SEC_DOMAIN, "on_expiry", p_on_expiry, RULE(on_expiry), 0 },
+	{ SEC_FEED, "url", p_url, SHIM(feed.url), 0 },
+	{ SEC_FEED, "fallback_url", p_url, SHIM(feed.fallback_url), 0 },
+	{ SEC_FEED, "public_key", p_pubkeys, SHIM(feed), K_LIST },
+	{ SEC_FEED, "pins", p_pins, SHIM(feed.pins), K_LIST },
+	{ SEC_FEED, "refresh", p_refresh, SHIM(feed.refresh), 0 },
+	{ SEC_FEED, "max_size", p_size, SHIM(feed.max_size), 0 },
+	{ SEC_FEED, "timeout", p_seconds, SHIM(feed.timeout), 0 },
+	{ SEC_META, "version", p_version, SHIM(meta.version), 0 },
+	{ SEC_META, "issued", p_time, SHIM(meta.issued), 0 },
+	{ SEC_META, "expires", p_time, SHIM(meta.expires), 0 },
+	{ SEC_META, "report_url", p_https_url, SHIM(meta.report_url), 0 },
+	{ SEC_DEVICE, "pinning", p_onoff, 0, 0 },
 	{ SEC_LISTEN, "mode", p_mode, LISTEN(mode), 0 },
 	{ SEC_LISTEN, "bind", p_bind, 0, 0 },
 	{ SEC_LISTEN, "connect", p_connect, 0, 0 },
@@ -381,12 +524,32 @@ finish_listener(struct loader *l)
 }
 
 static void
+finish_simple(struct loader *l, const char *const *required)
+{
+	for (; *required != NULL; required++)
+		if (!(l->seen & SEEN(l->kind, *required)))
+			conf_error(l, l->section_line, "[%s] %s: missing "
+			    "required key", l->section, *required);
+}
+
+static void
 finish_section(struct loader *l)
 {
+	static const char *const meta_req[] = { "version", "issued",
+	    "expires", NULL };
+	static const char *const feed_req[] = { "url", "public_key", NULL };
+	static const char *const device_req[] = { "pinning", NULL };
+
 	if (l->kind == SEC_DOMAIN)
 		finish_rule(l);
 	else if (l->kind == SEC_LISTEN)
 		finish_listener(l);
+	else if (l->kind == SEC_META)
+		finish_simple(l, meta_req);
+	else if (l->kind == SEC_FEED)
+		finish_simple(l, feed_req);
+	else if (l->kind == SEC_DEVICE)
+		finish_simple(l, device_req);
 	l->kind = SEC_NONE;
 }
 
@@ -414,11 +577,44 @@ start_section(struct loader *l, const char *name)
 		abort();
 	l->sections[l->nsections++] = xstrdup(name);
 
+	if (l->conf->is_feed) {
+		if (strcmp(name, "feed") == 0) {
+			l->kind = SEC_META;
+			l->has_meta = true;
+			return true;
+		}
+		if (strncmp(name, "device:", 7) == 0) {
+			struct feed_meta *m = &l->conf->meta;
+
+			if (name[7] == '\0') {
+				conf_error(l, l->line, "[%s]: empty device id",
+				    name);
+				return false;
+			}
+			m->devices = realloc(m->devices,
+			    (m->ndevices + 1) * sizeof(*m->devices));
+			if (m->devices == NULL)
+				abort();
+			m->devices[m->ndevices].id = xstrdup(name + 7);
+			m->devices[m->ndevices++].pinning_off = false;
+			l->kind = SEC_DEVICE;
+			return true;
+		}
+		if (strncmp(name, "domain:", 7) != 0) {
+			conf_error(l, l->line, "[%s]: unknown section in a "
+			    "feed (want feed, domain:PATTERN or device:ID)",
+			    name);
+			return false;
+		}
+	}
 	if (strcmp(name, "shim") == 0)
 		l->kind = SEC_SHIM;
 	else if (strcmp(name, "upstream") == 0)
 		l->kind = SEC_UPSTREAM;
-	else if (strncmp(name, "domain:", 7) == 0) {
+	else if (strcmp(name, "feed") == 0) {
+		l->kind = SEC_FEED;
+		l->conf->feed.present = true;
+	} else if (strncmp(name, "domain:", 7) == 0) {
 		const char	*why;
 		char		 origin[512];
 
@@ -456,7 +652,7 @@ start_section(struct loader *l, const char *name)
 		snprintf(origin, sizeof(origin), "%s:%d", c->path, l->line);
 		l->lc->origin = xstrdup(origin);
 		l->kind = SEC_LISTEN;
-	} else if (strcmp(name, "feed") == 0 || strcmp(name, "monitor") == 0) {
+	} else if (strcmp(name, "monitor") == 0) {
 		conf_error(l, l->line, "[%s]: not supported by this version "
 		    "yet", name);
 		return false;
@@ -474,6 +670,9 @@ section_base(struct loader *l)
 	switch (l->kind) {
 	case SEC_SHIM:
 	case SEC_UPSTREAM:
+	case SEC_FEED:
+	case SEC_META:
+	case SEC_DEVICE:
 		return l->conf;
 	case SEC_DOMAIN:
 		return &l->rule;
@@ -639,36 +838,59 @@ check_whole(struct loader *l)
 	    POLICY_BLOCK;
 }
 
-struct conf *
-conf_load(const char *path, FILE *errs)
+static void
+check_feed_body(struct loader *l)
+{
+	struct feed_meta	*m = &l->conf->meta;
+
+	if (!l->has_meta)
+		conf_error(l, 1, "[feed]: missing (version, issued, expires)");
+	else if (m->expires <= m->issued)
+		conf_error(l, 1, "[feed] expires: not after issued");
+}
+
+static void
+check_feed_conf(struct loader *l)
+{
+	struct conf	*c = l->conf;
+
+	if (!c->feed.present)
+		return;
+	if (c->state_dir == NULL)
+		conf_error(l, 1, "[shim] state_dir: required with [feed] "
+		    "(the last good feed is kept there)");
+	if (c->feed.url != NULL && strncmp(c->feed.url, "https://", 8) != 0)
+		conf_error(l, 1, "[feed] url: must be https:// (the plain "
+		    "fallback_url is the place for http://)");
+}
+
+/* Both file kinds go through here: one loader, one set of rules. */
+static struct conf *
+conf_parse(struct conf *c, FILE *f, FILE *errs)
 {
 	struct loader	 l;
-	struct conf	*c = xcalloc(1, sizeof(*c));
 	size_t		 i;
 	int		 rc;
 
 	memset(&l, 0, sizeof(l));
-	c->path = xstrdup(path);
-	c->connect_timeout = 10;
-	c->handshake_timeout = 10;
-	c->snap = snapshot_new(POLICY_BLOCK);
 	l.conf = c;
 	l.errs = errs;
-	if ((l.file = fopen(path, "r")) == NULL) {
-		fprintf(errs, "%s: cannot open: %s\n", path, strerror(errno));
-		conf_free(c);
-		return NULL;
-	}
+	l.file = f;
 	rc = ini_parse_stream(reader, &l, handler, &l);
-	fclose(l.file);
 	finish_section(&l);
 	if (rc > 0 && rc != l.last_err_line)
 		conf_error(&l, rc, "syntax error (want [section] or "
 		    "key = value)");
 	else if (rc < 0)
 		conf_error(&l, 1, "cannot read the file");
-	if (l.errors == 0)
-		check_whole(&l);
+	if (l.errors == 0) {
+		if (c->is_feed)
+			check_feed_body(&l);
+		else {
+			check_whole(&l);
+			check_feed_conf(&l);
+		}
+	}
 	for (i = 0; i < l.nsections; i++)
 		free(l.sections[i]);
 	free(l.sections);
@@ -677,6 +899,82 @@ conf_load(const char *path, FILE *errs)
 		return NULL;
 	}
 	return c;
+}
+
+static struct conf *
+conf_new(const char *path)
+{
+	struct conf	*c = xcalloc(1, sizeof(*c));
+
+	c->path = xstrdup(path);
+	c->connect_timeout = 10;
+	c->handshake_timeout = 10;
+	c->feed.refresh = FEED_DEFAULT_REFRESH;
+	c->feed.max_size = FEED_DEFAULT_MAX_SIZE;
+	c->feed.timeout = FEED_DEFAULT_TIMEOUT;
+	c->snap = snapshot_new(POLICY_BLOCK);
+	return c;
+}
+
+struct conf *
+conf_load(const char *path, FILE *errs)
+{
+	struct conf	*c = conf_new(path);
+	FILE		*f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(errs, "%s: cannot open: %s\n", path, strerror(errno));
+		conf_free(c);
+		return NULL;
+	}
+	c = conf_parse(c, f, errs);
+	fclose(f);
+	return c;
+}
+
+struct conf *
+conf_load_feed(const char *name, const char *body, size_t len, FILE *errs)
+{
+	struct conf	*c;
+	const char	*nul;
+	FILE		*f;
+
+	if ((nul = memchr(body, '\0', len)) != NULL) {
+		fprintf(errs, "%s: NUL byte at offset %zu\n", name,
+		    (size_t)(nul - body));
+		return NULL;
+	}
+	if (len == 0 || body[len - 1] != '\n') {
+		fprintf(errs, "%s: does not end with a newline "
+		    "(truncated?)\n", name);
+		return NULL;
+	}
+	if ((f = fmemopen((void *)(uintptr_t)body, len, "r")) == NULL) {
+		fprintf(errs, "%s: %s\n", name, strerror(errno));
+		return NULL;
+	}
+	c = conf_new(name);
+	c->is_feed = true;
+	c = conf_parse(c, f, errs);
+	fclose(f);
+	return c;
+}
+
+bool
+feed_key_parse(const char *s, uint8_t out[FEED_KEY_LEN])
+{
+	struct pin	 p;
+	char		 text[PIN_TEXT_LEN + 1];
+
+	/* Same shape as a pin (32 bytes, canonical base64): reuse its
+	 * strict parser rather than write another. */
+	if (strncmp(s, "ed25519:", 8) != 0 || strlen(s + 8) != PIN_B64_LEN)
+		return false;
+	snprintf(text, sizeof(text), "%s%s", PIN_PREFIX, s + 8);
+	if (!pin_parse(text, &p))
+		return false;
+	memcpy(out, p.hash, FEED_KEY_LEN);
+	return true;
 }
 
 void
@@ -698,6 +996,13 @@ conf_free(struct conf *c)
 	free(c->log_level);
 	free(c->ca_file);
 	free(c->hosts_file);
+	free(c->feed.url);
+	free(c->feed.fallback_url);
+	pinset_free(&c->feed.pins);
+	free(c->meta.report_url);
+	for (i = 0; i < c->meta.ndevices; i++)
+		free(c->meta.devices[i].id);
+	free(c->meta.devices);
 	free(c->path);
 	free(c);
 }

@@ -33,8 +33,46 @@ struct listen_conf {
 	unsigned	 seen;			/* keys given, for pass two */
 };
 
+#define FEED_KEYS_MAX		8
+#define FEED_KEY_LEN		32	/* Ed25519 public key */
+#define FEED_DEFAULT_REFRESH	300
+#define FEED_DEFAULT_MAX_SIZE	(1024 * 1024)
+#define FEED_DEFAULT_TIMEOUT	30
+
+/* [feed] of the INI: where the signed feed comes from, who may sign it. */
+struct feed_conf {
+	bool		 present;
+	char		*url;			/* owned */
+	char		*fallback_url;		/* owned, may be NULL */
+	uint8_t		 keys[FEED_KEYS_MAX][FEED_KEY_LEN];
+	size_t		 nkeys;
+	struct pinset	 pins;			/* the feed server's; owned */
+	unsigned long	 refresh;		/* seconds */
+	unsigned long	 max_size;		/* bytes */
+	unsigned long	 timeout;		/* seconds, whole fetch */
+};
+
+/* [device:ID] of a feed body. */
+struct device_override {
+	char		*id;			/* owned */
+	bool		 pinning_off;		/* pin, pin-only become ca */
+};
+
+/* [feed] of a feed body. */
+struct feed_meta {
+	unsigned long long version;
+	time_t		 issued;
+	time_t		 expires;
+	char		*report_url;		/* owned, may be NULL */
+	struct device_override *devices;	/* owned */
+	size_t		 ndevices;
+};
+
 struct conf {
 	char		*path;			/* owned */
+	bool		 is_feed;		/* a feed body, not an INI */
+	struct feed_meta meta;			/* feed bodies only */
+	struct feed_conf feed;			/* INI only */
 	/* [shim] */
 	char		*state_dir;		/* owned, may be NULL */
 	char		*device_id;		/* owned, may be NULL */
@@ -54,6 +92,13 @@ struct conf {
 
 /* Errors go to errs as "FILE:LINE: [section] key: message"; NULL if any. */
 struct conf	*conf_load(const char *path, FILE *errs);
+/* A feed body (what is signed): [feed] version/issued/expires/report_url,
+ * [domain:PATTERN] as in the INI, [device:ID] pinning = on|off. name is
+ * used in messages. */
+struct conf	*conf_load_feed(const char *name, const char *body, size_t len,
+		    FILE *errs);
+/* "ed25519:" + base64 of the 32-byte public key. */
+bool		 feed_key_parse(const char *s, uint8_t out[FEED_KEY_LEN]);
 void		 conf_free(struct conf *);
 const char	*listen_mode_name(enum listen_mode);
 

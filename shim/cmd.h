@@ -5,5 +5,6 @@
 #define PINSHIM_CMD_H
 
 int	 cmd_pin(int argc, char **argv);
+int	 cmd_feed(int argc, char **argv);
 
 #endif

@@ -32,6 +32,13 @@ static const struct {
 	{ NULL, NULL, "pin --connect HOST[:PORT] [--servername NAME] "
 	    "[--ca-file FILE]\n                             print the chain "
 	    "a live endpoint presents, with pins" },
+	{ "feed", cmd_feed, "feed keygen NAME           write NAME.key "
+	    "(Ed25519, mode 0600) and NAME.pub" },
+	{ NULL, NULL, "feed sign --key NAME.key FILE [-o OUT]\n"
+	    "                             validate and sign a feed body" },
+	{ NULL, NULL, "feed verify --pubkey KEY FILE\n"
+	    "                             exit 0 only for a valid, signed, "
+	    "unexpired feed" },
 	{ "version", cmd_version, "version                    print the "
 	    "version" },
 	{ "help", cmd_help, "help                       this text" },
