@@ -116,3 +116,44 @@ snapshot_resolve(const struct snapshot *s, const char *host, time_t now,
 		out->policy = best->on_expiry;
 	}
 }
+
+static void
+rule_copy(struct snapshot *dst, const struct rule *r, bool pinning_off)
+{
+	struct rule	 c = *r;
+	size_t		 i;
+
+	c.pattern = xstrdup(r->pattern);
+	c.origin = xstrdup(r->origin);
+	memset(&c.pins, 0, sizeof(c.pins));
+	for (i = 0; i < r->pins.n; i++)
+		if (pinset_add(&c.pins, &r->pins.pins[i]) == -1)
+			abort();
+	if (pinning_off &&
+	    (c.policy == POLICY_PIN || c.policy == POLICY_PIN_ONLY))
+		c.policy = POLICY_CA;
+	if (snapshot_add_rule(dst, &c) == -1)
+		abort();
+}
+
+struct snapshot *
+snapshot_merge(const struct snapshot *base, const struct snapshot *over,
+    bool pinning_off)
+{
+	struct snapshot	*s = snapshot_new(base->default_policy);
+	size_t		 i, j;
+
+	for (i = 0; i < base->nrules; i++) {
+		const struct rule *r = &base->rules[i];
+
+		for (j = 0; over != NULL && j < over->nrules; j++)
+			if (over->rules[j].pat.kind == r->pat.kind &&
+			    strcmp(over->rules[j].pat.base, r->pat.base) == 0)
+				break;
+		if (over == NULL || j == over->nrules)
+			rule_copy(s, r, pinning_off);
+	}
+	for (i = 0; over != NULL && i < over->nrules; i++)
+		rule_copy(s, &over->rules[i], pinning_off);
+	return s;
+}

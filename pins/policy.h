@@ -57,6 +57,12 @@ int		 snapshot_add_rule(struct snapshot *, struct rule *);
 struct snapshot	*snapshot_ref(struct snapshot *);
 void		 snapshot_unref(struct snapshot *);
 
+/* A new snapshot: base's rules, with over's rules replacing those of the
+ * same pattern and added otherwise; base's default_policy. pinning_off
+ * turns pin and pin-only into ca (a feed's per-device override). */
+struct snapshot	*snapshot_merge(const struct snapshot *base,
+		    const struct snapshot *over, bool pinning_off);
+
 /* The most specific rule for a normalised host, with expiry applied. */
 void		 snapshot_resolve(const struct snapshot *, const char *host,
 		    time_t now, struct verdict_policy *out);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "feed.h"
 #include "log.h"
 #include "privdrop.h"
 #include "server.h"
@@ -179,6 +180,15 @@ server_reload(struct server *srv)
 	conf_free(srv->conf);
 	srv->conf = c;
 	apply_log_level(c);
+	if (c->feed.present && c->state_dir != NULL && srv->feed != NULL)
+		feed_reload(srv->feed);
+	else if (c->feed.present) {
+		srv->feed = feed_start(srv);
+	} else if (srv->feed != NULL) {
+		log_info("reload: [feed] removed; bootstrap pins apply");
+		feed_stop(srv->feed);
+		srv->feed = NULL;
+	}
 	log_info("reload: %zu domain rule(s), default_policy %s",
 	    c->snap->nrules, policy_name(c->snap->default_policy));
 }
@@ -218,6 +228,7 @@ server_free(struct server *srv)
 	struct conn	*c;
 	size_t		 i;
 
+	feed_stop(srv->feed);
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
 		c->abort(c);
 	for (i = 0; i < srv->nlisteners; i++) {
@@ -273,6 +284,9 @@ server_run(struct conf *conf)
 		goto out;
 	if (conf->user != NULL && privdrop(conf->user) == -1)
 		goto out;
+	/* The cached feed is verified and in force before the loop runs,
+	 * so no connection is ever served on bootstrap pins by mistake. */
+	srv.feed = feed_start(&srv);
 
 	srv.sig_term = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
 	srv.sig_int = evsignal_new(srv.base, SIGINT, on_signal, &srv);

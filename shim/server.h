@@ -34,6 +34,7 @@ struct server {
 	struct conf		*conf;		/* owned */
 	struct tls_client	*tls;		/* owned; replaced on reload */
 	struct snapshot		*snap;		/* one reference owned */
+	struct feed_state	*feed;		/* owned, NULL without [feed] */
 	struct listener		*listeners;	/* owned */
 	size_t			 nlisteners;
 	struct event		*sig_term, *sig_int, *sig_hup; /* owned */

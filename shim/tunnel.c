@@ -106,5 +106,5 @@ tunnel_accept(struct listener *l, int fd, const struct sockaddr *sa)
 	sockaddr_format(sa, t->client, sizeof(t->client));
 	server_conn_add(t->srv, &t->conn);
 	t->up = upstream_open(t->srv, l->lc->connect_host, l->lc->connect_port,
-	    tunnel_upstream_done, t);
+	    NULL, tunnel_upstream_done, t);
 }

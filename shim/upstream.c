@@ -35,6 +35,7 @@ struct upstream {
 	enum up_state		 state;
 	struct verdict_policy	 vp;
 	struct tls_check	 chk;
+	bool			 plain;		/* connect only, no TLS */
 	struct evdns_getaddrinfo_request *dns_req; /* pending, or NULL */
 	bool			 dns_sync;	/* answered inside the call */
 	struct evutil_addrinfo	*ai;		/* owned */
@@ -171,6 +172,12 @@ up_connected(evutil_socket_t fd, short what, void *arg)
 	}
 	event_free(u->io);
 	u->io = NULL;
+	if (u->plain) {
+		snprintf(u->res.detail, sizeof(u->res.detail), "plain TCP, "
+		    "no TLS (caller authenticates the content)");
+		up_finish(u, UP_OK, "ok");
+		return;
+	}
 
 	/* Connected: start TLS under the handshake deadline. */
 	u->state = ST_HANDSHAKE;
@@ -276,7 +283,7 @@ up_handshake(evutil_socket_t fd, short what, void *arg)
 
 struct upstream *
 upstream_open(struct server *srv, const char *host, uint16_t port,
-    upstream_cb cb, void *arg)
+    const struct upstream_opts *opts, upstream_cb cb, void *arg)
 {
 	struct upstream			*u = xcalloc(1, sizeof(*u));
 	struct evutil_addrinfo		 hints;
@@ -293,6 +300,12 @@ upstream_open(struct server *srv, const char *host, uint16_t port,
 	snapshot_resolve(u->snap, host, time(NULL), &u->vp);
 	u->chk.policy = u->vp.policy;
 	u->chk.pins = u->vp.rule ? &u->vp.rule->pins : NULL;
+	if (opts != NULL) {
+		u->vp.policy = u->chk.policy = opts->policy;
+		u->vp.rule = NULL;
+		u->chk.pins = opts->pins;
+		u->plain = opts->plain;
+	}
 	snprintf(u->chk.host, sizeof(u->chk.host), "%s", host);
 	u->step = event_new(srv->base, -1, 0, up_step, u);
 	if (u->step == NULL)

@@ -35,10 +35,18 @@ struct upstream_result {
 
 typedef void (*upstream_cb)(struct upstream_result *, void *arg);
 
-/* host must be normalised. cb runs exactly once, never from inside this
- * call. */
+/* For connections whose policy is not the snapshot's (the feed fetcher). */
+struct upstream_opts {
+	enum policy		 policy;
+	const struct pinset	*pins;	/* must outlive the attempt */
+	bool			 plain;	/* no TLS at all (http://) */
+};
+
+/* host must be normalised. opts NULL: the snapshot decides. cb runs
+ * exactly once, never from inside this call. */
 struct upstream	*upstream_open(struct server *, const char *host,
-		    uint16_t port, upstream_cb cb, void *arg);
+		    uint16_t port, const struct upstream_opts *opts,
+		    upstream_cb cb, void *arg);
 /* Log the verdict: exactly once per connection, by the listener mode. */
 void		 upstream_log(const struct upstream_result *,
 		    const char *listener, const char *client, const char *host,

@@ -322,12 +322,68 @@ test_no_listener(void **state)
 	assert_contains(errs, "no [listen:NAME] section");
 }
 
+#define FEEDKEY	"ed25519:Qmvo5yN5/VIWZQ7rUYchHoPCxIQAsnmx0Ot5EWR45Sc="
+#define FEEDKEY2 "ed25519:pP4f6D8D/K+F6RKvsCtjozI1Kzls1tA6ztAeTdaqo9A="
+#define STATE	"[shim]\nstate_dir = /var/lib/pinshim\n"
+
 static void
-test_feed_not_supported(void **state)
+test_feed_section_loads(void **state)
+{
+	struct conf	*c;
+
+	(void)state;
+	c = loads("[feed]\nurl = https://pins.test/p.feed\n"
+	    "fallback_url = http://pins.test/p.feed\n"
+	    "public_key = " FEEDKEY ",\n  " FEEDKEY2 "\n"
+	    "pins = " PIN_A "\n" STATE BASE);
+	assert_true(c->feed.present);
+	assert_int_equal(c->feed.nkeys, 2);
+	assert_int_equal(c->feed.pins.n, 1);
+	assert_int_equal(c->feed.refresh, FEED_DEFAULT_REFRESH);
+	assert_string_equal(c->feed.fallback_url, "http://pins.test/p.feed");
+	conf_free(c);
+}
+
+static void
+test_feed_needs_state_dir(void **state)
 {
 	(void)state;
-	fails_at(BASE "[feed]\nurl = https://x.test/\n", 7,
-	    "[feed]: not supported by this version yet");
+	fails_at("[feed]\nurl = https://pins.test/f\npublic_key = " FEEDKEY
+	    "\n" BASE, 1, "[shim] state_dir: required with [feed]");
+}
+
+static void
+test_feed_needs_public_key(void **state)
+{
+	(void)state;
+	fails_at("[feed]\nurl = https://pins.test/f\n" STATE BASE, 1,
+	    "[feed] public_key: missing required key");
+}
+
+static void
+test_feed_url_must_be_https(void **state)
+{
+	(void)state;
+	fails_at("[feed]\nurl = http://pins.test/f\npublic_key = " FEEDKEY
+	    "\n" STATE BASE, 1, "[feed] url: must be https://");
+}
+
+static void
+test_feed_bad_public_key(void **state)
+{
+	(void)state;
+	fails_at("[feed]\nurl = https://pins.test/f\n"
+	    "public_key = ed25519:short\n" STATE BASE, 3,
+	    "[feed] public_key: not an ed25519:BASE64 public key");
+}
+
+static void
+test_feed_refresh_range(void **state)
+{
+	(void)state;
+	fails_at("[feed]\nurl = https://pins.test/f\npublic_key = " FEEDKEY
+	    "\nrefresh = 5\n" STATE BASE, 4, "[feed] refresh: not a whole "
+	    "number of seconds in 10..86400");
 }
 
 static void
@@ -1110,7 +1166,12 @@ main(void)
 		cmocka_unit_test(test_line_limit_matches_message),
 		cmocka_unit_test(test_reports_every_error),
 		cmocka_unit_test(test_no_listener),
-		cmocka_unit_test(test_feed_not_supported),
+		cmocka_unit_test(test_feed_section_loads),
+		cmocka_unit_test(test_feed_needs_state_dir),
+		cmocka_unit_test(test_feed_needs_public_key),
+		cmocka_unit_test(test_feed_url_must_be_https),
+		cmocka_unit_test(test_feed_bad_public_key),
+		cmocka_unit_test(test_feed_refresh_range),
 		cmocka_unit_test(test_indented_header_at_start_not_ignored),
 		cmocka_unit_test(test_indented_header_after_header_not_misattributed),
 		cmocka_unit_test(test_bom_first_section_not_ignored),
