@@ -77,11 +77,13 @@ def wait_port(port, proc=None, timeout=WAIT):
 
 
 class LogFile:
-    """A process's output file that tests wait on, line by line."""
+    """A process's output file that tests wait on, line by line. Each
+    pattern has its own cursor: waiting for one kind of line never skips
+    lines of another kind (a verdict logged before a feed message)."""
 
     def __init__(self, path):
         self.path = Path(path)
-        self.pos = 0
+        self.cursors = {}
 
     def text(self):
         try:
@@ -90,20 +92,18 @@ class LogFile:
             return ""
 
     def wait(self, pattern, timeout=WAIT, proc=None):
-        """Wait for the next line (after the previous match) matching."""
+        """Wait for the next line matching pattern after its last match."""
         rx = re.compile(pattern)
         end = time.monotonic() + timeout
         while True:
             text = self.text()
-            lines = text[self.pos:].splitlines(keepends=True)
-            consumed = self.pos
-            for line in lines:
+            pos = self.cursors.get(pattern, 0)
+            for line in text[pos:].splitlines(keepends=True):
                 if not line.endswith("\n"):
                     break
-                consumed += len(line)
-                m = rx.search(line)
-                if m:
-                    self.pos = consumed
+                pos += len(line)
+                if rx.search(line):
+                    self.cursors[pattern] = pos
                     return line
             if time.monotonic() > end:
                 raise AssertionError("no log line matching %r in %ss; log:\n%s"
@@ -168,8 +168,10 @@ class Shim(Proc):
         self.test = test
         self.log.wait(r"pinshim started", proc=self.p)
 
-    def verdict(self, timeout=WAIT):
-        return fields(self.log.wait(r" verdict ", timeout, self.p))
+    def verdict(self, timeout=WAIT, listener=None):
+        pattern = r" verdict listener=%s " % listener if listener else \
+            r" verdict "
+        return fields(self.log.wait(pattern, timeout, self.p))
 
     def closed(self, timeout=WAIT):
         return fields(self.log.wait(r" close listener=", timeout, self.p))
@@ -202,9 +204,11 @@ def s_server(test, cert, key, chain=None, extra=("-www",), name="s_server"):
     return port, proc
 
 
-def nginx(test, cert_chain, key, docroot, name="nginx"):
-    """nginx serving docroot over TLS (one process, no daemon)."""
+def nginx(test, cert_chain, key, docroot, name="nginx", plain_port=None):
+    """nginx serving docroot over TLS (one process, no daemon), and over
+    plain HTTP too on plain_port if given."""
     port = free_port()
+    plain = ("listen 127.0.0.1:%d;" % plain_port) if plain_port else ""
     prefix = Path(test.tmp) / name
     (prefix / "logs").mkdir(parents=True, exist_ok=True)
     conf = prefix / "nginx.conf"
@@ -225,16 +229,19 @@ http {
     keepalive_requests 100000;
     server {
         listen 127.0.0.1:%(port)d ssl;
+        %(plain)s
         ssl_certificate %(chain)s;
         ssl_certificate_key %(key)s;
         root %(root)s;
     }
 }
 """ % {"p": prefix, "port": port, "chain": cert_chain, "key": key,
-       "root": docroot})
+       "root": docroot, "plain": plain})
     proc = Proc(test, ["nginx", "-p", str(prefix), "-c", str(conf),
                        "-e", str(prefix / "logs" / "error.log")], name)
     wait_port(port, proc.p)
+    if plain_port:
+        wait_port(plain_port, proc.p)
     return port, proc
 
 
@@ -331,7 +338,7 @@ class ShimTest(unittest.TestCase):
             self.addCleanup(shutil.rmtree, self.tmp, True)
         self.pki = pki()
         self.hosts = Path(self.tmp) / "hosts"
-        self.hosts.write_text("127.0.0.1 api.test www.api.test other.test "
+        self.hosts.write_text("127.0.0.1 api.test www.api.test feeds.api.test other.test "
                               "blocked.test\n")
 
     def ini(self, connect, domains="", port=None, default_policy="block",

@@ -1,0 +1,475 @@
+"""The signed feed, both sides, against real servers: nginx over HTTPS and
+plain HTTP, and Python servers that hang, reset or talk garbage."""
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from harness import (PINSHIM, WAIT, Proc, Shim, ShimTest, TLSServer,
+                     free_port, nginx, pin_of, refused_silently, s_server,
+                     wait_port)
+
+UNRELATED = "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
+
+def rfc3339(delta):
+    t = datetime.now(timezone.utc) + delta
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def run(*argv, **kw):
+    return subprocess.run([str(PINSHIM)] + [str(a) for a in argv],
+                          capture_output=True, text=True, **kw)
+
+
+class FeedTest(ShimTest):
+    """A key pair, a docroot served by nginx (HTTPS and plain HTTP), an
+    upstream API, and helpers to publish feeds and run the shim."""
+
+    def setUp(self):
+        super().setUp()
+        t = Path(self.tmp)
+        self.state = t / "state"
+        self.state.mkdir()
+        self.www = t / "www"
+        self.www.mkdir()
+        for name in ("k1", "k2"):
+            r = run("feed", "keygen", t / name)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        self.k1 = (t / "k1.pub").read_text().strip()
+        self.k2 = (t / "k2.pub").read_text().strip()
+        self.http_port = free_port()
+        self.feed_port, self.nginx = nginx(self, self.pki / "leaf-chain.pem",
+                                           self.pki / "leaf.key", self.www,
+                                           plain_port=self.http_port)
+        self.leaf = pin_of(self.pki / "leaf.pem")
+        self.backup = pin_of(self.pki / "backup.pem")
+
+    def body(self, version, pins, expires=timedelta(days=30), extra=""):
+        return """[feed]
+version = %d
+issued = %s
+expires = %s
+
+[domain:api.test]
+pins = %s
+policy = pin
+%s""" % (version, rfc3339(timedelta(0)), rfc3339(expires), ", ".join(pins),
+         extra)
+
+    def sign(self, text, key="k1", name="pins.feed"):
+        src = Path(self.tmp) / ("%s.body" % name)
+        src.write_text(text)
+        out = Path(self.tmp) / ("%s.signed" % name)
+        r = run("feed", "sign", "--key", Path(self.tmp) / ("%s.key" % key),
+                src, "-o", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return out.read_bytes()
+
+    served = 0
+
+    def serve(self, data):
+        """Put data at /pins.feed with an mtime of its own: nginx's ETag
+        is mtime+size, and two same-size feeds in one second would share
+        one (a real caveat for publishers; see the README)."""
+        FeedTest.served += 1
+        tmp = self.www / "pins.feed.new"
+        tmp.write_bytes(data)
+        t = time.time() - 100000 + FeedTest.served * 7
+        os.utime(tmp, (t, t))
+        tmp.rename(self.www / "pins.feed")
+
+    def publish(self, version, pins, key="k1", **kw):
+        data = self.sign(self.body(version, pins, **kw), key)
+        self.serve(data)
+        return data
+
+    def feed_ini(self, upstream_port, bootstrap=(UNRELATED,), url=None,
+                 fallback=None, keys=None, feed_pins=None, refresh=300,
+                 extra_shim="", max_size=None):
+        url = url or "https://feeds.api.test:%d/pins.feed" % self.feed_port
+        feed = "[feed]\nurl = %s\npublic_key = %s\npins = %s\nrefresh = %d\n" \
+            % (url, ", ".join(keys or [self.k1]),
+               ", ".join(feed_pins or [pin_of(self.pki / "inter.pem")]),
+               refresh)
+        if fallback:
+            feed += "fallback_url = %s\n" % fallback
+        if max_size:
+            feed += "max_size = %d\n" % max_size
+        shim = "[shim]\nstate_dir = %s\n%s\n" % (self.state, extra_shim)
+        return shim + feed + self.ini("api.test:%d" % upstream_port,
+                                      self.domain("api.test", bootstrap))
+
+    def api(self, leaf="leaf"):
+        port, proc = s_server(self, self.pki / ("%s.pem" % leaf),
+                              self.pki / ("%s.key" % leaf),
+                              self.pki / "inter.pem", extra=("-rev",))
+        return port, proc
+
+    def passes(self, shim):
+        with socket.create_connection(("127.0.0.1", self.port),
+                                      timeout=WAIT) as s:
+            s.sendall(b"ping\n")
+            got = s.recv(100)
+        v = shim.verdict(listener="api")
+        self.assertEqual(v["verdict"], "pass", v)
+        self.assertEqual(got, b"gnip\n")
+
+    def refused(self, shim, reason="pin-mismatch"):
+        self.assertEqual(refused_silently(self.port), b"")
+        v = shim.verdict(listener="api")
+        self.assertEqual((v["verdict"], v["reason"]), ("refuse", reason))
+
+    def hup(self, shim):
+        os.kill(shim.p.pid, signal.SIGHUP)
+        shim.log.wait("SIGHUP: reloading")
+
+
+class Device(FeedTest):
+
+    def test_feed_is_fetched_persisted_and_used(self):
+        up, _ = self.api()
+        data = self.publish(1, [self.leaf])
+        shim = Shim(self, self.feed_ini(up))
+        line = shim.log.wait("feed: version 1 in force")
+        self.assertIn("signed by key 1", line)
+        self.assertEqual((self.state / "pins.feed").read_bytes(), data)
+        fv = shim.verdict()          # the fetch's own, pinned connection
+        self.assertEqual((fv["listener"], fv["detail"]),
+                         ("feed", "pin matched an intermediate"))
+        self.passes(shim)
+
+    def test_bootstrap_pins_apply_before_the_first_feed(self):
+        up, _ = self.api()
+        (self.www / "pins.feed").write_text("")   # nothing usable yet
+        shim = Shim(self, self.feed_ini(up, bootstrap=[self.leaf]))
+        shim.log.wait("no cached feed")
+        self.passes(shim)
+
+    def test_live_rotation_by_sighup_then_by_timer(self):
+        port = free_port()
+        api = Proc(self, ["openssl", "s_server", "-quiet", "-rev",
+                          "-accept", "127.0.0.1:%d" % port,
+                          "-cert", self.pki / "leaf.pem", "-key",
+                          self.pki / "leaf.key", "-cert_chain",
+                          self.pki / "inter.pem"], "api1")
+        wait_port(port, api.p)
+        self.publish(1, [self.leaf])
+        shim = Shim(self, self.feed_ini(port, refresh=10))
+        shim.log.wait("feed: version 1 in force")
+        shim.verdict()
+        self.passes(shim)
+        pid = shim.p.pid
+
+        # The server rotates to the backup key: refused until the feed
+        # says otherwise.
+        api.stop()
+        api = Proc(self, ["openssl", "s_server", "-quiet", "-rev",
+                          "-accept", "127.0.0.1:%d" % port,
+                          "-cert", self.pki / "backup.pem", "-key",
+                          self.pki / "backup.key", "-cert_chain",
+                          self.pki / "inter.pem"], "api2")
+        wait_port(port, api.p)
+        self.refused(shim)
+        self.publish(2, [self.backup])
+        self.hup(shim)
+        shim.log.wait("feed: version 2 in force")
+        shim.verdict()
+        self.passes(shim)
+
+        # ... and back, picked up by the refresh timer alone.
+        api.stop()
+        api = Proc(self, ["openssl", "s_server", "-quiet", "-rev",
+                          "-accept", "127.0.0.1:%d" % port,
+                          "-cert", self.pki / "leaf.pem", "-key",
+                          self.pki / "leaf.key", "-cert_chain",
+                          self.pki / "inter.pem"], "api3")
+        wait_port(port, api.p)
+        self.refused(shim)
+        self.publish(3, [self.leaf])
+        shim.log.wait("feed: version 3 in force", timeout=30)
+        shim.verdict()
+        self.passes(shim)
+        self.assertEqual(shim.p.pid, pid)      # never restarted
+
+    def test_unchanged_feed_costs_a_304(self):
+        up, _ = self.api()
+        self.publish(1, [self.leaf])
+        shim = Shim(self, self.feed_ini(up))
+        shim.log.wait("feed: version 1 in force")
+        self.hup(shim)
+        shim.log.wait(r"unchanged \(304 Not Modified\)")
+
+    def test_rejections_keep_the_feed_in_force(self):
+        up, _ = self.api()
+        good = self.publish(5, [self.leaf])
+        shim = Shim(self, self.feed_ini(up))
+        shim.log.wait("feed: version 5 in force")
+        shim.verdict()
+        cases = []
+
+        tampered = bytearray(self.sign(self.body(6, [UNRELATED])))
+        tampered[tampered.index(b"version = 6") + 10] = ord("7")
+        cases.append(("tampered byte", bytes(tampered), "bad signature"))
+        cases.append(("wrong key", self.sign(self.body(6, [UNRELATED]),
+                                             key="k2"), "bad signature"))
+        full = self.sign(self.body(6, [UNRELATED]))
+        cases.append(("truncated", full[:len(full) // 2],
+                      "no signature line at the end"))
+        cases.append(("rollback", self.sign(self.body(4, [UNRELATED])),
+                      "rollback refused: version 4 is older than 5"))
+        cases.append(("garbage body", b"\x00\x01garbage\n" * 10,
+                      "no signature line"))
+        for name, data, reason in cases:
+            with self.subTest(name):
+                self.serve(data)
+                self.hup(shim)
+                line = shim.log.wait("feed: https://")
+                self.assertIn(reason, line)
+                self.assertIn("keeping the feed in force", line)
+                shim.verdict()
+                self.passes(shim)       # version 5's pins still apply
+        self.assertEqual((self.state / "pins.feed").read_bytes(), good)
+
+        self.serve(self.sign(self.body(5, [UNRELATED])))
+        self.hup(shim)
+        self.assertIn("unchanged (version 5 is the one in force)",
+                      shim.log.wait("feed: https://"))
+
+    def test_expired_feed_is_refused(self):
+        up, _ = self.api()
+        self.publish(1, [self.leaf])
+        shim = Shim(self, self.feed_ini(up))
+        shim.log.wait("feed: version 1 in force")
+        data = self.sign(self.body(2, [UNRELATED],
+                                   expires=timedelta(seconds=2)))
+        self.serve(data)
+        deadline = time.monotonic() + 10
+        while datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") <= \
+                data.decode().split("expires = ")[1][:20]:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.2)
+        self.hup(shim)
+        self.assertIn("version 2 expired at", shim.log.wait("feed: https://"))
+
+    def test_body_over_the_size_cap_is_refused(self):
+        up, _ = self.api()
+        big = self.body(1, [self.leaf]) + "".join(
+            "[domain:h%d.test]\npolicy = ca\n" % i for i in range(200))
+        self.serve(self.sign(big))
+        shim = Shim(self, self.feed_ini(up, max_size=2048,
+                                        bootstrap=[UNRELATED]))
+        self.assertIn("larger than the size limit",
+                      shim.log.wait("feed: https://"))
+
+    def misbehaving(self, handler, tls=True):
+        srv = TLSServer(self, self.pki / "leaf-chain.pem",
+                        self.pki / "leaf.key", handler, tls=tls)
+        return "https://feeds.api.test:%d/pins.feed" % srv.port
+
+    def test_feed_server_that_hangs_resets_or_talks_garbage(self):
+        up, _ = self.api()
+        release = threading.Event()
+        self.addCleanup(release.set)
+
+        def hang(conn):
+            conn.recv(4096)
+            release.wait(WAIT)
+
+        def reset(conn):
+            import struct
+            conn.recv(4096)
+            raw = socket.socket(fileno=os.dup(conn.fileno()))
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                           struct.pack("ii", 1, 0))
+            raw.close()
+
+        def garbage(conn):
+            conn.recv(4096)
+            conn.sendall(b"\x16\x03garbage that is not HTTP\r\n\r\n")
+
+        for name, handler, reason in (("hang", hang, "timed out"),
+                                      ("reset", reset,
+                                       "connection closed in the response"),
+                                      ("garbage", garbage,
+                                       "not an HTTP response")):
+            with self.subTest(name):
+                url = self.misbehaving(handler)
+                ini = self.feed_ini(up, url=url, bootstrap=[self.leaf])
+                ini = ini.replace("refresh = 300", "refresh = 300\n"
+                                  "timeout = 2")
+                shim = Shim(self, ini, name="pinshim-%s" % name)
+                line = shim.log.wait("feed: https://", timeout=WAIT)
+                self.assertIn(reason, line)
+                self.assertIn("bootstrap pins stay", line)
+                shim.verdict()          # the feed connection's own
+                self.passes(shim)       # bootstrap pins still serve
+                shim.stop()
+
+    def test_primary_down_fallback_serves(self):
+        up, _ = self.api()
+        self.publish(1, [self.leaf])
+        dead = free_port()
+        shim = Shim(self, self.feed_ini(
+            up, url="https://feeds.api.test:%d/pins.feed" % dead,
+            fallback="http://feeds.api.test:%d/pins.feed" % self.http_port))
+        self.assertIn("connect-failed", shim.log.wait("feed: https://"))
+        line = shim.log.wait("feed: version 1 in force")
+        self.assertIn("from http://feeds.api.test", line)
+        shim.verdict()
+        shim.verdict()
+        self.passes(shim)
+
+    def test_restart_with_feed_server_down_uses_the_cache(self):
+        up, _ = self.api()
+        self.publish(1, [self.leaf])
+        shim = Shim(self, self.feed_ini(up))
+        shim.log.wait("feed: version 1 in force")
+        shim.stop()
+        self.nginx.stop()
+        shim = Shim(self, self.feed_ini(up), name="pinshim2")
+        shim.log.wait("feed: cached version 1 in force")
+        self.passes(shim)
+        self.assertIn("connect-failed", shim.log.wait("feed: https://"))
+
+    def test_tampered_cache_is_rejected_at_start(self):
+        up, _ = self.api()
+        data = bytearray(self.sign(self.body(1, [UNRELATED])))
+        data[data.index(b"version = 1") + 10] = ord("9")
+        (self.state / "pins.feed").write_bytes(bytes(data))
+        (self.www / "pins.feed").write_text("")
+        shim = Shim(self, self.feed_ini(up, bootstrap=[self.leaf]))
+        line = shim.log.wait("cached feed rejected")
+        self.assertIn("bad signature", line)
+        self.assertIn("bootstrap pins apply", line)
+        self.passes(shim)
+
+    def test_partial_temp_file_from_a_crash_never_corrupts_the_cache(self):
+        up, _ = self.api()
+        good = self.sign(self.body(1, [self.leaf]))
+        (self.state / "pins.feed").write_bytes(good)
+        # What a crash between write and rename leaves behind.
+        (self.state / "pins.feed.tmp").write_bytes(good[:40])
+        self.nginx.stop()
+        shim = Shim(self, self.feed_ini(up))
+        shim.log.wait("feed: cached version 1 in force")
+        self.passes(shim)
+        shim.stop()
+        # The next good feed replaces both, whole.
+        self.nginx = None
+        port, _ = nginx(self, self.pki / "leaf-chain.pem",
+                        self.pki / "leaf.key", self.www, name="nginx2")
+        new = self.publish(2, [self.leaf])
+        shim = Shim(self, self.feed_ini(
+            up, url="https://feeds.api.test:%d/pins.feed" % port),
+            name="pinshim2")
+        shim.log.wait("feed: version 2 in force")
+        self.assertEqual((self.state / "pins.feed").read_bytes(), new)
+        self.assertFalse((self.state / "pins.feed.tmp").exists())
+
+    def test_stale_feed_stays_in_force_loudly(self):
+        up, _ = self.api()
+        data = self.sign(self.body(1, [self.leaf],
+                                   expires=timedelta(seconds=2)))
+        (self.state / "pins.feed").write_bytes(data)
+        self.nginx.stop()
+        deadline = time.monotonic() + 10
+        while datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") <= \
+                data.decode().split("expires = ")[1][:20]:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.2)
+        shim = Shim(self, self.feed_ini(up))
+        shim.log.wait("feed: cached version 1 in force")
+        shim.log.wait("STALE: version 1 expired")
+        self.passes(shim)
+
+    def test_second_public_key_accepts_a_feed_signed_by_it(self):
+        up, _ = self.api()
+        self.publish(1, [self.leaf], key="k2")
+        shim = Shim(self, self.feed_ini(up, keys=[self.k1, self.k2]))
+        self.assertIn("signed by key 2",
+                      shim.log.wait("feed: version 1 in force"))
+        shim.verdict()
+        self.passes(shim)
+
+    def test_device_override_turns_pinning_off_for_that_device_only(self):
+        up, _ = self.api(leaf="rogue")   # a tester's interception CA
+        extra = "\n[device:lab-phone]\npinning = off\n"
+        self.publish(1, [self.leaf], extra=extra)
+        shim = Shim(self, self.feed_ini(up, extra_shim="device_id = gw-1"))
+        shim.log.wait("feed: version 1 in force")
+        shim.verdict()
+        self.refused(shim)
+        lab = Shim(self, self.feed_ini(up, extra_shim="device_id = lab-phone")
+                   .replace("bind = 127.0.0.1:%d" % self.port,
+                            "bind = 127.0.0.1:%d" % (port := free_port())),
+                   name="lab")
+        lab.log.wait("device lab-phone has pinning off")
+        lab.verdict()
+        with socket.create_connection(("127.0.0.1", port),
+                                      timeout=WAIT) as s:
+            s.sendall(b"ping\n")
+            self.assertEqual(s.recv(100), b"gnip\n")
+        self.assertEqual(lab.verdict(listener="api")["policy"], "ca")
+
+
+class Publisher(FeedTest):
+
+    def test_keygen_writes_0600_key_and_pasteable_pub(self):
+        key = Path(self.tmp) / "k1.key"
+        self.assertEqual(stat.S_IMODE(key.stat().st_mode), 0o600)
+        self.assertRegex(self.k1, r"^ed25519:[A-Za-z0-9+/]{43}=$")
+        # openssl reads the key and derives the same public half
+        der = subprocess.run(["openssl", "pkey", "-in", key, "-pubout",
+                              "-outform", "der"], check=True,
+                             capture_output=True).stdout
+        import base64
+        self.assertEqual("ed25519:" + base64.b64encode(der[-32:]).decode(),
+                         self.k1)
+        r = run("feed", "keygen", Path(self.tmp) / "k1")
+        self.assertEqual(r.returncode, 1)      # never overwrites a key
+        self.assertIn("File exists", r.stderr)
+
+    def test_sign_refuses_a_bad_body_with_file_line(self):
+        src = Path(self.tmp) / "bad.body"
+        src.write_text(self.body(1, ["sha256/nope"]) + "[listen:x]\n")
+        r = run("feed", "sign", "--key", Path(self.tmp) / "k1.key", src)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("%s:7: [domain:api.test] pins: not a sha256/ pin"
+                      % src, r.stderr)
+        self.assertIn("%s:9: [listen:x]: unknown section in a feed" % src,
+                      r.stderr)
+        self.assertEqual(r.stdout, "")
+
+    def test_verify_accepts_only_complete_correctly_signed_files(self):
+        data = self.sign(self.body(3, [self.leaf]))
+        f = Path(self.tmp) / "v.feed"
+        f.write_bytes(data)
+        pub = Path(self.tmp) / "k1.pub"
+        r = run("feed", "verify", "--pubkey", pub, f)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("version 3", r.stdout)
+        self.assertIn("hosts 1", r.stdout)
+        self.assertIn("expires ", r.stdout)
+        r = run("feed", "verify", "--pubkey", self.k2, f)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("bad signature", r.stderr)
+        f.write_bytes(data[:-10])
+        r = run("feed", "verify", "--pubkey", pub, f)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no signature line", r.stderr)
+        f.write_bytes(data.replace(b"version = 3", b"version = 4"))
+        r = run("feed", "verify", "--pubkey", pub, f)
+        self.assertEqual(r.returncode, 1)
+
+    def test_signed_file_is_readable_text(self):
+        data = self.sign(self.body(3, [self.leaf])).decode()
+        self.assertIn("[domain:api.test]\npins = %s" % self.leaf, data)
+        self.assertRegex(data.splitlines()[-1],
+                         r"^signature = ed25519:[A-Za-z0-9+/]{86}==$")
