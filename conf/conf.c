@@ -223,10 +223,11 @@ p_mode(struct loader *l, const char *v, void *field, const char **why)
 	(void)l;
 	if (strcmp(v, "tunnel") == 0)
 		*dst = MODE_TUNNEL;
-	else if (strcmp(v, "forward") == 0 || strcmp(v, "transparent") == 0) {
-		*why = "only mode tunnel is supported by this version yet";
-		return false;
-	} else {
+	else if (strcmp(v, "forward") == 0)
+		*dst = MODE_FORWARD;
+	else if (strcmp(v, "transparent") == 0)
+		*dst = MODE_TRANSPARENT;
+	else {
 		*why = "not one of tunnel, forward, transparent";
 		return false;
 	}
@@ -400,6 +401,78 @@ p_onoff(struct loader *l, const char *v, void *field, const char **why)
 	return true;
 }
 
+static bool
+p_allow(struct loader *l, const char *v, void *field, const char **why)
+{
+	struct listen_conf	*lc = l->lc;
+	char			 item[64];
+	const char		*s = v;
+
+	(void)field;
+	for (;;) {
+		size_t	 len;
+
+		s += strspn(s, ", \t");
+		if (*s == '\0')
+			return true;
+		len = strcspn(s, ", \t");
+		lc->allow = realloc(lc->allow, (lc->nallow + 1) *
+		    sizeof(*lc->allow));
+		if (lc->allow == NULL)
+			abort();
+		if (len >= sizeof(item) || (memcpy(item, s, len),
+		    item[len] = '\0', !parse_cidr(item, &lc->allow[lc->nallow]))) {
+			*why = "not a list of ADDRESS/BITS (e.g. 192.168.1.0/24, "
+			    "::1/128)";
+			return false;
+		}
+		lc->nallow++;
+		s += len;
+	}
+}
+
+static bool
+p_ports(struct loader *l, const char *v, void *field, const char **why)
+{
+	struct listen_conf	*lc = l->lc;
+	char			 item[16];
+	const char		*s = v;
+
+	(void)field;
+	for (;;) {
+		unsigned long	 p;
+		size_t		 len;
+
+		s += strspn(s, ", \t");
+		if (*s == '\0')
+			return true;
+		len = strcspn(s, ", \t");
+		if (len >= sizeof(item) || (memcpy(item, s, len),
+		    item[len] = '\0', !parse_uint(item, 1, 65535, &p))) {
+			*why = "not a list of ports in 1..65535";
+			return false;
+		}
+		lc->ports = realloc(lc->ports, (lc->nports + 1) *
+		    sizeof(*lc->ports));
+		if (lc->ports == NULL)
+			abort();
+		lc->ports[lc->nports++] = (uint16_t)p;
+		s += len;
+	}
+}
+
+static bool
+p_yesno(struct loader *l, const char *v, void *field, const char **why)
+{
+	(void)l;
+	if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0) {
+		*why = "not one of yes, no";
+		return false;
+	}
+	*(bool *)field = strcmp(v, "yes") == 0;
+	return true;
+}
+
 #define SHIM(f)		offsetof(struct conf, f)
 #define RULE(f)		offsetof(struct rule, f)
 #define LISTEN(f)	offsetof(struct listen_conf, f)
@@ -409,6 +482,7 @@ static const struct key keys[] = {
 	{ SEC_SHIM, "device_id", p_str, SHIM(device_id), 0 },
 	{ SEC_SHIM, "user", p_str, SHIM(user), 0 },
 	{ SEC_SHIM, "log_level", p_str, SHIM(log_level), 0 },
+	{ SEC_SHIM, "ca_dir", p_dir, SHIM(ca_dir), 0 },
 	{ SEC_UPSTREAM, "ca_file", p_file, SHIM(ca_file), 0 },
 	{ SEC_UPSTREAM, "default_policy", p_default_policy, 0, 0 },
 	{ SEC_UPSTREAM, "hosts_file", p_file, SHIM(hosts_file), 0 },
@@ -420,6 +494,7 @@ static const struct key keys[] = {
 	{ SEC_DOMAIN, "policy", p_policy, RULE(policy), 0 },
 	{ SEC_DOMAIN, "expires", p_expires, RULE(expires), 0 },
 	{ SEC_DOMAIN, "on_expiry", p_on_expiry, RULE(on_expiry), 0 },
+	{ SEC_DOMAIN, "upgrade", p_yesno, RULE(upgrade), 0 },
 	{ SEC_FEED, "url", p_url, SHIM(feed.url), 0 },
 	{ SEC_FEED, "fallback_url", p_url, SHIM(feed.fallback_url), 0 },
 	{ SEC_FEED, "public_key", p_pubkeys, SHIM(feed), K_LIST },
@@ -435,6 +510,8 @@ static const struct key keys[] = {
 	{ SEC_LISTEN, "mode", p_mode, LISTEN(mode), 0 },
 	{ SEC_LISTEN, "bind", p_bind, 0, 0 },
 	{ SEC_LISTEN, "connect", p_connect, 0, 0 },
+	{ SEC_LISTEN, "allow", p_allow, 0, K_LIST },
+	{ SEC_LISTEN, "ports", p_ports, 0, K_LIST },
 };
 
 static int
@@ -519,9 +596,36 @@ finish_listener(struct loader *l)
 	else if (lc->mode == MODE_TUNNEL &&
 	    !(l->seen & SEEN(SEC_LISTEN, "connect")))
 		missing = "connect";
-	if (missing != NULL)
+	else if (lc->mode == MODE_TRANSPARENT &&
+	    !(l->seen & SEEN(SEC_LISTEN, "allow")))
+		missing = "allow";	/* which clients may be intercepted */
+	if (missing != NULL) {
 		conf_error(l, line, "[%s] %s: missing required key",
 		    l->section, missing);
+		return;
+	}
+	if (lc->mode != MODE_TUNNEL && (l->seen & SEEN(SEC_LISTEN, "connect")))
+		conf_error(l, line, "[%s] connect: only for mode tunnel (%s "
+		    "listeners take the destination from the app)", l->section,
+		    listen_mode_name(lc->mode));
+	if (lc->mode != MODE_FORWARD && (l->seen & SEEN(SEC_LISTEN, "ports")))
+		conf_error(l, line, "[%s] ports: only for mode forward",
+		    l->section);
+	if (lc->mode == MODE_TUNNEL && (l->seen & SEEN(SEC_LISTEN, "allow")))
+		conf_error(l, line, "[%s] allow: not for mode tunnel (bind "
+		    "it to a local address instead)", l->section);
+	if (lc->mode == MODE_FORWARD && lc->nallow == 0) {
+		/* default: this host only, never an open proxy */
+		lc->allow = xcalloc(2, sizeof(*lc->allow));
+		parse_cidr("127.0.0.0/8", &lc->allow[0]);
+		parse_cidr("::1/128", &lc->allow[1]);
+		lc->nallow = 2;
+	}
+	if (lc->mode == MODE_FORWARD && lc->nports == 0) {
+		lc->ports = xcalloc(1, sizeof(*lc->ports));
+		lc->ports[0] = 443;
+		lc->nports = 1;
+	}
 }
 
 static void
@@ -828,6 +932,21 @@ check_whole(struct loader *l)
 				    c->listeners[j].origin);
 				l->errors++;
 			}
+	for (i = 0; i < c->nlisteners; i++)
+		if (c->listeners[i].mode != MODE_TUNNEL && c->ca_dir == NULL) {
+			if (c->state_dir == NULL) {
+				fprintf(l->errs, "%s: [listen:%s] mode: %s needs "
+				    "the interception CA: set [shim] state_dir "
+				    "(CA in STATE/ca) or ca_dir\n",
+				    c->listeners[i].origin,
+				    c->listeners[i].name,
+				    listen_mode_name(c->listeners[i].mode));
+				l->errors++;
+				break;
+			}
+			c->ca_dir = xcalloc(1, strlen(c->state_dir) + 4);
+			sprintf(c->ca_dir, "%s/ca", c->state_dir);
+		}
 	if (c->ca_file == NULL) {
 		if (access(CONF_DEFAULT_CA_FILE, R_OK) != 0)
 			conf_error(l, 1, "[upstream] ca_file: not set and the "
@@ -988,6 +1107,8 @@ conf_free(struct conf *c)
 	for (i = 0; i < c->nlisteners; i++) {
 		free(c->listeners[i].name);
 		free(c->listeners[i].origin);
+		free(c->listeners[i].allow);
+		free(c->listeners[i].ports);
 	}
 	free(c->listeners);
 	snapshot_unref(c->snap);
@@ -995,6 +1116,7 @@ conf_free(struct conf *c)
 	free(c->device_id);
 	free(c->user);
 	free(c->log_level);
+	free(c->ca_dir);
 	free(c->ca_file);
 	free(c->hosts_file);
 	free(c->feed.url);

@@ -12,6 +12,7 @@
 
 #include "../pins/host.h"
 #include "../pins/policy.h"
+#include "../shim/util.h"
 
 #define CONF_DEFAULT_PATH	"/etc/pinshim/pinshim.ini"
 #define CONF_DEFAULT_CA_FILE	"/etc/ssl/certs/ca-certificates.crt"
@@ -30,6 +31,10 @@ struct listen_conf {
 	uint16_t	 bind_port;
 	char		 connect_host[HOST_MAX + 1]; /* normalised */
 	uint16_t	 connect_port;
+	struct cidr	*allow;			/* owned; who may connect */
+	size_t		 nallow;
+	uint16_t	*ports;			/* owned; CONNECT ports */
+	size_t		 nports;
 	unsigned	 seen;			/* keys given, for pass two */
 };
 
@@ -78,6 +83,7 @@ struct conf {
 	char		*device_id;		/* owned, may be NULL */
 	char		*user;			/* owned, may be NULL */
 	char		*log_level;		/* owned, may be NULL */
+	char		*ca_dir;		/* owned; default STATE/ca */
 	/* [upstream] */
 	char		*ca_file;		/* owned */
 	char		*hosts_file;		/* owned, may be NULL */

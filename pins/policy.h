@@ -31,6 +31,7 @@ struct rule {
 	bool		 has_expires;
 	time_t		 expires;	/* valid if has_expires */
 	enum policy	 on_expiry;	/* POLICY_CA or POLICY_BLOCK */
+	bool		 upgrade;	/* forward: http:// may go out as https */
 	char		*origin;	/* "file:line"; owned */
 };
 

@@ -39,6 +39,8 @@ static const struct {
 	{ NULL, NULL, "feed verify --pubkey KEY FILE\n"
 	    "                             exit 0 only for a valid, signed, "
 	    "unexpired feed" },
+	{ "ca", cmd_ca, "ca init DIR [--cn NAME]    create the local "
+	    "interception CA (ECDSA P-256)" },
 	{ "version", cmd_version, "version                    print the "
 	    "version" },
 	{ "help", cmd_help, "help                       this text" },

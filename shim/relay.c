@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -375,4 +376,29 @@ const char *
 relay_end_name(int i)
 {
 	return end_names[i != 0];
+}
+
+void
+relay_prime(struct relay *r, struct evbuffer *data)
+{
+	/* Queued ahead of anything the client sends; the first pump (on the
+	 * next loop turn) writes it upstream. */
+	evbuffer_add_buffer(r->buf[RELAY_CLIENT], data);
+}
+
+void
+relay_log_close(const char *listener, const char *client, const char *host,
+    unsigned port, const char *how, int failed, uint64_t up, uint64_t down,
+    const struct timeval *start)
+{
+	struct timeval	 now, d;
+
+	gettimeofday(&now, NULL);
+	timersub(&now, start, &d);
+	log_info("close listener=%s client=%s host=%s:%u how=\"%s%s%s\" "
+	    "up=%llu down=%llu duration=%ld.%03lds", listener, client, host,
+	    port, how, failed >= 0 ? " by " : "", failed >= 0 ?
+	    relay_end_name(failed) : "", (unsigned long long)up,
+	    (unsigned long long)down, (long)d.tv_sec,
+	    (long)d.tv_usec / 1000);
 }

@@ -5,6 +5,7 @@
 #define PINSHIM_RELAY_H
 
 #include <stdint.h>
+#include <sys/time.h>
 
 #include <event2/event.h>
 #include <wolfssl/options.h>
@@ -14,6 +15,7 @@
 #define RELAY_UPSTREAM	1
 
 struct relay;
+struct evbuffer;
 
 /* how: "closed" or what failed; failed: the end that failed, or -1.
  * up/down: bytes delivered client->upstream and upstream->client. */
@@ -25,6 +27,13 @@ typedef void (*relay_done_cb)(void *arg, const char *how, int failed,
 struct relay	*relay_start(struct event_base *, int cfd, WOLFSSL *cssl,
 		    int ufd, WOLFSSL *ussl, relay_done_cb done, void *arg);
 void		 relay_abort(struct relay *);
+/* Queue bytes for the upstream before anything the client sends. */
+void		 relay_prime(struct relay *, struct evbuffer *);
+/* The one close line of a relayed connection. */
+void		 relay_log_close(const char *listener, const char *client,
+		    const char *host, unsigned port, const char *how,
+		    int failed, uint64_t up, uint64_t down,
+		    const struct timeval *start);
 const char	*relay_end_name(int);
 
 #endif

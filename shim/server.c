@@ -35,8 +35,9 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	case MODE_TUNNEL:
 		tunnel_accept(l, fd, sa);
 		break;
-	default:
-		close(fd);
+	case MODE_FORWARD:
+	case MODE_TRANSPARENT:
+		intercept_accept(l, fd, sa);
 		break;
 	}
 }
@@ -105,9 +106,13 @@ listeners_open(struct server *srv)
 		}
 		evconnlistener_set_error_cb(l->evl, listener_error);
 		l->retry = evtimer_new(srv->base, listener_resume, l);
-		log_info("listening listener=%s mode=%s bind=%s connect=%s:%u",
-		    lc->name, listen_mode_name(lc->mode), addr,
-		    lc->connect_host, lc->connect_port);
+		if (lc->mode == MODE_TUNNEL)
+			log_info("listening listener=%s mode=tunnel bind=%s "
+			    "connect=%s:%u", lc->name, addr, lc->connect_host,
+			    lc->connect_port);
+		else
+			log_info("listening listener=%s mode=%s bind=%s",
+			    lc->name, listen_mode_name(lc->mode), addr);
 	}
 	return 0;
 }
@@ -247,6 +252,7 @@ server_free(struct server *srv)
 	if (srv->dns != NULL)
 		evdns_base_free(srv->dns, 1);
 	tls_client_free(srv->tls);
+	tls_ca_free(srv->ca);
 	snapshot_unref(srv->snap);
 	conf_free(srv->conf);
 	if (srv->base != NULL)
@@ -280,6 +286,11 @@ server_run(struct conf *conf)
 		goto out;
 	}
 	srv.snap = snapshot_ref(conf->snap);
+	if (conf->ca_dir != NULL && (srv.ca = tls_ca_load(conf->ca_dir, 256,
+	    err, sizeof(err))) == NULL) {
+		log_err("interception CA: %s", err);
+		goto out;
+	}
 	if (dns_open(&srv) == -1 || listeners_open(&srv) == -1)
 		goto out;
 	if (conf->user != NULL && privdrop(conf->user) == -1)

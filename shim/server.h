@@ -35,6 +35,7 @@ struct server {
 	struct tls_client	*tls;		/* owned; replaced on reload */
 	struct snapshot		*snap;		/* one reference owned */
 	struct feed_state	*feed;		/* owned, NULL without [feed] */
+	struct tls_ca		*ca;		/* owned; NULL if only tunnels */
 	struct listener		*listeners;	/* owned */
 	size_t			 nlisteners;
 	struct event		*sig_term, *sig_int, *sig_hup; /* owned */
@@ -48,7 +49,8 @@ int	 server_run(struct conf *);
 void	 server_conn_add(struct server *, struct conn *);
 void	 server_conn_del(struct server *, struct conn *);
 
-/* tunnel.c */
+/* tunnel.c, intercept.c */
 void	 tunnel_accept(struct listener *, int fd, const struct sockaddr *);
+void	 intercept_accept(struct listener *, int fd, const struct sockaddr *);
 
 #endif

@@ -43,16 +43,9 @@ tunnel_relay_done(void *arg, const char *how, int failed, uint64_t up,
     uint64_t down)
 {
 	struct tunnel	*t = arg;
-	struct timeval	 now, d;
 
-	gettimeofday(&now, NULL);
-	timersub(&now, &t->start, &d);
-	log_info("close listener=%s client=%s host=%s:%u how=\"%s%s%s\" "
-	    "up=%llu down=%llu duration=%ld.%03lds", t->l->lc->name,
-	    t->client, t->l->lc->connect_host, t->l->lc->connect_port, how,
-	    failed >= 0 ? " by " : "", failed >= 0 ? relay_end_name(failed) :
-	    "", (unsigned long long)up, (unsigned long long)down,
-	    (long)d.tv_sec, (long)d.tv_usec / 1000);
+	relay_log_close(t->l->lc->name, t->client, t->l->lc->connect_host,
+	    t->l->lc->connect_port, how, failed, up, down, &t->start);
 	t->relay = NULL;
 	t->cfd = -1;		/* the relay closed it */
 	tunnel_free(t);

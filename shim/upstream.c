@@ -38,8 +38,9 @@ struct upstream {
 	bool			 plain;		/* connect only, no TLS */
 	struct evdns_getaddrinfo_request *dns_req; /* pending, or NULL */
 	bool			 dns_sync;	/* answered inside the call */
-	struct evutil_addrinfo	*ai;		/* owned */
-	struct evutil_addrinfo	*next_ai;	/* borrowed from ai */
+#define UP_ADDRS_MAX	8
+	struct sockaddr_storage	 addrs[UP_ADDRS_MAX]; /* to try, in order */
+	size_t			 naddrs, next;
 	struct event		*step;		/* owned; deferred work */
 	struct event		*io;		/* owned; connect/handshake */
 	struct event		*deadline;	/* owned; handshake timeout */
@@ -59,8 +60,6 @@ up_free(struct upstream *u)
 {
 	if (u->dns_req != NULL)
 		evdns_getaddrinfo_cancel(u->dns_req);
-	if (u->ai != NULL)
-		evutil_freeaddrinfo(u->ai);
 	if (u->step != NULL)
 		event_free(u->step);
 	if (u->io != NULL)
@@ -119,12 +118,11 @@ up_step(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (u->state == ST_RESOLVE) {
-		if (u->ai == NULL) {
+		if (u->naddrs == 0) {
 			up_finish(u, UP_DNS, "dns-failed");
 			return;
 		}
 		u->state = ST_CONNECT;
-		u->next_ai = u->ai;
 		up_try_next(u);
 	} else if (u->state == ST_BLOCKED) {
 		up_finish(u, UP_BLOCKED, "blocked");
@@ -143,8 +141,16 @@ up_resolved(int err, struct evutil_addrinfo *ai, void *arg)
 	if (err != 0) {
 		snprintf(u->res.detail, sizeof(u->res.detail), "%s: %s",
 		    u->host, evutil_gai_strerror(err));
-	} else
-		u->ai = ai;
+	} else {
+		struct evutil_addrinfo *a;
+
+		for (a = ai; a != NULL && u->naddrs < UP_ADDRS_MAX;
+		    a = a->ai_next)
+			if (a->ai_addrlen <= sizeof(u->addrs[0]))
+				memcpy(&u->addrs[u->naddrs++], a->ai_addr,
+				    a->ai_addrlen);
+		evutil_freeaddrinfo(ai);
+	}
 	/* Never continue from inside evdns_getaddrinfo(): defer. */
 	event_active(u->step, 0, 0);
 }
@@ -202,21 +208,22 @@ up_connected(evutil_socket_t fd, short what, void *arg)
 static void
 up_try_next(struct upstream *u)
 {
-	struct evutil_addrinfo	*ai;
 	struct timeval		 tv = { 0, 0 };
 
-	while ((ai = u->next_ai) != NULL) {
-		int	 fd;
+	while (u->next < u->naddrs) {
+		struct sockaddr	*sa = (struct sockaddr *)&u->addrs[u->next++];
+		socklen_t	 salen = sa->sa_family == AF_INET6 ?
+		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+		int		 fd;
 
-		u->next_ai = ai->ai_next;
-		sockaddr_format(ai->ai_addr, u->res.addr, sizeof(u->res.addr));
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
+		sockaddr_format(sa, u->res.addr, sizeof(u->res.addr));
+		fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
 		    SOCK_CLOEXEC, 0);
 		if (fd == -1) {
 			detail_append(u, strerror(errno));
 			continue;
 		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1 &&
+		if (connect(fd, sa, salen) == -1 &&
 		    errno != EINPROGRESS) {
 			detail_append(u, strerror(errno));
 			close(fd);
@@ -300,12 +307,13 @@ upstream_open(struct server *srv, const char *host, uint16_t port,
 	snapshot_resolve(u->snap, host, time(NULL), &u->vp);
 	u->chk.policy = u->vp.policy;
 	u->chk.pins = u->vp.rule ? &u->vp.rule->pins : NULL;
-	if (opts != NULL) {
+	if (opts != NULL && opts->pins != NULL) {
 		u->vp.policy = u->chk.policy = opts->policy;
 		u->vp.rule = NULL;
 		u->chk.pins = opts->pins;
-		u->plain = opts->plain;
 	}
+	if (opts != NULL)
+		u->plain = opts->plain;
 	snprintf(u->chk.host, sizeof(u->chk.host), "%s", host);
 	u->step = event_new(srv->base, -1, 0, up_step, u);
 	if (u->step == NULL)
@@ -322,6 +330,14 @@ upstream_open(struct server *srv, const char *host, uint16_t port,
 		return u;
 	}
 
+	if (opts != NULL && opts->addr != NULL) {
+		/* The app already chose the address (transparent mode). */
+		u->addrs[0] = *opts->addr;
+		u->naddrs = 1;
+		u->state = ST_RESOLVE;
+		event_active(u->step, 0, 0);
+		return u;
+	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;

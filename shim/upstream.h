@@ -40,6 +40,7 @@ struct upstream_opts {
 	enum policy		 policy;
 	const struct pinset	*pins;	/* must outlive the attempt */
 	bool			 plain;	/* no TLS at all (http://) */
+	const struct sockaddr_storage *addr; /* connect here, no DNS */
 };
 
 /* host must be normalised. opts NULL: the snapshot decides. cb runs

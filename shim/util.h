@@ -32,6 +32,16 @@ bool	 parse_hostport(const char *s, char *host, size_t hostsz,
 /* "2027-01-31T12:00:00Z" (UTC only) to time_t. */
 bool	 parse_rfc3339(const char *s, time_t *out);
 struct sockaddr;
+
+struct cidr {
+	int		 family;	/* AF_INET or AF_INET6 */
+	uint8_t		 addr[16];
+	unsigned	 bits;
+};
+/* "10.0.0.0/8", "::1/128", or a bare address (a host). */
+bool	 parse_cidr(const char *s, struct cidr *out);
+bool	 cidr_match(const struct cidr *, const struct sockaddr *);
+
 /* "1.2.3.4:80" or "[::1]:80" */
 void	 sockaddr_format(const struct sockaddr *, char *buf, size_t sz);
 #endif

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -16,6 +17,15 @@
 #include "../pins/policy.h"
 
 #define TLS_CHAIN_MAX	10	/* certificates considered per chain */
+
+/* AEAD with forward secrecy only, both directions: Debian's wolfSSL would
+ * otherwise offer anonymous, NULL and PSK suites too. */
+#define TLS_CIPHERS \
+	"TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:" \
+	"TLS13-CHACHA20-POLY1305-SHA256:" \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 struct tls_anchors;
 
@@ -81,6 +91,18 @@ const char	*tls_reason_name(enum tls_reason);
 int		 tls_cert_pin(WOLFSSL_X509 *, struct pin *);
 /* Subject as a one-line string into buf. */
 void		 tls_cert_subject(WOLFSSL_X509 *, char *buf, size_t);
+
+/* The local interception CA (tls_ca.c). */
+struct tls_ca;
+int		 tls_ca_init(const char *dir, const char *cn, FILE *errs);
+/* cache: how many minted leaves to keep. */
+struct tls_ca	*tls_ca_load(const char *dir, size_t cache, char *err,
+		    size_t errsz);
+void		 tls_ca_free(struct tls_ca *);
+/* A server session on fd presenting a leaf for name (minted or cached). */
+WOLFSSL		*tls_ca_session(struct tls_ca *, int fd, const char *name);
+void		 tls_ca_stats(const struct tls_ca *, unsigned long *mints,
+		    unsigned long *hits);
 
 /* Trust anchors, for path building. */
 struct tls_anchors *tls_anchors_load(const char *file, char *err,

@@ -754,8 +754,25 @@ static void
 test_listen_mode_forward(void **state)
 {
 	(void)state;
+	struct conf	*c;
+
 	fails_at(UPSTREAM "[listen:x]\nmode = forward\nbind = 127.0.0.1:1\n",
-	    4, "[listen:x] mode: only mode tunnel is supported");
+	    3, "[listen:x] mode: forward needs the interception CA");
+	fails_at(STATE UPSTREAM "[listen:x]\nmode = forward\n"
+	    "bind = 127.0.0.1:1\nconnect = a.test:443\n", 5,
+	    "[listen:x] connect: only for mode tunnel");
+	fails_at(STATE UPSTREAM "[listen:x]\nmode = transparent\n"
+	    "bind = 127.0.0.1:1\n", 5, "[listen:x] allow: missing required");
+	fails_at(STATE UPSTREAM "[listen:x]\nmode = forward\n"
+	    "bind = 127.0.0.1:1\nallow = 10.0.0.0/33\n", 8,
+	    "[listen:x] allow: not a list of ADDRESS/BITS");
+	c = loads(STATE UPSTREAM "[listen:x]\nmode = forward\n"
+	    "bind = 127.0.0.1:1\n");
+	assert_int_equal(c->listeners[0].nallow, 2);	/* loopback only */
+	assert_int_equal(c->listeners[0].nports, 1);
+	assert_int_equal(c->listeners[0].ports[0], 443);
+	assert_string_equal(c->ca_dir, "/var/lib/pinshim/ca");
+	conf_free(c);
 	fails_at(UPSTREAM "[listen:x]\nmode = socks\nbind = 127.0.0.1:1\n",
 	    4, "[listen:x] mode: not one of tunnel");
 }

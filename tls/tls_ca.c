@@ -1,0 +1,388 @@
+/*
+ * tls_ca.c - the local interception CA: create it once on the device, load
+ * it at start, and mint short-lived leaves for the names apps ask for,
+ * kept in a bounded LRU so a repeated name costs no key generation.
+ *
+ * The CA key never leaves the device: it is written 0600 by open() itself
+ * and its in-memory copies are wiped once wolfSSL holds the key. Minted
+ * leaves are ECDSA P-256 with exactly the requested name as SAN.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+#include <wolfssl/wolfcrypt/random.h>
+
+#include "../pins/host.h"
+#include "../shim/util.h"
+#include "tls.h"
+
+#define CA_DAYS		1826		/* five years */
+#define LEAF_DAYS	7
+#define LEAF_REMINT	(24 * 3600)	/* re-mint a cached leaf after a day */
+#define DER_MAX		2048
+
+struct leaf {
+	char		 name[HOST_MAX + 1];
+	uint8_t		 cert[DER_MAX];
+	int		 certlen;
+	uint8_t		 key[256];
+	int		 keylen;
+	time_t		 minted;
+	unsigned long	 used;		/* LRU clock */
+};
+
+struct tls_ca {
+	WOLFSSL_CTX	*ctx;		/* server side; owned */
+	ecc_key		 key;		/* the CA's; owned */
+	uint8_t		 cert[DER_MAX];	/* the CA's certificate */
+	int		 certlen;
+	WC_RNG		 rng;
+	struct leaf	*cache;		/* owned; ncache entries */
+	size_t		 ncache, used;
+	unsigned long	 clock;
+	unsigned long	 mints, hits;
+};
+
+static int
+write_private(const char *path, const void *buf, size_t len)
+{
+	int	 fd;
+	ssize_t	 n;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return -1;
+	n = write(fd, buf, len);
+	if (n != (ssize_t)len || fsync(fd) == -1) {
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	return close(fd);
+}
+
+int
+tls_ca_init(const char *dir, const char *cn, FILE *errs)
+{
+	char		 keypath[4096], certpath[4096];
+	uint8_t		 der[DER_MAX], pem[DER_MAX * 2];
+	Cert		 cert;
+	ecc_key		 key;
+	WC_RNG		 rng;
+	int		 n, pemlen, status = -1;
+	bool		 have_key = false;
+
+	snprintf(keypath, sizeof(keypath), "%s/ca.key", dir);
+	snprintf(certpath, sizeof(certpath), "%s/ca.pem", dir);
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		fprintf(errs, "%s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	if (access(keypath, F_OK) == 0) {
+		fprintf(errs, "%s: exists; refusing to replace a CA that "
+		    "devices may already trust\n", keypath);
+		return -1;
+	}
+	if (wc_InitRng(&rng) != 0)
+		return -1;
+	if (wc_ecc_init(&key) != 0 ||
+	    wc_ecc_make_key_ex(&rng, 32, &key, ECC_SECP256R1) != 0) {
+		fprintf(errs, "CA key generation failed\n");
+		goto out;
+	}
+	have_key = true;
+	wc_InitCert(&cert);
+	snprintf(cert.subject.org, CTC_NAME_SIZE, "pinshim");
+	snprintf(cert.subject.commonName, CTC_NAME_SIZE, "%s", cn);
+	memcpy(&cert.issuer, &cert.subject, sizeof(cert.issuer));
+	cert.sigType = CTC_SHA256wECDSA;
+	cert.daysValid = CA_DAYS;
+	cert.isCA = 1;
+	cert.pathLen = 0;
+	cert.pathLenSet = 1;
+	if (wc_SetKeyUsage(&cert, "keyCertSign,cRLSign") != 0 ||
+	    wc_SetSubjectKeyIdFromPublicKey_ex(&cert, ECC_TYPE, &key) != 0 ||
+	    wc_SetAuthKeyIdFromPublicKey_ex(&cert, ECC_TYPE, &key) != 0 ||
+	    wc_MakeCert(&cert, der, sizeof(der), NULL, &key, &rng) < 0 ||
+	    (n = wc_SignCert(cert.bodySz, cert.sigType, der, sizeof(der), NULL,
+	    &key, &rng)) < 0) {
+		fprintf(errs, "CA certificate generation failed\n");
+		goto out;
+	}
+	if ((pemlen = wc_DerToPem(der, (word32)n, pem, sizeof(pem),
+	    CERT_TYPE)) <= 0) {
+		fprintf(errs, "CA certificate encoding failed\n");
+		goto out;
+	}
+	/* The certificate is public; write it first so a failure leaves no
+	 * orphan private key. */
+	{
+		FILE *f = fopen(certpath, "wx");
+
+		if (f == NULL || fwrite(pem, 1, (size_t)pemlen, f) !=
+		    (size_t)pemlen || fclose(f) != 0) {
+			fprintf(errs, "%s: %s\n", certpath, strerror(errno));
+			goto out;
+		}
+	}
+	if ((n = wc_EccKeyToDer(&key, der, sizeof(der))) <= 0 ||
+	    (pemlen = wc_DerToPem(der, (word32)n, pem, sizeof(pem),
+	    ECC_PRIVATEKEY_TYPE)) <= 0 ||
+	    write_private(keypath, pem, (size_t)pemlen) == -1) {
+		fprintf(errs, "%s: %s\n", keypath, strerror(errno));
+		unlink(certpath);
+		goto out;
+	}
+	status = 0;
+out:
+	explicit_bzero(der, sizeof(der));
+	explicit_bzero(pem, sizeof(pem));
+	if (have_key)
+		wc_ecc_free(&key);
+	wc_FreeRng(&rng);
+	return status;
+}
+
+static int
+read_all(const char *path, uint8_t *buf, size_t sz)
+{
+	int	 fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t	 n;
+
+	if (fd == -1)
+		return -1;
+	n = read(fd, buf, sz);
+	close(fd);
+	return n > 0 && (size_t)n < sz ? (int)n : -1;
+}
+
+struct tls_ca *
+tls_ca_load(const char *dir, size_t cache, char *err, size_t errsz)
+{
+	struct tls_ca	*ca = xcalloc(1, sizeof(*ca));
+	char		 path[4096];
+	uint8_t		 pem[DER_MAX * 2], der[DER_MAX];
+	int		 n, dn;
+	word32		 idx = 0;
+
+	if (wc_InitRng(&ca->rng) != 0 || wc_ecc_init(&ca->key) != 0) {
+		snprintf(err, errsz, "crypto initialisation failed");
+		free(ca);
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "%s/ca.pem", dir);
+	if ((n = read_all(path, pem, sizeof(pem))) == -1 ||
+	    (ca->certlen = wc_CertPemToDer(pem, n, ca->cert, sizeof(ca->cert),
+	    CERT_TYPE)) <= 0) {
+		snprintf(err, errsz, "%s: cannot read the CA certificate "
+		    "(create it with: pinshim ca init %s)", path, dir);
+		goto bad;
+	}
+	snprintf(path, sizeof(path), "%s/ca.key", dir);
+	if ((n = read_all(path, pem, sizeof(pem))) == -1 ||
+	    (dn = wc_KeyPemToDer(pem, n, der, sizeof(der), NULL)) <= 0 ||
+	    wc_EccPrivateKeyDecode(der, &idx, &ca->key, (word32)dn) != 0) {
+		snprintf(err, errsz, "%s: cannot read the CA key", path);
+		explicit_bzero(pem, sizeof(pem));
+		explicit_bzero(der, sizeof(der));
+		goto bad;
+	}
+	explicit_bzero(pem, sizeof(pem));
+	explicit_bzero(der, sizeof(der));
+
+	ca->ctx = wolfSSL_CTX_new(wolfSSLv23_server_method());
+	if (ca->ctx == NULL ||
+	    wolfSSL_CTX_SetMinVersion(ca->ctx, WOLFSSL_TLSV1_2) !=
+	    WOLFSSL_SUCCESS ||
+	    wolfSSL_CTX_set_cipher_list(ca->ctx, TLS_CIPHERS) !=
+	    WOLFSSL_SUCCESS) {
+		snprintf(err, errsz, "cannot create the TLS server context");
+		goto bad;
+	}
+	ca->ncache = cache ? cache : 1;
+	ca->cache = xcalloc(ca->ncache, sizeof(*ca->cache));
+	return ca;
+bad:
+	tls_ca_free(ca);
+	return NULL;
+}
+
+void
+tls_ca_free(struct tls_ca *ca)
+{
+	if (ca == NULL)
+		return;
+	if (ca->ctx != NULL)
+		wolfSSL_CTX_free(ca->ctx);
+	if (ca->cache != NULL) {
+		explicit_bzero(ca->cache, ca->ncache * sizeof(*ca->cache));
+		free(ca->cache);
+	}
+	wc_ecc_free(&ca->key);
+	wc_FreeRng(&ca->rng);
+	free(ca);
+}
+
+/* SubjectAltName value: one dNSName, or one iPAddress for literals. */
+static int
+san_der(const char *name, uint8_t *out, size_t sz)
+{
+	unsigned char	 ip[16];
+	size_t		 n = strlen(name);
+	int		 iplen = 0;
+
+	if (inet_pton(AF_INET, name, ip) == 1)
+		iplen = 4;
+	else if (inet_pton(AF_INET6, name, ip) == 1)
+		iplen = 16;
+	if (iplen) {
+		out[0] = 0x30;
+		out[1] = (uint8_t)(2 + iplen);
+		out[2] = 0x87;			/* [7] iPAddress */
+		out[3] = (uint8_t)iplen;
+		memcpy(out + 4, ip, (size_t)iplen);
+		return 4 + iplen;
+	}
+	/* host names are <= 253 bytes: lengths fit the short/0x81 forms */
+	if (n > HOST_MAX || n + 6 > sz)
+		return -1;
+	if (n + 2 < 128) {
+		out[0] = 0x30;
+		out[1] = (uint8_t)(n + 2);
+		out[2] = 0x82;			/* [2] dNSName */
+		out[3] = (uint8_t)n;
+		memcpy(out + 4, name, n);
+		return (int)n + 4;
+	}
+	out[0] = 0x30;
+	out[1] = 0x81;
+	out[2] = (uint8_t)(n + (n < 128 ? 2 : 3));
+	out[3] = 0x82;
+	if (n < 128) {
+		out[4] = (uint8_t)n;
+		memcpy(out + 5, name, n);
+		return (int)n + 5;
+	}
+	out[4] = 0x81;
+	out[5] = (uint8_t)n;
+	memcpy(out + 6, name, n);
+	return (int)n + 6;
+}
+
+static int
+mint(struct tls_ca *ca, const char *name, struct leaf *l)
+{
+	Cert		 cert;
+	ecc_key		 key;
+	int		 n, status = -1;
+
+	if (wc_ecc_init(&key) != 0)
+		return -1;
+	if (wc_ecc_make_key_ex(&ca->rng, 32, &key, ECC_SECP256R1) != 0)
+		goto out;
+	wc_InitCert(&cert);
+	snprintf(cert.subject.org, CTC_NAME_SIZE, "pinshim interception");
+	snprintf(cert.subject.commonName, CTC_NAME_SIZE, "%.63s", name);
+	cert.sigType = CTC_SHA256wECDSA;
+	cert.daysValid = LEAF_DAYS;
+	if ((n = san_der(name, cert.altNames, sizeof(cert.altNames))) < 0)
+		goto out;
+	cert.altNamesSz = n;
+	if (wc_SetIssuerBuffer(&cert, ca->cert, ca->certlen) != 0 ||
+	    wc_SetAuthKeyIdFromCert(&cert, ca->cert, ca->certlen) != 0 ||
+	    wc_SetSubjectKeyIdFromPublicKey_ex(&cert, ECC_TYPE, &key) != 0 ||
+	    wc_SetKeyUsage(&cert, "digitalSignature") != 0 ||
+	    wc_SetExtKeyUsage(&cert, "serverAuth") != 0 ||
+	    wc_MakeCert(&cert, l->cert, sizeof(l->cert), NULL, &key,
+	    &ca->rng) < 0 ||
+	    (n = wc_SignCert(cert.bodySz, cert.sigType, l->cert,
+	    sizeof(l->cert), NULL, &ca->key, &ca->rng)) < 0)
+		goto out;
+	l->certlen = n;
+	if ((n = wc_EccKeyToDer(&key, l->key, sizeof(l->key))) <= 0)
+		goto out;
+	l->keylen = n;
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	l->minted = time(NULL);
+	ca->mints++;
+	status = 0;
+out:
+	wc_ecc_free(&key);
+	return status;
+}
+
+/* The cached leaf for name, minted if missing or old. */
+static struct leaf *
+leaf_for(struct tls_ca *ca, const char *name)
+{
+	struct leaf	*victim = NULL;
+	size_t		 i;
+	time_t		 now = time(NULL);
+
+	for (i = 0; i < ca->used; i++) {
+		struct leaf *l = &ca->cache[i];
+
+		if (strcmp(l->name, name) == 0 && now - l->minted < LEAF_REMINT) {
+			l->used = ++ca->clock;
+			ca->hits++;
+			return l;
+		}
+		if (strcmp(l->name, name) == 0)
+			victim = l;	/* stale: re-mint in place */
+	}
+	if (victim == NULL && ca->used < ca->ncache)
+		victim = &ca->cache[ca->used++];
+	else if (victim == NULL) {	/* full: evict the least recent */
+		victim = &ca->cache[0];
+		for (i = 1; i < ca->used; i++)
+			if (ca->cache[i].used < victim->used)
+				victim = &ca->cache[i];
+	}
+	if (mint(ca, name, victim) == -1) {
+		victim->name[0] = '\0';
+		return NULL;
+	}
+	victim->used = ++ca->clock;
+	return victim;
+}
+
+WOLFSSL *
+tls_ca_session(struct tls_ca *ca, int fd, const char *name)
+{
+	struct leaf	*l;
+	WOLFSSL		*ssl;
+
+	if ((l = leaf_for(ca, name)) == NULL)
+		return NULL;
+	if ((ssl = wolfSSL_new(ca->ctx)) == NULL)
+		return NULL;
+	if (wolfSSL_use_certificate_buffer(ssl, l->cert, l->certlen,
+	    WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS ||
+	    wolfSSL_use_PrivateKey_buffer(ssl, l->key, l->keylen,
+	    WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS ||
+	    wolfSSL_set_fd(ssl, fd) != WOLFSSL_SUCCESS) {
+		wolfSSL_free(ssl);
+		return NULL;
+	}
+	wolfSSL_set_using_nonblock(ssl, 1);
+	return ssl;
+}
+
+void
+tls_ca_stats(const struct tls_ca *ca, unsigned long *mints,
+    unsigned long *hits)
+{
+	*mints = ca->mints;
+	*hits = ca->hits;
+}
