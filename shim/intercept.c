@@ -40,7 +40,6 @@
 
 #define HEAD_MAX	8192		/* request line + headers */
 #define HELLO_MAX	(16384 + 5)	/* one TLS record */
-#define HEAD_TIMEOUT	10		/* seconds for the request head */
 
 enum stage { S_HEAD, S_UPSTREAM, S_HELLO, S_ACCEPT, S_RELAY };
 
@@ -145,7 +144,7 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 	switch (c->stage) {
 	case S_HEAD:
 		log_refuse(c, "client-timeout", "no complete request head "
-		    "within 10s");
+		    "within handshake_timeout");
 		reply_and_close(c, 408, "Request Timeout", "request head "
 		    "not received in time");
 		return;
@@ -586,7 +585,8 @@ intercept_accept(struct listener *l, int fd, const struct sockaddr *sa)
 	if (l->lc->mode == MODE_FORWARD) {
 		c->head = evbuffer_new();
 		c->stage = S_HEAD;
-		arm(c, EV_READ | EV_PERSIST, icpt_head, HEAD_TIMEOUT);
+		arm(c, EV_READ | EV_PERSIST, icpt_head,
+		    (unsigned)c->srv->conf->handshake_timeout);
 		return;
 	}
 	/* transparent */

@@ -7,7 +7,7 @@ set -eu
 build="gcc make pkg-config libc6-dev libwolfssl-dev libevent-dev libinih-dev"
 case "${1:-build}" in
 build)	pkgs="$build" ;;
-test)	pkgs="$build libcmocka-dev openssl curl nginx mitmproxy python3" ;;
+test)	pkgs="$build libcmocka-dev openssl curl nginx mitmproxy python3 iproute2 nftables" ;;
 demo)	pkgs="$build openssl curl" ;;
 bench)	pkgs="$build openssl curl nginx stunnel4 haproxy python3" ;;
 san)	pkgs="$build libgcc-12-dev" ;;	# libasan/libubsan come with gcc

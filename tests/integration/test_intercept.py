@@ -1,0 +1,398 @@
+"""Interception: the forward proxy with curl and openssl as the apps, and
+the transparent gateway in network namespaces with an nftables REDIRECT."""
+
+import os
+import shutil
+import socket
+import subprocess
+import unittest
+from datetime import datetime
+from pathlib import Path
+
+from harness import (PINSHIM, WAIT, Proc, Shim, ShimTest, free_port, pin_of,
+                     s_server, wait_port)
+
+UNRELATED = "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
+
+class Intercept(ShimTest):
+
+    def setUp(self):
+        super().setUp()
+        self.state = Path(self.tmp) / "state"
+        self.state.mkdir()
+        r = subprocess.run([str(PINSHIM), "ca", "init", self.state / "ca"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.ca = self.state / "ca" / "ca.pem"
+
+    def proxy_ini(self, up_port, domains, allow=None, extra_listen=""):
+        listen = "[listen:proxy]\nmode = forward\nbind = 127.0.0.1:%d\n" \
+            "ports = %d\n%s%s" % (self.proxy_port, up_port,
+                                  "allow = %s\n" % allow if allow else "",
+                                  extra_listen)
+        return "[shim]\nstate_dir = %s\n" % self.state + self.ini(
+            None, domains, listeners=listen).replace(
+            "handshake_timeout = 5", "handshake_timeout = 2")
+
+    def start(self, up_port, pins, policy="pin", allow=None, host="api.test"):
+        self.proxy_port = free_port()
+        return Shim(self, self.proxy_ini(up_port, self.domain(host, pins,
+                                                              policy),
+                                         allow=allow))
+
+    def curl(self, url, *extra):
+        return subprocess.run(["curl", "-sS", "-m", str(WAIT), "--cacert",
+                               str(self.ca), "-x",
+                               "http://127.0.0.1:%d" % self.proxy_port,
+                               "-o", "-", "-w", "\n%{http_code}", url] +
+                              list(extra), capture_output=True, text=True)
+
+    def raw(self, data, read=True):
+        with socket.create_connection(("127.0.0.1", self.proxy_port),
+                                      timeout=WAIT) as s:
+            s.sendall(data)
+            got = b""
+            while read:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+            return got
+
+    def api(self, leaf="leaf", chain="inter.pem"):
+        p = self.pki
+        port, _ = s_server(self, p / ("%s.pem" % leaf), p / ("%s.key" % leaf),
+                           p / chain if chain else None)
+        return port
+
+
+class Forward(Intercept):
+
+    def test_connect_pinned_passes_with_minted_leaf(self):
+        up = self.api()
+        shim = self.start(up, [pin_of(self.pki / "leaf.pem")])
+        r = self.curl("https://api.test:%d/" % up)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.endswith("\n200"))
+        self.assertIn("s_server", r.stdout)
+        v = shim.verdict()
+        self.assertEqual((v["listener"], v["verdict"]), ("proxy", "pass"))
+        self.assertEqual(shim.closed()["how"], "closed")
+
+    def test_wrong_pin_gets_502_with_reason(self):
+        up = self.api()
+        shim = self.start(up, [UNRELATED])
+        got = self.raw(b"CONNECT api.test:%d HTTP/1.1\r\nHost: x\r\n\r\n" %
+                       up).decode()
+        self.assertTrue(got.startswith("HTTP/1.1 502 "), got)
+        self.assertIn("pinshim: upstream api.test:%d refused: pin-mismatch"
+                      % up, got)
+        self.assertEqual(shim.verdict()["reason"], "pin-mismatch")
+
+    def test_rogue_ca_upstream_gets_502(self):
+        up = self.api(leaf="rogue", chain=None)
+        shim = self.start(up, [pin_of(self.pki / "leaf.pem")])
+        r = self.curl("https://api.test:%d/" % up)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("502", r.stderr)
+        self.assertEqual(shim.verdict()["reason"], "pin-mismatch")
+
+    def test_unknown_host_follows_default_policy_block(self):
+        up = self.api()
+        shim = self.start(up, [pin_of(self.pki / "leaf.pem")])
+        got = self.raw(b"CONNECT other.test:%d HTTP/1.1\r\n\r\n" % up)
+        self.assertTrue(got.startswith(b"HTTP/1.1 502 "), got)
+        self.assertIn(b"refused: blocked", got)
+        self.assertEqual(shim.verdict()["reason"], "blocked")
+
+    def test_client_outside_allow_gets_403(self):
+        up = self.api()
+        shim = self.start(up, [pin_of(self.pki / "leaf.pem")],
+                          allow="10.0.0.0/8")
+        got = self.raw(b"CONNECT api.test:%d HTTP/1.1\r\n\r\n" % up)
+        self.assertTrue(got.startswith(b"HTTP/1.1 403 "), got)
+        self.assertEqual(shim.verdict()["reason"], "client-not-allowed")
+
+    def test_minted_leaf_checked_with_openssl(self):
+        up = self.api()
+        self.start(up, [pin_of(self.pki / "leaf.pem")])
+        pem = self.served_cert("api.test", up)
+        leaf = Path(self.tmp) / "minted.pem"
+        leaf.write_text(pem)
+        text = subprocess.run(["openssl", "x509", "-in", leaf, "-noout",
+                               "-text"], capture_output=True,
+                              text=True).stdout
+        self.assertIn("DNS:api.test", text)
+        self.assertIn("CA:FALSE", text) if "CA:FALSE" in text else None
+        issuer = subprocess.run(["openssl", "x509", "-in", self.ca, "-noout",
+                                 "-subject"], capture_output=True,
+                                text=True).stdout.split("=", 1)[1].strip()
+        self.assertIn("Issuer: " + issuer, text)
+        self.assertIn("TLS Web Server Authentication", text)
+        r = subprocess.run(["openssl", "verify", "-CAfile", self.ca, leaf],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        dates = subprocess.run(["openssl", "x509", "-in", leaf, "-noout",
+                                "-startdate", "-enddate"],
+                               capture_output=True, text=True).stdout
+        nb, na = [datetime.strptime(l.split("=", 1)[1].strip(),
+                                    "%b %d %H:%M:%S %Y %Z")
+                  for l in dates.splitlines()]
+        self.assertLessEqual((na - nb).days, 8)      # short-lived
+        key = subprocess.run(["openssl", "x509", "-in", leaf, "-noout",
+                              "-text"], capture_output=True,
+                             text=True).stdout
+        self.assertIn("prime256v1", key)             # ECDSA P-256
+
+    def served_cert(self, name, up, servername=None):
+        r = subprocess.run(["openssl", "s_client", "-proxy",
+                            "127.0.0.1:%d" % self.proxy_port, "-connect",
+                            "%s:%d" % (name, up), "-servername",
+                            servername or name, "-showcerts"],
+                           input="", capture_output=True, text=True,
+                           timeout=WAIT)
+        out = r.stdout
+        start = out.find("-----BEGIN CERTIFICATE-----")
+        end = out.find("-----END CERTIFICATE-----")
+        self.assertNotEqual(start, -1, out + r.stderr)
+        return out[start:end + 25] + "\n"
+
+    def test_repeated_name_reuses_the_minted_leaf(self):
+        up = self.api()
+        self.start(up, [pin_of(self.pki / "leaf.pem")])
+        self.assertEqual(self.served_cert("api.test", up),
+                         self.served_cert("api.test", up))
+
+    def test_wildcard_upstream_still_gets_an_exact_name_leaf(self):
+        up = self.api()          # the real certificate says *.api.test
+        self.start(up, [pin_of(self.pki / "leaf.pem")], host="*.api.test")
+        pem = self.served_cert("www.api.test", up)
+        leaf = Path(self.tmp) / "w.pem"
+        leaf.write_text(pem)
+        text = subprocess.run(["openssl", "x509", "-in", leaf, "-noout",
+                               "-ext", "subjectAltName"], capture_output=True,
+                              text=True).stdout
+        self.assertIn("DNS:www.api.test", text)
+        self.assertNotIn("*", text)
+
+    def test_sni_other_than_the_connect_host_is_refused(self):
+        up = self.api()
+        shim = self.start(up, [pin_of(self.pki / "leaf.pem")])
+        r = subprocess.run(["openssl", "s_client", "-proxy",
+                            "127.0.0.1:%d" % self.proxy_port, "-connect",
+                            "api.test:%d" % up, "-servername", "other.test"],
+                           input="", capture_output=True, text=True,
+                           timeout=WAIT)
+        self.assertNotIn("BEGIN CERTIFICATE", r.stdout)
+        shim.verdict()                        # api.test's upstream passed
+        v = shim.verdict()
+        self.assertEqual(v["reason"], "sni-mismatch")
+
+    def test_connect_to_a_port_not_allowed_gets_403(self):
+        up = self.api()
+        shim = self.start(up, [pin_of(self.pki / "leaf.pem")])
+        got = self.raw(b"CONNECT api.test:25 HTTP/1.1\r\n\r\n")
+        self.assertTrue(got.startswith(b"HTTP/1.1 403 "), got)
+        self.assertEqual(shim.verdict()["reason"], "port-not-allowed")
+
+    def test_malformed_and_oversized_requests(self):
+        up = self.api()
+        shim = self.start(up, [pin_of(self.pki / "leaf.pem")])
+        got = self.raw(b"HELLO\r\n\r\n")
+        self.assertTrue(got.startswith(b"HTTP/1.1 400 "), got)
+        got = self.raw(b"GET /relative HTTP/1.1\r\n\r\n")
+        self.assertTrue(got.startswith(b"HTTP/1.1 400 "), got)
+        got = self.raw(b"CONNECT api.test:%d HTTP/1.1\r\nX: %s\r\n\r\n" %
+                       (up, b"a" * 9000))
+        self.assertTrue(got.startswith(b"HTTP/1.1 431 "), got)
+        # the proxy still serves everyone else
+        r = self.curl("https://api.test:%d/" % up)
+        self.assertTrue(r.stdout.endswith("\n200"), r.stderr)
+        self.assertIn("bad-request", shim.log.text())
+
+    def test_slow_client_that_never_finishes_its_head_gets_408(self):
+        up = self.api()
+        shim = self.start(up, [pin_of(self.pki / "leaf.pem")])
+        with socket.create_connection(("127.0.0.1", self.proxy_port),
+                                      timeout=WAIT) as s:
+            s.sendall(b"CONNECT api.test:%d HTTP/1.1\r\n" % up)
+            got = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+        self.assertTrue(got.startswith(b"HTTP/1.1 408 "), got)
+        self.assertEqual(shim.verdict()["reason"], "client-timeout")
+
+    def test_non_tls_after_connect_is_closed_and_logged(self):
+        up = self.api()
+        shim = self.start(up, [pin_of(self.pki / "leaf.pem")])
+        with socket.create_connection(("127.0.0.1", self.proxy_port),
+                                      timeout=WAIT) as s:
+            s.sendall(b"CONNECT api.test:%d HTTP/1.1\r\n\r\n" % up)
+            self.assertTrue(s.recv(100).startswith(b"HTTP/1.1 200"))
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            try:
+                self.assertEqual(s.recv(100), b"")   # closed ...
+            except ConnectionResetError:
+                pass                                 # ... or reset
+        shim.verdict()
+        self.assertEqual(shim.verdict()["reason"], "not-tls")
+
+    def test_http_upgrade_goes_out_over_pinned_tls(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to bind port 443 on 127.0.0.33")
+        self.hosts.write_text("127.0.0.33 api.test\n127.0.0.1 other.test\n")
+        p = self.pki
+        proc = Proc(self, ["openssl", "s_server", "-quiet", "-www",
+                           "-accept", "127.0.0.33:443", "-cert",
+                           p / "leaf.pem", "-key", p / "leaf.key",
+                           "-cert_chain", p / "inter.pem"], "s_server443")
+        import harness
+        end = __import__("time").monotonic() + WAIT
+        while True:
+            try:
+                socket.create_connection(("127.0.0.33", 443), 1).close()
+                break
+            except OSError:
+                self.assertLess(__import__("time").monotonic(), end)
+                self.assertIsNone(proc.p.poll())
+        del harness
+        self.proxy_port = free_port()
+        domains = self.domain("api.test", [pin_of(p / "leaf.pem")]) + \
+            "upgrade = yes\n\n" + self.domain("other.test",
+                                                [pin_of(p / "leaf.pem")])
+        shim = Shim(self, self.proxy_ini(1, domains))
+        r = subprocess.run(["curl", "-sS", "-m", str(WAIT), "-x",
+                            "http://127.0.0.1:%d" % self.proxy_port,
+                            "http://api.test/", "-w", "\n%{http_code}"],
+                           capture_output=True, text=True)
+        self.assertTrue(r.stdout.endswith("\n200"), r.stdout + r.stderr)
+        self.assertIn("s_server -quiet -www", r.stdout)   # its status page
+        v = shim.verdict()
+        self.assertEqual((v["host"], v["verdict"]), ("api.test:443", "pass"))
+        r = subprocess.run(["curl", "-sS", "-m", str(WAIT), "-x",
+                            "http://127.0.0.1:%d" % self.proxy_port,
+                            "http://other.test/", "-w", "\n%{http_code}"],
+                           capture_output=True, text=True)
+        self.assertTrue(r.stdout.endswith("\n403"), r.stdout)
+        self.assertIn("not upgraded to https", r.stdout)
+
+
+class Transparent(Intercept):
+    """client ns -> gateway ns (nftables REDIRECT to pinshim) -> server ns."""
+
+    NS = ("pinshim-c", "pinshim-g", "pinshim-s")
+
+    def sh(self, *argv, check=True):
+        return subprocess.run([str(a) for a in argv], capture_output=True,
+                              text=True, check=check)
+
+    def setUp(self):
+        super().setUp()
+        why = None
+        if os.geteuid() != 0:
+            why = "needs root to create network namespaces"
+        elif not shutil.which("ip") or not shutil.which("nft"):
+            why = "needs iproute2 and nftables (tests/deps.sh test)"
+        elif subprocess.run(["ip", "netns", "add", "pinshim-probe"],
+                            capture_output=True).returncode != 0:
+            why = "this machine cannot create network namespaces"
+        else:
+            subprocess.run(["ip", "netns", "del", "pinshim-probe"])
+        if why:
+            print("\n  SKIPPED transparent tests: %s" % why)
+            self.skipTest(why)
+        c, g, s = self.NS
+        for ns in self.NS:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+            self.sh("ip", "netns", "add", ns)
+            self.addCleanup(subprocess.run, ["ip", "netns", "del", ns])
+            self.sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo",
+                    "up")
+        self.sh("ip", "link", "add", "psh-c", "netns", c, "type", "veth",
+                "peer", "name", "psh-gc", "netns", g)
+        self.sh("ip", "link", "add", "psh-s", "netns", s, "type", "veth",
+                "peer", "name", "psh-gs", "netns", g)
+        for ns, dev, addr in ((c, "psh-c", "10.203.1.2/24"),
+                              (g, "psh-gc", "10.203.1.1/24"),
+                              (g, "psh-gs", "10.203.2.1/24"),
+                              (s, "psh-s", "10.203.2.2/24")):
+            self.sh("ip", "netns", "exec", ns, "ip", "addr", "add", addr,
+                    "dev", dev)
+            self.sh("ip", "netns", "exec", ns, "ip", "link", "set", dev, "up")
+        self.sh("ip", "netns", "exec", c, "ip", "route", "add", "default",
+                "via", "10.203.1.1")
+        self.sh("ip", "netns", "exec", s, "ip", "route", "add", "default",
+                "via", "10.203.2.1")
+        self.sh("ip", "netns", "exec", g, "sysctl", "-qw",
+                "net.ipv4.ip_forward=1")
+        # The README's rule, as an operator would install it.
+        rules = Path(self.tmp) / "pinshim.nft"
+        rules.write_text("""table ip pinshim {
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    iifname "psh-gc" tcp dport 443 redirect to :8443
+  }
+}
+""")
+        self.sh("ip", "netns", "exec", g, "nft", "-f", rules)
+
+    def gateway(self, pins):
+        ini = Path(self.tmp) / "gw.ini"
+        ini.write_text("""[shim]
+state_dir = %s
+[upstream]
+ca_file = %s
+handshake_timeout = 5
+%s
+[listen:gw]
+mode = transparent
+bind = 0.0.0.0:8443
+allow = 10.203.1.0/24
+""" % (self.state, self.pki / "ca.pem", self.domain("api.test", pins)))
+        shim = Proc(self, ["ip", "netns", "exec", self.NS[1], str(PINSHIM),
+                           "run", "-c", str(ini)], "gw")
+        shim.log.wait("pinshim started", proc=shim.p)
+        return shim
+
+    def server(self):
+        p = self.pki
+        srv = Proc(self, ["ip", "netns", "exec", self.NS[2], "openssl",
+                          "s_server", "-quiet", "-www", "-accept",
+                          "10.203.2.2:443", "-cert", p / "leaf.pem", "-key",
+                          p / "leaf.key", "-cert_chain", p / "inter.pem"],
+                   "server")
+        self.sh("ip", "netns", "exec", self.NS[1], "bash", "-c",
+                "for i in $(seq 200); do (exec 3<>/dev/tcp/10.203.2.2/443) "
+                "2>/dev/null && exit 0; sleep 0.05; done; exit 1")
+        return srv
+
+    def client_get(self):
+        return subprocess.run(["ip", "netns", "exec", self.NS[0], "curl",
+                               "-sS", "-m", str(WAIT), "--cacert",
+                               str(self.ca), "--resolve",
+                               "api.test:443:10.203.2.2",
+                               "https://api.test/", "-o", "/dev/null",
+                               "-w", "%{http_code}"],
+                              capture_output=True, text=True)
+
+    def test_ordinary_https_is_transparently_pinned(self):
+        self.server()
+        gw = self.gateway([pin_of(self.pki / "leaf.pem")])
+        r = self.client_get()
+        self.assertEqual(r.stdout, "200", r.stderr)
+        line = gw.log.wait(" verdict ")
+        self.assertIn("listener=gw client=10.203.1.2:", line)
+        self.assertIn("host=api.test:443 addr=10.203.2.2:443", line)
+        self.assertIn("verdict=pass", line)
+
+    def test_wrong_pins_are_refused_transparently(self):
+        self.server()
+        gw = self.gateway([UNRELATED])
+        r = self.client_get()
+        self.assertNotEqual(r.stdout, "200")
+        line = gw.log.wait(" verdict ")
+        self.assertIn("reason=pin-mismatch", line)
