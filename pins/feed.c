@@ -133,35 +133,6 @@ feed_open(const char *name, const char *buf, size_t len,
 
 /* --- publisher side ------------------------------------------------------ */
 
-static int
-write_file(const char *path, const void *buf, size_t len, mode_t mode,
-    bool excl)
-{
-	int	 fd;
-	ssize_t	 n;
-	size_t	 off = 0;
-
-	/* The mode is set by open() itself: never briefly wider. */
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC |
-	    (excl ? O_EXCL : O_TRUNC), mode);
-	if (fd == -1)
-		return -1;
-	while (off < len) {
-		if ((n = write(fd, (const char *)buf + off, len - off)) < 0) {
-			if (errno == EINTR)
-				continue;
-			close(fd);
-			return -1;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) == -1) {
-		close(fd);
-		return -1;
-	}
-	return close(fd);
-}
-
 int
 feed_keygen(const char *name, FILE *errs)
 {
@@ -198,15 +169,19 @@ feed_keygen(const char *name, FILE *errs)
 		fprintf(errs, "key generation failed\n");
 		goto out;
 	}
-	if (write_file(keypath, pem, (size_t)pemsz, 0600, true) == -1) {
-		fprintf(errs, "%s: %s\n", keypath, strerror(errno));
+	if (file_write(keypath, pem, (size_t)pemsz, 0600, true) == -1) {
+		int e = errno;	/* fprintf may change errno */
+
+		fprintf(errs, "%s: %s\n", keypath, strerror(e));
+		if (e != EEXIST)
+			unlink(keypath);	/* no half-written key */
 		goto out;
 	}
 	memcpy(p.hash, pub, FEED_KEY_LEN);
 	pin_format(&p, text);
 	snprintf(publine, sizeof(publine), "ed25519:%s\n",
 	    text + strlen(PIN_PREFIX));
-	if (write_file(pubpath, publine, strlen(publine), 0644, true) == -1) {
+	if (file_write(pubpath, publine, strlen(publine), 0644, true) == -1) {
 		fprintf(errs, "%s: %s\n", pubpath, strerror(errno));
 		unlink(keypath);
 		goto out;
@@ -308,7 +283,7 @@ feed_write_atomic(const char *dir, const char *name, const char *buf,
 	}
 	/* write + fsync the temp file, rename over, fsync the directory:
 	 * a crash at any point leaves the old file or the new one whole. */
-	if (write_file(tmp, buf, len, 0644, false) == -1) {
+	if (file_write(tmp, buf, len, 0644, false) == -1) {
 		int e = errno;
 
 		unlink(tmp);

@@ -18,15 +18,6 @@
 
 #define FEED_FILE_MAX	(64UL * 1024 * 1024)
 
-static void
-fmt_time(time_t t, char *buf, size_t sz)
-{
-	struct tm	 tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, sz, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static int
 feed_cmd_keygen(int argc, char **argv)
 {
@@ -183,8 +174,8 @@ feed_cmd_verify(int argc, char **argv)
 	free(buf);
 	if (c == NULL)
 		return 1;
-	fmt_time(c->meta.issued, iss, sizeof(iss));
-	fmt_time(c->meta.expires, exp, sizeof(exp));
+	format_rfc3339(c->meta.issued, iss, sizeof(iss));
+	format_rfc3339(c->meta.expires, exp, sizeof(exp));
 	printf("%s: signature good (key %d)\nversion %llu\nissued %s\n"
 	    "expires %s\nhosts %zu\ndevice overrides %zu\n", file, used + 1,
 	    c->meta.version, iss, exp, c->snap->nrules, c->meta.ndevices);

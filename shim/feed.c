@@ -73,15 +73,6 @@ struct feed_pipe {
 
 static void	fetch_start(struct feed_state *, int src);
 
-static void
-fmt_time(time_t t, char *buf, size_t sz)
-{
-	struct tm	 tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, sz, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* Put base + feed (+ this device's override) in force for new conns. */
 static void
 feed_apply(struct feed_state *fs)
@@ -113,7 +104,7 @@ log_stale(struct feed_state *fs)
 
 	if (fs->current == NULL || fs->current->meta.expires > time(NULL))
 		return;
-	fmt_time(fs->current->meta.expires, t, sizeof(t));
+	format_rfc3339(fs->current->meta.expires, t, sizeof(t));
 	log_warn("feed: STALE: version %llu expired at %s and no fresh feed "
 	    "could be fetched; its pins stay in force", fs->current->meta.version,
 	    t);
@@ -172,7 +163,7 @@ feed_consider(struct feed_state *fs, const char *src, const char *buf,
 		return v;
 	}
 	if (c->meta.expires <= time(NULL)) {
-		fmt_time(c->meta.expires, t, sizeof(t));
+		format_rfc3339(c->meta.expires, t, sizeof(t));
 		snprintf(why, whysz, "version %llu expired at %s",
 		    c->meta.version, t);
 		conf_free(c);
@@ -193,7 +184,7 @@ feed_consider(struct feed_state *fs, const char *src, const char *buf,
 	memcpy(fs->raw, buf, len);
 	fs->rawlen = len;
 	feed_apply(fs);
-	fmt_time(c->meta.expires, t, sizeof(t));
+	format_rfc3339(c->meta.expires, t, sizeof(t));
 	log_info("feed: version %llu in force from %s: %zu host rule(s), "
 	    "signed by key %d, expires %s", c->meta.version, src,
 	    c->snap->nrules, key + 1, t);
@@ -472,7 +463,7 @@ feed_start(struct server *srv)
 	} else {
 		fs->raw = buf;
 		fs->rawlen = len;
-		fmt_time(fs->current->meta.expires, t, sizeof(t));
+		format_rfc3339(fs->current->meta.expires, t, sizeof(t));
 		log_info("feed: cached version %llu in force: %zu host "
 		    "rule(s), expires %s", fs->current->meta.version,
 		    fs->current->snap->nrules, t);

@@ -6,9 +6,11 @@
  * loudly rather than limp on with a half-built connection.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -209,4 +211,46 @@ cidr_match(const struct cidr *c, const struct sockaddr *sa)
 		return false;
 	return rest == 0 || ((a[full] ^ c->addr[full]) &
 	    (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+void
+format_rfc3339(time_t t, char *buf, size_t sz)
+{
+	struct tm	 tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, sz, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int
+file_write(const char *path, const void *buf, size_t len, unsigned mode,
+    bool excl)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+	int	 fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC |
+	    (excl ? O_EXCL : O_TRUNC), (mode_t)mode);
+	if (fd == -1)
+		return -1;
+	while (off < len) {
+		if ((n = write(fd, (const char *)buf + off, len - off)) < 0) {
+			if (errno == EINTR)
+				continue;
+			goto bad;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) == -1)
+		goto bad;
+	return close(fd);
+bad:
+	{
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return -1;
 }

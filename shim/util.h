@@ -31,6 +31,12 @@ bool	 parse_hostport(const char *s, char *host, size_t hostsz,
 
 /* "2027-01-31T12:00:00Z" (UTC only) to time_t. */
 bool	 parse_rfc3339(const char *s, time_t *out);
+void	 format_rfc3339(time_t, char *buf, size_t sz);	/* sz >= 21 */
+
+/* Write a whole file, created with mode (never wider, even briefly) and
+ * fsynced; excl: fail if it exists. 0 or -1 with errno. */
+int	 file_write(const char *path, const void *buf, size_t len,
+	    unsigned mode, bool excl);
 struct sockaddr;
 
 struct cidr {

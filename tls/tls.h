@@ -86,6 +86,7 @@ void		 tls_verdict(WOLFSSL *, const struct tls_client *,
 		    const struct tls_check *, int hs_ret, int hs_err,
 		    struct tls_verdict *);
 const char	*tls_reason_name(enum tls_reason);
+bool		 tls_trust_error(int err);
 
 /* Pins of a certificate (shared with `pinshim pin`). */
 int		 tls_cert_pin(WOLFSSL_X509 *, struct pin *);

@@ -54,24 +54,6 @@ struct tls_ca {
 	unsigned long	 mints, hits;
 };
 
-static int
-write_private(const char *path, const void *buf, size_t len)
-{
-	int	 fd;
-	ssize_t	 n;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd == -1)
-		return -1;
-	n = write(fd, buf, len);
-	if (n != (ssize_t)len || fsync(fd) == -1) {
-		close(fd);
-		unlink(path);
-		return -1;
-	}
-	return close(fd);
-}
-
 int
 tls_ca_init(const char *dir, const char *cn, FILE *errs)
 {
@@ -85,9 +67,23 @@ tls_ca_init(const char *dir, const char *cn, FILE *errs)
 
 	snprintf(keypath, sizeof(keypath), "%s/ca.key", dir);
 	snprintf(certpath, sizeof(certpath), "%s/ca.pem", dir);
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-		fprintf(errs, "%s: %s\n", dir, strerror(errno));
-		return -1;
+	/* mkdir -p: parents 0755, the CA directory itself 0700 */
+	{
+		char	 p[4096], *s;
+
+		snprintf(p, sizeof(p), "%s", dir);
+		for (s = p + 1; (s = strchr(s, '/')) != NULL; s++) {
+			*s = '\0';
+			if (mkdir(p, 0755) == -1 && errno != EEXIST) {
+				fprintf(errs, "%s: %s\n", p, strerror(errno));
+				return -1;
+			}
+			*s = '/';
+		}
+		if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+			fprintf(errs, "%s: %s\n", dir, strerror(errno));
+			return -1;
+		}
 	}
 	if (access(keypath, F_OK) == 0) {
 		fprintf(errs, "%s: exists; refusing to replace a CA that "
@@ -139,8 +135,12 @@ tls_ca_init(const char *dir, const char *cn, FILE *errs)
 	if ((n = wc_EccKeyToDer(&key, der, sizeof(der))) <= 0 ||
 	    (pemlen = wc_DerToPem(der, (word32)n, pem, sizeof(pem),
 	    ECC_PRIVATEKEY_TYPE)) <= 0 ||
-	    write_private(keypath, pem, (size_t)pemlen) == -1) {
-		fprintf(errs, "%s: %s\n", keypath, strerror(errno));
+	    file_write(keypath, pem, (size_t)pemlen, 0600, true) == -1) {
+		int e = errno;	/* fprintf may change errno */
+
+		fprintf(errs, "%s: %s\n", keypath, strerror(e));
+		if (e != EEXIST)
+			unlink(keypath);	/* no half-written key */
 		unlink(certpath);
 		goto out;
 	}

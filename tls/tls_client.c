@@ -26,24 +26,6 @@ tls_init(void)
 	return wolfSSL_Init() == WOLFSSL_SUCCESS ? 0 : -1;
 }
 
-/* Errors that only say "no trusted issuer": waived by pin-only. */
-static bool
-trust_error(int err)
-{
-	switch (err) {
-	case ASN_NO_SIGNER_E:
-	case ASN_SELF_SIGNED_E:
-	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-		return true;
-	default:
-		return false;
-	}
-}
-
 static int
 verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 {
@@ -52,7 +34,7 @@ verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 
 	if (preverify || chk == NULL)
 		return preverify;
-	if (chk->policy == POLICY_PIN_ONLY && trust_error(err)) {
+	if (chk->policy == POLICY_PIN_ONLY && tls_trust_error(err)) {
 		chk->trust_waived = true;
 		return 1;
 	}

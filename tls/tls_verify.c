@@ -137,9 +137,33 @@ walk_from(struct walk *w, size_t i, int depth)
 	return qualifies;
 }
 
+/* Errors that only say "no trusted issuer": what pin-only waives, and
+ * what the log calls untrusted-chain. wolfSSL reports both its own codes
+ * and OpenSSL's X509_V_ERR ones, depending on the path. */
+bool
+tls_trust_error(int err)
+{
+	switch (err) {
+	case ASN_NO_SIGNER_E:
+	case ASN_SELF_SIGNED_E:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static void
 classify(int err, struct tls_verdict *v, const char *what)
 {
+	if (tls_trust_error(err)) {
+		v->reason = TLS_UNTRUSTED;
+		goto detail;
+	}
 	switch (err) {
 	case ASN_AFTER_DATE_E:
 	case X509_V_ERR_CERT_HAS_EXPIRED:
@@ -155,19 +179,11 @@ classify(int err, struct tls_verdict *v, const char *what)
 	case IPADDR_MISMATCH:
 		v->reason = TLS_NAME_MISMATCH;
 		break;
-	case ASN_NO_SIGNER_E:
-	case ASN_SELF_SIGNED_E:
-	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-		v->reason = TLS_UNTRUSTED;
-		break;
 	default:
 		v->reason = TLS_BAD_CERT;
 		break;
 	}
+detail:
 	snprintf(v->detail, sizeof(v->detail), "%s (%d: %s)", what, err,
 	    err < 0 ? wolfSSL_ERR_reason_error_string((unsigned long)err) :
 	    wolfSSL_X509_verify_cert_error_string(err));
