@@ -616,12 +616,14 @@ finish_listener(struct loader *l)
 		    "it to a local address instead)", l->section);
 	if (lc->mode == MODE_FORWARD && lc->nallow == 0) {
 		/* default: this host only, never an open proxy */
+		free(lc->allow);	/* grown by a failed parse, if any */
 		lc->allow = xcalloc(2, sizeof(*lc->allow));
 		parse_cidr("127.0.0.0/8", &lc->allow[0]);
 		parse_cidr("::1/128", &lc->allow[1]);
 		lc->nallow = 2;
 	}
 	if (lc->mode == MODE_FORWARD && lc->nports == 0) {
+		free(lc->ports);
 		lc->ports = xcalloc(1, sizeof(*lc->ports));
 		lc->ports[0] = 443;
 		lc->nports = 1;
