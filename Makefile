@@ -57,7 +57,8 @@ LIB_SRCS	= pins/pin.c pins/pinset.c pins/host.c pins/policy.c pins/feed.c \
 		  shim/util.c shim/log.c shim/server.c shim/upstream.c \
 		  shim/relay.c shim/tunnel.c shim/privdrop.c shim/cmd_pin.c \
 		  shim/cmd_feed.c shim/http.c shim/feed.c shim/cmd_ca.c tls/tls_ca.c \
-		  shim/intercept.c shim/clienthello.c shim/origdst.c
+		  shim/intercept.c shim/clienthello.c shim/origdst.c shim/web.c \
+		  shim/report.c
 MAIN_SRCS	= shim/main.c
 UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed
 

@@ -9,29 +9,25 @@
  * of the directory) before it is put in force. Anything else is rejected
  * whole with the reason logged, and the last good feed stays.
  *
- * Fetching never blocks relaying: the connection is opened by upstream.c
- * (pinned to [feed] pins, plus the feed's own pins for that host), TLS is
- * carried by a relay onto a socketpair, and http.c speaks HTTP on the other
- * end. The fallback URL may be plain HTTP: the signature protects it.
+ * Fetching never blocks relaying: web.c opens the connection through
+ * upstream.c (pinned to [feed] pins, plus the feed's own pins for that
+ * host) and speaks HTTP over it. The fallback URL may be plain HTTP: the
+ * signature protects it.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/http.h>
 #include <event2/util.h>
 
 #include "../pins/feed.h"
 #include "feed.h"
-#include "http.h"
 #include "log.h"
-#include "relay.h"
 #include "server.h"
-#include "upstream.h"
 #include "util.h"
+#include "web.h"
 
 #define FEED_CACHE	"pins.feed"
 #define BACKOFF_FIRST	15		/* seconds; doubles per failure */
@@ -54,21 +50,7 @@ struct fetch {
 	struct feed_state	*fs;
 	int			 src;		/* 0 url, 1 fallback_url */
 	const char		*url;		/* borrowed from conf */
-	char			 host[HOST_MAX + 1];
-	char			*path;		/* owned */
-	uint16_t		 port;
-	bool			 tls;
-	struct pinset		 pins;		/* owned */
-	struct upstream		*up;		/* pending, or NULL */
-	struct http_req		*http;		/* pending, or NULL */
-};
-
-/* The TLS half of a fetch: a relay between a socketpair end and the
- * pinned upstream, tracked like any connection so exit can stop it. */
-struct feed_pipe {
-	struct conn		 conn;		/* first */
-	struct server		*srv;
-	struct relay		*relay;
+	struct web_req		*web;		/* pending, or NULL */
 };
 
 static void	fetch_start(struct feed_state *, int src);
@@ -240,12 +222,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 static void
 fetch_free(struct fetch *f)
 {
-	if (f->up != NULL)
-		upstream_cancel(f->up);
-	if (f->http != NULL)
-		http_cancel(f->http);
-	pinset_free(&f->pins);
-	free(f->path);
+	web_cancel(f->web);
 	free(f);
 }
 
@@ -262,8 +239,7 @@ fetch_end(struct fetch *f, enum verdict v, const char *why)
 		    "; keeping the feed in force" : "; bootstrap pins stay");
 	else if (v == FEED_UNCHANGED)
 		log_info("feed: %s: unchanged (%s)", f->url, why);
-	f->up = NULL;
-	f->http = NULL;
+	f->web = NULL;
 	fetch_free(f);
 	fs->fetch = NULL;
 	if (v == FEED_REJECTED && src == 0 && have_fallback) {
@@ -283,7 +259,7 @@ fetch_http_done(struct http_result *r, void *arg)
 	char			 why[512];
 	enum verdict		 v;
 
-	f->http = NULL;
+	f->web = NULL;
 	if (r->error != NULL) {
 		fetch_end(f, FEED_REJECTED, r->error);
 		return;
@@ -311,123 +287,29 @@ fetch_http_done(struct http_result *r, void *arg)
 }
 
 static void
-pipe_done(void *arg, const char *how, int failed, uint64_t up, uint64_t down)
-{
-	struct feed_pipe	*p = arg;
-
-	(void)failed;
-	log_debug("feed: connection %s (up=%llu down=%llu)", how,
-	    (unsigned long long)up, (unsigned long long)down);
-	server_conn_del(p->srv, &p->conn);
-	free(p);
-}
-
-static void
-pipe_abort(struct conn *c)
-{
-	relay_abort(((struct feed_pipe *)c)->relay);
-}
-
-static void
-fetch_connected(struct upstream_result *r, void *arg)
-{
-	struct fetch	*f = arg;
-	struct server	*srv = f->fs->srv;
-	int		 sp[2], fd = r->fd;
-
-	f->up = NULL;
-	upstream_log(r, "feed", "-", f->host, f->port);
-	if (r->fail != UP_OK) {
-		char why[600];
-
-		snprintf(why, sizeof(why), "%s: %s", r->reason, r->detail);
-		fetch_end(f, FEED_REJECTED, why);
-		return;
-	}
-	if (r->ssl != NULL) {
-		struct feed_pipe *p;
-
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, 0, sp) == -1) {
-			wolfSSL_free(r->ssl);
-			close(r->fd);
-			fetch_end(f, FEED_REJECTED, strerror(errno));
-			return;
-		}
-		p = xcalloc(1, sizeof(*p));
-		p->srv = srv;
-		p->conn.abort = pipe_abort;
-		server_conn_add(srv, &p->conn);
-		p->relay = relay_start(srv->base, sp[0], NULL, r->fd, r->ssl,
-		    pipe_done, p);
-		fd = sp[1];
-	}
-	f->http = http_get(srv->base, fd, f->host, f->path,
-	    f->fs->etag[f->src], f->fs->lastmod[f->src],
-	    srv->conf->feed.max_size, (unsigned)srv->conf->feed.timeout,
-	    fetch_http_done, f);
-}
-
-static void
 fetch_start(struct feed_state *fs, int src)
 {
 	const struct feed_conf	*fc = &fs->srv->conf->feed;
 	struct fetch		*f = xcalloc(1, sizeof(*f));
-	struct evhttp_uri	*u;
-	struct upstream_opts	 opts;
-	struct verdict_policy	 vp;
-	const char		*why, *q;
-	int			 port;
-	size_t			 i;
+	struct web_opts		 o;
 
 	f->fs = fs;
 	f->src = src;
 	f->url = src == 0 ? fc->url : fc->fallback_url;
 	fs->fetch = f;
-	/* conf checked the URL; re-parse for its parts */
-	if ((u = evhttp_uri_parse_with_flags(f->url, 0)) == NULL) {
-		fetch_end(f, FEED_REJECTED, "unparsable URL");
-		return;
-	}
-	f->tls = strcmp(evhttp_uri_get_scheme(u), "https") == 0;
-	port = evhttp_uri_get_port(u);
-	f->port = (uint16_t)(port > 0 ? port : f->tls ? 443 : 80);
-	q = evhttp_uri_get_query(u);
-	f->path = xcalloc(1, strlen(evhttp_uri_get_path(u)) + 2 +
-	    (q ? strlen(q) + 1 : 0));
-	sprintf(f->path, "%s%s%s", *evhttp_uri_get_path(u) ?
-	    evhttp_uri_get_path(u) : "/", q ? "?" : "", q ? q : "");
-	if (!host_normalize(evhttp_uri_get_host(u), f->host, sizeof(f->host),
-	    &why) && !host_is_ip(evhttp_uri_get_host(u))) {
-		evhttp_uri_free(u);
-		fetch_end(f, FEED_REJECTED, why);
-		return;
-	}
-	if (host_is_ip(evhttp_uri_get_host(u)))
-		snprintf(f->host, sizeof(f->host), "%s",
-		    evhttp_uri_get_host(u));
-	evhttp_uri_free(u);
-
-	/* url: pinned to [feed] pins and the feed's own pins for the host;
-	 * fallback_url: CA-checked only (the signature protects it). */
-	memset(&opts, 0, sizeof(opts));
-	opts.plain = !f->tls;
-	opts.policy = POLICY_CA;
-	if (src == 0) {
-		for (i = 0; i < fc->pins.n; i++)
-			pinset_add(&f->pins, &fc->pins.pins[i]);
-		snapshot_resolve(fs->srv->snap, f->host, time(NULL), &vp);
-		if (fs->current != NULL && vp.rule != NULL &&
-		    (vp.policy == POLICY_PIN || vp.policy == POLICY_PIN_ONLY))
-			for (i = 0; i < vp.rule->pins.n; i++)
-				pinset_add(&f->pins, &vp.rule->pins.pins[i]);
-		if (f->pins.n > 0)
-			opts.policy = POLICY_PIN;
-	}
-	opts.pins = &f->pins;
-	log_debug("feed: fetching %s", f->url);
-	f->up = upstream_open(fs->srv, f->host, f->port, &opts,
-	    fetch_connected, f);
+	/* url: pinned to [feed] pins and to the feed's own pins for that
+	 * host once a feed is in force; fallback_url: CA-checked only (the
+	 * signature protects it). */
+	memset(&o, 0, sizeof(o));
+	o.method = "GET";
+	o.label = "feed";
+	o.pins = src == 0 ? &fc->pins : NULL;
+	o.snapshot_pins = src == 0 && fs->current != NULL;
+	o.etag = fs->etag[src];
+	o.lastmod = fs->lastmod[src];
+	o.max_body = fc->max_size;
+	o.timeout = (unsigned)fc->timeout;
+	f->web = web_request(fs->srv, f->url, &o, fetch_http_done, f);
 }
 
 /* --- life cycle -------------------------------------------------------- */
@@ -525,4 +407,18 @@ feed_stop(struct feed_state *fs)
 		free(fs->lastmod[i]);
 	}
 	free(fs);
+}
+
+const char *
+feed_report_url(const struct feed_state *fs)
+{
+	return fs != NULL && fs->current != NULL ?
+	    fs->current->meta.report_url : NULL;
+}
+
+unsigned long long
+feed_version(const struct feed_state *fs)
+{
+	return fs != NULL && fs->current != NULL ?
+	    fs->current->meta.version : 0;
 }

@@ -14,5 +14,8 @@ struct feed_state *feed_start(struct server *);
 /* After a SIGHUP swapped srv->conf: re-verify, re-apply, fetch now. */
 void	 feed_reload(struct feed_state *);
 void	 feed_stop(struct feed_state *);
+/* Of the feed in force; NULL / 0 without one. */
+const char *feed_report_url(const struct feed_state *);
+unsigned long long feed_version(const struct feed_state *);
 
 #endif

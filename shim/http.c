@@ -163,8 +163,8 @@ http_parse(struct http_req *h, bool eof)
 			}
 		}
 	}
-	if (h->res.status != 200) {
-		http_done(h, NULL);	/* 304 and errors: no body wanted */
+	if (h->res.status != 200 || h->max_body == 0) {
+		http_done(h, NULL);	/* 304, errors, POST acks: no body */
 		return false;
 	}
 	evbuffer_add_buffer(h->res.body, in);
@@ -222,6 +222,16 @@ http_get(struct event_base *base, int fd, const char *host, const char *path,
     const char *etag, const char *last_modified, size_t max_body,
     unsigned timeout, http_cb cb, void *arg)
 {
+	return http_request(base, fd, "GET", host, path, etag, last_modified,
+	    NULL, 0, max_body, timeout, cb, arg);
+}
+
+struct http_req *
+http_request(struct event_base *base, int fd, const char *method,
+    const char *host, const char *path, const char *etag,
+    const char *last_modified, const char *json, size_t jsonlen,
+    size_t max_body, unsigned timeout, http_cb cb, void *arg)
+{
 	struct http_req	*h = xcalloc(1, sizeof(*h));
 	struct timeval	 tv = { (time_t)timeout, 0 };
 	struct evbuffer	*out;
@@ -236,14 +246,19 @@ http_get(struct event_base *base, int fd, const char *host, const char *path,
 	if (h->res.body == NULL || h->bev == NULL || h->deadline == NULL)
 		abort();
 	out = bufferevent_get_output(h->bev);
-	evbuffer_add_printf(out, "GET %s HTTP/1.0\r\nHost: %s\r\n"
-	    "User-Agent: pinshim\r\nAccept: */*\r\n", path, host);
+	evbuffer_add_printf(out, "%s %s HTTP/1.0\r\nHost: %s\r\n"
+	    "User-Agent: pinshim\r\nAccept: */*\r\n", method, path, host);
+	if (json != NULL)
+		evbuffer_add_printf(out, "Content-Type: application/json\r\n"
+		    "Content-Length: %zu\r\n", jsonlen);
 	if (etag != NULL)
 		evbuffer_add_printf(out, "If-None-Match: %s\r\n", etag);
 	if (last_modified != NULL)
 		evbuffer_add_printf(out, "If-Modified-Since: %s\r\n",
 		    last_modified);
 	evbuffer_add_printf(out, "Connection: close\r\n\r\n");
+	if (json != NULL)
+		evbuffer_add(out, json, jsonlen);
 	bufferevent_setcb(h->bev, http_read, NULL, http_event, h);
 	bufferevent_enable(h->bev, EV_READ | EV_WRITE);
 	evtimer_add(h->deadline, &tv);

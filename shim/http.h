@@ -24,6 +24,13 @@ struct http_req	*http_get(struct event_base *, int fd, const char *host,
 		    const char *path, const char *etag,
 		    const char *last_modified, size_t max_body,
 		    unsigned timeout, http_cb cb, void *arg);
+/* Any method; json (may be NULL) is sent as an application/json body.
+ * max_body 0: the response body is not wanted. */
+struct http_req	*http_request(struct event_base *, int fd, const char *method,
+		    const char *host, const char *path, const char *etag,
+		    const char *last_modified, const char *json,
+		    size_t jsonlen, size_t max_body, unsigned timeout,
+		    http_cb cb, void *arg);
 void		 http_cancel(struct http_req *);
 
 #endif

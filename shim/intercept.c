@@ -272,7 +272,7 @@ icpt_upstream_done(struct upstream_result *r, void *arg)
 	char		 line[1024];
 
 	c->up = NULL;
-	upstream_log(r, c->l->lc->name, c->client, c->host, c->port);
+	upstream_log(c->srv, r, c->l->lc->name, c->client, c->host, c->port);
 	if (r->fail != UP_OK) {
 		c->srv->refused++;
 		if (c->l->lc->mode == MODE_FORWARD) {

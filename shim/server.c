@@ -18,6 +18,7 @@
 
 #include "feed.h"
 #include "log.h"
+#include "report.h"
 #include "privdrop.h"
 #include "server.h"
 #include "util.h"
@@ -233,6 +234,7 @@ server_free(struct server *srv)
 	struct conn	*c;
 	size_t		 i;
 
+	report_free(srv->rep);
 	feed_stop(srv->feed);
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
 		c->abort(c);
@@ -297,6 +299,7 @@ server_run(struct conf *conf)
 		goto out;
 	/* The cached feed is verified and in force before the loop runs,
 	 * so no connection is ever served on bootstrap pins by mistake. */
+	srv.rep = report_new(&srv);
 	srv.feed = feed_start(&srv);
 
 	srv.sig_term = evsignal_new(srv.base, SIGTERM, on_signal, &srv);

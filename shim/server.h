@@ -36,6 +36,7 @@ struct server {
 	struct snapshot		*snap;		/* one reference owned */
 	struct feed_state	*feed;		/* owned, NULL without [feed] */
 	struct tls_ca		*ca;		/* owned; NULL if only tunnels */
+	struct reporter		*rep;		/* owned */
 	struct listener		*listeners;	/* owned */
 	size_t			 nlisteners;
 	struct event		*sig_term, *sig_int, *sig_hup; /* owned */

@@ -58,7 +58,7 @@ tunnel_upstream_done(struct upstream_result *r, void *arg)
 	struct listen_conf *lc = t->l->lc;
 
 	t->up = NULL;
-	upstream_log(r, lc->name, t->client, lc->connect_host,
+	upstream_log(t->srv, r, lc->name, t->client, lc->connect_host,
 	    lc->connect_port);
 	if (r->fail != UP_OK) {
 		t->srv->refused++;

@@ -20,6 +20,7 @@
 #include <event2/util.h>
 
 #include "log.h"
+#include "report.h"
 #include "server.h"
 #include "upstream.h"
 #include "util.h"
@@ -359,8 +360,9 @@ upstream_cancel(struct upstream *u)
 
 /* The one verdict line of a connection. */
 void
-upstream_log(const struct upstream_result *r, const char *listener,
-    const char *client, const char *host, unsigned port)
+upstream_log(struct server *srv, const struct upstream_result *r,
+    const char *listener, const char *client, const char *host,
+    unsigned port)
 {
 	if (r->fail == UP_OK) {
 		log_info("verdict listener=%s client=%s host=%s:%u addr=%s "
@@ -377,4 +379,5 @@ upstream_log(const struct upstream_result *r, const char *listener,
 	    r->pattern ? r->pattern : "-", r->reason, r->detail,
 	    r->tv.presented[0] ? r->tv.presented : "-",
 	    r->tv.anchor[0] ? r->tv.anchor : "-");
+	report_refusal(srv->rep, r, listener, host, port);
 }

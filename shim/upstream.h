@@ -48,8 +48,9 @@ struct upstream_opts {
 struct upstream	*upstream_open(struct server *, const char *host,
 		    uint16_t port, const struct upstream_opts *opts,
 		    upstream_cb cb, void *arg);
-/* Log the verdict: exactly once per connection, by the listener mode. */
-void		 upstream_log(const struct upstream_result *,
+/* Log the verdict, exactly once per connection, by the listener mode;
+ * certificate refusals are also reported if the feed asks for it. */
+void		 upstream_log(struct server *, const struct upstream_result *,
 		    const char *listener, const char *client, const char *host,
 		    unsigned port);
 /* Abandon an attempt in progress; cb will not run. */

@@ -51,17 +51,18 @@ class FeedTest(ShimTest):
         self.leaf = pin_of(self.pki / "leaf.pem")
         self.backup = pin_of(self.pki / "backup.pem")
 
-    def body(self, version, pins, expires=timedelta(days=30), extra=""):
+    def body(self, version, pins, expires=timedelta(days=30), extra="",
+             meta=""):
         return """[feed]
 version = %d
 issued = %s
 expires = %s
-
+%s
 [domain:api.test]
 pins = %s
 policy = pin
-%s""" % (version, rfc3339(timedelta(0)), rfc3339(expires), ", ".join(pins),
-         extra)
+%s""" % (version, rfc3339(timedelta(0)), rfc3339(expires), meta,
+         ", ".join(pins), extra)
 
     def sign(self, text, key="k1", name="pins.feed"):
         src = Path(self.tmp) / ("%s.body" % name)
@@ -473,3 +474,56 @@ class Publisher(FeedTest):
         self.assertIn("[domain:api.test]\npins = %s" % self.leaf, data)
         self.assertRegex(data.splitlines()[-1],
                          r"^signature = ed25519:[A-Za-z0-9+/]{86}==$")
+
+
+class Reports(FeedTest):
+    """report_url: certificate refusals are POSTed as JSON, rate-limited."""
+
+    def collector(self):
+        import json
+        got = []
+
+        def handle(conn):
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return None
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = int([l.split(b":")[1] for l in head.split(b"\r\n")
+                          if l.lower().startswith(b"content-length")][0])
+            while len(body) < length:
+                body += conn.recv(4096)
+            got.append((head.split(b"\r\n")[0].decode(),
+                        json.loads(body.decode())))
+            conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+            return None
+
+        srv = TLSServer(self, self.pki / "leaf-chain.pem",
+                        self.pki / "leaf.key", handle)
+        return srv, got
+
+    def test_pin_failure_is_reported_once_per_host_window(self):
+        srv, got = self.collector()
+        up, _ = self.api(leaf="rogue")
+        url = "https://feeds.api.test:%d/report" % srv.port
+        self.publish(3, [self.leaf], meta="report_url = %s\n" % url)
+        shim = Shim(self, self.feed_ini(up, extra_shim="device_id = gw-7"))
+        shim.log.wait("feed: version 3 in force")
+        self.refused(shim)
+        shim.log.wait(r"report: delivered \(HTTP 204\)")
+        self.assertEqual(len(got), 1)
+        line, rep = got[0]
+        self.assertEqual(line, "POST /report HTTP/1.0")
+        self.assertEqual((rep["device_id"], rep["host"], rep["reason"],
+                          rep["listener"], rep["feed_version"]),
+                         ("gw-7", "api.test", "pin-mismatch", "api", 3))
+        self.assertIn(pin_of(self.pki / "rogue.pem"), rep["presented"])
+        self.assertEqual(rep["anchor"], pin_of(self.pki / "rogue-root.pem"))
+        # the same host again within the window: counted, not sent
+        self.refused(shim)
+        self.refused(shim)
+        shim.log.wait(r"report: rate-limited \(host api.test, 1 suppressed")
+        shim.log.wait(r"report: rate-limited \(host api.test, 2 suppressed")
+        self.assertEqual(len(got), 1)
