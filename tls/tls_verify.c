@@ -32,14 +32,22 @@ struct node {
 	bool		 has_pin;
 	bool		 anchor;
 	bool		 on_path;	/* on a path that qualifies */
-	bool		 visiting;
+	bool		 reached;	/* the leaf chains up to it */
+	bool		 good;		/* it chains up to an anchor */
 };
 
+#define WALK_MAX	(TLS_CHAIN_MAX * 2)
+#define SIG_BUDGET	32	/* signature checks per connection */
+
+enum { E_UNKNOWN, E_NO, E_YES };
+
 struct walk {
-	struct node	 n[TLS_CHAIN_MAX * 2];
+	struct node	 n[WALK_MAX];
 	size_t		 npeer, count;
 	bool		 need_anchor;
-	bool		 found;
+	uint8_t		 edge[WALK_MAX][WALK_MAX];	/* child, parent */
+	unsigned	 sigs;		/* signature checks spent */
+	bool		 over_budget;
 };
 
 static const char *const reason_names[] = {
@@ -85,19 +93,31 @@ tls_cert_subject(WOLFSSL_X509 *x, char *buf, size_t sz)
 		snprintf(buf, sz, "?");
 }
 
+/* Did parent's key sign child? Each pair is decided once; signature
+ * checks are budgeted, since a hostile chain (many certificates with one
+ * name) could otherwise make every pair a candidate. */
 static bool
 issued_by(struct walk *w, size_t child, size_t parent)
 {
 	struct node	*p = &w->n[parent];
+	uint8_t		*e = &w->edge[child][parent];
 
+	if (*e != E_UNKNOWN)
+		return *e == E_YES;
+	*e = E_NO;
 	if (wolfSSL_X509_check_issued(p->cert, w->n[child].cert) !=
 	    X509_V_OK)
 		return false;
+	if (++w->sigs > SIG_BUDGET) {
+		w->over_budget = true;
+		return false;
+	}
 	if (p->key == NULL &&
 	    (p->key = wolfSSL_X509_get_pubkey(p->cert)) == NULL)
 		return false;
-	return wolfSSL_X509_verify(w->n[child].cert, p->key) ==
-	    WOLFSSL_SUCCESS;
+	if (wolfSSL_X509_verify(w->n[child].cert, p->key) == WOLFSSL_SUCCESS)
+		*e = E_YES;
+	return *e == E_YES;
 }
 
 static bool
@@ -109,32 +129,46 @@ same_key_and_name(struct node *a, struct node *b)
 	    wolfSSL_X509_get_subject_name(b->cert)) == 0;
 }
 
-/* Depth-first over issuer links; marks every node of a qualifying path. */
+/* Mark the nodes on a qualifying path: reached from the leaf by issuer
+ * links and (for pin) able to reach a trust anchor, anchors being where a
+ * path ends. Breadth-first plus a fixed point: O(n^2) decided pairs, never
+ * a search over every ordering. true if the leaf itself qualifies. */
 static bool
-walk_from(struct walk *w, size_t i, int depth)
+walk(struct walk *w)
 {
-	bool	 qualifies = false;
-	size_t	 j;
+	size_t	 queue[WALK_MAX], head = 0, tail = 0, i, j;
+	bool	 changed;
 
-	if (depth >= TLS_CHAIN_MAX)
-		return false;
-	if (w->n[i].anchor)
-		qualifies = true;
-	else {
-		w->n[i].visiting = true;
-		for (j = 0; j < w->count; j++) {
-			if (j == i || w->n[j].visiting || !issued_by(w, i, j))
-				continue;
-			if (walk_from(w, j, depth + 1))
-				qualifies = true;
-		}
-		w->n[i].visiting = false;
-		if (!w->need_anchor)
-			qualifies = true;
+	w->n[0].reached = true;
+	queue[tail++] = 0;
+	while (head < tail) {
+		i = queue[head++];
+		if (w->n[i].anchor)
+			continue;
+		for (j = 0; j < w->count; j++)
+			if (j != i && issued_by(w, i, j) && !w->n[j].reached) {
+				w->n[j].reached = true;
+				queue[tail++] = j;
+			}
 	}
-	if (qualifies)
-		w->n[i].on_path = true;
-	return qualifies;
+	for (i = 0; i < w->count; i++)
+		w->n[i].good = w->n[i].reached &&
+		    (w->n[i].anchor || !w->need_anchor);
+	do {
+		changed = false;
+		for (i = 0; i < w->count; i++) {
+			if (!w->n[i].reached || w->n[i].good || w->n[i].anchor)
+				continue;
+			for (j = 0; j < w->count; j++)
+				if (w->n[j].good && w->edge[i][j] == E_YES) {
+					w->n[i].good = changed = true;
+					break;
+				}
+		}
+	} while (changed);
+	for (i = 0; i < w->count; i++)
+		w->n[i].on_path = w->n[i].reached && w->n[i].good;
+	return w->n[0].on_path;
 }
 
 /* Errors that only say "no trusted issuer": what pin-only waives, and
@@ -297,7 +331,13 @@ judge_path(WOLFSSL *ssl, const struct tls_client *c,
 	}
 
 	w.need_anchor = chk->policy != POLICY_PIN_ONLY;
-	if (!walk_from(&w, 0, 0) && match) {
+	if (!walk(&w) && w.over_budget && match) {
+		v->reason = TLS_BAD_CERT;
+		snprintf(v->detail, sizeof(v->detail), "certificate chain too "
+		    "tangled to check (over %d signature checks)", SIG_BUDGET);
+		goto out;
+	}
+	if (!w.n[0].on_path && match) {
 		v->reason = TLS_UNTRUSTED;
 		snprintf(v->detail, sizeof(v->detail), "no path from the leaf "
 		    "to a trust anchor of ca_file");
