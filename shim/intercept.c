@@ -595,6 +595,26 @@ intercept_accept(struct listener *l, int fd, const struct sockaddr *sa)
 		icpt_free(c);
 		return;
 	}
+	/* Not redirected (the app connected to the listener itself): the
+	 * "original" destination is pinshim, and following it would loop. */
+	{
+		struct sockaddr_storage	 self;
+		socklen_t		 slen = sizeof(self);
+		char			 a[64], b[64];
+
+		if (getsockname(fd, (struct sockaddr *)&self, &slen) == 0) {
+			sockaddr_format((struct sockaddr *)&self, a, sizeof(a));
+			sockaddr_format((struct sockaddr *)&c->orig, b,
+			    sizeof(b));
+			if (strcmp(a, b) == 0) {
+				log_refuse(c, "not-redirected", "connected to "
+				    "the transparent listener directly; only "
+				    "firewall-redirected traffic is served");
+				icpt_free(c);
+				return;
+			}
+		}
+	}
 	sockaddr_format((struct sockaddr *)&c->orig, c->host, sizeof(c->host));
 	c->port = ntohs(c->orig.ss_family == AF_INET6 ?
 	    ((struct sockaddr_in6 *)&c->orig)->sin6_port :

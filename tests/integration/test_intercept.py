@@ -396,3 +396,18 @@ allow = 10.203.1.0/24
         self.assertNotEqual(r.stdout, "200")
         line = gw.log.wait(" verdict ")
         self.assertIn("reason=pin-mismatch", line)
+
+    def test_direct_connection_to_the_listener_is_refused_not_looped(self):
+        self.server()
+        gw = self.gateway([pin_of(self.pki / "leaf.pem")])
+        # The client connects to the gateway's pinshim port itself.
+        r = subprocess.run(["ip", "netns", "exec", self.NS[0], "curl",
+                            "-sS", "-m", str(WAIT), "--cacert",
+                            str(self.ca), "--resolve",
+                            "api.test:8443:10.203.1.1",
+                            "https://api.test:8443/", "-o", "/dev/null"],
+                           capture_output=True, text=True)
+        self.assertNotEqual(r.returncode, 0)
+        line = gw.log.wait(" verdict ")
+        self.assertIn("reason=not-redirected", line)
+        self.assertNotIn("Too many open files", gw.log.text())
