@@ -38,6 +38,7 @@ struct web_req {
 	struct upstream		*up;		/* pending, or NULL */
 	struct http_req		*http;		/* pending, or NULL */
 	struct event		*bad;		/* owned; deferred URL error */
+	struct web_pipe		*pipe;		/* TLS half, while it runs */
 	http_cb			 cb;
 	void			*arg;
 };
@@ -47,6 +48,7 @@ struct web_pipe {
 	struct conn		 conn;		/* first */
 	struct server		*srv;
 	struct relay		*relay;
+	struct web_req		*owner;		/* NULL once it let go */
 };
 
 void
@@ -54,6 +56,13 @@ web_cancel(struct web_req *w)
 {
 	if (w == NULL)
 		return;
+	/* The relay would otherwise wait for the server to close, however
+	 * long a hung server takes: the exchange is over, so is it. */
+	if (w->pipe != NULL) {
+		w->pipe->owner = NULL;
+		relay_abort(w->pipe->relay);
+		w->pipe = NULL;
+	}
 	if (w->up != NULL)
 		upstream_cancel(w->up);
 	if (w->http != NULL)
@@ -100,6 +109,8 @@ pipe_done(void *arg, const char *how, int failed, uint64_t up, uint64_t down)
 	(void)failed;
 	log_debug("web: connection %s (up=%llu down=%llu)", how,
 	    (unsigned long long)up, (unsigned long long)down);
+	if (p->owner != NULL)
+		p->owner->pipe = NULL;
 	server_conn_del(p->srv, &p->conn);
 	free(p);
 }
@@ -138,10 +149,12 @@ web_connected(struct upstream_result *r, void *arg)
 		}
 		p = xcalloc(1, sizeof(*p));
 		p->srv = srv;
+		p->owner = w;
 		p->conn.abort = pipe_abort;
 		server_conn_add(srv, &p->conn);
 		p->relay = relay_start(srv->base, sp[0], NULL, r->fd, r->ssl,
 		    pipe_done, p);
+		w->pipe = p;
 		fd = sp[1];
 	}
 	w->http = http_request(srv->base, fd, w->o.method, w->host, w->path,
@@ -176,7 +189,10 @@ web_request(struct server *srv, const char *url, const struct web_opts *o,
 	w->cb = cb;
 	w->arg = arg;
 	w->url = xstrdup(url);
-	w->json = o->json ? xstrdup(o->json) : NULL;
+	if (o->json != NULL) {
+		w->json = xcalloc(1, o->jsonlen + 1);
+		memcpy(w->json, o->json, o->jsonlen);
+	}
 	w->etag = o->etag ? xstrdup(o->etag) : NULL;
 	w->lastmod = o->lastmod ? xstrdup(o->lastmod) : NULL;
 	if ((u = evhttp_uri_parse_with_flags(url, 0)) == NULL ||

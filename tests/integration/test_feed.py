@@ -313,6 +313,26 @@ class Device(FeedTest):
                 self.passes(shim)       # bootstrap pins still serve
                 shim.stop()
 
+    def test_hung_feed_server_leaves_no_connection_behind(self):
+        up, _ = self.api()
+        release = threading.Event()
+        self.addCleanup(release.set)
+        url = self.misbehaving(lambda conn: (conn.recv(4096),
+                                             release.wait(WAIT)))
+        ini = self.feed_ini(up, url=url, bootstrap=[self.leaf]).replace(
+            "refresh = 300", "refresh = 300\ntimeout = 1")
+        shim = Shim(self, ini)
+
+        def fds():
+            return len(os.listdir("/proc/%d/fd" % shim.p.pid))
+
+        shim.log.wait("timed out")
+        base = fds()
+        for _ in range(4):
+            self.hup(shim)
+            shim.log.wait("timed out")
+        self.assertEqual(fds(), base)
+
     def test_primary_down_fallback_serves(self):
         up, _ = self.api()
         self.publish(1, [self.leaf])
