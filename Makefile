@@ -60,7 +60,7 @@ LIB_SRCS	= pins/pin.c pins/pinset.c pins/host.c pins/policy.c pins/feed.c \
 		  shim/intercept.c shim/clienthello.c shim/origdst.c shim/web.c \
 		  shim/report.c
 MAIN_SRCS	= shim/main.c
-UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed
+UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed test_ca
 
 LIB_OBJS	= $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJS	= $(MAIN_SRCS:%.c=$(BUILD)/%.o)

@@ -59,7 +59,7 @@ struct loader {
 	/* the section being read */
 	char		 section[HOST_MAX + 16];
 	enum section_kind kind;
-	unsigned	 seen;		/* bit per key index */
+	uint64_t	 seen;		/* bit per key index */
 	const char	*prev_key;
 	int		 section_line;
 	struct rule	 rule;		/* [domain:*] under construction */
@@ -514,6 +514,9 @@ static const struct key keys[] = {
 	{ SEC_LISTEN, "ports", p_ports, 0, K_LIST },
 };
 
+/* seen is a 64-bit mask over this table */
+_Static_assert(sizeof(keys) / sizeof(keys[0]) <= 64, "keys[] outgrew seen");
+
 static int
 key_index(enum section_kind kind, const char *name)
 {
@@ -525,7 +528,7 @@ key_index(enum section_kind kind, const char *name)
 	return -1;
 }
 
-#define SEEN(kind, name)	(1u << key_index(kind, name))
+#define SEEN(kind, name)	(UINT64_C(1) << key_index(kind, name))
 
 /* --- sections ---------------------------------------------------------- */
 
@@ -816,7 +819,7 @@ handler(void *user, const char *section, const char *name, const char *value)
 			    l->section, name);
 		return 1;
 	}
-	if (l->seen & (1u << k)) {
+	if (l->seen & (UINT64_C(1) << k)) {
 		bool cont = l->continuation && l->prev_key != NULL &&
 		    strcmp(l->prev_key, name) == 0;
 
@@ -826,7 +829,7 @@ handler(void *user, const char *section, const char *name, const char *value)
 			return 1;
 		}
 	}
-	l->seen |= 1u << k;
+	l->seen |= UINT64_C(1) << k;
 	l->prev_key = keys[k].name;
 	if (!keys[k].parse(l, value, (char *)section_base(l) + keys[k].off,
 	    &why))

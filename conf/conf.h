@@ -35,7 +35,7 @@ struct listen_conf {
 	size_t		 nallow;
 	uint16_t	*ports;			/* owned; CONNECT ports */
 	size_t		 nports;
-	unsigned	 seen;			/* keys given, for pass two */
+	uint64_t	 seen;			/* keys given, for pass two */
 };
 
 #define FEED_KEYS_MAX		8

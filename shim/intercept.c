@@ -468,13 +468,17 @@ parse_upgrade(struct icpt *c, const char *method, const char *target,
 	path = evhttp_uri_get_path(u);
 	q = evhttp_uri_get_query(u);
 	c->pre = evbuffer_new();
-	evbuffer_add_printf(c->pre, "%s %s%s%s HTTP/1.1\r\n", method,
-	    path && *path ? path : "/", q ? "?" : "", q ? q : "");
+	/* Host is the name whose pins were checked, never the client's
+	 * (a shared front end routes on it). */
+	evbuffer_add_printf(c->pre, "%s %s%s%s HTTP/1.1\r\nHost: %s\r\n",
+	    method, path && *path ? path : "/", q ? "?" : "", q ? q : "",
+	    c->host);
 	/* Hop-by-hop headers go; the upstream closes after one exchange. */
 	for (h = headers; *h != '\0'; ) {
 		size_t len = strcspn(h, "\r\n");
 
-		if (len > 0 && strncasecmp(h, "Proxy-Connection:", 17) != 0 &&
+		if (len > 0 && strncasecmp(h, "Host:", 5) != 0 &&
+		    strncasecmp(h, "Proxy-Connection:", 17) != 0 &&
 		    strncasecmp(h, "Connection:", 11) != 0 &&
 		    strncasecmp(h, "Keep-Alive:", 11) != 0 &&
 		    strncasecmp(h, "Proxy-Authorization:", 20) != 0) {

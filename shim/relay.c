@@ -327,8 +327,12 @@ relay_pump(evutil_socket_t fd, short what, void *arg)
 		rd = (!e->rd_eof && !r->e[!i].wr_shut &&
 		    evbuffer_get_length(r->buf[i]) < RELAY_BUF &&
 		    !e->rd_wants_write) || e->wr_wants_read;
+		/* A read that wanted to write is retried only when there is
+		 * room to read into; waking for it otherwise would spin. */
 		wr = (evbuffer_get_length(r->buf[!i]) > 0 && !e->wr_shut &&
-		    !e->wr_wants_read) || e->rd_wants_write || e->shut_pending;
+		    !e->wr_wants_read) || e->shut_pending ||
+		    (e->rd_wants_write &&
+		    evbuffer_get_length(r->buf[i]) < RELAY_BUF);
 		set_event(e->rev, rd);
 		set_event(e->wev, wr);
 	}

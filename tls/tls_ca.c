@@ -234,50 +234,57 @@ tls_ca_free(struct tls_ca *ca)
 	free(ca);
 }
 
-/* SubjectAltName value: one dNSName, or one iPAddress for literals. */
+/* DER length octets for n (< 65536) at out; returns how many. */
+static size_t
+der_len(uint8_t *out, size_t n)
+{
+	if (n < 0x80) {
+		out[0] = (uint8_t)n;
+		return 1;
+	}
+	if (n <= 0xff) {
+		out[0] = 0x81;
+		out[1] = (uint8_t)n;
+		return 2;
+	}
+	out[0] = 0x82;
+	out[1] = (uint8_t)(n >> 8);
+	out[2] = (uint8_t)n;
+	return 3;
+}
+
+/* SubjectAltName value: SEQUENCE { one dNSName, or one iPAddress for
+ * literals }. Lengths in whatever DER form they need (a 253-character
+ * name makes the SEQUENCE longer than 255 bytes). */
 static int
 san_der(const char *name, uint8_t *out, size_t sz)
 {
 	unsigned char	 ip[16];
-	size_t		 n = strlen(name);
-	int		 iplen = 0;
+	uint8_t		 inner[8 + HOST_MAX];
+	size_t		 n = strlen(name), il = 0, ol = 0;
+	const void	*val = name;
+	uint8_t		 tag = 0x82;		/* [2] dNSName */
 
-	if (inet_pton(AF_INET, name, ip) == 1)
-		iplen = 4;
-	else if (inet_pton(AF_INET6, name, ip) == 1)
-		iplen = 16;
-	if (iplen) {
-		out[0] = 0x30;
-		out[1] = (uint8_t)(2 + iplen);
-		out[2] = 0x87;			/* [7] iPAddress */
-		out[3] = (uint8_t)iplen;
-		memcpy(out + 4, ip, (size_t)iplen);
-		return 4 + iplen;
-	}
-	/* host names are <= 253 bytes: lengths fit the short/0x81 forms */
-	if (n > HOST_MAX || n + 6 > sz)
+	if (inet_pton(AF_INET, name, ip) == 1) {
+		tag = 0x87;			/* [7] iPAddress */
+		val = ip;
+		n = 4;
+	} else if (inet_pton(AF_INET6, name, ip) == 1) {
+		tag = 0x87;
+		val = ip;
+		n = 16;
+	} else if (n > HOST_MAX)
 		return -1;
-	if (n + 2 < 128) {
-		out[0] = 0x30;
-		out[1] = (uint8_t)(n + 2);
-		out[2] = 0x82;			/* [2] dNSName */
-		out[3] = (uint8_t)n;
-		memcpy(out + 4, name, n);
-		return (int)n + 4;
-	}
-	out[0] = 0x30;
-	out[1] = 0x81;
-	out[2] = (uint8_t)(n + (n < 128 ? 2 : 3));
-	out[3] = 0x82;
-	if (n < 128) {
-		out[4] = (uint8_t)n;
-		memcpy(out + 5, name, n);
-		return (int)n + 5;
-	}
-	out[4] = 0x81;
-	out[5] = (uint8_t)n;
-	memcpy(out + 6, name, n);
-	return (int)n + 6;
+	inner[il++] = tag;
+	il += der_len(inner + il, n);
+	memcpy(inner + il, val, n);
+	il += n;
+	if (il + 4 > sz)
+		return -1;
+	out[ol++] = 0x30;			/* SEQUENCE */
+	ol += der_len(out + ol, il);
+	memcpy(out + ol, inner, il);
+	return (int)(ol + il);
 }
 
 static int
