@@ -30,6 +30,7 @@
 #include "web.h"
 
 #define FEED_CACHE	"pins.feed"
+#define FEED_FLOOR	"pins.version"	/* survives a dropped feed */
 #define BACKOFF_FIRST	15		/* seconds; doubles per failure */
 
 struct fetch;
@@ -44,6 +45,7 @@ struct feed_state {
 	struct event		*timer;		/* owned */
 	unsigned		 failures;
 	struct fetch		*fetch;		/* in flight, or NULL */
+	unsigned long long	 floor;		/* highest version accepted */
 };
 
 struct fetch {
@@ -133,16 +135,23 @@ feed_consider(struct feed_state *fs, const char *src, const char *buf,
 
 	if ((c = feed_check(fs, src, buf, len, why, whysz, &key)) == NULL)
 		return FEED_REJECTED;
-	if (fs->current != NULL && c->meta.version <= fs->current->meta.version) {
-		enum verdict v = c->meta.version == fs->current->meta.version ?
-		    FEED_UNCHANGED : FEED_REJECTED;
-
-		snprintf(why, whysz, v == FEED_UNCHANGED ? "version %llu is "
-		    "the one in force" : "rollback refused: version %llu is "
-		    "older than %llu in force", c->meta.version,
-		    fs->current->meta.version);
+	if (fs->current != NULL &&
+	    c->meta.version == fs->current->meta.version) {
+		snprintf(why, whysz, "version %llu is the one in force",
+		    c->meta.version);
 		conf_free(c);
-		return v;
+		return FEED_UNCHANGED;
+	}
+	/* Against the highest version ever accepted, not just the one in
+	 * force: after a key rotation dropped it, or a corrupt cache, an
+	 * older signed feed must still not get in. */
+	if (c->meta.version < fs->floor ||
+	    (fs->current != NULL && c->meta.version < fs->current->meta.version)) {
+		snprintf(why, whysz, "rollback refused: version %llu is older "
+		    "than %llu, the highest accepted", c->meta.version,
+		    fs->floor);
+		conf_free(c);
+		return FEED_REJECTED;
 	}
 	if (c->meta.expires <= time(NULL)) {
 		format_rfc3339(c->meta.expires, t, sizeof(t));
@@ -158,6 +167,18 @@ feed_consider(struct feed_state *fs, const char *src, const char *buf,
 		    fs->srv->conf->state_dir, FEED_CACHE, strerror(errno));
 		conf_free(c);
 		return FEED_REJECTED;
+	}
+	if (c->meta.version > fs->floor) {
+		char	 v[32];
+
+		fs->floor = c->meta.version;
+		snprintf(v, sizeof(v), "%llu\n", fs->floor);
+		if (feed_write_atomic(fs->srv->conf->state_dir, FEED_FLOOR, v,
+		    strlen(v)) == -1)
+			log_warn("feed: cannot record version %llu in %s/%s: "
+			    "%s (the cached feed still carries it)", fs->floor,
+			    fs->srv->conf->state_dir, FEED_FLOOR,
+			    strerror(errno));
 	}
 	conf_free(fs->current);
 	free(fs->raw);
@@ -332,6 +353,19 @@ feed_start(struct server *srv)
 	if ((fs->timer = evtimer_new(srv->base, on_timer, fs)) == NULL)
 		abort();
 	snprintf(path, sizeof(path), "%s/%s", srv->conf->state_dir,
+	    FEED_FLOOR);
+	if ((buf = feed_read_file(path, 32, &len, NULL)) != NULL) {
+		unsigned long	 v;
+
+		buf[strcspn(buf, "\n")] = '\0';
+		if (parse_uint(buf, 0, 4294967295UL, &v))
+			fs->floor = v;
+		else
+			log_warn("feed: %s: not a version number; ignored",
+			    path);
+		free(buf);
+	}
+	snprintf(path, sizeof(path), "%s/%s", srv->conf->state_dir,
 	    FEED_CACHE);
 	buf = feed_read_file(path, srv->conf->feed.max_size, &len, NULL);
 	if (buf == NULL) {
@@ -345,6 +379,8 @@ feed_start(struct server *srv)
 	} else {
 		fs->raw = buf;
 		fs->rawlen = len;
+		if (fs->current->meta.version > fs->floor)
+			fs->floor = fs->current->meta.version;
 		format_rfc3339(fs->current->meta.expires, t, sizeof(t));
 		log_info("feed: cached version %llu in force: %zu host "
 		    "rule(s), expires %s", fs->current->meta.version,

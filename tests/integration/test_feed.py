@@ -371,6 +371,22 @@ class Device(FeedTest):
         self.assertIn("bootstrap pins apply", line)
         self.passes(shim)
 
+    def test_rollback_refused_even_when_no_feed_is_in_force(self):
+        up, _ = self.api()
+        # Version 5 was accepted once; its cache is now corrupt on disk.
+        (self.state / "pins.version").write_text("5\n")
+        (self.state / "pins.feed").write_bytes(b"garbage\n")
+        self.publish(3, [UNRELATED])        # older, but validly signed
+        shim = Shim(self, self.feed_ini(up, bootstrap=[self.leaf]))
+        shim.log.wait("cached feed rejected")
+        line = shim.log.wait("feed: https://")
+        self.assertIn("rollback refused: version 3 is older than 5", line)
+        self.passes(shim)                   # bootstrap pins, not v3's
+        self.publish(6, [self.leaf])
+        self.hup(shim)
+        shim.log.wait("feed: version 6 in force")
+        self.assertEqual((self.state / "pins.version").read_text(), "6\n")
+
     def test_partial_temp_file_from_a_crash_never_corrupts_the_cache(self):
         up, _ = self.api()
         good = self.sign(self.body(1, [self.leaf]))
