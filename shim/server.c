@@ -147,6 +147,60 @@ apply_log_level(const struct conf *c)
 	log_set_level(lvl);
 }
 
+static const struct listen_conf *
+find_listener(const struct conf *c, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->nlisteners; i++)
+		if (strcmp(c->listeners[i].name, name) == 0)
+			return &c->listeners[i];
+	return NULL;
+}
+
+/* Move what can change without a rebind from the new configuration into
+ * the live listeners (the displaced values are freed with the new conf's
+ * array, which the caller swaps out); say what needs a restart. */
+static void
+reload_listeners(struct conf *live, struct conf *next)
+{
+	size_t	 i;
+
+	for (i = 0; i < live->nlisteners; i++) {
+		struct listen_conf	*l = &live->listeners[i];
+		struct listen_conf	*n = (struct listen_conf *)
+		    find_listener(next, l->name);
+		struct listen_conf	 tmp;
+
+		if (n == NULL) {
+			log_warn("reload: [listen:%s] removed; it keeps "
+			    "serving until restart", l->name);
+			continue;
+		}
+		if (n->mode != l->mode || n->bind_port != l->bind_port ||
+		    strcmp(n->bind_host, l->bind_host) != 0) {
+			log_warn("reload: [listen:%s] mode or bind changed; "
+			    "that takes a restart (allow, ports and connect "
+			    "are not applied either)", l->name);
+			continue;
+		}
+		tmp = *l;
+		memcpy(l->connect_host, n->connect_host,
+		    sizeof(l->connect_host));
+		l->connect_port = n->connect_port;
+		l->allow = n->allow;
+		l->nallow = n->nallow;
+		l->ports = n->ports;
+		l->nports = n->nports;
+		n->allow = tmp.allow;
+		n->ports = tmp.ports;
+	}
+	for (i = 0; i < next->nlisteners; i++)
+		if (find_listener(live, next->listeners[i].name) == NULL)
+			log_warn("reload: [listen:%s] added; it starts serving "
+			    "after a restart", next->listeners[i].name);
+}
+
 static void
 server_reload(struct server *srv)
 {
@@ -165,10 +219,10 @@ server_reload(struct server *srv)
 		conf_free(c);
 		return;
 	}
-	/* Listeners stay as bound (a rebind may need privileges we no
-	 * longer have); pins, policies and the trust store change now. */
-	if (c->nlisteners != srv->conf->nlisteners)
-		log_warn("reload: listener changes take effect on restart");
+	/* Pins, policies and the trust store change now; so do each
+	 * listener's allow, ports and connect. Binds stay (a rebind may need
+	 * privileges we no longer have). */
+	reload_listeners(srv->conf, c);
 	snapshot_unref(srv->snap);
 	srv->snap = snapshot_ref(c->snap);
 	tls_client_free(srv->tls);

@@ -24,6 +24,8 @@ struct tunnel {
 	struct listener		*l;
 	int			 cfd;		/* owned until the relay */
 	char			 client[64];
+	char			 host[HOST_MAX + 1];	/* as at accept: a */
+	uint16_t		 port;			/* reload may change lc */
 	struct upstream		*up;		/* pending, or NULL */
 	struct relay		*relay;		/* running, or NULL */
 	struct timeval		 start;
@@ -44,8 +46,8 @@ tunnel_relay_done(void *arg, const char *how, int failed, uint64_t up,
 {
 	struct tunnel	*t = arg;
 
-	relay_log_close(t->l->lc->name, t->client, t->l->lc->connect_host,
-	    t->l->lc->connect_port, how, failed, up, down, &t->start);
+	relay_log_close(t->l->lc->name, t->client, t->host, t->port, how,
+	    failed, up, down, &t->start);
 	t->relay = NULL;
 	t->cfd = -1;		/* the relay closed it */
 	tunnel_free(t);
@@ -58,8 +60,7 @@ tunnel_upstream_done(struct upstream_result *r, void *arg)
 	struct listen_conf *lc = t->l->lc;
 
 	t->up = NULL;
-	upstream_log(t->srv, r, lc->name, t->client, lc->connect_host,
-	    lc->connect_port);
+	upstream_log(t->srv, r, lc->name, t->client, t->host, t->port);
 	if (r->fail != UP_OK) {
 		t->srv->refused++;
 		tunnel_free(t);
@@ -98,6 +99,8 @@ tunnel_accept(struct listener *l, int fd, const struct sockaddr *sa)
 	gettimeofday(&t->start, NULL);
 	sockaddr_format(sa, t->client, sizeof(t->client));
 	server_conn_add(t->srv, &t->conn);
-	t->up = upstream_open(t->srv, l->lc->connect_host, l->lc->connect_port,
-	    NULL, tunnel_upstream_done, t);
+	snprintf(t->host, sizeof(t->host), "%s", l->lc->connect_host);
+	t->port = l->lc->connect_port;
+	t->up = upstream_open(t->srv, t->host, t->port, NULL,
+	    tunnel_upstream_done, t);
 }

@@ -3,6 +3,7 @@ the transparent gateway in network namespaces with an nftables REDIRECT."""
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import unittest
@@ -188,6 +189,18 @@ class Forward(Intercept):
         shim.verdict()                        # api.test's upstream passed
         v = shim.verdict()
         self.assertEqual(v["reason"], "sni-mismatch")
+
+    def test_sighup_applies_a_narrower_allow(self):
+        up = self.api()
+        shim = self.start(up, [pin_of(self.pki / "leaf.pem")])
+        self.assertTrue(self.curl("https://api.test:%d/" % up)
+                        .stdout.endswith("\n200"))
+        shim.ini.write_text(shim.ini.read_text().replace(
+            "ports = %d" % up, "ports = %d\nallow = 10.0.0.0/8" % up))
+        os.kill(shim.p.pid, signal.SIGHUP)
+        shim.log.wait("reload: 1 domain rule")
+        got = self.raw(b"CONNECT api.test:%d HTTP/1.1\r\n\r\n" % up)
+        self.assertTrue(got.startswith(b"HTTP/1.1 403 "), got)
 
     def test_connect_to_a_port_not_allowed_gets_403(self):
         up = self.api()
