@@ -169,12 +169,8 @@ feed_keygen(const char *name, FILE *errs)
 		fprintf(errs, "key generation failed\n");
 		goto out;
 	}
-	if (file_write(keypath, pem, (size_t)pemsz, 0600, true) == -1) {
-		int e = errno;	/* fprintf may change errno */
-
-		fprintf(errs, "%s: %s\n", keypath, strerror(e));
-		if (e != EEXIST)
-			unlink(keypath);	/* no half-written key */
+	if (key_file_write(keypath, pem, (size_t)pemsz) == -1) {
+		fprintf(errs, "%s: %s\n", keypath, strerror(errno));
 		goto out;
 	}
 	memcpy(p.hash, pub, FEED_KEY_LEN);

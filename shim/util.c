@@ -254,3 +254,17 @@ bad:
 	}
 	return -1;
 }
+
+int
+key_file_write(const char *path, const void *buf, size_t len)
+{
+	int	 e;
+
+	if (file_write(path, buf, len, 0600, true) == 0)
+		return 0;
+	e = errno;
+	if (e != EEXIST)
+		unlink(path);
+	errno = e;
+	return -1;
+}

@@ -37,6 +37,9 @@ void	 format_rfc3339(time_t, char *buf, size_t sz);	/* sz >= 21 */
  * fsynced; excl: fail if it exists. 0 or -1 with errno. */
 int	 file_write(const char *path, const void *buf, size_t len,
 	    unsigned mode, bool excl);
+/* A new private key file: 0600 from creation, never over an existing one,
+ * and no half-written file left behind on failure (errno kept). */
+int	 key_file_write(const char *path, const void *buf, size_t len);
 struct sockaddr;
 
 struct cidr {

@@ -135,12 +135,8 @@ tls_ca_init(const char *dir, const char *cn, FILE *errs)
 	if ((n = wc_EccKeyToDer(&key, der, sizeof(der))) <= 0 ||
 	    (pemlen = wc_DerToPem(der, (word32)n, pem, sizeof(pem),
 	    ECC_PRIVATEKEY_TYPE)) <= 0 ||
-	    file_write(keypath, pem, (size_t)pemlen, 0600, true) == -1) {
-		int e = errno;	/* fprintf may change errno */
-
-		fprintf(errs, "%s: %s\n", keypath, strerror(e));
-		if (e != EEXIST)
-			unlink(keypath);	/* no half-written key */
+	    key_file_write(keypath, pem, (size_t)pemlen) == -1) {
+		fprintf(errs, "%s: %s\n", keypath, strerror(errno));
 		unlink(certpath);
 		goto out;
 	}
