@@ -294,17 +294,22 @@ class TLSServer(threading.Thread):
         self.sock.close()
 
 
+def recv_all(s):
+    """Everything s sends until it closes (a reset raises)."""
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
 def http_get(port, path="/", host="api.test", timeout=WAIT):
     """A plain HTTP/1.0 GET through a tunnel; returns (status, body)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(("GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" % (path, host))
                   .encode())
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = recv_all(s)
     head, _, body = data.partition(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0
     return status, body

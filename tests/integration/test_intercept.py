@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from harness import (PINSHIM, WAIT, Proc, Shim, ShimTest, free_port, pin_of,
-                     s_server, wait_port)
+                     recv_all, s_server, wait_port)
 
 UNRELATED = "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
@@ -53,13 +53,7 @@ class Intercept(ShimTest):
         with socket.create_connection(("127.0.0.1", self.proxy_port),
                                       timeout=WAIT) as s:
             s.sendall(data)
-            got = b""
-            while read:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                got += chunk
-            return got
+            return recv_all(s) if read else b""
 
     def api(self, leaf="leaf", chain="inter.pem"):
         p = self.pki
@@ -230,12 +224,7 @@ class Forward(Intercept):
         with socket.create_connection(("127.0.0.1", self.proxy_port),
                                       timeout=WAIT) as s:
             s.sendall(b"CONNECT api.test:%d HTTP/1.1\r\n" % up)
-            got = b""
-            while True:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                got += chunk
+            got = recv_all(s)
         self.assertTrue(got.startswith(b"HTTP/1.1 408 "), got)
         self.assertEqual(shim.verdict()["reason"], "client-timeout")
 

@@ -12,7 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from harness import (PINSHIM, WAIT, Shim, ShimTest, TLSServer, http_get,
-                     nginx, pin_of, refused_silently, s_server, wait_port)
+                     nginx, pin_of, recv_all, refused_silently, s_server,
+                     wait_port)
 
 UNRELATED = "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
@@ -421,12 +422,7 @@ class Transfer(ShimTest):
 
     def test_half_close_propagates_both_ways(self):
         def read_all_then_answer(conn):
-            data = b""
-            while True:
-                chunk = conn.recv(4096)
-                if not chunk:     # close_notify: the app shut its side
-                    break
-                data += chunk
+            data = recv_all(conn)     # ends at close_notify: the app's EOF
             conn.sendall(data[::-1])   # the answer after the client's EOF
             conn.unwrap()
             return data
@@ -438,12 +434,7 @@ class Transfer(ShimTest):
                                       timeout=WAIT) as s:
             s.sendall(b"request body")
             s.shutdown(socket.SHUT_WR)
-            got = b""
-            while True:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                got += chunk
+            got = recv_all(s)
         self.assertEqual(got, b"ydob tseuqer")
         self.assertEqual(srv.results, [b"request body"])
         c = shim.closed()
