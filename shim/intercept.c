@@ -128,8 +128,9 @@ reply_and_close(struct icpt *c, int status, const char *text,
 	    "pinshim: %s\n", status, text, body, line);
 	if (n > 0 && (size_t)n < sizeof(buf))
 		(void)!write(c->cfd, buf, (size_t)n);
-	/* Unread request bytes would turn close() into an RST that can
-	 * destroy the reply in flight: stop reading and linger briefly. */
+	/* Send our FIN right behind the reply. XXX: unread request bytes
+	 * still turn the close() into an RST, which can cut the reply short
+	 * for a client that keeps sending; a lingering drain would fix it. */
 	shutdown(c->cfd, SHUT_WR);
 	icpt_free(c);
 }
