@@ -10,6 +10,9 @@
 # Cross-compiling: make CC=aarch64-linux-gnu-gcc PKG_CONFIG=aarch64-linux-gnu-pkg-config
 # Another wolfSSL (e.g. built with --enable-aesni --enable-intelasm):
 #   make WOLFSSL_PREFIX=/opt/wolfssl     (uses its lib/pkgconfig, rpath set)
+#
+# Layers, bottom first (tests/layers.py checks that includes only point
+# down): base/ -> pins/ -> tls/, conf/ -> shim/.
 
 CC		?= cc
 PKG_CONFIG	?= pkg-config
@@ -45,42 +48,74 @@ WARN		= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 ifeq ($(WERROR),1)
 WARN		+= -Werror
 endif
-ALL_CFLAGS	= -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) \
-		  $(WOLFSSL_CFLAGS) $(EVENT_CFLAGS) $(INIH_CFLAGS)
+ALL_CFLAGS	= -std=c11 -D_GNU_SOURCE -I. -MMD -MP $(WARN) $(CFLAGS) \
+		  $(SANFLAGS) $(WOLFSSL_CFLAGS) $(EVENT_CFLAGS) $(INIH_CFLAGS)
 ALL_LDFLAGS	= $(LDFLAGS) $(SANFLAGS)
 LIBS		= $(WOLFSSL_LIBS) $(EVENT_LIBS) $(INIH_LIBS)
 
-# Everything but main.c, so the unit tests link the real modules.
-LIB_SRCS	= pins/pin.c pins/pinset.c pins/host.c pins/policy.c pins/feed.c \
-		  conf/conf.c \
-		  tls/tls_client.c tls/tls_verify.c tls/tls_anchors.c \
-		  shim/util.c shim/log.c shim/server.c shim/upstream.c \
-		  shim/relay.c shim/tunnel.c shim/privdrop.c shim/cmd_pin.c \
-		  shim/cmd_feed.c shim/http.c shim/feed.c shim/cmd_ca.c tls/tls_ca.c \
-		  shim/intercept.c shim/clienthello.c shim/origdst.c shim/web.c \
-		  shim/report.c
-MAIN_SRCS	= shim/main.c
-UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed test_ca
+# Each layer's sources, bottom first.
+BASE_SRCS	= base/mem.c base/parse.c base/addr.c base/file.c base/log.c \
+		  base/cursor.c base/list.c base/url.c base/ini.c
+PINS_SRCS	= pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
+		  pins/rule.c pins/feed_body.c pins/feed_file.c
+TLS_SRCS	= tls/tls_client.c tls/tls_verify.c tls/tls_anchors.c \
+		  tls/tls_ca.c
+CONF_SRCS	= conf/conf.c
+SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
+		  shim/conn/conn.c shim/conn/tunnel.c shim/conn/forward.c \
+		  shim/conn/transparent.c shim/conn/intercept.c \
+		  shim/conn/clienthello.c \
+		  shim/remote/feedsync.c shim/remote/report.c shim/remote/web.c \
+		  shim/remote/httpc.c \
+		  shim/listener.c shim/daemon.c shim/privdrop.c shim/origdst.c \
+		  shim/cmd/cmd_pin.c shim/cmd/cmd_feed.c shim/cmd/cmd_ca.c \
+		  shim/main.c
+SRCS		= $(BASE_SRCS) $(PINS_SRCS) $(TLS_SRCS) $(CONF_SRCS) $(SHIM_SRCS)
 
-LIB_OBJS	= $(LIB_SRCS:%.c=$(BUILD)/%.o)
-MAIN_OBJS	= $(MAIN_SRCS:%.c=$(BUILD)/%.o)
+# Unit tests link only the modules they test (and what those use).
+PINS_DEPS	= base/mem.c base/list.c base/parse.c base/ini.c base/url.c \
+		  base/cursor.c base/file.c \
+		  $(PINS_SRCS)
+test_pin_SRCS	= $(PINS_DEPS) $(TLS_SRCS)
+test_host_SRCS	= pins/host.c
+test_policy_SRCS = $(PINS_DEPS)
+test_conf_SRCS	= $(PINS_DEPS) base/addr.c \
+		  base/log.c $(CONF_SRCS)
+test_feed_SRCS	= $(PINS_DEPS)
+test_ca_SRCS	= $(TLS_SRCS) pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
+		  base/mem.c base/list.c base/file.c
+test_base_SRCS	= base/mem.c base/cursor.c base/list.c base/parse.c \
+		  base/url.c
+test_http1_SRCS	= base/cursor.c shim/net/http1.c
+test_relay_SRCS	= base/mem.c base/log.c shim/net/relay.c
+UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed test_ca \
+		  test_base test_http1 test_relay
+
+OBJS		= $(SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS	= $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 .PHONY: all check unit demo sanitize install uninstall clean deps bench
 
 all: $(BUILD)/pinshim
 
-$(BUILD)/pinshim: $(MAIN_OBJS) $(LIB_OBJS)
+$(BUILD)/pinshim: $(OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/%.o: %.c $(wildcard */*.h)
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) tests/unit/testutil.h
+$(BUILD)/tests/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_OBJS) \
-		$(LIBS) $(CMOCKA_LIBS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -c -o $@ $<
+
+define unit_test
+$(BUILD)/tests/$(1): $(BUILD)/tests/$(1).o $$(sort $$($(1)_SRCS:%.c=$(BUILD)/%.o))
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LIBS) $$(CMOCKA_LIBS)
+endef
+$(foreach t,$(UNIT_TESTS),$(eval $(call unit_test,$(t))))
+
+-include $(OBJS:.o=.d) $(UNIT_TESTS:%=$(BUILD)/tests/%.d)
 
 unit: $(UNIT_BINS)
 

@@ -1,18 +1,22 @@
 /*
- * conf.h - the validated configuration of one pinshim process.
+ * conf.h - the validated INI configuration of one pinshim process.
  *
  * A struct conf is only ever handed out complete and valid; a reload builds
  * a new one and swaps it in only when it loaded without a single error.
+ * The feed body is another document with its own type (pins/feed_body.h).
  */
-#ifndef PINSHIM_CONF_H
-#define PINSHIM_CONF_H
+#ifndef PINSHIM_CONF_CONF_H
+#define PINSHIM_CONF_CONF_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../pins/host.h"
-#include "../pins/policy.h"
-#include "../shim/util.h"
+#include "base/addr.h"
+#include "base/log.h"
+#include "pins/feed_file.h"
+#include "pins/host.h"
+#include "pins/policy.h"
 
 #define CONF_DEFAULT_PATH	"/etc/pinshim/pinshim.ini"
 #define CONF_DEFAULT_CA_FILE	"/etc/ssl/certs/ca-certificates.crt"
@@ -35,16 +39,13 @@ struct listen_conf {
 	size_t		 nallow;
 	uint16_t	*ports;			/* owned; CONNECT ports */
 	size_t		 nports;
-	uint64_t	 seen;			/* keys given, for pass two */
 };
 
-#define FEED_KEYS_MAX		8
-#define FEED_KEY_LEN		32	/* Ed25519 public key */
 #define FEED_DEFAULT_REFRESH	300
 #define FEED_DEFAULT_MAX_SIZE	(1024 * 1024)
 #define FEED_DEFAULT_TIMEOUT	30
 
-/* [feed] of the INI: where the signed feed comes from, who may sign it. */
+/* [feed]: where the signed feed comes from, who may sign it. */
 struct feed_conf {
 	bool		 present;
 	char		*url;			/* owned */
@@ -57,36 +58,19 @@ struct feed_conf {
 	unsigned long	 timeout;		/* seconds, whole fetch */
 };
 
-/* [device:ID] of a feed body. */
-struct device_override {
-	char		*id;			/* owned */
-	bool		 pinning_off;		/* pin, pin-only become ca */
-};
-
-/* [feed] of a feed body. */
-struct feed_meta {
-	unsigned long long version;
-	time_t		 issued;
-	time_t		 expires;
-	char		*report_url;		/* owned, may be NULL */
-	struct device_override *devices;	/* owned */
-	size_t		 ndevices;
-};
-
 struct conf {
 	char		*path;			/* owned */
-	bool		 is_feed;		/* a feed body, not an INI */
-	struct feed_meta meta;			/* feed bodies only */
-	struct feed_conf feed;			/* INI only */
+	struct feed_conf feed;
 	/* [shim] */
 	char		*state_dir;		/* owned, may be NULL */
 	char		*device_id;		/* owned, may be NULL */
 	char		*user;			/* owned, may be NULL */
-	char		*log_level;		/* owned, may be NULL */
+	enum log_level	 log_level;
 	char		*ca_dir;		/* owned; default STATE/ca */
 	/* [upstream] */
 	char		*ca_file;		/* owned */
 	char		*hosts_file;		/* owned, may be NULL */
+	enum policy	 default_policy;
 	unsigned long	 connect_timeout;	/* seconds */
 	unsigned long	 handshake_timeout;	/* seconds */
 	/* [listen:*] */
@@ -98,14 +82,9 @@ struct conf {
 
 /* Errors go to errs as "FILE:LINE: [section] key: message"; NULL if any. */
 struct conf	*conf_load(const char *path, FILE *errs);
-/* A feed body (what is signed): [feed] version/issued/expires/report_url,
- * [domain:PATTERN] as in the INI, [device:ID] pinning = on|off. name is
- * used in messages. */
-struct conf	*conf_load_feed(const char *name, const char *body, size_t len,
-		    FILE *errs);
-/* "ed25519:" + base64 of the 32-byte public key. */
-bool		 feed_key_parse(const char *s, uint8_t out[FEED_KEY_LEN]);
 void		 conf_free(struct conf *);
 const char	*listen_mode_name(enum listen_mode);
+const struct listen_conf *conf_listener(const struct conf *,
+		    const char *name);
 
 #endif

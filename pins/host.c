@@ -7,9 +7,10 @@
  * after normalisation (ASCII lower case, no trailing dot).
  */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "host.h"
+#include "pins/host.h"
 
 static int
 count_labels(const char *s)
@@ -28,6 +29,19 @@ host_is_ip(const char *host)
 
 	return inet_pton(AF_INET, host, buf) == 1 ||
 	    inet_pton(AF_INET6, host, buf) == 1;
+}
+
+bool
+host_canon(const char *in, char *out, size_t outsz, const char **why)
+{
+	if (!host_is_ip(in))
+		return host_normalize(in, out, outsz, why);
+	if (strlen(in) >= outsz) {
+		*why = "address too long";
+		return false;
+	}
+	snprintf(out, outsz, "%s", in);
+	return true;
 }
 
 bool

@@ -27,6 +27,10 @@ struct hostpat {
 bool	 host_normalize(const char *in, char *out, size_t outsz,
 	    const char **why);
 bool	 host_is_ip(const char *host);
+/* The name pinshim checks and matches: an address literal as it is, a
+ * name normalised. */
+bool	 host_canon(const char *in, char *out, size_t outsz,
+	    const char **why);
 
 bool	 hostpat_parse(const char *in, struct hostpat *out, const char **why);
 /* -1 if pat does not match the normalised host; otherwise a specificity

@@ -11,7 +11,7 @@
 #include <wolfssl/wolfcrypt/coding.h>
 #include <wolfssl/wolfcrypt/hash.h>
 
-#include "pin.h"
+#include "pins/pin.h"
 
 bool
 pin_parse(const char *text, struct pin *out)

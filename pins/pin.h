@@ -28,11 +28,11 @@ struct pinset {
 	struct pin	*pins;		/* owned; freed by pinset_free */
 };
 
-/* Parse "sha256/A, sha256/B"; appends to set. On failure *bad names the
- * offending item (points into a static buffer). */
-bool	 pinset_parse_list(struct pinset *, const char *list,
-	    const char **bad);
-int	 pinset_add(struct pinset *, const struct pin *);
+/* Parse "sha256/A, sha256/B"; appends to set. On failure bad (the
+ * caller's buffer) holds the offending item, perhaps truncated. */
+bool	 pinset_parse_list(struct pinset *, const char *list, char *bad,
+	    size_t badsz);
+void	 pinset_add(struct pinset *, const struct pin *);
 /* Constant time in the contents of the set: every pin is compared. */
 bool	 pinset_contains(const struct pinset *, const struct pin *);
 void	 pinset_free(struct pinset *);

@@ -4,56 +4,37 @@
  * Membership is tested in constant time over the whole set so the timing of
  * a refusal says nothing about which pin came close.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../shim/util.h"
-#include "pin.h"
+#include "base/list.h"
+#include "base/mem.h"
+#include "pins/pin.h"
 
-int
+void
 pinset_add(struct pinset *set, const struct pin *p)
 {
-	struct pin	*n;
-
-	n = realloc(set->pins, (set->n + 1) * sizeof(*n));
-	if (n == NULL)
-		return -1;
-	n[set->n++] = *p;
-	set->pins = n;
-	return 0;
+	set->pins = xreallocarray(set->pins, set->n + 1, sizeof(*set->pins));
+	set->pins[set->n++] = *p;
 }
 
 bool
-pinset_parse_list(struct pinset *set, const char *list, const char **bad)
+pinset_parse_list(struct pinset *set, const char *list, char *bad,
+    size_t badsz)
 {
-	static char	 item[128];
-	const char	*s = list;
+	char		 item[128];	/* longer than any pin: shown in errors */
+	enum list_item	 r;
+	struct pin	 p;
 
-	for (;;) {
-		const char	*end;
-		size_t		 len;
-		struct pin	 p;
-
-		while (*s == ' ' || *s == '\t' || *s == ',')
-			s++;
-		if (*s == '\0')
-			return true;
-		end = s + strcspn(s, ", \t");
-		len = (size_t)(end - s);
-		if (len >= sizeof(item))
-			len = sizeof(item) - 1;
-		memcpy(item, s, len);
-		item[len] = '\0';
-		if ((size_t)(end - s) >= sizeof(item) || !pin_parse(item, &p)) {
-			*bad = item;
+	while ((r = list_next(&list, item, sizeof(item))) != LIST_END) {
+		if (r == LIST_TOO_LONG || !pin_parse(item, &p)) {
+			snprintf(bad, badsz, "%s", item);
 			return false;
 		}
-		if (pinset_add(set, &p) == -1) {
-			*bad = "out of memory";
-			return false;
-		}
-		s = end;
+		pinset_add(set, &p);
 	}
+	return true;
 }
 
 bool

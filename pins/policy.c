@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../shim/util.h"
-#include "policy.h"
+#include "base/mem.h"
+#include "pins/policy.h"
 
 static const char *const policy_names[] = {
 	[POLICY_BLOCK] = "block",
@@ -50,18 +50,34 @@ snapshot_new(enum policy default_policy)
 	return s;
 }
 
-int
+void
 snapshot_add_rule(struct snapshot *s, struct rule *r)
 {
-	struct rule	*n;
-
-	n = realloc(s->rules, (s->nrules + 1) * sizeof(*n));
-	if (n == NULL)
-		return -1;
-	n[s->nrules++] = *r;
-	s->rules = n;
+	s->rules = xreallocarray(s->rules, s->nrules + 1, sizeof(*s->rules));
+	s->rules[s->nrules++] = *r;
 	memset(r, 0, sizeof(*r));
-	return 0;
+}
+
+/* XXX: linear; loading n rules this way is quadratic (see ini.c). */
+const struct rule *
+snapshot_find_pattern(const struct snapshot *s, const struct hostpat *pat)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nrules; i++)
+		if (s->rules[i].pat.kind == pat->kind &&
+		    strcmp(s->rules[i].pat.base, pat->base) == 0)
+			return &s->rules[i];
+	return NULL;
+}
+
+void
+rule_clear(struct rule *r)
+{
+	free(r->pattern);
+	free(r->origin);
+	pinset_free(&r->pins);
+	memset(r, 0, sizeof(*r));
 }
 
 struct snapshot *
@@ -78,11 +94,8 @@ snapshot_unref(struct snapshot *s)
 
 	if (s == NULL || --s->refs > 0)
 		return;
-	for (i = 0; i < s->nrules; i++) {
-		free(s->rules[i].pattern);
-		free(s->rules[i].origin);
-		pinset_free(&s->rules[i].pins);
-	}
+	for (i = 0; i < s->nrules; i++)
+		rule_clear(&s->rules[i]);
 	free(s->rules);
 	free(s);
 }
@@ -127,13 +140,11 @@ rule_copy(struct snapshot *dst, const struct rule *r, bool pinning_off)
 	c.origin = xstrdup(r->origin);
 	memset(&c.pins, 0, sizeof(c.pins));
 	for (i = 0; i < r->pins.n; i++)
-		if (pinset_add(&c.pins, &r->pins.pins[i]) == -1)
-			abort();
+		pinset_add(&c.pins, &r->pins.pins[i]);
 	if (pinning_off &&
 	    (c.policy == POLICY_PIN || c.policy == POLICY_PIN_ONLY))
 		c.policy = POLICY_CA;
-	if (snapshot_add_rule(dst, &c) == -1)
-		abort();
+	snapshot_add_rule(dst, &c);
 }
 
 struct snapshot *
@@ -141,16 +152,13 @@ snapshot_merge(const struct snapshot *base, const struct snapshot *over,
     bool pinning_off)
 {
 	struct snapshot	*s = snapshot_new(base->default_policy);
-	size_t		 i, j;
+	size_t		 i;
 
 	for (i = 0; i < base->nrules; i++) {
 		const struct rule *r = &base->rules[i];
 
-		for (j = 0; over != NULL && j < over->nrules; j++)
-			if (over->rules[j].pat.kind == r->pat.kind &&
-			    strcmp(over->rules[j].pat.base, r->pat.base) == 0)
-				break;
-		if (over == NULL || j == over->nrules)
+		if (over == NULL || snapshot_find_pattern(over, &r->pat) ==
+		    NULL)
 			rule_copy(s, r, pinning_off);
 	}
 	for (i = 0; over != NULL && i < over->nrules; i++)

@@ -1,8 +1,7 @@
 /*
  * policy.h - host rules and the immutable snapshot that holds them.
  *
- * A snapshot is built whole (from the INI today, from the signed feed
- * later), never changed afterwards, and reference counted: a connection
+ * A snapshot is built whole (from the INI, from the signed feed), never changed afterwards, and reference counted: a connection
  * takes a reference when it starts, so swapping in a new snapshot affects
  * new connections at once and running ones not at all.
  */
@@ -12,8 +11,8 @@
 #include <stdbool.h>
 #include <time.h>
 
-#include "host.h"
-#include "pin.h"
+#include "pins/host.h"
+#include "pins/pin.h"
 
 enum policy {
 	POLICY_BLOCK,
@@ -53,8 +52,13 @@ const char	*policy_name(enum policy);
 bool		 policy_parse(const char *s, enum policy *out);
 
 struct snapshot	*snapshot_new(enum policy default_policy);
-/* Takes ownership of the rule's members. */
-int		 snapshot_add_rule(struct snapshot *, struct rule *);
+/* Takes ownership of the rule's members (and clears it). */
+void		 snapshot_add_rule(struct snapshot *, struct rule *);
+/* The rule with exactly this pattern, or NULL. */
+const struct rule *snapshot_find_pattern(const struct snapshot *,
+		    const struct hostpat *);
+/* Free a rule's members (one not added to a snapshot). */
+void		 rule_clear(struct rule *);
 struct snapshot	*snapshot_ref(struct snapshot *);
 void		 snapshot_unref(struct snapshot *);
 

@@ -8,9 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../conf/conf.h"
-#include "cmd.h"
-#include "server.h"
+#include <event2/event.h>
+#include <wolfssl/options.h>
+#include <wolfssl/version.h>
+
+#include "conf/conf.h"
+#include "shim/cmd/cmd.h"
+#include "shim/daemon.h"
 
 #ifndef PINSHIM_VERSION
 #define PINSHIM_VERSION "0.1.0"
@@ -103,26 +107,7 @@ cmd_run(int argc, char **argv)
 	}
 	if ((conf = conf_load(path, stderr)) == NULL)
 		return 2;
-	if (test) {
-		char			 err[256];
-		struct tls_client	*tls;
-
-		/* The trust store must load too, or the check lies. */
-		tls_init();
-		if ((tls = tls_client_new(conf->ca_file, err, sizeof(err))) ==
-		    NULL) {
-			fprintf(stderr, "%s: [upstream] ca_file: %s\n", path,
-			    err);
-			conf_free(conf);
-			return 2;
-		}
-		tls_client_free(tls);
-		printf("%s: configuration OK (%zu listener(s), %zu domain "
-		    "rule(s))\n", path, conf->nlisteners, conf->snap->nrules);
-		conf_free(conf);
-		return 0;
-	}
-	return server_run(conf);
+	return test ? daemon_check(conf) : daemon_run(conf);
 }
 
 int

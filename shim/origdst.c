@@ -8,7 +8,7 @@
 #include <linux/netfilter_ipv4.h>
 #include <linux/netfilter_ipv6/ip6_tables.h>
 
-#include "origdst.h"
+#include "shim/origdst.h"
 
 int
 origdst_get(int fd, struct sockaddr_storage *out, socklen_t *len)

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "privdrop.h"
+#include "base/log.h"
+#include "shim/privdrop.h"
 
 int
 privdrop(const char *user)

@@ -1,9 +1,13 @@
 /*
- * server.h - the process: one event loop, the resolver, the current
- * configuration and pin snapshot, the listeners and the live connections.
+ * server.h - the state of the running process that every part of the
+ * daemon borrows: the event loop, the resolver, the configuration, the pin
+ * snapshot and trust store in force, the listeners, and everything alive
+ * that process exit must stop. Data only (plus two list helpers): the
+ * process's life cycle is daemon.c, so lower modules can include this
+ * without reaching up into it.
  */
-#ifndef PINSHIM_SERVER_H
-#define PINSHIM_SERVER_H
+#ifndef PINSHIM_SHIM_SERVER_H
+#define PINSHIM_SHIM_SERVER_H
 
 #include <sys/queue.h>
 
@@ -11,14 +15,14 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include "../conf/conf.h"
-#include "../tls/tls.h"
+#include "conf/conf.h"
+#include "tls/tls.h"
 
-/* Every live connection, whatever its mode, starts with this so the
- * server can count it and stop it at exit. */
-struct conn {
-	TAILQ_ENTRY(conn)	 entry;
-	void			(*abort)(struct conn *);
+/* Anything that holds resources until it ends on its own (a client
+ * connection, the TLS half of a web request): exit aborts each. */
+struct live {
+	TAILQ_ENTRY(live)	 entry;
+	void			(*abort)(struct live *);
 };
 
 struct listener {
@@ -34,24 +38,29 @@ struct server {
 	struct conf		*conf;		/* owned */
 	struct tls_client	*tls;		/* owned; replaced on reload */
 	struct snapshot		*snap;		/* one reference owned */
-	struct feed_state	*feed;		/* owned, NULL without [feed] */
+	struct feedsync		*feed;		/* owned, NULL without [feed] */
 	struct tls_ca		*ca;		/* owned; NULL if only tunnels */
 	struct reporter		*rep;		/* owned */
 	struct listener		*listeners;	/* owned */
 	size_t			 nlisteners;
 	struct event		*sig_term, *sig_int, *sig_hup; /* owned */
-	TAILQ_HEAD(, conn)	 conns;		/* each conn owns itself */
-	size_t			 nconns;
+	TAILQ_HEAD(, live)	 live;		/* each entry owns itself */
+	size_t			 nlive;
 	unsigned long long	 accepted, passed, refused;
 };
 
-/* Takes ownership of conf. Returns the process exit status. */
-int	 server_run(struct conf *);
-void	 server_conn_add(struct server *, struct conn *);
-void	 server_conn_del(struct server *, struct conn *);
+static inline void
+server_live_add(struct server *srv, struct live *l)
+{
+	TAILQ_INSERT_TAIL(&srv->live, l, entry);
+	srv->nlive++;
+}
 
-/* tunnel.c, intercept.c */
-void	 tunnel_accept(struct listener *, int fd, const struct sockaddr *);
-void	 intercept_accept(struct listener *, int fd, const struct sockaddr *);
+static inline void
+server_live_del(struct server *srv, struct live *l)
+{
+	TAILQ_REMOVE(&srv->live, l, entry);
+	srv->nlive--;
+}
 
 #endif

@@ -13,8 +13,8 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 
-#include "../pins/pin.h"
-#include "../pins/policy.h"
+#include "pins/pin.h"
+#include "pins/policy.h"
 
 #define TLS_CHAIN_MAX	10	/* certificates considered per chain */
 

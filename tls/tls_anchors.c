@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../shim/util.h"
-#include "tls.h"
+#include "base/mem.h"
+#include "tls/tls.h"
 
 struct anchor {
 	WOLFSSL_X509	*cert;		/* owned */
@@ -36,12 +36,7 @@ tls_anchors_load(const char *file, char *err, size_t errsz)
 		return NULL;
 	}
 	while ((x = wolfSSL_PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		struct anchor	*n;
-
-		n = realloc(a->v, (a->n + 1) * sizeof(*n));
-		if (n == NULL)
-			abort();
-		a->v = n;
+		a->v = xreallocarray(a->v, a->n + 1, sizeof(*a->v));
 		if (tls_cert_pin(x, &a->v[a->n].pin) == -1) {
 			wolfSSL_X509_free(x);
 			continue;

@@ -23,9 +23,10 @@
 #include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/random.h>
 
-#include "../pins/host.h"
-#include "../shim/util.h"
-#include "tls.h"
+#include "pins/host.h"
+#include "base/file.h"
+#include "base/mem.h"
+#include "tls/tls.h"
 
 #define CA_DAYS		1826		/* five years */
 #define LEAF_DAYS	7
@@ -54,12 +55,37 @@ struct tls_ca {
 	unsigned long	 mints, hits;
 };
 
+/* The CA certificate (self-signed, CA:TRUE, pathlen 0) as DER; its
+ * length, or -1. */
+static int
+ca_cert_der(ecc_key *key, WC_RNG *rng, const char *cn, uint8_t *der,
+    size_t sz)
+{
+	Cert	 cert;
+
+	wc_InitCert(&cert);
+	snprintf(cert.subject.org, CTC_NAME_SIZE, "pinshim");
+	snprintf(cert.subject.commonName, CTC_NAME_SIZE, "%s", cn);
+	memcpy(&cert.issuer, &cert.subject, sizeof(cert.issuer));
+	cert.sigType = CTC_SHA256wECDSA;
+	cert.daysValid = CA_DAYS;
+	cert.isCA = 1;
+	cert.pathLen = 0;
+	cert.pathLenSet = 1;
+	if (wc_SetKeyUsage(&cert, "keyCertSign,cRLSign") != 0 ||
+	    wc_SetSubjectKeyIdFromPublicKey_ex(&cert, ECC_TYPE, key) != 0 ||
+	    wc_SetAuthKeyIdFromPublicKey_ex(&cert, ECC_TYPE, key) != 0 ||
+	    wc_MakeCert(&cert, der, (word32)sz, NULL, key, rng) < 0)
+		return -1;
+	return wc_SignCert(cert.bodySz, cert.sigType, der, (word32)sz, NULL,
+	    key, rng);
+}
+
 int
 tls_ca_init(const char *dir, const char *cn, FILE *errs)
 {
 	char		 keypath[4096], certpath[4096];
 	uint8_t		 der[DER_MAX], pem[DER_MAX * 2];
-	Cert		 cert;
 	ecc_key		 key;
 	WC_RNG		 rng;
 	int		 n, pemlen, status = -1;
@@ -67,23 +93,10 @@ tls_ca_init(const char *dir, const char *cn, FILE *errs)
 
 	snprintf(keypath, sizeof(keypath), "%s/ca.key", dir);
 	snprintf(certpath, sizeof(certpath), "%s/ca.pem", dir);
-	/* mkdir -p: parents 0755, the CA directory itself 0700 */
-	{
-		char	 p[4096], *s;
-
-		snprintf(p, sizeof(p), "%s", dir);
-		for (s = p + 1; (s = strchr(s, '/')) != NULL; s++) {
-			*s = '\0';
-			if (mkdir(p, 0755) == -1 && errno != EEXIST) {
-				fprintf(errs, "%s: %s\n", p, strerror(errno));
-				return -1;
-			}
-			*s = '/';
-		}
-		if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-			fprintf(errs, "%s: %s\n", dir, strerror(errno));
-			return -1;
-		}
+	/* parents 0755, the CA directory itself 0700 */
+	if (file_mkdirs(dir, 0700) == -1) {
+		fprintf(errs, "%s: %s\n", dir, strerror(errno));
+		return -1;
 	}
 	if (access(keypath, F_OK) == 0) {
 		fprintf(errs, "%s: exists; refusing to replace a CA that "
@@ -98,21 +111,7 @@ tls_ca_init(const char *dir, const char *cn, FILE *errs)
 		goto out;
 	}
 	have_key = true;
-	wc_InitCert(&cert);
-	snprintf(cert.subject.org, CTC_NAME_SIZE, "pinshim");
-	snprintf(cert.subject.commonName, CTC_NAME_SIZE, "%s", cn);
-	memcpy(&cert.issuer, &cert.subject, sizeof(cert.issuer));
-	cert.sigType = CTC_SHA256wECDSA;
-	cert.daysValid = CA_DAYS;
-	cert.isCA = 1;
-	cert.pathLen = 0;
-	cert.pathLenSet = 1;
-	if (wc_SetKeyUsage(&cert, "keyCertSign,cRLSign") != 0 ||
-	    wc_SetSubjectKeyIdFromPublicKey_ex(&cert, ECC_TYPE, &key) != 0 ||
-	    wc_SetAuthKeyIdFromPublicKey_ex(&cert, ECC_TYPE, &key) != 0 ||
-	    wc_MakeCert(&cert, der, sizeof(der), NULL, &key, &rng) < 0 ||
-	    (n = wc_SignCert(cert.bodySz, cert.sigType, der, sizeof(der), NULL,
-	    &key, &rng)) < 0) {
+	if ((n = ca_cert_der(&key, &rng, cn, der, sizeof(der))) < 0) {
 		fprintf(errs, "CA certificate generation failed\n");
 		goto out;
 	}
@@ -123,19 +122,14 @@ tls_ca_init(const char *dir, const char *cn, FILE *errs)
 	}
 	/* The certificate is public; write it first so a failure leaves no
 	 * orphan private key. */
-	{
-		FILE *f = fopen(certpath, "wx");
-
-		if (f == NULL || fwrite(pem, 1, (size_t)pemlen, f) !=
-		    (size_t)pemlen || fclose(f) != 0) {
-			fprintf(errs, "%s: %s\n", certpath, strerror(errno));
-			goto out;
-		}
+	if (file_write(certpath, pem, (size_t)pemlen, 0644, true) == -1) {
+		fprintf(errs, "%s: %s\n", certpath, strerror(errno));
+		goto out;
 	}
 	if ((n = wc_EccKeyToDer(&key, der, sizeof(der))) <= 0 ||
 	    (pemlen = wc_DerToPem(der, (word32)n, pem, sizeof(pem),
 	    ECC_PRIVATEKEY_TYPE)) <= 0 ||
-	    key_file_write(keypath, pem, (size_t)pemlen) == -1) {
+	    file_write_key(keypath, pem, (size_t)pemlen) == -1) {
 		fprintf(errs, "%s: %s\n", keypath, strerror(errno));
 		unlink(certpath);
 		goto out;

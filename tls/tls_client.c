@@ -16,9 +16,9 @@
 #include <wolfssl/wolfcrypt/asn.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
 
-#include "../pins/host.h"
-#include "../shim/util.h"
-#include "tls.h"
+#include "pins/host.h"
+#include "base/mem.h"
+#include "tls/tls.h"
 
 int
 tls_init(void)

@@ -21,9 +21,9 @@
 #include <wolfssl/wolfcrypt/asn.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
 
-#include "../pins/host.h"
-#include "../shim/util.h"
-#include "tls.h"
+#include "pins/host.h"
+#include "base/mem.h"
+#include "tls/tls.h"
 
 struct node {
 	WOLFSSL_X509	*cert;		/* peer certs owned; anchors borrowed */
@@ -268,6 +268,94 @@ leaf_dates(WOLFSSL_X509 *leaf, struct tls_verdict *v)
 	return true;
 }
 
+/* The presented chain, as nodes 0..npeer-1 (the leaf first). */
+static void
+add_presented(struct walk *w, WOLFSSL_X509_CHAIN *chain, int n)
+{
+	size_t	 i;
+
+	for (i = 0; i < (size_t)n && i < TLS_CHAIN_MAX; i++) {
+		struct node *nd = &w->n[w->count];
+
+		if ((nd->cert = wolfSSL_get_chain_X509(chain, (int)i)) == NULL)
+			continue;
+		nd->has_pin = tls_cert_pin(nd->cert, &nd->pin) == 0;
+		w->count++;
+	}
+	w->npeer = w->count;
+}
+
+/* Anchors that could sign something presented join the pool; a
+ * presented certificate that is an anchor is marked as one. */
+static void
+add_anchors(struct walk *w, const struct tls_anchors *anchors)
+{
+	size_t	 i, j;
+
+	for (i = 0; i < tls_anchors_count(anchors) && w->count < nitems(w->n);
+	    i++) {
+		const struct pin	*ap;
+		WOLFSSL_X509		*a = tls_anchors_get(anchors, i, &ap);
+		bool			 useful = false;
+
+		for (j = 0; j < w->npeer; j++) {
+			struct node tmp = { .cert = a, .pin = *ap,
+			    .has_pin = true };
+
+			if (same_key_and_name(&tmp, &w->n[j]))
+				w->n[j].anchor = true;
+			else if (wolfSSL_X509_check_issued(a, w->n[j].cert) ==
+			    X509_V_OK)
+				useful = true;
+		}
+		if (useful) {
+			w->n[w->count].cert = a;
+			w->n[w->count].pin = *ap;
+			w->n[w->count].has_pin = true;
+			w->n[w->count].anchor = true;
+			w->count++;
+		}
+	}
+}
+
+/* The verdict over the qualifying path: a pin on it, or a mismatch. */
+static void
+match_pins(const struct walk *w, const struct tls_check *chk,
+    struct tls_verdict *v)
+{
+	size_t	 i;
+
+	for (i = 0; i < w->count; i++) {
+		if (!w->n[i].on_path || !w->n[i].has_pin ||
+		    !pinset_contains(chk->pins, &w->n[i].pin))
+			continue;
+		v->pass = true;
+		v->reason = TLS_OK;
+		v->matched_depth = i < w->npeer ? (int)i : (int)w->npeer;
+		snprintf(v->detail, sizeof(v->detail), "pin matched %s",
+		    i == 0 ? "the leaf" : i >= w->npeer || w->n[i].anchor ?
+		    "the root" : "an intermediate");
+		return;
+	}
+	v->reason = TLS_PIN_MISMATCH;
+	snprintf(v->detail, sizeof(v->detail), "no certificate of the %s "
+	    "chain matches the %zu pin(s) for this host",
+	    chk->policy == POLICY_PIN ? "verified" : "signed", chk->pins->n);
+}
+
+static void
+walk_free(struct walk *w)
+{
+	size_t	 i;
+
+	for (i = 0; i < w->count; i++) {
+		if (w->n[i].key != NULL)
+			wolfSSL_EVP_PKEY_free(w->n[i].key);
+		if (i < w->npeer)
+			wolfSSL_X509_free(w->n[i].cert);
+	}
+}
+
 /* Rebuild the path, list the presented pins and, for pin and pin-only,
  * decide. With match false (policy ca) only the listing is wanted. */
 static void
@@ -287,49 +375,14 @@ judge_path(WOLFSSL *ssl, const struct tls_client *c,
 		    "certificate");
 		return;
 	}
-	for (i = 0; i < (size_t)n && i < TLS_CHAIN_MAX; i++) {
-		struct node *nd = &w.n[w.count];
-
-		if ((nd->cert = wolfSSL_get_chain_X509(chain, (int)i)) == NULL)
-			continue;
-		nd->has_pin = tls_cert_pin(nd->cert, &nd->pin) == 0;
-		w.count++;
-	}
-	w.npeer = w.count;
+	add_presented(&w, chain, n);
 	list_presented(&w, v);
 	if (w.npeer == 0) {
 		v->reason = TLS_NO_CERT;
 		snprintf(v->detail, sizeof(v->detail), "unreadable chain");
 		goto out;
 	}
-
-	/* Anchors that could sign something presented join the pool. */
-	for (i = 0; i < tls_anchors_count(c->anchors) &&
-	    w.count < nitems(w.n); i++) {
-		const struct pin	*ap;
-		WOLFSSL_X509		*a = tls_anchors_get(c->anchors, i, &ap);
-		size_t			 j;
-		bool			 useful = false;
-
-		for (j = 0; j < w.npeer; j++) {
-			struct node tmp = { .cert = a, .pin = *ap,
-			    .has_pin = true };
-
-			if (same_key_and_name(&tmp, &w.n[j]))
-				w.n[j].anchor = true;
-			else if (wolfSSL_X509_check_issued(a, w.n[j].cert) ==
-			    X509_V_OK)
-				useful = true;
-		}
-		if (useful) {
-			w.n[w.count].cert = a;
-			w.n[w.count].pin = *ap;
-			w.n[w.count].has_pin = true;
-			w.n[w.count].anchor = true;
-			w.count++;
-		}
-	}
-
+	add_anchors(&w, c->anchors);
 	w.need_anchor = chk->policy != POLICY_PIN_ONLY;
 	if (!walk(&w) && w.over_budget && match) {
 		v->reason = TLS_BAD_CERT;
@@ -346,32 +399,10 @@ judge_path(WOLFSSL *ssl, const struct tls_client *c,
 	for (i = 0; i < w.count; i++)
 		if (w.n[i].on_path && w.n[i].anchor && i >= w.npeer)
 			pin_format(&w.n[i].pin, v->anchor);
-	if (!match)
-		goto out;
-
-	for (i = 0; i < w.count; i++) {
-		if (!w.n[i].on_path || !w.n[i].has_pin ||
-		    !pinset_contains(chk->pins, &w.n[i].pin))
-			continue;
-		v->pass = true;
-		v->reason = TLS_OK;
-		v->matched_depth = i < w.npeer ? (int)i : (int)w.npeer;
-		snprintf(v->detail, sizeof(v->detail), "pin matched %s",
-		    i == 0 ? "the leaf" : i >= w.npeer || w.n[i].anchor ?
-		    "the root" : "an intermediate");
-		goto out;
-	}
-	v->reason = TLS_PIN_MISMATCH;
-	snprintf(v->detail, sizeof(v->detail), "no certificate of the %s "
-	    "chain matches the %zu pin(s) for this host",
-	    chk->policy == POLICY_PIN ? "verified" : "signed", chk->pins->n);
+	if (match)
+		match_pins(&w, chk, v);
 out:
-	for (i = 0; i < w.count; i++) {
-		if (w.n[i].key != NULL)
-			wolfSSL_EVP_PKEY_free(w.n[i].key);
-		if (i < w.npeer)
-			wolfSSL_X509_free(w.n[i].cert);
-	}
+	walk_free(&w);
 }
 
 void

@@ -6,7 +6,7 @@
 
 #include <sys/stat.h>
 
-#include "../../tls/tls.h"
+#include "tls/tls.h"
 
 static char	 dir[256];
 

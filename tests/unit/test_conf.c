@@ -4,8 +4,8 @@
  */
 #include "testutil.h"
 
-#include "../../conf/conf.h"
-#include "../../shim/util.h"
+#include "base/parse.h"
+#include "conf/conf.h"
 
 #define PIN_A	"sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 #define PIN_B	"sha256/ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="
@@ -941,7 +941,7 @@ test_valid_config(void **state)
 	    "connect = api.test:443\n");
 	assert_string_equal(c->path, ini_path);
 	assert_string_equal(c->user, "nobody");
-	assert_string_equal(c->log_level, "debug");
+	assert_int_equal(c->log_level, LOG_DEBUG);
 	assert_string_equal(c->state_dir, "/var/lib/pinshim");
 	assert_string_equal(c->ca_file, ca_path);
 	assert_int_equal(c->connect_timeout, 5);
@@ -995,7 +995,7 @@ test_rule_origin(void **state)
 	conf_free(c);
 }
 
-/* --- shim/util: parse_rfc3339 --------------------------------------------- */
+/* --- base/parse: parse_rfc3339 --------------------------------------------- */
 
 static bool
 rfc3339(const char *s, time_t *t)
@@ -1089,7 +1089,7 @@ test_rfc3339_untouched_on_failure(void **state)
 	assert_int_equal(t, 42);
 }
 
-/* --- shim/util: parse_hostport, parse_uint -------------------------------- */
+/* --- base/parse: parse_hostport, parse_uint -------------------------------- */
 
 static void
 test_hostport_rejects(void **state)

@@ -4,7 +4,7 @@
  */
 #include "testutil.h"
 
-#include "../../pins/feed.h"
+#include "pins/feed_file.h"
 
 #define PIN_A	"sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 
@@ -21,21 +21,20 @@ static const char body[] =
     "pinning = off\n";
 
 static char		 dir[256];
-static ed25519_key	 k1, k2;
+static struct feed_key	*k1, *k2;
 static uint8_t		 keys[2][FEED_KEY_LEN];
 
 static void
-load_key(const char *name, ed25519_key *k, uint8_t pub[FEED_KEY_LEN])
+load_key(const char *name, struct feed_key **k, uint8_t pub[FEED_KEY_LEN])
 {
 	char	 path[400];
-	word32	 len = FEED_KEY_LEN;
 	FILE	*null = fopen("/dev/null", "w");
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	assert_int_equal(feed_keygen(path, null), 0);
 	strcat(path, ".key");
-	assert_int_equal(feed_key_load(path, k, null), 0);
-	assert_int_equal(wc_ed25519_export_public(k, pub, &len), 0);
+	assert_non_null(*k = feed_key_load(path, null));
+	assert_int_equal(feed_key_public(*k, pub), 0);
 	fclose(null);
 }
 
@@ -53,14 +52,14 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	wc_ed25519_free(&k1);
-	wc_ed25519_free(&k2);
+	feed_key_free(k1);
+	feed_key_free(k2);
 	tu_rmrf(dir);
 	return 0;
 }
 
 static char *
-signed_with(ed25519_key *k, size_t *len)
+signed_with(struct feed_key *k, size_t *len)
 {
 	char	*out = feed_sign(body, strlen(body), k, len);
 
@@ -68,12 +67,12 @@ signed_with(ed25519_key *k, size_t *len)
 	return out;
 }
 
-static struct conf *
+static struct feed_body *
 open_with(const char *buf, size_t len, size_t nkeys, char **errs)
 {
 	size_t		 elen;
 	FILE		*f = open_memstream(errs, &elen);
-	struct conf	*c;
+	struct feed_body *c;
 
 	c = feed_open("t.feed", buf, len,
 	    (const uint8_t (*)[FEED_KEY_LEN])keys, nkeys, f, NULL);
@@ -101,19 +100,19 @@ static void
 test_signed_feed_opens(void **state)
 {
 	size_t		 len;
-	char		*buf = signed_with(&k1, &len), *errs = NULL;
-	struct conf	*c;
+	char		*buf = signed_with(k1, &len), *errs = NULL;
+	struct feed_body *c;
 
 	(void)state;
 	assert_contains(buf, "signature = ed25519:");
 	c = open_with(buf, len, 1, &errs);
 	assert_non_null(c);
-	assert_int_equal(c->meta.version, 7);
+	assert_int_equal(c->version, 7);
 	assert_int_equal(c->snap->nrules, 1);
-	assert_int_equal(c->meta.ndevices, 1);
-	assert_string_equal(c->meta.devices[0].id, "pentest-1");
-	assert_true(c->meta.devices[0].pinning_off);
-	conf_free(c);
+	assert_int_equal(c->ndevices, 1);
+	assert_string_equal(c->devices[0].id, "pentest-1");
+	assert_true(c->devices[0].pinning_off);
+	feed_body_free(c);
 	free(errs);
 	free(buf);
 }
@@ -122,12 +121,12 @@ static void
 test_every_tampered_byte_is_refused(void **state)
 {
 	size_t	 len, i;
-	char	*buf = signed_with(&k1, &len);
+	char	*buf = signed_with(k1, &len);
 
 	(void)state;
 	for (i = 0; i < len; i++) {
 		char		*errs = NULL;
-		struct conf	*c;
+		struct feed_body *c;
 		char		 orig = buf[i];
 
 		buf[i] = (char)(orig ^ 0x01);
@@ -144,8 +143,8 @@ static void
 test_truncated_and_trailing_refused(void **state)
 {
 	size_t		 len;
-	char		*buf = signed_with(&k1, &len), *errs = NULL, *more;
-	struct conf	*c;
+	char		*buf = signed_with(k1, &len), *errs = NULL, *more;
+	struct feed_body *c;
 
 	(void)state;
 	c = open_with(buf, len - 1, 1, &errs);
@@ -171,8 +170,8 @@ static void
 test_wrong_key_refused_second_key_accepted(void **state)
 {
 	size_t		 len;
-	char		*buf = signed_with(&k2, &len), *errs = NULL;
-	struct conf	*c;
+	char		*buf = signed_with(k2, &len), *errs = NULL;
+	struct feed_body *c;
 	int		 used = -1;
 	FILE		*null = fopen("/dev/null", "w");
 
@@ -185,7 +184,7 @@ test_wrong_key_refused_second_key_accepted(void **state)
 	    (const uint8_t (*)[FEED_KEY_LEN])keys, 2, null, &used);
 	assert_non_null(c);
 	assert_int_equal(used, 1);		/* key rotation */
-	conf_free(c);
+	feed_body_free(c);
 	fclose(null);
 	free(buf);
 }
@@ -201,7 +200,7 @@ test_body_errors_name_lines(void **state)
 	FILE	*f = open_memstream(&errs, &elen);
 
 	(void)state;
-	assert_null(conf_load_feed("b.feed", bad, strlen(bad), f));
+	assert_null(feed_body_parse("b.feed", bad, strlen(bad), f));
 	fclose(f);
 	assert_contains(errs, "b.feed:2: [feed] version: not a whole number");
 	assert_contains(errs, "b.feed:5: [listen:x]: unknown section in a "
@@ -221,9 +220,9 @@ test_body_needs_meta_and_order(void **state)
 	FILE	*f = open_memstream(&errs, &elen);
 
 	(void)state;
-	assert_null(conf_load_feed("m.feed", nometa, strlen(nometa), f));
-	assert_null(conf_load_feed("o.feed", order, strlen(order), f));
-	assert_null(conf_load_feed("n.feed", "[feed]\0\n", 8, f));
+	assert_null(feed_body_parse("m.feed", nometa, strlen(nometa), f));
+	assert_null(feed_body_parse("o.feed", order, strlen(order), f));
+	assert_null(feed_body_parse("n.feed", "[feed]\0\n", 8, f));
 	fclose(f);
 	assert_contains(errs, "m.feed:1: [feed]: missing");
 	assert_contains(errs, "o.feed:1: [feed] expires: not after issued");

@@ -4,7 +4,7 @@
  */
 #include "testutil.h"
 
-#include "../../pins/host.h"
+#include "pins/host.h"
 
 /* Normalise or fail the test; result in a static buffer. */
 static const char *

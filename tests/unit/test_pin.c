@@ -8,8 +8,8 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 
-#include "../../pins/pin.h"
-#include "../../tls/tls.h"
+#include "pins/pin.h"
+#include "tls/tls.h"
 
 /* sha256("") and sha256("abc"), as every HPKP tool prints them. */
 #define PIN_EMPTY	"sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
@@ -239,12 +239,11 @@ static void
 test_list_rejects_bad_item_and_names_it(void **state)
 {
 	struct pinset	 set = { 0, NULL };
-	const char	*bad = NULL;
+	char		 bad[128] = "";
 
 	(void)state;
 	assert_false(pinset_parse_list(&set,
-	    PIN_EMPTY ", sha1/abc, " PIN_ABC, &bad));
-	assert_non_null(bad);
+	    PIN_EMPTY ", sha1/abc, " PIN_ABC, bad, sizeof(bad)));
 	assert_string_equal(bad, "sha1/abc");
 	pinset_free(&set);
 }
@@ -253,15 +252,14 @@ static void
 test_list_rejects_noncanonical_item(void **state)
 {
 	struct pinset	 set = { 0, NULL };
-	const char	*bad = NULL;
+	char		 bad[128] = "";
 	char		 t[PIN_TEXT_LEN + 1];
 	char		 list[3 * PIN_TEXT_LEN];
 
 	(void)state;
 	mutate(t, PIN_EMPTY, PIN_TEXT_LEN - 2, 'V');
 	snprintf(list, sizeof(list), "%s %s", PIN_ABC, t);
-	assert_false(pinset_parse_list(&set, list, &bad));
-	assert_non_null(bad);
+	assert_false(pinset_parse_list(&set, list, bad, sizeof(bad)));
 	assert_string_equal(bad, t);
 	pinset_free(&set);
 }
@@ -270,14 +268,13 @@ static void
 test_list_reports_overlong_item(void **state)
 {
 	struct pinset	 set = { 0, NULL };
-	const char	*bad = NULL;
+	char		 bad[128] = "";
 	char		 list[400];
 
 	(void)state;
 	memset(list, 'A', sizeof(list) - 1);
 	list[sizeof(list) - 1] = '\0';
-	assert_false(pinset_parse_list(&set, list, &bad));
-	assert_non_null(bad);
+	assert_false(pinset_parse_list(&set, list, bad, sizeof(bad)));
 	assert_true(strncmp(bad, "AAAA", 4) == 0);
 	assert_int_equal(set.n, 0);
 	pinset_free(&set);
@@ -287,12 +284,12 @@ static void
 test_list_separators(void **state)
 {
 	struct pinset	 set = { 0, NULL };
-	const char	*bad = NULL;
+	char		 bad[128] = "";
 	struct pin	 a, b, z;
 
 	(void)state;
 	assert_true(pinset_parse_list(&set,
-	    " ,\t" PIN_EMPTY ",," PIN_ABC " \t, " PIN_ZERO ", ", &bad));
+	    " ,\t" PIN_EMPTY ",," PIN_ABC " \t, " PIN_ZERO ", ", bad, sizeof(bad)));
 	assert_int_equal(set.n, 3);
 	assert_true(pin_parse(PIN_EMPTY, &a));
 	assert_true(pin_parse(PIN_ABC, &b));
@@ -309,11 +306,11 @@ static void
 test_list_appends(void **state)
 {
 	struct pinset	 set = { 0, NULL };
-	const char	*bad = NULL;
+	char		 bad[128] = "";
 
 	(void)state;
-	assert_true(pinset_parse_list(&set, PIN_EMPTY, &bad));
-	assert_true(pinset_parse_list(&set, PIN_ABC, &bad));
+	assert_true(pinset_parse_list(&set, PIN_EMPTY, bad, sizeof(bad)));
+	assert_true(pinset_parse_list(&set, PIN_ABC, bad, sizeof(bad)));
 	assert_int_equal(set.n, 2);
 	pinset_free(&set);
 }
@@ -322,10 +319,10 @@ static void
 test_list_empty_is_empty_set(void **state)
 {
 	struct pinset	 set = { 0, NULL };
-	const char	*bad = NULL;
+	char		 bad[128] = "";
 
 	(void)state;
-	assert_true(pinset_parse_list(&set, " , \t,", &bad));
+	assert_true(pinset_parse_list(&set, " , \t,", bad, sizeof(bad)));
 	assert_int_equal(set.n, 0);
 	pinset_free(&set);
 }
@@ -344,8 +341,8 @@ test_contains(void **state)
 	near.hash[PIN_HASH_LEN - 1] ^= 1;	/* differs in the last bit */
 
 	assert_false(pinset_contains(&set, &a));	/* empty set */
-	assert_int_equal(pinset_add(&set, &a), 0);
-	assert_int_equal(pinset_add(&set, &b), 0);
+	pinset_add(&set, &a);
+	pinset_add(&set, &b);
 	assert_true(pinset_contains(&set, &a));
 	assert_true(pinset_contains(&set, &b));
 	assert_false(pinset_contains(&set, &z));

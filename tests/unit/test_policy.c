@@ -5,7 +5,7 @@
  */
 #include "testutil.h"
 
-#include "../../pins/policy.h"
+#include "pins/policy.h"
 
 #define PIN_EMPTY	"sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 
@@ -15,7 +15,8 @@ add(struct snapshot *s, const char *pattern, enum policy p, time_t expires,
     enum policy on_expiry)
 {
 	struct rule	 r;
-	const char	*why = NULL, *bad = NULL;
+	const char	*why = NULL;
+	char		 bad[128];
 	char		 origin[64];
 
 	memset(&r, 0, sizeof(r));
@@ -31,8 +32,9 @@ add(struct snapshot *s, const char *pattern, enum policy p, time_t expires,
 	r.expires = expires;
 	r.on_expiry = on_expiry;
 	if (p == POLICY_PIN || p == POLICY_PIN_ONLY)
-		assert_true(pinset_parse_list(&r.pins, PIN_EMPTY, &bad));
-	assert_int_equal(snapshot_add_rule(s, &r), 0);
+		assert_true(pinset_parse_list(&r.pins, PIN_EMPTY, bad,
+		    sizeof(bad)));
+	snapshot_add_rule(s, &r);
 	/* ownership moved: the caller's copy is cleared */
 	assert_null(r.pattern);
 	assert_null(r.origin);

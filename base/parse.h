@@ -1,0 +1,26 @@
+/*
+ * parse.h - strict parsers for the small values the configuration, the
+ * feed and the command line share: numbers, RFC 3339 times, host:port.
+ * Parsers return bool and write their output only on success.
+ */
+#ifndef PINSHIM_BASE_PARSE_H
+#define PINSHIM_BASE_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* A whole decimal string in [min, max]: no sign, blank or trailing byte. */
+bool	 parse_uint(const char *s, unsigned long min, unsigned long max,
+	    unsigned long *out);
+
+/* "host:port" or "[v6]:port"; host (without brackets) written into buf. */
+bool	 parse_hostport(const char *s, char *host, size_t hostsz,
+	    uint16_t *port);
+
+/* "2027-01-31T12:00:00Z" (UTC only) to time_t. */
+bool	 parse_rfc3339(const char *s, time_t *out);
+void	 format_rfc3339(time_t, char *buf, size_t sz);	/* sz >= 21 */
+
+#endif

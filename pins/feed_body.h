@@ -1,0 +1,42 @@
+/*
+ * feed_body.h - what a signed feed says, once its signature has been
+ * checked (feed_file.h): version, issued, expires, report_url, per-device
+ * overrides, and the host rules as a pin snapshot.
+ */
+#ifndef PINSHIM_PINS_FEED_BODY_H
+#define PINSHIM_PINS_FEED_BODY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "pins/policy.h"
+
+/* [device:ID]: settings for one named device. */
+struct device_override {
+	char		*id;			/* owned */
+	bool		 pinning_off;		/* pin, pin-only become ca */
+};
+
+struct feed_body {
+	unsigned long long version;
+	time_t		 issued;
+	time_t		 expires;
+	char		*report_url;		/* owned, may be NULL */
+	struct device_override *devices;	/* owned */
+	size_t		 ndevices;
+	struct snapshot	*snap;			/* [domain:*]; one ref owned */
+};
+
+/* Parse a body: [feed] version/issued/expires/report_url, [domain:PATTERN]
+ * as in the INI, [device:ID] pinning = on|off. NULL with "NAME:LINE: ..."
+ * errors on errs. */
+struct feed_body *feed_body_parse(const char *name, const char *body,
+		    size_t len, FILE *errs);
+void		 feed_body_free(struct feed_body *);
+/* Whether the body turns pinning off for this device (id may be NULL). */
+bool		 feed_body_pinning_off(const struct feed_body *,
+		    const char *device_id);
+
+#endif

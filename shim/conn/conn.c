@@ -1,0 +1,279 @@
+/*
+ * conn.c - the connection object every listener mode is built on (see
+ * conn.h): the accept prologue, waiting on the client under a deadline,
+ * the upstream dial and its verdict, the one refuse path, the relay.
+ *
+ * Must never: let an application byte move before the verdict passed
+ * (the relay starts only from conn_relay, which only runs after on_pass),
+ * end a connection without freeing everything it holds, or write a
+ * second verdict line for one connection.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+
+#include "base/addr.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "shim/conn/conn.h"
+#include "shim/net/relay.h"
+#include "shim/net/upstream.h"
+#include "shim/remote/report.h"
+
+static void
+conn_free(struct conn *c)
+{
+	server_live_del(c->srv, &c->live);
+	if (c->up != NULL)
+		upstream_cancel(c->up);
+	if (c->ev != NULL)
+		event_free(c->ev);
+	if (c->deadline != NULL)
+		event_free(c->deadline);
+	if (c->pre != NULL)
+		evbuffer_free(c->pre);
+	if (c->cssl != NULL)
+		wolfSSL_free(c->cssl);
+	if (c->ussl != NULL)
+		wolfSSL_free(c->ussl);
+	if (c->cfd != -1)
+		close(c->cfd);
+	if (c->ufd != -1)
+		close(c->ufd);
+	free(c);
+}
+
+static void
+conn_abort(struct live *lv)
+{
+	struct conn	*c = (struct conn *)lv;
+
+	if (c->relay != NULL)
+		relay_abort(c->relay);	/* frees c through relay_done */
+	else
+		conn_free(c);
+}
+
+static void
+conn_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->on_deadline != NULL)
+		c->on_deadline(c);
+	else
+		conn_drop(c);
+}
+
+struct conn *
+conn_new(struct listener *l, int fd, const struct sockaddr *sa, size_t size)
+{
+	struct conn	*c = xcalloc(1, size);
+
+	c->srv = l->srv;
+	c->l = l;
+	c->cfd = fd;
+	c->ufd = -1;
+	c->live.abort = conn_abort;
+	gettimeofday(&c->start, NULL);
+	sockaddr_format(sa, c->client, sizeof(c->client));
+	c->deadline = xptr(evtimer_new(c->srv->base, conn_deadline, c));
+	server_live_add(c->srv, &c->live);
+	return c;
+}
+
+bool
+conn_allowed(const struct conn *c, const struct sockaddr *sa)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->l->lc->nallow; i++)
+		if (cidr_match(&c->l->lc->allow[i], sa))
+			return true;
+	return false;
+}
+
+unsigned
+conn_timeout(const struct conn *c)
+{
+	return (unsigned)c->srv->conf->handshake_timeout;
+}
+
+void
+conn_wait(struct conn *c, short what, event_callback_fn fn, unsigned secs)
+{
+	struct timeval	 tv = { (time_t)secs, 0 };
+
+	if (c->ev != NULL)
+		event_free(c->ev);
+	c->ev = xptr(event_new(c->srv->base, c->cfd, what, fn, c));
+	event_add(c->ev, NULL);
+	if (secs > 0) {
+		event_del(c->deadline);
+		evtimer_add(c->deadline, &tv);
+	}
+}
+
+ssize_t
+conn_peek(struct conn *c, void *buf, size_t sz)
+{
+	ssize_t	 n = recv(c->cfd, buf, sz, MSG_PEEK);
+
+	if (n > 0)
+		return n;
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	conn_drop(c);		/* EOF or an error: the app went away */
+	return -1;
+}
+
+void
+conn_idle(struct conn *c)
+{
+	event_del(c->deadline);
+	if (c->ev != NULL) {
+		event_free(c->ev);
+		c->ev = NULL;
+	}
+}
+
+void
+conn_drop(struct conn *c)
+{
+	conn_free(c);
+}
+
+static const char *
+status_text(int status)
+{
+	switch (status) {
+	case 400:
+		return "Bad Request";
+	case 403:
+		return "Forbidden";
+	case 408:
+		return "Request Timeout";
+	case 431:
+		return "Request Header Fields Too Large";
+	default:
+		return "Bad Gateway";
+	}
+}
+
+/* forward: a status and a one-line reason, then our FIN. */
+static void
+conn_reply(struct conn *c, int status, const char *line)
+{
+	char	 buf[1400];
+	int	 n, body = (int)strlen(line) + 10;
+
+	n = snprintf(buf, sizeof(buf), "HTTP/1.1 %d %s\r\nContent-Type: "
+	    "text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+	    "pinshim: %s\n", status, status_text(status), body, line);
+	if (n > 0 && (size_t)n < sizeof(buf))
+		(void)!write(c->cfd, buf, (size_t)n);
+	/* XXX: no lingering drain, so unread request bytes still turn the
+	 * close() into an RST, which can cut the reply short for a client
+	 * that keeps sending. */
+	shutdown(c->cfd, SHUT_WR);
+}
+
+/* The mode's answer to a refusal, then free. */
+static void
+conn_answer(struct conn *c, int status, const char *line)
+{
+	if (status != 0 && c->l->lc->mode == MODE_FORWARD)
+		conn_reply(c, status, line);
+	conn_free(c);
+}
+
+void
+conn_refuse(struct conn *c, int status, const char *reason,
+    const char *detail)
+{
+	struct upstream_result	 r;
+
+	memset(&r, 0, sizeof(r));
+	r.fail = UP_BLOCKED;
+	r.local = true;
+	r.reason = reason;
+	snprintf(r.detail, sizeof(r.detail), "%s", detail);
+	upstream_log(&r, c->l->lc->name, c->client, c->host, c->port);
+	c->srv->refused++;
+	conn_answer(c, status, detail);
+}
+
+static void
+conn_upstream_done(struct upstream_result *r, void *arg)
+{
+	struct conn	*c = arg;
+	char		 line[1024];
+
+	c->up = NULL;
+	upstream_log(r, c->l->lc->name, c->client, c->host, c->port);
+	if (r->fail != UP_OK) {
+		c->srv->refused++;
+		report_refusal(c->srv->rep, r, c->l->lc->name);
+		snprintf(line, sizeof(line), "upstream %s:%u refused: %s (%s)",
+		    c->host, c->port, r->reason, r->detail);
+		conn_answer(c, 502, line);
+		return;
+	}
+	c->srv->passed++;
+	c->ufd = r->fd;
+	c->ussl = r->ssl;
+	c->on_pass(c);
+}
+
+void
+conn_dial(struct conn *c, const struct sockaddr_storage *addr,
+    conn_step on_pass)
+{
+	struct upstream_opts	 opts;
+
+	conn_idle(c);
+	c->on_pass = on_pass;
+	memset(&opts, 0, sizeof(opts));
+	opts.addr = addr;
+	c->up = upstream_open(c->srv, c->host, c->port,
+	    addr != NULL ? &opts : NULL, conn_upstream_done, c);
+}
+
+/* The one close line of a relayed connection. */
+static void
+conn_relay_done(void *arg, const char *how, int failed, uint64_t up,
+    uint64_t down)
+{
+	struct conn	*c = arg;
+	struct timeval	 now, d;
+
+	gettimeofday(&now, NULL);
+	timersub(&now, &c->start, &d);
+	log_info("close listener=%s client=%s host=%s:%u how=\"%s%s%s\" "
+	    "up=%llu down=%llu duration=%ld.%03lds", c->l->lc->name,
+	    c->client, c->host, c->port, how, failed >= 0 ? " by " : "",
+	    failed >= 0 ? relay_end_name(failed) : "",
+	    (unsigned long long)up, (unsigned long long)down,
+	    (long)d.tv_sec, (long)d.tv_usec / 1000);
+	c->relay = NULL;
+	conn_free(c);
+}
+
+void
+conn_relay(struct conn *c)
+{
+	conn_idle(c);
+	c->relay = relay_start(c->srv->base, c->cfd, c->cssl, c->ufd,
+	    c->ussl, conn_relay_done, c);
+	if (c->pre != NULL)
+		relay_prime(c->relay, c->pre);
+	c->cfd = c->ufd = -1;
+	c->cssl = c->ussl = NULL;
+}

@@ -1,0 +1,81 @@
+/*
+ * conn.h - one client connection, of any listener mode, from accept to
+ * close: the fields every front end shares, the accept prologue, the
+ * upstream dial with its verdict, the one refuse path, and the hand-off
+ * to the relay.
+ *
+ * A front end (tunnel.c, forward.c, transparent.c) only adds the steps of
+ * its mode. Every connection ends in exactly one of conn_refuse (a
+ * verdict line with verdict=refuse, the mode's answer), conn_drop (the
+ * app went away, or failed after its verdict), or the relay's end (a close
+ * line) - so "one verdict line per connection" holds by structure.
+ */
+#ifndef PINSHIM_CONN_CONN_H
+#define PINSHIM_CONN_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/types.h>
+
+#include <event2/event.h>
+
+#include "shim/server.h"
+
+struct conn;
+typedef void (*conn_step)(struct conn *);
+
+struct conn {
+	struct live		 live;		/* first: the server's list */
+	struct server		*srv;		/* borrowed */
+	struct listener		*l;		/* borrowed */
+	int			 cfd;		/* owned until the relay */
+	WOLFSSL			*cssl;		/* owned until the relay */
+	char			 client[64];
+	char			 host[HOST_MAX + 1];	/* the name checked */
+	uint16_t		 port;
+	struct event		*ev;		/* owned; client I/O, or NULL */
+	struct event		*deadline;	/* owned; client-side timeout */
+	conn_step		 on_deadline;	/* the front end's, or NULL */
+	struct upstream		*up;		/* pending, or NULL */
+	conn_step		 on_pass;	/* after the verdict passed */
+	int			 ufd;		/* owned until the relay */
+	WOLFSSL			*ussl;		/* owned until the relay */
+	struct evbuffer		*pre;		/* owned; upstream-first bytes */
+	struct relay		*relay;		/* running, or NULL */
+	struct timeval		 start;
+};
+
+/* The accept prologue: size bytes (a front end's struct that starts with
+ * a struct conn), the common fields filled, registered with the server. */
+struct conn	*conn_new(struct listener *, int fd, const struct sockaddr *,
+		    size_t size);
+/* Whether the client's address is in the listener's allow. */
+bool		 conn_allowed(const struct conn *, const struct sockaddr *);
+/* Wait for what on the client socket with fn; secs > 0 also (re)starts
+ * the deadline, whose expiry calls on_deadline. */
+void		 conn_wait(struct conn *, short what, event_callback_fn fn,
+		    unsigned secs);
+/* Peek at what the client sent, consuming nothing: the byte count; 0 for
+ * nothing yet; -1 when the app went away (c is freed then). */
+ssize_t		 conn_peek(struct conn *, void *buf, size_t sz);
+/* Stop waiting on the client (no event, no deadline). */
+void		 conn_idle(struct conn *);
+/* Open the pinned upstream to host:port (at addr, if not NULL); on a pass
+ * the upstream is in ufd/ussl and on_pass runs; a refusal is logged,
+ * counted, reported and answered here. */
+void		 conn_dial(struct conn *, const struct sockaddr_storage *addr,
+		    conn_step on_pass);
+/* The one refuse path: the verdict line, the answer (forward: HTTP status
+ * with detail as the reason line; 0: just close), free. */
+void		 conn_refuse(struct conn *, int status, const char *reason,
+		    const char *detail);
+/* Free without a verdict line. */
+void		 conn_drop(struct conn *);
+/* Hand both ends (and pre) to the relay; its end logs the close line. */
+void		 conn_relay(struct conn *);
+/* The handshake_timeout of the configuration in force. */
+unsigned	 conn_timeout(const struct conn *);
+
+#endif

@@ -1,0 +1,196 @@
+/*
+ * forward.c - mode forward: an HTTP proxy. CONNECT host:port is answered
+ * 200 only after the upstream verdict passed (502 with the reason
+ * otherwise), then intercepted; an absolute-form http:// request goes out
+ * over pinned TLS to port 443 when the host's [domain:...] says
+ * upgrade = yes, else 403.
+ *
+ * The request head is peeked, parsed whole by net/http1.c, and consumed
+ * once, exactly: the bytes after it (the ClientHello after a CONNECT, a
+ * request body) stay in the socket for the next step.
+ *
+ * Must never: answer 200 before the upstream verdict passed, serve a
+ * client outside allow, CONNECT to a port not in ports, or forward a
+ * header line pinshim did not parse.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "base/mem.h"
+#include "base/parse.h"
+#include "base/url.h"
+#include "shim/conn/front.h"
+#include "shim/conn/intercept.h"
+#include "shim/net/http1.h"
+
+#define HEAD_MAX	8192		/* request line + headers */
+
+/* Hop-by-hop and proxy headers an upgraded request does not carry on. */
+static const char *const dropped[] = { "Host", "Proxy-Connection",
+    "Connection", "Keep-Alive", "Proxy-Authorization" };
+
+static void
+forward_connected(struct conn *c)
+{
+	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+
+	if (write(c->cfd, ok, sizeof(ok) - 1) != sizeof(ok) - 1) {
+		conn_drop(c);
+		return;
+	}
+	intercept_hello(c, intercept_accept);
+}
+
+static void
+forward_connect(struct conn *c, const struct cursor *target)
+{
+	char		 t[HOST_MAX + 16], host[HOST_MAX + 1];
+	char		 canon[HOST_MAX + 1];
+	const char	*why;
+	uint16_t	 port;
+	size_t		 i;
+
+	if (!cursor_str(target, t, sizeof(t)) ||
+	    !parse_hostport(t, host, sizeof(host), &port)) {
+		conn_refuse(c, 400, "bad-request", "CONNECT wants HOST:PORT");
+		return;
+	}
+	if (!host_canon(host, canon, sizeof(canon), &why)) {
+		conn_refuse(c, 400, "bad-request", why);
+		return;
+	}
+	snprintf(c->host, sizeof(c->host), "%s", canon);
+	c->port = port;
+	for (i = 0; i < c->l->lc->nports; i++)
+		if (c->l->lc->ports[i] == port)
+			break;
+	if (i == c->l->lc->nports) {
+		conn_refuse(c, 403, "port-not-allowed", "CONNECT port not in "
+		    "ports");
+		return;
+	}
+	conn_dial(c, NULL, forward_connected);
+}
+
+/* The upgraded request: origin-form, Host the name whose pins were
+ * checked (never the client's: a shared front end routes on it), the
+ * client's end-to-end headers, one exchange. */
+static void
+upgrade_request(struct conn *c, const struct http1_head *h,
+    const struct url *u)
+{
+	struct cursor	 fields = h->fields, name, value;
+	const char	*why;
+	size_t		 i;
+
+	c->pre = xptr(evbuffer_new());
+	evbuffer_add(c->pre, h->method.p, h->method.left);
+	evbuffer_add_printf(c->pre, " %s HTTP/1.1\r\nHost: %s\r\n", u->path,
+	    c->host);
+	while (http1_field(&fields, &name, &value, &why)) {
+		for (i = 0; i < nitems(dropped); i++)
+			if (cursor_eq_nocase(&name, dropped[i]))
+				break;
+		if (i < nitems(dropped))
+			continue;
+		evbuffer_add(c->pre, name.p, name.left);
+		evbuffer_add(c->pre, ": ", 2);
+		evbuffer_add(c->pre, value.p, value.left);
+		evbuffer_add(c->pre, "\r\n", 2);
+	}
+	evbuffer_add_printf(c->pre, "Connection: close\r\n\r\n");
+}
+
+static void
+forward_upgrade(struct conn *c, const struct http1_head *h)
+{
+	char			 target[HEAD_MAX], d[600], canon[HOST_MAX + 1];
+	struct verdict_policy	 vp;
+	struct url		 u;
+	const char		*why;
+
+	memset(&u, 0, sizeof(u));
+	if (!cursor_str(&h->target, target, sizeof(target)) ||
+	    !url_parse(target, &u, &why) || u.tls ||
+	    !host_canon(u.host, canon, sizeof(canon), &why)) {
+		url_free(&u);
+		conn_refuse(c, 400, "bad-request", "want CONNECT host:port or "
+		    "an absolute http:// URL");
+		return;
+	}
+	snprintf(c->host, sizeof(c->host), "%s", canon);
+	c->port = 443;
+	snapshot_resolve(c->srv->snap, c->host, time(NULL), &vp);
+	if (vp.rule == NULL || !vp.rule->upgrade || vp.policy == POLICY_BLOCK) {
+		url_free(&u);
+		snprintf(d, sizeof(d), "http://%s is not upgraded to https "
+		    "(needs upgrade = yes in its [domain:...])", c->host);
+		conn_refuse(c, 403, "no-upgrade", d);
+		return;
+	}
+	upgrade_request(c, h, &u);
+	url_free(&u);
+	conn_dial(c, NULL, conn_relay);
+}
+
+static void
+head_timeout(struct conn *c)
+{
+	conn_refuse(c, 408, "client-timeout", "no complete request head "
+	    "within handshake_timeout");
+}
+
+static void
+forward_head(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn		*c = arg;
+	uint8_t			 buf[HEAD_MAX];
+	struct http1_head	 h;
+	const char		*why;
+	ssize_t			 n;
+
+	(void)what;
+	if ((n = conn_peek(c, buf, sizeof(buf))) <= 0)
+		return;
+	switch (http1_request(buf, (size_t)n, &h, &why)) {
+	case HTTP1_MORE:
+		if ((size_t)n == sizeof(buf))
+			conn_refuse(c, 431, "bad-request", "request head over "
+			    "8 KiB");
+		return;		/* edge-triggered: wait for more bytes */
+	case HTTP1_BAD:
+		conn_refuse(c, 400, "bad-request", why);
+		return;
+	case HTTP1_OK:
+		break;
+	}
+	/* Consume the head, and only it: the same bytes land in buf again,
+	 * so h's cursors stay valid. */
+	if (recv(fd, buf, h.len, 0) != (ssize_t)h.len) {
+		conn_drop(c);
+		return;
+	}
+	if (cursor_eq(&h.method, "CONNECT"))
+		forward_connect(c, &h.target);
+	else
+		forward_upgrade(c, &h);
+}
+
+void
+forward_accept(struct listener *l, int fd, const struct sockaddr *sa)
+{
+	struct conn	*c = conn_new(l, fd, sa, sizeof(struct icpt));
+
+	if (!conn_allowed(c, sa)) {
+		conn_refuse(c, 403, "client-not-allowed", "client address not "
+		    "in allow");
+		return;
+	}
+	c->on_deadline = head_timeout;
+	conn_wait(c, EV_READ | EV_ET | EV_PERSIST, forward_head,
+	    conn_timeout(c));
+}

@@ -1,0 +1,148 @@
+/*
+ * intercept.c - the interception steps shared by forward and transparent
+ * (see intercept.h): the SNI from a peeked ClientHello, then the app's TLS
+ * terminated with a leaf minted by the local CA.
+ *
+ * Must never: complete the app's handshake before the upstream verdict
+ * passed (intercept_accept runs only from a passed dial), or mint for a
+ * name other than the one whose upstream passed.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "base/log.h"
+#include "shim/conn/clienthello.h"
+#include "shim/conn/intercept.h"
+#include "shim/net/relay.h"
+
+#define HELLO_MAX	(16384 + 5)	/* one TLS record */
+
+/* --- the ClientHello ------------------------------------------------------ */
+
+static void
+hello_timeout(struct conn *c)
+{
+	conn_refuse(c, 0, "client-timeout", "no ClientHello in time");
+}
+
+/* The name the app asked for; false (refused) if it is unusable or
+ * differs from the name whose upstream is being (or was) checked. */
+static bool
+take_sni(struct conn *c, const char *sni)
+{
+	char		 norm[HOST_MAX + 1], d[600];
+	const char	*why;
+
+	if (sni[0] == '\0')
+		return true;	/* keep the CONNECT host / the address */
+	if (!host_normalize(sni, norm, sizeof(norm), &why)) {
+		conn_refuse(c, 0, "bad-sni", why);
+		return false;
+	}
+	if (c->l->lc->mode == MODE_FORWARD && strcmp(norm, c->host) != 0) {
+		snprintf(d, sizeof(d), "SNI %s differs from the CONNECT host",
+		    norm);
+		conn_refuse(c, 0, "sni-mismatch", d);
+		return false;
+	}
+	snprintf(c->host, sizeof(c->host), "%s", norm);
+	return true;
+}
+
+static void
+hello_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	uint8_t		 buf[HELLO_MAX];
+	char		 sni[HOST_MAX + 2];
+	ssize_t		 n;
+
+	(void)fd;
+	(void)what;
+	if ((n = conn_peek(c, buf, sizeof(buf))) <= 0)
+		return;
+	switch (clienthello_sni(buf, (size_t)n, sni, sizeof(sni))) {
+	case CH_MORE:
+		if ((size_t)n == sizeof(buf))
+			conn_refuse(c, 0, "bad-clienthello", "ClientHello "
+			    "larger than one record");
+		return;		/* edge-triggered: wait for more bytes */
+	case CH_NOT_TLS:
+		conn_refuse(c, 0, "not-tls", "the app did not start a TLS "
+		    "handshake");
+		return;
+	case CH_BAD:
+		conn_refuse(c, 0, "bad-clienthello", "malformed ClientHello");
+		return;
+	case CH_OK:
+		break;
+	}
+	if (take_sni(c, sni))
+		((struct icpt *)c)->after_hello(c);
+}
+
+void
+intercept_hello(struct conn *c, conn_step next)
+{
+	((struct icpt *)c)->after_hello = next;
+	c->on_deadline = hello_timeout;
+	conn_wait(c, EV_READ | EV_ET | EV_PERSIST, hello_read,
+	    conn_timeout(c));
+	hello_read(c->cfd, EV_READ, c);	/* the hello may be there already */
+}
+
+/* --- the app's TLS ------------------------------------------------------ */
+
+static void
+accept_timeout(struct conn *c)
+{
+	log_warn("intercept listener=%s client=%s host=%s:%u "
+	    "error=\"client TLS handshake timed out\"", c->l->lc->name,
+	    c->client, c->host, c->port);
+	conn_drop(c);
+}
+
+static void
+accept_tls(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	char		 buf[WOLFSSL_MAX_ERROR_SZ];
+	int		 ret, err;
+
+	(void)fd;
+	(void)what;
+	ret = wolfSSL_accept(c->cssl);
+	if (ret == WOLFSSL_SUCCESS) {
+		log_debug("intercept listener=%s client=%s host=%s tls=%s",
+		    c->l->lc->name, c->client, c->host,
+		    wolfSSL_get_version(c->cssl));
+		conn_relay(c);
+		return;
+	}
+	err = wolfSSL_get_error(c->cssl, ret);
+	if (err == WOLFSSL_ERROR_WANT_READ || err == WOLFSSL_ERROR_WANT_WRITE) {
+		conn_wait(c, err == WOLFSSL_ERROR_WANT_READ ? EV_READ :
+		    EV_WRITE, accept_tls, 0);
+		return;
+	}
+	wolfSSL_ERR_error_string_n((unsigned long)err, buf, sizeof(buf));
+	log_warn("intercept listener=%s client=%s host=%s:%u error=\"client "
+	    "TLS handshake failed: %s (does the app trust the pinshim CA?)\"",
+	    c->l->lc->name, c->client, c->host, c->port, buf);
+	conn_drop(c);
+}
+
+void
+intercept_accept(struct conn *c)
+{
+	if ((c->cssl = tls_ca_session(c->srv->ca, c->cfd, c->host)) == NULL) {
+		log_err("intercept listener=%s client=%s host=%s: cannot mint "
+		    "a certificate", c->l->lc->name, c->client, c->host);
+		conn_drop(c);
+		return;
+	}
+	c->on_deadline = accept_timeout;
+	conn_wait(c, EV_READ, accept_tls, conn_timeout(c));
+	accept_tls(c->cfd, 0, c);
+}

@@ -1,0 +1,25 @@
+/*
+ * intercept.h - the steps forward and transparent share once the app
+ * speaks TLS itself: read the name from its ClientHello (peeked, nothing
+ * consumed), then terminate its TLS with a leaf minted for the name whose
+ * upstream passed, and relay.
+ */
+#ifndef PINSHIM_CONN_INTERCEPT_H
+#define PINSHIM_CONN_INTERCEPT_H
+
+#include "shim/conn/conn.h"
+
+/* A connection that intercepts: forward's and transparent's start so. */
+struct icpt {
+	struct conn	 c;		/* first */
+	conn_step	 after_hello;	/* once the SNI is taken */
+};
+
+/* Wait for the ClientHello under the handshake timeout; its SNI becomes
+ * c->host (forward: it must equal the CONNECT host). Then next(c). */
+void	 intercept_hello(struct conn *, conn_step next);
+/* Complete the app's handshake with a minted leaf for c->host, then
+ * relay to the upstream that passed. */
+void	 intercept_accept(struct conn *);
+
+#endif

@@ -1,0 +1,278 @@
+/*
+ * daemon.c - the pinshim process: build everything from a valid
+ * configuration, bind, drop privileges, run the loop, stop cleanly.
+ *
+ * Order matters: the pin snapshot and the TLS context exist before any
+ * listener accepts, so no connection ever runs without pins. Privileged
+ * work (bind, reading keys and CA files) happens before the privilege drop;
+ * a failed drop is fatal. SIGHUP builds a whole new configuration and swaps
+ * the pins and trust store in only if it is valid; running connections keep
+ * the snapshot they started with. `run -t` runs daemon_prepare(), the very
+ * checks `run` makes before binding, so what the check accepts starts.
+ *
+ * Must never: accept before the cached feed is in force, or keep running
+ * as root when [shim] user is set and the drop failed.
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "shim/daemon.h"
+#include "shim/listener.h"
+#include "shim/privdrop.h"
+#include "shim/remote/feedsync.h"
+#include "shim/remote/report.h"
+#include "shim/server.h"
+
+#define MINTED_CACHE	256	/* leaves the interception CA keeps */
+
+/* The feed cache lives in state_dir: with a [feed] it must be there. */
+static int
+state_dir_usable(const struct conf *c, char *err, size_t errsz)
+{
+	if (!c->feed.present || c->state_dir == NULL)
+		return 0;
+	if (access(c->state_dir, W_OK | X_OK) == -1) {
+		snprintf(err, errsz, "[shim] state_dir %s: %s (it must exist "
+		    "and be writable: the feed cache is kept there)",
+		    c->state_dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* privdrop() happens after binding; whether it can is known now. */
+static int
+user_known(const struct conf *c, char *err, size_t errsz)
+{
+	errno = 0;
+	if (c->user == NULL || getpwnam(c->user) != NULL)
+		return 0;
+	snprintf(err, errsz, "[shim] user %s: no such user%s%s", c->user,
+	    errno ? ": " : "", errno ? strerror(errno) : "");
+	return -1;
+}
+
+static int
+dns_open(struct server *srv, int flags, char *err, size_t errsz)
+{
+	srv->dns = evdns_base_new(srv->base, flags);
+	if (srv->dns == NULL) {
+		snprintf(err, errsz, "cannot start the DNS resolver");
+		return -1;
+	}
+	if (srv->conf->hosts_file != NULL &&
+	    evdns_base_load_hosts(srv->dns, srv->conf->hosts_file) != 0) {
+		snprintf(err, errsz, "[upstream] hosts_file %s: cannot load",
+		    srv->conf->hosts_file);
+		return -1;
+	}
+	return 0;
+}
+
+/* Everything up to binding: the same for run and run -t. */
+static int
+daemon_prepare(struct server *srv, struct conf *conf, int dns_flags,
+    char *err, size_t errsz)
+{
+	char	 why[256];
+
+	memset(srv, 0, sizeof(*srv));
+	TAILQ_INIT(&srv->live);
+	srv->conf = conf;
+	log_set_level(conf->log_level);
+	if (tls_init() == -1) {
+		snprintf(err, errsz, "wolfSSL initialisation failed");
+		return -1;
+	}
+	if ((srv->base = event_base_new()) == NULL) {
+		snprintf(err, errsz, "cannot create the event loop");
+		return -1;
+	}
+	if ((srv->tls = tls_client_new(conf->ca_file, why, sizeof(why))) ==
+	    NULL) {
+		snprintf(err, errsz, "[upstream] ca_file: %s", why);
+		return -1;
+	}
+	srv->snap = snapshot_ref(conf->snap);
+	if (conf->ca_dir != NULL && (srv->ca = tls_ca_load(conf->ca_dir,
+	    MINTED_CACHE, why, sizeof(why))) == NULL) {
+		snprintf(err, errsz, "interception CA: %s", why);
+		return -1;
+	}
+	if (state_dir_usable(conf, err, errsz) == -1 ||
+	    user_known(conf, err, errsz) == -1)
+		return -1;
+	return dns_open(srv, dns_flags, err, errsz);
+}
+
+static void
+daemon_reload(struct server *srv)
+{
+	struct conf		*c;
+	struct tls_client	*tls;
+	struct listen_conf	*keep;
+	size_t			 nkeep;
+	char			 err[256];
+
+	log_info("SIGHUP: reloading %s", srv->conf->path);
+	if ((c = conf_load(srv->conf->path, stderr)) == NULL) {
+		log_err("reload: %s has errors; keeping the running "
+		    "configuration", srv->conf->path);
+		return;
+	}
+	if ((tls = tls_client_new(c->ca_file, err, sizeof(err))) == NULL) {
+		log_err("reload: %s; keeping the running configuration", err);
+		conf_free(c);
+		return;
+	}
+	/* Pins, policies and the trust store change now; so do each
+	 * listener's allow, ports and connect. Binds stay (a rebind may need
+	 * privileges we no longer have). */
+	listeners_reload(srv, c);
+	snapshot_unref(srv->snap);
+	srv->snap = snapshot_ref(c->snap);
+	tls_client_free(srv->tls);
+	srv->tls = tls;
+	/* The listeners point into the old conf: keep their entries. */
+	keep = srv->conf->listeners;
+	nkeep = srv->conf->nlisteners;
+	srv->conf->listeners = c->listeners;
+	srv->conf->nlisteners = c->nlisteners;
+	c->listeners = keep;
+	c->nlisteners = nkeep;
+	conf_free(srv->conf);
+	srv->conf = c;
+	log_set_level(c->log_level);
+	if (c->feed.present && srv->feed != NULL)
+		feedsync_reload(srv->feed);
+	else if (c->feed.present)
+		srv->feed = feedsync_start(srv);
+	else if (srv->feed != NULL) {
+		log_info("reload: [feed] removed; bootstrap pins apply");
+		feedsync_stop(srv->feed);
+		srv->feed = NULL;
+		report_set_feed(srv->rep, NULL, 0);
+	}
+	log_info("reload: %zu domain rule(s), default_policy %s",
+	    c->snap->nrules, policy_name(c->snap->default_policy));
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct server	*srv = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		daemon_reload(srv);
+		return;
+	}
+	log_info("%s: stopping (%zu connection(s) open)",
+	    sig == SIGTERM ? "SIGTERM" : "SIGINT", srv->nlive);
+	event_base_loopbreak(srv->base);
+}
+
+static int
+signals_open(struct server *srv)
+{
+	srv->sig_term = evsignal_new(srv->base, SIGTERM, on_signal, srv);
+	srv->sig_int = evsignal_new(srv->base, SIGINT, on_signal, srv);
+	srv->sig_hup = evsignal_new(srv->base, SIGHUP, on_signal, srv);
+	if (srv->sig_term == NULL || srv->sig_int == NULL ||
+	    srv->sig_hup == NULL || evsignal_add(srv->sig_term, NULL) == -1 ||
+	    evsignal_add(srv->sig_int, NULL) == -1 ||
+	    evsignal_add(srv->sig_hup, NULL) == -1) {
+		log_err("cannot install signal handlers");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+daemon_free(struct server *srv)
+{
+	struct live	*lv;
+
+	report_free(srv->rep);
+	feedsync_stop(srv->feed);
+	while ((lv = TAILQ_FIRST(&srv->live)) != NULL)
+		lv->abort(lv);
+	listeners_close(srv);
+	if (srv->sig_term)
+		event_free(srv->sig_term);
+	if (srv->sig_int)
+		event_free(srv->sig_int);
+	if (srv->sig_hup)
+		event_free(srv->sig_hup);
+	if (srv->dns != NULL)
+		evdns_base_free(srv->dns, 1);
+	tls_client_free(srv->tls);
+	tls_ca_free(srv->ca);
+	snapshot_unref(srv->snap);
+	conf_free(srv->conf);
+	if (srv->base != NULL)
+		event_base_free(srv->base);
+}
+
+int
+daemon_check(struct conf *conf)
+{
+	struct server	 srv;
+	char		 err[512];
+	int		 status = 0;
+
+	if (daemon_prepare(&srv, conf, 0, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", conf->path, err);
+		status = 2;
+	} else
+		printf("%s: configuration OK (%zu listener(s), %zu domain "
+		    "rule(s))\n", conf->path, conf->nlisteners,
+		    conf->snap->nrules);
+	daemon_free(&srv);
+	return status;
+}
+
+int
+daemon_run(struct conf *conf)
+{
+	struct server	 srv;
+	char		 err[512];
+	int		 status = 1;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (daemon_prepare(&srv, conf, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+	    EVDNS_BASE_DISABLE_WHEN_INACTIVE, err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		goto out;
+	}
+	if (listeners_open(&srv) == -1)
+		goto out;
+	if (conf->user != NULL && privdrop(conf->user) == -1)
+		goto out;
+	/* The cached feed is verified and in force before the loop runs,
+	 * so no connection is ever served on bootstrap pins by mistake. */
+	srv.rep = report_new(&srv);
+	srv.feed = feedsync_start(&srv);
+	if (signals_open(&srv) == -1)
+		goto out;
+	log_info("pinshim started: %zu listener(s), %zu domain rule(s), "
+	    "default_policy %s, ca_file %s", srv.nlisteners,
+	    srv.snap->nrules, policy_name(srv.snap->default_policy),
+	    conf->ca_file);
+	if (event_base_dispatch(srv.base) == -1) {
+		log_err("event loop failed");
+		goto out;
+	}
+	log_info("stopped: accepted %llu, passed %llu, refused %llu",
+	    srv.accepted, srv.passed, srv.refused);
+	status = 0;
+out:
+	daemon_free(&srv);
+	return status;
+}

@@ -1,0 +1,177 @@
+/*
+ * listener.c - bind, accept, dispatch by mode, and pause accepting while
+ * out of descriptors instead of spinning.
+ *
+ * Must never: accept on a listener whose configuration is gone (reloads
+ * move new values into the live entries; the entries themselves stay), or
+ * spin on a failing accept.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "shim/conn/front.h"
+#include "shim/listener.h"
+#include "shim/server.h"
+
+static void
+listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct listener	*l = arg;
+
+	(void)evl;
+	(void)salen;
+	l->srv->accepted++;
+	switch (l->lc->mode) {
+	case MODE_TUNNEL:
+		tunnel_accept(l, fd, sa);
+		break;
+	case MODE_FORWARD:
+		forward_accept(l, fd, sa);
+		break;
+	case MODE_TRANSPARENT:
+		transparent_accept(l, fd, sa);
+		break;
+	}
+}
+
+static void
+listener_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener	*l = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(l->evl);
+}
+
+/* Out of descriptors: pause accepting for a second instead of spinning. */
+static void
+listener_error(struct evconnlistener *evl, void *arg)
+{
+	struct listener	*l = arg;
+	int		 err = EVUTIL_SOCKET_ERROR();
+	struct timeval	 tv = { 1, 0 };
+
+	log_err("listener=%s accept: %s%s", l->lc->name, strerror(err),
+	    err == EMFILE || err == ENFILE ? " (pausing accepts for 1s)" : "");
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	    err == ENOMEM) {
+		evconnlistener_disable(evl);
+		evtimer_add(l->retry, &tv);
+	}
+}
+
+static int
+listener_bind(struct listener *l)
+{
+	struct listen_conf	*lc = l->lc;
+	struct sockaddr_storage	 ss;
+	int			 sslen = sizeof(ss);
+	char			 addr[HOST_MAX + 16];
+
+	snprintf(addr, sizeof(addr), strchr(lc->bind_host, ':') ?
+	    "[%s]:%u" : "%s:%u", lc->bind_host, lc->bind_port);
+	if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss,
+	    &sslen) == -1) {
+		log_err("listener=%s bind %s: bad address", lc->name, addr);
+		return -1;
+	}
+	l->evl = evconnlistener_new_bind(l->srv->base, listener_accept, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    128, (struct sockaddr *)&ss, sslen);
+	if (l->evl == NULL) {
+		log_err("listener=%s bind %s: %s", lc->name, addr,
+		    strerror(errno));
+		return -1;
+	}
+	evconnlistener_set_error_cb(l->evl, listener_error);
+	l->retry = xptr(evtimer_new(l->srv->base, listener_resume, l));
+	if (lc->mode == MODE_TUNNEL)
+		log_info("listening listener=%s mode=tunnel bind=%s "
+		    "connect=%s:%u", lc->name, addr, lc->connect_host,
+		    lc->connect_port);
+	else
+		log_info("listening listener=%s mode=%s bind=%s", lc->name,
+		    listen_mode_name(lc->mode), addr);
+	return 0;
+}
+
+int
+listeners_open(struct server *srv)
+{
+	size_t	 i;
+
+	srv->nlisteners = srv->conf->nlisteners;
+	srv->listeners = xcalloc(srv->nlisteners, sizeof(*srv->listeners));
+	for (i = 0; i < srv->nlisteners; i++) {
+		srv->listeners[i].srv = srv;
+		srv->listeners[i].lc = &srv->conf->listeners[i];
+		if (listener_bind(&srv->listeners[i]) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+void
+listeners_close(struct server *srv)
+{
+	size_t	 i;
+
+	for (i = 0; i < srv->nlisteners; i++) {
+		if (srv->listeners[i].evl != NULL)
+			evconnlistener_free(srv->listeners[i].evl);
+		if (srv->listeners[i].retry != NULL)
+			event_free(srv->listeners[i].retry);
+	}
+	free(srv->listeners);
+	srv->listeners = NULL;
+	srv->nlisteners = 0;
+}
+
+void
+listeners_reload(struct server *srv, struct conf *next)
+{
+	struct conf	*live = srv->conf;
+	size_t		 i;
+
+	for (i = 0; i < live->nlisteners; i++) {
+		struct listen_conf	*l = &live->listeners[i];
+		struct listen_conf	*n = (struct listen_conf *)
+		    conf_listener(next, l->name);
+		struct listen_conf	 tmp;
+
+		if (n == NULL) {
+			log_warn("reload: [listen:%s] removed; it keeps "
+			    "serving until restart", l->name);
+			continue;
+		}
+		if (n->mode != l->mode || n->bind_port != l->bind_port ||
+		    strcmp(n->bind_host, l->bind_host) != 0) {
+			log_warn("reload: [listen:%s] mode or bind changed; "
+			    "that takes a restart (allow, ports and connect "
+			    "are not applied either)", l->name);
+			continue;
+		}
+		tmp = *l;
+		memcpy(l->connect_host, n->connect_host,
+		    sizeof(l->connect_host));
+		l->connect_port = n->connect_port;
+		l->allow = n->allow;
+		l->nallow = n->nallow;
+		l->ports = n->ports;
+		l->nports = n->nports;
+		n->allow = tmp.allow;
+		n->nallow = tmp.nallow;
+		n->ports = tmp.ports;
+		n->nports = tmp.nports;
+	}
+	for (i = 0; i < next->nlisteners; i++)
+		if (conf_listener(live, next->listeners[i].name) == NULL)
+			log_warn("reload: [listen:%s] added; it starts serving "
+			    "after a restart", next->listeners[i].name);
+}

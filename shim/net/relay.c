@@ -1,0 +1,389 @@
+/*
+ * relay.c - move bytes both ways between two ends, each plain TCP or a
+ * wolfSSL session, once a verdict has passed.
+ *
+ * One bounded evbuffer per direction (RELAY_BUF): an end is read only while
+ * the buffer towards its partner has room, so a slow reader pushes back on
+ * a fast writer instead of growing memory. Reads and writes are level
+ * triggered and non-blocking; wolfSSL's WANT_READ/WANT_WRITE map onto the
+ * same events. EOF is propagated as a half-close (close_notify plus
+ * SHUT_WR towards TLS, SHUT_WR towards TCP) after the buffer drains; an
+ * error or reset on one end resets the other. There is exactly one teardown
+ * path, relay_end_all().
+ *
+ * Must never: read from an end whose partner buffer is full, drop buffered
+ * bytes on a clean close, or keep running after either end failed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/error-ssl.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "shim/net/relay.h"
+
+#define RELAY_BUF	(64 * 1024)	/* per direction; bounds memory */
+#define TLS_CHUNK	(16 * 1024)	/* one TLS record */
+#define PUMP_BUDGET	(4 * RELAY_BUF)	/* per event, for fairness */
+
+enum io { IO_DATA, IO_AGAIN, IO_EOF, IO_ERROR };
+
+struct end {
+	int		 fd;		/* owned */
+	WOLFSSL		*ssl;		/* owned, NULL for plain TCP */
+	struct event	*rev, *wev;	/* owned */
+	bool		 rd_eof;	/* the peer finished sending */
+	bool		 wr_shut;	/* we finished sending */
+	bool		 shut_pending;	/* close_notify waits for room */
+	bool		 rd_wants_write; /* wolfSSL_read said WANT_WRITE */
+	bool		 wr_wants_read;	/* wolfSSL_write said WANT_READ */
+	int		 tls_wr_len;	/* size to retry wolfSSL_write with */
+	int		 err;		/* errno or wolfSSL error, for logs */
+	bool		 truncated;	/* TLS EOF came without close_notify */
+};
+
+struct relay {
+	struct end	 e[2];		/* RELAY_CLIENT, RELAY_UPSTREAM */
+	struct evbuffer	*buf[2];	/* owned; buf[i]: read from e[i] */
+	uint64_t	 bytes[2];	/* read from e[i] and delivered */
+	relay_done_cb	 done;
+	void		*arg;
+	bool		 dead;
+};
+
+static const char *const end_names[] = { "client", "upstream" };
+
+static enum io
+end_read(struct end *e, struct evbuffer *b, size_t want, size_t *got)
+{
+	if (e->ssl == NULL) {
+		int n = evbuffer_read(b, e->fd, (int)want);
+
+		if (n > 0) {
+			*got = (size_t)n;
+			return IO_DATA;
+		}
+		if (n == 0)
+			return IO_EOF;
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return IO_AGAIN;
+		e->err = errno;
+		return IO_ERROR;
+	} else {
+		struct evbuffer_iovec	 v;
+		int			 n, err;
+
+		if (want > TLS_CHUNK)
+			want = TLS_CHUNK;
+		if (evbuffer_reserve_space(b, (ev_ssize_t)want, &v, 1) < 1)
+			return IO_ERROR;
+		errno = 0;	/* tells a FIN from an RST below */
+		n = wolfSSL_read(e->ssl, v.iov_base, (int)want);
+		if (n > 0) {
+			v.iov_len = (size_t)n;
+			evbuffer_commit_space(b, &v, 1);
+			*got = (size_t)n;
+			e->rd_wants_write = false;
+			return IO_DATA;
+		}
+		err = wolfSSL_get_error(e->ssl, n);
+		if (err == WOLFSSL_ERROR_WANT_READ)
+			return IO_AGAIN;
+		if (err == WOLFSSL_ERROR_WANT_WRITE) {
+			e->rd_wants_write = true;
+			return IO_AGAIN;
+		}
+		if (err == WOLFSSL_ERROR_ZERO_RETURN)
+			return IO_EOF;	/* close_notify */
+		/* A FIN without close_notify: many servers close that way.
+		 * Deliver what arrived and pass the FIN on (the app's own
+		 * framing tells a cut message), but say so in the log.
+		 * wolfSSL reports FIN and RST alike; recv's errno differs. */
+		if (err == SOCKET_PEER_CLOSED_E && errno != ECONNRESET) {
+			e->truncated = true;
+			return IO_EOF;
+		}
+		log_debug("relay: wolfSSL_read error %d", err);
+		e->err = err;
+		return IO_ERROR;
+	}
+}
+
+static enum io
+end_write(struct end *e, struct evbuffer *b)
+{
+	size_t	 len = evbuffer_get_length(b);
+
+	if (e->ssl == NULL) {
+		int n = evbuffer_write_atmost(b, e->fd, (ev_ssize_t)len);
+
+		if (n > 0)
+			return IO_DATA;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR))
+			return IO_AGAIN;
+		e->err = n < 0 ? errno : EPIPE;
+		return IO_ERROR;
+	} else {
+		/* A retried write must repeat the same length (wolfSSL keeps
+		 * the record it already sealed). */
+		int	 n = e->tls_wr_len ? e->tls_wr_len :
+		    (int)(len < TLS_CHUNK ? len : TLS_CHUNK);
+		int	 r, err;
+
+		r = wolfSSL_write(e->ssl, evbuffer_pullup(b, n), n);
+		if (r > 0) {
+			evbuffer_drain(b, (size_t)r);
+			e->tls_wr_len = 0;
+			e->wr_wants_read = false;
+			return IO_DATA;
+		}
+		err = wolfSSL_get_error(e->ssl, r);
+		if (err == WOLFSSL_ERROR_WANT_WRITE ||
+		    err == WOLFSSL_ERROR_WANT_READ) {
+			e->tls_wr_len = n;
+			e->wr_wants_read = (err == WOLFSSL_ERROR_WANT_READ);
+			return IO_AGAIN;
+		}
+		e->err = err;
+		return IO_ERROR;
+	}
+}
+
+/* Half-close our sending side. -1 on failure, 0 when done or pending. */
+static int
+end_shutdown(struct end *e)
+{
+	if (e->ssl != NULL) {
+		int r = wolfSSL_shutdown(e->ssl);
+
+		if (r != WOLFSSL_SUCCESS && r != WOLFSSL_SHUTDOWN_NOT_DONE) {
+			int err = wolfSSL_get_error(e->ssl, r);
+
+			if (err == WOLFSSL_ERROR_WANT_WRITE) {
+				e->shut_pending = true;
+				return 0;
+			}
+		}
+	}
+	e->shut_pending = false;
+	e->wr_shut = true;
+	if (shutdown(e->fd, SHUT_WR) == -1 && errno != ENOTCONN) {
+		e->err = errno;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+end_reset(struct end *e)
+{
+	struct linger	 l = { 1, 0 };
+
+	if (e->fd != -1)
+		(void)setsockopt(e->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}
+
+static void
+relay_end_all(struct relay *r, const char *how, int failed)
+{
+	int	 i;
+
+	if (r->dead)
+		return;
+	r->dead = true;
+	/* A failure on one end resets the other, so the app sees an error
+	 * instead of a clean, possibly truncated, stream. */
+	if (failed >= 0)
+		end_reset(&r->e[!failed]);
+	for (i = 0; i < 2; i++) {
+		struct end *e = &r->e[i];
+
+		if (e->rev != NULL)
+			event_free(e->rev);
+		if (e->wev != NULL)
+			event_free(e->wev);
+		if (e->ssl != NULL)
+			wolfSSL_free(e->ssl);
+		if (e->fd != -1)
+			close(e->fd);
+		evbuffer_free(r->buf[i]);
+	}
+	r->done(r->arg, how, failed, r->bytes[RELAY_CLIENT],
+	    r->bytes[RELAY_UPSTREAM]);
+	free(r);
+}
+
+/* Move what can be moved from e[s] to e[!s]. false: tear down. */
+static bool
+relay_move(struct relay *r, int s, size_t *budget, bool *more)
+{
+	struct end	*src = &r->e[s], *dst = &r->e[!s];
+	struct evbuffer	*b = r->buf[s];
+	size_t		 got;
+
+	for (;;) {
+		size_t	 len = evbuffer_get_length(b);
+		bool	 moved = false;
+
+		if (!src->rd_eof && len < RELAY_BUF && *budget > 0 &&
+		    !dst->wr_shut) {
+			switch (end_read(src, b, RELAY_BUF - len, &got)) {
+			case IO_DATA:
+				r->bytes[s] += got;
+				*budget -= got < *budget ? got : *budget;
+				moved = true;
+				break;
+			case IO_EOF:
+				src->rd_eof = true;
+				break;
+			case IO_AGAIN:
+				break;
+			case IO_ERROR:
+				relay_end_all(r, s == RELAY_CLIENT ?
+				    "client reset" : "upstream reset", s);
+				return false;
+			}
+		}
+		if (evbuffer_get_length(b) > 0 && !dst->wr_shut) {
+			switch (end_write(dst, b)) {
+			case IO_DATA:
+				moved = true;
+				break;
+			case IO_AGAIN:
+				break;
+			default:
+				relay_end_all(r, s == RELAY_CLIENT ?
+				    "upstream write failed" :
+				    "client write failed", !s);
+				return false;
+			}
+		}
+		if (!moved)
+			break;
+	}
+	if ((src->rd_eof && evbuffer_get_length(b) == 0 && !dst->wr_shut) ||
+	    dst->shut_pending) {
+		if (end_shutdown(dst) == -1) {
+			relay_end_all(r, "shutdown failed", !s);
+			return false;
+		}
+	}
+	/* Budget spent with input perhaps left (in the kernel or inside
+	 * wolfSSL): come back on the next loop iteration. */
+	if (*budget == 0 && !src->rd_eof)
+		*more = true;
+	if (src->ssl != NULL && !src->rd_eof &&
+	    evbuffer_get_length(b) < RELAY_BUF && wolfSSL_has_pending(src->ssl))
+		*more = true;
+	return true;
+}
+
+static void
+set_event(struct event *ev, bool want)
+{
+	if (want && !event_pending(ev, EV_READ | EV_WRITE, NULL))
+		event_add(ev, NULL);
+	else if (!want && event_pending(ev, EV_READ | EV_WRITE, NULL))
+		event_del(ev);
+}
+
+static void
+relay_pump(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay	*r = arg;
+	size_t		 budget = PUMP_BUDGET;
+	bool		 more = false;
+	int		 i;
+
+	(void)fd;
+	(void)what;
+	if (!relay_move(r, RELAY_CLIENT, &budget, &more))
+		return;
+	budget = PUMP_BUDGET;
+	if (!relay_move(r, RELAY_UPSTREAM, &budget, &more))
+		return;
+
+	if (r->e[0].rd_eof && r->e[1].rd_eof &&
+	    r->e[0].wr_shut && r->e[1].wr_shut) {
+		relay_end_all(r, r->e[RELAY_UPSTREAM].truncated ?
+		    "closed, upstream without close_notify" :
+		    r->e[RELAY_CLIENT].truncated ?
+		    "closed, client without close_notify" : "closed", -1);
+		return;
+	}
+	for (i = 0; i < 2; i++) {
+		struct end	*e = &r->e[i];
+		bool		 rd, wr;
+
+		rd = (!e->rd_eof && !r->e[!i].wr_shut &&
+		    evbuffer_get_length(r->buf[i]) < RELAY_BUF &&
+		    !e->rd_wants_write) || e->wr_wants_read;
+		/* A read that wanted to write is retried only when there is
+		 * room to read into; waking for it otherwise would spin. */
+		wr = (evbuffer_get_length(r->buf[!i]) > 0 && !e->wr_shut &&
+		    !e->wr_wants_read) || e->shut_pending ||
+		    (e->rd_wants_write &&
+		    evbuffer_get_length(r->buf[i]) < RELAY_BUF);
+		set_event(e->rev, rd);
+		set_event(e->wev, wr);
+	}
+	if (more)
+		event_active(r->e[RELAY_CLIENT].rev, EV_READ, 0);
+}
+
+struct relay *
+relay_start(struct event_base *base, int cfd, WOLFSSL *cssl, int ufd,
+    WOLFSSL *ussl, relay_done_cb done, void *arg)
+{
+	struct relay	*r = xcalloc(1, sizeof(*r));
+	int		 i;
+
+	r->done = done;
+	r->arg = arg;
+	r->e[RELAY_CLIENT].fd = cfd;
+	r->e[RELAY_CLIENT].ssl = cssl;
+	r->e[RELAY_UPSTREAM].fd = ufd;
+	r->e[RELAY_UPSTREAM].ssl = ussl;
+	for (i = 0; i < 2; i++) {
+		struct end *e = &r->e[i];
+
+		r->buf[i] = xptr(evbuffer_new());
+		e->rev = xptr(event_new(base, e->fd, EV_READ | EV_PERSIST,
+		    relay_pump, r));
+		e->wev = xptr(event_new(base, e->fd, EV_WRITE | EV_PERSIST,
+		    relay_pump, r));
+	}
+	/* Start on the next loop turn, so done cannot run inside this call
+	 * (data may already be waiting on either end). */
+	event_active(r->e[RELAY_CLIENT].rev, EV_READ, 0);
+	return r;
+}
+
+void
+relay_abort(struct relay *r)
+{
+	relay_end_all(r, "shutting down", -1);
+}
+
+const char *
+relay_end_name(int i)
+{
+	return end_names[i != 0];
+}
+
+void
+relay_prime(struct relay *r, struct evbuffer *data)
+{
+	/* Queued ahead of anything the client sends; the first pump (on the
+	 * next loop turn) writes it upstream. */
+	evbuffer_add_buffer(r->buf[RELAY_CLIENT], data);
+}

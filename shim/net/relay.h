@@ -1,0 +1,33 @@
+/*
+ * relay.h - bidirectional, back-pressured byte relay between two ends.
+ */
+#ifndef PINSHIM_NET_RELAY_H
+#define PINSHIM_NET_RELAY_H
+
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#define RELAY_CLIENT	0
+#define RELAY_UPSTREAM	1
+
+struct relay;
+struct evbuffer;
+
+/* how: "closed" or what failed; failed: the end that failed, or -1.
+ * up/down: bytes delivered client->upstream and upstream->client. */
+typedef void (*relay_done_cb)(void *arg, const char *how, int failed,
+    uint64_t up, uint64_t down);
+
+/* Takes ownership of both fds and sessions (either ssl may be NULL).
+ * done runs exactly once, never from inside relay_start. */
+struct relay	*relay_start(struct event_base *, int cfd, WOLFSSL *cssl,
+		    int ufd, WOLFSSL *ussl, relay_done_cb done, void *arg);
+void		 relay_abort(struct relay *);
+/* Queue bytes for the upstream before anything the client sends. */
+void		 relay_prime(struct relay *, struct evbuffer *);
+const char	*relay_end_name(int);
+
+#endif

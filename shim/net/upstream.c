@@ -1,0 +1,375 @@
+/*
+ * upstream.c - originate one pinned upstream connection, without ever
+ * blocking the loop: evdns resolves, each address is tried in turn with a
+ * connect timeout, wolfSSL's handshake is driven by WANT_READ/WANT_WRITE
+ * events under a handshake timeout, and the verdict is computed the moment
+ * the handshake ends, before the caller may move a single application byte.
+ *
+ * The policy is resolved once, from the snapshot current when the attempt
+ * starts; the snapshot is held until the verdict so the pins it lends to the
+ * verify step cannot go away mid-handshake.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/util.h>
+
+#include "base/addr.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "shim/net/upstream.h"
+#include "shim/server.h"
+
+enum up_state { ST_BLOCKED, ST_RESOLVE, ST_CONNECT, ST_HANDSHAKE, ST_DONE };
+
+struct upstream {
+	struct server		*srv;
+	struct snapshot		*snap;		/* one reference owned */
+	struct tls_client	*tls;		/* one reference owned */
+	char			 host[HOST_MAX + 1];
+	char			 port[8];
+	enum up_state		 state;
+	struct verdict_policy	 vp;
+	struct tls_check	 chk;
+	bool			 plain;		/* connect only, no TLS */
+	struct evdns_getaddrinfo_request *dns_req; /* pending, or NULL */
+	bool			 dns_sync;	/* answered inside the call */
+#define UP_ADDRS_MAX	8
+	struct sockaddr_storage	 addrs[UP_ADDRS_MAX]; /* to try, in order */
+	size_t			 naddrs, next;
+	struct event		*step;		/* owned; deferred work */
+	struct event		*io;		/* owned; connect/handshake */
+	struct event		*deadline;	/* owned; handshake timeout */
+	int			 fd;		/* owned until handed over */
+	WOLFSSL			*ssl;		/* owned until handed over */
+	struct upstream_result	 res;
+	upstream_cb		 cb;
+	void			*arg;
+};
+
+static void	up_try_next(struct upstream *);
+static void	up_handshake(evutil_socket_t, short, void *);
+static void	up_deadline(evutil_socket_t, short, void *);
+
+static void
+up_free(struct upstream *u)
+{
+	if (u->dns_req != NULL)
+		evdns_getaddrinfo_cancel(u->dns_req);
+	if (u->step != NULL)
+		event_free(u->step);
+	if (u->io != NULL)
+		event_free(u->io);
+	if (u->deadline != NULL)
+		event_free(u->deadline);
+	if (u->ssl != NULL)
+		wolfSSL_free(u->ssl);
+	if (u->fd != -1)
+		close(u->fd);
+	snapshot_unref(u->snap);
+	tls_client_free(u->tls);
+	free(u);
+}
+
+/* Report and free. Every path through an attempt ends here exactly once. */
+static void
+up_finish(struct upstream *u, enum upstream_fail fail, const char *reason)
+{
+	struct upstream_result	*r = &u->res;
+
+	r->fail = fail;
+	r->reason = reason;
+	r->policy = u->vp.policy;
+	r->pattern = u->vp.rule ? u->vp.rule->pattern : NULL;
+	r->fd = -1;
+	r->ssl = NULL;
+	if (fail == UP_OK) {
+		r->fd = u->fd;
+		r->ssl = u->ssl;
+		u->fd = -1;
+		u->ssl = NULL;
+	}
+	u->state = ST_DONE;
+	/* The rule pattern lives in the snapshot: keep u alive through cb. */
+	u->cb(r, u->arg);
+	up_free(u);
+}
+
+/* Connect failures of each address, "ADDR: why; ADDR: why". */
+static void
+detail_append(struct upstream *u, const char *why)
+{
+	size_t	 off = strlen(u->res.detail);
+
+	if (off < sizeof(u->res.detail))
+		snprintf(u->res.detail + off, sizeof(u->res.detail) - off,
+		    "%s: %s; ", u->res.addr, why);
+}
+
+static void
+up_step(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream	*u = arg;
+
+	(void)fd;
+	(void)what;
+	if (u->state == ST_RESOLVE) {
+		if (u->naddrs == 0) {
+			up_finish(u, UP_DNS, "dns-failed");
+			return;
+		}
+		u->state = ST_CONNECT;
+		up_try_next(u);
+	} else if (u->state == ST_BLOCKED) {
+		up_finish(u, UP_BLOCKED, "blocked");
+	}
+}
+
+static void
+up_resolved(int err, struct evutil_addrinfo *ai, void *arg)
+{
+	struct upstream	*u = arg;
+
+	if (err == EVUTIL_EAI_CANCEL)
+		return;		/* u is being freed by up_free */
+	u->dns_req = NULL;
+	u->dns_sync = true;
+	if (err != 0) {
+		snprintf(u->res.detail, sizeof(u->res.detail), "%s: %s",
+		    u->host, evutil_gai_strerror(err));
+	} else {
+		struct evutil_addrinfo *a;
+
+		for (a = ai; a != NULL && u->naddrs < UP_ADDRS_MAX;
+		    a = a->ai_next)
+			if (a->ai_addrlen <= sizeof(u->addrs[0]))
+				memcpy(&u->addrs[u->naddrs++], a->ai_addr,
+				    a->ai_addrlen);
+		evutil_freeaddrinfo(ai);
+	}
+	/* Never continue from inside evdns_getaddrinfo(): defer. */
+	event_active(u->step, 0, 0);
+}
+
+static void
+up_connected(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream	*u = arg;
+	struct timeval	 tv = { 0, 0 };
+	int		 err = 0;
+	socklen_t	 len = sizeof(err);
+
+	if (what & EV_TIMEOUT)
+		err = ETIMEDOUT;
+	else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err != 0) {
+		detail_append(u, strerror(err));
+		event_free(u->io);
+		u->io = NULL;
+		close(u->fd);
+		u->fd = -1;
+		up_try_next(u);
+		return;
+	}
+	event_free(u->io);
+	u->io = NULL;
+	if (u->plain) {
+		snprintf(u->res.detail, sizeof(u->res.detail), "plain TCP, "
+		    "no TLS (caller authenticates the content)");
+		up_finish(u, UP_OK, "ok");
+		return;
+	}
+
+	/* Connected: start TLS under the handshake deadline. */
+	u->state = ST_HANDSHAKE;
+	u->ssl = tls_session_new(u->tls, u->fd, &u->chk);
+	if (u->ssl == NULL) {
+		snprintf(u->res.detail, sizeof(u->res.detail),
+		    "cannot create TLS session");
+		up_finish(u, UP_TLS, "internal-error");
+		return;
+	}
+	u->deadline = xptr(evtimer_new(u->srv->base, up_deadline, u));
+	u->io = xptr(event_new(u->srv->base, u->fd, EV_READ, up_handshake, u));
+	tv.tv_sec = (time_t)u->srv->conf->handshake_timeout;
+	evtimer_add(u->deadline, &tv);
+	up_handshake(u->fd, 0, u);
+}
+
+static void
+up_try_next(struct upstream *u)
+{
+	struct timeval		 tv = { 0, 0 };
+
+	while (u->next < u->naddrs) {
+		struct sockaddr	*sa = (struct sockaddr *)&u->addrs[u->next++];
+		socklen_t	 salen = sa->sa_family == AF_INET6 ?
+		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+		int		 fd;
+
+		sockaddr_format(sa, u->res.addr, sizeof(u->res.addr));
+		fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+		if (fd == -1) {
+			detail_append(u, strerror(errno));
+			continue;
+		}
+		if (connect(fd, sa, salen) == -1 &&
+		    errno != EINPROGRESS) {
+			detail_append(u, strerror(errno));
+			close(fd);
+			continue;
+		}
+		u->fd = fd;
+		u->io = xptr(event_new(u->srv->base, fd, EV_WRITE, up_connected,
+		    u));
+		tv.tv_sec = (time_t)u->srv->conf->connect_timeout;
+		event_add(u->io, &tv);
+		return;
+	}
+	/* Every address failed; drop the trailing "; ". */
+	if (strlen(u->res.detail) >= 2)
+		u->res.detail[strlen(u->res.detail) - 2] = '\0';
+	u->res.addr[0] = '\0';
+	up_finish(u, UP_CONNECT, "connect-failed");
+}
+
+static void
+up_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream	*u = arg;
+
+	(void)fd;
+	(void)what;
+	snprintf(u->res.detail, sizeof(u->res.detail), "no TLS handshake "
+	    "from %s within %lus", u->res.addr,
+	    u->srv->conf->handshake_timeout);
+	up_finish(u, UP_TIMEOUT, "handshake-timeout");
+}
+
+static void
+up_handshake(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream	*u = arg;
+	int		 ret, err = 0;
+
+	(void)fd;
+	(void)what;
+	ret = wolfSSL_connect(u->ssl);
+	if (ret != WOLFSSL_SUCCESS) {
+		err = wolfSSL_get_error(u->ssl, ret);
+		if (err == WOLFSSL_ERROR_WANT_READ ||
+		    err == WOLFSSL_ERROR_WANT_WRITE) {
+			event_del(u->io);
+			event_assign(u->io, u->srv->base, u->fd,
+			    err == WOLFSSL_ERROR_WANT_READ ? EV_READ : EV_WRITE,
+			    up_handshake, u);
+			event_add(u->io, NULL);
+			return;
+		}
+	}
+	tls_verdict(u->ssl, u->tls, &u->chk, ret, err, &u->res.tv);
+	snprintf(u->res.detail, sizeof(u->res.detail), "%s", u->res.tv.detail);
+	if (u->res.tv.pass)
+		up_finish(u, UP_OK, "ok");
+	else
+		up_finish(u, UP_TLS, tls_reason_name(u->res.tv.reason));
+}
+
+struct upstream *
+upstream_open(struct server *srv, const char *host, uint16_t port,
+    const struct upstream_opts *opts, upstream_cb cb, void *arg)
+{
+	struct upstream			*u = xcalloc(1, sizeof(*u));
+	struct evutil_addrinfo		 hints;
+	struct evdns_getaddrinfo_request *req;
+
+	u->srv = srv;
+	u->fd = -1;
+	u->cb = cb;
+	u->arg = arg;
+	u->snap = snapshot_ref(srv->snap);
+	u->tls = tls_client_ref(srv->tls);
+	snprintf(u->host, sizeof(u->host), "%s", host);
+	snprintf(u->port, sizeof(u->port), "%u", port);
+	snprintf(u->res.host, sizeof(u->res.host), "%s", host);
+	u->res.port = port;
+	snapshot_resolve(u->snap, host, time(NULL), &u->vp);
+	u->chk.policy = u->vp.policy;
+	u->chk.pins = u->vp.rule ? &u->vp.rule->pins : NULL;
+	if (opts != NULL && opts->pins != NULL) {
+		u->vp.policy = u->chk.policy = opts->policy;
+		u->vp.rule = NULL;
+		u->chk.pins = opts->pins;
+	}
+	if (opts != NULL)
+		u->plain = opts->plain;
+	snprintf(u->chk.host, sizeof(u->chk.host), "%s", host);
+	u->step = xptr(event_new(srv->base, -1, 0, up_step, u));
+
+	if (u->vp.policy == POLICY_BLOCK) {
+		snprintf(u->res.detail, sizeof(u->res.detail), "%s",
+		    u->vp.rule == NULL ? "no [domain:...] matches and "
+		    "default_policy is block" : u->vp.expired ?
+		    "pins expired and on_expiry is block" :
+		    "policy block");
+		u->state = ST_BLOCKED;
+		event_active(u->step, 0, 0);
+		return u;
+	}
+
+	if (opts != NULL && opts->addr != NULL) {
+		/* The app already chose the address (transparent mode). */
+		u->addrs[0] = *opts->addr;
+		u->naddrs = 1;
+		u->state = ST_RESOLVE;
+		event_active(u->step, 0, 0);
+		return u;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	u->state = ST_RESOLVE;
+	req = evdns_getaddrinfo(srv->dns, u->host, u->port, &hints,
+	    up_resolved, u);
+	if (!u->dns_sync)
+		u->dns_req = req;
+	return u;
+}
+
+void
+upstream_cancel(struct upstream *u)
+{
+	if (u != NULL)
+		up_free(u);
+}
+
+/* The one verdict line of a connection. */
+void
+upstream_log(const struct upstream_result *r, const char *listener,
+    const char *client, const char *host, unsigned port)
+{
+	const char	*policy = r->local ? "-" : policy_name(r->policy);
+
+	if (r->fail == UP_OK) {
+		log_info("verdict listener=%s client=%s host=%s:%u addr=%s "
+		    "policy=%s rule=%s verdict=pass reason=%s detail=\"%s\"",
+		    listener, client, host, port, r->addr, policy,
+		    r->pattern ? r->pattern : "-", r->reason, r->detail);
+		return;
+	}
+	log_warn("verdict listener=%s client=%s host=%s:%u addr=%s policy=%s "
+	    "rule=%s verdict=refuse reason=%s detail=\"%s\" presented=%s "
+	    "anchor=%s", listener, client, host[0] ? host : "-", port,
+	    r->addr[0] ? r->addr : "-", policy,
+	    r->pattern ? r->pattern : "-", r->reason, r->detail,
+	    r->tv.presented[0] ? r->tv.presented : "-",
+	    r->tv.anchor[0] ? r->tv.anchor : "-");
+}

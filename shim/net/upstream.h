@@ -1,0 +1,65 @@
+/*
+ * upstream.h - open a pinned TLS connection to host:port: policy lookup,
+ * asynchronous DNS, every address tried, non-blocking handshake, verdict.
+ * Shared by every listener mode; the caller only relays what passes.
+ */
+#ifndef PINSHIM_NET_UPSTREAM_H
+#define PINSHIM_NET_UPSTREAM_H
+
+#include <sys/socket.h>
+
+#include "tls/tls.h"
+
+struct server;
+struct upstream;
+
+enum upstream_fail {
+	UP_OK = 0,
+	UP_BLOCKED,		/* policy block, or default_policy block */
+	UP_DNS,
+	UP_CONNECT,
+	UP_TIMEOUT,		/* handshake took too long */
+	UP_TLS,			/* see verdict.reason */
+};
+
+struct upstream_result {
+	char			 host[HOST_MAX + 1];	/* as asked for */
+	uint16_t		 port;
+	enum upstream_fail	 fail;
+	const char		*reason;	/* stable token for logs */
+	char			 detail[512];
+	char			 addr[64];	/* address connected to */
+	bool			 local;		/* refused before any policy
+						 * applied: policy=- rule=- */
+	enum policy		 policy;
+	const char		*pattern;	/* matching rule, or NULL */
+	struct tls_verdict	 tv;
+	/* On success ownership passes to the callback's caller: */
+	int			 fd;
+	WOLFSSL			*ssl;
+};
+
+typedef void (*upstream_cb)(struct upstream_result *, void *arg);
+
+/* For connections whose policy is not the snapshot's (the feed fetcher). */
+struct upstream_opts {
+	enum policy		 policy;
+	const struct pinset	*pins;	/* must outlive the attempt */
+	bool			 plain;	/* no TLS at all (http://) */
+	const struct sockaddr_storage *addr; /* connect here, no DNS */
+};
+
+/* host must be normalised. opts NULL: the snapshot decides. cb runs
+ * exactly once, never from inside this call. */
+struct upstream	*upstream_open(struct server *, const char *host,
+		    uint16_t port, const struct upstream_opts *opts,
+		    upstream_cb cb, void *arg);
+/* The one verdict line of a connection (every listener mode and pinshim's
+ * own requests write theirs here, exactly once). */
+void		 upstream_log(const struct upstream_result *,
+		    const char *listener, const char *client, const char *host,
+		    unsigned port);
+/* Abandon an attempt in progress; cb will not run. */
+void		 upstream_cancel(struct upstream *);
+
+#endif

@@ -1,0 +1,443 @@
+/*
+ * feedsync.c - the device side of the signed feed: load the cached feed before
+ * anything is served, fetch fresh ones on a jittered timer, accept only
+ * what the contract allows, persist it, and swap the pin snapshot.
+ *
+ * A feed is used only if its signature verifies with a configured key, its
+ * version is greater than the one in force, it has not expired, and it
+ * parses completely; it is written to state_dir (temp, fsync, rename, fsync
+ * of the directory) before it is put in force. Anything else is rejected
+ * whole with the reason logged, and the last good feed stays.
+ *
+ * Fetching never blocks relaying: web.c opens the connection through
+ * net/upstream.c (pinned to [feed] pins, plus the feed's own pins for that
+ * host) and speaks HTTP over it. The fallback URL may be plain HTTP: the
+ * signature protects it.
+ *
+ * Must never: put a feed in force before it is persisted, or accept one
+ * that is unsigned, older than the highest version accepted, or expired.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/util.h>
+
+#include "base/file.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/parse.h"
+#include "pins/feed_file.h"
+#include "shim/remote/feedsync.h"
+#include "shim/remote/report.h"
+#include "shim/remote/web.h"
+#include "shim/server.h"
+
+#define FEED_CACHE	"pins.feed"
+#define FEED_FLOOR	"pins.version"	/* survives a dropped feed */
+#define BACKOFF_FIRST	15		/* seconds; doubles per failure */
+
+struct fetch;
+
+struct feedsync {
+	struct server		*srv;
+	struct feed_body	*current;	/* feed in force; owned */
+	char			*raw;		/* its exact bytes; owned */
+	size_t			 rawlen;
+	char			*etag[2];	/* per source; owned */
+	char			*lastmod[2];	/* per source; owned */
+	struct event		*timer;		/* owned */
+	unsigned		 failures;
+	struct fetch		*fetch;		/* in flight, or NULL */
+	unsigned long long	 floor;		/* highest version accepted */
+};
+
+struct fetch {
+	struct feedsync	*fs;
+	int			 src;		/* 0 url, 1 fallback_url */
+	const char		*url;		/* borrowed from conf */
+	struct web_req		*web;		/* pending, or NULL */
+};
+
+static void	fetch_start(struct feedsync *, int src);
+
+/* Put base + feed (+ this device's override) in force for new conns. */
+static void
+feed_apply(struct feedsync *fs)
+{
+	struct server		*srv = fs->srv;
+	const struct feed_body	*b = fs->current;
+	bool			 off;
+
+	off = feed_body_pinning_off(b, srv->conf->device_id);
+	snapshot_unref(srv->snap);
+	srv->snap = snapshot_merge(srv->conf->snap, b ? b->snap : NULL, off);
+	report_set_feed(srv->rep, b ? b->report_url : NULL,
+	    b ? b->version : 0);
+	if (off)
+		log_warn("feed: device %s has pinning off (feed override): "
+		    "pin and pin-only hosts get CA checks only",
+		    srv->conf->device_id);
+}
+
+static void
+log_stale(struct feedsync *fs)
+{
+	char	 t[32];
+
+	if (fs->current == NULL || fs->current->expires > time(NULL))
+		return;
+	format_rfc3339(fs->current->expires, t, sizeof(t));
+	log_warn("feed: STALE: version %llu expired at %s and no fresh feed "
+	    "could be fetched; its pins stay in force", fs->current->version,
+	    t);
+}
+
+/* Verify a signed feed against the configured keys. NULL: *why says. */
+static struct feed_body *
+feed_check(struct feedsync *fs, const char *name, const char *buf,
+    size_t len, char *why, size_t whysz, int *key)
+{
+	const struct feed_conf	*fc = &fs->srv->conf->feed;
+	struct feed_body	*c;
+	char			*errs = NULL;
+	size_t			 elen = 0;
+	FILE			*f = xptr(open_memstream(&errs, &elen));
+
+	c = feed_open(name, buf, len, (const uint8_t (*)[FEED_KEY_LEN])fc->keys,
+	    fc->nkeys, f, key);
+	fclose(f);
+	if (c == NULL) {
+		/* first message is the reason; the rest go to debug */
+		errs[strcspn(errs, "\n")] = '\0';
+		snprintf(why, whysz, "%s", errs);
+	}
+	free(errs);
+	return c;
+}
+
+enum verdict { FEED_ACCEPTED, FEED_UNCHANGED, FEED_REJECTED };
+
+/* The acceptance rules, in order. On FEED_ACCEPTED the feed is persisted
+ * and in force. */
+static enum verdict
+feed_consider(struct feedsync *fs, const char *src, const char *buf,
+    size_t len, char *why, size_t whysz)
+{
+	struct feed_body *c;
+	char		 t[32];
+	int		 key;
+
+	if ((c = feed_check(fs, src, buf, len, why, whysz, &key)) == NULL)
+		return FEED_REJECTED;
+	if (fs->current != NULL &&
+	    c->version == fs->current->version) {
+		snprintf(why, whysz, "version %llu is the one in force",
+		    c->version);
+		feed_body_free(c);
+		return FEED_UNCHANGED;
+	}
+	/* Against the highest version ever accepted, not just the one in
+	 * force: after a key rotation dropped it, or a corrupt cache, an
+	 * older signed feed must still not get in. */
+	if (c->version < fs->floor ||
+	    (fs->current != NULL && c->version < fs->current->version)) {
+		snprintf(why, whysz, "rollback refused: version %llu is older "
+		    "than %llu, the highest accepted", c->version,
+		    fs->floor);
+		feed_body_free(c);
+		return FEED_REJECTED;
+	}
+	if (c->expires <= time(NULL)) {
+		format_rfc3339(c->expires, t, sizeof(t));
+		snprintf(why, whysz, "version %llu expired at %s",
+		    c->version, t);
+		feed_body_free(c);
+		return FEED_REJECTED;
+	}
+	/* Persist before use: a crash now leaves the old file or this one. */
+	if (file_replace(fs->srv->conf->state_dir, FEED_CACHE, buf,
+	    len) == -1) {
+		snprintf(why, whysz, "cannot persist to %s/%s: %s",
+		    fs->srv->conf->state_dir, FEED_CACHE, strerror(errno));
+		feed_body_free(c);
+		return FEED_REJECTED;
+	}
+	if (c->version > fs->floor) {
+		char	 v[32];
+
+		fs->floor = c->version;
+		snprintf(v, sizeof(v), "%llu\n", fs->floor);
+		if (file_replace(fs->srv->conf->state_dir, FEED_FLOOR, v,
+		    strlen(v)) == -1)
+			log_warn("feed: cannot record version %llu in %s/%s: "
+			    "%s (the cached feed still carries it)", fs->floor,
+			    fs->srv->conf->state_dir, FEED_FLOOR,
+			    strerror(errno));
+	}
+	feed_body_free(fs->current);
+	free(fs->raw);
+	fs->current = c;
+	fs->raw = xmemdup(buf, len);
+	fs->rawlen = len;
+	feed_apply(fs);
+	format_rfc3339(c->expires, t, sizeof(t));
+	log_info("feed: version %llu in force from %s: %zu host rule(s), "
+	    "signed by key %d, expires %s", c->version, src,
+	    c->snap->nrules, key + 1, t);
+	return FEED_ACCEPTED;
+}
+
+/* --- scheduling -------------------------------------------------------- */
+
+static double
+jitter(double lo, double hi)
+{
+	uint32_t	 r;
+
+	evutil_secure_rng_get_bytes(&r, sizeof(r));
+	return lo + (hi - lo) * ((double)r / 4294967295.0);
+}
+
+static void
+schedule(struct feedsync *fs, bool failed)
+{
+	unsigned long	 refresh = fs->srv->conf->feed.refresh;
+	double		 d;
+	struct timeval	 tv;
+
+	if (failed) {
+		/* 15 s, 30 s, 60 s, ... never slower than refresh */
+		unsigned	 shift = fs->failures < 16 ? fs->failures : 16;
+		double		 b = (double)BACKOFF_FIRST * (1u << shift);
+
+		fs->failures++;
+		d = (b < (double)refresh ? b : (double)refresh) *
+		    jitter(0.5, 1.0);
+	} else {
+		fs->failures = 0;
+		d = (double)refresh * jitter(0.75, 1.25);
+	}
+	tv.tv_sec = (time_t)d;
+	tv.tv_usec = (suseconds_t)((d - (double)tv.tv_sec) * 1e6);
+	evtimer_add(fs->timer, &tv);
+	log_debug("feed: next fetch in %.0fs", d);
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	fetch_start(arg, 0);
+}
+
+/* --- one fetch --------------------------------------------------------- */
+
+static void
+fetch_free(struct fetch *f)
+{
+	web_cancel(f->web);
+	free(f);
+}
+
+static void
+fetch_end(struct fetch *f, enum verdict v, const char *why)
+{
+	struct feedsync	*fs = f->fs;
+	int			 src = f->src;
+	bool			 have_fallback = fs->srv->conf->feed.fallback_url
+			    != NULL;
+
+	if (v == FEED_REJECTED)
+		log_warn("feed: %s: %s%s", f->url, why, fs->current ?
+		    "; keeping the feed in force" : "; bootstrap pins stay");
+	else if (v == FEED_UNCHANGED)
+		log_info("feed: %s: unchanged (%s)", f->url, why);
+	f->web = NULL;
+	fetch_free(f);
+	fs->fetch = NULL;
+	if (v == FEED_REJECTED && src == 0 && have_fallback) {
+		fetch_start(fs, 1);
+		return;
+	}
+	if (v == FEED_REJECTED)
+		log_stale(fs);
+	schedule(fs, v == FEED_REJECTED);
+}
+
+static void
+fetch_http_done(struct http_result *r, void *arg)
+{
+	struct fetch		*f = arg;
+	struct feedsync	*fs = f->fs;
+	char			 why[512];
+	enum verdict		 v;
+
+	f->web = NULL;
+	if (r->refusal != NULL)	/* the feed server failed its pin check */
+		report_refusal(fs->srv->rep, r->refusal, "feed");
+	if (r->error != NULL) {
+		fetch_end(f, FEED_REJECTED, r->error);
+		return;
+	}
+	if (r->status == 304) {
+		fetch_end(f, FEED_UNCHANGED, "304 Not Modified");
+		return;
+	}
+	if (r->status != 200) {
+		snprintf(why, sizeof(why), "HTTP status %d", r->status);
+		fetch_end(f, FEED_REJECTED, why);
+		return;
+	}
+	v = feed_consider(fs, f->url, (const char *)evbuffer_pullup(r->body,
+	    -1), evbuffer_get_length(r->body), why, sizeof(why));
+	if (v != FEED_REJECTED) {
+		/* Remember validators only for a feed we have in force. */
+		free(fs->etag[f->src]);
+		free(fs->lastmod[f->src]);
+		fs->etag[f->src] = r->etag ? xstrdup(r->etag) : NULL;
+		fs->lastmod[f->src] = r->last_modified ?
+		    xstrdup(r->last_modified) : NULL;
+	}
+	fetch_end(f, v, why);
+}
+
+static void
+fetch_start(struct feedsync *fs, int src)
+{
+	const struct feed_conf	*fc = &fs->srv->conf->feed;
+	struct fetch		*f = xcalloc(1, sizeof(*f));
+	struct web_opts		 o;
+
+	f->fs = fs;
+	f->src = src;
+	f->url = src == 0 ? fc->url : fc->fallback_url;
+	fs->fetch = f;
+	/* url: pinned to [feed] pins and to the feed's own pins for that
+	 * host once a feed is in force; fallback_url: CA-checked only (the
+	 * signature protects it). */
+	memset(&o, 0, sizeof(o));
+	o.method = "GET";
+	o.label = "feed";
+	o.pins = src == 0 ? &fc->pins : NULL;
+	o.snapshot_pins = src == 0 && fs->current != NULL;
+	o.etag = fs->etag[src];
+	o.lastmod = fs->lastmod[src];
+	o.max_body = fc->max_size;
+	o.timeout = (unsigned)fc->timeout;
+	f->web = web_request(fs->srv, f->url, &o, fetch_http_done, f);
+}
+
+/* --- life cycle -------------------------------------------------------- */
+
+static const struct timeval now = { 0, 0 };
+
+struct feedsync *
+feedsync_start(struct server *srv)
+{
+	struct feedsync	*fs;
+	char			 path[4096], why[512], t[32];
+	char			*buf;
+	size_t			 len;
+	int			 key;
+
+	if (!srv->conf->feed.present)
+		return NULL;
+	fs = xcalloc(1, sizeof(*fs));
+	fs->srv = srv;
+	fs->timer = xptr(evtimer_new(srv->base, on_timer, fs));
+	snprintf(path, sizeof(path), "%s/%s", srv->conf->state_dir,
+	    FEED_FLOOR);
+	if ((buf = file_read(path, 32, &len, NULL)) != NULL) {
+		unsigned long	 v;
+
+		buf[strcspn(buf, "\n")] = '\0';
+		if (parse_uint(buf, 0, 4294967295UL, &v))
+			fs->floor = v;
+		else
+			log_warn("feed: %s: not a version number; ignored",
+			    path);
+		free(buf);
+	}
+	snprintf(path, sizeof(path), "%s/%s", srv->conf->state_dir,
+	    FEED_CACHE);
+	buf = file_read(path, srv->conf->feed.max_size, &len, NULL);
+	if (buf == NULL) {
+		log_info("feed: no cached feed at %s (%s); bootstrap pins "
+		    "apply until the first fetch", path, strerror(errno));
+	} else if ((fs->current = feed_check(fs, path, buf, len, why,
+	    sizeof(why), &key)) == NULL) {
+		log_err("feed: cached feed rejected: %s; bootstrap pins "
+		    "apply until a good feed is fetched", why);
+		free(buf);
+	} else {
+		fs->raw = buf;
+		fs->rawlen = len;
+		if (fs->current->version > fs->floor)
+			fs->floor = fs->current->version;
+		format_rfc3339(fs->current->expires, t, sizeof(t));
+		log_info("feed: cached version %llu in force: %zu host "
+		    "rule(s), expires %s", fs->current->version,
+		    fs->current->snap->nrules, t);
+		log_stale(fs);
+	}
+	feed_apply(fs);
+	/* First fetch at once: the cache may be old or missing. */
+	evtimer_add(fs->timer, &now);
+	return fs;
+}
+
+void
+feedsync_reload(struct feedsync *fs)
+{
+	char	 why[512];
+	int	 key;
+
+	if (fs == NULL)
+		return;
+	/* The keys may have changed: what is in force must still verify. */
+	if (fs->current != NULL) {
+		struct feed_body *c = feed_check(fs, "feed in force", fs->raw,
+		    fs->rawlen, why, sizeof(why), &key);
+
+		if (c == NULL) {
+			log_err("feed: after reload the feed in force no "
+			    "longer verifies (%s); dropped, bootstrap pins "
+			    "apply", why);
+			feed_body_free(fs->current);
+			fs->current = NULL;
+		} else
+			feed_body_free(c);
+	}
+	feed_apply(fs);
+	if (fs->fetch != NULL) {
+		fetch_free(fs->fetch);
+		fs->fetch = NULL;
+	}
+	event_del(fs->timer);
+	fs->failures = 0;
+	evtimer_add(fs->timer, &now);
+}
+
+void
+feedsync_stop(struct feedsync *fs)
+{
+	int	 i;
+
+	if (fs == NULL)
+		return;
+	if (fs->fetch != NULL)
+		fetch_free(fs->fetch);
+	if (fs->timer != NULL)
+		event_free(fs->timer);
+	feed_body_free(fs->current);
+	free(fs->raw);
+	for (i = 0; i < 2; i++) {
+		free(fs->etag[i]);
+		free(fs->lastmod[i]);
+	}
+	free(fs);
+}

@@ -1,0 +1,187 @@
+/*
+ * test_base.c - the bottom layer: the bounds-checked cursor (hostile
+ * cases first: short reads take nothing and stick), the comma-list
+ * iterator, and the URL parser.
+ */
+#include "testutil.h"
+
+#include "base/cursor.h"
+#include "base/list.h"
+#include "base/url.h"
+
+/* --- cursor -------------------------------------------------------------- */
+
+static void
+test_cursor_short_read_takes_nothing(void **state)
+{
+	static const uint8_t b[] = { 0x01, 0x02, 0x03 };
+	struct cursor	 c;
+	unsigned	 v;
+
+	(void)state;
+	cursor_init(&c, b, sizeof(b));
+	assert_true(cursor_u24(&c, &v));
+	assert_int_equal(v, 0x010203);
+	assert_int_equal(c.left, 0);
+	cursor_init(&c, b, 2);
+	assert_false(cursor_u24(&c, &v));
+	assert_true(c.short_);
+	assert_int_equal(c.left, 2);		/* nothing consumed */
+	assert_true(cursor_u16(&c, &v));
+	assert_int_equal(v, 0x0102);
+	assert_false(cursor_u8(&c, &v));
+	assert_true(c.short_);			/* sticky */
+}
+
+static void
+test_cursor_sub_is_bounded(void **state)
+{
+	static const uint8_t b[] = { 0, 3, 'a', 'b', 'c', 'd' };
+	struct cursor	 c, s;
+	unsigned	 n;
+	const uint8_t	*p;
+
+	(void)state;
+	cursor_init(&c, b, sizeof(b));
+	assert_true(cursor_u16(&c, &n));
+	assert_true(cursor_sub(&c, n, &s));
+	assert_int_equal(s.left, 3);
+	assert_false(cursor_take(&s, 4, &p));	/* not into the parent */
+	assert_true(cursor_take(&s, 3, &p));
+	assert_memory_equal(p, "abc", 3);
+	assert_int_equal(c.left, 1);
+	assert_false(cursor_sub(&c, 2, &s));
+	cursor_init(&s, NULL, 5);		/* no buffer: nothing to read */
+	assert_int_equal(s.left, 0);
+}
+
+static void
+test_cursor_lines_and_tokens(void **state)
+{
+	static const char t[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\nrest";
+	struct cursor	 c, line, tok;
+	char		 buf[8];
+
+	(void)state;
+	cursor_init(&c, t, strlen(t));
+	assert_int_equal(cursor_find(&c, "\r\n\r\n", 4), 23);
+	assert_int_equal(cursor_find(&c, "nope", 4), -1);
+	assert_true(cursor_line(&c, &line));
+	assert_true(cursor_until(&line, ' ', &tok));
+	assert_true(cursor_eq(&tok, "GET"));
+	assert_false(cursor_eq(&tok, "get"));
+	assert_true(cursor_eq_nocase(&tok, "get"));
+	assert_true(cursor_str(&tok, buf, sizeof(buf)));
+	assert_string_equal(buf, "GET");
+	assert_false(cursor_str(&line, buf, 2));	/* does not fit */
+	assert_true(cursor_expect(&line, "/ "));
+	assert_false(cursor_expect(&line, "HTTP/2"));
+	assert_true(cursor_expect(&line, "HTTP/1.1"));
+	assert_false(cursor_until(&line, ' ', &tok));	/* no delimiter */
+	assert_true(cursor_line(&c, &line));
+	assert_true(cursor_line(&c, &line));
+	assert_int_equal(line.left, 0);
+	assert_false(cursor_line(&c, &line));		/* "rest": no CRLF */
+	assert_int_equal(c.left, 4);
+}
+
+static void
+test_cursor_str_refuses_nul(void **state)
+{
+	struct cursor	 c;
+	char		 buf[8];
+
+	(void)state;
+	cursor_init(&c, "a\0b", 3);
+	assert_false(cursor_str(&c, buf, sizeof(buf)));
+}
+
+/* --- list ---------------------------------------------------------------- */
+
+static void
+test_list_items_and_separators(void **state)
+{
+	const char	*s = " ,a,, bb\tccc , ";
+	char		 item[4];
+
+	(void)state;
+	assert_int_equal(list_next(&s, item, sizeof(item)), LIST_ITEM);
+	assert_string_equal(item, "a");
+	assert_int_equal(list_next(&s, item, sizeof(item)), LIST_ITEM);
+	assert_string_equal(item, "bb");
+	assert_int_equal(list_next(&s, item, sizeof(item)), LIST_ITEM);
+	assert_string_equal(item, "ccc");
+	assert_int_equal(list_next(&s, item, sizeof(item)), LIST_END);
+	assert_int_equal(list_next(&s, item, sizeof(item)), LIST_END);
+}
+
+static void
+test_list_overlong_item_is_flagged(void **state)
+{
+	const char	*s = "abcd,e";
+	char		 item[4];
+
+	(void)state;
+	assert_int_equal(list_next(&s, item, sizeof(item)), LIST_TOO_LONG);
+	assert_string_equal(item, "abc");	/* truncated, for messages */
+	assert_int_equal(list_next(&s, item, sizeof(item)), LIST_ITEM);
+	assert_string_equal(item, "e");
+}
+
+/* --- url ----------------------------------------------------------------- */
+
+static void
+test_url_refuses_what_it_must(void **state)
+{
+	static const char *const bad[] = { "", "pins.feed", "ftp://h/x",
+	    "https://", "https://user:pw@h/x", "http:///x", "//h/x" };
+	struct url	 u;
+	const char	*why;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (url_parse(bad[i], &u, &why))
+			fail_msg("accepted \"%s\"", bad[i]);
+		assert_non_null(why);
+		url_free(&u);
+	}
+}
+
+static void
+test_url_parts(void **state)
+{
+	struct url	 u;
+	const char	*why;
+
+	(void)state;
+	assert_true(url_parse("https://pins.test/a/b.feed?x=1", &u, &why));
+	assert_true(u.tls);
+	assert_string_equal(u.host, "pins.test");
+	assert_int_equal(u.port, 443);
+	assert_string_equal(u.path, "/a/b.feed?x=1");
+	url_free(&u);
+	assert_true(url_parse("http://[::1]:8080", &u, &why));
+	assert_false(u.tls);
+	assert_string_equal(u.host, "::1");	/* no brackets: dialable */
+	assert_int_equal(u.port, 8080);
+	assert_string_equal(u.path, "/");
+	url_free(&u);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cursor_short_read_takes_nothing),
+		cmocka_unit_test(test_cursor_sub_is_bounded),
+		cmocka_unit_test(test_cursor_lines_and_tokens),
+		cmocka_unit_test(test_cursor_str_refuses_nul),
+		cmocka_unit_test(test_list_items_and_separators),
+		cmocka_unit_test(test_list_overlong_item_is_flagged),
+		cmocka_unit_test(test_url_refuses_what_it_must),
+		cmocka_unit_test(test_url_parts),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

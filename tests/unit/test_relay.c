@@ -1,0 +1,192 @@
+/*
+ * test_relay.c - the relay's buffer logic on real sockets (socketpairs on
+ * one event loop, plain ends): bytes flow both ways in order, the slow
+ * side pushes back instead of growing memory, a half-close is passed on
+ * after the buffer drains, and done reports what was delivered.
+ */
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+
+#include "shim/net/relay.h"
+
+#define RELAY_BUF	(64 * 1024)	/* as in relay.c */
+
+struct ends {
+	struct event_base	*base;
+	int			 app, server;	/* the test's sides */
+	int			 done;
+	char			 how[64];
+	int			 failed;
+	uint64_t		 up, down;
+};
+
+static void
+done(void *arg, const char *how, int failed, uint64_t up, uint64_t down)
+{
+	struct ends	*e = arg;
+
+	e->done++;
+	snprintf(e->how, sizeof(e->how), "%s", how);
+	e->failed = failed;
+	e->up = up;
+	e->down = down;
+}
+
+static void
+start(struct ends *e)
+{
+	int	 a[2], b[2];
+
+	memset(e, 0, sizeof(*e));
+	assert_non_null(e->base = event_base_new());
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a),
+	    0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, b),
+	    0);
+	e->app = a[0];
+	e->server = b[1];
+	assert_non_null(relay_start(e->base, a[1], NULL, b[0], NULL, done, e));
+}
+
+static void
+turn(struct ends *e, int n)
+{
+	while (n-- > 0)
+		event_base_loop(e->base, EVLOOP_NONBLOCK);
+}
+
+/* Read what is there (after letting the relay run), up to want bytes. */
+static size_t
+drain(struct ends *e, int fd, uint8_t *buf, size_t want)
+{
+	size_t	 got = 0;
+	int	 idle = 0;
+
+	while (got < want && idle < 200) {
+		ssize_t n = read(fd, buf + got, want - got);
+
+		if (n > 0) {
+			got += (size_t)n;
+			idle = 0;
+		} else {
+			if (n == 0)
+				break;
+			turn(e, 1);
+			idle++;
+		}
+	}
+	return got;
+}
+
+static void
+test_bytes_flow_both_ways(void **state)
+{
+	struct ends	 e;
+	uint8_t		 buf[64];
+
+	(void)state;
+	start(&e);
+	assert_int_equal(write(e.app, "hello", 5), 5);
+	assert_int_equal(drain(&e, e.server, buf, 5), 5);
+	assert_memory_equal(buf, "hello", 5);
+	assert_int_equal(write(e.server, "world!", 6), 6);
+	assert_int_equal(drain(&e, e.app, buf, 6), 6);
+	assert_memory_equal(buf, "world!", 6);
+	assert_int_equal(e.done, 0);
+	close(e.app);
+	close(e.server);
+	turn(&e, 10);
+	assert_int_equal(e.done, 1);
+	assert_string_equal(e.how, "closed");
+	assert_int_equal(e.failed, -1);
+	assert_int_equal(e.up, 5);
+	assert_int_equal(e.down, 6);
+	event_base_free(e.base);
+}
+
+static void
+test_slow_reader_pushes_back(void **state)
+{
+	static uint8_t	 out[4 << 20], in[4 << 20];
+	struct ends	 e;
+	size_t		 sent = 0, i, got;
+	int		 sndbuf = 0, stalled = 0;
+	socklen_t	 len = sizeof(sndbuf);
+
+	(void)state;
+	start(&e);
+	for (i = 0; i < sizeof(out); i++)
+		out[i] = (uint8_t)(i * 7 + i / 251);
+	assert_int_equal(getsockopt(e.app, SOL_SOCKET, SO_SNDBUF, &sndbuf,
+	    &len), 0);
+	/* The server reads nothing: the app can only fill the buffers. */
+	while (stalled < 50 && sent < sizeof(out)) {
+		ssize_t n = write(e.app, out + sent, sizeof(out) - sent);
+
+		if (n > 0) {
+			sent += (size_t)n;
+			stalled = 0;
+		} else {
+			assert_int_equal(errno, EAGAIN);
+			stalled++;
+		}
+		turn(&e, 1);
+	}
+	/* More than the kernel alone holds (the relay read some), but no
+	 * more than its one bounded buffer plus the socket buffers. */
+	assert_true(sent > RELAY_BUF);
+	assert_true(sent <= RELAY_BUF + 4 * (size_t)sndbuf);
+	assert_true(sent < sizeof(out));
+	got = drain(&e, e.server, in, sent);
+	assert_int_equal(got, sent);
+	assert_memory_equal(in, out, sent);
+	close(e.app);
+	close(e.server);
+	turn(&e, 10);
+	assert_int_equal(e.done, 1);
+	event_base_free(e.base);
+}
+
+static void
+test_half_close_passes_after_the_data(void **state)
+{
+	struct ends	 e;
+	uint8_t		 buf[16];
+
+	(void)state;
+	start(&e);
+	assert_int_equal(write(e.app, "last", 4), 4);
+	assert_int_equal(shutdown(e.app, SHUT_WR), 0);
+	assert_int_equal(drain(&e, e.server, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "last", 4);
+	assert_int_equal(read(e.server, buf, 1), 0);	/* EOF passed on */
+	/* the other direction still works */
+	assert_int_equal(write(e.server, "reply", 5), 5);
+	assert_int_equal(drain(&e, e.app, buf, 5), 5);
+	assert_int_equal(e.done, 0);
+	assert_int_equal(shutdown(e.server, SHUT_WR), 0);
+	turn(&e, 10);
+	assert_int_equal(read(e.app, buf, 1), 0);
+	assert_int_equal(e.done, 1);
+	assert_string_equal(e.how, "closed");
+	close(e.app);
+	close(e.server);
+	event_base_free(e.base);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bytes_flow_both_ways),
+		cmocka_unit_test(test_slow_reader_pushes_back),
+		cmocka_unit_test(test_half_close_passes_after_the_data),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
