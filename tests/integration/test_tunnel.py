@@ -11,7 +11,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from harness import (PINSHIM, WAIT, Shim, ShimTest, TLSServer, http_get,
+from harness import (PINSHIM, WAIT, Shim, ShimTest, TLSServer, free_port,
+                     http_get,
                      nginx, pin_of, recv_all, refused_silently, s_server,
                      wait_port)
 
@@ -574,12 +575,59 @@ class Process(ShimTest):
         self.assertIn("%s:%d: [domain:api.test] pins: not a sha256/ pin"
                       % (bad, pins), r.stderr)
 
+    def test_check_and_run_agree(self):
+        """What run -t refuses, run refuses too, for the same reason."""
+        state = Path(self.tmp) / "state"
+        state.mkdir()
+        fwd = """
+[listen:proxy]
+mode = forward
+bind = 127.0.0.1:%d
+""" % free_port()
+        feed = """[feed]
+url = https://feeds.api.test/pins.feed
+public_key = ed25519:%s
+""" % ("A" * 43 + "=")
+        cases = (
+            ("log level", "[shim]\nlog_level = verbose\n",
+             ":2: [shim] log_level: not one of error, warn, info, debug"),
+            ("no CA", "[shim]\nstate_dir = %s\n" % state,
+             "interception CA: %s/ca/ca.pem: cannot read" % state),
+            ("state_dir", "[shim]\nstate_dir = %s/gone\n%s"
+             % (state, feed), "state_dir %s/gone: No such file" % state),
+            ("user", "[shim]\nuser = no-such-user-here\n",
+             "[shim] user no-such-user-here: no such user"),
+        )
+        for name, head, why in cases:
+            with self.subTest(name):
+                ini = Path(self.tmp) / ("%s.ini" % name.replace(" ", "-"))
+                listeners = fwd if name == "no CA" else None
+                ini.write_text(head + self.ini(
+                    "api.test:443", self.domain(
+                        "api.test", [pin_of(self.pki / "leaf.pem")]),
+                    listeners=listeners))
+                t = subprocess.run([str(PINSHIM), "run", "-t", "-c",
+                                    str(ini)], capture_output=True,
+                                   text=True, timeout=WAIT)
+                self.assertEqual(t.returncode, 2, t.stdout + t.stderr)
+                self.assertIn(why, t.stderr)
+                self.assertNotIn("configuration OK", t.stdout)
+                r = subprocess.run([str(PINSHIM), "run", "-c", str(ini)],
+                                   capture_output=True, text=True,
+                                   timeout=WAIT)
+                self.assertNotEqual(r.returncode, 0, r.stderr)
+                self.assertIn(why, r.stderr)
+                self.assertNotIn("pinshim started", r.stderr)
+
     def test_shipped_example_config_checks_ok(self):
         from harness import ROOT
         ini = Path(self.tmp) / "example.ini"
+        # The example names the system store and a "pinshim" user; the
+        # check looks both up, so point them at what this machine has.
         ini.write_text((ROOT / "conf" / "pinshim.ini.example").read_text()
                        .replace("/etc/ssl/certs/ca-certificates.crt",
-                                str(self.pki / "ca.pem")))
+                                str(self.pki / "ca.pem"))
+                       .replace("user = pinshim", "user = nobody"))
         r = subprocess.run([str(PINSHIM), "run", "-t", "-c", str(ini)],
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
