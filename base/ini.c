@@ -200,6 +200,7 @@ handler(void *user, const char *section, const char *name, const char *value)
 	}
 	in->seen |= UINT64_C(1) << i;
 	in->prev_key = k->name;
+	in->key = k;
 	if (!k->parse(in, value, (char *)in->obj + k->off, &why))
 		ini_error(in, in->line, "[%s] %s: %s", in->section, name, why);
 	return 1;
@@ -302,6 +303,24 @@ ini_str(struct ini *in, const char *v, void *field, const char **why)
 	}
 	free(*dst);
 	*dst = xstrdup(v);
+	return true;
+}
+
+bool
+ini_uint(struct ini *in, const char *v, void *field, const char **why)
+{
+	const struct ini_key	*k = in->key;
+	unsigned long		 n;
+
+	if (!parse_uint(v, k->min, k->max, &n)) {
+		*why = ini_why(in, "not a %s in %lu..%lu", k->unit, k->min,
+		    k->max);
+		return false;
+	}
+	if (k->flags & INI_WIDE)
+		*(unsigned long long *)field = n;
+	else
+		*(unsigned long *)field = n;
 	return true;
 }
 

@@ -24,13 +24,25 @@ typedef bool (*ini_parse_fn)(struct ini *, const char *val, void *field,
     const char **why);
 
 #define INI_LIST	0x1	/* may continue on indented lines */
+#define INI_WIDE	0x2	/* ini_uint: the field is unsigned long long */
 
 struct ini_key {
 	const char	*name;
 	ini_parse_fn	 parse;		/* NULL: refused as not supported yet */
 	size_t		 off;		/* into the section's object */
 	unsigned	 flags;
+	/* for ini_uint: the range, and what the number is */
+	unsigned long	 min, max;
+	const char	*unit;		/* "whole number of seconds" */
 };
+
+/* Table entries: a key, and a key read by ini_uint in [lo, hi]. */
+#define INI_KEY(n, p, o, f)	{ .name = (n), .parse = (p), .off = (o),	\
+				  .flags = (f) }
+#define INI_UINT(...)		INI_UINT_(__VA_ARGS__)
+#define INI_UINT_(n, o, f, lo, hi, u) { .name = (n), .parse = ini_uint,	\
+				  .off = (o), .flags = (f), .min = (lo),	\
+				  .max = (hi), .unit = (u) }
 
 struct ini_section {
 	const char	*name;		/* "shim", or a prefix "domain:" */
@@ -57,6 +69,7 @@ struct ini {
 	const struct ini_section *secs, *sec;
 	size_t		 nsecs;
 	const char	*unknown;	/* message for an unknown section */
+	const struct ini_key *key;	/* the key being parsed */
 	void		*obj;
 	uint64_t	 seen;
 	const char	*prev_key;
@@ -86,6 +99,8 @@ const char *ini_why(struct ini *, const char *fmt, ...)
 
 /* Value parsers that several documents share (field types in brackets). */
 bool	 ini_str(struct ini *, const char *, void *, const char **); /* char * */
+/* unsigned long (unsigned long long with INI_WIDE) in the key's range */
+bool	 ini_uint(struct ini *, const char *, void *, const char **);
 bool	 ini_time(struct ini *, const char *, void *, const char **); /* time_t */
 bool	 ini_yesno(struct ini *, const char *, void *, const char **); /* bool */
 bool	 ini_url(struct ini *, const char *, void *, const char **); /* char * */

@@ -63,17 +63,6 @@ p_log_level(struct ini *in, const char *v, void *field, const char **why)
 }
 
 static bool
-p_seconds(struct ini *in, const char *v, void *field, const char **why)
-{
-	(void)in;
-	if (!parse_uint(v, 1, 3600, field)) {
-		*why = "not a whole number of seconds in 1..3600";
-		return false;
-	}
-	return true;
-}
-
-static bool
 p_default_policy(struct ini *in, const char *v, void *field,
     const char **why)
 {
@@ -166,29 +155,6 @@ p_pubkeys(struct ini *in, const char *v, void *field, const char **why)
 }
 
 static bool
-p_refresh(struct ini *in, const char *v, void *field, const char **why)
-{
-	(void)in;
-	/* 10 s is for labs and tests; fleets want minutes (default 300) */
-	if (!parse_uint(v, 10, 86400, field)) {
-		*why = "not a whole number of seconds in 10..86400";
-		return false;
-	}
-	return true;
-}
-
-static bool
-p_size(struct ini *in, const char *v, void *field, const char **why)
-{
-	(void)in;
-	if (!parse_uint(v, 1024, 64UL * 1024 * 1024, field)) {
-		*why = "not a byte count in 1024..67108864";
-		return false;
-	}
-	return true;
-}
-
-static bool
 p_allow(struct ini *in, const char *v, void *field, const char **why)
 {
 	struct listen_conf	*lc = field;
@@ -234,42 +200,47 @@ p_ports(struct ini *in, const char *v, void *field, const char **why)
 /* --- sections ---------------------------------------------------------- */
 
 #define SHIM(f)		offsetof(struct conf, f)
+#define SECONDS		1, 3600, "whole number of seconds"
 #define LISTEN(f)	offsetof(struct listen_conf, f)
 
 static const struct ini_key shim_keys[] = {
-	{ "state_dir", p_dir, SHIM(state_dir), 0 },
-	{ "device_id", ini_str, SHIM(device_id), 0 },
-	{ "user", ini_str, SHIM(user), 0 },
-	{ "log_level", p_log_level, SHIM(log_level), 0 },
-	{ "ca_dir", p_dir, SHIM(ca_dir), 0 },
-	{ "status", NULL, 0, 0 },
+	INI_KEY("state_dir", p_dir, SHIM(state_dir), 0),
+	INI_KEY("device_id", ini_str, SHIM(device_id), 0),
+	INI_KEY("user", ini_str, SHIM(user), 0),
+	INI_KEY("log_level", p_log_level, SHIM(log_level), 0),
+	INI_KEY("ca_dir", p_dir, SHIM(ca_dir), 0),
+	INI_KEY("status", NULL, 0, 0),
 };
 
 static const struct ini_key upstream_keys[] = {
-	{ "ca_file", p_file, SHIM(ca_file), 0 },
-	{ "default_policy", p_default_policy, SHIM(default_policy), 0 },
-	{ "hosts_file", p_file, SHIM(hosts_file), 0 },
-	{ "connect_timeout", p_seconds, SHIM(connect_timeout), 0 },
-	{ "handshake_timeout", p_seconds, SHIM(handshake_timeout), 0 },
+	INI_KEY("ca_file", p_file, SHIM(ca_file), 0),
+	INI_KEY("default_policy", p_default_policy, SHIM(default_policy),
+	    0),
+	INI_KEY("hosts_file", p_file, SHIM(hosts_file), 0),
+	INI_UINT("connect_timeout", SHIM(connect_timeout), 0, SECONDS),
+	INI_UINT("handshake_timeout", SHIM(handshake_timeout), 0, SECONDS),
 };
 
 static const struct ini_key feed_keys[] = {
-	{ "url", ini_url, SHIM(feed.url), 0 },
-	{ "fallback_url", ini_url, SHIM(feed.fallback_url), 0 },
-	{ "public_key", p_pubkeys, SHIM(feed), INI_LIST },
-	{ "pins", rule_pins_value, SHIM(feed.pins), INI_LIST },
-	{ "refresh", p_refresh, SHIM(feed.refresh), 0 },
-	{ "max_size", p_size, SHIM(feed.max_size), 0 },
-	{ "timeout", p_seconds, SHIM(feed.timeout), 0 },
+	INI_KEY("url", ini_url, SHIM(feed.url), 0),
+	INI_KEY("fallback_url", ini_url, SHIM(feed.fallback_url), 0),
+	INI_KEY("public_key", p_pubkeys, SHIM(feed), INI_LIST),
+	INI_KEY("pins", rule_pins_value, SHIM(feed.pins), INI_LIST),
+	/* 10 s is for labs and tests; fleets want minutes (default 300) */
+	INI_UINT("refresh", SHIM(feed.refresh), 0, 10, 86400,
+	    "whole number of seconds"),
+	INI_UINT("max_size", SHIM(feed.max_size), 0, 1024,
+	    64UL * 1024 * 1024, "byte count"),
+	INI_UINT("timeout", SHIM(feed.timeout), 0, SECONDS),
 };
 static const char *const feed_required[] = { "url", "public_key", NULL };
 
 static const struct ini_key listen_keys[] = {
-	{ "mode", p_mode, LISTEN(mode), 0 },
-	{ "bind", p_bind, 0, 0 },
-	{ "connect", p_connect, 0, 0 },
-	{ "allow", p_allow, 0, INI_LIST },
-	{ "ports", p_ports, 0, INI_LIST },
+	INI_KEY("mode", p_mode, LISTEN(mode), 0),
+	INI_KEY("bind", p_bind, 0, 0),
+	INI_KEY("connect", p_connect, 0, 0),
+	INI_KEY("allow", p_allow, 0, INI_LIST),
+	INI_KEY("ports", p_ports, 0, INI_LIST),
 };
 
 static void *

@@ -16,26 +16,10 @@
 
 #include "base/ini.h"
 #include "base/mem.h"
-#include "base/parse.h"
 #include "pins/feed_body.h"
 #include "pins/rule.h"
 
 #define META(f)		offsetof(struct feed_body, f)
-
-static bool
-version_value(struct ini *in, const char *v, void *field, const char **why)
-{
-	unsigned long	 n;
-
-	(void)in;
-	/* unsigned long is 32 bits on some gateways: stay inside it */
-	if (!parse_uint(v, 1, 4294967295UL, &n)) {
-		*why = "not a whole number in 1..4294967295";
-		return false;
-	}
-	*(unsigned long long *)field = n;
-	return true;
-}
 
 static bool
 onoff_value(struct ini *in, const char *v, void *field, const char **why)
@@ -85,16 +69,18 @@ device_open(struct ini *in, void *ctx, const char *id)
 }
 
 static const struct ini_key meta_keys[] = {
-	{ "version", version_value, META(version), 0 },
-	{ "issued", ini_time, META(issued), 0 },
-	{ "expires", ini_time, META(expires), 0 },
-	{ "report_url", ini_https_url, META(report_url), 0 },
+	/* unsigned long is 32 bits on some gateways: stay inside it */
+	INI_UINT("version", META(version), INI_WIDE, 1, 4294967295UL,
+	    "whole number"),
+	INI_KEY("issued", ini_time, META(issued), 0),
+	INI_KEY("expires", ini_time, META(expires), 0),
+	INI_KEY("report_url", ini_https_url, META(report_url), 0),
 };
 static const char *const meta_required[] = { "version", "issued", "expires",
     NULL };
 static const struct ini_key device_keys[] = {
-	{ "pinning", onoff_value, offsetof(struct device_override,
-	    pinning_off), 0 },
+	INI_KEY("pinning", onoff_value, offsetof(struct device_override,
+	    pinning_off), 0),
 };
 static const char *const device_required[] = { "pinning", NULL };
 

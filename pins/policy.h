@@ -1,9 +1,10 @@
 /*
  * policy.h - host rules and the immutable snapshot that holds them.
  *
- * A snapshot is built whole (from the INI, from the signed feed), never changed afterwards, and reference counted: a connection
- * takes a reference when it starts, so swapping in a new snapshot affects
- * new connections at once and running ones not at all.
+ * A snapshot is built whole (from the INI, from the signed feed), never
+ * changed afterwards, and reference counted: a connection takes a
+ * reference when it starts, so swapping in a new snapshot affects new
+ * connections at once and running ones not at all.
  */
 #ifndef PINSHIM_POLICY_H
 #define PINSHIM_POLICY_H

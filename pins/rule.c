@@ -66,11 +66,11 @@ on_expiry_value(struct ini *in, const char *v, void *field, const char **why)
 }
 
 static const struct ini_key rule_keys[] = {
-	{ "pins", rule_pins_value, RULE(pins), INI_LIST },
-	{ "policy", rule_policy_value, RULE(policy), 0 },
-	{ "expires", ini_time, RULE(expires), 0 },
-	{ "on_expiry", on_expiry_value, RULE(on_expiry), 0 },
-	{ "upgrade", ini_yesno, RULE(upgrade), 0 },
+	INI_KEY("pins", rule_pins_value, RULE(pins), INI_LIST),
+	INI_KEY("policy", rule_policy_value, RULE(policy), 0),
+	INI_KEY("expires", ini_time, RULE(expires), 0),
+	INI_KEY("on_expiry", on_expiry_value, RULE(on_expiry), 0),
+	INI_KEY("upgrade", ini_yesno, RULE(upgrade), 0),
 };
 
 static void *
