@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <unistd.h>
 
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include "base/file.h"
@@ -24,7 +26,7 @@ file_write(const char *path, const void *buf, size_t len, unsigned mode,
 	ssize_t	 n;
 	int	 fd;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC |
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
 	    (excl ? O_EXCL : O_TRUNC), (mode_t)mode);
 	if (fd == -1)
 		return -1;
@@ -63,36 +65,110 @@ file_write_key(const char *path, const void *buf, size_t len)
 	return -1;
 }
 
-int
-file_replace(const char *dir, const char *name, const char *buf, size_t len)
+/* ".NAME.XXXXXXXX": hidden, unpredictable, and recognisably ours. */
+static int
+temp_name(const char *name, char *out, size_t sz)
 {
-	char	 tmp[4096], dst[4096];
-	int	 dfd, e;
+	static const char digits[] = "0123456789abcdefghijklmnopqrstuv";
+	unsigned char	 r[8];
+	char		 suffix[sizeof(r) + 1];
+	size_t		 i;
 
-	if (snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, name) >=
-	    (int)sizeof(tmp) ||
-	    snprintf(dst, sizeof(dst), "%s/%s", dir, name) >= (int)sizeof(dst)) {
+	if (getentropy(r, sizeof(r)) == -1)
+		return -1;
+	for (i = 0; i < sizeof(r); i++)
+		suffix[i] = digits[r[i] & 31];
+	suffix[sizeof(r)] = '\0';
+	if (snprintf(out, sz, ".%s.%s", name, suffix) >= (int)sz) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	/* write + fsync the temp file, rename over, fsync the directory:
-	 * a crash at any point leaves the old file or the new one whole. */
-	if (file_write(tmp, buf, len, 0644, false) == -1 ||
-	    rename(tmp, dst) == -1) {
-		e = errno;
-		unlink(tmp);
-		errno = e;
+	return 0;
+}
+
+/* Write + fsync a new file at dfd/tmp: O_EXCL and O_NOFOLLOW, so nothing
+ * planted there (a symlink, a file) is ever written through. */
+static int
+write_new_at(int dfd, const char *tmp, const char *buf, size_t len)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+	int	 fd, e;
+
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644);
+	if (fd == -1)
 		return -1;
+	while (off < len) {
+		if ((n = write(fd, buf + off, len - off)) < 0) {
+			if (errno == EINTR)
+				continue;
+			goto bad;
+		}
+		off += (size_t)n;
 	}
+	if (fsync(fd) == -1)
+		goto bad;
+	return close(fd);
+bad:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+int
+file_replace(const char *dir, const char *name, const char *buf, size_t len)
+{
+	char	 tmp[512];
+	int	 dfd, e;
+
+	/* Everything relative to one open directory: a path component
+	 * swapped mid-way cannot redirect the write. */
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return -1;
-	if (fsync(dfd) == -1) {
+	if (temp_name(name, tmp, sizeof(tmp)) == -1)
+		goto bad;
+	/* write + fsync the temp file, rename over, fsync the directory:
+	 * a crash at any point leaves the old file or the new one whole. */
+	if (write_new_at(dfd, tmp, buf, len) == -1 ||
+	    renameat(dfd, tmp, dfd, name) == -1) {
 		e = errno;
-		close(dfd);
+		unlinkat(dfd, tmp, 0);
 		errno = e;
-		return -1;
+		goto bad;
 	}
+	if (fsync(dfd) == -1)
+		goto bad;
 	return close(dfd);
+bad:
+	e = errno;
+	close(dfd);
+	errno = e;
+	return -1;
+}
+
+int
+file_clean_temps(const char *dir, const char *name)
+{
+	char		 prefix[512], old[512];
+	struct dirent	*d;
+	DIR		*dp;
+	size_t		 plen;
+	int		 removed = 0;
+
+	snprintf(prefix, sizeof(prefix), ".%s.", name);
+	snprintf(old, sizeof(old), "%s.tmp", name);	/* before 0.2 */
+	plen = strlen(prefix);
+	if ((dp = opendir(dir)) == NULL)
+		return -1;
+	while ((d = readdir(dp)) != NULL)
+		if ((strncmp(d->d_name, prefix, plen) == 0 &&
+		    strlen(d->d_name) == plen + 8) ||
+		    strcmp(d->d_name, old) == 0)
+			removed += unlinkat(dirfd(dp), d->d_name, 0) == 0;
+	closedir(dp);
+	return removed;
 }
 
 char *

@@ -19,9 +19,14 @@ int	 file_write(const char *path, const void *buf, size_t len,
 /* A new private key file: 0600 from creation, never over an existing one,
  * and no half-written file left behind on failure (errno kept). */
 int	 file_write_key(const char *path, const void *buf, size_t len);
-/* Replace dir/name: temp file, fsync, rename, fsync of the directory. */
+/* Replace dir/name: a new temp file (unpredictable name, O_EXCL and
+ * O_NOFOLLOW, relative to the open directory), fsync, rename, fsync of
+ * the directory. */
 int	 file_replace(const char *dir, const char *name, const char *buf,
 	    size_t len);
+/* Remove what an interrupted file_replace(dir, name) left behind; the
+ * number removed, or -1. */
+int	 file_clean_temps(const char *dir, const char *name);
 /* mkdir -p: missing parents 0755, dir itself with mode; an existing
  * directory is fine. */
 int	 file_mkdirs(const char *dir, unsigned mode);

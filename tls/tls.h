@@ -17,6 +17,7 @@
 #include "pins/policy.h"
 
 #define TLS_CHAIN_MAX	10	/* certificates considered per chain */
+#define TLS_PRESENTED_LEN (TLS_CHAIN_MAX * (PIN_TEXT_LEN + 1) + 1)
 
 /* AEAD with forward secrecy only, both directions: Debian's wolfSSL would
  * otherwise offer anonymous, NULL and PSK suites too. */
@@ -43,6 +44,9 @@ struct tls_check {
 	char			 host[256];	/* name checked; "" for none */
 	int			 err;		/* first verification error */
 	int			 err_depth;
+	/* the chain's pins when err was recorded: evidence for a refusal
+	 * that wolfSSL's own checks made (expired, wrong name, unknown CA) */
+	char			 presented[TLS_PRESENTED_LEN];
 	bool			 trust_waived;	/* pin-only: CA check waived */
 	bool			 observe;	/* `pin --connect`: record
 						 * errors, finish the handshake */
@@ -65,7 +69,7 @@ struct tls_verdict {
 	enum tls_reason	 reason;
 	char		 detail[256];
 	int		 matched_depth;	/* which cert matched a pin; -1 none */
-	char		 presented[TLS_CHAIN_MAX * (PIN_TEXT_LEN + 1) + 1];
+	char		 presented[TLS_PRESENTED_LEN];
 	char		 anchor[PIN_TEXT_LEN + 1]; /* "" if none reached */
 };
 
@@ -88,6 +92,9 @@ void		 tls_verdict(WOLFSSL *, const struct tls_client *,
 const char	*tls_reason_name(enum tls_reason);
 bool		 tls_trust_error(int err);
 
+/* "sha256/A,sha256/B" for n DER certificates (unreadable ones: "?"). */
+void		 tls_pins_of_ders(const WOLFSSL_BUFFER_INFO *, int n,
+		    char *out, size_t sz);
 /* Pins of a certificate (shared with `pinshim pin`). */
 int		 tls_cert_pin(WOLFSSL_X509 *, struct pin *);
 /* Subject as a one-line string into buf. */

@@ -41,6 +41,8 @@ verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	if (chk->err == 0) {
 		chk->err = err;
 		chk->err_depth = wolfSSL_X509_STORE_CTX_get_error_depth(store);
+		tls_pins_of_ders(store->certs, store->totalCerts,
+		    chk->presented, sizeof(chk->presented));
 	}
 	return chk->observe ? 1 : 0;
 }

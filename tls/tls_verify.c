@@ -191,6 +191,60 @@ tls_trust_error(int err)
 	}
 }
 
+/* Debian's wolfSSL names its own (negative) codes but not the OpenSSL
+ * verify codes its callback reports; name the ones classify() sorts. */
+static const char *
+verify_error_text(int err)
+{
+	switch (err) {
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
+		return "certificate has expired";
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+	case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
+		return "certificate is not yet valid";
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+		return "self-signed certificate";
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+		return "self-signed certificate in the chain";
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+		return "issuer not in the trust store";
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+		return "cannot verify the leaf's signature";
+	default:
+		return err < 0 ? wolfSSL_ERR_reason_error_string(
+		    (unsigned long)err) : "certificate verification error";
+	}
+}
+
+void
+tls_pins_of_ders(const WOLFSSL_BUFFER_INFO *certs, int n, char *out,
+    size_t sz)
+{
+	char	 text[PIN_TEXT_LEN + 1];
+	size_t	 off = 0;
+	int	 i;
+
+	out[0] = '\0';
+	for (i = 0; certs != NULL && i < n && i < TLS_CHAIN_MAX; i++) {
+		const unsigned char	*der = certs[i].buffer;
+		WOLFSSL_X509		*x = wolfSSL_d2i_X509(NULL, &der,
+		    (int)certs[i].length);
+		struct pin		 p;
+
+		if (x != NULL && tls_cert_pin(x, &p) == 0)
+			pin_format(&p, text);
+		else
+			snprintf(text, sizeof(text), "?");
+		wolfSSL_X509_free(x);
+		off += (size_t)snprintf(out + off, sz - off, "%s%s",
+		    i ? "," : "", text);
+		if (off >= sz)
+			break;
+	}
+}
+
 static void
 classify(int err, struct tls_verdict *v, const char *what)
 {
@@ -219,8 +273,7 @@ classify(int err, struct tls_verdict *v, const char *what)
 	}
 detail:
 	snprintf(v->detail, sizeof(v->detail), "%s (%d: %s)", what, err,
-	    err < 0 ? wolfSSL_ERR_reason_error_string((unsigned long)err) :
-	    wolfSSL_X509_verify_cert_error_string(err));
+	    verify_error_text(err));
 }
 
 static void
@@ -419,6 +472,8 @@ tls_verdict(WOLFSSL *ssl, const struct tls_client *c,
 	if (chk->err != 0) {
 		classify(chk->err, v, chk->err_depth == 0 ? "leaf" :
 		    "chain");
+		snprintf(v->presented, sizeof(v->presented), "%s",
+		    chk->presented);
 		return;
 	}
 	if (hs_ret != WOLFSSL_SUCCESS) {

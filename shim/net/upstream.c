@@ -89,6 +89,10 @@ up_finish(struct upstream *u, enum upstream_fail fail, const char *reason)
 	r->fd = -1;
 	r->ssl = NULL;
 	if (fail == UP_OK) {
+		/* chk dies with u: the session must not keep pointing at it
+		 * (a later certificate callback would read freed memory). */
+		if (u->ssl != NULL)
+			wolfSSL_SetCertCbCtx(u->ssl, NULL);
 		r->fd = u->fd;
 		r->ssl = u->ssl;
 		u->fd = -1;

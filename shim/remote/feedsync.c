@@ -58,6 +58,7 @@ struct fetch {
 	struct feedsync	*fs;
 	int			 src;		/* 0 url, 1 fallback_url */
 	const char		*url;		/* borrowed from conf */
+	bool			 conditional;	/* validators were sent */
 	struct web_req		*web;		/* pending, or NULL */
 };
 
@@ -249,7 +250,7 @@ fetch_end(struct fetch *f, enum verdict v, const char *why)
 	struct feedsync	*fs = f->fs;
 	int			 src = f->src;
 	bool			 have_fallback = fs->srv->conf->feed.fallback_url
-			    != NULL;
+			    != NULL, failed;
 
 	if (v == FEED_REJECTED)
 		log_warn("feed: %s: %s%s", f->url, why, fs->current ?
@@ -263,9 +264,13 @@ fetch_end(struct fetch *f, enum verdict v, const char *why)
 		fetch_start(fs, 1);
 		return;
 	}
-	if (v == FEED_REJECTED)
+	/* The fallback is unauthenticated transport: when the primary
+	 * failed, its "unchanged" must not stop the backoff or hide a stale
+	 * feed, or anyone on that path could freeze rotation quietly. */
+	failed = v == FEED_REJECTED || (src == 1 && v == FEED_UNCHANGED);
+	if (failed)
 		log_stale(fs);
-	schedule(fs, v == FEED_REJECTED);
+	schedule(fs, failed);
 }
 
 static void
@@ -284,7 +289,11 @@ fetch_http_done(struct http_result *r, void *arg)
 		return;
 	}
 	if (r->status == 304) {
-		fetch_end(f, FEED_UNCHANGED, "304 Not Modified");
+		/* Only an answer to our conditional request for the feed in
+		 * force means "unchanged"; any other 304 proves nothing. */
+		fetch_end(f, f->conditional ? FEED_UNCHANGED : FEED_REJECTED,
+		    f->conditional ? "304 Not Modified" : "304 Not Modified "
+		    "to a request that was not conditional");
 		return;
 	}
 	if (r->status != 200) {
@@ -324,8 +333,11 @@ fetch_start(struct feedsync *fs, int src)
 	o.label = "feed";
 	o.pins = src == 0 ? &fc->pins : NULL;
 	o.snapshot_pins = src == 0 && fs->current != NULL;
-	o.etag = fs->etag[src];
-	o.lastmod = fs->lastmod[src];
+	if (fs->current != NULL) {	/* validators of the feed in force */
+		o.etag = fs->etag[src];
+		o.lastmod = fs->lastmod[src];
+	}
+	f->conditional = o.etag != NULL || o.lastmod != NULL;
 	o.max_body = fc->max_size;
 	o.timeout = (unsigned)fc->timeout;
 	f->web = web_request(fs->srv, f->url, &o, fetch_http_done, f);
@@ -335,55 +347,90 @@ fetch_start(struct feedsync *fs, int src)
 
 static const struct timeval now = { 0, 0 };
 
+/* The highest version ever accepted. A missing file means none yet; a
+ * file that is not a version number is damage, said loudly: the cached
+ * feed's own version is then the best floor there is. */
+static void
+read_floor(struct feedsync *fs)
+{
+	char		 path[4096], *buf;
+	size_t		 len;
+	unsigned long	 v;
+
+	snprintf(path, sizeof(path), "%s/%s", fs->srv->conf->state_dir,
+	    FEED_FLOOR);
+	if ((buf = file_read(path, 64, &len, NULL)) == NULL) {
+		if (errno != ENOENT)
+			log_err("feed: %s: %s; the cached feed's version is "
+			    "the rollback floor", path, strerror(errno));
+		return;
+	}
+	if (len > 0 && buf[len - 1] == '\n')
+		buf[len - 1] = '\0';
+	if (parse_uint(buf, 0, 4294967295UL, &v))
+		fs->floor = v;
+	else
+		log_err("feed: %s: not a version number; the cached feed's "
+		    "version is the rollback floor", path);
+	free(buf);
+}
+
+/* The cached feed, verified, and not older than the floor. */
+static void
+load_cache(struct feedsync *fs)
+{
+	char	 path[4096], why[512], t[32], *buf;
+	size_t	 len;
+	int	 key;
+
+	snprintf(path, sizeof(path), "%s/%s", fs->srv->conf->state_dir,
+	    FEED_CACHE);
+	if ((buf = file_read(path, fs->srv->conf->feed.max_size, &len,
+	    NULL)) == NULL) {
+		log_info("feed: no cached feed at %s (%s); bootstrap pins "
+		    "apply until the first fetch", path, strerror(errno));
+		return;
+	}
+	fs->current = feed_check(fs, path, buf, len, why, sizeof(why), &key);
+	if (fs->current != NULL && fs->current->version < fs->floor) {
+		snprintf(why, sizeof(why), "rollback refused: version %llu is "
+		    "older than %llu, the highest accepted",
+		    fs->current->version, fs->floor);
+		feed_body_free(fs->current);
+		fs->current = NULL;
+	}
+	if (fs->current == NULL) {
+		log_err("feed: cached feed rejected: %s; bootstrap pins "
+		    "apply until a good feed is fetched", why);
+		free(buf);
+		return;
+	}
+	fs->raw = buf;
+	fs->rawlen = len;
+	if (fs->current->version > fs->floor)
+		fs->floor = fs->current->version;
+	format_rfc3339(fs->current->expires, t, sizeof(t));
+	log_info("feed: cached version %llu in force: %zu host rule(s), "
+	    "expires %s", fs->current->version, fs->current->snap->nrules, t);
+	log_stale(fs);
+}
+
 struct feedsync *
 feedsync_start(struct server *srv)
 {
 	struct feedsync	*fs;
-	char			 path[4096], why[512], t[32];
-	char			*buf;
-	size_t			 len;
-	int			 key;
 
 	if (!srv->conf->feed.present)
 		return NULL;
 	fs = xcalloc(1, sizeof(*fs));
 	fs->srv = srv;
 	fs->timer = xptr(evtimer_new(srv->base, on_timer, fs));
-	snprintf(path, sizeof(path), "%s/%s", srv->conf->state_dir,
-	    FEED_FLOOR);
-	if ((buf = file_read(path, 32, &len, NULL)) != NULL) {
-		unsigned long	 v;
-
-		buf[strcspn(buf, "\n")] = '\0';
-		if (parse_uint(buf, 0, 4294967295UL, &v))
-			fs->floor = v;
-		else
-			log_warn("feed: %s: not a version number; ignored",
-			    path);
-		free(buf);
-	}
-	snprintf(path, sizeof(path), "%s/%s", srv->conf->state_dir,
-	    FEED_CACHE);
-	buf = file_read(path, srv->conf->feed.max_size, &len, NULL);
-	if (buf == NULL) {
-		log_info("feed: no cached feed at %s (%s); bootstrap pins "
-		    "apply until the first fetch", path, strerror(errno));
-	} else if ((fs->current = feed_check(fs, path, buf, len, why,
-	    sizeof(why), &key)) == NULL) {
-		log_err("feed: cached feed rejected: %s; bootstrap pins "
-		    "apply until a good feed is fetched", why);
-		free(buf);
-	} else {
-		fs->raw = buf;
-		fs->rawlen = len;
-		if (fs->current->version > fs->floor)
-			fs->floor = fs->current->version;
-		format_rfc3339(fs->current->expires, t, sizeof(t));
-		log_info("feed: cached version %llu in force: %zu host "
-		    "rule(s), expires %s", fs->current->version,
-		    fs->current->snap->nrules, t);
-		log_stale(fs);
-	}
+	if (file_clean_temps(srv->conf->state_dir, FEED_CACHE) +
+	    file_clean_temps(srv->conf->state_dir, FEED_FLOOR) > 0)
+		log_info("feed: removed temporary files an interrupted write "
+		    "left in %s", srv->conf->state_dir);
+	read_floor(fs);
+	load_cache(fs);
 	feed_apply(fs);
 	/* First fetch at once: the cache may be old or missing. */
 	evtimer_add(fs->timer, &now);

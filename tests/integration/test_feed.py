@@ -52,7 +52,7 @@ class FeedTest(ShimTest):
         self.backup = pin_of(self.pki / "backup.pem")
 
     def body(self, version, pins, expires=timedelta(days=30), extra="",
-             meta=""):
+             meta="", issued=timedelta(0)):
         return """[feed]
 version = %d
 issued = %s
@@ -61,8 +61,21 @@ expires = %s
 [domain:api.test]
 pins = %s
 policy = pin
-%s""" % (version, rfc3339(timedelta(0)), rfc3339(expires), meta,
+%s""" % (version, rfc3339(issued), rfc3339(expires), meta,
          ", ".join(pins), extra)
+
+    def sign_unchecked(self, text, key="k1"):
+        """Sign with openssl, bypassing `feed sign`'s checks: what a
+        publisher's key could sign (an expired body, say)."""
+        src = Path(self.tmp) / "raw.body"
+        src.write_text(text)
+        r = subprocess.run(["openssl", "pkeyutl", "-sign", "-rawin",
+                            "-inkey", str(Path(self.tmp) / ("%s.key" % key)),
+                            "-in", str(src)], capture_output=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        import base64
+        return text.encode() + b"signature = ed25519:" + \
+            base64.b64encode(r.stdout) + b"\n"
 
     def sign(self, text, key="k1", name="pins.feed"):
         src = Path(self.tmp) / ("%s.body" % name)
@@ -391,7 +404,9 @@ class Device(FeedTest):
         up, _ = self.api()
         good = self.sign(self.body(1, [self.leaf]))
         (self.state / "pins.feed").write_bytes(good)
-        # What a crash between write and rename leaves behind.
+        # What a crash between write and rename leaves behind (the
+        # temp names of this version and of the one before).
+        (self.state / ".pins.feed.abcdefgh").write_bytes(good[:40])
         (self.state / "pins.feed.tmp").write_bytes(good[:40])
         self.nginx.stop()
         shim = Shim(self, self.feed_ini(up))
@@ -409,6 +424,7 @@ class Device(FeedTest):
         shim.log.wait("feed: version 2 in force")
         self.assertEqual((self.state / "pins.feed").read_bytes(), new)
         self.assertFalse((self.state / "pins.feed.tmp").exists())
+        self.assertFalse((self.state / ".pins.feed.abcdefgh").exists())
 
     def test_stale_feed_stays_in_force_loudly(self):
         up, _ = self.api()
@@ -425,6 +441,82 @@ class Device(FeedTest):
         shim.log.wait("feed: cached version 1 in force")
         shim.log.wait("STALE: version 1 expired")
         self.passes(shim)
+
+    def test_rollback_floor_holds_at_start(self):
+        """A validly signed old feed copied over the cache is refused at
+        start when pins.version says a newer one was accepted."""
+        up, _ = self.api()
+        (self.state / "pins.version").write_text("30\n")
+        (self.state / "pins.feed").write_bytes(
+            self.sign(self.body(5, [self.leaf])))
+        self.nginx.stop()
+        shim = Shim(self, self.feed_ini(up))
+        line = shim.log.wait("feed: cached feed rejected")
+        self.assertIn("rollback refused: version 5 is older than 30", line)
+        self.refused(shim)          # bootstrap pins (UNRELATED), not v5's
+
+    def test_damaged_floor_file_is_said_loudly(self):
+        up, _ = self.api()
+        (self.state / "pins.version").write_text("9" * 100 + "\n")
+        (self.state / "pins.feed").write_bytes(
+            self.sign(self.body(5, [self.leaf])))
+        self.nginx.stop()
+        shim = Shim(self, self.feed_ini(up))
+        self.assertIn("pins.version: File too large",
+                      shim.log.wait("rollback floor"))
+        shim.log.wait("feed: cached version 5 in force")
+
+    def test_304_from_the_fallback_cannot_freeze_rotation(self):
+        """The primary is down; the plain-HTTP fallback answers every
+        request 304. An unconditional 304 is refused, a stale feed is
+        still called STALE, and the backoff keeps its short steps."""
+        up, _ = self.api()
+        expired = self.sign_unchecked(self.body(
+            1, [self.leaf], issued=timedelta(days=-2),
+            expires=timedelta(seconds=-60)))
+        (self.state / "pins.feed").write_bytes(expired)
+        self.nginx.stop()
+        seen = []
+
+        def not_modified(conn):
+            seen.append(conn.recv(4096))
+            conn.sendall(b"HTTP/1.1 304 Not Modified\r\n\r\n")
+
+        srv = TLSServer(self, None, None, not_modified, tls=False)
+        shim = Shim(self, self.feed_ini(
+            up, fallback="http://127.0.0.1:%d/pins.feed" % srv.port,
+            extra_shim="log_level = debug"))
+        line = shim.log.wait("feed: http://127.0.0.1")
+        self.assertIn("304 Not Modified to a request that was not "
+                      "conditional", line)
+        self.assertNotIn(b"If-None-Match", seen[0])
+        shim.log.wait("STALE: version 1 expired")
+        nxt = shim.log.wait("feed: next fetch in")
+        self.assertLessEqual(int(nxt.split("next fetch in ")[1]
+                                 .split("s")[0]), 15)
+
+    def test_planted_temp_symlink_is_never_written_through(self):
+        up, _ = self.api()
+        victim = Path(self.tmp) / "victim"
+        victim.write_text("precious\n")
+        for name in ("pins.feed.tmp", "pins.version.tmp"):
+            (self.state / name).symlink_to(victim)
+        self.publish(1, [self.leaf])
+        shim = Shim(self, self.feed_ini(up))
+        shim.log.wait("removed temporary files")    # planted before start
+        shim.log.wait("feed: version 1 in force")
+        # planted while running, at the names the old writer used
+        for name in ("pins.feed.tmp", "pins.version.tmp"):
+            (self.state / name).symlink_to(victim)
+        self.publish(2, [self.leaf])
+        self.hup(shim)
+        shim.log.wait("feed: version 2 in force")
+        self.assertEqual(victim.read_text(), "precious\n")
+        self.assertFalse((self.state / "pins.feed").is_symlink())
+        self.assertEqual((self.state / "pins.version").read_text(), "2\n")
+        self.assertEqual(sorted(p.name for p in self.state.iterdir()),
+                         ["pins.feed", "pins.feed.tmp", "pins.version",
+                          "pins.version.tmp"])
 
     def test_second_public_key_accepts_a_feed_signed_by_it(self):
         up, _ = self.api()

@@ -138,19 +138,31 @@ class Verdicts(ShimTest):
         self.assertEqual(self.echo(self.port), b"mihsnip olleh\n")
         self.assertEqual(shim.verdict()["verdict"], "pass")
 
+    def assert_evidence(self, v, leaf):
+        """A refusal names the pins the server presented, leaf first,
+        and a detail a person can read."""
+        self.assertEqual(v["presented"].split(",")[0],
+                         pin_of(self.pki / ("%s.pem" % leaf)), v)
+        self.assertNotIn("unknown error number", v["detail"])
+
     def test_wrong_host_name_refused(self):
         up = self.rev_server(leaf="wrongname")
         shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
             "api.test", [pin_of(self.pki / "inter.pem")])))
         self.assertEqual(refused_silently(self.port), b"")
-        self.assertEqual(shim.verdict()["reason"], "name-mismatch")
+        v = shim.verdict()
+        self.assertEqual(v["reason"], "name-mismatch")
+        self.assert_evidence(v, "wrongname")
 
     def test_expired_leaf_refused(self):
         up = self.rev_server(leaf="expired")
         shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
             "api.test", [pin_of(self.pki / "expired.pem")])))
         self.assertEqual(refused_silently(self.port), b"")
-        self.assertEqual(shim.verdict()["reason"], "cert-expired")
+        v = shim.verdict()
+        self.assertEqual(v["reason"], "cert-expired")
+        self.assert_evidence(v, "expired")
+        self.assertIn("certificate has expired", v["detail"])
 
     def test_plain_tcp_upstream_refused(self):
         def http_reply(conn):
@@ -248,7 +260,9 @@ class Verdicts(ShimTest):
         shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
             "api.test", [pin_of(self.pki / "selfsigned.pem")], "pin")))
         self.assertEqual(refused_silently(self.port), b"")
-        self.assertEqual(shim.verdict()["reason"], "untrusted-chain")
+        v = shim.verdict()
+        self.assertEqual(v["reason"], "untrusted-chain")
+        self.assert_evidence(v, "selfsigned")
 
     def test_pin_only_still_checks_the_name(self):
         up = self.rev_server(leaf="wrongname")
