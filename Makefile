@@ -55,6 +55,7 @@ LIBS		= $(WOLFSSL_LIBS) $(EVENT_LIBS) $(INIH_LIBS)
 
 # Each layer's sources, bottom first.
 BASE_SRCS	= base/mem.c base/parse.c base/addr.c base/file.c base/log.c \
+		  base/sock.c \
 		  base/cursor.c base/list.c base/url.c base/ini.c
 PINS_SRCS	= pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
 		  pins/rule.c pins/feed_body.c pins/feed_file.c
@@ -67,7 +68,8 @@ SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
 		  shim/conn/clienthello.c \
 		  shim/remote/feedsync.c shim/remote/report.c shim/remote/web.c \
 		  shim/remote/httpc.c \
-		  shim/listener.c shim/daemon.c shim/privdrop.c shim/origdst.c \
+		  shim/listener.c shim/quota.c shim/daemon.c shim/privdrop.c \
+		  shim/origdst.c \
 		  shim/cmd/cmd_pin.c shim/cmd/cmd_feed.c shim/cmd/cmd_ca.c \
 		  shim/main.c
 SRCS		= $(BASE_SRCS) $(PINS_SRCS) $(TLS_SRCS) $(CONF_SRCS) $(SHIM_SRCS)

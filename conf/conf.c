@@ -241,6 +241,12 @@ static const struct ini_key listen_keys[] = {
 	INI_KEY("connect", p_connect, 0, 0),
 	INI_KEY("allow", p_allow, 0, INI_LIST),
 	INI_KEY("ports", p_ports, 0, INI_LIST),
+	INI_UINT("max_conns", LISTEN(max_conns), 0, 1, 1000000,
+	    "whole number"),
+	INI_UINT("max_conns_per_client", LISTEN(max_per_client), 0, 1,
+	    1000000, "whole number"),
+	INI_UINT("idle_timeout", LISTEN(idle_timeout), 0, 0, 86400,
+	    "whole number of seconds"),
 };
 
 static void *
@@ -293,8 +299,11 @@ listen_missing(struct ini *in, const struct listen_conf *lc)
 }
 
 static void
-listen_defaults(struct listen_conf *lc)
+listen_defaults(struct ini *in, struct listen_conf *lc)
 {
+	/* Tunnels carry MQTT-style connections that idle for hours. */
+	if (!ini_seen(in, "idle_timeout") && lc->mode != MODE_TUNNEL)
+		lc->idle_timeout = LISTEN_IDLE_DEFAULT;
 	if (lc->mode == MODE_FORWARD && lc->nallow == 0) {
 		/* default: this host only, never an open proxy */
 		free(lc->allow);	/* grown by a failed parse, if any */
@@ -334,7 +343,10 @@ listen_close(struct ini *in, void *ctx, void *obj)
 	if (lc->mode == MODE_TUNNEL && ini_seen(in, "allow"))
 		ini_error(in, line, "[%s] allow: not for mode tunnel (bind "
 		    "it to a local address instead)", in->section);
-	listen_defaults(lc);
+	if (lc->max_conns != 0 && lc->max_per_client > lc->max_conns)
+		ini_error(in, line, "[%s] max_conns_per_client: more than "
+		    "max_conns (%lu)", in->section, lc->max_conns);
+	listen_defaults(in, lc);
 }
 
 /* --- the whole file --------------------------------------------------- */

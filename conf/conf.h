@@ -39,7 +39,13 @@ struct listen_conf {
 	size_t		 nallow;
 	uint16_t	*ports;			/* owned; CONNECT ports */
 	size_t		 nports;
+	/* limits; 0 max: derived from RLIMIT_NOFILE at start */
+	unsigned long	 max_conns;		/* all clients together */
+	unsigned long	 max_per_client;	/* one client address */
+	unsigned long	 idle_timeout;		/* seconds; 0: none */
 };
+
+#define LISTEN_IDLE_DEFAULT	300	/* forward, transparent (not tunnel) */
 
 #define FEED_DEFAULT_REFRESH	300
 #define FEED_DEFAULT_MAX_SIZE	(1024 * 1024)

@@ -21,6 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+
 #include "base/log.h"
 #include "shim/daemon.h"
 #include "shim/listener.h"
@@ -73,6 +75,27 @@ dns_open(struct server *srv, int flags, char *err, size_t errsz)
 		return -1;
 	}
 	return 0;
+}
+
+#define FD_RESERVE	32	/* listeners, resolver, feed, log, CA files */
+
+/* Raise the descriptor limit to its hard maximum, and size the
+ * connection budget from it: each client connection holds two (its own
+ * and the upstream's). */
+static void
+fd_budget(struct server *srv)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY)
+		rl.rlim_cur = 1024;
+	srv->nofile = (unsigned long)rl.rlim_cur;
+	srv->max_conns = srv->nofile > FD_RESERVE + 2 ?
+	    (unsigned)((srv->nofile - FD_RESERVE) / 2) : 1;
 }
 
 /* Everything up to binding: the same for run and run -t. */
@@ -251,6 +274,7 @@ daemon_run(struct conf *conf)
 		log_err("%s", err);
 		goto out;
 	}
+	fd_budget(&srv);
 	if (listeners_open(&srv) == -1)
 		goto out;
 	if (conf->user != NULL && privdrop(conf->user) == -1)
@@ -262,9 +286,10 @@ daemon_run(struct conf *conf)
 	if (signals_open(&srv) == -1)
 		goto out;
 	log_info("pinshim started: %zu listener(s), %zu domain rule(s), "
-	    "default_policy %s, ca_file %s", srv.nlisteners,
-	    srv.snap->nrules, policy_name(srv.snap->default_policy),
-	    conf->ca_file);
+	    "default_policy %s, ca_file %s, %lu file descriptors (%u "
+	    "connections)", srv.nlisteners, srv.snap->nrules,
+	    policy_name(srv.snap->default_policy), conf->ca_file, srv.nofile,
+	    srv.max_conns);
 	if (event_base_dispatch(srv.base) == -1) {
 		log_err("event loop failed");
 		goto out;

@@ -13,9 +13,14 @@
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "shim/conn/conn.h"
 #include "shim/conn/front.h"
 #include "shim/listener.h"
+#include "shim/quota.h"
 #include "shim/server.h"
+
+#define LISTEN_MAX_DEFAULT	4096	/* max_conns, if fds allow */
+#define CLIENT_MAX_DEFAULT	256	/* max_conns_per_client at most */
 
 static void
 listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
@@ -46,7 +51,8 @@ listener_resume(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	evconnlistener_enable(l->evl);
+	l->fd_paused = false;
+	conn_gate(l->srv);
 }
 
 /* Out of descriptors: pause accepting for a second instead of spinning. */
@@ -57,12 +63,41 @@ listener_error(struct evconnlistener *evl, void *arg)
 	int		 err = EVUTIL_SOCKET_ERROR();
 	struct timeval	 tv = { 1, 0 };
 
+	(void)evl;
 	log_err("listener=%s accept: %s%s", l->lc->name, strerror(err),
-	    err == EMFILE || err == ENFILE ? " (pausing accepts for 1s)" : "");
+	    err == EMFILE || err == ENFILE ? " (out of file descriptors: "
+	    "pausing accepts for 1s)" : "");
 	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
 	    err == ENOMEM) {
-		evconnlistener_disable(evl);
+		l->fd_paused = true;
+		conn_gate(l->srv);
 		evtimer_add(l->retry, &tv);
+	}
+}
+
+/* The limits in force: what the INI says, within what the descriptors
+ * allow; unset ones derived (see the README's limits section). */
+static void
+listener_limits(struct listener *l)
+{
+	const struct listen_conf	*lc = l->lc;
+	unsigned			 cap = l->srv->max_conns;
+
+	if (lc->max_conns > cap)
+		log_warn("listener=%s: max_conns %lu is more than "
+		    "RLIMIT_NOFILE %lu allows; using %u", lc->name,
+		    lc->max_conns, l->srv->nofile, cap);
+	l->max_conns = lc->max_conns != 0 ? (unsigned)(lc->max_conns < cap ?
+	    lc->max_conns : cap) : cap < LISTEN_MAX_DEFAULT ? cap :
+	    LISTEN_MAX_DEFAULT;
+	if (lc->max_per_client != 0)
+		l->max_per_client = (unsigned)lc->max_per_client;
+	else {
+		l->max_per_client = l->max_conns / 8;
+		if (l->max_per_client < 1)
+			l->max_per_client = 1;
+		if (l->max_per_client > CLIENT_MAX_DEFAULT)
+			l->max_per_client = CLIENT_MAX_DEFAULT;
 	}
 }
 
@@ -91,13 +126,19 @@ listener_bind(struct listener *l)
 	}
 	evconnlistener_set_error_cb(l->evl, listener_error);
 	l->retry = xptr(evtimer_new(l->srv->base, listener_resume, l));
+	l->quota = quota_new();
+	l->accepting = true;
+	listener_limits(l);
 	if (lc->mode == MODE_TUNNEL)
 		log_info("listening listener=%s mode=tunnel bind=%s "
-		    "connect=%s:%u", lc->name, addr, lc->connect_host,
-		    lc->connect_port);
+		    "connect=%s:%u max_conns=%u per_client=%u idle=%lus",
+		    lc->name, addr, lc->connect_host, lc->connect_port,
+		    l->max_conns, l->max_per_client, lc->idle_timeout);
 	else
-		log_info("listening listener=%s mode=%s bind=%s", lc->name,
-		    listen_mode_name(lc->mode), addr);
+		log_info("listening listener=%s mode=%s bind=%s max_conns=%u "
+		    "per_client=%u idle=%lus", lc->name,
+		    listen_mode_name(lc->mode), addr, l->max_conns,
+		    l->max_per_client, lc->idle_timeout);
 	return 0;
 }
 
@@ -127,6 +168,7 @@ listeners_close(struct server *srv)
 			evconnlistener_free(srv->listeners[i].evl);
 		if (srv->listeners[i].retry != NULL)
 			event_free(srv->listeners[i].retry);
+		quota_free(srv->listeners[i].quota);
 	}
 	free(srv->listeners);
 	srv->listeners = NULL;
@@ -153,8 +195,8 @@ listeners_reload(struct server *srv, struct conf *next)
 		if (n->mode != l->mode || n->bind_port != l->bind_port ||
 		    strcmp(n->bind_host, l->bind_host) != 0) {
 			log_warn("reload: [listen:%s] mode or bind changed; "
-			    "that takes a restart (allow, ports and connect "
-			    "are not applied either)", l->name);
+			    "that takes a restart (allow, ports, connect and "
+			    "limits are not applied either)", l->name);
 			continue;
 		}
 		tmp = *l;
@@ -165,11 +207,16 @@ listeners_reload(struct server *srv, struct conf *next)
 		l->nallow = n->nallow;
 		l->ports = n->ports;
 		l->nports = n->nports;
+		l->max_conns = n->max_conns;
+		l->max_per_client = n->max_per_client;
+		l->idle_timeout = n->idle_timeout;
 		n->allow = tmp.allow;
 		n->nallow = tmp.nallow;
 		n->ports = tmp.ports;
 		n->nports = tmp.nports;
+		listener_limits(&srv->listeners[i]);
 	}
+	conn_gate(srv);
 	for (i = 0; i < next->nlisteners; i++)
 		if (conf_listener(live, next->listeners[i].name) == NULL)
 			log_warn("reload: [listen:%s] added; it starts serving "

@@ -30,6 +30,16 @@ struct listener {
 	struct listen_conf	*lc;		/* borrowed from srv->conf */
 	struct evconnlistener	*evl;		/* owned */
 	struct event		*retry;		/* owned; re-enable after EMFILE */
+	struct quota		*quota;		/* owned; per-client counts */
+	size_t			 nconns;	/* client connections held */
+	unsigned		 max_conns;	/* in force (derived if unset) */
+	unsigned		 max_per_client;
+	bool			 fd_paused;	/* accept hit EMFILE: wait 1 s */
+	bool			 accepting;	/* evl enabled */
+	unsigned		 limit_logged;	/* limit lines this second */
+	unsigned long		 limit_quiet;	/* limit lines not logged */
+	time_t			 limit_second;
+	time_t			 full_logged;	/* "at its limit", last said */
 };
 
 struct server {
@@ -46,6 +56,9 @@ struct server {
 	struct event		*sig_term, *sig_int, *sig_hup; /* owned */
 	TAILQ_HEAD(, live)	 live;		/* each entry owns itself */
 	size_t			 nlive;
+	size_t			 nconns;	/* client connections, all */
+	unsigned		 max_conns;	/* fds allow this many */
+	unsigned long		 nofile;	/* RLIMIT_NOFILE in force */
 	unsigned long long	 accepted, passed, refused;
 };
 

@@ -20,15 +20,26 @@
 #include "base/addr.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/sock.h"
 #include "shim/conn/conn.h"
 #include "shim/net/relay.h"
 #include "shim/net/upstream.h"
+#include "shim/quota.h"
 #include "shim/remote/report.h"
+
+#define LIMIT_LINES	10	/* limit refusals logged per second */
+
+static void	conn_refuse_as(struct conn *, int, const char *, const char *,
+		    bool);
 
 static void
 conn_free(struct conn *c)
 {
 	server_live_del(c->srv, &c->live);
+	c->l->nconns--;
+	c->srv->nconns--;
+	if (c->quota_taken)
+		quota_give(c->l->quota, (struct sockaddr *)&c->peer);
 	if (c->up != NULL)
 		upstream_cancel(c->up);
 	if (c->ev != NULL)
@@ -45,6 +56,7 @@ conn_free(struct conn *c)
 		close(c->cfd);
 	if (c->ufd != -1)
 		close(c->ufd);
+	conn_gate(c->srv);
 	free(c);
 }
 
@@ -72,10 +84,64 @@ conn_deadline(evutil_socket_t fd, short what, void *arg)
 		conn_drop(c);
 }
 
+void
+conn_gate(struct server *srv)
+{
+	struct listener	*l;
+	bool		 want;
+	size_t		 i;
+	time_t		 now;
+
+	for (i = 0; i < srv->nlisteners; i++) {
+		l = &srv->listeners[i];
+		want = !l->fd_paused && l->nconns < l->max_conns &&
+		    srv->nconns < srv->max_conns;
+		if (l->evl == NULL || want == l->accepting)
+			continue;
+		l->accepting = want;
+		if (want) {
+			evconnlistener_enable(l->evl);
+			continue;
+		}
+		evconnlistener_disable(l->evl);
+		if (!l->fd_paused && (now = time(NULL)) != l->full_logged) {
+			l->full_logged = now;
+			log_warn("listener=%s: at its limit (%zu of max_conns "
+			    "%u, %zu of %u in the process); new connections "
+			    "wait in the backlog", l->lc->name, l->nconns,
+			    l->max_conns, srv->nconns, srv->max_conns);
+		}
+	}
+}
+
+/* Limit refusals are logged, but at most LIMIT_LINES a second per
+ * listener: a flood must not turn into a flood of log lines. */
+static bool
+limit_log_ok(struct listener *l)
+{
+	time_t	 now = time(NULL);
+
+	if (now != l->limit_second) {
+		if (l->limit_quiet > 0)
+			log_warn("listener=%s: %lu more limit refusal(s) not "
+			    "logged", l->lc->name, l->limit_quiet);
+		l->limit_second = now;
+		l->limit_logged = 0;
+		l->limit_quiet = 0;
+	}
+	if (l->limit_logged < LIMIT_LINES) {
+		l->limit_logged++;
+		return true;
+	}
+	l->limit_quiet++;
+	return false;
+}
+
 struct conn *
 conn_new(struct listener *l, int fd, const struct sockaddr *sa, size_t size)
 {
 	struct conn	*c = xcalloc(1, size);
+	char		 d[160];
 
 	c->srv = l->srv;
 	c->l = l;
@@ -84,8 +150,20 @@ conn_new(struct listener *l, int fd, const struct sockaddr *sa, size_t size)
 	c->live.abort = conn_abort;
 	gettimeofday(&c->start, NULL);
 	sockaddr_format(sa, c->client, sizeof(c->client));
+	memcpy(&c->peer, sa, sa->sa_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	c->deadline = xptr(evtimer_new(c->srv->base, conn_deadline, c));
 	server_live_add(c->srv, &c->live);
+	l->nconns++;
+	c->srv->nconns++;
+	sock_keepalive(fd);
+	if (!(c->quota_taken = quota_take(l->quota, sa, l->max_per_client))) {
+		snprintf(d, sizeof(d), "this client holds %u connection(s), "
+		    "max_conns_per_client", quota_held(l->quota, sa));
+		conn_refuse_as(c, 503, "limit", d, limit_log_ok(l));
+		return NULL;
+	}
+	conn_gate(c->srv);
 	return c;
 }
 
@@ -162,6 +240,8 @@ status_text(int status)
 		return "Request Timeout";
 	case 431:
 		return "Request Header Fields Too Large";
+	case 503:
+		return "Service Unavailable";
 	default:
 		return "Bad Gateway";
 	}
@@ -194,9 +274,9 @@ conn_answer(struct conn *c, int status, const char *line)
 	conn_free(c);
 }
 
-void
-conn_refuse(struct conn *c, int status, const char *reason,
-    const char *detail)
+static void
+conn_refuse_as(struct conn *c, int status, const char *reason,
+    const char *detail, bool logged)
 {
 	struct upstream_result	 r;
 
@@ -205,9 +285,17 @@ conn_refuse(struct conn *c, int status, const char *reason,
 	r.local = true;
 	r.reason = reason;
 	snprintf(r.detail, sizeof(r.detail), "%s", detail);
-	upstream_log(&r, c->l->lc->name, c->client, c->host, c->port);
+	if (logged)
+		upstream_log(&r, c->l->lc->name, c->client, c->host, c->port);
 	c->srv->refused++;
 	conn_answer(c, status, detail);
+}
+
+void
+conn_refuse(struct conn *c, int status, const char *reason,
+    const char *detail)
+{
+	conn_refuse_as(c, status, reason, detail, true);
 }
 
 static void
@@ -272,6 +360,7 @@ conn_relay(struct conn *c)
 	conn_idle(c);
 	c->relay = relay_start(c->srv->base, c->cfd, c->cssl, c->ufd,
 	    c->ussl, conn_relay_done, c);
+	relay_idle(c->relay, c->srv->base, (unsigned)c->l->lc->idle_timeout);
 	if (c->pre != NULL)
 		relay_prime(c->relay, c->pre);
 	c->cfd = c->ufd = -1;

@@ -45,12 +45,20 @@ struct conn {
 	struct evbuffer		*pre;		/* owned; upstream-first bytes */
 	struct relay		*relay;		/* running, or NULL */
 	struct timeval		 start;
+	struct sockaddr_storage	 peer;		/* the client's address */
+	bool			 quota_taken;	/* counted for peer */
 };
 
 /* The accept prologue: size bytes (a front end's struct that starts with
- * a struct conn), the common fields filled, registered with the server. */
+ * a struct conn), the common fields filled, registered with the server
+ * and counted against the listener's limits. NULL: the client is at its
+ * max_conns_per_client, and was refused (reason=limit). */
 struct conn	*conn_new(struct listener *, int fd, const struct sockaddr *,
 		    size_t size);
+/* Pause or resume accepting on every listener by its limits, the
+ * process's, and a pending EMFILE pause (never spins: a paused listener
+ * is off the loop, its backlog waits in the kernel). */
+void		 conn_gate(struct server *);
 /* Whether the client's address is in the listener's allow. */
 bool		 conn_allowed(const struct conn *, const struct sockaddr *);
 /* Wait for what on the client socket with fn; secs > 0 also (re)starts

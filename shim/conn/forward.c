@@ -183,8 +183,10 @@ forward_head(evutil_socket_t fd, short what, void *arg)
 void
 forward_accept(struct listener *l, int fd, const struct sockaddr *sa)
 {
-	struct conn	*c = conn_new(l, fd, sa, sizeof(struct icpt));
+	struct conn	*c;
 
+	if ((c = conn_new(l, fd, sa, sizeof(struct icpt))) == NULL)
+		return;
 	if (!conn_allowed(c, sa)) {
 		conn_refuse(c, 403, "client-not-allowed", "client address not "
 		    "in allow");

@@ -46,10 +46,13 @@ redirected(int fd, const struct sockaddr_storage *orig)
 void
 transparent_accept(struct listener *l, int fd, const struct sockaddr *sa)
 {
-	struct tproxy	*t = (struct tproxy *)conn_new(l, fd, sa, sizeof(*t));
-	struct conn	*c = &t->i.c;
+	struct tproxy	*t;
+	struct conn	*c;
 	socklen_t	 olen;
 
+	if ((c = conn_new(l, fd, sa, sizeof(*t))) == NULL)
+		return;
+	t = (struct tproxy *)c;
 	if (!conn_allowed(c, sa)) {
 		conn_refuse(c, 0, "client-not-allowed", "client address not "
 		    "in allow");

@@ -14,8 +14,10 @@
 void
 tunnel_accept(struct listener *l, int fd, const struct sockaddr *sa)
 {
-	struct conn	*c = conn_new(l, fd, sa, sizeof(*c));
+	struct conn	*c;
 
+	if ((c = conn_new(l, fd, sa, sizeof(*c))) == NULL)
+		return;
 	/* As at accept: a reload may change the listener's connect. */
 	snprintf(c->host, sizeof(c->host), "%s", l->lc->connect_host);
 	c->port = l->lc->connect_port;

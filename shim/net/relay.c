@@ -57,6 +57,8 @@ struct relay {
 	relay_done_cb	 done;
 	void		*arg;
 	bool		 dead;
+	struct event	*idle;		/* owned, NULL: no idle timeout */
+	const struct timeval *idle_tv;	/* libevent's common timeout */
 };
 
 static const char *const end_names[] = { "client", "upstream" };
@@ -217,6 +219,8 @@ relay_end_all(struct relay *r, const char *how, int failed)
 			close(e->fd);
 		evbuffer_free(r->buf[i]);
 	}
+	if (r->idle != NULL)
+		event_free(r->idle);
 	r->done(r->arg, how, failed, r->bytes[RELAY_CLIENT],
 	    r->bytes[RELAY_UPSTREAM]);
 	free(r);
@@ -304,6 +308,8 @@ relay_pump(evutil_socket_t fd, short what, void *arg)
 	bool		 more = false;
 	int		 i;
 
+	uint64_t	 before = r->bytes[0] + r->bytes[1];
+
 	(void)fd;
 	(void)what;
 	if (!relay_move(r, RELAY_CLIENT, &budget, &more))
@@ -311,6 +317,8 @@ relay_pump(evutil_socket_t fd, short what, void *arg)
 	budget = PUMP_BUDGET;
 	if (!relay_move(r, RELAY_UPSTREAM, &budget, &more))
 		return;
+	if (r->idle != NULL && r->bytes[0] + r->bytes[1] != before)
+		event_add(r->idle, r->idle_tv);	/* activity: start again */
 
 	if (r->e[0].rd_eof && r->e[1].rd_eof &&
 	    r->e[0].wr_shut && r->e[1].wr_shut) {
@@ -366,6 +374,27 @@ relay_start(struct event_base *base, int cfd, WOLFSSL *cssl, int ufd,
 	 * (data may already be waiting on either end). */
 	event_active(r->e[RELAY_CLIENT].rev, EV_READ, 0);
 	return r;
+}
+
+static void
+relay_idle_expired(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	relay_end_all(arg, "idle timeout", -1);
+}
+
+void
+relay_idle(struct relay *r, struct event_base *base, unsigned secs)
+{
+	struct timeval	 tv = { (time_t)secs, 0 };
+
+	if (secs == 0)
+		return;
+	/* One common timeout for all relays: O(1) re-arming per pump. */
+	r->idle_tv = event_base_init_common_timeout(base, &tv);
+	r->idle = xptr(evtimer_new(base, relay_idle_expired, r));
+	event_add(r->idle, r->idle_tv);
 }
 
 void

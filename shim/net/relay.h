@@ -26,6 +26,9 @@ typedef void (*relay_done_cb)(void *arg, const char *how, int failed,
 struct relay	*relay_start(struct event_base *, int cfd, WOLFSSL *cssl,
 		    int ufd, WOLFSSL *ussl, relay_done_cb done, void *arg);
 void		 relay_abort(struct relay *);
+/* End the relay ("idle timeout") after secs without a byte either way;
+ * 0: never. */
+void		 relay_idle(struct relay *, struct event_base *, unsigned secs);
 /* Queue bytes for the upstream before anything the client sends. */
 void		 relay_prime(struct relay *, struct evbuffer *);
 const char	*relay_end_name(int);

@@ -22,6 +22,7 @@
 #include "base/addr.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/sock.h"
 #include "shim/net/upstream.h"
 #include "shim/server.h"
 
@@ -220,10 +221,19 @@ up_try_next(struct upstream *u)
 		sockaddr_format(sa, u->res.addr, sizeof(u->res.addr));
 		fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
 		    SOCK_CLOEXEC, 0);
+		if (fd == -1 && (errno == EMFILE || errno == ENFILE ||
+		    errno == ENOBUFS || errno == ENOMEM)) {
+			/* Not the server's fault: say what ran out. */
+			snprintf(u->res.detail, sizeof(u->res.detail), "no "
+			    "socket for the upstream: %s", strerror(errno));
+			up_finish(u, UP_RESOURCE, "out-of-resources");
+			return;
+		}
 		if (fd == -1) {
 			detail_append(u, strerror(errno));
 			continue;
 		}
+		sock_keepalive(fd);
 		if (connect(fd, sa, salen) == -1 &&
 		    errno != EINPROGRESS) {
 			detail_append(u, strerror(errno));

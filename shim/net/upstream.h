@@ -20,6 +20,7 @@ enum upstream_fail {
 	UP_CONNECT,
 	UP_TIMEOUT,		/* handshake took too long */
 	UP_TLS,			/* see verdict.reason */
+	UP_RESOURCE,		/* out of descriptors or memory here */
 };
 
 struct upstream_result {

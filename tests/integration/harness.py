@@ -126,13 +126,14 @@ def fields(line):
 class Proc:
     """A started process with its output in a file, stopped at cleanup."""
 
-    def __init__(self, test, argv, name, cwd=None, env=None):
+    def __init__(self, test, argv, name, cwd=None, env=None, preexec=None):
         self.log = LogFile(Path(test.tmp) / ("%s.log" % name))
         self.out = open(self.log.path, "wb")
         self.p = subprocess.Popen(argv, stdout=self.out,
                                   stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL, cwd=cwd, env=env,
-                                  start_new_session=True)
+                                  start_new_session=True,
+                                  preexec_fn=preexec)
         test.addCleanup(self.stop)
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
@@ -156,15 +157,22 @@ SANITIZER = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:")
 class Shim(Proc):
     """pinshim run -c FILE, started and checked on stop."""
 
-    def __init__(self, test, ini, name="pinshim"):
+    def __init__(self, test, ini, name="pinshim", nofile=None):
+        """nofile: run under RLIMIT_NOFILE soft = hard = nofile."""
         self.stopped = False
         self.ini = Path(test.tmp) / ("%s.ini" % name)
         self.ini.write_text(ini)
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        preexec = None
+        if nofile is not None:
+            import resource
+
+            def preexec():
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         super().__init__(test, [str(PINSHIM), "run", "-c", str(self.ini)],
-                         name, env=env)
+                         name, env=env, preexec=preexec)
         self.test = test
         self.log.wait(r"pinshim started", proc=self.p)
 

@@ -1,0 +1,17 @@
+/*
+ * sock.h - the socket options pinshim sets on every connection it holds,
+ * in one place (the values are Linux's names; other systems get what
+ * they support).
+ */
+#ifndef PINSHIM_BASE_SOCK_H
+#define PINSHIM_BASE_SOCK_H
+
+#define SOCK_KEEPIDLE	60	/* seconds of silence before probing */
+#define SOCK_KEEPINTVL	10	/* seconds between probes */
+#define SOCK_KEEPCNT	6	/* unanswered probes before the reset */
+
+/* TCP keepalive, so a peer that vanished without a FIN is noticed within
+ * SOCK_KEEPIDLE + SOCK_KEEPINTVL * SOCK_KEEPCNT seconds (2 min). */
+void	 sock_keepalive(int fd);
+
+#endif

@@ -1,0 +1,125 @@
+"""Limits against a flooding client: per-client and per-listener caps
+(defaults from RLIMIT_NOFILE), accept pausing, idle timeout, keepalive.
+Clients come from distinct loopback addresses (127.0.0.2, .3, ...)."""
+
+import socket
+import subprocess
+
+from harness import WAIT, Shim, ShimTest, TLSServer, pin_of
+
+
+def echo_lines(conn):
+    """Answer each line reversed, until the client closes."""
+    f = conn.makefile("rwb")
+    for line in f:
+        f.write(line.rstrip(b"\n")[::-1] + b"\n")
+        f.flush()
+
+
+class Limits(ShimTest):
+
+    def setUp(self):
+        super().setUp()
+        self.up = TLSServer(self, self.pki / "leaf-chain.pem",
+                            self.pki / "leaf.key", echo_lines)
+
+    def shim(self, limits="", **kw):
+        ini = self.ini("api.test:%d" % self.up.port,
+                       self.domain("api.test",
+                                   [pin_of(self.pki / "leaf.pem")]))
+        ini = ini.replace("connect = api.test:%d\n" % self.up.port,
+                          "connect = api.test:%d\n%s" % (self.up.port, limits))
+        return Shim(self, ini, **kw)
+
+    def connect(self, src):
+        s = socket.socket()
+        self.addCleanup(s.close)
+        s.settimeout(WAIT)
+        s.bind((src, 0))
+        s.connect(("127.0.0.1", self.port))
+        return s
+
+    def talk(self, s, text=b"abc"):
+        s.sendall(text + b"\n")
+        return s.makefile("rb").readline()
+
+    def assert_refused(self, s):
+        try:
+            self.assertEqual(s.recv(100), b"")
+        except ConnectionResetError:
+            pass
+
+    def test_one_client_at_its_max_cannot_deny_another(self):
+        shim = self.shim("max_conns = 20\nmax_conns_per_client = 5\n")
+        held = [self.connect("127.0.0.2") for _ in range(5)]
+        for s in held:
+            self.assertEqual(self.talk(s), b"cba\n")
+        extra = self.connect("127.0.0.2")
+        self.assert_refused(extra)
+        v = shim.log.wait("reason=limit")
+        self.assertIn("client=127.0.0.2:", v)
+        self.assertIn("holds 5 connection(s), max_conns_per_client", v)
+        other = self.connect("127.0.0.3")       # another client passes
+        self.assertEqual(self.talk(other, b"xyz"), b"zyx\n")
+        held.pop().close()                      # and the count comes back
+        shim.log.wait(r" close listener=api client=127\.0\.0\.2")
+        again = self.connect("127.0.0.2")
+        self.assertEqual(self.talk(again), b"cba\n")
+
+    def test_listener_at_max_conns_pauses_then_resumes(self):
+        shim = self.shim("max_conns = 3\nmax_conns_per_client = 3\n")
+        held = [self.connect("127.0.0.2") for _ in range(3)]
+        for s in held:
+            self.assertEqual(self.talk(s), b"cba\n")
+        shim.log.wait("listener=api: at its limit")
+        waiting = self.connect("127.0.0.3")     # queued in the backlog
+        waiting.sendall(b"late\n")
+        held[0].close()
+        self.assertEqual(waiting.makefile("rb").readline(), b"etal\n")
+        log = shim.log.path.read_text()
+        closed = log.index("close listener=api client=127.0.0.2")
+        served = log.index("verdict listener=api client=127.0.0.3")
+        self.assertLess(closed, served)   # served only after one closed
+
+    def test_defaults_follow_the_descriptor_limit(self):
+        # 128 descriptors: (128 - 32) / 2 = 48 connections, 48 / 8 = 6
+        # per client.
+        shim = self.shim(nofile=128)
+        self.assertIn("max_conns=48 per_client=6",
+                      shim.log.wait("listening listener=api"))
+        held = [self.connect("127.0.0.2") for _ in range(10)]
+        answers = 0
+        for s in held:
+            try:
+                s.sendall(b"q\n")
+                answers += s.makefile("rb").readline() == b"q\n"
+            except (ConnectionResetError, BrokenPipeError):
+                pass
+        self.assertEqual(answers, 6)
+        other = self.connect("127.0.0.3")
+        self.assertEqual(self.talk(other, b"ok"), b"ko\n")
+
+    def test_idle_timeout_closes_a_silent_tunnel(self):
+        shim = self.shim("idle_timeout = 1\n")
+        s = self.connect("127.0.0.2")
+        self.assertEqual(self.talk(s), b"cba\n")
+        line = shim.log.wait(r" close listener=api")
+        self.assertIn('how="idle timeout"', line)
+        self.assertEqual(s.recv(10), b"")
+
+    def test_both_sides_have_tcp_keepalive(self):
+        self.shim()
+        s = self.connect("127.0.0.2")
+        self.assertEqual(self.talk(s), b"cba\n")
+        out = subprocess.run(["ss", "-tno", "state", "established"],
+                             capture_output=True, text=True).stdout
+        # columns: Recv-Q Send-Q Local Peer [timer:(...)]
+        rows = [l.split() for l in out.splitlines()[1:]]
+        mine = [" ".join(r) for r in rows if len(r) > 3 and
+                r[2] == "127.0.0.1:%d" % self.port and
+                r[3].startswith("127.0.0.2:")]
+        ups = [" ".join(r) for r in rows if len(r) > 3 and
+               r[3] == "127.0.0.1:%d" % self.up.port]
+        self.assertTrue(mine, out)
+        self.assertTrue(any("keepalive" in l for l in mine), mine)
+        self.assertTrue(any("keepalive" in l for l in ups), out)
