@@ -55,7 +55,7 @@ LIBS		= $(WOLFSSL_LIBS) $(EVENT_LIBS) $(INIH_LIBS)
 
 # Each layer's sources, bottom first.
 BASE_SRCS	= base/mem.c base/parse.c base/addr.c base/file.c base/log.c \
-		  base/sock.c \
+		  base/sock.c base/strmap.c \
 		  base/cursor.c base/list.c base/url.c base/ini.c
 PINS_SRCS	= pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
 		  pins/rule.c pins/feed_body.c pins/feed_file.c
@@ -76,7 +76,7 @@ SRCS		= $(BASE_SRCS) $(PINS_SRCS) $(TLS_SRCS) $(CONF_SRCS) $(SHIM_SRCS)
 
 # Unit tests link only the modules they test (and what those use).
 PINS_DEPS	= base/mem.c base/list.c base/parse.c base/ini.c base/url.c \
-		  base/cursor.c base/file.c \
+		  base/cursor.c base/file.c base/strmap.c \
 		  $(PINS_SRCS)
 test_pin_SRCS	= $(PINS_DEPS) $(TLS_SRCS)
 test_host_SRCS	= pins/host.c
@@ -85,13 +85,14 @@ test_conf_SRCS	= $(PINS_DEPS) base/addr.c \
 		  base/log.c $(CONF_SRCS)
 test_feed_SRCS	= $(PINS_DEPS)
 test_ca_SRCS	= $(TLS_SRCS) pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
-		  base/mem.c base/list.c base/file.c
+		  base/mem.c base/list.c base/file.c base/strmap.c
 test_base_SRCS	= base/mem.c base/cursor.c base/list.c base/parse.c \
-		  base/url.c
+		  base/url.c base/strmap.c
 test_http1_SRCS	= base/cursor.c shim/net/http1.c
 test_relay_SRCS	= base/mem.c base/log.c shim/net/relay.c
+test_clienthello_SRCS = base/cursor.c shim/conn/clienthello.c
 UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed test_ca \
-		  test_base test_http1 test_relay
+		  test_base test_http1 test_relay test_clienthello
 
 OBJS		= $(SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS	= $(UNIT_TESTS:%=$(BUILD)/tests/%)

@@ -76,8 +76,7 @@ struct ini {
 	FILE		*file;
 	int		 line, last_err_line;
 	bool		 continuation, key_in_section;
-	char		**names;	/* sections seen; owned */
-	size_t		 nnames;
+	struct strmap	*names;		/* sections seen; owned */
 	char		 why[256];
 };
 

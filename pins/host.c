@@ -148,3 +148,9 @@ hostpat_match(const struct hostpat *pat, const char *host)
 		return -1;
 	return score;
 }
+
+void
+hostpat_key(const struct hostpat *pat, char out[HOSTPAT_KEY_LEN])
+{
+	snprintf(out, HOSTPAT_KEY_LEN, "%d:%s", (int)pat->kind, pat->base);
+}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/mem.h"
+#include "base/strmap.h"
 #include "pins/policy.h"
 
 static const char *const policy_names[] = {
@@ -56,19 +57,6 @@ snapshot_add_rule(struct snapshot *s, struct rule *r)
 	s->rules = xreallocarray(s->rules, s->nrules + 1, sizeof(*s->rules));
 	s->rules[s->nrules++] = *r;
 	memset(r, 0, sizeof(*r));
-}
-
-/* XXX: linear; loading n rules this way is quadratic (see ini.c). */
-const struct rule *
-snapshot_find_pattern(const struct snapshot *s, const struct hostpat *pat)
-{
-	size_t	 i;
-
-	for (i = 0; i < s->nrules; i++)
-		if (s->rules[i].pat.kind == pat->kind &&
-		    strcmp(s->rules[i].pat.base, pat->base) == 0)
-			return &s->rules[i];
-	return NULL;
 }
 
 void
@@ -152,16 +140,22 @@ snapshot_merge(const struct snapshot *base, const struct snapshot *over,
     bool pinning_off)
 {
 	struct snapshot	*s = snapshot_new(base->default_policy);
+	struct strmap	*replaced = strmap_new();
+	char		 key[HOSTPAT_KEY_LEN];
 	size_t		 i;
 
+	/* over's patterns, hashed: merging a 20,000-rule feed stays linear */
+	for (i = 0; over != NULL && i < over->nrules; i++) {
+		hostpat_key(&over->rules[i].pat, key);
+		strmap_add(replaced, key, i, NULL);
+	}
 	for (i = 0; i < base->nrules; i++) {
-		const struct rule *r = &base->rules[i];
-
-		if (over == NULL || snapshot_find_pattern(over, &r->pat) ==
-		    NULL)
-			rule_copy(s, r, pinning_off);
+		hostpat_key(&base->rules[i].pat, key);
+		if (!strmap_get(replaced, key, &(size_t){ 0 }))
+			rule_copy(s, &base->rules[i], pinning_off);
 	}
 	for (i = 0; over != NULL && i < over->nrules; i++)
 		rule_copy(s, &over->rules[i], pinning_off);
+	strmap_free(replaced);
 	return s;
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base/mem.h"
+#include "base/strmap.h"
 #include "pins/rule.h"
 
 #define RULE(f)		offsetof(struct rule, f)
@@ -122,19 +123,38 @@ rule_section_close(struct ini *in, void *ctx, void *obj)
 	struct rule		*r = obj;
 	const struct rule	*same;
 	const char		*problem;
+	char			 key[HOSTPAT_KEY_LEN];
+	size_t			 at;
 
 	r->has_expires = ini_seen(in, "expires");
+	hostpat_key(&r->pat, key);
 	if ((problem = rule_problem(in, r)) != NULL)
 		ini_error(in, in->section_line, "%s", problem);
-	else if ((same = snapshot_find_pattern(rl->snap, &r->pat)) != NULL)
+	else if (!strmap_add(rl->patterns, key, rl->snap->nrules, &at)) {
+		same = &rl->snap->rules[at];
 		ini_error(in, in->section_line, "[%s]: same pattern as "
 		    "[domain:%s] at %s", in->section, same->pattern,
 		    same->origin);
-	else {
+	} else {
 		snapshot_add_rule(rl->snap, r);	/* takes the members */
 		return;
 	}
 	rule_clear(r);
+}
+
+void
+rule_loader_init(struct rule_loader *rl, struct snapshot *snap)
+{
+	memset(rl, 0, sizeof(*rl));
+	rl->snap = snap;
+	rl->patterns = strmap_new();
+}
+
+void
+rule_loader_done(struct rule_loader *rl)
+{
+	strmap_free(rl->patterns);
+	rl->patterns = NULL;
 }
 
 struct ini_section

@@ -54,6 +54,7 @@ struct server {
 	struct listener		*listeners;	/* owned */
 	size_t			 nlisteners;
 	struct event		*sig_term, *sig_int, *sig_hup; /* owned */
+	struct event		*reload;	/* owned; SIGHUPs coalesce */
 	TAILQ_HEAD(, live)	 live;		/* each entry owns itself */
 	size_t			 nlive;
 	size_t			 nconns;	/* client connections, all */

@@ -63,6 +63,11 @@ mkroot rogue-root "Rogue Inspection CA"
 eckey rogue.key
 mksigned rogue rogue-root api.ext api.test
 
+leaf_ext 'IP:::1,IP:127.0.0.1' > ip.ext
+eckey ip.key
+mksigned ip inter ip.ext "pinshim IP literal"
+cat ip.pem inter.pem > ip-chain.pem
+
 leaf_ext 'DNS:other.test' > other.ext
 eckey wrongname.key
 mksigned wrongname inter other.ext other.test

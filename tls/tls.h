@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -34,6 +35,7 @@ struct tls_client {
 	int			 refs;		/* sessions in flight hold one */
 	WOLFSSL_CTX		*ctx;		/* owned */
 	struct tls_anchors	*anchors;	/* owned */
+	struct stat		 file;		/* ca_file as it was loaded */
 };
 
 /* The per-connection inputs and findings of verification. Owned by the
@@ -77,6 +79,10 @@ int		 tls_init(void);
 struct tls_client *tls_client_new(const char *ca_file, char *err,
 		    size_t errsz);
 struct tls_client *tls_client_ref(struct tls_client *);
+/* ca_file is still the file this client loaded (same inode, size and
+ * mtime): a reload can keep the client instead of parsing it again. */
+bool		 tls_client_same_file(const struct tls_client *,
+		    const char *ca_file);
 void		 tls_client_free(struct tls_client *);	/* drops a ref */
 
 /* A non-blocking client session on fd with SNI and name check for host.
@@ -117,6 +123,8 @@ struct tls_anchors *tls_anchors_load(const char *file, char *err,
 		    size_t errsz);
 void		 tls_anchors_free(struct tls_anchors *);
 size_t		 tls_anchors_count(const struct tls_anchors *);
+/* Add every anchor to ctx's verify store; how many were taken. */
+size_t		 tls_anchors_trust(const struct tls_anchors *, WOLFSSL_CTX *);
 WOLFSSL_X509	*tls_anchors_get(const struct tls_anchors *, size_t i,
 		    const struct pin **pin);
 

@@ -52,6 +52,21 @@ tls_anchors_load(const char *file, char *err, size_t errsz)
 	return a;
 }
 
+size_t
+tls_anchors_trust(const struct tls_anchors *a, WOLFSSL_CTX *ctx)
+{
+	const unsigned char	*der;
+	size_t			 i, taken = 0;
+	int			 len;
+
+	for (i = 0; i < a->n; i++)
+		if ((der = wolfSSL_X509_get_der(a->v[i].cert, &len)) != NULL &&
+		    wolfSSL_CTX_load_verify_buffer(ctx, der, len,
+		    WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS)
+			taken++;
+	return taken;
+}
+
 void
 tls_anchors_free(struct tls_anchors *a)
 {

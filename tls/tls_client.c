@@ -7,8 +7,10 @@
  * policy exists to waive: no trusted issuer); the verdict itself is made
  * afterwards in tls_verify.c, before any application byte moves.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -70,19 +72,35 @@ tls_client_new(const char *ca_file, char *err, size_t errsz)
 		snprintf(err, errsz, "cannot set the cipher list");
 		goto bad;
 	}
-	if (wolfSSL_CTX_load_verify_locations(c->ctx, ca_file, NULL) !=
-	    WOLFSSL_SUCCESS) {
-		snprintf(err, errsz, "%s: cannot load CA certificates",
-		    ca_file);
+	/* The bundle is read and decoded once, into the anchors the pin
+	 * check walks; wolfSSL's store gets their DER from there. */
+	if (stat(ca_file, &c->file) == -1) {
+		snprintf(err, errsz, "%s: %s", ca_file, strerror(errno));
 		goto bad;
 	}
 	if ((c->anchors = tls_anchors_load(ca_file, err, errsz)) == NULL)
 		goto bad;
+	if (tls_anchors_trust(c->anchors, c->ctx) == 0) {
+		snprintf(err, errsz, "%s: cannot load CA certificates",
+		    ca_file);
+		goto bad;
+	}
 	wolfSSL_CTX_set_verify(c->ctx, WOLFSSL_VERIFY_PEER, verify_cb);
 	return c;
 bad:
 	tls_client_free(c);
 	return NULL;
+}
+
+bool
+tls_client_same_file(const struct tls_client *c, const char *ca_file)
+{
+	struct stat	 st;
+
+	return stat(ca_file, &st) == 0 && st.st_dev == c->file.st_dev &&
+	    st.st_ino == c->file.st_ino && st.st_size == c->file.st_size &&
+	    st.st_mtim.tv_sec == c->file.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == c->file.st_mtim.tv_nsec;
 }
 
 struct tls_client *

@@ -15,11 +15,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 #include <wolfssl/error-ssl.h>
 #include <wolfssl/wolfcrypt/asn.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/openssl/x509v3.h>
 
 #include "pins/host.h"
 #include "base/mem.h"
@@ -458,6 +461,52 @@ out:
 	walk_free(&w);
 }
 
+/* An iPAddress SAN equal to the address literal ip, byte for byte
+ * (wolfSSL's check_ip_asc compares text, and writes IPv6 SANs in full:
+ * "::1" would never match). */
+static bool
+cert_has_ip(WOLFSSL_X509 *x, const char *ip)
+{
+	unsigned char			 want[16];
+	int				 len, i, n;
+	bool				 found = false;
+	WOLF_STACK_OF(WOLFSSL_GENERAL_NAME) *gens;
+
+	if (inet_pton(AF_INET, ip, want) == 1)
+		len = 4;
+	else if (inet_pton(AF_INET6, ip, want) == 1)
+		len = 16;
+	else
+		return false;
+	gens = wolfSSL_X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	n = gens != NULL ? wolfSSL_sk_GENERAL_NAME_num(gens) : 0;
+	for (i = 0; i < n && !found; i++) {
+		WOLFSSL_GENERAL_NAME *g = wolfSSL_sk_GENERAL_NAME_value(gens, i);
+
+		found = g != NULL && g->type == GEN_IPADD &&
+		    wolfSSL_ASN1_STRING_length(g->d.iPAddress) == len &&
+		    memcmp(wolfSSL_ASN1_STRING_get0_data(g->d.iPAddress), want,
+		    (size_t)len) == 0;
+	}
+	wolfSSL_GENERAL_NAMES_free(gens);
+	return found;
+}
+
+/* The presented pins, for refusals decided after the handshake. */
+static void
+list_peer(WOLFSSL *ssl, struct tls_verdict *v)
+{
+	WOLFSSL_X509_CHAIN	*chain = wolfSSL_get_peer_chain(ssl);
+	struct walk		 w;
+
+	memset(&w, 0, sizeof(w));
+	if (chain == NULL)
+		return;
+	add_presented(&w, chain, wolfSSL_get_chain_count(chain));
+	list_presented(&w, v);
+	walk_free(&w);
+}
+
 void
 tls_verdict(WOLFSSL *ssl, const struct tls_client *c,
     const struct tls_check *chk, int hs_ret, int hs_err,
@@ -498,15 +547,14 @@ tls_verdict(WOLFSSL *ssl, const struct tls_client *c,
 		snprintf(v->detail, sizeof(v->detail), "no peer certificate");
 		return;
 	}
-	if (chk->host[0] != '\0' &&
-	    (host_is_ip(chk->host) ?
-	    wolfSSL_X509_check_ip_asc(leaf, chk->host, 0) :
-	    wolfSSL_X509_check_host(leaf, chk->host, strlen(chk->host), 0,
-	    NULL)) != WOLFSSL_SUCCESS) {
+	if (chk->host[0] != '\0' && !(host_is_ip(chk->host) ?
+	    cert_has_ip(leaf, chk->host) : wolfSSL_X509_check_host(leaf,
+	    chk->host, strlen(chk->host), 0, NULL) == WOLFSSL_SUCCESS)) {
 		v->reason = TLS_NAME_MISMATCH;
 		snprintf(v->detail, sizeof(v->detail), "certificate is not "
 		    "valid for %s", chk->host);
 		wolfSSL_X509_free(leaf);
+		list_peer(ssl, v);
 		return;
 	}
 	if (chk->policy == POLICY_PIN_ONLY && !leaf_dates(leaf, v)) {

@@ -5,8 +5,9 @@
  *
  * Untrusted input: every read goes through the shared bounds-checked
  * cursor (base/cursor.c); nothing here walks the buffer with bare pointer
- * arithmetic. Only the first record is parsed (a ClientHello split over
- * several records is reported CH_BAD rather than reassembled).
+ * arithmetic. A ClientHello split over several records (legal, and what
+ * a client with a small record size sends) is reassembled, up to
+ * CH_MSG_MAX bytes.
  *
  * Must never: report a name that is not exactly the bytes the client
  * sent, or CH_OK for bytes that are not a whole ClientHello record.
@@ -41,43 +42,24 @@ parse_sni_ext(struct cursor *ext, char *sni, size_t snisz)
 	return CH_OK;
 }
 
-enum ch_result
-clienthello_sni(const uint8_t *buf, size_t len, char *sni, size_t snisz)
+/* The ClientHello body (after its 4-byte header). */
+static enum ch_result
+parse_hello(struct cursor *hs, char *sni, size_t snisz)
 {
-	struct cursor	 c, rec, hs, exts;
-	unsigned	 type, major, minor, reclen, hstype, hslen, v, n;
+	struct cursor	 exts, ext;
+	unsigned	 v, n, etype, elen;
 
-	sni[0] = '\0';
-	cursor_init(&c, buf, len);
-	if (!cursor_u8(&c, &type) || !cursor_u8(&c, &major) ||
-	    !cursor_u8(&c, &minor) || !cursor_u16(&c, &reclen))
-		return len >= 1 && buf[0] != 22 ? CH_NOT_TLS : CH_MORE;
-	if (type != 22 || major != 3)		/* handshake, SSL3/TLS */
-		return CH_NOT_TLS;
-	if (reclen == 0 || reclen > 16384 + 2048)
-		return CH_BAD;
-	if (!cursor_sub(&c, reclen, &rec))
-		return CH_MORE;
-	if (!cursor_u8(&rec, &hstype) || hstype != 1)	/* client_hello */
-		return CH_BAD;
-	if (!cursor_u24(&rec, &hslen))
-		return CH_BAD;
-	if (!cursor_sub(&rec, hslen, &hs))
-		return CH_BAD;			/* spans records */
 	/* version, random, session id, cipher suites, compression */
-	if (!cursor_u16(&hs, &v) || !cursor_take(&hs, 32, NULL) ||
-	    !cursor_u8(&hs, &n) || !cursor_take(&hs, n, NULL) ||
-	    !cursor_u16(&hs, &n) || !cursor_take(&hs, n, NULL) ||
-	    !cursor_u8(&hs, &n) || !cursor_take(&hs, n, NULL))
+	if (!cursor_u16(hs, &v) || !cursor_take(hs, 32, NULL) ||
+	    !cursor_u8(hs, &n) || !cursor_take(hs, n, NULL) ||
+	    !cursor_u16(hs, &n) || !cursor_take(hs, n, NULL) ||
+	    !cursor_u8(hs, &n) || !cursor_take(hs, n, NULL))
 		return CH_BAD;
-	if (hs.left == 0)
+	if (hs->left == 0)
 		return CH_OK;			/* no extensions: no SNI */
-	if (!cursor_u16(&hs, &n) || !cursor_sub(&hs, n, &exts))
+	if (!cursor_u16(hs, &n) || !cursor_sub(hs, n, &exts))
 		return CH_BAD;
 	while (exts.left > 0) {
-		struct cursor	 ext;
-		unsigned	 etype, elen;
-
 		if (!cursor_u16(&exts, &etype) || !cursor_u16(&exts, &elen) ||
 		    !cursor_sub(&exts, elen, &ext))
 			return CH_BAD;
@@ -85,4 +67,57 @@ clienthello_sni(const uint8_t *buf, size_t len, char *sni, size_t snisz)
 			return parse_sni_ext(&ext, sni, snisz);
 	}
 	return CH_OK;
+}
+
+/* The next record's payload appended to msg; CH_OK when one was. */
+static enum ch_result
+next_record(struct cursor *c, uint8_t *msg, size_t *msglen, bool first)
+{
+	struct cursor	 rec;
+	unsigned	 type, major, minor, reclen;
+
+	if (!cursor_u8(c, &type) || !cursor_u8(c, &major) ||
+	    !cursor_u8(c, &minor) || !cursor_u16(c, &reclen))
+		return CH_MORE;			/* the header is not all here */
+	if (type != 22 || major != 3)		/* handshake, SSL3/TLS */
+		return first ? CH_NOT_TLS : CH_BAD;
+	if (reclen == 0 || reclen > CH_RECORD_MAX)
+		return CH_BAD;
+	if (!cursor_sub(c, reclen, &rec))
+		return CH_MORE;
+	if (*msglen + reclen > CH_MSG_MAX)
+		return CH_BAD;
+	memcpy(msg + *msglen, rec.p, reclen);
+	*msglen += reclen;
+	return CH_OK;
+}
+
+enum ch_result
+clienthello_sni(const uint8_t *buf, size_t len, char *sni, size_t snisz)
+{
+	uint8_t		 msg[CH_MSG_MAX];
+	struct cursor	 c, m, hs;
+	size_t		 msglen = 0;
+	unsigned	 hstype, hslen;
+	enum ch_result	 r;
+
+	sni[0] = '\0';
+	if (len >= 1 && buf[0] != 22)
+		return CH_NOT_TLS;
+	cursor_init(&c, buf, len);
+	/* A ClientHello may span records (RFC 8446 5.1): gather their
+	 * payloads until the handshake message is whole. */
+	for (;;) {
+		if ((r = next_record(&c, msg, &msglen, msglen == 0)) != CH_OK)
+			return r;
+		cursor_init(&m, msg, msglen);
+		if (!cursor_u8(&m, &hstype) || !cursor_u24(&m, &hslen))
+			continue;		/* the header spans records */
+		if (hstype != 1)		/* client_hello */
+			return CH_BAD;
+		if (hslen > CH_MSG_MAX - 4)
+			return CH_BAD;
+		if (cursor_sub(&m, hslen, &hs))
+			return parse_hello(&hs, sni, snisz);
+	}
 }

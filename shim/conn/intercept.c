@@ -16,7 +16,6 @@
 #include "shim/conn/intercept.h"
 #include "shim/net/relay.h"
 
-#define HELLO_MAX	(16384 + 5)	/* one TLS record */
 
 /* --- the ClientHello ------------------------------------------------------ */
 
@@ -54,7 +53,7 @@ static void
 hello_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn	*c = arg;
-	uint8_t		 buf[HELLO_MAX];
+	uint8_t		 buf[CH_PEEK_MAX];
 	char		 sni[HOST_MAX + 2];
 	ssize_t		 n;
 
@@ -66,7 +65,7 @@ hello_read(evutil_socket_t fd, short what, void *arg)
 	case CH_MORE:
 		if ((size_t)n == sizeof(buf))
 			conn_refuse(c, 0, "bad-clienthello", "ClientHello "
-			    "larger than one record");
+			    "larger than 32 KiB");
 		return;		/* edge-triggered: wait for more bytes */
 	case CH_NOT_TLS:
 		conn_refuse(c, 0, "not-tls", "the app did not start a TLS "

@@ -518,6 +518,79 @@ class Device(FeedTest):
                          ["pins.feed", "pins.feed.tmp", "pins.version",
                           "pins.version.tmp"])
 
+    def test_a_burst_of_sighups_is_one_reload(self):
+        """Signals that arrive while a reload runs coalesce into one more
+        reload, not one each (a big cached feed keeps each reload busy
+        re-verifying it)."""
+        up, _ = self.api()
+        rules = "".join("[domain:h%d.test]\npins = %s\n\n" % (i, self.leaf)
+                        for i in range(12000))
+        big = self.sign(self.body(1, [self.leaf], extra="\n" + rules))
+        self.assertLess(len(big), 1024 * 1024)
+        (self.state / "pins.feed").write_bytes(big)
+        self.nginx.stop()
+        shim = Shim(self, self.feed_ini(up))
+        shim.log.wait("feed: cached version 1 in force: 12001 host rule")
+        os.kill(shim.p.pid, signal.SIGHUP)
+        shim.log.wait("SIGHUP: reloading")
+        for _ in range(20):
+            os.kill(shim.p.pid, signal.SIGHUP)
+            time.sleep(0.001)   # one delivery each, not merged by the kernel
+        # every reload that started has finished (the log says each)
+        deadline = time.monotonic() + WAIT
+        while True:
+            log = shim.log.path.read_text()
+            started = log.count("SIGHUP: reloading")
+            if started == log.count("reload: 1 domain rule"):
+                break
+            self.assertLess(time.monotonic(), deadline, log[-2000:])
+            time.sleep(0.05)
+        self.passes(shim)
+        reloads = started
+        self.assertLessEqual(reloads, 5)
+
+    def test_ipv6_literal_feed_url_is_fetched(self):
+        """https://[::1]:PORT/ passes the config check and is fetched
+        (the host is the address, checked against the certificate's IP
+        SAN), instead of failing every fetch as an unusable URL."""
+        import http.server
+        import ssl
+        try:
+            probe = socket.socket(socket.AF_INET6)
+            probe.bind(("::1", 0))
+            probe.close()
+        except OSError as e:
+            self.skipTest("no IPv6 loopback here: %s" % e)
+        up, _ = self.api()
+        data = self.sign(self.body(1, [self.leaf]))
+
+        class V6(http.server.ThreadingHTTPServer):
+            address_family = socket.AF_INET6
+
+        class Feed(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *a):
+                pass
+
+        srv = V6(("::1", 0), Feed)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(self.pki / "ip-chain.pem"),
+                            str(self.pki / "ip.key"))
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.addCleanup(srv.server_close)
+        self.addCleanup(srv.shutdown)
+        url = "https://[::1]:%d/pins.feed" % srv.server_address[1]
+        shim = Shim(self, self.feed_ini(up, url=url))
+        import re
+        shim.log.wait(re.escape("feed: version 1 in force from %s" % url))
+        self.passes(shim)
+
     def test_second_public_key_accepts_a_feed_signed_by_it(self):
         up, _ = self.api()
         self.publish(1, [self.leaf], key="k2")

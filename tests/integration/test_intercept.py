@@ -184,6 +184,37 @@ class Forward(Intercept):
         v = shim.verdict()
         self.assertEqual(v["reason"], "sni-mismatch")
 
+    def test_bare_lf_or_control_bytes_in_a_head_get_400(self):
+        """A head whose bytes could mean something else to the next
+        parser (a bare LF in the method, in a header) is refused whole,
+        never rewritten and forwarded."""
+        up = self.api()
+        shim = self.start(up, [pin_of(self.pki / "leaf.pem")])
+        for head in (b"GE\nT http://api.test/ HTTP/1.1\r\n\r\n",
+                     b"GET http://api.test/ HTTP/1.1\r\nX: a\nInjected: b"
+                     b"\r\n\r\n",
+                     b"CONNECT api.test:%d HTTP/1.1\r\nX: \x00\r\n\r\n" % up):
+            with self.subTest(head=head):
+                got = self.raw(head)
+                self.assertTrue(got.startswith(b"HTTP/1.1 400 "), got)
+                self.assertEqual(shim.verdict()["reason"], "bad-request")
+
+    def test_clienthello_split_over_records_is_intercepted(self):
+        """Records of 512 bytes and a long ALPN list: the ClientHello
+        spans records, which TLS allows; pinshim reassembles it."""
+        up = self.api()
+        shim = self.start(up, [pin_of(self.pki / "leaf.pem")])
+        alpn = ",".join("proto-%02d-%s" % (i, "x" * 20) for i in range(40))
+        r = subprocess.run(["openssl", "s_client", "-proxy",
+                            "127.0.0.1:%d" % self.proxy_port, "-connect",
+                            "api.test:%d" % up, "-servername", "api.test",
+                            "-max_send_frag", "512", "-alpn", alpn,
+                            "-CAfile", str(self.ca), "-verify_return_error"],
+                           input="", capture_output=True, text=True,
+                           timeout=WAIT)
+        self.assertIn("Verify return code: 0 (ok)", r.stdout, r.stderr)
+        self.assertEqual(shim.verdict()["verdict"], "pass")
+
     def test_sighup_applies_a_narrower_allow(self):
         up = self.api()
         shim = self.start(up, [pin_of(self.pki / "leaf.pem")])

@@ -7,6 +7,7 @@
 
 #include "base/cursor.h"
 #include "base/list.h"
+#include "base/strmap.h"
 #include "base/url.h"
 
 /* --- cursor -------------------------------------------------------------- */
@@ -169,6 +170,31 @@ test_url_parts(void **state)
 	url_free(&u);
 }
 
+/* --- strmap -------------------------------------------------------------- */
+
+static void
+test_strmap_keeps_every_key_across_growth(void **state)
+{
+	struct strmap	*m = strmap_new();
+	char		 key[32];
+	size_t		 i, v;
+
+	(void)state;
+	for (i = 0; i < 5000; i++) {
+		snprintf(key, sizeof(key), "3:host%zu.test", i);
+		assert_true(strmap_add(m, key, i, NULL));
+	}
+	for (i = 0; i < 5000; i++) {
+		snprintf(key, sizeof(key), "3:host%zu.test", i);
+		assert_true(strmap_get(m, key, &v));
+		assert_int_equal(v, i);
+		assert_false(strmap_add(m, key, 99999, &v));	/* duplicate */
+		assert_int_equal(v, i);				/* first kept */
+	}
+	assert_false(strmap_get(m, "3:absent.test", &v));
+	strmap_free(m);
+}
+
 int
 main(void)
 {
@@ -181,6 +207,7 @@ main(void)
 		cmocka_unit_test(test_list_overlong_item_is_flagged),
 		cmocka_unit_test(test_url_refuses_what_it_must),
 		cmocka_unit_test(test_url_parts),
+		cmocka_unit_test(test_strmap_keeps_every_key_across_growth),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
