@@ -97,6 +97,14 @@ UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed test_ca \
 OBJS		= $(SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS	= $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
+# The 2038 test needs a 32-bit time_t: -m32 where the compiler has it
+# (Debian: gcc-multilib, which tests/deps.sh installs on amd64).
+M32		:= $(shell echo 'int main(void){return 0;}' | \
+		     $(CC) -m32 -x c -o /dev/null - 2>/dev/null && echo yes)
+ifeq ($(M32),yes)
+UNIT_BINS	+= $(BUILD)/tests/test_time32
+endif
+
 .PHONY: all check unit demo sanitize install uninstall clean deps bench
 
 all: $(BUILD)/pinshim
@@ -117,6 +125,11 @@ $(BUILD)/tests/$(1): $(BUILD)/tests/$(1).o $$(sort $$($(1)_SRCS:%.c=$(BUILD)/%.o
 	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LIBS) $$(CMOCKA_LIBS)
 endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_test,$(t))))
+
+$(BUILD)/tests/test_time32: tests/unit/time32.c base/parse.c base/parse.h
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -std=c11 -D_GNU_SOURCE -I. $(WARN) $(CFLAGS) -o $@ \
+		tests/unit/time32.c base/parse.c
 
 -include $(OBJS:.o=.d) $(UNIT_TESTS:%=$(BUILD)/tests/%.d)
 

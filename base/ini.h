@@ -100,7 +100,7 @@ const char *ini_why(struct ini *, const char *fmt, ...)
 bool	 ini_str(struct ini *, const char *, void *, const char **); /* char * */
 /* unsigned long (unsigned long long with INI_WIDE) in the key's range */
 bool	 ini_uint(struct ini *, const char *, void *, const char **);
-bool	 ini_time(struct ini *, const char *, void *, const char **); /* time_t */
+bool	 ini_time(struct ini *, const char *, void *, const char **); /* int64_t */
 bool	 ini_yesno(struct ini *, const char *, void *, const char **); /* bool */
 bool	 ini_url(struct ini *, const char *, void *, const char **); /* char * */
 bool	 ini_https_url(struct ini *, const char *, void *, const char **);

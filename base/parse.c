@@ -59,16 +59,53 @@ parse_hostport(const char *s, char *host, size_t hostsz, uint16_t *port)
 	return true;
 }
 
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * algorithm). Our own because timegm() overflows where time_t is 32 bits
+ * (armhf): a feed expiring in 2039 must mean 2039 there too. */
+static int64_t
+days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t		 era;
+	unsigned	 yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void
+civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	int64_t		 era;
+	unsigned	 doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = (unsigned)(z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static bool
+leap(int y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
 bool
-parse_rfc3339(const char *s, time_t *out)
+parse_rfc3339(const char *s, int64_t *out)
 {
 	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
 	    30, 31 };
-	struct tm	 tm;
-	int		 y, mo, d, h, mi, sec, n = 0;
-	time_t		 t;
-
 	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+	int		 y, mo, d, h, mi, sec, n = 0;
 	size_t		 i;
 
 	/* sscanf alone would take signs and blanks inside the fields. */
@@ -82,27 +119,22 @@ parse_rfc3339(const char *s, time_t *out)
 	    &n) != 6 || n != 20)
 		return false;
 	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
-	    h > 23 || mi > 59 || sec > 59 || h < 0 || mi < 0 || sec < 0)
+	    (mo == 2 && d == 29 && !leap(y)) || h > 23 || mi > 59 || sec > 59)
 		return false;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	t = timegm(&tm);
-	if (t == (time_t)-1 || tm.tm_mday != d)	/* 29 Feb in a common year */
-		return false;
-	*out = t;
+	*out = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
+	    h * 3600 + mi * 60 + sec;
 	return true;
 }
 
 void
-format_rfc3339(time_t t, char *buf, size_t sz)
+format_rfc3339(int64_t t, char *buf, size_t sz)
 {
-	struct tm	 tm;
+	int64_t		 days = (t >= 0 ? t : t - 86399) / 86400, y;
+	int64_t		 rem = t - days * 86400;
+	unsigned	 m, d;
 
-	gmtime_r(&t, &tm);
-	strftime(buf, sz, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	civil_from_days(days, &y, &m, &d);
+	snprintf(buf, sz, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ",
+	    (long long)y, m, d, (long long)(rem / 3600),
+	    (long long)(rem / 60 % 60), (long long)(rem % 60));
 }

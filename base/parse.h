@@ -19,8 +19,9 @@ bool	 parse_uint(const char *s, unsigned long min, unsigned long max,
 bool	 parse_hostport(const char *s, char *host, size_t hostsz,
 	    uint16_t *port);
 
-/* "2027-01-31T12:00:00Z" (UTC only) to time_t. */
-bool	 parse_rfc3339(const char *s, time_t *out);
-void	 format_rfc3339(time_t, char *buf, size_t sz);	/* sz >= 21 */
+/* "2027-01-31T12:00:00Z" (UTC only) to seconds since the epoch, in 64
+ * bits whatever time_t is (2038 is near for a feed's expires). */
+bool	 parse_rfc3339(const char *s, int64_t *out);
+void	 format_rfc3339(int64_t, char *buf, size_t sz);	/* sz >= 21 */
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "pins/policy.h"
@@ -21,8 +22,8 @@ struct device_override {
 
 struct feed_body {
 	unsigned long long version;
-	time_t		 issued;
-	time_t		 expires;
+	int64_t		 issued;		/* seconds since the epoch */
+	int64_t		 expires;
 	char		*report_url;		/* owned, may be NULL */
 	struct device_override *devices;	/* owned */
 	size_t		 ndevices;

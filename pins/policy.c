@@ -89,7 +89,7 @@ snapshot_unref(struct snapshot *s)
 }
 
 void
-snapshot_resolve(const struct snapshot *s, const char *host, time_t now,
+snapshot_resolve(const struct snapshot *s, const char *host, int64_t now,
     struct verdict_policy *out)
 {
 	const struct rule	*best = NULL;

@@ -10,6 +10,7 @@
 #define PINSHIM_POLICY_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "pins/host.h"
@@ -29,7 +30,7 @@ struct rule {
 	enum policy	 policy;
 	struct pinset	 pins;		/* owned */
 	bool		 has_expires;
-	time_t		 expires;	/* valid if has_expires */
+	int64_t		 expires;	/* valid if has_expires */
 	enum policy	 on_expiry;	/* POLICY_CA or POLICY_BLOCK */
 	bool		 upgrade;	/* forward: http:// may go out as https */
 	char		*origin;	/* "file:line"; owned */
@@ -68,6 +69,6 @@ struct snapshot	*snapshot_merge(const struct snapshot *base,
 
 /* The most specific rule for a normalised host, with expiry applied. */
 void		 snapshot_resolve(const struct snapshot *, const char *host,
-		    time_t now, struct verdict_policy *out);
+		    int64_t now, struct verdict_policy *out);
 
 #endif

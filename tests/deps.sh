@@ -7,7 +7,9 @@ set -eu
 build="gcc make pkg-config libc6-dev libwolfssl-dev libevent-dev libinih-dev"
 case "${1:-build}" in
 build)	pkgs="$build" ;;
-test)	pkgs="$build libcmocka-dev openssl curl nginx mitmproxy python3 iproute2 nftables" ;;
+test)	pkgs="$build libcmocka-dev openssl curl nginx mitmproxy python3 iproute2 nftables"
+	# a 32-bit compiler for the year-2038 test (tests/unit/time32.c)
+	[ "$(dpkg --print-architecture)" = amd64 ] && pkgs="$pkgs gcc-multilib" ;;
 demo)	pkgs="$build openssl curl" ;;
 bench)	pkgs="$build openssl curl nginx stunnel4 haproxy python3" ;;
 san)	pkgs="$build libgcc-12-dev" ;;	# libasan/libubsan come with gcc
