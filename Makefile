@@ -4,6 +4,8 @@
 #   make check           unit + integration tests (installs test packages as root)
 #   make demo            self-contained demo on a built-in configuration
 #   make sanitize        build with ASan+UBSan into build-san/ (make check SAN=1 runs the suite on it)
+#   make fuzz            libFuzzer harnesses into build-fuzz/ (clang); make
+#                        fuzz-run FUZZ_SECONDS=60 runs each, fails on a crash
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make deps            install the Debian build packages (as root)
 #
@@ -105,7 +107,23 @@ ifeq ($(M32),yes)
 UNIT_BINS	+= $(BUILD)/tests/test_time32
 endif
 
-.PHONY: all check unit demo sanitize install uninstall clean deps bench
+# libFuzzer harnesses (fuzz/), clang with ASan + UBSan, in build-fuzz/.
+FUZZ_CC		?= clang
+FUZZ_BUILD	= build-fuzz
+FUZZ_SECONDS	?= 60
+FUZZ_FLAGS	= -std=c11 -D_GNU_SOURCE -I. -g -O1 -fno-omit-frame-pointer \
+		  -fsanitize=address,undefined -fno-sanitize-recover=undefined
+fuzz_clienthello_SRCS = base/cursor.c shim/conn/clienthello.c
+fuzz_http1_SRCS	= base/cursor.c shim/net/http1.c
+fuzz_feed_SRCS	= $(PINS_DEPS)
+fuzz_ini_SRCS	= $(test_conf_SRCS)
+fuzz_pins_SRCS	= base/mem.c base/list.c pins/pin.c pins/pinset.c
+fuzz_host_SRCS	= pins/host.c
+FUZZERS		= fuzz_clienthello fuzz_http1 fuzz_feed fuzz_ini fuzz_pins \
+		  fuzz_host
+
+.PHONY: all check unit demo sanitize install uninstall clean deps bench \
+	fuzz fuzz-run
 
 all: $(BUILD)/pinshim
 
@@ -131,7 +149,19 @@ $(BUILD)/tests/test_time32: tests/unit/time32.c base/parse.c base/parse.h
 	$(CC) -m32 -std=c11 -D_GNU_SOURCE -I. $(WARN) $(CFLAGS) -o $@ \
 		tests/unit/time32.c base/parse.c
 
--include $(OBJS:.o=.d) $(UNIT_TESTS:%=$(BUILD)/tests/%.d)
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP \
+		$(WOLFSSL_CFLAGS) $(EVENT_CFLAGS) $(INIH_CFLAGS) -c -o $@ $<
+
+define fuzzer
+$(FUZZ_BUILD)/$(1): $(FUZZ_BUILD)/fuzz/$(1).o $$(sort $$($(1)_SRCS:%.c=$(FUZZ_BUILD)/%.o))
+	$$(FUZZ_CC) $$(FUZZ_FLAGS) -fsanitize=fuzzer -o $$@ $$^ $$(LIBS)
+endef
+$(foreach f,$(FUZZERS),$(eval $(call fuzzer,$(f))))
+
+-include $(OBJS:.o=.d) $(UNIT_TESTS:%=$(BUILD)/tests/%.d) \
+	$(wildcard $(FUZZ_BUILD)/*/*.d $(FUZZ_BUILD)/*/*/*.d)
 
 unit: $(UNIT_BINS)
 
@@ -152,6 +182,15 @@ demo:
 deps:
 	@tests/deps.sh build
 
+# Build the fuzzers; fuzz-run also runs each for FUZZ_SECONDS (and its
+# regression inputs first), failing on any crash.
+fuzz:
+	@tests/deps.sh fuzz
+	@$(MAKE) --no-print-directory $(FUZZERS:%=$(FUZZ_BUILD)/%)
+
+fuzz-run: fuzz
+	@fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 install: $(BUILD)/pinshim
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/pinshim
 	install -m 0755 $(BUILD)/pinshim $(DESTDIR)$(PREFIX)/bin/pinshim
@@ -167,7 +206,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/pinshim
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 # Numbers, not tests: throughput and idle memory beside direct TLS, stunnel, HAProxy.
 bench:

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "base/log.h"
 #include "base/mem.h"
@@ -34,16 +35,52 @@
 
 #define MINTED_CACHE	256	/* leaves the interception CA keeps */
 
-/* The feed cache lives in state_dir: with a [feed] it must be there. */
+/* Whether uid:gid may create files in a directory with st's owner and
+ * mode (privdrop leaves exactly one group: the user's own). */
+static bool
+writable_by(const struct stat *st, uid_t uid, gid_t gid)
+{
+	if (uid == 0)
+		return true;
+	if (st->st_uid == uid)
+		return (st->st_mode & (S_IWUSR | S_IXUSR)) == (S_IWUSR | S_IXUSR);
+	if (st->st_gid == gid)
+		return (st->st_mode & (S_IWGRP | S_IXGRP)) == (S_IWGRP | S_IXGRP);
+	return (st->st_mode & (S_IWOTH | S_IXOTH)) == (S_IWOTH | S_IXOTH);
+}
+
+/* The feed cache lives in state_dir: with a [feed], the user pinshim runs
+ * as (after the drop, if [shim] user is set) must be able to write it. */
 static int
 state_dir_usable(const struct conf *c, char *err, size_t errsz)
 {
+	struct passwd	*pw;
+	struct stat	 st;
+
 	if (!c->feed.present || c->state_dir == NULL)
 		return 0;
-	if (access(c->state_dir, W_OK | X_OK) == -1) {
+	errno = 0;
+	if (stat(c->state_dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
 		snprintf(err, errsz, "[shim] state_dir %s: %s (it must exist "
 		    "and be writable: the feed cache is kept there)",
-		    c->state_dir, strerror(errno));
+		    c->state_dir, errno ? strerror(errno) : "not a directory");
+		return -1;
+	}
+	if (c->user != NULL && geteuid() == 0 &&
+	    (pw = getpwnam(c->user)) != NULL) {
+		if (writable_by(&st, pw->pw_uid, pw->pw_gid))
+			return 0;
+		snprintf(err, errsz, "[shim] state_dir %s: not writable by "
+		    "user %s (owner uid %ld, mode %03o): chown it to %s, or "
+		    "let systemd's StateDirectory= with User= create it",
+		    c->state_dir, c->user, (long)st.st_uid,
+		    (unsigned)(st.st_mode & 0777), c->user);
+		return -1;
+	}
+	if (access(c->state_dir, W_OK | X_OK) == -1) {
+		snprintf(err, errsz, "[shim] state_dir %s: %s (it must be "
+		    "writable: the feed cache is kept there)", c->state_dir,
+		    strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -129,8 +166,8 @@ daemon_prepare(struct server *srv, struct conf *conf, int dns_flags,
 		snprintf(err, errsz, "interception CA: %s", why);
 		return -1;
 	}
-	if (state_dir_usable(conf, err, errsz) == -1 ||
-	    user_known(conf, err, errsz) == -1)
+	if (user_known(conf, err, errsz) == -1 ||
+	    state_dir_usable(conf, err, errsz) == -1)
 		return -1;
 	return dns_open(srv, dns_flags, err, errsz);
 }

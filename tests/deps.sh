@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install the Debian packages a target needs, if any are missing.
 # As root: installs them (apt-get). Otherwise: prints the exact command.
-#   tests/deps.sh build|test|demo|bench|san
+#   tests/deps.sh build|test|demo|bench|san|fuzz
 set -eu
 
 build="gcc make pkg-config libc6-dev libwolfssl-dev libevent-dev libinih-dev"
@@ -13,7 +13,8 @@ test)	pkgs="$build libcmocka-dev openssl curl nginx mitmproxy python3 iproute2 n
 demo)	pkgs="$build openssl curl" ;;
 bench)	pkgs="$build openssl curl nginx stunnel4 haproxy python3" ;;
 san)	pkgs="$build libgcc-12-dev" ;;	# libasan/libubsan come with gcc
-*)	echo "usage: $0 build|test|demo|bench|san" >&2; exit 2 ;;
+fuzz)	pkgs="$build clang libclang-rt-14-dev" ;;	# libFuzzer
+*)	echo "usage: $0 build|test|demo|bench|san|fuzz" >&2; exit 2 ;;
 esac
 
 missing=""

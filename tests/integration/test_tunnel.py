@@ -612,6 +612,16 @@ public_key = ed25519:%s
             ("user", "[shim]\nuser = no-such-user-here\n",
              "[shim] user no-such-user-here: no such user"),
         )
+        if os.geteuid() == 0:
+            # root-owned state_dir, a drop to nobody: it could never save
+            # a feed (the old systemd unit's StateDirectory= did this)
+            owned = Path(self.tmp) / "root-owned"
+            owned.mkdir(mode=0o755)
+            cases += (("state_dir owner", "[shim]\nstate_dir = %s\n"
+                       "user = nobody\n%s" % (owned, feed),
+                       "state_dir %s: not writable by user nobody" % owned),)
+        else:
+            print("\n  (not root: the state_dir-owner case needs root)")
         for name, head, why in cases:
             with self.subTest(name):
                 ini = Path(self.tmp) / ("%s.ini" % name.replace(" ", "-"))
@@ -632,6 +642,31 @@ public_key = ed25519:%s
                 self.assertNotEqual(r.returncode, 0, r.stderr)
                 self.assertIn(why, r.stderr)
                 self.assertNotIn("pinshim started", r.stderr)
+        if os.geteuid() == 0:       # and once nobody owns it, it passes
+            import pwd
+            nobody = pwd.getpwnam("nobody")
+            os.chown(owned, nobody.pw_uid, nobody.pw_gid)
+            t = subprocess.run([str(PINSHIM), "run", "-t", "-c",
+                                str(Path(self.tmp) / "state_dir-owner.ini")],
+                               capture_output=True, text=True, timeout=WAIT)
+            self.assertEqual(t.returncode, 0, t.stderr)
+
+    def test_shipped_systemd_unit_verifies(self):
+        import shutil
+        from harness import ROOT
+        if shutil.which("systemd-analyze") is None:
+            self.skipTest("systemd-analyze is not installed")
+        unit = Path(self.tmp) / "pinshim.service"
+        unit.write_text((ROOT / "conf" / "pinshim.service").read_text()
+                        .replace("@BINDIR@", str(PINSHIM.parent)))
+        r = subprocess.run(["systemd-analyze", "verify", str(unit)],
+                           capture_output=True, text=True, timeout=WAIT)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn(str(unit), r.stdout + r.stderr)  # no warning
+        text = unit.read_text()
+        for line in ("User=pinshim", "StateDirectory=pinshim",
+                     "AmbientCapabilities=CAP_NET_BIND_SERVICE"):
+            self.assertIn(line, text)
 
     def test_shipped_example_config_checks_ok(self):
         from harness import ROOT
