@@ -54,7 +54,12 @@ snapshot_new(enum policy default_policy)
 void
 snapshot_add_rule(struct snapshot *s, struct rule *r)
 {
-	s->rules = xreallocarray(s->rules, s->nrules + 1, sizeof(*s->rules));
+	/* Doubling: a 12,000-rule feed is a dozen reallocations, not
+	 * 12,000 copies of a growing array. */
+	if (s->nrules == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 8;
+		s->rules = xreallocarray(s->rules, s->cap, sizeof(*s->rules));
+	}
 	s->rules[s->nrules++] = *r;
 	memset(r, 0, sizeof(*r));
 }

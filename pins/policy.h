@@ -41,6 +41,7 @@ struct snapshot {
 	enum policy	 default_policy;
 	struct rule	*rules;		/* owned */
 	size_t		 nrules;
+	size_t		 cap;		/* rules allocated */
 };
 
 /* What applies to one host, resolved once per connection. */
