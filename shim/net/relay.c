@@ -32,7 +32,8 @@
 
 #define RELAY_BUF	(64 * 1024)	/* per direction; bounds memory */
 #define TLS_CHUNK	(16 * 1024)	/* one TLS record */
-#define PUMP_BUDGET	(4 * RELAY_BUF)	/* per event, for fairness */
+#define PUMP_BUDGET	(4 * RELAY_BUF)	/* per event and direction, then
+					 * back to epoll: fairness */
 
 enum io { IO_DATA, IO_AGAIN, IO_EOF, IO_ERROR };
 
@@ -57,11 +58,13 @@ struct relay {
 	relay_done_cb	 done;
 	void		*arg;
 	bool		 dead;
+	struct event	*again;		/* owned; wolfSSL holds input */
 	struct event	*idle;		/* owned, NULL: no idle timeout */
 	const struct timeval *idle_tv;	/* libevent's common timeout */
 };
 
 static const char *const end_names[] = { "client", "upstream" };
+static const struct timeval zero = { 0, 0 };
 
 static enum io
 end_read(struct end *e, struct evbuffer *b, size_t want, size_t *got)
@@ -221,6 +224,7 @@ relay_end_all(struct relay *r, const char *how, int failed)
 	}
 	if (r->idle != NULL)
 		event_free(r->idle);
+	event_free(r->again);
 	r->done(r->arg, how, failed, r->bytes[RELAY_CLIENT],
 	    r->bytes[RELAY_UPSTREAM]);
 	free(r);
@@ -281,10 +285,10 @@ relay_move(struct relay *r, int s, size_t *budget, bool *more)
 			return false;
 		}
 	}
-	/* Budget spent with input perhaps left (in the kernel or inside
-	 * wolfSSL): come back on the next loop iteration. */
-	if (*budget == 0 && !src->rd_eof)
-		*more = true;
+	/* Input left in the kernel (the budget ran out) needs nothing: the
+	 * read event is level-triggered, epoll reports it again. Only bytes
+	 * wolfSSL already holds are invisible to epoll: come back for them
+	 * after the next poll (see relay_pump), never before it. */
 	if (src->ssl != NULL && !src->rd_eof &&
 	    evbuffer_get_length(b) < RELAY_BUF && wolfSSL_has_pending(src->ssl))
 		*more = true;
@@ -344,8 +348,11 @@ relay_pump(evutil_socket_t fd, short what, void *arg)
 		set_event(e->rev, rd);
 		set_event(e->wev, wr);
 	}
-	if (more)
-		event_active(r->e[RELAY_CLIENT].rev, EV_READ, 0);
+	/* A zero timeout runs after the next epoll_wait, so a busy relay
+	 * cannot keep the loop from polling (event_active would run it again
+	 * before any other connection, timer or signal). */
+	if (more && !evtimer_pending(r->again, NULL))
+		evtimer_add(r->again, &zero);
 }
 
 struct relay *
@@ -370,6 +377,7 @@ relay_start(struct event_base *base, int cfd, WOLFSSL *cssl, int ufd,
 		e->wev = xptr(event_new(base, e->fd, EV_WRITE | EV_PERSIST,
 		    relay_pump, r));
 	}
+	r->again = xptr(evtimer_new(base, relay_pump, r));
 	/* Start on the next loop turn, so done cannot run inside this call
 	 * (data may already be waiting on either end). */
 	event_active(r->e[RELAY_CLIENT].rev, EV_READ, 0);

@@ -638,6 +638,24 @@ class Publisher(FeedTest):
         self.assertEqual(r.returncode, 1)      # never overwrites a key
         self.assertIn("File exists", r.stderr)
 
+    def test_sign_output_never_writes_through_a_planted_symlink(self):
+        """The old writer used OUT.tmp, a name anyone could plant."""
+        victim = Path(self.tmp) / "victim"
+        victim.write_text("precious\n")
+        out = Path(self.tmp) / "out" / "pins.feed"
+        out.parent.mkdir()
+        (out.parent / "pins.feed.tmp").symlink_to(victim)
+        src = Path(self.tmp) / "s.body"
+        src.write_text(self.body(1, [self.leaf]))
+        r = run("feed", "sign", "--key", Path(self.tmp) / "k1.key", src,
+                "-o", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(victim.read_text(), "precious\n")
+        self.assertFalse(out.is_symlink())
+        self.assertIn("signature = ed25519:", out.read_text())
+        self.assertEqual(sorted(p.name for p in out.parent.iterdir()),
+                         ["pins.feed", "pins.feed.tmp"])   # no leftover
+
     def test_sign_refuses_a_bad_body_with_file_line(self):
         src = Path(self.tmp) / "bad.body"
         src.write_text(self.body(1, ["sha256/nope"]) + "[listen:x]\n")

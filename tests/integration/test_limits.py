@@ -2,10 +2,15 @@
 (defaults from RLIMIT_NOFILE), accept pausing, idle timeout, keepalive.
 Clients come from distinct loopback addresses (127.0.0.2, .3, ...)."""
 
+import os
+import signal
 import socket
 import subprocess
+import threading
+from pathlib import Path
 
-from harness import WAIT, Shim, ShimTest, TLSServer, pin_of
+from harness import (WAIT, Shim, ShimTest, TLSServer, http_get, nginx,
+                     pin_of)
 
 
 def echo_lines(conn):
@@ -123,3 +128,69 @@ class Limits(ShimTest):
         self.assertTrue(mine, out)
         self.assertTrue(any("keepalive" in l for l in mine), mine)
         self.assertTrue(any("keepalive" in l for l in ups), out)
+
+
+class Fairness(ShimTest):
+    """Bulk transfers never starve a short request or a signal."""
+
+    def setUp(self):
+        super().setUp()
+        www = Path(self.tmp) / "www"
+        www.mkdir()
+        with open(www / "big", "wb") as f:
+            f.write(os.urandom(1 << 20) * 32)         # 32 MiB
+        (www / "small").write_text("small\n")
+        self.up, _ = nginx(self, self.pki / "leaf-chain.pem",
+                           self.pki / "leaf.key", www)
+        self.shim = Shim(self, self.ini("api.test:%d" % self.up,
+                                        self.domain("api.test", [
+                                            pin_of(self.pki / "leaf.pem")])))
+
+    def downloads(self, n, events):
+        def one(i):
+            r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-H",
+                                "Host: api.test", "-m", "120",
+                                "http://127.0.0.1:%d/big" % self.port],
+                               capture_output=True)
+            events.append(("big", i, r.returncode))
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        return threads
+
+    def wait_flowing(self, n):
+        """Every download has its verdict and the first bytes moved."""
+        for _ in range(n):
+            self.shim.verdict()
+
+    def test_a_short_request_finishes_before_bulk_downloads(self):
+        events = []
+        threads = self.downloads(20, events)
+        self.wait_flowing(20)
+        status, body = http_get(self.port, "/small")
+        events.append(("small", 0, status))
+        for t in threads:
+            t.join(180)
+        self.assertEqual((status, body), (200, b"small\n"))
+        order = [e[0] for e in events]
+        self.assertLess(order.index("small"), len(order) - 1, order)
+        # the small one came before most of the big ones
+        self.assertLess(order.index("small"), 10, order)
+        self.assertTrue(all(rc == 0 for k, _, rc in events if k == "big"),
+                        events)
+
+    def test_sigterm_is_honoured_while_downloads_run(self):
+        events = []
+        threads = self.downloads(20, events)
+        self.wait_flowing(20)
+        self.shim.p.send_signal(signal.SIGTERM)
+        self.shim.p.wait(60)
+        events.append(("exit", 0, self.shim.p.returncode))
+        for t in threads:
+            t.join(180)
+        # pinshim stopped (cleanly) before any download could finish:
+        # every one was cut short
+        self.assertEqual(self.shim.p.returncode, 0)
+        self.assertEqual([rc for k, _, rc in events if k == "big" and
+                          rc == 0], [], events)
+        self.shim.stopped = True
