@@ -9,9 +9,9 @@
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make deps            install the Debian build packages (as root)
 #
-# Cross-compiling: make CC=aarch64-linux-gnu-gcc PKG_CONFIG=aarch64-linux-gnu-pkg-config
-# Another wolfSSL (e.g. built with --enable-aesni --enable-intelasm):
-#   make WOLFSSL_PREFIX=/opt/wolfssl     (uses its lib/pkgconfig, rpath set)
+# wolfSSL: built from Debian's source package on first use (mk/wolfssl.sh);
+#   make WOLFSSL=system                  the installed one (pkg-config)
+#   make WOLFSSL_PREFIX=/opt/wolfssl     another one (its lib/pkgconfig, rpath)
 #
 # Layers, bottom first (tests/layers.py checks that includes only point
 # down): base/ -> pins/ -> tls/, conf/ -> shim/.
@@ -30,13 +30,26 @@ BUILD		?= build
 SANFLAGS	=
 endif
 
+# wolfSSL: by default pinshim's own build (mk/wolfssl.sh: Debian's source
+# package, lean and accelerated for the target, linked statically, built
+# once per target under build/); WOLFSSL=system uses the installed one
+# through pkg-config, WOLFSSL_PREFIX=DIR another installed one.
+WOLFSSL		?= bundled
 ifneq ($(WOLFSSL_PREFIX),)
+WOLFSSL		= system
 export PKG_CONFIG_PATH := $(WOLFSSL_PREFIX)/lib/pkgconfig:$(PKG_CONFIG_PATH)
 WOLFSSL_RPATH	= -Wl,-rpath,$(WOLFSSL_PREFIX)/lib
 endif
-
+ifeq ($(WOLFSSL),bundled)
+WOLFSSL_DIR	= build/wolfssl-$(shell $(CC) -dumpmachine)
+WOLFSSL_LIB	= $(WOLFSSL_DIR)/lib/libwolfssl.a
+WOLFSSL_CFLAGS	= -I$(WOLFSSL_DIR)/include
+WOLFSSL_LIBS	= $(WOLFSSL_LIB) -lm
+else
+WOLFSSL_LIB	=
 WOLFSSL_CFLAGS	?= $(shell $(PKG_CONFIG) --cflags wolfssl)
 WOLFSSL_LIBS	?= $(shell $(PKG_CONFIG) --libs wolfssl) $(WOLFSSL_RPATH)
+endif
 EVENT_CFLAGS	?= $(shell $(PKG_CONFIG) --cflags libevent)
 EVENT_LIBS	?= $(shell $(PKG_CONFIG) --libs libevent)
 INIH_CFLAGS	?= $(shell $(PKG_CONFIG) --cflags inih)
@@ -130,11 +143,11 @@ all: $(BUILD)/pinshim
 $(BUILD)/pinshim: $(OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c | $(WOLFSSL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%.o: tests/unit/%.c
+$(BUILD)/tests/%.o: tests/unit/%.c | $(WOLFSSL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -c -o $@ $<
 
@@ -149,7 +162,7 @@ $(BUILD)/tests/test_time32: tests/unit/time32.c base/parse.c base/parse.h
 	$(CC) -m32 -std=c11 -D_GNU_SOURCE -I. $(WARN) $(CFLAGS) -o $@ \
 		tests/unit/time32.c base/parse.c
 
-$(FUZZ_BUILD)/%.o: %.c
+$(FUZZ_BUILD)/%.o: %.c | $(WOLFSSL_LIB)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP \
 		$(WOLFSSL_CFLAGS) $(EVENT_CFLAGS) $(INIH_CFLAGS) -c -o $@ $<
@@ -162,6 +175,12 @@ $(foreach f,$(FUZZERS),$(eval $(call fuzzer,$(f))))
 
 -include $(OBJS:.o=.d) $(UNIT_TESTS:%=$(BUILD)/tests/%.d) \
 	$(wildcard $(FUZZ_BUILD)/*/*.d $(FUZZ_BUILD)/*/*/*.d)
+
+ifneq ($(WOLFSSL_LIB),)
+$(WOLFSSL_LIB):
+	@tests/deps.sh build
+	mk/wolfssl.sh $(abspath $(WOLFSSL_DIR)) $(CC)
+endif
 
 unit: $(UNIT_BINS)
 
@@ -206,7 +225,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/pinshim
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-system
 
 # Numbers, not tests: throughput and idle memory beside direct TLS, stunnel, HAProxy.
 bench:

@@ -125,6 +125,9 @@ pins = %s
 mode = tunnel
 bind = 127.0.0.1:%d
 connect = api.test:%d
+; one client (this script) holds every idle connection
+max_conns = 100000
+max_conns_per_client = 100000
 """ % (pki / "ca.pem", hosts, harness.pin_of(pki / "leaf.pem"), pport, up))
         shim = harness.Proc(ctx, [str(harness.PINSHIM), "run", "-c",
                                   str(ini)], "pinshim")

@@ -4,7 +4,10 @@
 #   tests/deps.sh build|test|demo|bench|san|fuzz
 set -eu
 
-build="gcc make pkg-config libc6-dev libwolfssl-dev libevent-dev libinih-dev"
+# libwolfssl-dev for WOLFSSL=system; dpkg-dev, autotools and the archive
+# keyring to fetch and build pinshim's own wolfSSL (mk/wolfssl.sh)
+build="gcc make pkg-config libc6-dev libwolfssl-dev libevent-dev libinih-dev
+	dpkg-dev autoconf automake libtool debian-archive-keyring"
 case "${1:-build}" in
 build)	pkgs="$build" ;;
 test)	pkgs="$build libcmocka-dev openssl curl nginx mitmproxy python3 iproute2 nftables"

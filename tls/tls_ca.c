@@ -157,6 +157,31 @@ read_all(const char *path, uint8_t *buf, size_t sz)
 	return n > 0 && (size_t)n < sz ? (int)n : -1;
 }
 
+static int	mint(struct tls_ca *, const char *, struct leaf *);
+
+/* wolfSSL (unless built with session export) refuses wolfSSL_new() on a
+ * server context without a certificate and key, though every session gets
+ * its own minted leaf before its handshake. The context holds a leaf for
+ * the reserved name "invalid" (RFC 6761), never served: never the CA's
+ * own key. */
+static int
+ctx_placeholder(struct tls_ca *ca)
+{
+	struct leaf	*l = xcalloc(1, sizeof(*l));
+	int		 status = -1;
+
+	if (mint(ca, "invalid", l) == 0 &&
+	    wolfSSL_CTX_use_certificate_buffer(ca->ctx, l->cert, l->certlen,
+	    WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS &&
+	    wolfSSL_CTX_use_PrivateKey_buffer(ca->ctx, l->key, l->keylen,
+	    WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS)
+		status = 0;
+	ca->mints = 0;		/* not one an app asked for */
+	explicit_bzero(l, sizeof(*l));
+	free(l);
+	return status;
+}
+
 struct tls_ca *
 tls_ca_load(const char *dir, size_t cache, char *err, size_t errsz)
 {
@@ -198,6 +223,11 @@ tls_ca_load(const char *dir, size_t cache, char *err, size_t errsz)
 	    wolfSSL_CTX_set_cipher_list(ca->ctx, TLS_CIPHERS) !=
 	    WOLFSSL_SUCCESS) {
 		snprintf(err, errsz, "cannot create the TLS server context");
+		goto bad;
+	}
+	if (ctx_placeholder(ca) == -1) {
+		snprintf(err, errsz, "cannot mint the context's placeholder "
+		    "certificate");
 		goto bad;
 	}
 	ca->ncache = cache ? cache : 1;

@@ -200,9 +200,11 @@ static const char *
 verify_error_text(int err)
 {
 	switch (err) {
+	case ASN_AFTER_DATE_E:		/* how other wolfSSL builds say it */
 	case X509_V_ERR_CERT_HAS_EXPIRED:
 	case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
 		return "certificate has expired";
+	case ASN_BEFORE_DATE_E:
 	case X509_V_ERR_CERT_NOT_YET_VALID:
 	case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
 		return "certificate is not yet valid";

@@ -1,0 +1,69 @@
+#!/bin/sh
+# Build pinshim's own wolfSSL, once: Debian's wolfssl source package (so
+# Debian's security patches come along; the archive signature is checked
+# by apt), configured lean and accelerated for the target, installed as a
+# static library under PREFIX.
+#   mk/wolfssl.sh PREFIX [CC]
+# WOLFSSL_SRC=DIR uses an unpacked source tree instead of fetching one.
+# Fetching never touches the system's apt configuration: a private sources
+# list, lists and cache under PREFIX.src/.
+set -eu
+prefix=$1
+cc=${2:-cc}
+work=$prefix.src
+src=${WOLFSSL_SRC:-$work/wolfssl}
+
+fetch() {
+	mkdir -p "$work/lists/partial" "$work/archives/partial" "$work/etc"
+	cat > "$work/etc/sources.list" <<LIST
+deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main
+deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security bookworm-security main
+LIST
+	set -- -o Dir::Etc::SourceList="$work/etc/sources.list" \
+	    -o Dir::Etc::SourceParts=/dev/null \
+	    -o Dir::State::Lists="$work/lists" \
+	    -o Dir::Cache::Archives="$work/archives" \
+	    -o APT::Sandbox::User=root
+	apt-get "$@" -qq update
+	(cd "$work" && apt-get "$@" -qq source --download-only wolfssl)
+	rm -rf "$src"
+	dpkg-source -x "$work"/wolfssl_*.dsc "$src" >/dev/null
+}
+
+if [ ! -f "$src/configure.ac" ]; then
+	echo "mk/wolfssl.sh: fetching Debian's wolfssl source package"
+	if ! fetch; then
+		echo "mk/wolfssl.sh: cannot fetch the wolfssl source package;" \
+		    "build against the system's wolfSSL with: make WOLFSSL=system" >&2
+		exit 1
+	fi
+fi
+
+# What pinshim uses, and nothing else (see the README for each flag).
+target=$($cc -dumpmachine)
+flags="--enable-static --disable-shared --disable-examples \
+	--disable-crypttests --disable-benchmark \
+	--enable-tls13 --disable-oldtls --enable-sni --enable-supportedcurves \
+	--enable-session-ticket --enable-opensslextra --enable-sessioncerts \
+	--enable-curve25519 --enable-ed25519 --enable-certgen --enable-certext \
+	--enable-keygen --enable-ip-alt-name --enable-pkcs8 --enable-base64encode \
+	--disable-dh --disable-fpecc"
+defines="-DWOLFSSL_ALWAYS_VERIFY_CB -DWOLFSSL_ALT_NAMES -DKEEP_OUR_CERT"
+case $target in
+x86_64-*)	flags="$flags --enable-aesni --enable-intelasm --enable-sp \
+		    --enable-sp-asm" ;;
+aarch64-*)	flags="$flags --enable-armasm --enable-sp --enable-sp-asm" ;;
+*)		flags="$flags --enable-sp" ;;
+esac
+host=""
+[ "$target" != "$(cc -dumpmachine 2>/dev/null)" ] && host="--host=$target"
+
+cd "$src"
+[ -x configure ] || ./autogen.sh >/dev/null 2>&1
+# shellcheck disable=SC2086
+./configure -q --prefix="$prefix" $host $flags CC="$cc" \
+    CFLAGS="-O2 -g $defines" >/dev/null
+make -s -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
+make -s install >/dev/null
+echo "mk/wolfssl.sh: wolfSSL $(sed -n 's/^#define LIBWOLFSSL_VERSION_STRING "\(.*\)"/\1/p' \
+    "$prefix/include/wolfssl/version.h") for $target in $prefix"
