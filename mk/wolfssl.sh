@@ -27,7 +27,10 @@ LIST
 	apt-get "$@" -qq update
 	(cd "$work" && apt-get "$@" -qq source --download-only wolfssl)
 	rm -rf "$src"
-	dpkg-source -x "$work"/wolfssl_*.dsc "$src" >/dev/null
+	# apt checked the archive's signature and the files' hashes; the
+	# uploader's inline signature needs debian-keyring, so its "cannot
+	# verify" warning goes to the log.
+	dpkg-source -x "$work"/wolfssl_*.dsc "$src" >"$work/dpkg-source.log" 2>&1
 }
 
 if [ ! -f "$src/configure.ac" ]; then
