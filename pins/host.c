@@ -150,7 +150,14 @@ hostpat_match(const struct hostpat *pat, const char *host)
 }
 
 void
+hostpat_key_of(enum hostpat_kind kind, const char *base,
+    char out[HOSTPAT_KEY_LEN])
+{
+	snprintf(out, HOSTPAT_KEY_LEN, "%d:%s", (int)kind, base);
+}
+
+void
 hostpat_key(const struct hostpat *pat, char out[HOSTPAT_KEY_LEN])
 {
-	snprintf(out, HOSTPAT_KEY_LEN, "%d:%s", (int)pat->kind, pat->base);
+	hostpat_key_of(pat->kind, pat->base, out);
 }

@@ -36,6 +36,9 @@ bool	 hostpat_parse(const char *in, struct hostpat *out, const char **why);
 /* A string naming the pattern exactly (kind and base), for hashing. */
 #define HOSTPAT_KEY_LEN	(HOST_MAX + 4)
 void	 hostpat_key(const struct hostpat *, char out[HOSTPAT_KEY_LEN]);
+/* The key a pattern of this kind and base would have. */
+void	 hostpat_key_of(enum hostpat_kind, const char *base,
+	    char out[HOSTPAT_KEY_LEN]);
 /* -1 if pat does not match the normalised host; otherwise a specificity
  * score where larger is more specific. */
 int	 hostpat_match(const struct hostpat *pat, const char *host);

@@ -48,18 +48,23 @@ snapshot_new(enum policy default_policy)
 
 	s->refs = 1;
 	s->default_policy = default_policy;
+	s->index = strmap_new();
 	return s;
 }
 
 void
 snapshot_add_rule(struct snapshot *s, struct rule *r)
 {
+	char	 key[HOSTPAT_KEY_LEN];
+
 	/* Doubling: a 12,000-rule feed is a dozen reallocations, not
 	 * 12,000 copies of a growing array. */
 	if (s->nrules == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 8;
 		s->rules = xreallocarray(s->rules, s->cap, sizeof(*s->rules));
 	}
+	hostpat_key(&r->pat, key);
+	strmap_add(s->index, key, s->nrules, NULL);	/* the first wins */
 	s->rules[s->nrules++] = *r;
 	memset(r, 0, sizeof(*r));
 }
@@ -90,25 +95,50 @@ snapshot_unref(struct snapshot *s)
 	for (i = 0; i < s->nrules; i++)
 		rule_clear(&s->rules[i]);
 	free(s->rules);
+	strmap_free(s->index);
 	free(s);
 }
 
+/* The rule with this key, if it matches host better than *best. */
+static void
+consider(const struct snapshot *s, enum hostpat_kind kind, const char *base,
+    const char *host, size_t *best, int *best_score)
+{
+	char	 key[HOSTPAT_KEY_LEN];
+	size_t	 i;
+	int	 score;
+
+	hostpat_key_of(kind, base, key);
+	if (!strmap_get(s->index, key, &i))
+		return;
+	score = hostpat_match(&s->rules[i].pat, host);
+	if (score > *best_score || (score == *best_score && score >= 0 &&
+	    i < *best)) {
+		*best = i;
+		*best_score = score;
+	}
+}
+
+/* Only the patterns that can match are looked at: the exact name, "*."
+ * over its parent, "**." over each of its suffixes; O(labels), not
+ * O(rules), per connection. The most specific wins, the first written
+ * of equals. */
 void
 snapshot_resolve(const struct snapshot *s, const char *host, int64_t now,
     struct verdict_policy *out)
 {
 	const struct rule	*best = NULL;
+	const char		*p, *dot;
+	size_t			 at = 0;
 	int			 best_score = -1;
-	size_t			 i;
 
-	for (i = 0; i < s->nrules; i++) {
-		int score = hostpat_match(&s->rules[i].pat, host);
-
-		if (score > best_score) {
-			best = &s->rules[i];
-			best_score = score;
-		}
-	}
+	consider(s, HOSTPAT_EXACT, host, host, &at, &best_score);
+	if ((dot = strchr(host, '.')) != NULL)
+		consider(s, HOSTPAT_ONE_LABEL, dot + 1, host, &at, &best_score);
+	for (p = host; p != NULL; p = (dot = strchr(p, '.')) ? dot + 1 : NULL)
+		consider(s, HOSTPAT_ANY_DEPTH, p, host, &at, &best_score);
+	if (best_score >= 0)
+		best = &s->rules[at];
 	out->rule = best;
 	out->expired = false;
 	if (best == NULL) {

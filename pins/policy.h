@@ -42,6 +42,7 @@ struct snapshot {
 	struct rule	*rules;		/* owned */
 	size_t		 nrules;
 	size_t		 cap;		/* rules allocated */
+	struct strmap	*index;		/* owned; pattern key -> rule */
 };
 
 /* What applies to one host, resolved once per connection. */
