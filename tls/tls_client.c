@@ -72,6 +72,18 @@ tls_client_new(const char *ca_file, char *err, size_t errsz)
 		snprintf(err, errsz, "cannot set the cipher list");
 		goto bad;
 	}
+	/* X25519 first: the cheapest key exchange, and the key share sent
+	 * in the ClientHello, so a server that has it needs no retry. A
+	 * wolfSSL without it keeps its default order. */
+	{
+		int	 groups[] = { WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP256R1,
+		    WOLFSSL_ECC_SECP384R1 };
+
+		if (wolfSSL_CTX_set_groups(c->ctx, groups,
+		    (int)nitems(groups)) != WOLFSSL_SUCCESS)
+			(void)wolfSSL_CTX_set_groups(c->ctx, groups + 1,
+			    (int)nitems(groups) - 1);
+	}
 	/* The bundle is read and decoded once, into the anchors the pin
 	 * check walks; wolfSSL's store gets their DER from there. */
 	if (stat(ca_file, &c->file) == -1) {
