@@ -1,5 +1,8 @@
 /*
  * addr.c - CIDR rules (allow lists) and printing socket addresses.
+ *
+ * Must never: match an address against a rule of the other family except
+ * through its IPv4-mapped form.
  */
 #include <stdio.h>
 #include <string.h>

@@ -3,6 +3,9 @@
  *
  * Writes a whole line with one write so lines from a busy loop never
  * interleave, and never blocks on anything but stderr itself.
+ *
+ * Must never: split one line over two writes, or block on anything but
+ * stderr.
  */
 #include <stdarg.h>
 #include <stdio.h>

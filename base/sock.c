@@ -1,6 +1,8 @@
 /*
  * sock.c - socket options (see sock.h). Failures are ignored on purpose:
  * a socket that is not TCP (a socketpair) has no keepalive to set.
+ *
+ * Must never: fail a connection because the system lacks an option.
  */
 #include <netinet/in.h>
 #include <netinet/tcp.h>

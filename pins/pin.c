@@ -4,6 +4,8 @@
  * The format is the HPKP/OkHttp/TrustKit one so pins from those tools work
  * unchanged. Parsing is strict (exact length, canonical base64): a pin that
  * could mean two things is a configuration error, never a guess.
+ *
+ * Must never: accept two spellings of one pin.
  */
 #include <string.h>
 

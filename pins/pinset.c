@@ -3,6 +3,8 @@
  *
  * Membership is tested in constant time over the whole set so the timing of
  * a refusal says nothing about which pin came close.
+ *
+ * Must never: let the time of a check depend on which pin matched.
  */
 #include <stdio.h>
 #include <stdlib.h>

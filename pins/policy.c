@@ -4,6 +4,9 @@
  * Resolution never falls back to something more permissive by accident:
  * no match means default_policy, an expired pin set means on_expiry, and a
  * tie between equally specific patterns keeps the first one written.
+ *
+ * Must never: resolve a host to anything but its most specific rule, or
+ * change a snapshot once it is shared.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -3,6 +3,8 @@
  *
  * Exit status everywhere: 0 success, 1 runtime failure or a check that
  * found a problem, 2 bad usage or bad configuration.
+ *
+ * Must never: exit 0 on a usage error.
  */
 #include <stdio.h>
 #include <string.h>

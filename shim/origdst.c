@@ -1,6 +1,9 @@
 /*
  * origdst.c - SO_ORIGINAL_DST (Linux netfilter), the one place pinshim
  * depends on how the firewall redirected a connection. IPv4 and IPv6.
+ *
+ * Must never: guess a destination: without SO_ORIGINAL_DST the connection
+ * is refused.
  */
 #include <errno.h>
 #include <string.h>

@@ -3,6 +3,8 @@
  * uid, in that order, then prove root cannot be regained. Every failure is
  * fatal; running on as root because a step failed would be worse than not
  * running. Linux/POSIX specifics live here and nowhere else.
+ *
+ * Must never: carry on as root when any step failed.
  */
 #include <errno.h>
 #include <grp.h>

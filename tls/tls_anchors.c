@@ -6,6 +6,8 @@
  * wolfSSL's certificate manager holds the same certificates for the
  * handshake itself; this copy only serves path reconstruction and never
  * decides trust on its own.
+ *
+ * Must never: count a certificate it could not read as an anchor.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,6 +6,9 @@
  * The CA key never leaves the device: it is written 0600 by open() itself
  * and its in-memory copies are wiped once wolfSSL holds the key. Minted
  * leaves are ECDSA P-256 with exactly the requested name as SAN.
+ *
+ * Must never: write the CA key with a wider mode than 0600, or mint for a
+ * name other than the one asked for.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -6,6 +6,10 @@
  * records what wolfSSL found (and, for pin-only, waives the one error that
  * policy exists to waive: no trusted issuer); the verdict itself is made
  * afterwards in tls_verify.c, before any application byte moves.
+ *
+ * Must never: allow TLS below 1.2 or a suite without forward secrecy, or
+ * let the verify callback turn an error into a pass (but for pin-only's one
+ * waiver).
  */
 #include <errno.h>
 #include <stdio.h>

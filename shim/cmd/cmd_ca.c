@@ -1,5 +1,7 @@
 /*
  * cmd_ca.c - `pinshim ca init DIR`: create the device's interception CA.
+ *
+ * Must never: replace an existing CA key (devices may trust it).
  */
 #include <stdio.h>
 #include <string.h>

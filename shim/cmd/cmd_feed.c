@@ -5,6 +5,9 @@
  * `sign` validates the body with the very parser the devices use before it
  * signs anything, so an unusable feed is never published; `verify` checks
  * a signed file exactly as a device would.
+ *
+ * Must never: sign a body the devices would refuse, or leave a half-written
+ * output.
  */
 #include <stdio.h>
 #include <stdlib.h>

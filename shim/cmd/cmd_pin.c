@@ -5,6 +5,8 @@
  * A command-line tool, so plain blocking I/O with timeouts; it shares the
  * pin computation and the chain verdict with the daemon so the pins it
  * prints are exactly the ones the daemon will compare.
+ *
+ * Must never: call a chain verified when it is not.
  */
 #include <errno.h>
 #include <netdb.h>

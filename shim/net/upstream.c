@@ -8,6 +8,9 @@
  * The policy is resolved once, from the snapshot current when the attempt
  * starts; the snapshot is held until the verdict so the pins it lends to the
  * verify step cannot go away mid-handshake.
+ *
+ * Must never: hand over a connection whose verdict did not pass, or block
+ * the loop.
  */
 #include <errno.h>
 #include <netdb.h>

@@ -9,6 +9,9 @@
  * REPORT_QUEUE waiting, one in flight. What is dropped is counted and sent
  * as "suppressed" with the next report. Reports travel over TLS, checked
  * against ca_file and pinned if the snapshot pins the report host.
+ *
+ * Must never: send more than the rate limits allow, or anything but the
+ * refusal's own evidence.
  */
 #include <stdio.h>
 #include <stdlib.h>
