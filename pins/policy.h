@@ -38,6 +38,7 @@ struct rule {
 
 struct snapshot {
 	int		 refs;
+	uint64_t	 gen;		/* unique per snapshot, ever */
 	enum policy	 default_policy;
 	struct rule	*rules;		/* owned */
 	size_t		 nrules;
