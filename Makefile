@@ -75,7 +75,7 @@ BASE_SRCS	= base/mem.c base/parse.c base/addr.c base/file.c base/log.c \
 PINS_SRCS	= pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
 		  pins/rule.c pins/feed_body.c pins/feed_file.c
 TLS_SRCS	= tls/tls_client.c tls/tls_verify.c tls/tls_anchors.c \
-		  tls/tls_ca.c tls/tls_resume.c
+		  tls/tls_ca.c
 CONF_SRCS	= conf/conf.c
 SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
 		  shim/conn/conn.c shim/conn/tunnel.c shim/conn/forward.c \

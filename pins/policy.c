@@ -47,11 +47,9 @@ policy_parse(const char *s, enum policy *out)
 struct snapshot *
 snapshot_new(enum policy default_policy)
 {
-	static uint64_t	 generations;
 	struct snapshot	*s = xcalloc(1, sizeof(*s));
 
 	s->refs = 1;
-	s->gen = ++generations;
 	s->default_policy = default_policy;
 	s->index = strmap_new();
 	return s;

@@ -38,7 +38,6 @@ struct rule {
 
 struct snapshot {
 	int		 refs;
-	uint64_t	 gen;		/* unique per snapshot, ever */
 	enum policy	 default_policy;
 	struct rule	*rules;		/* owned */
 	size_t		 nrules;

@@ -30,14 +30,12 @@
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 struct tls_anchors;
-struct tls_resume;
 
 struct tls_client {
 	int			 refs;		/* sessions in flight hold one */
 	WOLFSSL_CTX		*ctx;		/* owned */
 	struct tls_anchors	*anchors;	/* owned */
 	struct stat		 file;		/* ca_file as it was loaded */
-	struct tls_resume	*resume;	/* owned; session cache */
 };
 
 /* The per-connection inputs and findings of verification. Owned by the
@@ -86,17 +84,6 @@ struct tls_client *tls_client_ref(struct tls_client *);
 bool		 tls_client_same_file(const struct tls_client *,
 		    const char *ca_file);
 void		 tls_client_free(struct tls_client *);	/* drops a ref */
-
-/* Upstream session resumption (tls_resume.c). offer: before the
- * handshake, the session kept for host:port under this snapshot
- * generation, if any. keep: after a connection that passed ends cleanly,
- * its session (with the tickets that arrived while it ran). */
-struct tls_resume *tls_resume_new(void);
-void		 tls_resume_free(struct tls_resume *);
-void		 tls_resume_offer(struct tls_client *, WOLFSSL *,
-		    const char *host, unsigned port, uint64_t gen);
-void		 tls_resume_keep(struct tls_client *, WOLFSSL *,
-		    const char *host, unsigned port, uint64_t gen);
 
 /* A non-blocking client session on fd with SNI and name check for host.
  * chk must outlive the session. */

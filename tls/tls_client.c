@@ -59,7 +59,6 @@ tls_client_new(const char *ca_file, char *err, size_t errsz)
 	struct tls_client	*c = xcalloc(1, sizeof(*c));
 
 	c->refs = 1;
-	c->resume = tls_resume_new();
 	c->ctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
 	if (c->ctx == NULL) {
 		snprintf(err, errsz, "wolfSSL_CTX_new failed");
@@ -132,7 +131,6 @@ tls_client_free(struct tls_client *c)
 {
 	if (c == NULL || --c->refs > 0)
 		return;
-	tls_resume_free(c->resume);
 	tls_anchors_free(c->anchors);
 	if (c->ctx != NULL)
 		wolfSSL_CTX_free(c->ctx);

@@ -56,7 +56,6 @@ conn_free(struct conn *c)
 		close(c->cfd);
 	if (c->ufd != -1)
 		close(c->ufd);
-	tls_client_free(c->tls);
 	conn_gate(c->srv);
 	free(c);
 }
@@ -318,7 +317,6 @@ conn_upstream_done(struct upstream_result *r, void *arg)
 	c->srv->passed++;
 	c->ufd = r->fd;
 	c->ussl = r->ssl;
-	c->gen = r->gen;
 	c->on_pass(c);
 }
 
@@ -330,21 +328,10 @@ conn_dial(struct conn *c, const struct sockaddr_storage *addr,
 
 	conn_idle(c);
 	c->on_pass = on_pass;
-	c->tls = tls_client_ref(c->srv->tls);	/* what upstream_open uses */
 	memset(&opts, 0, sizeof(opts));
 	opts.addr = addr;
 	c->up = upstream_open(c->srv, c->host, c->port,
 	    addr != NULL ? &opts : NULL, conn_upstream_done, c);
-}
-
-/* A connection that passed and ended cleanly: keep its session, under
- * the snapshot its verdict was made with. */
-static void
-conn_keep_session(void *arg, WOLFSSL *upstream)
-{
-	struct conn	*c = arg;
-
-	tls_resume_keep(c->tls, upstream, c->host, c->port, c->gen);
 }
 
 /* The one close line of a relayed connection. */
@@ -374,8 +361,6 @@ conn_relay(struct conn *c)
 	c->relay = relay_start(c->srv->base, c->cfd, c->cssl, c->ufd,
 	    c->ussl, conn_relay_done, c);
 	relay_idle(c->relay, c->srv->base, (unsigned)c->l->lc->idle_timeout);
-	if (c->ussl != NULL)
-		relay_on_clean_end(c->relay, conn_keep_session);
 	if (c->pre != NULL)
 		relay_prime(c->relay, c->pre);
 	c->cfd = c->ufd = -1;

@@ -47,9 +47,6 @@ struct conn {
 	struct timeval		 start;
 	struct sockaddr_storage	 peer;		/* the client's address */
 	bool			 quota_taken;	/* counted for peer */
-	struct tls_client	*tls;		/* one ref, from the dial on:
-						 * where its session is kept */
-	uint64_t		 gen;		/* snapshot of its verdict */
 };
 
 /* The accept prologue: size bytes (a front end's struct that starts with

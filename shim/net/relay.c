@@ -56,7 +56,6 @@ struct relay {
 	struct evbuffer	*buf[2];	/* owned; buf[i]: read from e[i] */
 	uint64_t	 bytes[2];	/* read from e[i] and delivered */
 	relay_done_cb	 done;
-	relay_keep_cb	 keep;		/* or NULL */
 	void		*arg;
 	bool		 dead;
 	struct event	*again;		/* owned; wolfSSL holds input */
@@ -210,9 +209,6 @@ relay_end_all(struct relay *r, const char *how, int failed)
 	 * instead of a clean, possibly truncated, stream. */
 	if (failed >= 0)
 		end_reset(&r->e[!failed]);
-	else if (r->keep != NULL && r->e[RELAY_UPSTREAM].ssl != NULL &&
-	    strcmp(how, "shutting down") != 0)
-		r->keep(r->arg, r->e[RELAY_UPSTREAM].ssl);
 	for (i = 0; i < 2; i++) {
 		struct end *e = &r->e[i];
 
@@ -407,12 +403,6 @@ relay_idle(struct relay *r, struct event_base *base, unsigned secs)
 	r->idle_tv = event_base_init_common_timeout(base, &tv);
 	r->idle = xptr(evtimer_new(base, relay_idle_expired, r));
 	event_add(r->idle, r->idle_tv);
-}
-
-void
-relay_on_clean_end(struct relay *r, relay_keep_cb keep)
-{
-	r->keep = keep;
 }
 
 void

@@ -26,11 +26,6 @@ typedef void (*relay_done_cb)(void *arg, const char *how, int failed,
 struct relay	*relay_start(struct event_base *, int cfd, WOLFSSL *cssl,
 		    int ufd, WOLFSSL *ussl, relay_done_cb done, void *arg);
 void		 relay_abort(struct relay *);
-/* Called with the upstream session just before it is freed, when the
- * relay ended cleanly (both sides closed, no error): its last chance to
- * be kept for resumption. */
-typedef void (*relay_keep_cb)(void *arg, WOLFSSL *upstream);
-void		 relay_on_clean_end(struct relay *, relay_keep_cb);
 /* End the relay ("idle timeout") after secs without a byte either way;
  * 0: never. */
 void		 relay_idle(struct relay *, struct event_base *, unsigned secs);

@@ -88,7 +88,6 @@ up_finish(struct upstream *u, enum upstream_fail fail, const char *reason)
 
 	r->fail = fail;
 	r->reason = reason;
-	r->gen = u->snap->gen;
 	r->policy = u->vp.policy;
 	r->pattern = u->vp.rule ? u->vp.rule->pattern : NULL;
 	r->fd = -1;
@@ -204,8 +203,6 @@ up_connected(evutil_socket_t fd, short what, void *arg)
 		up_finish(u, UP_TLS, "internal-error");
 		return;
 	}
-	tls_resume_offer(u->tls, u->ssl, u->host, (unsigned)atoi(u->port),
-	    u->snap->gen);
 	u->deadline = xptr(evtimer_new(u->srv->base, up_deadline, u));
 	u->io = xptr(event_new(u->srv->base, u->fd, EV_READ, up_handshake, u));
 	tv.tv_sec = (time_t)u->srv->conf->handshake_timeout;

@@ -30,7 +30,6 @@ struct upstream_result {
 	const char		*reason;	/* stable token for logs */
 	char			 detail[512];
 	char			 addr[64];	/* address connected to */
-	uint64_t		 gen;		/* the snapshot's generation */
 	bool			 local;		/* refused before any policy
 						 * applied: policy=- rule=- */
 	enum policy		 policy;

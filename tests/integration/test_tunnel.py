@@ -164,44 +164,6 @@ class Verdicts(ShimTest):
         self.assertEqual(v["reason"], "name-mismatch")
         self.assert_evidence(v, "wrongname")
 
-    def www_server(self):
-        port, _ = s_server(self, self.pki / "leaf.pem", self.pki / "leaf.key",
-                           self.pki / "inter.pem", extra=("-www",))
-        return port
-
-    def test_sessions_resume_and_still_get_the_pin_verdict(self):
-        """The second connection resumes the first's session (the server
-        says Reused) and passes the pin check over the recorded chain; a
-        SIGHUP that changes the pins drops the cached session, and the
-        next connection is refused."""
-        up = self.www_server()
-        shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
-            "api.test", [pin_of(self.pki / "leaf.pem")])).replace(
-            "[upstream]", "[shim]\nlog_level = debug\n[upstream]"))
-        status, body = http_get(self.port)
-        self.assertIn(b"New, TLSv1.3", body)
-        self.assertEqual(shim.verdict()["verdict"], "pass")
-        shim.closed()
-        status, body = http_get(self.port)
-        self.assertIn(b"Reused, TLSv1.3", body)
-        v = shim.verdict()
-        self.assertEqual((v["verdict"], v["detail"]),
-                         ("pass", "pin matched the leaf"))
-        self.assertIn("resumed=yes", shim.log.wait("resumed=yes"))
-        shim.closed()
-        # new pins the server does not match: the cached session must not
-        # carry the connection through
-        shim.ini.write_text(shim.ini.read_text().replace(
-            pin_of(self.pki / "leaf.pem"), UNRELATED))
-        os.kill(shim.p.pid, signal.SIGHUP)
-        shim.log.wait("reload: 1 domain rule")
-        self.assertEqual(refused_silently(self.port), b"")
-        v = shim.verdict()
-        self.assertEqual((v["verdict"], v["reason"]), ("refuse",
-                                                       "pin-mismatch"))
-        # and it was a full handshake, not the old session
-        self.assertEqual(shim.log.path.read_text().count("resumed=yes"), 1)
-
     def test_x25519_is_preferred_for_key_exchange(self):
         up = self.rev_server()
         shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
