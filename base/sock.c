@@ -28,3 +28,11 @@ sock_keepalive(int fd)
 	(void)cnt;
 #endif
 }
+
+void
+sock_nodelay(int fd)
+{
+	int	 on = 1;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}

@@ -13,5 +13,8 @@
 /* TCP keepalive, so a peer that vanished without a FIN is noticed within
  * SOCK_KEEPIDLE + SOCK_KEEPINTVL * SOCK_KEEPCNT seconds (2 min). */
 void	 sock_keepalive(int fd);
+/* TCP_NODELAY: a relay forwards what it has at once; Nagle's wait for
+ * the delayed ACK cost 40 ms per small request-response exchange. */
+void	 sock_nodelay(int fd);
 
 #endif

@@ -148,6 +148,7 @@ tls_session_new(struct tls_client *c, int fd, struct tls_check *chk)
 		goto bad;
 	wolfSSL_set_using_nonblock(ssl, 1);
 	wolfSSL_SetCertCbCtx(ssl, chk);
+
 	if (chk->host[0] != '\0' && !host_is_ip(chk->host)) {
 		if (wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, chk->host,
 		    (unsigned short)strlen(chk->host)) != WOLFSSL_SUCCESS)

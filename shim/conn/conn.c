@@ -157,6 +157,7 @@ conn_new(struct listener *l, int fd, const struct sockaddr *sa, size_t size)
 	l->nconns++;
 	c->srv->nconns++;
 	sock_keepalive(fd);
+	sock_nodelay(fd);
 	if (!(c->quota_taken = quota_take(l->quota, sa, l->max_per_client))) {
 		snprintf(d, sizeof(d), "this client holds %u connection(s), "
 		    "max_conns_per_client", quota_held(l->quota, sa));

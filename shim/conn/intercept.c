@@ -65,7 +65,7 @@ hello_read(evutil_socket_t fd, short what, void *arg)
 	case CH_MORE:
 		if ((size_t)n == sizeof(buf))
 			conn_refuse(c, 0, "bad-clienthello", "ClientHello "
-			    "larger than 32 KiB");
+			    "larger than 32 KiB, or in more than 64 records");
 		return;		/* edge-triggered: wait for more bytes */
 	case CH_NOT_TLS:
 		conn_refuse(c, 0, "not-tls", "the app did not start a TLS "

@@ -237,6 +237,7 @@ up_try_next(struct upstream *u)
 			continue;
 		}
 		sock_keepalive(fd);
+		sock_nodelay(fd);
 		if (connect(fd, sa, salen) == -1 &&
 		    errno != EINPROGRESS) {
 			detail_append(u, strerror(errno));

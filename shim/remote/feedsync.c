@@ -274,6 +274,18 @@ fetch_end(struct fetch *f, enum verdict v, const char *why)
 }
 
 static void
+forget_validators(struct feedsync *fs)
+{
+	int	 i;
+
+	for (i = 0; i < 2; i++) {
+		free(fs->etag[i]);
+		free(fs->lastmod[i]);
+		fs->etag[i] = fs->lastmod[i] = NULL;
+	}
+}
+
+static void
 fetch_http_done(struct http_result *r, void *arg)
 {
 	struct fetch		*f = arg;
@@ -303,6 +315,8 @@ fetch_http_done(struct http_result *r, void *arg)
 	}
 	v = feed_consider(fs, f->url, (const char *)evbuffer_pullup(r->body,
 	    -1), evbuffer_get_length(r->body), why, sizeof(why));
+	if (v == FEED_ACCEPTED)		/* the other source's describe */
+		forget_validators(fs);	/* an older feed now */
 	if (v != FEED_REJECTED) {
 		/* Remember validators only for a feed we have in force. */
 		free(fs->etag[f->src]);

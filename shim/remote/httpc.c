@@ -116,7 +116,10 @@ httpc_head(struct httpc *h, struct evbuffer *in, bool eof)
 		return "malformed or unsupported header";
 	evbuffer_drain(in, hd.len);
 	h->in_body = true;
-	if (h->content_length > (long long)h->max_body)
+	/* Only a body that is wanted has a limit (a report's 200 may carry
+	 * one; nobody reads it). */
+	if (h->max_body > 0 && h->res.status == 200 &&
+	    h->content_length > (long long)h->max_body)
 		return "body larger than the size limit";
 	return "";
 }

@@ -442,6 +442,38 @@ class Device(FeedTest):
         shim.log.wait("STALE: version 1 expired")
         self.passes(shim)
 
+    def test_an_accepted_feed_forgets_the_other_sources_validators(self):
+        """v1 comes from url, v2 from the fallback while url is down; when
+        url is back still serving v1, the ETag it gave for v1 must not be
+        sent: its 304 would call a stale source current."""
+        up, _ = self.api()
+        self.publish(1, [self.leaf])
+        fb = Path(self.tmp) / "fb"
+        fb.mkdir()
+        fb_port = free_port()
+        _, fb_nginx = nginx(self, self.pki / "leaf-chain.pem",
+                            self.pki / "leaf.key", fb, name="nginx-fb",
+                            plain_port=fb_port)
+        shim = Shim(self, self.feed_ini(
+            up, fallback="http://127.0.0.1:%d/pins.feed" % fb_port,
+            extra_shim="log_level = debug"))
+        shim.log.wait("feed: version 1 in force from https://")
+        v1 = (self.www / "pins.feed").read_bytes()
+        (fb / "pins.feed").write_bytes(self.sign(self.body(2, [self.leaf]),
+                                                 name="v2"))
+        self.nginx.stop()                       # url down: fallback serves
+        self.hup(shim)
+        shim.log.wait("feed: version 2 in force from http://127.0.0.1")
+        port, _ = nginx(self, self.pki / "leaf-chain.pem",
+                        self.pki / "leaf.key", self.www, name="nginx-back")
+        self.assertEqual((self.www / "pins.feed").read_bytes(), v1)
+        self.assertNotEqual(port, self.feed_port)  # a new port: new url
+        shim.ini.write_text(shim.ini.read_text().replace(
+            ":%d/pins.feed" % self.feed_port, ":%d/pins.feed" % port))
+        self.hup(shim)
+        line = shim.log.wait("feed: https://feeds.api.test:%d" % port)
+        self.assertIn("version 1 is older", line)   # fetched whole: no 304
+
     def test_rollback_floor_holds_at_start(self):
         """A validly signed old feed copied over the cache is refused at
         start when pins.version says a newer one was accepted."""
@@ -698,7 +730,7 @@ class Publisher(FeedTest):
 class Reports(FeedTest):
     """report_url: certificate refusals are POSTed as JSON, rate-limited."""
 
-    def collector(self):
+    def collector(self, answer=b"HTTP/1.1 204 No Content\r\n\r\n"):
         import json
         got = []
 
@@ -716,12 +748,24 @@ class Reports(FeedTest):
                 body += conn.recv(4096)
             got.append((head.split(b"\r\n")[0].decode(),
                         json.loads(body.decode())))
-            conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+            conn.sendall(answer)
             return None
 
         srv = TLSServer(self, self.pki / "leaf-chain.pem",
                         self.pki / "leaf.key", handle)
         return srv, got
+
+    def test_a_collector_answering_with_a_body_counts_as_delivered(self):
+        srv, got = self.collector(b"HTTP/1.1 200 OK\r\nContent-Length: 2"
+                                  b"\r\n\r\n{}")
+        up, _ = self.api(leaf="rogue")
+        url = "https://feeds.api.test:%d/report" % srv.port
+        self.publish(3, [self.leaf], meta="report_url = %s\n" % url)
+        shim = Shim(self, self.feed_ini(up))
+        shim.log.wait("feed: version 3 in force")
+        self.refused(shim)
+        shim.log.wait(r"report: delivered \(HTTP 200\)")
+        self.assertEqual(len(got), 1)
 
     def test_pin_failure_is_reported_once_per_host_window(self):
         srv, got = self.collector()
