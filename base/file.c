@@ -18,18 +18,15 @@
 #include "base/file.h"
 #include "base/mem.h"
 
-int
-file_write(const char *path, const void *buf, size_t len, unsigned mode,
-    bool excl)
+/* Write all of buf to fd, fsync, close (fd is always closed); 0 or -1
+ * with errno. */
+static int
+write_sync_close(int fd, const void *buf, size_t len)
 {
 	size_t	 off = 0;
 	ssize_t	 n;
-	int	 fd;
+	int	 e;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
-	    (excl ? O_EXCL : O_TRUNC), (mode_t)mode);
-	if (fd == -1)
-		return -1;
 	while (off < len) {
 		if ((n = write(fd, (const char *)buf + off, len - off)) < 0) {
 			if (errno == EINTR)
@@ -42,13 +39,23 @@ file_write(const char *path, const void *buf, size_t len, unsigned mode,
 		goto bad;
 	return close(fd);
 bad:
-	{
-		int e = errno;
-
-		close(fd);
-		errno = e;
-	}
+	e = errno;
+	close(fd);
+	errno = e;
 	return -1;
+}
+
+int
+file_write(const char *path, const void *buf, size_t len, unsigned mode,
+    bool excl)
+{
+	int	 fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+	    (excl ? O_EXCL : O_TRUNC), (mode_t)mode);
+	if (fd == -1)
+		return -1;
+	return write_sync_close(fd, buf, len);
 }
 
 int
@@ -91,30 +98,13 @@ temp_name(const char *name, char *out, size_t sz)
 static int
 write_new_at(int dfd, const char *tmp, const char *buf, size_t len)
 {
-	size_t	 off = 0;
-	ssize_t	 n;
-	int	 fd, e;
+	int	 fd;
 
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0644);
 	if (fd == -1)
 		return -1;
-	while (off < len) {
-		if ((n = write(fd, buf + off, len - off)) < 0) {
-			if (errno == EINTR)
-				continue;
-			goto bad;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) == -1)
-		goto bad;
-	return close(fd);
-bad:
-	e = errno;
-	close(fd);
-	errno = e;
-	return -1;
+	return write_sync_close(fd, buf, len);
 }
 
 int
