@@ -1,6 +1,6 @@
 /*
  * sock.c - socket options (see sock.h). Failures are ignored on purpose:
- * a socket that is not TCP (a socketpair) has no keepalive to set.
+ * a socket that is not TCP (a socketpair) has none of them to set.
  *
  * Must never: fail a connection because the system lacks an option.
  */
@@ -11,11 +11,12 @@
 #include "base/sock.h"
 
 void
-sock_keepalive(int fd)
+sock_relay_options(int fd)
 {
 	int	 on = 1, idle = SOCK_KEEPIDLE, intvl = SOCK_KEEPINTVL;
 	int	 cnt = SOCK_KEEPCNT;
 
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
 #ifdef TCP_KEEPIDLE
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
@@ -27,12 +28,4 @@ sock_keepalive(int fd)
 	(void)intvl;
 	(void)cnt;
 #endif
-}
-
-void
-sock_nodelay(int fd)
-{
-	int	 on = 1;
-
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }

@@ -10,11 +10,11 @@
 #define SOCK_KEEPINTVL	10	/* seconds between probes */
 #define SOCK_KEEPCNT	6	/* unanswered probes before the reset */
 
-/* TCP keepalive, so a peer that vanished without a FIN is noticed within
- * SOCK_KEEPIDLE + SOCK_KEEPINTVL * SOCK_KEEPCNT seconds (2 min). */
-void	 sock_keepalive(int fd);
-/* TCP_NODELAY: a relay forwards what it has at once; Nagle's wait for
- * the delayed ACK cost 40 ms per small request-response exchange. */
-void	 sock_nodelay(int fd);
+/* Both ends of every relayed connection get:
+ * - TCP keepalive, so a peer that vanished without a FIN is noticed
+ *   within SOCK_KEEPIDLE + SOCK_KEEPINTVL * SOCK_KEEPCNT seconds (2 min);
+ * - TCP_NODELAY: a relay forwards what it has at once; Nagle's wait for
+ *   the delayed ACK cost 40 ms per small request-response exchange. */
+void	 sock_relay_options(int fd);
 
 #endif

@@ -156,8 +156,7 @@ conn_new(struct listener *l, int fd, const struct sockaddr *sa, size_t size)
 	server_live_add(c->srv, &c->live);
 	l->nconns++;
 	c->srv->nconns++;
-	sock_keepalive(fd);
-	sock_nodelay(fd);
+	sock_relay_options(fd);
 	if (!(c->quota_taken = quota_take(l->quota, sa, l->max_per_client))) {
 		snprintf(d, sizeof(d), "this client holds %u connection(s), "
 		    "max_conns_per_client", quota_held(l->quota, sa));

@@ -236,8 +236,7 @@ up_try_next(struct upstream *u)
 			detail_append(u, strerror(errno));
 			continue;
 		}
-		sock_keepalive(fd);
-		sock_nodelay(fd);
+		sock_relay_options(fd);
 		if (connect(fd, sa, salen) == -1 &&
 		    errno != EINPROGRESS) {
 			detail_append(u, strerror(errno));
