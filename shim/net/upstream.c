@@ -292,12 +292,10 @@ up_handshake(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	if (ret == WOLFSSL_SUCCESS)
-		log_debug("upstream host=%s addr=%s tls=%s cipher=%s group=%s "
-		    "resumed=%s", u->host, u->res.addr,
-		    wolfSSL_get_version(u->ssl), wolfSSL_get_cipher(u->ssl),
-		    wolfSSL_get_curve_name(u->ssl) ? wolfSSL_get_curve_name(
-		    u->ssl) : "-", wolfSSL_session_reused(u->ssl) ? "yes" :
-		    "no");
+		log_debug("upstream host=%s addr=%s tls=%s cipher=%s group=%s",
+		    u->res.host, u->res.addr, wolfSSL_get_version(u->ssl),
+		    wolfSSL_get_cipher(u->ssl), wolfSSL_get_curve_name(u->ssl) ?
+		    wolfSSL_get_curve_name(u->ssl) : "-");
 	tls_verdict(u->ssl, u->tls, &u->chk, ret, err, &u->res.tv);
 	snprintf(u->res.detail, sizeof(u->res.detail), "%s", u->res.tv.detail);
 	if (u->res.tv.pass)
