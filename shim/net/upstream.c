@@ -35,8 +35,7 @@ struct upstream {
 	struct server		*srv;
 	struct snapshot		*snap;		/* one reference owned */
 	struct tls_client	*tls;		/* one reference owned */
-	char			 host[HOST_MAX + 1];
-	char			 port[8];
+	char			 port[8];	/* res.port, for evdns */
 	enum up_state		 state;
 	struct verdict_policy	 vp;
 	struct tls_check	 chk;
@@ -149,7 +148,7 @@ up_resolved(int err, struct evutil_addrinfo *ai, void *arg)
 	u->dns_sync = true;
 	if (err != 0) {
 		snprintf(u->res.detail, sizeof(u->res.detail), "%s: %s",
-		    u->host, evutil_gai_strerror(err));
+		    u->res.host, evutil_gai_strerror(err));
 	} else {
 		struct evutil_addrinfo *a;
 
@@ -318,10 +317,9 @@ upstream_open(struct server *srv, const char *host, uint16_t port,
 	u->arg = arg;
 	u->snap = snapshot_ref(srv->snap);
 	u->tls = tls_client_ref(srv->tls);
-	snprintf(u->host, sizeof(u->host), "%s", host);
-	snprintf(u->port, sizeof(u->port), "%u", port);
 	snprintf(u->res.host, sizeof(u->res.host), "%s", host);
 	u->res.port = port;
+	snprintf(u->port, sizeof(u->port), "%u", port);
 	snapshot_resolve(u->snap, host, time(NULL), &u->vp);
 	u->chk.policy = u->vp.policy;
 	u->chk.pins = u->vp.rule ? &u->vp.rule->pins : NULL;
@@ -359,7 +357,7 @@ upstream_open(struct server *srv, const char *host, uint16_t port,
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
 	u->state = ST_RESOLVE;
-	req = evdns_getaddrinfo(srv->dns, u->host, u->port, &hints,
+	req = evdns_getaddrinfo(srv->dns, u->res.host, u->port, &hints,
 	    up_resolved, u);
 	if (!u->dns_sync)
 		u->dns_req = req;
