@@ -14,7 +14,6 @@
  * as root when [shim] user is set and the drop failed.
  */
 #include <errno.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,9 +51,9 @@ writable_by(const struct stat *st, uid_t uid, gid_t gid)
 /* The feed cache lives in state_dir: with a [feed], the user pinshim runs
  * as (after the drop, if [shim] user is set) must be able to write it. */
 static int
-state_dir_usable(const struct conf *c, char *err, size_t errsz)
+state_dir_usable(const struct conf *c, const struct runas *who, char *err,
+    size_t errsz)
 {
-	struct passwd	*pw;
 	struct stat	 st;
 
 	if (!c->feed.present || c->state_dir == NULL)
@@ -66,9 +65,8 @@ state_dir_usable(const struct conf *c, char *err, size_t errsz)
 		    c->state_dir, errno ? strerror(errno) : "not a directory");
 		return -1;
 	}
-	if (c->user != NULL && geteuid() == 0 &&
-	    (pw = getpwnam(c->user)) != NULL) {
-		if (writable_by(&st, pw->pw_uid, pw->pw_gid))
+	if (who->name != NULL && geteuid() == 0) {
+		if (writable_by(&st, who->uid, who->gid))
 			return 0;
 		snprintf(err, errsz, "[shim] state_dir %s: not writable by "
 		    "user %s (owner uid %ld, mode %03o): chown it to %s, or "
@@ -84,18 +82,6 @@ state_dir_usable(const struct conf *c, char *err, size_t errsz)
 		return -1;
 	}
 	return 0;
-}
-
-/* privdrop() happens after binding; whether it can is known now. */
-static int
-user_known(const struct conf *c, char *err, size_t errsz)
-{
-	errno = 0;
-	if (c->user == NULL || getpwnam(c->user) != NULL)
-		return 0;
-	snprintf(err, errsz, "[shim] user %s: no such user%s%s", c->user,
-	    errno ? ": " : "", errno ? strerror(errno) : "");
-	return -1;
 }
 
 static int
@@ -139,7 +125,7 @@ fd_budget(struct server *srv)
 /* Everything up to binding: the same for run and run -t. */
 static int
 daemon_prepare(struct server *srv, struct conf *conf, int dns_flags,
-    char *err, size_t errsz)
+    struct runas *who, char *err, size_t errsz)
 {
 	char	 why[256];
 
@@ -166,8 +152,9 @@ daemon_prepare(struct server *srv, struct conf *conf, int dns_flags,
 		snprintf(err, errsz, "interception CA: %s", why);
 		return -1;
 	}
-	if (user_known(conf, err, errsz) == -1 ||
-	    state_dir_usable(conf, err, errsz) == -1)
+	/* privdrop() happens after binding; whether it can is known now. */
+	if (privdrop_check(conf->user, who, err, errsz) == -1 ||
+	    state_dir_usable(conf, who, err, errsz) == -1)
 		return -1;
 	return dns_open(srv, dns_flags, err, errsz);
 }
@@ -304,10 +291,11 @@ int
 daemon_check(struct conf *conf)
 {
 	struct server	 srv;
+	struct runas	 who;
 	char		 err[512];
 	int		 status = 0;
 
-	if (daemon_prepare(&srv, conf, 0, err, sizeof(err)) == -1) {
+	if (daemon_prepare(&srv, conf, 0, &who, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", conf->path, err);
 		status = 2;
 	} else
@@ -322,19 +310,20 @@ int
 daemon_run(struct conf *conf)
 {
 	struct server	 srv;
+	struct runas	 who;
 	char		 err[512];
 	int		 status = 1;
 
 	signal(SIGPIPE, SIG_IGN);
 	if (daemon_prepare(&srv, conf, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-	    EVDNS_BASE_DISABLE_WHEN_INACTIVE, err, sizeof(err)) == -1) {
+	    EVDNS_BASE_DISABLE_WHEN_INACTIVE, &who, err, sizeof(err)) == -1) {
 		log_err("%s", err);
 		goto out;
 	}
 	fd_budget(&srv);
 	if (listeners_open(&srv) == -1)
 		goto out;
-	if (conf->user != NULL && privdrop(conf->user) == -1)
+	if (privdrop(&who) == -1)
 		goto out;
 	/* The cached feed is verified and in force before the loop runs,
 	 * so no connection is ever served on bootstrap pins by mistake. */

@@ -7,6 +7,7 @@
  * Must never: carry on as root when any step failed.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <grp.h>
 #include <pwd.h>
 #include <string.h>
@@ -16,35 +17,52 @@
 #include "shim/privdrop.h"
 
 int
-privdrop(const char *user)
+privdrop_check(const char *user, struct runas *who, char *err, size_t errsz)
 {
 	struct passwd	*pw;
 
+	memset(who, 0, sizeof(*who));
+	if (user == NULL)
+		return 0;
 	errno = 0;
 	if ((pw = getpwnam(user)) == NULL) {
-		log_err("[shim] user %s: no such user%s%s", user,
+		snprintf(err, errsz, "[shim] user %s: no such user%s%s", user,
 		    errno ? ": " : "", errno ? strerror(errno) : "");
 		return -1;
 	}
-	if (geteuid() != 0) {
-		if (geteuid() == pw->pw_uid)
-			return 0;
-		log_err("[shim] user %s: must start as root to switch user",
-		    user);
+	if (pw->pw_uid == 0) {
+		snprintf(err, errsz, "[shim] user %s: is root; root could be "
+		    "regained, which is no drop at all", user);
 		return -1;
 	}
-	if (setgroups(1, &pw->pw_gid) == -1 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
-		log_err("[shim] user %s: cannot drop privileges: %s", user,
-		    strerror(errno));
+	if (geteuid() != 0 && geteuid() != pw->pw_uid) {
+		snprintf(err, errsz, "[shim] user %s: must start as root to "
+		    "switch user", user);
+		return -1;
+	}
+	who->name = user;
+	who->uid = pw->pw_uid;
+	who->gid = pw->pw_gid;
+	return 0;
+}
+
+int
+privdrop(const struct runas *who)
+{
+	if (who->name == NULL || geteuid() == who->uid)
+		return 0;
+	if (setgroups(1, &who->gid) == -1 ||
+	    setresgid(who->gid, who->gid, who->gid) == -1 ||
+	    setresuid(who->uid, who->uid, who->uid) == -1) {
+		log_err("[shim] user %s: cannot drop privileges: %s",
+		    who->name, strerror(errno));
 		return -1;
 	}
 	if (setuid(0) != -1 || seteuid(0) != -1) {
 		log_err("[shim] user %s: root could be regained; aborting",
-		    user);
+		    who->name);
 		return -1;
 	}
-	log_info("running as user %s (uid %ld)", user, (long)pw->pw_uid);
+	log_info("running as user %s (uid %ld)", who->name, (long)who->uid);
 	return 0;
 }

@@ -4,6 +4,23 @@
 #ifndef PINSHIM_PRIVDROP_H
 #define PINSHIM_PRIVDROP_H
 
-int	 privdrop(const char *user);
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Who pinshim will run as after privdrop(). */
+struct runas {
+	const char	*name;		/* borrowed; NULL: no [shim] user */
+	uid_t		 uid;
+	gid_t		 gid;		/* its only group after the drop */
+};
+
+/* Before binding: whether this process can become user (NULL: stays as
+ * it is), filling who. 0, or -1 with the reason in err, so `run -t`
+ * refuses exactly what privdrop() would. */
+int	 privdrop_check(const char *user, struct runas *who, char *err,
+	    size_t errsz);
+/* After binding: become who for good (nothing to do when already who).
+ * 0, or -1 after logging why. */
+int	 privdrop(const struct runas *who);
 
 #endif

@@ -631,6 +631,8 @@ public_key = ed25519:%s
              % (state, feed), "state_dir %s/gone: No such file" % state),
             ("user", "[shim]\nuser = no-such-user-here\n",
              "[shim] user no-such-user-here: no such user"),
+            ("root user", "[shim]\nuser = root\n",
+             "[shim] user root: is root"),
         )
         if os.geteuid() == 0:
             # root-owned state_dir, a drop to nobody: it could never save
@@ -692,11 +694,15 @@ public_key = ed25519:%s
         from harness import ROOT
         ini = Path(self.tmp) / "example.ini"
         # The example names the system store and a "pinshim" user; the
-        # check looks both up, so point them at what this machine has.
+        # check looks both up, so point them at what this machine has
+        # (a user this process can become: root can become nobody).
+        import pwd
+        runas = "nobody" if os.geteuid() == 0 else \
+            pwd.getpwuid(os.geteuid()).pw_name
         ini.write_text((ROOT / "conf" / "pinshim.ini.example").read_text()
                        .replace("/etc/ssl/certs/ca-certificates.crt",
                                 str(self.pki / "ca.pem"))
-                       .replace("user = pinshim", "user = nobody"))
+                       .replace("user = pinshim", "user = %s" % runas))
         r = subprocess.run([str(PINSHIM), "run", "-t", "-c", str(ini)],
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
