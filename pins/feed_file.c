@@ -129,21 +129,35 @@ feed_check_signature(const char *body, size_t len,
 	return -1;
 }
 
+int
+feed_signed_by(const char *buf, size_t len,
+    const uint8_t (*keys)[FEED_KEY_LEN], size_t nkeys, size_t *bodylen,
+    const char **why)
+{
+	uint8_t		 sig[FEED_SIG_LEN];
+	int		 k;
+
+	if (!feed_split(buf, len, bodylen, sig, why))
+		return -1;
+	return (k = feed_check_signature(buf, *bodylen, sig, keys, nkeys)) < 0 ?
+	    -2 : k;
+}
+
 struct feed_body *
 feed_open(const char *name, const char *buf, size_t len,
     const uint8_t (*keys)[FEED_KEY_LEN], size_t nkeys, FILE *errs,
     int *key_used)
 {
-	uint8_t		 sig[FEED_SIG_LEN];
 	size_t		 bodylen;
 	const char	*why;
 	int		 k;
 
-	if (!feed_split(buf, len, &bodylen, sig, &why)) {
+	if ((k = feed_signed_by(buf, len, keys, nkeys, &bodylen, &why)) ==
+	    -1) {
 		fprintf(errs, "%s: %s\n", name, why);
 		return NULL;
 	}
-	if ((k = feed_check_signature(buf, bodylen, sig, keys, nkeys)) < 0) {
+	if (k < 0) {
 		fprintf(errs, "%s: bad signature: made by none of the %zu "
 		    "configured public key(s), or the file was altered\n",
 		    name, nkeys);

@@ -27,6 +27,12 @@ bool	 feed_split(const char *buf, size_t len, size_t *bodylen,
 int	 feed_check_signature(const char *body, size_t len,
 	    const uint8_t sig[FEED_SIG_LEN],
 	    const uint8_t (*keys)[FEED_KEY_LEN], size_t nkeys);
+/* The index of the key that signed buf (*bodylen: the bytes it signs);
+ * -1 with *why when there is no well-formed signature line, -2 when none
+ * of keys made it. */
+int	 feed_signed_by(const char *buf, size_t len,
+	    const uint8_t (*keys)[FEED_KEY_LEN], size_t nkeys,
+	    size_t *bodylen, const char **why);
 /* Verify, then parse. NULL with the reason on errs. */
 struct feed_body *feed_open(const char *name, const char *buf, size_t len,
 	    const uint8_t (*keys)[FEED_KEY_LEN], size_t nkeys, FILE *errs,

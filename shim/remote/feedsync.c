@@ -461,13 +461,12 @@ static bool
 still_signed(const struct feedsync *fs)
 {
 	const struct feed_conf	*fc = &fs->srv->conf->feed;
-	uint8_t			 sig[FEED_SIG_LEN];
 	size_t			 bodylen;
 	const char		*why;
 
-	return feed_split(fs->raw, fs->rawlen, &bodylen, sig, &why) &&
-	    feed_check_signature(fs->raw, bodylen, sig,
-	    (const uint8_t (*)[FEED_KEY_LEN])fc->keys, fc->nkeys) >= 0;
+	return feed_signed_by(fs->raw, fs->rawlen,
+	    (const uint8_t (*)[FEED_KEY_LEN])fc->keys, fc->nkeys, &bodylen,
+	    &why) >= 0;
 }
 
 void
