@@ -458,7 +458,7 @@ struct conf *
 conf_load(const char *path, FILE *errs)
 {
 	struct conf		*c = conf_new(path);
-	struct rule_loader	 rl;
+	struct rule_loader	 rl = { .snap = c->snap };
 	const struct ini_section secs[] = {
 		{ .name = "shim", .keys = shim_keys,
 		  .nkeys = nitems(shim_keys), .ctx = c },
@@ -482,12 +482,10 @@ conf_load(const char *path, FILE *errs)
 		conf_free(c);
 		return NULL;
 	}
-	rule_loader_init(&rl, c->snap);
 	if (ini_load(&in, c->path, f, errs, secs, nitems(secs), "unknown "
 	    "section (want shim, upstream, domain:PATTERN or listen:NAME)") ==
 	    0)
 		check_whole(&in, c);
-	rule_loader_done(&rl);
 	fclose(f);
 	if (in.errors > 0) {
 		conf_free(c);

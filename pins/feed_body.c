@@ -120,7 +120,8 @@ feed_body_parse(const char *name, const char *body, size_t len, FILE *errs)
 	}
 	b = xcalloc(1, sizeof(*b));
 	b->snap = snapshot_new(POLICY_BLOCK);
-	rule_loader_init(&rl, b->snap);
+	memset(&rl, 0, sizeof(rl));
+	rl.snap = b->snap;
 	bl.b = b;
 	bl.has_meta = false;
 	{
@@ -140,7 +141,6 @@ feed_body_parse(const char *name, const char *body, size_t len, FILE *errs)
 		    "device:ID)") == 0;
 	}
 	fclose(f);
-	rule_loader_done(&rl);
 	/* Pass two over the whole body. */
 	if (ok && !bl.has_meta)
 		ok = (ini_error(&in, 1, "[feed]: missing (version, issued, "

@@ -72,6 +72,16 @@ snapshot_add_rule(struct snapshot *s, struct rule *r)
 	memset(r, 0, sizeof(*r));
 }
 
+const struct rule *
+snapshot_rule(const struct snapshot *s, const struct hostpat *pat)
+{
+	char	 key[HOSTPAT_KEY_LEN];
+	size_t	 i;
+
+	hostpat_key(pat, key);
+	return strmap_get(s->index, key, &i) ? &s->rules[i] : NULL;
+}
+
 void
 rule_clear(struct rule *r)
 {
@@ -178,22 +188,14 @@ snapshot_merge(const struct snapshot *base, const struct snapshot *over,
     bool pinning_off)
 {
 	struct snapshot	*s = snapshot_new(base->default_policy);
-	struct strmap	*replaced = strmap_new();
-	char		 key[HOSTPAT_KEY_LEN];
 	size_t		 i;
 
-	/* over's patterns, hashed: merging a 20,000-rule feed stays linear */
-	for (i = 0; over != NULL && i < over->nrules; i++) {
-		hostpat_key(&over->rules[i].pat, key);
-		strmap_add(replaced, key, i, NULL);
-	}
-	for (i = 0; i < base->nrules; i++) {
-		hostpat_key(&base->rules[i].pat, key);
-		if (!strmap_get(replaced, key, &(size_t){ 0 }))
+	/* over's index is hashed: merging a 20,000-rule feed stays linear */
+	for (i = 0; i < base->nrules; i++)
+		if (over == NULL || snapshot_rule(over, &base->rules[i].pat) ==
+		    NULL)
 			rule_copy(s, &base->rules[i], pinning_off);
-	}
 	for (i = 0; over != NULL && i < over->nrules; i++)
 		rule_copy(s, &over->rules[i], pinning_off);
-	strmap_free(replaced);
 	return s;
 }

@@ -58,6 +58,9 @@ bool		 policy_parse(const char *s, enum policy *out);
 struct snapshot	*snapshot_new(enum policy default_policy);
 /* Takes ownership of the rule's members (and clears it). */
 void		 snapshot_add_rule(struct snapshot *, struct rule *);
+/* The rule with exactly this pattern, or NULL (hashed). */
+const struct rule *snapshot_rule(const struct snapshot *,
+		    const struct hostpat *);
 /* Free a rule's members (one not added to a snapshot). */
 void		 rule_clear(struct rule *);
 struct snapshot	*snapshot_ref(struct snapshot *);

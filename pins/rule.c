@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "base/mem.h"
-#include "base/strmap.h"
 #include "pins/rule.h"
 
 #define RULE(f)		offsetof(struct rule, f)
@@ -123,15 +122,11 @@ rule_section_close(struct ini *in, void *ctx, void *obj)
 	struct rule		*r = obj;
 	const struct rule	*same;
 	const char		*problem;
-	char			 key[HOSTPAT_KEY_LEN];
-	size_t			 at;
 
 	r->has_expires = ini_seen(in, "expires");
-	hostpat_key(&r->pat, key);
 	if ((problem = rule_problem(in, r)) != NULL)
 		ini_error(in, in->section_line, "%s", problem);
-	else if (!strmap_add(rl->patterns, key, rl->snap->nrules, &at)) {
-		same = &rl->snap->rules[at];
+	else if ((same = snapshot_rule(rl->snap, &r->pat)) != NULL) {
 		ini_error(in, in->section_line, "[%s]: same pattern as "
 		    "[domain:%s] at %s", in->section, same->pattern,
 		    same->origin);
@@ -140,21 +135,6 @@ rule_section_close(struct ini *in, void *ctx, void *obj)
 		return;
 	}
 	rule_clear(r);
-}
-
-void
-rule_loader_init(struct rule_loader *rl, struct snapshot *snap)
-{
-	memset(rl, 0, sizeof(*rl));
-	rl->snap = snap;
-	rl->patterns = strmap_new();
-}
-
-void
-rule_loader_done(struct rule_loader *rl)
-{
-	strmap_free(rl->patterns);
-	rl->patterns = NULL;
 }
 
 struct ini_section

@@ -13,11 +13,7 @@
 struct rule_loader {
 	struct snapshot	*snap;		/* borrowed */
 	struct rule	 rule;		/* the one being read; owned */
-	struct strmap	*patterns;	/* owned; pattern key -> rule index */
 };
-
-void	 rule_loader_init(struct rule_loader *, struct snapshot *);
-void	 rule_loader_done(struct rule_loader *);
 
 /* The table entry for [domain:PATTERN] sections feeding this loader. */
 struct ini_section rule_section(struct rule_loader *);
