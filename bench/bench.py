@@ -8,7 +8,9 @@ SIZE_MB; each path downloads it with curl (plain HTTP into the tunnels,
 HTTPS for direct) REPEAT times and the median MB/s is printed. Then IDLE
 connections are opened through each tunnel and left idle after the server
 answered once, and the growth of the tunnel process's RSS is divided by
-their number. Numbers, not assertions: this is not a test.
+their number. Then SHORT connections in a row, each one small
+`Connection: close` request (a full upstream handshake each), give
+requests per second. Numbers, not assertions: this is not a test.
 """
 
 import os
@@ -29,6 +31,7 @@ import harness  # noqa: E402
 SIZE_MB = int(os.environ.get("SIZE_MB", "256"))
 REPEAT = int(os.environ.get("REPEAT", "3"))
 IDLE = int(os.environ.get("IDLE", "1000"))
+SHORT = int(os.environ.get("SHORT", "300"))
 
 
 class Ctx:
@@ -69,6 +72,34 @@ def download(url, cacert=None):
     if size != SIZE_MB * 1024 * 1024:
         raise SystemExit("short download from %s: %d bytes" % (url, size))
     return size / secs / 1e6
+
+
+def short_rate(port, tls, n):
+    """n connections one after another, each GET /small with Connection:
+    close, read to the end; requests per second."""
+    import ssl
+    ctx = None
+    if tls:
+        ctx = ssl.create_default_context(cafile=str(harness.pki() /
+                                                    "ca.pem"))
+    req = b"GET /small HTTP/1.1\r\nHost: api.test\r\nConnection: close" \
+        b"\r\n\r\n"
+    t = time.monotonic()
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        if ctx is not None:
+            s = ctx.wrap_socket(s, server_hostname="api.test")
+        s.sendall(req)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        if not data.endswith(b"ok"):
+            raise SystemExit("short request on port %d failed" % port)
+    return n / (time.monotonic() - t)
 
 
 def idle_cost(port, pid, n, line=b"GET /small HTTP/1.1\r\nHost: api.test\r\n"
@@ -185,16 +216,20 @@ backend b
                 "http://127.0.0.1:%d/big" % hport, hp.p.pid)
 
         print("pinshim benchmark on %s, %d cores; %d MB file, median of %d;"
-              " %d idle connections" % (os.uname().machine, os.cpu_count(),
-                                        SIZE_MB, REPEAT, IDLE))
-        print("%-36s %12s %18s" % ("path", "MB/s", "bytes/idle conn"))
+              " %d idle connections; %d short ones in a row"
+              % (os.uname().machine, os.cpu_count(), SIZE_MB, REPEAT, IDLE,
+                 SHORT))
+        print("%-36s %12s %18s %14s" % ("path", "MB/s", "bytes/idle conn",
+                                        "short req/s"))
         for name, (url, pid) in paths.items():
             rates = [download(url, pki / "ca.pem" if url.startswith("https")
                               else None) for _ in range(REPEAT)]
             port = int(url.rsplit(":", 1)[1].split("/")[0])
             idle = ("%18.0f" % idle_cost(port, pid, IDLE)) if pid else \
                 "%18s" % "-"
-            print("%-36s %12.1f %s" % (name, statistics.median(rates), idle))
+            short = short_rate(port, url.startswith("https"), SHORT)
+            print("%-36s %12.1f %s %14.0f" % (name, statistics.median(rates),
+                                              idle, short))
     finally:
         ctx.close()
         harness.cleanup_pki()
