@@ -75,7 +75,7 @@ BASE_SRCS	= base/mem.c base/parse.c base/addr.c base/file.c base/log.c \
 PINS_SRCS	= pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
 		  pins/rule.c pins/feed_body.c pins/feed_file.c
 TLS_SRCS	= tls/tls_client.c tls/tls_verify.c tls/tls_anchors.c \
-		  tls/tls_ca.c
+		  tls/tls_resume.c tls/tls_ca.c
 CONF_SRCS	= conf/conf.c
 SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
 		  shim/conn/conn.c shim/conn/tunnel.c shim/conn/forward.c \
@@ -104,7 +104,7 @@ test_ca_SRCS	= $(TLS_SRCS) pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
 test_base_SRCS	= base/mem.c base/cursor.c base/list.c base/parse.c \
 		  base/url.c base/strmap.c
 test_http1_SRCS	= base/cursor.c shim/net/http1.c
-test_relay_SRCS	= base/mem.c base/log.c shim/net/relay.c
+test_relay_SRCS	= $(test_ca_SRCS) base/log.c shim/net/relay.c
 test_clienthello_SRCS = base/cursor.c shim/conn/clienthello.c
 UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed test_ca \
 		  test_base test_http1 test_relay test_clienthello
@@ -177,7 +177,7 @@ $(foreach f,$(FUZZERS),$(eval $(call fuzzer,$(f))))
 	$(wildcard $(FUZZ_BUILD)/*/*.d $(FUZZ_BUILD)/*/*/*.d)
 
 ifneq ($(WOLFSSL_LIB),)
-$(WOLFSSL_LIB):
+$(WOLFSSL_LIB): mk/wolfssl.sh
 	@tests/deps.sh build
 	mk/wolfssl.sh $(abspath $(WOLFSSL_DIR)) $(CC)
 endif

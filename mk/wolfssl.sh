@@ -47,11 +47,11 @@ target=$($cc -dumpmachine)
 flags="--enable-static --disable-shared --disable-examples \
 	--disable-crypttests --disable-benchmark \
 	--enable-tls13 --disable-oldtls --enable-sni --enable-supportedcurves \
-	--enable-session-ticket --enable-opensslextra --enable-sessioncerts \
+	--enable-session-ticket --enable-opensslextra \
 	--enable-curve25519 --enable-ed25519 --enable-certgen --enable-certext \
 	--enable-keygen --enable-ip-alt-name --enable-pkcs8 --enable-base64encode \
 	--disable-dh --disable-fpecc"
-defines="-DWOLFSSL_ALWAYS_VERIFY_CB -DWOLFSSL_ALT_NAMES -DKEEP_OUR_CERT"
+defines="-DWOLFSSL_ALWAYS_VERIFY_CB -DWOLFSSL_ALT_NAMES -DKEEP_OUR_CERT -DHAVE_EX_DATA"
 case $target in
 x86_64-*)	flags="$flags --enable-aesni --enable-intelasm --enable-sp \
 		    --enable-sp-asm" ;;

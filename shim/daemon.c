@@ -193,6 +193,7 @@ daemon_reload(struct server *srv)
 	srv->snap = snapshot_ref(c->snap);
 	tls_client_free(srv->tls);
 	srv->tls = tls;
+	tls_client_forget(tls);		/* sessions were judged by old pins */
 	/* The listeners point into the old conf: keep their entries. */
 	keep = srv->conf->listeners;
 	nkeep = srv->conf->nlisteners;

@@ -19,6 +19,7 @@
 
 #define TLS_CHAIN_MAX	10	/* certificates considered per chain */
 #define TLS_PRESENTED_LEN (TLS_CHAIN_MAX * (PIN_TEXT_LEN + 1) + 1)
+#define TLS_RESUME_MAX	256	/* origins with a cached session */
 
 /* AEAD with forward secrecy only, both directions: Debian's wolfSSL would
  * otherwise offer anonymous, NULL and PSK suites too. */
@@ -30,28 +31,49 @@
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 struct tls_anchors;
+struct tls_resume;
+
+/* The DER certificates one server presented, leaf first, as wolfSSL's
+ * verify callback saw them in this handshake. Immutable and shared once
+ * made; for resumption it also names the origin it was verified for. */
+struct tls_chain {
+	int			 refs;
+	int			 n;
+	const unsigned char	*der[TLS_CHAIN_MAX];
+	size_t			 len[TLS_CHAIN_MAX];
+	unsigned char		 hash[PIN_HASH_LEN];	/* over all of it */
+	char			*key;		/* resumption origin, or NULL */
+	unsigned		 gen;		/* the cache's generation */
+};
 
 struct tls_client {
 	int			 refs;		/* sessions in flight hold one */
 	WOLFSSL_CTX		*ctx;		/* owned */
 	struct tls_anchors	*anchors;	/* owned */
 	struct stat		 file;		/* ca_file as it was loaded */
+	struct tls_resume	*resume;	/* owned; NULL: never resume */
+	struct tls_pairs	*pairs;		/* owned; verified signatures */
 };
 
 /* The per-connection inputs and findings of verification. Owned by the
- * connection; wolfSSL sees it through the session's ex_data. */
+ * connection; wolfSSL sees it through the session's ex_data. Release what
+ * it holds with tls_check_clear(). */
 struct tls_check {
 	enum policy		 policy;
 	const struct pinset	*pins;		/* borrowed from the snapshot */
 	char			 host[256];	/* name checked; "" for none */
+	uint16_t		 port;		/* with host: the origin */
+	bool			 resume;	/* offer and keep sessions */
 	int			 err;		/* first verification error */
 	int			 err_depth;
-	/* the chain's pins when err was recorded: evidence for a refusal
-	 * that wolfSSL's own checks made (expired, wrong name, unknown CA) */
-	char			 presented[TLS_PRESENTED_LEN];
 	bool			 trust_waived;	/* pin-only: CA check waived */
 	bool			 observe;	/* `pin --connect`: record
 						 * errors, finish the handshake */
+	/* owned: */
+	struct tls_chain	*chain;		/* presented in this handshake */
+	struct tls_chain	*offered;	/* recorded with the session
+						 * offered for resumption */
+	WOLFSSL_SESSION		*fresh;		/* issued before the verdict */
 };
 
 enum tls_reason {
@@ -68,6 +90,7 @@ enum tls_reason {
 
 struct tls_verdict {
 	bool		 pass;
+	bool		 resumed;	/* judged over the recorded chain */
 	enum tls_reason	 reason;
 	char		 detail[256];
 	int		 matched_depth;	/* which cert matched a pin; -1 none */
@@ -85,22 +108,49 @@ bool		 tls_client_same_file(const struct tls_client *,
 		    const char *ca_file);
 void		 tls_client_free(struct tls_client *);	/* drops a ref */
 
-/* A non-blocking client session on fd with SNI and name check for host.
- * chk must outlive the session. */
+/* A non-blocking client session on fd with SNI and name check for host;
+ * with chk->resume, a cached session for the origin is offered. chk must
+ * outlive the handshake; free the session with tls_session_free(). */
 WOLFSSL		*tls_session_new(struct tls_client *, int fd,
 		    struct tls_check *chk);
+void		 tls_session_free(WOLFSSL *);
+void		 tls_check_clear(struct tls_check *);
 
 /* After wolfSSL_connect finished (hs_ret = its return, hs_err = the
- * wolfSSL_get_error code when it failed): the one verdict. */
-void		 tls_verdict(WOLFSSL *, const struct tls_client *,
+ * wolfSSL_get_error code when it failed): the one verdict. A resumed
+ * session is judged over the chain recorded at its full handshake. */
+void		 tls_verdict(WOLFSSL *, struct tls_client *,
 		    const struct tls_check *, int hs_ret, int hs_err,
 		    struct tls_verdict *);
+/* The verdict passed: from now on the session may be resumed (tickets
+ * that arrive later are kept too), and chk no longer backs it. */
+void		 tls_session_passed(struct tls_client *, WOLFSSL *,
+		    struct tls_check *);
+
+/* Session resumption (tls_resume.c): a bounded cache of sessions per
+ * origin (host, port, policy), each with the chain its full handshake
+ * verified. */
+struct tls_resume *tls_resume_new(size_t max);
+void		 tls_resume_free(struct tls_resume *);
+/* Drop every cached session (the pins changed). */
+void		 tls_client_forget(struct tls_client *);
+void		 tls_resume_stats(const struct tls_client *, size_t *cached,
+		    unsigned long *offered, unsigned long *resumed);
+
+struct tls_chain *tls_chain_new(const WOLFSSL_BUFFER_INFO *, int n);
+struct tls_chain *tls_chain_ref(struct tls_chain *);
+void		 tls_chain_free(struct tls_chain *);
+
+/* Verified signatures (issuer key over child), by the two certificates'
+ * hashes: the pin check re-walks a path without re-verifying it. */
+struct tls_pairs;
+struct tls_pairs *tls_pairs_new(void);
+void		 tls_pairs_free(struct tls_pairs *);
 const char	*tls_reason_name(enum tls_reason);
 bool		 tls_trust_error(int err);
 
-/* "sha256/A,sha256/B" for n DER certificates (unreadable ones: "?"). */
-void		 tls_pins_of_ders(const WOLFSSL_BUFFER_INFO *, int n,
-		    char *out, size_t sz);
+/* "sha256/A,sha256/B" for a chain (unreadable ones: "?"). */
+void		 tls_chain_pins(const struct tls_chain *, char *out, size_t sz);
 /* Pins of a certificate (shared with `pinshim pin`). */
 int		 tls_cert_pin(WOLFSSL_X509 *, struct pin *);
 /* Subject as a one-line string into buf. */
@@ -126,6 +176,16 @@ size_t		 tls_anchors_count(const struct tls_anchors *);
 /* Add every anchor to ctx's verify store; how many were taken. */
 size_t		 tls_anchors_trust(const struct tls_anchors *, WOLFSSL_CTX *);
 WOLFSSL_X509	*tls_anchors_get(const struct tls_anchors *, size_t i,
-		    const struct pin **pin);
+		    const struct pin **pin, const unsigned char **hash);
+
+/* Inside tls/ only. */
+void		 tls_resume_attach(struct tls_client *);
+void		 tls_resume_detach(struct tls_client *);
+void		 tls_resume_offer(struct tls_client *, WOLFSSL *,
+		    struct tls_check *);
+bool		 tls_pairs_known(const struct tls_pairs *,
+		    const unsigned char *child, const unsigned char *parent);
+void		 tls_pairs_add(struct tls_pairs *, const unsigned char *child,
+		    const unsigned char *parent);
 
 #endif

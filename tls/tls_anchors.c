@@ -12,12 +12,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/sha256.h>
+
 #include "base/mem.h"
 #include "tls/tls.h"
 
 struct anchor {
 	WOLFSSL_X509	*cert;		/* owned */
 	struct pin	 pin;
+	unsigned char	 hash[PIN_HASH_LEN];	/* of the DER */
 };
 
 struct tls_anchors {
@@ -31,6 +35,8 @@ tls_anchors_load(const char *file, char *err, size_t errsz)
 	struct tls_anchors	*a = xcalloc(1, sizeof(*a));
 	WOLFSSL_BIO		*bio;
 	WOLFSSL_X509		*x;
+	const unsigned char	*der;
+	int			 len;
 
 	if ((bio = wolfSSL_BIO_new_file(file, "r")) == NULL) {
 		snprintf(err, errsz, "%s: cannot open", file);
@@ -39,7 +45,9 @@ tls_anchors_load(const char *file, char *err, size_t errsz)
 	}
 	while ((x = wolfSSL_PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
 		a->v = xreallocarray(a->v, a->n + 1, sizeof(*a->v));
-		if (tls_cert_pin(x, &a->v[a->n].pin) == -1) {
+		if (tls_cert_pin(x, &a->v[a->n].pin) == -1 ||
+		    (der = wolfSSL_X509_get_der(x, &len)) == NULL ||
+		    wc_Sha256Hash(der, (word32)len, a->v[a->n].hash) != 0) {
 			wolfSSL_X509_free(x);
 			continue;
 		}
@@ -89,8 +97,10 @@ tls_anchors_count(const struct tls_anchors *a)
 }
 
 WOLFSSL_X509 *
-tls_anchors_get(const struct tls_anchors *a, size_t i, const struct pin **pin)
+tls_anchors_get(const struct tls_anchors *a, size_t i, const struct pin **pin,
+    const unsigned char **hash)
 {
 	*pin = &a->v[i].pin;
+	*hash = a->v[i].hash;
 	return a->v[i].cert;
 }

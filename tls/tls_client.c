@@ -38,7 +38,14 @@ verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	struct tls_check	*chk = store->userCtx;
 	int			 err = wolfSSL_X509_STORE_CTX_get_error(store);
 
-	if (preverify || chk == NULL)
+	if (chk == NULL)
+		return preverify;
+	/* Called for every certificate, passed or not (the build defines
+	 * WOLFSSL_ALWAYS_VERIFY_CB): the first call takes the chain this
+	 * handshake presented, the only one the verdict may judge. */
+	if (chk->chain == NULL)
+		chk->chain = tls_chain_new(store->certs, store->totalCerts);
+	if (preverify)
 		return preverify;
 	if (chk->policy == POLICY_PIN_ONLY && tls_trust_error(err)) {
 		chk->trust_waived = true;
@@ -47,8 +54,6 @@ verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	if (chk->err == 0) {
 		chk->err = err;
 		chk->err_depth = wolfSSL_X509_STORE_CTX_get_error_depth(store);
-		tls_pins_of_ders(store->certs, store->totalCerts,
-		    chk->presented, sizeof(chk->presented));
 	}
 	return chk->observe ? 1 : 0;
 }
@@ -102,6 +107,9 @@ tls_client_new(const char *ca_file, char *err, size_t errsz)
 		goto bad;
 	}
 	wolfSSL_CTX_set_verify(c->ctx, WOLFSSL_VERIFY_PEER, verify_cb);
+	c->pairs = tls_pairs_new();
+	c->resume = tls_resume_new(TLS_RESUME_MAX);
+	tls_resume_attach(c);
 	return c;
 bad:
 	tls_client_free(c);
@@ -132,8 +140,14 @@ tls_client_free(struct tls_client *c)
 	if (c == NULL || --c->refs > 0)
 		return;
 	tls_anchors_free(c->anchors);
-	if (c->ctx != NULL)
+	tls_resume_free(c->resume);
+	tls_pairs_free(c->pairs);
+	if (c->ctx != NULL) {
+		/* Relayed sessions keep the context alive: a ticket they get
+		 * later must not find this client. */
+		tls_resume_detach(c);
 		wolfSSL_CTX_free(c->ctx);
+	}
 	free(c);
 }
 
@@ -148,6 +162,7 @@ tls_session_new(struct tls_client *c, int fd, struct tls_check *chk)
 		goto bad;
 	wolfSSL_set_using_nonblock(ssl, 1);
 	wolfSSL_SetCertCbCtx(ssl, chk);
+	tls_resume_offer(c, ssl, chk);
 
 	if (chk->host[0] != '\0' && !host_is_ip(chk->host)) {
 		if (wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, chk->host,

@@ -7,7 +7,10 @@
  * trusted CA can append the real intermediate to its chain, and that
  * certificate must not count. The path is rebuilt here with wolfSSL's own
  * issuer and signature checks because wolfSSL does not expose the path it
- * built; wolfSSL's verification still has to succeed on its own.
+ * built; wolfSSL's verification still has to succeed on its own. The
+ * chain judged is the one the verify callback saw in this handshake (or,
+ * for a resumed session, the one recorded at its full handshake), never
+ * what wolfSSL's session object happens to remember.
  *
  * Must never: pass when wolfSSL failed, pass on a name mismatch, or pass a
  * pin/pin-only connection that no path pin matched. In doubt, refuse.
@@ -22,6 +25,7 @@
 #include <wolfssl/error-ssl.h>
 #include <wolfssl/wolfcrypt/asn.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfcrypt/sha256.h>
 #include <wolfssl/openssl/x509v3.h>
 
 #include "pins/host.h"
@@ -31,6 +35,7 @@
 struct node {
 	WOLFSSL_X509	*cert;		/* peer certs owned; anchors borrowed */
 	WOLFSSL_EVP_PKEY *key;		/* owned, lazily */
+	unsigned char	 hash[PIN_HASH_LEN];	/* of the DER */
 	struct pin	 pin;
 	bool		 has_pin;
 	bool		 anchor;
@@ -45,6 +50,7 @@ struct node {
 enum { E_UNKNOWN, E_NO, E_YES };
 
 struct walk {
+	struct tls_pairs *pairs;	/* signatures verified before */
 	struct node	 n[WALK_MAX];
 	size_t		 npeer, count;
 	bool		 need_anchor;
@@ -111,6 +117,10 @@ issued_by(struct walk *w, size_t child, size_t parent)
 	if (wolfSSL_X509_check_issued(p->cert, w->n[child].cert) !=
 	    X509_V_OK)
 		return false;
+	if (tls_pairs_known(w->pairs, w->n[child].hash, p->hash)) {
+		*e = E_YES;
+		return true;
+	}
 	if (++w->sigs > SIG_BUDGET) {
 		w->over_budget = true;
 		return false;
@@ -118,8 +128,10 @@ issued_by(struct walk *w, size_t child, size_t parent)
 	if (p->key == NULL &&
 	    (p->key = wolfSSL_X509_get_pubkey(p->cert)) == NULL)
 		return false;
-	if (wolfSSL_X509_verify(w->n[child].cert, p->key) == WOLFSSL_SUCCESS)
+	if (wolfSSL_X509_verify(w->n[child].cert, p->key) == WOLFSSL_SUCCESS) {
 		*e = E_YES;
+		tls_pairs_add(w->pairs, w->n[child].hash, p->hash);
+	}
 	return *e == E_YES;
 }
 
@@ -223,19 +235,24 @@ verify_error_text(int err)
 	}
 }
 
+static WOLFSSL_X509 *
+chain_cert(const struct tls_chain *ch, int i)
+{
+	const unsigned char	*der = ch->der[i];
+
+	return wolfSSL_d2i_X509(NULL, &der, (int)ch->len[i]);
+}
+
 void
-tls_pins_of_ders(const WOLFSSL_BUFFER_INFO *certs, int n, char *out,
-    size_t sz)
+tls_chain_pins(const struct tls_chain *ch, char *out, size_t sz)
 {
 	char	 text[PIN_TEXT_LEN + 1];
 	size_t	 off = 0;
 	int	 i;
 
 	out[0] = '\0';
-	for (i = 0; certs != NULL && i < n && i < TLS_CHAIN_MAX; i++) {
-		const unsigned char	*der = certs[i].buffer;
-		WOLFSSL_X509		*x = wolfSSL_d2i_X509(NULL, &der,
-		    (int)certs[i].length);
+	for (i = 0; ch != NULL && i < ch->n; i++) {
+		WOLFSSL_X509		*x = chain_cert(ch, i);
 		struct pin		 p;
 
 		if (x != NULL && tls_cert_pin(x, &p) == 0)
@@ -328,16 +345,18 @@ leaf_dates(WOLFSSL_X509 *leaf, struct tls_verdict *v)
 
 /* The presented chain, as nodes 0..npeer-1 (the leaf first). */
 static void
-add_presented(struct walk *w, WOLFSSL_X509_CHAIN *chain, int n)
+add_presented(struct walk *w, const struct tls_chain *ch)
 {
-	size_t	 i;
+	int	 i;
 
-	for (i = 0; i < (size_t)n && i < TLS_CHAIN_MAX; i++) {
+	for (i = 0; i < ch->n; i++) {
 		struct node *nd = &w->n[w->count];
 
-		if ((nd->cert = wolfSSL_get_chain_X509(chain, (int)i)) == NULL)
+		if ((nd->cert = chain_cert(ch, i)) == NULL)
 			continue;
 		nd->has_pin = tls_cert_pin(nd->cert, &nd->pin) == 0;
+		if (wc_Sha256Hash(ch->der[i], (word32)ch->len[i], nd->hash))
+			memset(nd->hash, 0xff, sizeof(nd->hash)); /* unshared */
 		w->count++;
 	}
 	w->npeer = w->count;
@@ -353,7 +372,9 @@ add_anchors(struct walk *w, const struct tls_anchors *anchors)
 	for (i = 0; i < tls_anchors_count(anchors) && w->count < nitems(w->n);
 	    i++) {
 		const struct pin	*ap;
-		WOLFSSL_X509		*a = tls_anchors_get(anchors, i, &ap);
+		const unsigned char	*ah;
+		WOLFSSL_X509		*a = tls_anchors_get(anchors, i, &ap,
+		    &ah);
 		bool			 useful = false;
 
 		for (j = 0; j < w->npeer; j++) {
@@ -368,6 +389,7 @@ add_anchors(struct walk *w, const struct tls_anchors *anchors)
 		}
 		if (useful) {
 			w->n[w->count].cert = a;
+			memcpy(w->n[w->count].hash, ah, PIN_HASH_LEN);
 			w->n[w->count].pin = *ap;
 			w->n[w->count].has_pin = true;
 			w->n[w->count].anchor = true;
@@ -417,23 +439,15 @@ walk_free(struct walk *w)
 /* Rebuild the path, list the presented pins and, for pin and pin-only,
  * decide. With match false (policy ca) only the listing is wanted. */
 static void
-judge_path(WOLFSSL *ssl, const struct tls_client *c,
+judge_path(const struct tls_chain *ch, struct tls_client *c,
     const struct tls_check *chk, bool match, struct tls_verdict *v)
 {
-	WOLFSSL_X509_CHAIN	*chain = wolfSSL_get_peer_chain(ssl);
 	struct walk		 w;
 	size_t			 i;
-	int			 n;
 
 	memset(&w, 0, sizeof(w));
-	n = chain ? wolfSSL_get_chain_count(chain) : 0;
-	if (n <= 0) {
-		v->reason = TLS_NO_CERT;
-		snprintf(v->detail, sizeof(v->detail), "server sent no "
-		    "certificate");
-		return;
-	}
-	add_presented(&w, chain, n);
+	w.pairs = c->pairs;
+	add_presented(&w, ch);
 	list_presented(&w, v);
 	if (w.npeer == 0) {
 		v->reason = TLS_NO_CERT;
@@ -494,37 +508,93 @@ cert_has_ip(WOLFSSL_X509 *x, const char *ip)
 	return found;
 }
 
-/* The presented pins, for refusals decided after the handshake. */
-static void
-list_peer(WOLFSSL *ssl, struct tls_verdict *v)
+/* The chain to judge: the one this handshake presented, or, for a
+ * resumed session (no certificates were sent), the one its full handshake
+ * presented. Anything else has no chain. */
+static const struct tls_chain *
+judged_chain(WOLFSSL *ssl, const struct tls_check *chk, bool *resumed)
 {
-	WOLFSSL_X509_CHAIN	*chain = wolfSSL_get_peer_chain(ssl);
-	struct walk		 w;
+	*resumed = false;
+	if (chk->chain != NULL)
+		return chk->chain;
+	if (chk->offered != NULL && wolfSSL_session_reused(ssl)) {
+		*resumed = true;
+		return chk->offered;
+	}
+	return NULL;
+}
 
-	memset(&w, 0, sizeof(w));
-	if (chain == NULL)
+static void
+policy_verdict(const struct tls_chain *ch, struct tls_client *c,
+    const struct tls_check *chk, struct tls_verdict *v)
+{
+	WOLFSSL_X509	*leaf;
+	bool		 dates;
+
+	if ((leaf = chain_cert(ch, 0)) == NULL) {
+		v->reason = TLS_NO_CERT;
+		snprintf(v->detail, sizeof(v->detail), "unreadable leaf");
 		return;
-	add_presented(&w, chain, wolfSSL_get_chain_count(chain));
-	list_presented(&w, v);
-	walk_free(&w);
+	}
+	if (chk->host[0] != '\0' && !(host_is_ip(chk->host) ?
+	    cert_has_ip(leaf, chk->host) : wolfSSL_X509_check_host(leaf,
+	    chk->host, strlen(chk->host), 0, NULL) == WOLFSSL_SUCCESS)) {
+		v->reason = TLS_NAME_MISMATCH;
+		snprintf(v->detail, sizeof(v->detail), "certificate is not "
+		    "valid for %s", chk->host);
+		wolfSSL_X509_free(leaf);
+		tls_chain_pins(ch, v->presented, sizeof(v->presented));
+		return;
+	}
+	/* pin-only: the waived CA error can hide a date error; resumed: the
+	 * dates were checked when the chain was first presented. */
+	dates = chk->policy == POLICY_PIN_ONLY || v->resumed ?
+	    leaf_dates(leaf, v) : true;
+	wolfSSL_X509_free(leaf);
+	if (!dates) {
+		tls_chain_pins(ch, v->presented, sizeof(v->presented));
+		return;
+	}
+
+	switch (chk->policy) {
+	case POLICY_CA:
+		/* The listing costs a path rebuild; only `pin --connect` shows
+		 * it on a pass (the daemon logs pins on refusals only). */
+		if (chk->observe)
+			judge_path(ch, c, chk, false, v);
+		v->pass = true;
+		v->reason = TLS_OK;
+		snprintf(v->detail, sizeof(v->detail), "chain verified by the "
+		    "CA store (policy ca: no pins)");
+		return;
+	case POLICY_PIN:
+	case POLICY_PIN_ONLY:
+		judge_path(ch, c, chk, true, v);
+		return;
+	default:
+		v->reason = TLS_BAD_CERT;
+		snprintf(v->detail, sizeof(v->detail), "policy %s cannot "
+		    "verify a connection", policy_name(chk->policy));
+		return;
+	}
 }
 
 void
-tls_verdict(WOLFSSL *ssl, const struct tls_client *c,
+tls_verdict(WOLFSSL *ssl, struct tls_client *c,
     const struct tls_check *chk, int hs_ret, int hs_err,
     struct tls_verdict *v)
 {
-	WOLFSSL_X509	*leaf;
+	const struct tls_chain	*ch;
 
 	memset(v, 0, sizeof(*v));
 	v->matched_depth = -1;
 	v->reason = TLS_HANDSHAKE;
+	ch = judged_chain(ssl, chk, &v->resumed);
 
 	if (chk->err != 0) {
 		classify(chk->err, v, chk->err_depth == 0 ? "leaf" :
 		    "chain");
-		snprintf(v->presented, sizeof(v->presented), "%s",
-		    chk->presented);
+		tls_chain_pins(ch, v->presented, sizeof(v->presented));
 		return;
 	}
 	if (hs_ret != WOLFSSL_SUCCESS) {
@@ -532,6 +602,7 @@ tls_verdict(WOLFSSL *ssl, const struct tls_client *c,
 
 		wolfSSL_ERR_error_string_n((unsigned long)hs_err, buf,
 		    sizeof(buf));
+		tls_chain_pins(ch, v->presented, sizeof(v->presented));
 		if (hs_err == DOMAIN_NAME_MISMATCH ||
 		    hs_err == ASN_AFTER_DATE_E || hs_err == ASN_BEFORE_DATE_E ||
 		    hs_err == ASN_NO_SIGNER_E) {
@@ -544,46 +615,17 @@ tls_verdict(WOLFSSL *ssl, const struct tls_client *c,
 	}
 
 	/* The handshake succeeded: wolfSSL's checks passed. Now ours. */
-	if ((leaf = wolfSSL_get_peer_certificate(ssl)) == NULL) {
+	if (ch == NULL) {
 		v->reason = TLS_NO_CERT;
-		snprintf(v->detail, sizeof(v->detail), "no peer certificate");
+		snprintf(v->detail, sizeof(v->detail), "no certificate chain "
+		    "to judge");
 		return;
 	}
-	if (chk->host[0] != '\0' && !(host_is_ip(chk->host) ?
-	    cert_has_ip(leaf, chk->host) : wolfSSL_X509_check_host(leaf,
-	    chk->host, strlen(chk->host), 0, NULL) == WOLFSSL_SUCCESS)) {
-		v->reason = TLS_NAME_MISMATCH;
-		snprintf(v->detail, sizeof(v->detail), "certificate is not "
-		    "valid for %s", chk->host);
-		wolfSSL_X509_free(leaf);
-		list_peer(ssl, v);
-		return;
-	}
-	if (chk->policy == POLICY_PIN_ONLY && !leaf_dates(leaf, v)) {
-		wolfSSL_X509_free(leaf);
-		return;
-	}
-	wolfSSL_X509_free(leaf);
+	policy_verdict(ch, c, chk, v);
+	if (v->pass && v->resumed) {
+		size_t	 off = strlen(v->detail);
 
-	switch (chk->policy) {
-	case POLICY_CA:
-		/* The listing costs a path rebuild; only `pin --connect` shows
-		 * it on a pass (the daemon logs pins on refusals only). */
-		if (chk->observe)
-			judge_path(ssl, c, chk, false, v);
-		v->pass = true;
-		v->reason = TLS_OK;
-		snprintf(v->detail, sizeof(v->detail), "chain verified by the "
-		    "CA store (policy ca: no pins)");
-		return;
-	case POLICY_PIN:
-	case POLICY_PIN_ONLY:
-		judge_path(ssl, c, chk, true, v);
-		return;
-	default:
-		v->reason = TLS_BAD_CERT;
-		snprintf(v->detail, sizeof(v->detail), "policy %s cannot "
-		    "verify a connection", policy_name(chk->policy));
-		return;
+		snprintf(v->detail + off, sizeof(v->detail) - off,
+		    " (resumed; judged over the chain of its full handshake)");
 	}
 }

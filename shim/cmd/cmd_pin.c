@@ -117,14 +117,15 @@ dial(const char *host, uint16_t port, char *addr, size_t addrsz)
 }
 
 static void
-print_chain(WOLFSSL *ssl)
+print_chain(const struct tls_chain *ch)
 {
-	WOLFSSL_X509_CHAIN	*chain = wolfSSL_get_peer_chain(ssl);
-	int			 i, n = chain ? wolfSSL_get_chain_count(chain) : 0;
+	int	 i;
 
-	for (i = 0; i < n; i++) {
-		WOLFSSL_X509	*x = wolfSSL_get_chain_X509(chain, i);
-		char		 prefix[16];
+	for (i = 0; ch != NULL && i < ch->n; i++) {
+		const unsigned char	*der = ch->der[i];
+		WOLFSSL_X509		*x = wolfSSL_d2i_X509(NULL, &der,
+		    (int)ch->len[i]);
+		char			 prefix[16];
 
 		if (x == NULL)
 			continue;
@@ -185,7 +186,7 @@ pin_connect(const char *target, const char *servername, const char *ca_file)
 		goto out;
 	}
 	printf("%s (%s) presents:\n", addr, name);
-	print_chain(ssl);
+	print_chain(chk.chain);
 	if (v.anchor[0] != '\0')
 		printf("  trust anchor from %s: %s\n", ca_file, v.anchor);
 	if (v.pass) {
@@ -195,8 +196,8 @@ pin_connect(const char *target, const char *servername, const char *ca_file)
 		printf("chain does NOT verify against %s for %s: %s: %s\n",
 		    ca_file, name, tls_reason_name(v.reason), v.detail);
 out:
-	if (ssl != NULL)
-		wolfSSL_free(ssl);
+	tls_session_free(ssl);
+	tls_check_clear(&chk);
 	if (fd != -1)
 		close(fd);
 	tls_client_free(tls);

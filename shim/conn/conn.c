@@ -51,7 +51,7 @@ conn_free(struct conn *c)
 	if (c->cssl != NULL)
 		wolfSSL_free(c->cssl);
 	if (c->ussl != NULL)
-		wolfSSL_free(c->ussl);
+		tls_session_free(c->ussl);
 	if (c->cfd != -1)
 		close(c->cfd);
 	if (c->ufd != -1)

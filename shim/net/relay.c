@@ -29,6 +29,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "shim/net/relay.h"
+#include "tls/tls.h"
 
 #define RELAY_BUF	(64 * 1024)	/* per direction; bounds memory */
 #define TLS_CHUNK	(16 * 1024)	/* one TLS record */
@@ -217,7 +218,7 @@ relay_end_all(struct relay *r, const char *how, int failed)
 		if (e->wev != NULL)
 			event_free(e->wev);
 		if (e->ssl != NULL)
-			wolfSSL_free(e->ssl);
+			tls_session_free(e->ssl);
 		if (e->fd != -1)
 			close(e->fd);
 		evbuffer_free(r->buf[i]);

@@ -70,8 +70,8 @@ up_free(struct upstream *u)
 		event_free(u->io);
 	if (u->deadline != NULL)
 		event_free(u->deadline);
-	if (u->ssl != NULL)
-		wolfSSL_free(u->ssl);
+	tls_session_free(u->ssl);
+	tls_check_clear(&u->chk);
 	if (u->fd != -1)
 		close(u->fd);
 	snapshot_unref(u->snap);
@@ -94,8 +94,10 @@ up_finish(struct upstream *u, enum upstream_fail fail, const char *reason)
 	if (fail == UP_OK) {
 		/* chk dies with u: the session must not keep pointing at it
 		 * (a later certificate callback would read freed memory). */
-		if (u->ssl != NULL)
+		if (u->ssl != NULL) {
 			wolfSSL_SetCertCbCtx(u->ssl, NULL);
+			tls_session_passed(u->tls, u->ssl, &u->chk);
+		}
 		r->fd = u->fd;
 		r->ssl = u->ssl;
 		u->fd = -1;
@@ -291,10 +293,12 @@ up_handshake(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	if (ret == WOLFSSL_SUCCESS)
-		log_debug("upstream host=%s addr=%s tls=%s cipher=%s group=%s",
-		    u->res.host, u->res.addr, wolfSSL_get_version(u->ssl),
-		    wolfSSL_get_cipher(u->ssl), wolfSSL_get_curve_name(u->ssl) ?
-		    wolfSSL_get_curve_name(u->ssl) : "-");
+		log_debug("upstream host=%s addr=%s tls=%s cipher=%s group=%s "
+		    "resumed=%s", u->res.host, u->res.addr,
+		    wolfSSL_get_version(u->ssl), wolfSSL_get_cipher(u->ssl),
+		    wolfSSL_get_curve_name(u->ssl) ?
+		    wolfSSL_get_curve_name(u->ssl) : "-",
+		    wolfSSL_session_reused(u->ssl) ? "yes" : "no");
 	tls_verdict(u->ssl, u->tls, &u->chk, ret, err, &u->res.tv);
 	snprintf(u->res.detail, sizeof(u->res.detail), "%s", u->res.tv.detail);
 	if (u->res.tv.pass)
@@ -331,6 +335,8 @@ upstream_open(struct server *srv, const char *host, uint16_t port,
 	if (opts != NULL)
 		u->plain = opts->plain;
 	snprintf(u->chk.host, sizeof(u->chk.host), "%s", host);
+	u->chk.port = port;
+	u->chk.resume = true;
 	u->step = xptr(event_new(srv->base, -1, 0, up_step, u));
 
 	if (u->vp.policy == POLICY_BLOCK) {

@@ -75,6 +75,7 @@ feed_apply(struct feedsync *fs)
 	off = feed_body_pinning_off(b, srv->conf->device_id);
 	snapshot_unref(srv->snap);
 	srv->snap = snapshot_merge(srv->conf->snap, b ? b->snap : NULL, off);
+	tls_client_forget(srv->tls);	/* sessions were judged by old pins */
 	report_set_feed(srv->rep, b ? b->report_url : NULL,
 	    b ? b->version : 0);
 	if (off)

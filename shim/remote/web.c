@@ -159,7 +159,7 @@ web_connected(struct upstream_result *r, void *arg)
 	if (r->ssl != NULL) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
 		    SOCK_CLOEXEC, 0, sp) == -1) {
-			wolfSSL_free(r->ssl);
+			tls_session_free(r->ssl);
 			close(r->fd);
 			web_fail(w, strerror(errno), NULL);
 			return;

@@ -2,6 +2,7 @@
 plain HTTP, and Python servers that hang, reset or talk garbage."""
 
 import os
+import re
 import signal
 import socket
 import stat
@@ -12,8 +13,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from harness import (PINSHIM, WAIT, Proc, Shim, ShimTest, TLSServer,
-                     free_port, nginx, pin_of, refused_silently, s_server,
-                     wait_port)
+                     free_port, http_get, nginx, pin_of, refused_silently,
+                     s_server, wait_port)
 
 UNRELATED = "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
@@ -211,6 +212,35 @@ class Device(FeedTest):
         shim.verdict()
         self.passes(shim)
         self.assertEqual(shim.p.pid, pid)      # never restarted
+
+    def test_feed_swap_drops_resumable_sessions(self):
+        port, _ = s_server(self, self.pki / "leaf.pem", self.pki / "leaf.key",
+                           self.pki / "inter.pem", extra=("-www",))
+        self.publish(1, [self.leaf])
+        shim = Shim(self, self.feed_ini(port, refresh=10))
+        shim.log.wait("feed: version 1 in force")
+        shim.verdict()
+
+        def session():
+            status, body = http_get(self.port)
+            self.assertEqual(status, 200)
+            v = shim.verdict(listener="api")
+            self.assertEqual(v["verdict"], "pass", v)
+            return re.search(rb"^(New|Reused), ", body, re.M).group(1)
+
+        self.assertEqual(session(), b"New")
+        self.assertEqual(session(), b"Reused")
+        # New pins that still match: the session is dropped all the same.
+        self.publish(2, [self.leaf, self.backup])
+        self.hup(shim)
+        shim.log.wait("feed: version 2 in force")
+        self.assertEqual(session(), b"New")
+        self.assertEqual(session(), b"Reused")
+        # Pins the server no longer matches: refused, over a full handshake.
+        self.publish(3, [self.backup])
+        self.hup(shim)
+        shim.log.wait("feed: version 3 in force")
+        self.refused(shim)
 
     def test_unchanged_feed_costs_a_304(self):
         up, _ = self.api()

@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import re
 import signal
 import socket
 import struct
@@ -11,7 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from harness import (PINSHIM, WAIT, Shim, ShimTest, TLSServer, free_port,
+from harness import (PINSHIM, WAIT, Proc, Shim, ShimTest, TLSServer, free_port,
                      http_get,
                      nginx, pin_of, recv_all, refused_silently, s_server,
                      wait_port)
@@ -290,6 +291,82 @@ class Verdicts(ShimTest):
             "api.test", [pin_of(self.pki / "wrongname.pem")], "pin-only")))
         self.assertEqual(refused_silently(self.port), b"")
         self.assertEqual(shim.verdict()["reason"], "name-mismatch")
+
+
+class Resumption(ShimTest):
+    """Upstream sessions are resumed, and every resumed connection is
+    judged again, over the chain of its full handshake."""
+
+    def www(self, *extra):
+        port, self.server = s_server(
+            self, self.pki / "leaf.pem", self.pki / "leaf.key",
+            self.pki / "inter.pem", extra=("-www",) + extra)
+        return port
+
+    def session(self, shim):
+        """One request; the server's own word on the session, the verdict."""
+        status, body = http_get(self.port)
+        self.assertEqual(status, 200)
+        shim.closed()
+        said = re.search(rb"^(New|Reused), TLSv1\.[23],", body, re.M)
+        self.assertIsNotNone(said, body[-400:])
+        return said.group(1), shim.verdict()
+
+    def check_resumes(self, *server_flags):
+        up = self.www(*server_flags)
+        shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
+            "api.test", [pin_of(self.pki / "leaf.pem")])))
+        said, v = self.session(shim)
+        self.assertEqual(said, b"New")
+        self.assertEqual(v["detail"], "pin matched the leaf")
+        said, v = self.session(shim)
+        self.assertEqual(said, b"Reused")
+        self.assertEqual(v["verdict"], "pass")
+        self.assertEqual(v["detail"], "pin matched the leaf (resumed; "
+                         "judged over the chain of its full handshake)")
+        return up, shim
+
+    def test_tls13_ticket_resumed_and_judged_again(self):
+        self.check_resumes()
+
+    def test_tls12_session_resumed_and_judged_again(self):
+        self.check_resumes("-tls1_2")
+
+    def test_sighup_with_new_pins_drops_sessions(self):
+        up, shim = self.check_resumes()
+        leaf = pin_of(self.pki / "leaf.pem")
+        shim.ini.write_text(shim.ini.read_text().replace(leaf, UNRELATED))
+        os.kill(shim.p.pid, signal.SIGHUP)
+        shim.log.wait("reload: 1 domain rule")
+        self.assertEqual(refused_silently(self.port), b"")
+        v = shim.verdict()
+        self.assertEqual(v["reason"], "pin-mismatch")
+        self.assertEqual(v["presented"].split(",")[0], leaf)
+        # Pins that match again: the reloads dropped the cached session,
+        # so the server sees a new one.
+        shim.ini.write_text(shim.ini.read_text().replace(UNRELATED, leaf))
+        os.kill(shim.p.pid, signal.SIGHUP)
+        shim.log.wait("reload: 1 domain rule")
+        said, v = self.session(shim)
+        self.assertEqual((said, v["detail"]), (b"New", "pin matched the leaf"))
+
+    def test_declined_resumption_judges_the_new_chain(self):
+        # The server is replaced by one with another (CA-valid) key: the
+        # offered session is declined, the full handshake presents the new
+        # chain, and that chain, not the one recorded, is judged.
+        up, shim = self.check_resumes()
+        self.server.stop()
+        argv = ["openssl", "s_server", "-accept", "127.0.0.1:%d" % up,
+                "-cert", str(self.pki / "backup.pem"), "-key",
+                str(self.pki / "backup.key"), "-cert_chain",
+                str(self.pki / "inter.pem"), "-quiet", "-www"]
+        proc = Proc(self, argv, "s_server2")
+        wait_port(up, proc.p)
+        self.assertEqual(refused_silently(self.port), b"")
+        v = shim.verdict()
+        self.assertEqual(v["reason"], "pin-mismatch")
+        self.assertEqual(v["presented"].split(",")[0],
+                         pin_of(self.pki / "backup.pem"))
 
 
 class Tangled(ShimTest):
