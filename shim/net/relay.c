@@ -286,12 +286,20 @@ relay_move(struct relay *r, int s, size_t *budget, bool *more)
 			return false;
 		}
 	}
+	/* An empty buffer gives its memory back: a read that found nothing
+	 * leaves reserved space behind (16 KiB, 32 KiB of heap), and an idle
+	 * connection must not hold it. malloc is the pool. */
+	if (evbuffer_get_length(b) == 0) {
+		evbuffer_free(b);
+		r->buf[s] = xptr(evbuffer_new());
+	}
 	/* Input left in the kernel (the budget ran out) needs nothing: the
 	 * read event is level-triggered, epoll reports it again. Only bytes
 	 * wolfSSL already holds are invisible to epoll: come back for them
 	 * after the next poll (see relay_pump), never before it. */
 	if (src->ssl != NULL && !src->rd_eof &&
-	    evbuffer_get_length(b) < RELAY_BUF && wolfSSL_has_pending(src->ssl))
+	    evbuffer_get_length(r->buf[s]) < RELAY_BUF &&
+	    wolfSSL_has_pending(src->ssl))
 		*more = true;
 	return true;
 }
