@@ -14,6 +14,8 @@
  * as root when [shim] user is set and the drop failed.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +122,43 @@ fd_budget(struct server *srv)
 	srv->nofile = (unsigned long)rl.rlim_cur;
 	srv->max_conns = srv->nofile > FD_RESERVE + 2 ?
 	    (unsigned)((srv->nofile - FD_RESERVE) / 2) : 1;
+}
+
+/* libevent makes a small record the first time each descriptor number is
+ * watched, and keeps it. Made during a burst, those records land between
+ * the connections' buffers and afterwards pin the heap's pages (9,000
+ * connections closed: 45 MB resident, 1 MB in use). Made now, for every
+ * descriptor the listeners' limits can reach, they sit together at the
+ * bottom of the heap (~40 bytes each). A pipe's end lends each number a
+ * descriptor epoll accepts. */
+static void
+fd_slots_reserve(struct server *srv)
+{
+	unsigned long	 upto = FD_RESERVE;
+	struct event	*ev;
+	size_t		 i;
+	int		 p[2], fd;
+
+	for (i = 0; i < srv->nlisteners; i++)
+		upto += 2 * (unsigned long)srv->listeners[i].max_conns;
+	if (upto > srv->nofile)
+		upto = srv->nofile;
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return;		/* only the heap's shape is at stake */
+	ev = xptr(event_new(srv->base, -1, 0, NULL, NULL));
+	for (fd = 0; (unsigned long)fd < upto; fd++) {
+		if (fcntl(fd, F_GETFD) != -1)
+			continue;	/* in use: already has its record */
+		if (dup3(p[0], fd, O_CLOEXEC) == -1)
+			break;
+		event_assign(ev, srv->base, fd, EV_READ, NULL, NULL);
+		if (event_add(ev, NULL) == 0)
+			event_del(ev);
+		close(fd);
+	}
+	event_free(ev);
+	close(p[0]);
+	close(p[1]);
 }
 
 /* Everything up to binding: the same for run and run -t. */
@@ -243,6 +282,22 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(srv->base);
 }
 
+/* After a burst: glibc keeps a heap that many connections fragmented
+ * (10,000 closed: 1 GB resident, 13 MB in use); give it back. Armed by
+ * conn_free when the count falls to half its peak, at most once a second. */
+static void
+on_trim(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+
+	(void)fd;
+	(void)what;
+#ifdef __GLIBC__
+	malloc_trim(0);		/* musl returns memory on its own */
+#endif
+	srv->nconns_peak = srv->nconns;
+}
+
 static int
 signals_open(struct server *srv)
 {
@@ -250,6 +305,7 @@ signals_open(struct server *srv)
 	srv->sig_int = evsignal_new(srv->base, SIGINT, on_signal, srv);
 	srv->sig_hup = evsignal_new(srv->base, SIGHUP, on_signal, srv);
 	srv->reload = xptr(event_new(srv->base, -1, 0, on_reload, srv));
+	srv->trim = xptr(evtimer_new(srv->base, on_trim, srv));
 	if (srv->sig_term == NULL || srv->sig_int == NULL ||
 	    srv->sig_hup == NULL || evsignal_add(srv->sig_term, NULL) == -1 ||
 	    evsignal_add(srv->sig_int, NULL) == -1 ||
@@ -278,6 +334,8 @@ daemon_free(struct server *srv)
 		event_free(srv->sig_hup);
 	if (srv->reload)
 		event_free(srv->reload);
+	if (srv->trim)
+		event_free(srv->trim);
 	if (srv->dns != NULL)
 		evdns_base_free(srv->dns, 1);
 	tls_client_free(srv->tls);
@@ -324,6 +382,7 @@ daemon_run(struct conf *conf)
 	fd_budget(&srv);
 	if (listeners_open(&srv) == -1)
 		goto out;
+	fd_slots_reserve(&srv);
 	if (privdrop(&who) == -1)
 		goto out;
 	/* The cached feed is verified and in force before the loop runs,

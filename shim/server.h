@@ -58,6 +58,8 @@ struct server {
 	TAILQ_HEAD(, live)	 live;		/* each entry owns itself */
 	size_t			 nlive;
 	size_t			 nconns;	/* client connections, all */
+	size_t			 nconns_peak;	/* since memory was trimmed */
+	struct event		*trim;		/* owned; gives memory back */
 	unsigned		 max_conns;	/* fds allow this many */
 	unsigned long		 nofile;	/* RLIMIT_NOFILE in force */
 	unsigned long long	 accepted, passed, refused;

@@ -28,6 +28,9 @@
 #include "shim/remote/report.h"
 
 #define LIMIT_LINES	10	/* limit refusals logged per second */
+#define TRIM_PEAK	256	/* bursts smaller than this are not trimmed */
+
+static const struct timeval trim_delay = { 1, 0 };
 
 static void	conn_refuse_as(struct conn *, int, const char *, const char *,
 		    bool);
@@ -38,6 +41,10 @@ conn_free(struct conn *c)
 	server_live_del(c->srv, &c->live);
 	c->l->nconns--;
 	c->srv->nconns--;
+	if (c->srv->nconns_peak >= TRIM_PEAK &&
+	    c->srv->nconns <= c->srv->nconns_peak / 2 &&
+	    c->srv->trim != NULL && !evtimer_pending(c->srv->trim, NULL))
+		evtimer_add(c->srv->trim, &trim_delay);
 	if (c->quota_taken)
 		quota_give(c->l->quota, (struct sockaddr *)&c->peer);
 	if (c->up != NULL)
@@ -155,7 +162,8 @@ conn_new(struct listener *l, int fd, const struct sockaddr *sa, size_t size)
 	c->deadline = xptr(evtimer_new(c->srv->base, conn_deadline, c));
 	server_live_add(c->srv, &c->live);
 	l->nconns++;
-	c->srv->nconns++;
+	if (++c->srv->nconns > c->srv->nconns_peak)
+		c->srv->nconns_peak = c->srv->nconns;
 	sock_relay_options(fd);
 	if (!(c->quota_taken = quota_take(l->quota, sa, l->max_per_client))) {
 		snprintf(d, sizeof(d), "this client holds %u connection(s), "
