@@ -172,10 +172,14 @@ void		 tls_ca_stats(const struct tls_ca *, unsigned long *mints,
 struct tls_anchors *tls_anchors_load(const char *file, char *err,
 		    size_t errsz);
 void		 tls_anchors_free(struct tls_anchors *);
-size_t		 tls_anchors_count(const struct tls_anchors *);
 /* Add every anchor to ctx's verify store; how many were taken. */
 size_t		 tls_anchors_trust(const struct tls_anchors *, WOLFSSL_CTX *);
-WOLFSSL_X509	*tls_anchors_get(const struct tls_anchors *, size_t i,
+/* The anchors whose subject has this name hash (wolfSSL's
+ * X509_subject_name_hash): how many, from index *first on. */
+size_t		 tls_anchors_named(const struct tls_anchors *,
+		    unsigned long name, size_t *first);
+/* Anchor i, parsed on first use (NULL if it cannot be). */
+WOLFSSL_X509	*tls_anchors_get(struct tls_anchors *, size_t i,
 		    const struct pin **pin, const unsigned char **hash);
 
 /* Inside tls/ only. */

@@ -363,31 +363,42 @@ add_presented(struct walk *w, const struct tls_chain *ch)
 }
 
 /* Anchors that could sign something presented join the pool; a
- * presented certificate that is an anchor is marked as one. */
+ * presented certificate that is an anchor is marked as one. Only anchors
+ * with the right subject name are looked at. */
 static void
-add_anchors(struct walk *w, const struct tls_anchors *anchors)
+add_anchors(struct walk *w, struct tls_anchors *anchors)
 {
-	size_t	 i, j;
+	size_t	 added[WALK_MAX], nadded = 0, i, j, k, first, n;
 
-	for (i = 0; i < tls_anchors_count(anchors) && w->count < nitems(w->n);
-	    i++) {
+	for (j = 0; j < w->npeer; j++) {
+		WOLFSSL_X509		*x = w->n[j].cert;
 		const struct pin	*ap;
 		const unsigned char	*ah;
-		WOLFSSL_X509		*a = tls_anchors_get(anchors, i, &ap,
-		    &ah);
-		bool			 useful = false;
+		WOLFSSL_X509		*a;
 
-		for (j = 0; j < w->npeer; j++) {
-			struct node tmp = { .cert = a, .pin = *ap,
-			    .has_pin = true };
+		n = tls_anchors_named(anchors,
+		    wolfSSL_X509_subject_name_hash(x), &first);
+		for (k = first; k < first + n; k++) {
+			struct node tmp = { .has_pin = true };
 
+			if ((tmp.cert = tls_anchors_get(anchors, k, &ap,
+			    &ah)) == NULL)
+				continue;
+			tmp.pin = *ap;
 			if (same_key_and_name(&tmp, &w->n[j]))
 				w->n[j].anchor = true;
-			else if (wolfSSL_X509_check_issued(a, w->n[j].cert) ==
-			    X509_V_OK)
-				useful = true;
 		}
-		if (useful) {
+		n = tls_anchors_named(anchors,
+		    wolfSSL_X509_issuer_name_hash(x), &first);
+		for (k = first; k < first + n; k++) {
+			for (i = 0; i < nadded && added[i] != k; i++)
+				;
+			if (i < nadded || w->count == nitems(w->n) ||
+			    (a = tls_anchors_get(anchors, k, &ap, &ah)) ==
+			    NULL || wolfSSL_X509_check_issued(a, x) !=
+			    X509_V_OK)
+				continue;
+			added[nadded++] = k;
 			w->n[w->count].cert = a;
 			memcpy(w->n[w->count].hash, ah, PIN_HASH_LEN);
 			w->n[w->count].pin = *ap;
