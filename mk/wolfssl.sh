@@ -65,7 +65,7 @@ cd "$src"
 [ -x configure ] || ./autogen.sh >/dev/null 2>&1
 # shellcheck disable=SC2086
 ./configure -q --prefix="$prefix" $host $flags CC="$cc" \
-    CFLAGS="-O2 -g $defines" >/dev/null
+    CFLAGS="-O2 -g -ffunction-sections -fdata-sections $defines" >/dev/null
 make -s -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
 make -s install >/dev/null
 echo "mk/wolfssl.sh: wolfSSL $(sed -n 's/^#define LIBWOLFSSL_VERSION_STRING "\(.*\)"/\1/p' \
