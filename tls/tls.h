@@ -114,6 +114,9 @@ void		 tls_client_free(struct tls_client *);	/* drops a ref */
 WOLFSSL		*tls_session_new(struct tls_client *, int fd,
 		    struct tls_check *chk);
 void		 tls_session_free(WOLFSSL *);
+/* Bytes the session holds that epoll cannot see: decrypted data not yet
+ * read, or received bytes not yet decrypted. Ask before waiting. */
+bool		 tls_session_pending(WOLFSSL *);
 void		 tls_check_clear(struct tls_check *);
 
 /* After wolfSSL_connect finished (hs_ret = its return, hs_err = the
@@ -183,6 +186,8 @@ WOLFSSL_X509	*tls_anchors_get(struct tls_anchors *, size_t i,
 		    const struct pin **pin, const unsigned char **hash);
 
 /* Inside tls/ only. */
+#define TLS_EX_IO	2	/* ex_data slot: the session's read-ahead */
+void		 tls_resume_release(WOLFSSL *);	/* before freeing it */
 void		 tls_resume_attach(struct tls_client *);
 void		 tls_resume_detach(struct tls_client *);
 void		 tls_resume_offer(struct tls_client *, WOLFSSL *,

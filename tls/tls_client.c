@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -21,6 +22,7 @@
 #include <wolfssl/error-ssl.h>
 #include <wolfssl/wolfcrypt/asn.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfio.h>
 
 #include "pins/host.h"
 #include "base/mem.h"
@@ -151,15 +153,89 @@ tls_client_free(struct tls_client *c)
 	free(c);
 }
 
+/* Read-ahead. wolfSSL asks its I/O for exactly what it needs next: a
+ * record's 5-byte header, then its body, a recv() each. Asked for a
+ * header, this reads what the socket has (up to a full record beyond it)
+ * and serves the next requests from there: one syscall per record, the
+ * cost one memcpy. The buffer exists only while it holds bytes, so an idle
+ * connection keeps none. Bytes held here are invisible to epoll: callers
+ * ask tls_session_pending(). */
+#define RA_SIZE		(16 * 1024 + 512)	/* a record and its header */
+
+struct tls_io {
+	int		 fd;		/* first: EmbedReceive's context */
+	unsigned char	*buf;		/* owned while len > 0 */
+	size_t		 off, len;
+};
+
+static int
+io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+	struct tls_io	*io = ctx;
+	size_t		 n;
+	int		 got;
+
+	if (io->len == 0 && sz >= RA_SIZE / 2)
+		return EmbedReceive(ssl, buf, sz, &io->fd);	/* a body */
+	if (io->len == 0) {
+		io->buf = xreallocarray(NULL, 1, RA_SIZE);
+		if ((got = EmbedReceive(ssl, (char *)io->buf, RA_SIZE,
+		    &io->fd)) <= 0) {
+			free(io->buf);
+			io->buf = NULL;
+			return got;
+		}
+		io->off = 0;
+		io->len = (size_t)got;
+	}
+	n = io->len < (size_t)sz ? io->len : (size_t)sz;
+	memcpy(buf, io->buf + io->off, n);
+	io->off += n;
+	if ((io->len -= n) == 0) {
+		free(io->buf);
+		io->buf = NULL;
+	}
+	return (int)n;
+}
+
+void
+tls_session_free(WOLFSSL *ssl)
+{
+	struct tls_io	*io;
+
+	if (ssl == NULL)
+		return;
+	tls_resume_release(ssl);
+	if ((io = wolfSSL_get_ex_data(ssl, TLS_EX_IO)) != NULL) {
+		free(io->buf);
+		free(io);
+	}
+	wolfSSL_free(ssl);
+}
+
+bool
+tls_session_pending(WOLFSSL *ssl)
+{
+	struct tls_io	*io = wolfSSL_get_ex_data(ssl, TLS_EX_IO);
+
+	return wolfSSL_has_pending(ssl) || (io != NULL && io->len > 0);
+}
+
 WOLFSSL *
 tls_session_new(struct tls_client *c, int fd, struct tls_check *chk)
 {
-	WOLFSSL	*ssl;
+	WOLFSSL		*ssl;
+	struct tls_io	*io;
 
 	if ((ssl = wolfSSL_new(c->ctx)) == NULL)
 		return NULL;
 	if (wolfSSL_set_fd(ssl, fd) != WOLFSSL_SUCCESS)
 		goto bad;
+	io = xcalloc(1, sizeof(*io));
+	io->fd = fd;
+	wolfSSL_set_ex_data(ssl, TLS_EX_IO, io);
+	wolfSSL_SSLSetIORecv(ssl, io_recv);
+	wolfSSL_SetIOReadCtx(ssl, io);
 	wolfSSL_set_using_nonblock(ssl, 1);
 	wolfSSL_SetCertCbCtx(ssl, chk);
 	tls_resume_offer(c, ssl, chk);
@@ -174,6 +250,6 @@ tls_session_new(struct tls_client *c, int fd, struct tls_check *chk)
 	}
 	return ssl;
 bad:
-	wolfSSL_free(ssl);
+	tls_session_free(ssl);
 	return NULL;
 }

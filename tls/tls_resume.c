@@ -37,7 +37,7 @@
 #endif
 
 /* ex_data slots of a client session: the check during the handshake, the
- * passed chain (one reference) after it. */
+ * passed chain (one reference) after it; TLS_EX_IO is tls_client.c's. */
 #define EX_CHECK	0
 #define EX_CHAIN	1
 /* of the client context: its tls_client */
@@ -341,12 +341,10 @@ tls_session_passed(struct tls_client *c, WOLFSSL *ssl, struct tls_check *chk)
 }
 
 void
-tls_session_free(WOLFSSL *ssl)
+tls_resume_release(WOLFSSL *ssl)
 {
-	if (ssl == NULL)
-		return;
 	tls_chain_free(wolfSSL_get_ex_data(ssl, EX_CHAIN));
-	wolfSSL_free(ssl);
+	wolfSSL_set_ex_data(ssl, EX_CHAIN, NULL);
 }
 
 /* Verified pairs: a direct-mapped table of (child, issuer) certificate

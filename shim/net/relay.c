@@ -43,6 +43,7 @@ struct end {
 	WOLFSSL		*ssl;		/* owned, NULL for plain TCP */
 	struct event	*rev, *wev;	/* owned */
 	bool		 rd_eof;	/* the peer finished sending */
+	bool		 rd_drained;	/* a short read: wait for epoll */
 	bool		 wr_shut;	/* we finished sending */
 	bool		 shut_pending;	/* close_notify waits for room */
 	bool		 rd_wants_write; /* wolfSSL_read said WANT_WRITE */
@@ -67,14 +68,28 @@ struct relay {
 static const char *const end_names[] = { "client", "upstream" };
 static const struct timeval zero = { 0, 0 };
 
+/* Read into b. A read shorter than asked means the socket (or wolfSSL)
+ * had no more for now: the end is marked drained, and the next read waits
+ * for epoll instead of costing a syscall that says EAGAIN. */
 static enum io
 end_read(struct end *e, struct evbuffer *b, size_t want, size_t *got)
 {
+	struct evbuffer_iovec	 v;
+
+	if (want > TLS_CHUNK)
+		want = TLS_CHUNK;
+	if (evbuffer_reserve_space(b, (ev_ssize_t)want, &v, 1) < 1)
+		return IO_ERROR;
 	if (e->ssl == NULL) {
-		int n = evbuffer_read(b, e->fd, (int)want);
+		/* recv into reserved space: evbuffer_read would ask the kernel
+		 * for FIONREAD first, a syscall per read */
+		ssize_t n = recv(e->fd, v.iov_base, want, 0);
 
 		if (n > 0) {
+			v.iov_len = (size_t)n;
+			evbuffer_commit_space(b, &v, 1);
 			*got = (size_t)n;
+			e->rd_drained = (size_t)n < want;
 			return IO_DATA;
 		}
 		if (n == 0)
@@ -84,13 +99,8 @@ end_read(struct end *e, struct evbuffer *b, size_t want, size_t *got)
 		e->err = errno;
 		return IO_ERROR;
 	} else {
-		struct evbuffer_iovec	 v;
 		int			 n, err;
 
-		if (want > TLS_CHUNK)
-			want = TLS_CHUNK;
-		if (evbuffer_reserve_space(b, (ev_ssize_t)want, &v, 1) < 1)
-			return IO_ERROR;
 		errno = 0;	/* tells a FIN from an RST below */
 		n = wolfSSL_read(e->ssl, v.iov_base, (int)want);
 		if (n > 0) {
@@ -98,6 +108,10 @@ end_read(struct end *e, struct evbuffer *b, size_t want, size_t *got)
 			evbuffer_commit_space(b, &v, 1);
 			*got = (size_t)n;
 			e->rd_wants_write = false;
+			/* a record at a time: shorter than asked and nothing
+			 * decrypted left is as far as this read goes */
+			e->rd_drained = (size_t)n < want &&
+			    !tls_session_pending(e->ssl);
 			return IO_DATA;
 		}
 		err = wolfSSL_get_error(e->ssl, n);
@@ -239,12 +253,13 @@ relay_move(struct relay *r, int s, size_t *budget, bool *more)
 	struct evbuffer	*b = r->buf[s];
 	size_t		 got;
 
+	src->rd_drained = false;
 	for (;;) {
 		size_t	 len = evbuffer_get_length(b);
 		bool	 moved = false;
 
-		if (!src->rd_eof && len < RELAY_BUF && *budget > 0 &&
-		    !dst->wr_shut) {
+		if (!src->rd_eof && !src->rd_drained && len < RELAY_BUF &&
+		    *budget > 0 && !dst->wr_shut) {
 			switch (end_read(src, b, RELAY_BUF - len, &got)) {
 			case IO_DATA:
 				r->bytes[s] += got;
@@ -299,7 +314,7 @@ relay_move(struct relay *r, int s, size_t *budget, bool *more)
 	 * after the next poll (see relay_pump), never before it. */
 	if (src->ssl != NULL && !src->rd_eof &&
 	    evbuffer_get_length(r->buf[s]) < RELAY_BUF &&
-	    wolfSSL_has_pending(src->ssl))
+	    tls_session_pending(src->ssl))
 		*more = true;
 	return true;
 }

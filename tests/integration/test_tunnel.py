@@ -443,6 +443,32 @@ class Transfer(ShimTest):
         super().setUp()
         self.pins = self.domain("api.test", [pin_of(self.pki / "leaf.pem")])
 
+    def test_records_arriving_together_are_all_delivered(self):
+        # Two TLS records in one TCP segment, then silence: pinshim reads
+        # both in one recv, so the second is in its read-ahead, where epoll
+        # cannot see it. It must reach the app without further traffic.
+        def two_records(conn):
+            self.assertEqual(conn.recv(3), b"go\n")
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+            conn.sendall(b"one\n")
+            conn.sendall(b"two\n")
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+            return conn.recv(4)       # held open until the app says bye
+
+        srv = TLSServer(self, self.pki / "leaf-chain.pem",
+                        self.pki / "leaf.key", two_records)
+        Shim(self, self.ini("api.test:%d" % srv.port, self.pins))
+        with socket.create_connection(("127.0.0.1", self.port),
+                                      timeout=WAIT) as s:
+            s.sendall(b"go\n")
+            got = b""
+            while got != b"one\ntwo\n":
+                chunk = s.recv(100)
+                self.assertTrue(chunk, got)
+                got += chunk
+            s.sendall(b"bye\n")
+        self.assertEqual(srv.errors, [])
+
     def test_large_transfer_intact(self):
         root = Path(self.tmp) / "www"
         root.mkdir()
