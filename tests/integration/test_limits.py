@@ -183,14 +183,17 @@ class Fairness(ShimTest):
         events = []
         threads = self.downloads(20, events)
         self.wait_flowing(20)
+        events.append(("term", 0, 0))
         self.shim.p.send_signal(signal.SIGTERM)
         self.shim.p.wait(60)
         events.append(("exit", 0, self.shim.p.returncode))
         for t in threads:
             t.join(180)
-        # pinshim stopped (cleanly) before any download could finish:
-        # every one was cut short
+        # pinshim stopped (cleanly) while the bulk of the downloads still
+        # ran, and every download still running was cut short
         self.assertEqual(self.shim.p.returncode, 0)
-        self.assertEqual([rc for k, _, rc in events if k == "big" and
-                          rc == 0], [], events)
+        after = events[[e[0] for e in events].index("term"):]
+        running = [rc for k, _, rc in after if k == "big"]
+        self.assertGreaterEqual(len(running), 10, events)
+        self.assertNotIn(0, running, events)
         self.shim.stopped = True
