@@ -22,9 +22,21 @@ PREFIX		?= /usr/local
 DESTDIR		?=
 SAN		?=
 
+# A cross build when CC makes code for another machine:
+#   make CC=aarch64-linux-gnu-gcc          (or arm-linux-gnueabihf-gcc, ...)
+# into build-TRIPLET/; see "Cross builds" below.
+TARGET		:= $(shell $(CC) -dumpmachine 2>/dev/null)
+HOST		:= $(shell cc -dumpmachine 2>/dev/null)
+ifneq ($(TARGET),$(HOST))
+CROSS		= $(TARGET)
+endif
+
 ifeq ($(SAN),1)
 BUILD		?= build-san
 SANFLAGS	= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifneq ($(CROSS),)
+BUILD		?= build-$(CROSS)
+SANFLAGS	=
 else
 BUILD		?= build
 SANFLAGS	=
@@ -53,12 +65,33 @@ WOLFSSL_LIB	=
 WOLFSSL_CFLAGS	?= $(shell $(PKG_CONFIG) --cflags wolfssl)
 WOLFSSL_LIBS	?= $(shell $(PKG_CONFIG) --libs wolfssl) $(WOLFSSL_RPATH)
 endif
+ifeq ($(CROSS),)
 EVENT_CFLAGS	?= $(shell $(PKG_CONFIG) --cflags libevent)
 EVENT_LIBS	?= $(shell $(PKG_CONFIG) --libs libevent)
 INIH_CFLAGS	?= $(shell $(PKG_CONFIG) --cflags inih)
 INIH_LIBS	?= $(shell $(PKG_CONFIG) --libs inih)
 CMOCKA_CFLAGS	?= $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS	?= $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
+DEPS_READY	= $(BUILD)/.deps
+else
+# Cross builds: libevent, inih and cmocka are Debian's packages for the
+# target's architecture, unpacked into a sysroot by mk/sysroot.sh (fetched
+# once; the host's pkg-config and headers are never used), libevent and
+# inih linked statically. Debian's libwolfssl-dev is not Multi-Arch, so
+# wolfSSL is always pinshim's own build, configured for the target.
+ifneq ($(WOLFSSL),bundled)
+$(error a cross build ($(CROSS)) uses pinshim's own wolfSSL; drop WOLFSSL=$(WOLFSSL))
+endif
+SYSROOT		?= build/sysroot-$(CROSS)
+SYSROOT_LIB	= $(SYSROOT)/usr/lib/$(CROSS)
+EVENT_CFLAGS	= -I$(SYSROOT)/usr/include
+EVENT_LIBS	= $(SYSROOT_LIB)/libevent.a
+INIH_CFLAGS	=
+INIH_LIBS	= $(SYSROOT_LIB)/libinih.a
+CMOCKA_CFLAGS	=
+CMOCKA_LIBS	= -L$(SYSROOT_LIB) -lcmocka -Wl,-rpath,$(abspath $(SYSROOT_LIB))
+DEPS_READY	= $(SYSROOT)/.done
+endif
 
 CFLAGS		?= -O2 -g
 WARN		= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -115,10 +148,16 @@ UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed test_ca \
 OBJS		= $(SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS	= $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
-# The 2038 test needs a 32-bit time_t: -m32 where the compiler has it
-# (Debian: gcc-multilib, which tests/deps.sh installs on amd64).
+# The 2038 test needs a 32-bit time_t: Debian's i686 cross compiler,
+# linked statically so it runs on an amd64 kernel as it is (tests/deps.sh
+# installs gcc-i686-linux-gnu there: unlike gcc-multilib it coexists with
+# the ARM cross compilers), else $(CC) -m32. Not in cross builds.
+ifeq ($(CROSS),)
+CC32		?= $(shell command -v i686-linux-gnu-gcc >/dev/null 2>&1 && \
+		     echo 'i686-linux-gnu-gcc -static' || echo '$(CC) -m32')
 M32		:= $(shell echo 'int main(void){return 0;}' | \
-		     $(CC) -m32 -x c -o /dev/null - 2>/dev/null && echo yes)
+		     $(CC32) -x c -o /dev/null - 2>/dev/null && echo yes)
+endif
 ifeq ($(M32),yes)
 UNIT_BINS	+= $(BUILD)/tests/test_time32
 endif
@@ -138,19 +177,19 @@ fuzz_host_SRCS	= pins/host.c
 FUZZERS		= fuzz_clienthello fuzz_http1 fuzz_feed fuzz_ini fuzz_pins \
 		  fuzz_host
 
-.PHONY: all check unit demo sanitize install uninstall clean deps bench \
-	fuzz fuzz-run
+.PHONY: all check check-cross unit demo sanitize install uninstall clean \
+	deps bench fuzz fuzz-run
 
 all: $(BUILD)/pinshim
 
 $(BUILD)/pinshim: $(OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/%.o: %.c | $(WOLFSSL_LIB)
+$(BUILD)/%.o: %.c | $(WOLFSSL_LIB) $(DEPS_READY)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%.o: tests/unit/%.c | $(WOLFSSL_LIB)
+$(BUILD)/tests/%.o: tests/unit/%.c | $(WOLFSSL_LIB) $(DEPS_READY)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -c -o $@ $<
 
@@ -162,7 +201,7 @@ $(foreach t,$(UNIT_TESTS),$(eval $(call unit_test,$(t))))
 
 $(BUILD)/tests/test_time32: tests/unit/time32.c base/parse.c base/parse.h
 	@mkdir -p $(dir $@)
-	$(CC) -m32 -std=c11 -D_GNU_SOURCE -I. $(WARN) $(CFLAGS) -o $@ \
+	$(CC32) -std=c11 -D_GNU_SOURCE -I. $(WARN) $(CFLAGS) -o $@ \
 		tests/unit/time32.c base/parse.c
 
 $(FUZZ_BUILD)/%.o: %.c | $(WOLFSSL_LIB)
@@ -185,7 +224,43 @@ $(WOLFSSL_LIB): mk/wolfssl.sh
 	mk/wolfssl.sh $(abspath $(WOLFSSL_DIR)) $(CC)
 endif
 
+# Fail loudly, naming the package, instead of compiling against whatever
+# headers happen to be there.
+$(BUILD)/.deps:
+	@for p in libevent inih $(if $(filter bundled,$(WOLFSSL)),,wolfssl); do \
+		$(PKG_CONFIG) --exists $$p || { echo "pinshim: $(PKG_CONFIG)" \
+		    "cannot find $$p (Debian: tests/deps.sh build installs it)" >&2; \
+		    exit 1; }; done
+	@mkdir -p $(dir $@) && touch $@
+
+ifneq ($(CROSS),)
+$(SYSROOT)/.done: mk/sysroot.sh
+	@tests/deps.sh build
+	mk/sysroot.sh $(SYSROOT) $(CROSS)
+endif
+
 unit: $(UNIT_BINS)
+
+# A cross build, run under qemu-user (Debian's qemu-user-static): the unit
+# tests, then the binary itself against real peers on the host: a pinned
+# tunnel, a refusal, a resumed session, run -t and pin. One summary line.
+#   make check-cross CC=aarch64-linux-gnu-gcc
+QEMU		?= qemu-$(patsubst armv%,arm,$(patsubst arm%,arm,$(firstword \
+		     $(subst -, ,$(CROSS)))))-static
+CROSS_TESTS	= test_leaf_pin_passes_bytes_both_ways \
+		  test_wrong_pin_refuses_with_zero_bytes_either_way \
+		  test_tls13_ticket_resumed_and_judged_again \
+		  test_config_check_ok_and_errors test_pin_command_matches_openssl
+check-cross:
+ifeq ($(CROSS),)
+	@echo "check-cross: name a cross compiler:" \
+	    "make check-cross CC=aarch64-linux-gnu-gcc" >&2; exit 2
+else
+	@tests/deps.sh cross
+	@$(MAKE) --no-print-directory CC=$(CC) all unit
+	@EMU="$(QEMU) -L /usr/$(CROSS)" BUILD=$(BUILD) tests/run \
+	    $(CROSS_TESTS:%=-k %)
+endif
 
 # The one test command (README, CI): unit and integration, one summary line.
 check:
@@ -228,7 +303,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/pinshim
 
 clean:
-	rm -rf build build-san build-fuzz build-system
+	rm -rf build build-san build-fuzz build-system build-*-linux-gnu*
 
 # Numbers, not tests: throughput and idle memory beside direct TLS, stunnel, HAProxy.
 bench:

@@ -59,10 +59,17 @@ aarch64-*)	flags="$flags --enable-armasm --enable-sp --enable-sp-asm" ;;
 *)		flags="$flags --enable-sp" ;;
 esac
 host=""
-[ "$target" != "$(cc -dumpmachine 2>/dev/null)" ] && host="--host=$target"
+if [ "$target" != "$(cc -dumpmachine 2>/dev/null)" ]; then
+	host="--host=$target"
+	# the target's own ar and ranlib, where installed beside its compiler
+	command -v "$target-ar" >/dev/null && export AR="$target-ar"
+	command -v "$target-ranlib" >/dev/null && export RANLIB="$target-ranlib"
+fi
 
 cd "$src"
 [ -x configure ] || ./autogen.sh >/dev/null 2>&1
+# a tree built before (WOLFSSL_SRC, another target) starts clean
+[ -f config.status ] && make -s distclean >/dev/null 2>&1
 # shellcheck disable=SC2086
 ./configure -q --prefix="$prefix" $host $flags CC="$cc" \
     CFLAGS="-O2 -g -ffunction-sections -fdata-sections $defines" >/dev/null

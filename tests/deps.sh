@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install the Debian packages a target needs, if any are missing.
 # As root: installs them (apt-get). Otherwise: prints the exact command.
-#   tests/deps.sh build|test|demo|bench|san|fuzz
+#   tests/deps.sh build|test|demo|bench|san|fuzz|cross
 set -eu
 
 # libwolfssl-dev for WOLFSSL=system; dpkg-dev, autotools and the archive
@@ -11,13 +11,20 @@ build="gcc make pkg-config libc6-dev libwolfssl-dev libevent-dev libinih-dev
 case "${1:-build}" in
 build)	pkgs="$build" ;;
 test)	pkgs="$build libcmocka-dev openssl curl nginx mitmproxy python3 iproute2 nftables"
-	# a 32-bit compiler for the year-2038 test (tests/unit/time32.c)
-	[ "$(dpkg --print-architecture)" = amd64 ] && pkgs="$pkgs gcc-multilib" ;;
+	# a 32-bit compiler for the year-2038 test (tests/unit/time32.c); the
+	# i686 cross compiler, since gcc-multilib conflicts with the ARM ones
+	[ "$(dpkg --print-architecture)" = amd64 ] &&
+	    pkgs="$pkgs gcc-i686-linux-gnu libc6-dev-i386-cross" ;;
 demo)	pkgs="$build openssl curl" ;;
 bench)	pkgs="$build openssl curl nginx stunnel4 haproxy python3" ;;
 san)	pkgs="$build libgcc-12-dev" ;;	# libasan/libubsan come with gcc
 fuzz)	pkgs="$build clang libclang-rt-14-dev" ;;	# libFuzzer
-*)	echo "usage: $0 build|test|demo|bench|san|fuzz" >&2; exit 2 ;;
+# make check-cross: the gateway targets' compilers and C libraries, qemu-user
+# to run what they build, the peers of the emulated tests
+cross)	pkgs="$build gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+	gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user-static
+	openssl python3" ;;
+*)	echo "usage: $0 build|test|demo|bench|san|fuzz|cross" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -10,6 +10,7 @@ waits are on readiness (a port accepting, a log line), never on sleeps.
 import hashlib
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -24,6 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = os.environ.get("BUILD", "build")
 PINSHIM = ROOT / BUILD / "pinshim"
+# EMU: how to run a binary built for another machine (a cross build under
+# qemu-user: "qemu-aarch64-static -L /usr/aarch64-linux-gnu"); "" natively.
+EMU = shlex.split(os.environ.get("EMU", ""))
+PINSHIM_CMD = EMU + [str(PINSHIM)]
 WAIT = float(os.environ.get("PINSHIM_TEST_WAIT", "20"))
 
 _pki = None
@@ -171,7 +176,7 @@ class Shim(Proc):
 
             def preexec():
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-        super().__init__(test, [str(PINSHIM), "run", "-c", str(self.ini)],
+        super().__init__(test, PINSHIM_CMD + ["run", "-c", str(self.ini)],
                          name, env=env, preexec=preexec)
         self.test = test
         self.log.wait(r"pinshim started", proc=self.p)

@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from harness import (PINSHIM, WAIT, Proc, Shim, ShimTest, TLSServer,
+from harness import (PINSHIM_CMD, WAIT, Proc, Shim, ShimTest, TLSServer,
                      free_port, http_get, nginx, pin_of, refused_silently,
                      s_server, wait_port)
 
@@ -25,7 +25,7 @@ def rfc3339(delta):
 
 
 def run(*argv, **kw):
-    return subprocess.run([str(PINSHIM)] + [str(a) for a in argv],
+    return subprocess.run(PINSHIM_CMD + [str(a) for a in argv],
                           capture_output=True, text=True, **kw)
 
 

@@ -10,7 +10,7 @@ import unittest
 from datetime import datetime
 from pathlib import Path
 
-from harness import (PINSHIM, WAIT, Proc, Shim, ShimTest, free_port, pin_of,
+from harness import (PINSHIM, PINSHIM_CMD, WAIT, Proc, Shim, ShimTest, free_port, pin_of,
                      recv_all, s_server, wait_port)
 
 UNRELATED = "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
@@ -22,7 +22,7 @@ class Intercept(ShimTest):
         super().setUp()
         self.state = Path(self.tmp) / "state"
         self.state.mkdir()
-        r = subprocess.run([str(PINSHIM), "ca", "init", self.state / "ca"],
+        r = subprocess.run([*PINSHIM_CMD, "ca", "init", self.state / "ca"],
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.ca = self.state / "ca" / "ca.pem"

@@ -12,7 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from harness import (PINSHIM, WAIT, Proc, Shim, ShimTest, TLSServer, free_port,
+from harness import (PINSHIM, PINSHIM_CMD, WAIT, Proc, Shim, ShimTest, TLSServer, free_port,
                      http_get,
                      nginx, pin_of, recv_all, refused_silently, s_server,
                      wait_port)
@@ -691,7 +691,7 @@ class Process(ShimTest):
         good = Path(self.tmp) / "good.ini"
         good.write_text(self.ini("api.test:443", self.domain(
             "api.test", [pin_of(self.pki / "leaf.pem")])))
-        r = subprocess.run([str(PINSHIM), "run", "-t", "-c", str(good)],
+        r = subprocess.run([*PINSHIM_CMD, "run", "-t", "-c", str(good)],
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("configuration OK", r.stdout)
@@ -700,7 +700,7 @@ class Process(ShimTest):
         bad.write_text(good.read_text().replace(
             "policy = pin", "policy = pin\nfoo = bar").replace(
             pin_of(self.pki / "leaf.pem"), "sha256/tooshort"))
-        r = subprocess.run([str(PINSHIM), "run", "-t", "-c", str(bad)],
+        r = subprocess.run([*PINSHIM_CMD, "run", "-t", "-c", str(bad)],
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 2)
         lines = bad.read_text().splitlines()
@@ -755,13 +755,13 @@ public_key = ed25519:%s
                     "api.test:443", self.domain(
                         "api.test", [pin_of(self.pki / "leaf.pem")]),
                     listeners=listeners))
-                t = subprocess.run([str(PINSHIM), "run", "-t", "-c",
+                t = subprocess.run([*PINSHIM_CMD, "run", "-t", "-c",
                                     str(ini)], capture_output=True,
                                    text=True, timeout=WAIT)
                 self.assertEqual(t.returncode, 2, t.stdout + t.stderr)
                 self.assertIn(why, t.stderr)
                 self.assertNotIn("configuration OK", t.stdout)
-                r = subprocess.run([str(PINSHIM), "run", "-c", str(ini)],
+                r = subprocess.run([*PINSHIM_CMD, "run", "-c", str(ini)],
                                    capture_output=True, text=True,
                                    timeout=WAIT)
                 self.assertNotEqual(r.returncode, 0, r.stderr)
@@ -771,7 +771,7 @@ public_key = ed25519:%s
             import pwd
             nobody = pwd.getpwnam("nobody")
             os.chown(owned, nobody.pw_uid, nobody.pw_gid)
-            t = subprocess.run([str(PINSHIM), "run", "-t", "-c",
+            t = subprocess.run([*PINSHIM_CMD, "run", "-t", "-c",
                                 str(Path(self.tmp) / "state_dir-owner.ini")],
                                capture_output=True, text=True, timeout=WAIT)
             self.assertEqual(t.returncode, 0, t.stderr)
@@ -806,7 +806,7 @@ public_key = ed25519:%s
                        .replace("/etc/ssl/certs/ca-certificates.crt",
                                 str(self.pki / "ca.pem"))
                        .replace("user = pinshim", "user = %s" % runas))
-        r = subprocess.run([str(PINSHIM), "run", "-t", "-c", str(ini)],
+        r = subprocess.run([*PINSHIM_CMD, "run", "-t", "-c", str(ini)],
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("configuration OK (1 listener(s), 2 domain rule(s))",
@@ -825,7 +825,7 @@ mode = tunnel
 bind = 0.0.0.0:9999
 connect = api.test:443
 """))
-        r = subprocess.run([str(PINSHIM), "run", "-t", "-c", str(ini)],
+        r = subprocess.run([*PINSHIM_CMD, "run", "-t", "-c", str(ini)],
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 2)
         self.assertIn("[listen:b] bind: 0.0.0.0:9999 already used by "
@@ -835,7 +835,7 @@ connect = api.test:443
         der = Path(self.tmp) / "backup.der"
         subprocess.run(["openssl", "x509", "-in", str(self.pki / "backup.pem"),
                         "-outform", "der", "-out", str(der)], check=True)
-        r = subprocess.run([str(PINSHIM), "pin",
+        r = subprocess.run([*PINSHIM_CMD, "pin",
                             str(self.pki / "leaf-chain.pem"), str(der)],
                            capture_output=True, text=True, check=True)
         lines = r.stdout.splitlines()
@@ -848,7 +848,7 @@ connect = api.test:443
     def test_pin_command_rejects_non_certificate(self):
         junk = Path(self.tmp) / "junk.pem"
         junk.write_text("not a certificate\n")
-        r = subprocess.run([str(PINSHIM), "pin", str(junk)],
+        r = subprocess.run([*PINSHIM_CMD, "pin", str(junk)],
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 1)
         self.assertIn("no PEM or DER certificate", r.stderr)
@@ -856,7 +856,7 @@ connect = api.test:443
     def test_pin_connect_lists_chain_and_verifies(self):
         up, _ = s_server(self, self.pki / "leaf.pem", self.pki / "leaf.key",
                          self.pki / "inter.pem")
-        r = subprocess.run([str(PINSHIM), "pin", "--connect",
+        r = subprocess.run([*PINSHIM_CMD, "pin", "--connect",
                             "127.0.0.1:%d" % up, "--servername", "api.test",
                             "--ca-file", str(self.pki / "ca.pem")],
                            capture_output=True, text=True, timeout=WAIT)
@@ -870,7 +870,7 @@ connect = api.test:443
     def test_pin_connect_reports_unverified_chain(self):
         up, _ = s_server(self, self.pki / "selfsigned.pem",
                          self.pki / "selfsigned.key")
-        r = subprocess.run([str(PINSHIM), "pin", "--connect",
+        r = subprocess.run([*PINSHIM_CMD, "pin", "--connect",
                             "127.0.0.1:%d" % up, "--servername", "api.test",
                             "--ca-file", str(self.pki / "ca.pem")],
                            capture_output=True, text=True, timeout=WAIT)
