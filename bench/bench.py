@@ -437,8 +437,8 @@ def nginx_version():
 def stunnel_version():
     out = subprocess.run([shutil.which("stunnel4") or "stunnel", "-version"],
                          capture_output=True, text=True)
-    text = out.stdout + out.stderr
-    return text.split()[1] if text.startswith("stunnel") else ""
+    m = re.search(r"^stunnel (\S+)", out.stdout + out.stderr, re.M)
+    return m.group(1) if m else "?"
 
 
 def haproxy_version():
