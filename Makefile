@@ -305,8 +305,11 @@ uninstall:
 clean:
 	rm -rf build build-san build-fuzz build-system build-*-linux-gnu*
 
-# Numbers, not tests: throughput and idle memory beside direct TLS, stunnel, HAProxy.
+# Numbers, not tests: the tunnel beside direct TLS, nginx stream, HAProxy and
+# stunnel; forward mode's time to first byte; a feed refresh on the wire.
 bench:
 	@tests/deps.sh bench
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) /usr/bin/python3 bench/bench.py
+	@BUILD=$(BUILD) /usr/bin/python3 bench/intercept.py
+	@BUILD=$(BUILD) /usr/bin/python3 bench/feed_refresh.py

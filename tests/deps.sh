@@ -16,7 +16,8 @@ test)	pkgs="$build libcmocka-dev openssl curl nginx mitmproxy python3 iproute2 n
 	[ "$(dpkg --print-architecture)" = amd64 ] &&
 	    pkgs="$pkgs gcc-i686-linux-gnu libc6-dev-i386-cross" ;;
 demo)	pkgs="$build openssl curl" ;;
-bench)	pkgs="$build openssl curl nginx stunnel4 haproxy python3" ;;
+bench)	pkgs="$build openssl curl nginx libnginx-mod-stream stunnel4 haproxy
+	wrk python3" ;;
 san)	pkgs="$build libgcc-12-dev" ;;	# libasan/libubsan come with gcc
 fuzz)	pkgs="$build clang libclang-rt-14-dev" ;;	# libFuzzer
 # make check-cross: the gateway targets' compilers and C libraries, qemu-user
