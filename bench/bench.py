@@ -227,12 +227,19 @@ def wrk(port, tls, path, conns, close=False):
     return rps, float(m.group(1)) * scale
 
 
+def fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
 def idle_cost(port, pid, n):
     """Open n keep-alive connections one after another (each answered
     before the next, so handshake scratch memory is reused rather than
-    counted n times over), leave them idle, then measure. KiB each."""
+    counted n times over), leave them idle, then measure. KiB each; and
+    the RSS once they are closed again and the proxy is back to its
+    descriptors of before (plus 2 s to settle)."""
     line = b"GET /small HTTP/1.1\r\nHost: api.test\r\n\r\n"
     before = rss_kib(pid)
+    nfd = fds(pid)
     socks = []
     try:
         for _ in range(n):
@@ -245,12 +252,17 @@ def idle_cost(port, pid, n):
                 if not chunk:
                     return None
                 data += chunk
-        return (rss_kib(pid) - before) / n
+        cost = (rss_kib(pid) - before) / n
     except OSError:
-        return None
+        return None, None
     finally:
         for s in socks:
             s.close()
+    end = time.monotonic() + 60
+    while fds(pid) > nfd + 2 and time.monotonic() < end:
+        time.sleep(0.1)
+    time.sleep(2)
+    return cost, rss_kib(pid)
 
 
 def spread(xs, fmt):
@@ -364,8 +376,9 @@ def main():
                 n = min(n, (hard - 64) // 2 - 16)
                 pid = p.start()
                 r["start"] = rss_kib(pid)
-                cost = idle_cost(p.port, pid, n)
+                cost, after = idle_cost(p.port, pid, n)
                 r["idle%d" % n] = cost
+                r["after"] = after
                 r.setdefault("idle_ns", []).append(n)
                 p.stop()
 
@@ -374,7 +387,8 @@ def main():
         print()
         head = ["(a) 4 KiB keep-alive req/s", "(b) 1 MiB MiB/s",
                 "(b) CPU s/GB", "(c) close req/s", "(c) resumed %"] + \
-            ["(d) KiB/idle @%d" % n for n in idle_ns] + ["RSS start KiB"]
+            ["(d) KiB/idle @%d" % n for n in idle_ns] + \
+            ["RSS start KiB", "RSS after the last burst KiB"]
         print("| path | " + " | ".join(head) + " |")
         print("| --- |" + " ---: |" * len(head))
         for key, r in rows.items():
@@ -387,6 +401,7 @@ def main():
                 v = r.get("idle%d" % n)
                 cells.append("%.1f" % v if v is not None else "-")
             cells.append(str(r.get("start", "-")))
+            cells.append(str(r.get("after") or "-"))
             print("| %s | %s |" % (r["label"], " | ".join(cells)))
         if "pinshim" in rows and "nginx" in rows:
             print()
