@@ -106,12 +106,13 @@ LIBS		= $(WOLFSSL_LIBS) $(EVENT_LIBS) $(INIH_LIBS)
 
 # Each layer's sources, bottom first.
 BASE_SRCS	= base/mem.c base/parse.c base/addr.c base/file.c base/log.c \
-		  base/sock.c base/strmap.c \
+		  base/sock.c base/strmap.c base/clock.c \
 		  base/cursor.c base/list.c base/url.c base/ini.c
 PINS_SRCS	= pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
 		  pins/rule.c pins/feed_body.c pins/feed_file.c
 TLS_SRCS	= tls/tls_client.c tls/tls_verify.c tls/tls_anchors.c \
-		  tls/tls_resume.c tls/tls_ca.c
+		  tls/tls_resume.c tls/tls_ca.c base/clock.c base/log.c \
+		  base/parse.c
 CONF_SRCS	= conf/conf.c
 SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
 		  shim/conn/conn.c shim/conn/tunnel.c shim/conn/forward.c \
@@ -123,7 +124,8 @@ SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
 		  shim/origdst.c \
 		  shim/cmd/cmd_pin.c shim/cmd/cmd_feed.c shim/cmd/cmd_ca.c \
 		  shim/main.c
-SRCS		= $(BASE_SRCS) $(PINS_SRCS) $(TLS_SRCS) $(CONF_SRCS) $(SHIM_SRCS)
+SRCS		= $(sort $(BASE_SRCS) $(PINS_SRCS) $(TLS_SRCS) $(CONF_SRCS) \
+		  $(SHIM_SRCS))
 
 # Unit tests link only the modules they test (and what those use).
 PINS_DEPS	= base/mem.c base/list.c base/parse.c base/ini.c base/url.c \
@@ -138,7 +140,7 @@ test_feed_SRCS	= $(PINS_DEPS)
 test_ca_SRCS	= $(TLS_SRCS) pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
 		  base/mem.c base/list.c base/file.c base/strmap.c
 test_base_SRCS	= base/mem.c base/cursor.c base/list.c base/parse.c \
-		  base/url.c base/strmap.c
+		  base/url.c base/strmap.c base/clock.c base/file.c base/log.c
 test_http1_SRCS	= base/cursor.c shim/net/http1.c
 test_relay_SRCS	= $(test_ca_SRCS) base/log.c shim/net/relay.c
 test_clienthello_SRCS = base/cursor.c shim/conn/clienthello.c
@@ -184,6 +186,12 @@ all: $(BUILD)/pinshim
 
 $(BUILD)/pinshim: $(OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# The clock's floor: the date of this source (its last commit, or
+# SOURCE_DATE_EPOCH; 0 when neither is known).
+BUILD_TIME	?= $(or $(SOURCE_DATE_EPOCH),$(shell git log -1 --format=%ct \
+		     2>/dev/null),0)
+$(BUILD)/base/clock.o: ALL_CFLAGS += -DPINSHIM_BUILD_TIME=$(BUILD_TIME)
 
 $(BUILD)/%.o: %.c | $(WOLFSSL_LIB) $(DEPS_READY)
 	@mkdir -p $(dir $@)

@@ -25,6 +25,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "shim/daemon.h"
@@ -172,6 +173,8 @@ daemon_prepare(struct server *srv, struct conf *conf, int dns_flags,
 	TAILQ_INIT(&srv->live);
 	srv->conf = conf;
 	log_set_level(conf->log_level);
+	/* Before anything checks a date (the trust store's, at load). */
+	clock_load(conf->state_dir);
 	if (tls_init() == -1) {
 		snprintf(err, errsz, "wolfSSL initialisation failed");
 		return -1;

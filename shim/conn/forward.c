@@ -20,6 +20,7 @@
 
 #include <event2/buffer.h>
 
+#include "base/clock.h"
 #include "base/mem.h"
 #include "base/parse.h"
 #include "base/url.h"
@@ -124,7 +125,7 @@ forward_upgrade(struct conn *c, const struct http1_head *h)
 	}
 	snprintf(c->host, sizeof(c->host), "%s", canon);
 	c->port = 443;
-	snapshot_resolve(c->srv->snap, c->host, time(NULL), &vp);
+	snapshot_resolve(c->srv->snap, c->host, clock_now(), &vp);
 	if (vp.rule == NULL || !vp.rule->upgrade || vp.policy == POLICY_BLOCK) {
 		url_free(&u);
 		snprintf(d, sizeof(d), "http://%s is not upgraded to https "

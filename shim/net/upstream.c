@@ -23,6 +23,7 @@
 #include <event2/util.h>
 
 #include "base/addr.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/sock.h"
@@ -324,7 +325,7 @@ upstream_open(struct server *srv, const char *host, uint16_t port,
 	snprintf(u->res.host, sizeof(u->res.host), "%s", host);
 	u->res.port = port;
 	snprintf(u->port, sizeof(u->port), "%u", port);
-	snapshot_resolve(u->snap, host, time(NULL), &u->vp);
+	snapshot_resolve(u->snap, host, clock_now(), &u->vp);
 	u->chk.policy = u->vp.policy;
 	u->chk.pins = u->vp.rule ? &u->vp.rule->pins : NULL;
 	if (opts != NULL && opts->pins != NULL) {

@@ -25,6 +25,7 @@
 #include <event2/buffer.h>
 #include <event2/util.h>
 
+#include "base/clock.h"
 #include "base/file.h"
 #include "base/log.h"
 #include "base/mem.h"
@@ -37,6 +38,7 @@
 
 #define FEED_CACHE	"pins.feed"
 #define FEED_FLOOR	"pins.version"	/* survives a dropped feed */
+#define CLOCK_EVERY	3600		/* persist it at most this often */
 #define BACKOFF_FIRST	15		/* seconds; doubles per failure */
 
 struct fetch;
@@ -52,6 +54,7 @@ struct feedsync {
 	unsigned		 failures;
 	struct fetch		*fetch;		/* in flight, or NULL */
 	unsigned long long	 floor;		/* highest version accepted */
+	time_t			 clock_saved;	/* latest known time on disk */
 };
 
 struct fetch {
@@ -63,6 +66,7 @@ struct fetch {
 };
 
 static void	fetch_start(struct feedsync *, int src);
+static void	clock_persist(struct feedsync *, bool force);
 
 /* Put base + feed (+ this device's override) in force for new conns. */
 static void
@@ -89,7 +93,7 @@ log_stale(struct feedsync *fs)
 {
 	char	 t[32];
 
-	if (fs->current == NULL || fs->current->expires > time(NULL))
+	if (fs->current == NULL || fs->current->expires > clock_now())
 		return;
 	format_rfc3339(fs->current->expires, t, sizeof(t));
 	log_warn("feed: STALE: version %llu expired at %s and no fresh feed "
@@ -152,7 +156,7 @@ feed_consider(struct feedsync *fs, const char *src, const char *buf,
 		feed_body_free(c);
 		return FEED_REJECTED;
 	}
-	if (c->expires <= time(NULL)) {
+	if (c->expires <= clock_now()) {
 		format_rfc3339(c->expires, t, sizeof(t));
 		snprintf(why, whysz, "version %llu expired at %s",
 		    c->version, t);
@@ -167,6 +171,7 @@ feed_consider(struct feedsync *fs, const char *src, const char *buf,
 		feed_body_free(c);
 		return FEED_REJECTED;
 	}
+	clock_raise((time_t)c->issued);
 	if (c->version > fs->floor) {
 		char	 v[32];
 
@@ -184,6 +189,7 @@ feed_consider(struct feedsync *fs, const char *src, const char *buf,
 	fs->current = c;
 	fs->raw = xmemdup(buf, len);
 	fs->rawlen = len;
+	clock_persist(fs, true);
 	feed_apply(fs);
 	format_rfc3339(c->expires, t, sizeof(t));
 	log_info("feed: version %llu in force from %s: %zu host rule(s), "
@@ -233,6 +239,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
+	clock_persist(arg, false);
 	fetch_start(arg, 0);
 }
 
@@ -390,6 +397,35 @@ read_floor(struct feedsync *fs)
 	free(buf);
 }
 
+/* Persist the latest known time: on each accepted feed, and otherwise at
+ * most hourly. Never beyond the feed in force's expiry: a system clock
+ * set years ahead by mistake must not be made permanent (once corrected,
+ * the feed is only as expired as it really is, and a newer feed brings
+ * the device back). Without a feed in force, nothing but a feed raises
+ * it. */
+static void
+clock_persist(struct feedsync *fs, bool force)
+{
+	time_t	 v = clock_now();
+
+	if (fs->current == NULL)
+		return;
+	if (v > (time_t)fs->current->expires)
+		v = (time_t)fs->current->expires;
+	if (v < (time_t)fs->current->issued)
+		v = (time_t)fs->current->issued;
+	if (v <= fs->clock_saved || (!force && v < fs->clock_saved +
+	    CLOCK_EVERY))
+		return;
+	if (clock_save(fs->srv->conf->state_dir, v) == -1) {
+		log_warn("clock: cannot record the latest known time in "
+		    "%s/%s: %s", fs->srv->conf->state_dir, CLOCK_FILE,
+		    strerror(errno));
+		return;
+	}
+	fs->clock_saved = v;
+}
+
 /* The cached feed, verified, and not older than the floor. */
 static void
 load_cache(struct feedsync *fs)
@@ -428,6 +464,7 @@ load_cache(struct feedsync *fs)
 	}
 	fs->raw = buf;
 	fs->rawlen = len;
+	clock_raise((time_t)fs->current->issued);
 	if (fs->current->version > fs->floor)
 		fs->floor = fs->current->version;
 	format_rfc3339(fs->current->expires, t, sizeof(t));
@@ -447,10 +484,12 @@ feedsync_start(struct server *srv)
 	fs->srv = srv;
 	fs->timer = xptr(evtimer_new(srv->base, on_timer, fs));
 	if (file_clean_temps(srv->conf->state_dir, FEED_CACHE) +
-	    file_clean_temps(srv->conf->state_dir, FEED_FLOOR) > 0)
+	    file_clean_temps(srv->conf->state_dir, FEED_FLOOR) +
+	    file_clean_temps(srv->conf->state_dir, CLOCK_FILE) > 0)
 		log_info("feed: removed temporary files an interrupted write "
 		    "left in %s", srv->conf->state_dir);
 	read_floor(fs);
+	fs->clock_saved = clock_floor();
 	load_cache(fs);
 	feed_apply(fs);
 	/* First fetch at once: the cache may be old or missing. */

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/url.h"
@@ -201,7 +202,7 @@ web_pins(struct web_req *w, const struct web_opts *o)
 		pinset_add(&w->pins, &o->pins->pins[i]);
 	if (!o->snapshot_pins)
 		return;
-	snapshot_resolve(w->srv->snap, w->host, time(NULL), &vp);
+	snapshot_resolve(w->srv->snap, w->host, clock_now(), &vp);
 	if (vp.rule != NULL && (vp.policy == POLICY_PIN ||
 	    vp.policy == POLICY_PIN_ONLY))
 		for (i = 0; i < vp.rule->pins.n; i++)

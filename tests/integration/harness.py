@@ -156,18 +156,38 @@ class Proc:
         return self.p.returncode
 
 
+def faketime_env(when):
+    """Environment that starts the process's clock at `when` (a datetime)
+    and lets it run, via libfaketime (Debian: faketime); timers keep the
+    real monotonic clock."""
+    import glob
+    libs = glob.glob("/usr/lib/*/faketime/libfaketime.so.1")
+    if not libs:
+        raise AssertionError("libfaketime not installed (tests/deps.sh "
+                             "test installs faketime)")
+    env = {"LD_PRELOAD": libs[0],
+           "FAKETIME": when.strftime("@%Y-%m-%d %H:%M:%S"),
+           "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+           "TZ": "UTC"}
+    # under ASan, libfaketime comes first in the preload list
+    env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0:" \
+        "verify_asan_link_order=0"
+    return env
+
+
 SANITIZER = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:")
 
 
 class Shim(Proc):
     """pinshim run -c FILE, started and checked on stop."""
 
-    def __init__(self, test, ini, name="pinshim", nofile=None):
-        """nofile: run under RLIMIT_NOFILE soft = hard = nofile."""
+    def __init__(self, test, ini, name="pinshim", nofile=None, env=None):
+        """nofile: run under RLIMIT_NOFILE soft = hard = nofile; env:
+        variables to add (faketime's, say)."""
         self.stopped = False
         self.ini = Path(test.tmp) / ("%s.ini" % name)
         self.ini.write_text(ini)
-        env = dict(os.environ)
+        env = dict(os.environ, **(env or {}))
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
         preexec = None

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from harness import (PINSHIM_CMD, WAIT, Proc, Shim, ShimTest, TLSServer,
-                     free_port, http_get, nginx, pin_of, refused_silently,
-                     s_server, wait_port)
+                     faketime_env, free_port, http_get, nginx, pin_of,
+                     refused_silently, s_server, wait_port)
 
 UNRELATED = "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
@@ -577,8 +577,8 @@ class Device(FeedTest):
         self.assertFalse((self.state / "pins.feed").is_symlink())
         self.assertEqual((self.state / "pins.version").read_text(), "2\n")
         self.assertEqual(sorted(p.name for p in self.state.iterdir()),
-                         ["pins.feed", "pins.feed.tmp", "pins.version",
-                          "pins.version.tmp"])
+                         ["clock", "pins.feed", "pins.feed.tmp",
+                          "pins.version", "pins.version.tmp"])
 
     def test_a_burst_of_sighups_is_one_reload(self):
         """Signals that arrive while a reload runs coalesce into one more
@@ -681,6 +681,54 @@ class Device(FeedTest):
             s.sendall(b"ping\n")
             self.assertEqual(s.recv(100), b"gnip\n")
         self.assertEqual(lab.verdict(listener="api")["policy"], "ca")
+
+
+class Clock(FeedTest):
+    """The latest known time: a clock set back, or a gateway that boots at
+    1970, cannot make an expired feed or certificate valid again."""
+
+    def known_time(self, delta=timedelta(0)):
+        (self.state / "clock").write_text(rfc3339(delta) + "\n")
+
+    def test_clock_set_back_does_not_revive_an_expired_feed(self):
+        # A feed that expired yesterday, served again (a freeze attack, or
+        # a mirror gone stale) to a device whose clock was set back a
+        # month; an earlier run of pinshim knew the real time.
+        up, _ = self.api()
+        self.serve(self.sign_unchecked(self.body(
+            1, [self.leaf], issued=timedelta(days=-40),
+            expires=timedelta(days=-1))))
+        self.known_time()
+        shim = Shim(self, self.feed_ini(up), env=faketime_env(
+            datetime.now(timezone.utc) - timedelta(days=30)))
+        line = shim.log.wait("feed: https://")
+        self.assertIn("version 1 expired at", line)
+        self.assertIn("is behind the latest known time",
+                      shim.log.wait("clock: the system clock"))
+        self.refused(shim)      # bootstrap pins stay in force
+
+    def test_certificates_are_judged_at_the_latest_known_time(self):
+        # A gateway at 1970 (no RTC, no NTP yet): by its clock the API's
+        # certificate is not valid yet; by the time an earlier run knew,
+        # it is. No feed server answers.
+        up, _ = self.api()
+        self.known_time()
+        shim = Shim(self, self.feed_ini(
+            up, bootstrap=(self.leaf,),
+            url="https://feeds.api.test:%d/pins.feed" % free_port()),
+            env=faketime_env(datetime(1970, 1, 2, tzinfo=timezone.utc)))
+        self.passes(shim)
+        self.assertIn("(1970-01-02T", shim.log.wait("clock: the system"))
+
+    def test_accepted_feed_records_the_latest_known_time(self):
+        up, _ = self.api()
+        self.publish(1, [self.leaf], issued=timedelta(hours=-1))
+        shim = Shim(self, self.feed_ini(up))
+        shim.log.wait("feed: version 1 in force")
+        known = (self.state / "clock").read_text().strip()
+        self.assertLessEqual(rfc3339(timedelta(hours=-1)), known)
+        self.assertLessEqual(known, rfc3339(timedelta(0)))
+        self.passes(shim)
 
 
 class Publisher(FeedTest):

@@ -1,10 +1,11 @@
 /*
  * test_base.c - the bottom layer: the bounds-checked cursor (hostile
  * cases first: short reads take nothing and stick), the comma-list
- * iterator, and the URL parser.
+ * iterator, the URL parser, and the latest known time.
  */
 #include "testutil.h"
 
+#include "base/clock.h"
 #include "base/cursor.h"
 #include "base/list.h"
 #include "base/strmap.h"
@@ -195,6 +196,43 @@ test_strmap_keeps_every_key_across_growth(void **state)
 	strmap_free(m);
 }
 
+/* --- clock ---------------------------------------------------------------- */
+
+static void
+test_clock_never_goes_back(void **state)
+{
+	time_t	 now = time(NULL);
+
+	(void)state;
+	assert_true(clock_floor() >= clock_build_time());
+	assert_true(clock_now() >= now);
+	assert_true(clock_raise(now + 86400));
+	assert_int_equal(clock_now(), now + 86400);	/* system clock behind */
+	assert_false(clock_raise(now));			/* never lowered */
+	assert_int_equal(clock_floor(), now + 86400);
+}
+
+static void
+test_clock_persists_and_ignores_damage(void **state)
+{
+	char	 dir[256], path[300];
+	time_t	 t = clock_floor() + 2 * 86400;
+
+	(void)state;
+	tu_mkdtemp(dir, sizeof(dir));
+	assert_int_equal(clock_save(dir, t), 0);
+	clock_load(dir);
+	assert_int_equal(clock_floor(), t);
+	tu_write_file(dir, CLOCK_FILE, "next tuesday\n", path, sizeof(path));
+	clock_load(dir);				/* logged, ignored */
+	assert_int_equal(clock_floor(), t);
+	tu_write_file(dir, CLOCK_FILE, "1999-01-01T00:00:00Z\n", path,
+	    sizeof(path));
+	clock_load(dir);				/* older: no effect */
+	assert_int_equal(clock_floor(), t);
+	tu_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -208,6 +246,8 @@ main(void)
 		cmocka_unit_test(test_url_refuses_what_it_must),
 		cmocka_unit_test(test_url_parts),
 		cmocka_unit_test(test_strmap_keeps_every_key_across_growth),
+		cmocka_unit_test(test_clock_never_goes_back),
+		cmocka_unit_test(test_clock_persists_and_ignores_damage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,103 @@
+/*
+ * clock.c - the latest time known to be true: the system clock, but never
+ * earlier than a floor that only trusted evidence raises — the date of
+ * pinshim's own source, the issued time of each accepted feed, the floor an
+ * earlier run persisted. A gateway that boots at 1970 until NTP answers,
+ * or whose clock is set back, cannot make an expired feed, pin set or
+ * certificate valid again.
+ *
+ * Must never: go backwards, or be raised by anything an attacker on the
+ * network controls (the callers only raise it from signed or local data).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/file.h"
+#include "base/log.h"
+#include "base/parse.h"
+
+#ifndef PINSHIM_BUILD_TIME
+#define PINSHIM_BUILD_TIME	0	/* no date known for this source */
+#endif
+
+static time_t	 floor_t = PINSHIM_BUILD_TIME;
+static bool	 behind;		/* said once per episode */
+
+time_t
+clock_build_time(void)
+{
+	return PINSHIM_BUILD_TIME;
+}
+
+time_t
+clock_now(void)
+{
+	time_t	 now = time(NULL);
+	char	 a[32], b[32];
+
+	if (now >= floor_t) {
+		behind = false;
+		return now;
+	}
+	if (!behind) {
+		behind = true;
+		format_rfc3339((int64_t)now, a, sizeof(a));
+		format_rfc3339((int64_t)floor_t, b, sizeof(b));
+		log_warn("clock: the system clock (%s) is behind the latest "
+		    "known time (%s); expiry and certificate validity use the "
+		    "latter", a, b);
+	}
+	return floor_t;
+}
+
+bool
+clock_raise(time_t t)
+{
+	if (t <= floor_t)
+		return false;
+	floor_t = t;
+	return true;
+}
+
+time_t
+clock_floor(void)
+{
+	return floor_t;
+}
+
+void
+clock_load(const char *dir)
+{
+	char		 path[4096], *buf;
+	size_t		 len;
+	int64_t		 t;
+
+	if (dir == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", dir, CLOCK_FILE);
+	if ((buf = file_read(path, 64, &len, NULL)) == NULL) {
+		if (errno != ENOENT)
+			log_err("clock: %s: %s", path, strerror(errno));
+		return;
+	}
+	if (len > 0 && buf[len - 1] == '\n')
+		buf[len - 1] = '\0';
+	if (parse_rfc3339(buf, &t))
+		clock_raise((time_t)t);
+	else
+		log_err("clock: %s: not an RFC 3339 time; ignored", path);
+	free(buf);
+}
+
+int
+clock_save(const char *dir, time_t t)
+{
+	char	 line[32];
+
+	format_rfc3339((int64_t)t, line, sizeof(line) - 1);
+	strcat(line, "\n");
+	return file_replace(dir, CLOCK_FILE, line, strlen(line));
+}

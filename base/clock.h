@@ -1,0 +1,28 @@
+/*
+ * clock.h - the latest time known to be true, for every check that a
+ * clock set back could fool (feed expiry, pin expiry, certificate
+ * validity).
+ */
+#ifndef PINSHIM_BASE_CLOCK_H
+#define PINSHIM_BASE_CLOCK_H
+
+#include <stdbool.h>
+#include <time.h>
+
+/* The system clock, or the floor when the system clock is behind it. */
+time_t		 clock_now(void);
+/* Raise the floor to t (never lowers it); true if it moved. */
+bool		 clock_raise(time_t t);
+time_t		 clock_floor(void);
+/* The floor this binary starts with: the date of its source. */
+time_t		 clock_build_time(void);
+
+/* The floor an earlier run persisted in DIR/CLOCK_FILE, raised into this
+ * one (before anything checks a date); a missing file is no error, a
+ * damaged one is logged and ignored. */
+#define CLOCK_FILE	"clock"
+void		 clock_load(const char *dir);
+/* Persist t there (one RFC 3339 line, crash-safe); -1 and errno. */
+int		 clock_save(const char *dir, time_t t);
+
+#endif
