@@ -129,6 +129,11 @@ void		 tls_verdict(WOLFSSL *, struct tls_client *,
  * that arrive later are kept too), and chk no longer backs it. */
 void		 tls_session_passed(struct tls_client *, WOLFSSL *,
 		    struct tls_check *);
+/* The verdict refused: if a cached session was offered, it goes, so the
+ * next connection makes a full handshake and is judged over what the
+ * server presents. */
+void		 tls_session_refused(struct tls_client *, WOLFSSL *,
+		    const struct tls_check *);
 
 /* Session resumption (tls_resume.c): a bounded cache of sessions per
  * origin (host, port, policy), each with the chain its full handshake

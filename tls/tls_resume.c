@@ -341,6 +341,29 @@ tls_session_passed(struct tls_client *c, WOLFSSL *ssl, struct tls_check *chk)
 }
 
 void
+tls_session_refused(struct tls_client *c, WOLFSSL *ssl,
+    const struct tls_check *chk)
+{
+	struct tls_resume	*r = c->resume;
+	struct entry		*e;
+	char			 key[HOST_MAX + 32];
+
+	(void)ssl;
+	if (r == NULL || chk->offered == NULL)
+		return;
+	/* A connection that offered a session was refused: the recorded
+	 * chain no longer passes (its leaf expired while the server still
+	 * takes the ticket), or the offer itself broke the handshake (seen:
+	 * a server with a new certificate but its old ticket key, "out of
+	 * order message"). Either way the next connection makes a full
+	 * handshake, instead of offering the same session into the same
+	 * refusal until the ticket expires. */
+	origin_key(chk, key, sizeof(key));
+	if ((e = lookup(r, key)) != NULL && e->chain == chk->offered)
+		entry_drop(r, (size_t)(e - r->v));
+}
+
+void
 tls_resume_release(WOLFSSL *ssl)
 {
 	tls_chain_free(wolfSSL_get_ex_data(ssl, EX_CHAIN));

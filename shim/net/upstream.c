@@ -302,10 +302,12 @@ up_handshake(evutil_socket_t fd, short what, void *arg)
 		    wolfSSL_session_reused(u->ssl) ? "yes" : "no");
 	tls_verdict(u->ssl, u->tls, &u->chk, ret, err, &u->res.tv);
 	snprintf(u->res.detail, sizeof(u->res.detail), "%s", u->res.tv.detail);
-	if (u->res.tv.pass)
+	if (u->res.tv.pass) {
 		up_finish(u, UP_OK, "ok");
-	else
+	} else {
+		tls_session_refused(u->tls, u->ssl, &u->chk);
 		up_finish(u, UP_TLS, tls_reason_name(u->res.tv.reason));
+	}
 }
 
 struct upstream *

@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from harness import (PINSHIM, PINSHIM_CMD, WAIT, Proc, Shim, ShimTest, TLSServer, free_port,
@@ -349,6 +350,97 @@ class Resumption(ShimTest):
         shim.log.wait("reload: 1 domain rule")
         said, v = self.session(shim)
         self.assertEqual((said, v["detail"]), (b"New", "pin matched the leaf"))
+
+    def ticket_nginx(self, port, chain, name):
+        """nginx with a fixed session-ticket key, as a fleet that rotates
+        certificates but keeps its ticket keys runs it."""
+        d = Path(self.tmp) / name
+        (d / "www").mkdir(parents=True, exist_ok=True)
+        (d / "www" / "small").write_text("small\n")
+        key = Path(self.tmp) / "ticket.key"
+        if not key.exists():
+            key.write_bytes(os.urandom(80))
+        (d / "nginx.conf").write_text("""
+daemon off;
+master_process off;
+error_log %(d)s/error.log;
+pid %(d)s/nginx.pid;
+events {}
+http {
+    access_log off;
+    client_body_temp_path %(d)s/body;
+    proxy_temp_path %(d)s/proxy;
+    fastcgi_temp_path %(d)s/fastcgi;
+    uwsgi_temp_path %(d)s/uwsgi;
+    scgi_temp_path %(d)s/scgi;
+    server {
+        listen 127.0.0.1:%(port)d ssl;
+        ssl_certificate %(chain)s;
+        ssl_certificate_key %(key)s;
+        ssl_session_ticket_key %(ticket)s;
+        root %(d)s/www;
+    }
+}
+""" % {"d": d, "port": port, "chain": chain, "ticket": key,
+            "key": self.pki / "leaf.key"})
+        proc = Proc(self, ["nginx", "-p", str(d), "-c", str(d / "nginx.conf"),
+                           "-e", str(d / "error.log")], name)
+        wait_port(port, proc.p)
+        return proc
+
+    def test_refused_resumption_falls_back_to_a_full_handshake(self):
+        # The server's certificate expires while its session is cached;
+        # the server is given a fresh one but keeps its ticket key, so it
+        # still resumes the old session. That resumption is judged over
+        # the recorded, now expired chain and refused; the connection
+        # after it must make a full handshake and pass, not resume into
+        # the same refusal until the ticket runs out.
+        p, t = self.pki, Path(self.tmp)
+        db = t / "ca.db"
+        db.mkdir()
+        (db / "index.txt").write_text("")
+        (db / "serial").write_text("2000\n")
+        (t / "ca.cnf").write_text((p / "ca.cnf").read_text().replace(
+            "ca.db", str(db)))
+        r = subprocess.run(["openssl", "req", "-new", "-key",
+                            str(p / "leaf.key"), "-subj", "/CN=api.test",
+                            "-out", str(t / "short.csr")],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        fmt = "%Y%m%d%H%M%SZ"
+        start = datetime.now(timezone.utc)
+        end = start + timedelta(seconds=3)
+        r = subprocess.run(["openssl", "ca", "-batch", "-config",
+                            str(t / "ca.cnf"), "-cert", str(p / "inter.pem"),
+                            "-keyfile", str(p / "inter.key"), "-startdate",
+                            (start - timedelta(hours=1)).strftime(fmt),
+                            "-enddate", end.strftime(fmt), "-extfile",
+                            str(p / "api.ext"), "-in", str(t / "short.csr"),
+                            "-out", str(t / "short.pem"), "-notext"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        (t / "short-chain.pem").write_text((t / "short.pem").read_text() +
+                                           (p / "inter.pem").read_text())
+        up = free_port()
+        server = self.ticket_nginx(up, t / "short-chain.pem", "short")
+        shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
+            "api.test", [pin_of(p / "leaf.pem")])))
+        for detail in ("pin matched the leaf", "pin matched the leaf "
+                       "(resumed; judged over the chain of its full "
+                       "handshake)"):
+            self.assertEqual(http_get(self.port, "/small")[0], 200)
+            self.assertEqual(shim.verdict()["detail"], detail)
+        while datetime.now(timezone.utc) <= end + timedelta(seconds=1):
+            time.sleep(0.1)     # the clock, not the shim: nothing to poll
+        server.stop()
+        self.ticket_nginx(up, p / "leaf-chain.pem", "fresh")
+        # Refused: judged over the expired chain, or (wolfSSL 5.5.4 and
+        # nginx 1.22) the offer of the old session breaks the handshake.
+        self.assertEqual(refused_silently(self.port), b"")
+        self.assertIn(shim.verdict()["reason"], ("cert-expired",
+                                                 "tls-handshake-failed"))
+        self.assertEqual(http_get(self.port, "/small")[0], 200)
+        self.assertEqual(shim.verdict()["detail"], "pin matched the leaf")
 
     def test_declined_resumption_judges_the_new_chain(self):
         # The server is replaced by one with another (CA-valid) key: the
