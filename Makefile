@@ -121,6 +121,7 @@ SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
 		  shim/remote/feedsync.c shim/remote/report.c shim/remote/web.c \
 		  shim/remote/httpc.c \
 		  shim/listener.c shim/quota.c shim/daemon.c shim/privdrop.c \
+		  shim/notify.c \
 		  shim/origdst.c \
 		  shim/cmd/cmd_pin.c shim/cmd/cmd_feed.c shim/cmd/cmd_ca.c \
 		  shim/main.c

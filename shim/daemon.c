@@ -30,6 +30,7 @@
 #include "base/mem.h"
 #include "shim/daemon.h"
 #include "shim/listener.h"
+#include "shim/notify.h"
 #include "shim/privdrop.h"
 #include "shim/remote/feedsync.h"
 #include "shim/remote/report.h"
@@ -263,9 +264,41 @@ daemon_reload(struct server *srv)
 static void
 on_reload(evutil_socket_t fd, short what, void *arg)
 {
+	struct server	*srv = arg;
+
 	(void)fd;
 	(void)what;
-	daemon_reload(arg);
+	notify_reloading();
+	daemon_reload(srv);
+	notify_send("READY=1");
+}
+
+/* The service manager's watchdog: a ping from the loop itself, so a loop
+ * that stalls is restarted. */
+static void
+on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	notify_send("WATCHDOG=1");
+}
+
+static void
+watchdog_start(struct server *srv)
+{
+	unsigned long long	 usec = notify_watchdog_usec() / 2;
+	struct timeval		 tv;
+
+	if (usec == 0)
+		return;
+	tv.tv_sec = (time_t)(usec / 1000000);
+	tv.tv_usec = (suseconds_t)(usec % 1000000);
+	srv->watchdog = xptr(event_new(srv->base, -1, EV_PERSIST, on_watchdog,
+	    srv));
+	event_add(srv->watchdog, &tv);
+	log_info("watchdog: pinging the service manager every %llu ms",
+	    usec / 1000);
 }
 
 static void
@@ -282,6 +315,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	}
 	log_info("%s: stopping (%zu connection(s) open)",
 	    sig == SIGTERM ? "SIGTERM" : "SIGINT", srv->nlive);
+	notify_send("STOPPING=1");
 	event_base_loopbreak(srv->base);
 }
 
@@ -339,6 +373,8 @@ daemon_free(struct server *srv)
 		event_free(srv->reload);
 	if (srv->trim)
 		event_free(srv->trim);
+	if (srv->watchdog)
+		event_free(srv->watchdog);
 	if (srv->dns != NULL)
 		evdns_base_free(srv->dns, 1);
 	tls_client_free(srv->tls);
@@ -383,6 +419,7 @@ daemon_run(struct conf *conf)
 		goto out;
 	}
 	fd_budget(&srv);
+	notify_open();		/* the manager's socket, before the drop */
 	if (listeners_open(&srv) == -1)
 		goto out;
 	fd_slots_reserve(&srv);
@@ -399,6 +436,12 @@ daemon_run(struct conf *conf)
 	    "connections)", srv.nlisteners, srv.snap->nrules,
 	    policy_name(srv.snap->default_policy), conf->ca_file, srv.nofile,
 	    srv.max_conns);
+	watchdog_start(&srv);
+	if (srv.feed == NULL)
+		notify_send("READY=1\nSTATUS=%zu listener(s), bootstrap pins "
+		    "(no [feed])", srv.nlisteners);
+	else
+		notify_send("READY=1");	/* feedsync said which feed */
 	if (event_base_dispatch(srv.base) == -1) {
 		log_err("event loop failed");
 		goto out;

@@ -60,6 +60,7 @@ struct server {
 	size_t			 nconns;	/* client connections, all */
 	size_t			 nconns_peak;	/* since memory was trimmed */
 	struct event		*trim;		/* owned; gives memory back */
+	struct event		*watchdog;	/* owned; NULL: none asked */
 	unsigned		 max_conns;	/* fds allow this many */
 	unsigned long		 nofile;	/* RLIMIT_NOFILE in force */
 	unsigned long long	 accepted, passed, refused;

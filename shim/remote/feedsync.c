@@ -31,6 +31,7 @@
 #include "base/mem.h"
 #include "base/parse.h"
 #include "pins/feed_file.h"
+#include "shim/notify.h"
 #include "shim/remote/feedsync.h"
 #include "shim/remote/report.h"
 #include "shim/remote/web.h"
@@ -82,6 +83,11 @@ feed_apply(struct feedsync *fs)
 	tls_client_forget(srv->tls);	/* sessions were judged by old pins */
 	report_set_feed(srv->rep, b ? b->report_url : NULL,
 	    b ? b->version : 0);
+	if (b != NULL)
+		notify_send("STATUS=feed version %llu in force, %zu host "
+		    "rule(s)", b->version, b->snap->nrules);
+	else
+		notify_send("STATUS=bootstrap pins (no feed in force)");
 	if (off)
 		log_warn("feed: device %s has pinning off (feed override): "
 		    "pin and pin-only hosts get CA checks only",
@@ -532,6 +538,12 @@ feedsync_reload(struct feedsync *fs)
 	event_del(fs->timer);
 	fs->failures = 0;
 	evtimer_add(fs->timer, &now);
+}
+
+unsigned long long
+feedsync_version(const struct feedsync *fs)
+{
+	return fs != NULL && fs->current != NULL ? fs->current->version : 0;
 }
 
 void

@@ -15,5 +15,7 @@ struct feedsync	*feedsync_start(struct server *);
 /* After a SIGHUP swapped srv->conf: re-verify, re-apply, fetch now. */
 void		 feedsync_reload(struct feedsync *);
 void		 feedsync_stop(struct feedsync *);
+/* The version in force, or 0 (bootstrap pins only). */
+unsigned long long feedsync_version(const struct feedsync *);
 
 #endif

@@ -868,6 +868,39 @@ public_key = ed25519:%s
                                capture_output=True, text=True, timeout=WAIT)
             self.assertEqual(t.returncode, 0, t.stderr)
 
+    def test_service_manager_hears_ready_reloading_watchdog_stopping(self):
+        # A unix datagram socket as systemd's NOTIFY_SOCKET.
+        path = str(Path(self.tmp) / "notify")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        self.addCleanup(sock.close)
+        sock.settimeout(WAIT)
+        up, _ = s_server(self, self.pki / "leaf.pem", self.pki / "leaf.key",
+                         self.pki / "inter.pem", extra=("-rev",))
+        shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
+            "api.test", [pin_of(self.pki / "leaf.pem")])),
+            env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"})
+
+        def until(want):
+            seen = []
+            while True:
+                msg = sock.recv(4096).decode()
+                seen.append(msg)
+                if msg.split("\n")[0] == want:
+                    return msg, seen
+
+        msg, _ = until("READY=1")
+        self.assertIn("STATUS=1 listener(s), bootstrap pins", msg)
+        until("WATCHDOG=1")
+        os.kill(shim.p.pid, signal.SIGHUP)
+        msg, _ = until("RELOADING=1")
+        usec = int(msg.split("MONOTONIC_USEC=")[1])
+        self.assertLess(abs(usec / 1e6 - time.monotonic()), 5)
+        shim.log.wait("reload: 1 domain rule")
+        until("READY=1")
+        shim.stop(signal.SIGTERM)
+        until("STOPPING=1")
+
     def test_shipped_systemd_unit_verifies(self):
         import shutil
         from harness import ROOT
@@ -882,7 +915,9 @@ public_key = ed25519:%s
         self.assertNotIn(str(unit), r.stdout + r.stderr)  # no warning
         text = unit.read_text()
         for line in ("User=pinshim", "StateDirectory=pinshim",
-                     "AmbientCapabilities=CAP_NET_BIND_SERVICE"):
+                     "AmbientCapabilities=CAP_NET_BIND_SERVICE",
+                     "Type=notify", "WatchdogSec=",
+                     "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"):
             self.assertIn(line, text)
 
     def test_shipped_example_config_checks_ok(self):
