@@ -9,7 +9,9 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +20,29 @@
 
 static enum log_level	 level = LOG_INFO;
 static const char *const names[] = { "error", "warn", "info", "debug" };
+/* syslog priorities: err, warning, info, debug */
+static const int	 priorities[] = { 3, 4, 6, 7 };
+static int		 journal = -1;	/* stderr is the journal; -1: not
+					 * known yet */
+
+/* Is stderr the journal? systemd says so in JOURNAL_STREAM (device and
+ * inode of the stream it gave us); then each line starts with its
+ * priority, "<4>", and leaves time and pid to the journal. */
+static bool
+stderr_is_journal(void)
+{
+	const char		*js = getenv("JOURNAL_STREAM");
+	unsigned long long	 dev, ino;
+	struct stat		 st;
+
+	if (journal != -1)
+		return journal;
+	journal = js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 &&
+	    fstat(STDERR_FILENO, &st) == 0 &&
+	    (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+	return journal;
+}
 
 void
 log_set_level(enum log_level l)
@@ -50,12 +75,17 @@ log_msg(enum log_level l, const char *fmt, ...)
 
 	if (l > level)
 		return;
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	off = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	off += (size_t)snprintf(line + off, sizeof(line) - off,
-	    ".%03ldZ pinshim[%ld] %s: ", (long)tv.tv_usec / 1000,
-	    (long)getpid(), names[l]);
+	if (stderr_is_journal()) {
+		off = (size_t)snprintf(line, sizeof(line), "<%d>%s: ",
+		    priorities[l], names[l]);
+	} else {
+		gettimeofday(&tv, NULL);
+		gmtime_r(&tv.tv_sec, &tm);
+		off = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+		off += (size_t)snprintf(line + off, sizeof(line) - off,
+		    ".%03ldZ pinshim[%ld] %s: ", (long)tv.tv_usec / 1000,
+		    (long)getpid(), names[l]);
+	}
 	va_start(ap, fmt);
 	n = vsnprintf(line + off, sizeof(line) - off - 1, fmt, ap);
 	va_end(ap);

@@ -1,6 +1,7 @@
 /*
  * log.h - one line per event on stderr (journald and procd pick it up),
- * "TIME pinshim[PID] LEVEL: message", verdicts as key=value fields.
+ * "TIME pinshim[PID] LEVEL: message", verdicts as key=value fields; when
+ * stderr is the journal ($JOURNAL_STREAM), "<PRIORITY>LEVEL: message".
  */
 #ifndef PINSHIM_LOG_H
 #define PINSHIM_LOG_H

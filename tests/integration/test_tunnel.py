@@ -901,6 +901,22 @@ public_key = ed25519:%s
         shim.stop(signal.SIGTERM)
         until("STOPPING=1")
 
+    def test_lines_carry_their_priority_when_stderr_is_the_journal(self):
+        log = Path(self.tmp) / "journal.log"
+        log.write_text("")
+        st = log.stat()
+        up, _ = s_server(self, self.pki / "leaf.pem", self.pki / "leaf.key",
+                         self.pki / "inter.pem", extra=("-rev",))
+        shim = Shim(self, self.ini("api.test:%d" % up, self.domain(
+            "api.test", [UNRELATED])), name="journal",
+            env={"JOURNAL_STREAM": "%d:%d" % (st.st_dev, st.st_ino)})
+        self.assertEqual(refused_silently(self.port), b"")
+        self.assertTrue(shim.log.wait(" verdict ").startswith(
+            "<4>warn: verdict "))
+        self.assertIn("\n<6>info: pinshim started: ",
+                      "\n" + shim.log.text())
+        self.assertNotIn(" pinshim[", shim.log.text())   # the journal's
+
     def test_shipped_systemd_unit_verifies(self):
         import shutil
         from harness import ROOT
