@@ -310,8 +310,9 @@ relay_move(struct relay *r, int s, size_t *budget, bool *more)
 	}
 	/* Input left in the kernel (the budget ran out) needs nothing: the
 	 * read event is level-triggered, epoll reports it again. Only bytes
-	 * wolfSSL already holds are invisible to epoll: come back for them
-	 * after the next poll (see relay_pump), never before it. */
+	 * the TLS session already holds (decrypted, or in its read-ahead) are
+	 * invisible to epoll: come back for them after the next poll (see
+	 * relay_pump), never before it. */
 	if (src->ssl != NULL && !src->rd_eof &&
 	    evbuffer_get_length(r->buf[s]) < RELAY_BUF &&
 	    tls_session_pending(src->ssl))
