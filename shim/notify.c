@@ -58,12 +58,6 @@ notify_open(void)
 	unsetenv("NOTIFY_SOCKET");
 }
 
-bool
-notify_enabled(void)
-{
-	return fd != -1;
-}
-
 void
 notify_send(const char *fmt, ...)
 {

@@ -11,7 +11,6 @@
 
 /* Connect to $NOTIFY_SOCKET if set (call before dropping privileges). */
 void		 notify_open(void);
-bool		 notify_enabled(void);
 /* One datagram, e.g. "READY=1\nSTATUS=..." (silently nothing if off). */
 void		 notify_send(const char *fmt, ...)
 		    __attribute__((format(printf, 1, 2)));

@@ -41,7 +41,9 @@ struct tls_chain {
 	int			 n;
 	const unsigned char	*der[TLS_CHAIN_MAX];
 	size_t			 len[TLS_CHAIN_MAX];
-	unsigned char		 hash[PIN_HASH_LEN];	/* over all of it */
+	/* each certificate's SHA-256: the chain's identity, and the keys of
+	 * the verified-pairs cache */
+	unsigned char		 hash[TLS_CHAIN_MAX][PIN_HASH_LEN];
 	char			*key;		/* resumption origin, or NULL */
 	unsigned		 gen;		/* the cache's generation */
 };
@@ -132,7 +134,7 @@ void		 tls_session_passed(struct tls_client *, WOLFSSL *,
 /* The verdict refused: if a cached session was offered, it goes, so the
  * next connection makes a full handshake and is judged over what the
  * server presents. */
-void		 tls_session_refused(struct tls_client *, WOLFSSL *,
+void		 tls_session_refused(struct tls_client *,
 		    const struct tls_check *);
 
 /* Session resumption (tls_resume.c): a bounded cache of sessions per
@@ -142,8 +144,6 @@ struct tls_resume *tls_resume_new(size_t max);
 void		 tls_resume_free(struct tls_resume *);
 /* Drop every cached session (the pins changed). */
 void		 tls_client_forget(struct tls_client *);
-void		 tls_resume_stats(const struct tls_client *, size_t *cached,
-		    unsigned long *offered, unsigned long *resumed);
 
 struct tls_chain *tls_chain_new(const WOLFSSL_BUFFER_INFO *, int n);
 struct tls_chain *tls_chain_ref(struct tls_chain *);

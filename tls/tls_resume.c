@@ -53,7 +53,6 @@ struct tls_resume {
 	struct entry		*v;		/* owned, max of them */
 	size_t			 max, n;
 	unsigned		 gen;		/* bumped by every forget */
-	unsigned long		 offered, resumed;
 };
 
 /* The chain. */
@@ -62,7 +61,6 @@ struct tls_chain *
 tls_chain_new(const WOLFSSL_BUFFER_INFO *certs, int n)
 {
 	struct tls_chain	*ch;
-	wc_Sha256		 sha;
 	unsigned char		*p;
 	size_t			 total = 0;
 	int			 i;
@@ -77,19 +75,15 @@ tls_chain_new(const WOLFSSL_BUFFER_INFO *certs, int n)
 	ch->refs = 1;
 	ch->n = n;
 	p = (unsigned char *)(ch + 1);
-	if (wc_InitSha256(&sha) != 0)
-		abort();
 	for (i = 0; i < n; i++) {
 		memcpy(p, certs[i].buffer, certs[i].length);
 		ch->der[i] = p;
 		ch->len[i] = certs[i].length;
 		p += certs[i].length;
-		(void)wc_Sha256Update(&sha, (const byte *)&ch->len[i],
-		    sizeof(ch->len[i]));
-		(void)wc_Sha256Update(&sha, ch->der[i], (word32)ch->len[i]);
+		if (wc_Sha256Hash(ch->der[i], (word32)ch->len[i],
+		    ch->hash[i]) != 0)
+			abort();	/* only bad arguments make it fail */
 	}
-	(void)wc_Sha256Final(&sha, ch->hash);
-	wc_Sha256Free(&sha);
 	return ch;
 }
 
@@ -164,17 +158,6 @@ tls_client_forget(struct tls_client *c)
 	while (r->n > 0)
 		entry_drop(r, r->n - 1);
 	r->gen++;
-}
-
-void
-tls_resume_stats(const struct tls_client *c, size_t *cached,
-    unsigned long *offered, unsigned long *resumed)
-{
-	const struct tls_resume	*r = c->resume;
-
-	*cached = r ? r->n : 0;
-	*offered = r ? r->offered : 0;
-	*resumed = r ? r->resumed : 0;
 }
 
 static struct entry *
@@ -299,7 +282,6 @@ tls_resume_offer(struct tls_client *c, WOLFSSL *ssl, struct tls_check *chk)
 	}
 	chk->offered = tls_chain_ref(e->chain);
 	e->used = time(NULL);
-	r->offered++;
 }
 
 void
@@ -318,7 +300,8 @@ tls_session_passed(struct tls_client *c, WOLFSSL *ssl, struct tls_check *chk)
 		origin_key(chk, key, sizeof(key));
 		/* Share the cached chain if it is this one. */
 		if ((e = lookup(r, key)) != NULL && e->chain->gen == r->gen &&
-		    memcmp(e->chain->hash, ch->hash, sizeof(ch->hash)) == 0) {
+		    e->chain->n == ch->n && memcmp(e->chain->hash, ch->hash,
+		    (size_t)ch->n * PIN_HASH_LEN) == 0) {
 			ch = e->chain;
 		} else {
 			free(ch->key);
@@ -327,7 +310,6 @@ tls_session_passed(struct tls_client *c, WOLFSSL *ssl, struct tls_check *chk)
 		}
 	} else if (chk->offered != NULL && wolfSSL_session_reused(ssl)) {
 		ch = chk->offered;
-		r->resumed++;
 	} else {
 		return;
 	}
@@ -341,14 +323,12 @@ tls_session_passed(struct tls_client *c, WOLFSSL *ssl, struct tls_check *chk)
 }
 
 void
-tls_session_refused(struct tls_client *c, WOLFSSL *ssl,
-    const struct tls_check *chk)
+tls_session_refused(struct tls_client *c, const struct tls_check *chk)
 {
 	struct tls_resume	*r = c->resume;
 	struct entry		*e;
 	char			 key[HOST_MAX + 32];
 
-	(void)ssl;
 	if (r == NULL || chk->offered == NULL)
 		return;
 	/* A connection that offered a session was refused: the recorded

@@ -25,7 +25,6 @@
 #include <wolfssl/error-ssl.h>
 #include <wolfssl/wolfcrypt/asn.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
-#include <wolfssl/wolfcrypt/sha256.h>
 #include <wolfssl/openssl/x509v3.h>
 
 #include "pins/host.h"
@@ -35,7 +34,7 @@
 struct node {
 	WOLFSSL_X509	*cert;		/* peer certs owned; anchors borrowed */
 	WOLFSSL_EVP_PKEY *key;		/* owned, lazily */
-	unsigned char	 hash[PIN_HASH_LEN];	/* of the DER */
+	const unsigned char *hash;	/* of the DER; the chain's or anchor's */
 	struct pin	 pin;
 	bool		 has_pin;
 	bool		 anchor;
@@ -355,8 +354,7 @@ add_presented(struct walk *w, const struct tls_chain *ch)
 		if ((nd->cert = chain_cert(ch, i)) == NULL)
 			continue;
 		nd->has_pin = tls_cert_pin(nd->cert, &nd->pin) == 0;
-		if (wc_Sha256Hash(ch->der[i], (word32)ch->len[i], nd->hash))
-			memset(nd->hash, 0xff, sizeof(nd->hash)); /* unshared */
+		nd->hash = ch->hash[i];
 		w->count++;
 	}
 	w->npeer = w->count;
@@ -400,7 +398,7 @@ add_anchors(struct walk *w, struct tls_anchors *anchors)
 				continue;
 			added[nadded++] = k;
 			w->n[w->count].cert = a;
-			memcpy(w->n[w->count].hash, ah, PIN_HASH_LEN);
+			w->n[w->count].hash = ah;
 			w->n[w->count].pin = *ap;
 			w->n[w->count].has_pin = true;
 			w->n[w->count].anchor = true;

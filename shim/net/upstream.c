@@ -305,7 +305,7 @@ up_handshake(evutil_socket_t fd, short what, void *arg)
 	if (u->res.tv.pass) {
 		up_finish(u, UP_OK, "ok");
 	} else {
-		tls_session_refused(u->tls, u->ssl, &u->chk);
+		tls_session_refused(u->tls, &u->chk);
 		up_finish(u, UP_TLS, tls_reason_name(u->res.tv.reason));
 	}
 }
