@@ -237,10 +237,12 @@ def s_server(test, cert, key, chain=None, extra=("-www",), name="s_server"):
     return port, proc
 
 
-def nginx(test, cert_chain, key, docroot, name="nginx", plain_port=None):
+def nginx(test, cert_chain, key, docroot, name="nginx", plain_port=None,
+          port=None, server_extra=""):
     """nginx serving docroot over TLS (one process, no daemon), and over
-    plain HTTP too on plain_port if given."""
-    port = free_port()
+    plain HTTP too on plain_port if given; on port if given (a restart
+    on the same one), with server_extra in its server block."""
+    port = port or free_port()
     plain = ("listen 127.0.0.1:%d;" % plain_port) if plain_port else ""
     prefix = Path(test.tmp) / name
     (prefix / "logs").mkdir(parents=True, exist_ok=True)
@@ -266,10 +268,11 @@ http {
         ssl_certificate %(chain)s;
         ssl_certificate_key %(key)s;
         root %(root)s;
+        %(extra)s
     }
 }
 """ % {"p": prefix, "port": port, "chain": cert_chain, "key": key,
-       "root": docroot, "plain": plain})
+       "root": docroot, "plain": plain, "extra": server_extra})
     proc = Proc(test, ["nginx", "-p", str(prefix), "-c", str(conf),
                        "-e", str(prefix / "logs" / "error.log")], name)
     wait_port(port, proc.p)

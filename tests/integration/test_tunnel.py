@@ -354,38 +354,15 @@ class Resumption(ShimTest):
     def ticket_nginx(self, port, chain, name):
         """nginx with a fixed session-ticket key, as a fleet that rotates
         certificates but keeps its ticket keys runs it."""
-        d = Path(self.tmp) / name
-        (d / "www").mkdir(parents=True, exist_ok=True)
-        (d / "www" / "small").write_text("small\n")
+        www = Path(self.tmp) / "www"
+        www.mkdir(exist_ok=True)
+        (www / "small").write_text("small\n")
         key = Path(self.tmp) / "ticket.key"
         if not key.exists():
             key.write_bytes(os.urandom(80))
-        (d / "nginx.conf").write_text("""
-daemon off;
-master_process off;
-error_log %(d)s/error.log;
-pid %(d)s/nginx.pid;
-events {}
-http {
-    access_log off;
-    client_body_temp_path %(d)s/body;
-    proxy_temp_path %(d)s/proxy;
-    fastcgi_temp_path %(d)s/fastcgi;
-    uwsgi_temp_path %(d)s/uwsgi;
-    scgi_temp_path %(d)s/scgi;
-    server {
-        listen 127.0.0.1:%(port)d ssl;
-        ssl_certificate %(chain)s;
-        ssl_certificate_key %(key)s;
-        ssl_session_ticket_key %(ticket)s;
-        root %(d)s/www;
-    }
-}
-""" % {"d": d, "port": port, "chain": chain, "ticket": key,
-            "key": self.pki / "leaf.key"})
-        proc = Proc(self, ["nginx", "-p", str(d), "-c", str(d / "nginx.conf"),
-                           "-e", str(d / "error.log")], name)
-        wait_port(port, proc.p)
+        _, proc = nginx(self, chain, self.pki / "leaf.key", www, name=name,
+                        port=port,
+                        server_extra="ssl_session_ticket_key %s;" % key)
         return proc
 
     def test_refused_resumption_falls_back_to_a_full_handshake(self):
