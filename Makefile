@@ -109,7 +109,7 @@ BASE_SRCS	= base/mem.c base/parse.c base/addr.c base/file.c base/log.c \
 		  base/sock.c base/strmap.c base/clock.c \
 		  base/cursor.c base/list.c base/url.c base/ini.c
 PINS_SRCS	= pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
-		  pins/rule.c pins/feed_body.c pins/feed_file.c
+		  pins/rule.c pins/feed_body.c pins/feed_file.c pins/feed_keys.c
 TLS_SRCS	= tls/tls_client.c tls/tls_verify.c tls/tls_anchors.c \
 		  tls/tls_resume.c tls/tls_ca.c base/clock.c base/log.c \
 		  base/parse.c

@@ -131,30 +131,6 @@ p_connect(struct ini *in, const char *v, void *field, const char **why)
 }
 
 static bool
-p_pubkeys(struct ini *in, const char *v, void *field, const char **why)
-{
-	struct feed_conf	*fc = field;
-	char			 item[128];
-	enum list_item		 r;
-	uint8_t			 key[FEED_KEY_LEN];
-
-	(void)in;
-	while ((r = list_next(&v, item, sizeof(item))) != LIST_END) {
-		if (r == LIST_TOO_LONG || !feed_key_parse(item, key)) {
-			*why = "not an ed25519:BASE64 public key (as written "
-			    "by pinshim feed keygen)";
-			return false;
-		}
-		if (fc->nkeys == FEED_KEYS_MAX) {
-			*why = "more than 8 keys";
-			return false;
-		}
-		memcpy(fc->keys[fc->nkeys++], key, FEED_KEY_LEN);
-	}
-	return true;
-}
-
-static bool
 p_allow(struct ini *in, const char *v, void *field, const char **why)
 {
 	struct listen_conf	*lc = field;
@@ -224,7 +200,16 @@ static const struct ini_key upstream_keys[] = {
 static const struct ini_key feed_keys[] = {
 	INI_KEY("url", ini_url, SHIM(feed.url), 0),
 	INI_KEY("fallback_url", ini_url, SHIM(feed.fallback_url), 0),
-	INI_KEY("public_key", p_pubkeys, SHIM(feed), INI_LIST),
+	INI_KEY("public_key", feed_role_keys_value, SHIM(feed.keys.root),
+	    INI_LIST),
+	INI_UINT("root_threshold", SHIM(feed.keys.root.threshold), 0, 1,
+	    FEED_KEYS_MAX, "whole number"),
+	INI_KEY("sign_key", feed_role_keys_value, SHIM(feed.keys.sign),
+	    INI_LIST),
+	INI_UINT("sign_threshold", SHIM(feed.keys.sign.threshold), 0, 1,
+	    FEED_KEYS_MAX, "whole number"),
+	INI_UINT("keys_version", SHIM(feed.keys.version), 0, 1, 4294967295UL,
+	    "whole number"),
 	INI_KEY("pins", rule_pins_value, SHIM(feed.pins), INI_LIST),
 	/* 10 s is for labs and tests; fleets want minutes (default 300) */
 	INI_UINT("refresh", SHIM(feed.refresh), 0, 10, 86400,
@@ -258,6 +243,23 @@ feed_section_open(struct ini *in, void *ctx, const char *arg)
 	(void)arg;
 	c->feed.present = true;
 	return c;
+}
+
+/* The key set the device trusts until the feed rotates it: public_key
+ * holds both roles unless sign_key names the signing role apart. */
+static void
+feed_section_close(struct ini *in, void *ctx, void *obj)
+{
+	struct feed_keyset	*ks = &((struct conf *)ctx)->feed.keys;
+	const char		*why;
+
+	(void)obj;
+	if (ks->sign.n == 0) {
+		memcpy(ks->sign.keys, ks->root.keys, sizeof(ks->sign.keys));
+		ks->sign.n = ks->root.n;
+	}
+	if (ks->root.n > 0 && (why = feed_keyset_check(ks)) != NULL)
+		ini_error(in, in->section_line, "[feed]: %s", why);
 }
 
 static void *
@@ -450,6 +452,9 @@ conf_new(const char *path)
 	c->feed.refresh = FEED_DEFAULT_REFRESH;
 	c->feed.max_size = FEED_DEFAULT_MAX_SIZE;
 	c->feed.timeout = FEED_DEFAULT_TIMEOUT;
+	c->feed.keys.version = 1;
+	c->feed.keys.root.threshold = 1;
+	c->feed.keys.sign.threshold = 1;
 	c->snap = snapshot_new(POLICY_BLOCK);
 	return c;
 }
@@ -466,7 +471,8 @@ conf_load(const char *path, FILE *errs)
 		  .nkeys = nitems(upstream_keys), .ctx = c },
 		{ .name = "feed", .keys = feed_keys,
 		  .nkeys = nitems(feed_keys), .required = feed_required,
-		  .open = feed_section_open, .ctx = c },
+		  .open = feed_section_open, .close = feed_section_close,
+		  .ctx = c },
 		rule_section(&rl),
 		{ .name = "listen:", .prefix = true, .keys = listen_keys,
 		  .nkeys = nitems(listen_keys), .open = listen_open,

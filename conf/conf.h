@@ -14,7 +14,7 @@
 
 #include "base/addr.h"
 #include "base/log.h"
-#include "pins/feed_file.h"
+#include "pins/feed_keys.h"
 #include "pins/host.h"
 #include "pins/policy.h"
 
@@ -56,8 +56,7 @@ struct feed_conf {
 	bool		 present;
 	char		*url;			/* owned */
 	char		*fallback_url;		/* owned, may be NULL */
-	uint8_t		 keys[FEED_KEYS_MAX][FEED_KEY_LEN];
-	size_t		 nkeys;
+	struct feed_keyset keys;		/* the configured ones */
 	struct pinset	 pins;			/* the feed server's; owned */
 	unsigned long	 refresh;		/* seconds */
 	unsigned long	 max_size;		/* bytes */

@@ -1,26 +1,41 @@
 /*
- * fuzz_feed.c - the signed feed file: the signature-line split, the
- * signature check (against a fixed key: must never accept), and the body
- * parser on the same bytes as if they had been signed.
+ * fuzz_feed.c - the signed feed file: the block and signature-line split,
+ * the proof under a fixed key set (must never accept: no key made these
+ * bytes), and the key-set and body parsers on the same bytes as if they
+ * had been signed.
  */
 #include "fuzz/fuzz.h"
-#include "pins/feed_file.h"
+#include "pins/feed_keys.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const uint8_t	 key[1][FEED_KEY_LEN] = { { 1, 2, 3 } };
-	uint8_t			 sig[FEED_SIG_LEN];
-	size_t			 bodylen;
-	const char		*why;
-	struct feed_body	*b;
-	FILE			*null = fopen("/dev/null", "w");
+	static struct feed_keyset	 ks = { .version = 1,
+	    .root = { .keys = { { 1, 2, 3 } }, .n = 1, .threshold = 1 },
+	    .sign = { .keys = { { 4, 5, 6 } }, .n = 1, .threshold = 1 } };
+	static struct feed_blocks	 bl;
+	struct feed_proof		 p;
+	struct feed_keyset		 parsed;
+	const char			*why;
+	struct feed_body		*b;
+	size_t				 i;
+	FILE				*null = fopen("/dev/null", "w");
 
-	if (feed_split((const char *)data, size, &bodylen, sig, &why)) {
-		INVARIANT(bodylen < size);
-		INVARIANT(feed_check_signature((const char *)data, bodylen,
-		    sig, key, 1) == -1);
+	if (feed_split((const char *)data, size, &bl, &why)) {
+		INVARIANT(bl.n >= 1 && bl.n <= FEED_BLOCKS_MAX);
+		for (i = 0; i < bl.n; i++)
+			INVARIANT(bl.b[i].len > 0 && bl.b[i].nsigs >= 1 &&
+			    bl.b[i].off + bl.b[i].len < bl.b[i].end &&
+			    bl.b[i].end <= size);
+		INVARIANT(bl.b[bl.n - 1].end == size);
+		/* no key made these: nothing may be proven */
+		INVARIANT(!feed_prove("fuzz", (const char *)data, size, &ks,
+		    true, &p, null));
 	}
+	if (feed_keyset_parse("fuzz", (const char *)data, size, &parsed,
+	    null))
+		INVARIANT(feed_keyset_check(&parsed) == NULL &&
+		    parsed.version >= 2);
 	if ((b = feed_body_parse("fuzz", (const char *)data, size, null))
 	    != NULL) {
 		INVARIANT(b->version >= 1 && b->expires > b->issued);

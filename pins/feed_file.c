@@ -1,18 +1,21 @@
 /*
- * feed_file.c - the signed pin feed as a file: split it, check its
- * signature, hand the proven body to feed_body.c, and (publisher side)
- * sign a body and manage keys.
+ * feed_file.c - the signed pin feed as a file: split it into blocks, check
+ * one signature, and (publisher side) sign and manage keys.
  *
- * A signed feed is the body, a readable INI text, followed by exactly one
- * last line "signature = ed25519:BASE64" holding an Ed25519 signature over
- * every byte before that line. One file, so a CDN can never pair a body
- * with another version's signature; plain text, so `cat` shows what is
- * pinned.
+ * A signed file is one or more blocks. A block is a readable INI body
+ * followed by one or more lines "signature = KEYID ed25519:BASE64", each
+ * an Ed25519 signature over exactly that body's bytes by the key whose
+ * SHA-256 starts with KEYID. Signatures sign the body, not each other, so
+ * several holders can add theirs one by one. The last block is the feed;
+ * any before it are key-set updates, oldest first (feed_keys.c says what
+ * they mean). A body signed the way pinshim did before key roles, with one
+ * line "signature = ed25519:BASE64" and no key id, is one block with one
+ * signature. One file, so a CDN can never pair a body with another
+ * version's signature; plain text, so `cat` shows what is pinned.
  *
- * Must never: parse or use any byte of a body before its signature has been
- * verified with a configured key, accept trailing bytes after the
- * signature, or write a private key file that is readable by others even
- * for an instant.
+ * Must never: let any line after the last signature line pass, accept a
+ * malformed signature line, or write a private key file that is readable
+ * by others even for an instant.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +30,7 @@
 #include <wolfssl/wolfcrypt/coding.h>
 #include <wolfssl/wolfcrypt/ed25519.h>
 #include <wolfssl/wolfcrypt/random.h>
+#include <wolfssl/wolfcrypt/hash.h>
 
 #include "base/cursor.h"
 #include "base/file.h"
@@ -34,9 +38,10 @@
 #include "pins/feed_file.h"
 #include "pins/pin.h"
 
-#define SIG_PREFIX	"signature = ed25519:"
+#define SIG_KEY		"signature"
+#define SIG_PREFIX	"signature = "
+#define SIG_ALG		"ed25519:"
 #define SIG_B64_LEN	88			/* base64 of 64 bytes */
-#define SIG_LINE_LEN	(sizeof(SIG_PREFIX) - 1 + SIG_B64_LEN + 1)
 
 static bool
 b64_exact(const char *in, size_t inlen, uint8_t *out, size_t outlen)
@@ -57,35 +62,129 @@ b64_exact(const char *in, size_t inlen, uint8_t *out, size_t outlen)
 	return true;
 }
 
-bool
-feed_split(const char *buf, size_t len, size_t *bodylen,
-    uint8_t sig[FEED_SIG_LEN], const char **why)
+static int
+hexval(unsigned c)
 {
-	struct cursor	 c;
-	const uint8_t	*b64;
-	unsigned	 before = '\n', nl;
+	if (c >= '0' && c <= '9')
+		return (int)(c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (int)(c - 'a' + 10);
+	return -1;			/* upper case too: one spelling only */
+}
 
-	*why = "no signature line at the end (truncated or unsigned)";
-	if (len < SIG_LINE_LEN || buf[len - 1] != '\n')
+/* "signature = [KEYID ]ed25519:BASE64", the line without its newline. */
+static bool
+sig_parse(struct cursor *line, struct feed_sig *s)
+{
+	const uint8_t	*p;
+	size_t		 i;
+
+	if (!cursor_expect(line, SIG_PREFIX))
 		return false;
+	s->named = !cursor_expect(line, SIG_ALG);
+	if (s->named) {
+		if (!cursor_take(line, 2 * FEED_KEYID_LEN, &p) ||
+		    !cursor_expect(line, " " SIG_ALG))
+			return false;
+		for (i = 0; i < FEED_KEYID_LEN; i++) {
+			int	 hi = hexval(p[2 * i]), lo = hexval(p[2 * i + 1]);
+
+			if (hi < 0 || lo < 0)
+				return false;
+			s->keyid[i] = (uint8_t)(hi << 4 | lo);
+		}
+	}
+	return cursor_take(line, SIG_B64_LEN, &p) && line->left == 0 &&
+	    b64_exact((const char *)p, SIG_B64_LEN, s->sig, FEED_SIG_LEN);
+}
+
+static bool
+is_sig_line(const struct cursor *line)
+{
+	size_t	 n = sizeof(SIG_KEY) - 1;
+
+	return line->left > n && memcmp(line->p, SIG_KEY, n) == 0 &&
+	    (line->p[n] == ' ' || line->p[n] == '=' || line->p[n] == '\t');
+}
+
+bool
+feed_split(const char *buf, size_t len, struct feed_blocks *out,
+    const char **why)
+{
+	struct cursor		 c, line;
+	struct feed_block	*b = NULL;
+	size_t			 start = 0, pos = 0;
+
+	out->n = 0;
 	cursor_init(&c, buf, len);
-	/* the body, then the byte before the line (if any), then the line */
-	if (!cursor_take(&c, len - SIG_LINE_LEN - (len > SIG_LINE_LEN), NULL) ||
-	    (len > SIG_LINE_LEN && !cursor_u8(&c, &before)) || before != '\n')
-		return false;
-	if (!cursor_expect(&c, SIG_PREFIX)) {
-		*why = "the last line is not \"signature = ed25519:...\"";
+	while (c.left > 0) {
+		if (!cursor_until(&c, '\n', &line)) {
+			*why = "no signature line at the end (truncated or "
+			    "unsigned)";
+			return false;
+		}
+		if (!is_sig_line(&line)) {
+			if (b != NULL) {	/* the next block's body */
+				out->n++;
+				b = NULL;
+				start = pos;
+			}
+		} else {
+			if (b == NULL) {
+				if (out->n == FEED_BLOCKS_MAX) {
+					*why = "more than 32 key-set updates";
+					return false;
+				}
+				b = &out->b[out->n];
+				b->off = start;
+				b->len = pos - start;
+				b->nsigs = 0;
+				if (b->len == 0) {
+					*why = "a signature line with no body "
+					    "before it";
+					return false;
+				}
+			}
+			if (b->nsigs == FEED_SIGS_MAX) {
+				*why = "more than 16 signatures on one block";
+				return false;
+			}
+			if (!sig_parse(&line, &b->sigs[b->nsigs])) {
+				*why = "malformed signature line (want "
+				    "\"signature = KEYID ed25519:BASE64\")";
+				return false;
+			}
+			if (b->nsigs > 0 && (!b->sigs[0].named ||
+			    !b->sigs[b->nsigs].named)) {
+				*why = "a signature without a key id must be "
+				    "the only one on its block";
+				return false;
+			}
+			b->nsigs++;
+		}
+		pos = len - c.left;
+		if (b != NULL)
+			b->end = pos;
+	}
+	if (b == NULL) {
+		*why = "no signature line at the end (truncated or unsigned)";
 		return false;
 	}
-	if (!cursor_take(&c, SIG_B64_LEN, &b64) || !cursor_u8(&c, &nl) ||
-	    nl != '\n')
-		return false;
-	if (!b64_exact((const char *)b64, SIG_B64_LEN, sig, FEED_SIG_LEN)) {
-		*why = "the signature is not 64 bytes of base64";
-		return false;
-	}
-	*bodylen = len - SIG_LINE_LEN;
+	out->n++;
 	return true;
+}
+
+size_t
+feed_signed_prefix(const char *buf, size_t len)
+{
+	struct cursor	 c, line;
+	size_t		 end = 0;
+
+	cursor_init(&c, buf, len);
+	while (cursor_until(&c, '\n', &line))
+		if (is_sig_line(&line))
+			end = len - c.left;
+	return end;
 }
 
 bool
@@ -96,7 +195,7 @@ feed_key_parse(const char *s, uint8_t out[FEED_KEY_LEN])
 
 	/* Same shape as a pin (32 bytes, canonical base64): reuse its
 	 * strict parser rather than write another. */
-	if (strncmp(s, "ed25519:", 8) != 0 || strlen(s + 8) != PIN_B64_LEN)
+	if (strncmp(s, SIG_ALG, 8) != 0 || strlen(s + 8) != PIN_B64_LEN)
 		return false;
 	snprintf(text, sizeof(text), "%s%s", PIN_PREFIX, s + 8);
 	if (!pin_parse(text, &p))
@@ -105,68 +204,75 @@ feed_key_parse(const char *s, uint8_t out[FEED_KEY_LEN])
 	return true;
 }
 
-int
-feed_check_signature(const char *body, size_t len,
-    const uint8_t sig[FEED_SIG_LEN], const uint8_t (*keys)[FEED_KEY_LEN],
-    size_t nkeys)
+void
+feed_key_format(const uint8_t key[FEED_KEY_LEN], char *out, size_t outsz)
 {
+	struct pin	 p;
+	char		 text[PIN_TEXT_LEN + 1];
+
+	memcpy(p.hash, key, FEED_KEY_LEN);
+	pin_format(&p, text);
+	snprintf(out, outsz, SIG_ALG "%s", text + strlen(PIN_PREFIX));
+}
+
+void
+feed_keyid(const uint8_t key[FEED_KEY_LEN], uint8_t id[FEED_KEYID_LEN])
+{
+	byte	 h[WC_SHA256_DIGEST_SIZE];
+
+	if (wc_Sha256Hash(key, FEED_KEY_LEN, h) != 0)
+		abort();		/* no failure mode for a fixed input */
+	memcpy(id, h, FEED_KEYID_LEN);
+}
+
+void
+feed_keyid_text(const uint8_t key[FEED_KEY_LEN], char out[FEED_KEYID_TEXT])
+{
+	static const char	 hex[] = "0123456789abcdef";
+	uint8_t			 id[FEED_KEYID_LEN];
+	size_t			 i;
+
+	feed_keyid(key, id);
+	for (i = 0; i < FEED_KEYID_LEN; i++) {
+		out[2 * i] = hex[id[i] >> 4];
+		out[2 * i + 1] = hex[id[i] & 15];
+	}
+	out[2 * FEED_KEYID_LEN] = '\0';
+}
+
+static bool
+verify(const char *msg, size_t len, const uint8_t sig[FEED_SIG_LEN],
+    const uint8_t key[FEED_KEY_LEN])
+{
+	ed25519_key	 k;
+	int		 ok = 0;
+
+	if (wc_ed25519_init(&k) != 0)
+		return false;
+	if (wc_ed25519_import_public(key, FEED_KEY_LEN, &k) != 0 ||
+	    wc_ed25519_verify_msg(sig, FEED_SIG_LEN, (const byte *)msg,
+	    (word32)len, &ok, &k) != 0)
+		ok = 0;
+	wc_ed25519_free(&k);
+	return ok == 1;
+}
+
+/* A named signature is checked only against the key it names: cost is
+ * one verification per line, whatever the number of keys. */
+bool
+feed_block_signed_by(const char *buf, const struct feed_block *b,
+    const uint8_t key[FEED_KEY_LEN])
+{
+	uint8_t	 id[FEED_KEYID_LEN];
 	size_t	 i;
 
-	for (i = 0; i < nkeys; i++) {
-		ed25519_key	 k;
-		int		 ok = 0;
-
-		if (wc_ed25519_init(&k) != 0)
-			return -1;
-		if (wc_ed25519_import_public(keys[i], FEED_KEY_LEN, &k) == 0 &&
-		    wc_ed25519_verify_msg(sig, FEED_SIG_LEN,
-		    (const byte *)body, (word32)len, &ok, &k) == 0 && ok == 1) {
-			wc_ed25519_free(&k);
-			return (int)i;
-		}
-		wc_ed25519_free(&k);
-	}
-	return -1;
-}
-
-int
-feed_signed_by(const char *buf, size_t len,
-    const uint8_t (*keys)[FEED_KEY_LEN], size_t nkeys, size_t *bodylen,
-    const char **why)
-{
-	uint8_t		 sig[FEED_SIG_LEN];
-	int		 k;
-
-	if (!feed_split(buf, len, bodylen, sig, why))
-		return -1;
-	return (k = feed_check_signature(buf, *bodylen, sig, keys, nkeys)) < 0 ?
-	    -2 : k;
-}
-
-struct feed_body *
-feed_open(const char *name, const char *buf, size_t len,
-    const uint8_t (*keys)[FEED_KEY_LEN], size_t nkeys, FILE *errs,
-    int *key_used)
-{
-	size_t		 bodylen;
-	const char	*why;
-	int		 k;
-
-	if ((k = feed_signed_by(buf, len, keys, nkeys, &bodylen, &why)) ==
-	    -1) {
-		fprintf(errs, "%s: %s\n", name, why);
-		return NULL;
-	}
-	if (k < 0) {
-		fprintf(errs, "%s: bad signature: made by none of the %zu "
-		    "configured public key(s), or the file was altered\n",
-		    name, nkeys);
-		return NULL;
-	}
-	if (key_used != NULL)
-		*key_used = k;
-	/* Only now, with the bytes proven, is the body parsed. */
-	return feed_body_parse(name, buf, bodylen, errs);
+	feed_keyid(key, id);
+	for (i = 0; i < b->nsigs; i++)
+		if ((!b->sigs[i].named ||
+		    memcmp(b->sigs[i].keyid, id, FEED_KEYID_LEN) == 0) &&
+		    verify(buf + b->off, b->len, b->sigs[i].sig, key))
+			return true;
+	return false;
 }
 
 /* --- publisher side ------------------------------------------------------ */
@@ -181,8 +287,6 @@ feed_keygen(const char *name, FILE *errs)
 	int		 dersz, pemsz, status = -1;
 	ed25519_key	 k;
 	WC_RNG		 rng;
-	struct pin	 p;
-	char		 text[PIN_TEXT_LEN + 1];
 
 	if (snprintf(keypath, sizeof(keypath), "%s.key", name) >=
 	    (int)sizeof(keypath) ||
@@ -211,10 +315,8 @@ feed_keygen(const char *name, FILE *errs)
 		fprintf(errs, "%s: %s\n", keypath, strerror(errno));
 		goto out;
 	}
-	memcpy(p.hash, pub, FEED_KEY_LEN);
-	pin_format(&p, text);
-	snprintf(publine, sizeof(publine), "ed25519:%s\n",
-	    text + strlen(PIN_PREFIX));
+	feed_key_format(pub, publine, sizeof(publine) - 1);
+	strcat(publine, "\n");
 	if (file_write(pubpath, publine, strlen(publine), 0644, true) == -1) {
 		fprintf(errs, "%s: %s\n", pubpath, strerror(errno));
 		unlink(keypath);
@@ -312,23 +414,23 @@ feed_key_public(const struct feed_key *fk, uint8_t out[FEED_KEY_LEN])
 	    &len) == 0 && len == FEED_KEY_LEN ? 0 : -1;
 }
 
-char *
-feed_sign(const char *body, size_t len, struct feed_key *fk, size_t *outlen)
+size_t
+feed_sig_line(const char *body, size_t len, struct feed_key *fk, bool named,
+    char out[FEED_SIG_LINE_MAX])
 {
 	byte		 sig[FEED_SIG_LEN], b64[SIG_B64_LEN + 8];
 	word32		 siglen = sizeof(sig), blen = sizeof(b64);
-	char		*out;
+	uint8_t		 pub[FEED_KEY_LEN];
+	char		 id[FEED_KEYID_TEXT];
+	int		 n;
 
 	if (wc_ed25519_sign_msg((const byte *)body, (word32)len, sig, &siglen,
 	    &fk->k) != 0 || siglen != FEED_SIG_LEN ||
 	    Base64_Encode_NoNl(sig, siglen, b64, &blen) != 0 ||
-	    blen != SIG_B64_LEN)
-		return NULL;
-	out = xcalloc(1, len + SIG_LINE_LEN + 1);
-	memcpy(out, body, len);
-	memcpy(out + len, SIG_PREFIX, sizeof(SIG_PREFIX) - 1);
-	memcpy(out + len + sizeof(SIG_PREFIX) - 1, b64, SIG_B64_LEN);
-	out[len + SIG_LINE_LEN - 1] = '\n';
-	*outlen = len + SIG_LINE_LEN;
-	return out;
+	    blen != SIG_B64_LEN || feed_key_public(fk, pub) == -1)
+		return 0;
+	feed_keyid_text(pub, id);
+	n = snprintf(out, FEED_SIG_LINE_MAX, SIG_PREFIX "%s%s" SIG_ALG "%.*s\n",
+	    named ? id : "", named ? " " : "", SIG_B64_LEN, (char *)b64);
+	return n > 0 && n < FEED_SIG_LINE_MAX ? (size_t)n : 0;
 }

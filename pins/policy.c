@@ -8,6 +8,7 @@
  * Must never: resolve a host to anything but its most specific rule, or
  * change a snapshot once it is shared.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -198,4 +199,94 @@ snapshot_merge(const struct snapshot *base, const struct snapshot *over,
 	for (i = 0; over != NULL && i < over->nrules; i++)
 		rule_copy(s, &over->rules[i], pinning_off);
 	return s;
+}
+
+/* How much a rule (or, rule NULL, the default policy) protects a host:
+ * block, then pinned, then pinned but ca once its pins expire, tofu, ca.
+ * pin and pin-only rank alike: both refuse a chain without a pin. */
+static int
+strength(const struct rule *r, enum policy def)
+{
+	switch (r != NULL ? r->policy : def) {
+	case POLICY_BLOCK:
+		return 4;
+	case POLICY_PIN:
+	case POLICY_PIN_ONLY:
+		return r != NULL && r->has_expires &&
+		    r->on_expiry == POLICY_CA ? 2 : 3;
+	case POLICY_TOFU:
+		return 1;
+	case POLICY_CA:
+	default:
+		return 0;
+	}
+}
+
+static const char *
+strength_name(const struct rule *r, enum policy def)
+{
+	if (r != NULL && strength(r, def) == 2)
+		return r->policy == POLICY_PIN ? "pin (ca once its pins "
+		    "expire)" : "pin-only (ca once its pins expire)";
+	return policy_name(r != NULL ? r->policy : def);
+}
+
+/* Whether host is protected less by new than by old; old must have said
+ * something about it (a rule), or there is nothing to weaken. */
+static bool
+weaker_at(const struct snapshot *old, const struct snapshot *new,
+    const char *host, char *why, size_t whysz)
+{
+	struct verdict_policy	 o, n;
+	int			 so, sn;
+
+	snapshot_resolve(old, host, 0, &o);
+	if (o.rule == NULL)
+		return false;
+	snapshot_resolve(new, host, 0, &n);
+	so = strength(o.rule, old->default_policy);
+	sn = strength(n.rule, new->default_policy);
+	if (sn > so || (sn == so && (sn != 2 ||
+	    n.rule->expires >= o.rule->expires)))
+		return false;
+	snprintf(why, whysz, "%s: %s -> %s%s", host,
+	    strength_name(o.rule, old->default_policy),
+	    strength_name(n.rule, new->default_policy),
+	    sn == so ? " (its pins expire sooner)" : n.rule == NULL ?
+	    " (its rule is gone)" : "");
+	return true;
+}
+
+/* Hosts that stand for what pattern covers: the name itself, one name
+ * below it for a wildcard (a name no real rule is written for). */
+static bool
+weaker_for(const struct snapshot *old, const struct snapshot *new,
+    const struct rule *r, char *why, size_t whysz)
+{
+	char	 probe[HOST_MAX + 1];
+
+	if (r->pat.kind != HOSTPAT_ONE_LABEL &&
+	    weaker_at(old, new, r->pat.base, why, whysz))
+		return true;
+	if (r->pat.kind == HOSTPAT_EXACT || snprintf(probe, sizeof(probe),
+	    "pinshim-probe.%s", r->pat.base) >= (int)sizeof(probe))
+		return false;
+	return weaker_at(old, new, probe, why, whysz);
+}
+
+bool
+snapshot_weaker(const struct snapshot *old, const struct snapshot *new,
+    char *why, size_t whysz)
+{
+	size_t	 i;
+
+	/* Every pattern either side names: a rule changed, added over an
+	 * old one (a narrower ca under a pinned wildcard), or gone. */
+	for (i = 0; i < old->nrules; i++)
+		if (weaker_for(old, new, &old->rules[i], why, whysz))
+			return true;
+	for (i = 0; i < new->nrules; i++)
+		if (weaker_for(old, new, &new->rules[i], why, whysz))
+			return true;
+	return false;
 }

@@ -72,6 +72,13 @@ void		 snapshot_unref(struct snapshot *);
 struct snapshot	*snapshot_merge(const struct snapshot *base,
 		    const struct snapshot *over, bool pinning_off);
 
+/* Whether some host that old has a rule for is protected less by new
+ * (block > pinned > pinned but ca once expired > tofu > ca); *why names
+ * the first such host and the change. Hosts old leaves to the default
+ * policy are not counted: there was no rule to weaken. */
+bool		 snapshot_weaker(const struct snapshot *old,
+		    const struct snapshot *new, char *why, size_t whysz);
+
 /* The most specific rule for a normalised host, with expiry applied. */
 void		 snapshot_resolve(const struct snapshot *, const char *host,
 		    int64_t now, struct verdict_policy *out);

@@ -38,13 +38,30 @@ static const struct {
 	{ NULL, NULL, "pin --connect HOST[:PORT] [--servername NAME] "
 	    "[--ca-file FILE]\n                             print the chain "
 	    "a live endpoint presents, with pins" },
-	{ "feed", cmd_feed, "feed keygen NAME           write NAME.key "
-	    "(Ed25519, mode 0600) and NAME.pub" },
-	{ NULL, NULL, "feed sign --key NAME.key FILE [-o OUT]\n"
-	    "                             validate and sign a feed body" },
-	{ NULL, NULL, "feed verify --pubkey KEY FILE\n"
-	    "                             exit 0 only for a valid, signed, "
-	    "unexpired feed" },
+	{ "feed", cmd_feed, "feed keygen NAME [--role root|sign]\n"
+	    "                             write NAME.key (Ed25519, mode 0600) "
+	    "and NAME.pub" },
+	{ NULL, NULL, "feed sign --key NAME.key [--key ...] [--chain FILE] "
+	    "[--legacy] FILE [-o OUT]\n"
+	    "                             validate and sign a feed body or a "
+	    "key-set update" },
+	{ NULL, NULL, "feed cosign --key NAME.key [--key ...] FILE [-o OUT]\n"
+	    "                             add signatures to a signed file's "
+	    "last block" },
+	{ NULL, NULL, "feed rotate (--after FILE | --version N) --root KEY... "
+	    "--root-threshold N\n"
+	    "             --sign KEY... --sign-threshold N [-o OUT]\n"
+	    "                             write the next key-set update, "
+	    "unsigned" },
+	{ NULL, NULL, "feed verify (--pubkey KEY... [--root-threshold N] "
+	    "[--sign-key KEY...]\n"
+	    "             [--sign-threshold N] [--keys-version N] | -c INI) "
+	    "[--previous FEED]\n"
+	    "             [--device ID] FILE\n"
+	    "                             judge a signed file as a device "
+	    "would: roles, thresholds,\n"
+	    "                             weakening, expiry; exit 0 only if "
+	    "devices accept it" },
 	{ "ca", cmd_ca, "ca init DIR [--cn NAME]    create the local "
 	    "interception CA (ECDSA P-256)" },
 	{ "version", cmd_version, "version                    print the "

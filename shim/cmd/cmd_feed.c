@@ -1,10 +1,13 @@
 /*
- * cmd_feed.c - `pinshim feed keygen|sign|verify`: the publisher's side of
- * the signed feed (backend teams, CI pipelines).
+ * cmd_feed.c - `pinshim feed keygen|sign|cosign|rotate|verify`: the
+ * publisher's side of the signed feed and its key sets (backend teams, CI
+ * pipelines, the holders of root keys).
  *
  * `sign` validates the body with the very parser the devices use before it
- * signs anything, so an unusable feed is never published; `verify` checks
- * a signed file exactly as a device would.
+ * signs anything, so an unusable feed or key set is never published;
+ * `cosign` lets holders add signatures one by one; `rotate` writes the
+ * next key-set update; `verify` judges a signed file exactly as a device
+ * would and says which roles and thresholds were met.
  *
  * Must never: sign a body the devices would refuse, or leave a half-written
  * output.
@@ -18,28 +21,50 @@
 #include "base/file.h"
 #include "base/mem.h"
 #include "base/parse.h"
-#include "pins/feed_file.h"
+#include "conf/conf.h"
+#include "pins/feed_keys.h"
 #include "shim/cmd/cmd.h"
 
 #define FEED_FILE_MAX	(64UL * 1024 * 1024)
+#define USAGE_KEYGEN	"pinshim feed keygen NAME [--role root|sign]"
+#define USAGE_SIGN	"pinshim feed sign --key NAME.key [--key ...] " \
+			"[--chain FILE] [--legacy] FILE [-o OUT]"
+#define USAGE_COSIGN	"pinshim feed cosign --key NAME.key [--key ...] " \
+			"FILE [-o OUT]"
+#define USAGE_ROTATE	"pinshim feed rotate (--after FILE | --version N) " \
+			"--root KEY... --root-threshold N --sign KEY... " \
+			"--sign-threshold N [-o OUT]"
+#define USAGE_VERIFY	"pinshim feed verify (--pubkey KEY... " \
+			"[--root-threshold N] [--sign-key KEY...] " \
+			"[--sign-threshold N] [--keys-version N] | -c INI) " \
+			"[--previous FEED] [--device ID] FILE"
 
 static int
 feed_cmd_keygen(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: pinshim feed keygen NAME\n");
+	const char	*role = NULL, *hint;
+
+	if (argc == 4 && strcmp(argv[2], "--role") == 0)
+		role = argv[3];
+	if ((argc != 2 && role == NULL) || (role != NULL &&
+	    strcmp(role, "root") != 0 && strcmp(role, "sign") != 0)) {
+		fprintf(stderr, "usage: " USAGE_KEYGEN "\n");
 		return 2;
 	}
 	if (feed_keygen(argv[1], stderr) == -1)
 		return 1;
+	hint = role == NULL ? "paste into [feed] public_key" :
+	    strcmp(role, "root") == 0 ? "a root key: [feed] public_key, or "
+	    "feed rotate --root; keep the .key offline" :
+	    "a signing key: [feed] sign_key, or feed rotate --sign";
 	printf("wrote %s.key (private, mode 0600: keep it off the devices) "
-	    "and %s.pub (paste into [feed] public_key)\n", argv[1], argv[1]);
+	    "and %s.pub (%s)\n", argv[1], argv[1], hint);
 	return 0;
 }
 
 /* To stdout, or atomically to out (a crash leaves no half-signed file). */
 static int
-write_signed(const char *out, const char *buf, size_t len)
+write_out(const char *out, const char *buf, size_t len)
 {
 	char		 dir[4096], *slash;
 	const char	*base;
@@ -64,150 +89,632 @@ write_signed(const char *out, const char *buf, size_t len)
 	return 0;
 }
 
-static int
-feed_cmd_sign(int argc, char **argv)
+/* An ed25519:BASE64 key, or a file holding one (NAME.pub). */
+static bool
+read_pubkey(const char *arg, uint8_t out[FEED_KEY_LEN])
 {
-	const char	*key = NULL, *in = NULL, *out = NULL;
-	char		*body = NULL, *signed_buf = NULL;
-	size_t		 len, outlen, bodylen;
-	struct feed_key	*k = NULL;
-	struct feed_body *c = NULL;
-	uint8_t		 sig[FEED_SIG_LEN];
-	const char	*why;
-	int		 i, status = 2;
+	char	*text = NULL;
+	size_t	 len;
+	bool	 ok;
 
+	if (strncmp(arg, "ed25519:", 8) != 0 &&
+	    (text = file_read(arg, 4096, &len, stderr)) == NULL)
+		return false;
+	if (text != NULL)
+		text[strcspn(text, "\r\n")] = '\0';
+	ok = feed_key_parse(text ? text : arg, out);
+	free(text);
+	if (!ok)
+		fprintf(stderr, "%s: not an ed25519:BASE64 public key\n", arg);
+	return ok;
+}
+
+static bool
+role_add(struct feed_role *r, const char *arg)
+{
+	if (r->n == FEED_KEYS_MAX) {
+		fprintf(stderr, "%s: more than %d keys in one role\n", arg,
+		    FEED_KEYS_MAX);
+		return false;
+	}
+	return read_pubkey(arg, r->keys[r->n]) && (r->n++, true);
+}
+
+static bool
+number(const char *arg, unsigned long lo, unsigned long hi,
+    unsigned long *out)
+{
+	if (parse_uint(arg, lo, hi, out))
+		return true;
+	fprintf(stderr, "%s: not a whole number in %lu..%lu\n", arg, lo, hi);
+	return false;
+}
+
+/* Whether a body is a key-set update: its first section is [keys]. */
+static bool
+is_keys_body(const char *body, size_t len)
+{
+	const char	*p = body, *end = body + len;
+
+	while (p < end) {
+		p += strspn(p, " \t");
+		if (*p == '[')
+			return strncmp(p, "[keys]", 6) == 0;
+		if ((p = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
+		p++;
+	}
+	return false;
+}
+
+/* Every block of a signed prefix must be a key-set update. */
+static bool
+chain_usable(const char *name, const char *buf, size_t len)
+{
+	struct feed_blocks	*bl = xcalloc(1, sizeof(*bl));
+	struct feed_keyset	 ks;
+	const char		*why;
+	size_t			 i;
+	bool			 ok;
+
+	if (!(ok = feed_split(buf, len, bl, &why)))
+		fprintf(stderr, "%s: %s\n", name, why);
+	for (i = 0; ok && i < bl->n; i++)
+		ok = feed_keyset_parse(name, buf + bl->b[i].off, bl->b[i].len,
+		    &ks, stderr);
+	free(bl);
+	return ok;
+}
+
+static bool
+load_keys(char **paths, size_t n, struct feed_key **keys)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if ((keys[i] = feed_key_load(paths[i], stderr)) == NULL)
+			return false;
+	return true;
+}
+
+/* out = [prefix] body, then one signature line per key. */
+static char *
+append_sigs(const char *prefix, size_t plen, const char *body, size_t blen,
+    const char *tail, size_t tlen, struct feed_key **keys, size_t nkeys,
+    bool named, size_t *outlen)
+{
+	char	 line[FEED_SIG_LINE_MAX], *out;
+	size_t	 i, n, len = plen + blen + tlen;
+
+	out = xcalloc(1, len + nkeys * FEED_SIG_LINE_MAX + 1);
+	memcpy(out, prefix, plen);
+	memcpy(out + plen, body, blen);
+	memcpy(out + plen + blen, tail, tlen);
+	for (i = 0; i < nkeys; i++) {
+		if ((n = feed_sig_line(body, blen, keys[i], named, line)) ==
+		    0) {
+			free(out);
+			return NULL;
+		}
+		memcpy(out + len, line, n);
+		len += n;
+	}
+	*outlen = len;
+	return out;
+}
+
+struct sign_args {
+	char		*keys[FEED_SIGS_MAX];
+	size_t		 nkeys;
+	const char	*in, *out, *chain;
+	bool		 legacy;
+};
+
+static bool
+sign_args(int argc, char **argv, struct sign_args *a, bool cosign)
+{
+	int	 i;
+
+	memset(a, 0, sizeof(*a));
 	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
-			key = argv[++i];
-		else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
-			out = argv[++i];
-		else if (argv[i][0] != '-' && in == NULL)
-			in = argv[i];
+		if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) {
+			if (a->nkeys == FEED_SIGS_MAX) {
+				fprintf(stderr, "more than %d --key\n",
+				    FEED_SIGS_MAX);
+				return false;
+			}
+			a->keys[a->nkeys++] = argv[++i];
+		} else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+			a->out = argv[++i];
+		else if (!cosign && strcmp(argv[i], "--chain") == 0 &&
+		    i + 1 < argc)
+			a->chain = argv[++i];
+		else if (!cosign && strcmp(argv[i], "--legacy") == 0)
+			a->legacy = true;
+		else if (argv[i][0] != '-' && a->in == NULL)
+			a->in = argv[i];
 		else
-			in = NULL, i = argc + 1;
+			return false;
 	}
-	if (key == NULL || in == NULL || i > argc) {
-		fprintf(stderr, "usage: pinshim feed sign --key NAME.key FILE "
-		    "[-o OUT]\n");
-		return 2;
-	}
-	if ((body = file_read(in, FEED_FILE_MAX, &len, stderr)) == NULL)
-		return 1;
-	if (feed_split(body, len, &bodylen, sig, &why)) {
-		fprintf(stderr, "%s: already signed (remove the signature "
-		    "line to sign again)\n", in);
-		goto out;
+	return a->nkeys > 0 && a->in != NULL;
+}
+
+/* Parse a body the way the devices will, before it is signed. */
+static bool
+body_usable(const char *in, const char *body, size_t len, bool *keys,
+    unsigned long long *version, size_t *nrules)
+{
+	struct feed_keyset	 ks;
+	struct feed_body	*c;
+
+	if ((*keys = is_keys_body(body, len))) {
+		if (!feed_keyset_parse(in, body, len, &ks, stderr))
+			return false;
+		*version = ks.version;
+		*nrules = 0;
+		return true;
 	}
 	if ((c = feed_body_parse(in, body, len, stderr)) == NULL)
-		goto out;	/* FILE:LINE errors printed */
+		return false;	/* FILE:LINE errors printed */
+	*version = c->version;
+	*nrules = c->snap->nrules;
 	if (c->expires <= time(NULL)) {
 		fprintf(stderr, "%s: [feed] expires: in the past; devices "
 		    "would refuse this feed\n", in);
-		goto out;
+		feed_body_free(c);
+		return false;
 	}
-	if ((k = feed_key_load(key, stderr)) == NULL) {
+	feed_body_free(c);
+	return true;
+}
+
+static int
+feed_cmd_sign(int argc, char **argv)
+{
+	struct sign_args	 a;
+	struct feed_key		*keys[FEED_SIGS_MAX] = { NULL };
+	char			*buf = NULL, *chain = NULL, *out = NULL, *pre;
+	size_t			 len, clen = 0, plen, outlen, nrules, i;
+	unsigned long long	 version;
+	bool			 is_keys;
+	int			 status = 2;
+
+	if (!sign_args(argc, argv, &a, false) || (a.legacy && a.nkeys != 1)) {
+		fprintf(stderr, "usage: " USAGE_SIGN "\n"
+		    "  --legacy: one key, no key id, for devices older than "
+		    "key roles\n");
+		return 2;
+	}
+	if ((buf = file_read(a.in, FEED_FILE_MAX, &len, stderr)) == NULL)
+		return 1;
+	if (a.chain != NULL && (chain = file_read(a.chain, FEED_FILE_MAX,
+	    &clen, stderr)) == NULL) {
 		status = 1;
 		goto out;
 	}
-	if ((signed_buf = feed_sign(body, len, k, &outlen)) == NULL) {
-		fprintf(stderr, "%s: signing failed\n", key);
+	/* Signed blocks in front (key-set updates) are kept as they are;
+	 * what follows the last signature line is the body to sign. */
+	plen = feed_signed_prefix(buf, len);
+	if (plen == len) {
+		fprintf(stderr, "%s: already signed (feed cosign adds a "
+		    "signature; remove the signature lines to sign again)\n",
+		    a.in);
+		goto out;
+	}
+	if ((chain != NULL && !chain_usable(a.chain, chain, clen)) ||
+	    (plen > 0 && !chain_usable(a.in, buf, plen)))
+		goto out;
+	if (a.legacy && (plen > 0 || chain != NULL)) {
+		fprintf(stderr, "%s: --legacy cannot sign a file with key-set "
+		    "updates (devices that read it know no key roles)\n", a.in);
+		goto out;
+	}
+	if (!body_usable(a.in, buf + plen, len - plen, &is_keys, &version,
+	    &nrules))
+		goto out;
+	if (!load_keys(a.keys, a.nkeys, keys)) {
 		status = 1;
 		goto out;
 	}
-	if (write_signed(out, signed_buf, outlen) == -1) {
+	/* --chain's blocks, the file's own signed blocks, the body: only
+	 * the body is signed */
+	pre = xcalloc(1, clen + plen + 1);
+	memcpy(pre, chain ? chain : "", clen);
+	memcpy(pre + clen, buf, plen);
+	out = append_sigs(pre, clen + plen, buf + plen, len - plen, "", 0,
+	    keys, a.nkeys, !a.legacy, &outlen);
+	free(pre);
+	if (out == NULL) {
+		fprintf(stderr, "%s: signing failed\n", a.in);
 		status = 1;
 		goto out;
 	}
-	if (out != NULL)
-		fprintf(stderr, "signed %s: version %llu, %zu host rule(s), "
-		    "wrote %s\n", in, c->version, c->snap->nrules, out);
+	if (write_out(a.out, out, outlen) == -1) {
+		status = 1;
+		goto out;
+	}
+	if (a.out != NULL) {
+		if (is_keys)
+			fprintf(stderr, "signed %s: key set %llu, %zu "
+			    "signature(s), wrote %s\n", a.in, version, a.nkeys,
+			    a.out);
+		else
+			fprintf(stderr, "signed %s: version %llu, %zu host "
+			    "rule(s), %zu signature(s), wrote %s\n", a.in,
+			    version, nrules, a.nkeys, a.out);
+	}
 	status = 0;
 out:
-	feed_key_free(k);
-	feed_body_free(c);
-	free(signed_buf);
-	free(body);
+	for (i = 0; i < a.nkeys; i++)
+		feed_key_free(keys[i]);
+	free(out);
+	free(chain);
+	free(buf);
 	return status;
+}
+
+static int
+feed_cmd_cosign(int argc, char **argv)
+{
+	struct sign_args	 a;
+	struct feed_key		*keys[FEED_SIGS_MAX] = { NULL };
+	struct feed_blocks	*bl = xcalloc(1, sizeof(*bl));
+	const struct feed_block	*b;
+	char			*buf = NULL, *out = NULL, id[FEED_KEYID_TEXT];
+	uint8_t			 pub[FEED_KEY_LEN];
+	const char		*why;
+	size_t			 len, outlen, i;
+	int			 status = 2;
+
+	if (!sign_args(argc, argv, &a, true)) {
+		fprintf(stderr, "usage: " USAGE_COSIGN "\n");
+		free(bl);
+		return 2;
+	}
+	if ((buf = file_read(a.in, FEED_FILE_MAX, &len, stderr)) == NULL) {
+		status = 1;
+		goto out;
+	}
+	if (!feed_split(buf, len, bl, &why)) {
+		fprintf(stderr, "%s: %s\n", a.in, why);
+		goto out;
+	}
+	b = &bl->b[bl->n - 1];
+	if (b->nsigs + a.nkeys > FEED_SIGS_MAX || !b->sigs[0].named) {
+		fprintf(stderr, "%s: %s\n", a.in, !b->sigs[0].named ?
+		    "signed in the legacy form (no key id): sign it again "
+		    "without --legacy to add signatures" :
+		    "more than 16 signatures on one block");
+		goto out;
+	}
+	if (!load_keys(a.keys, a.nkeys, keys)) {
+		status = 1;
+		goto out;
+	}
+	for (i = 0; i < a.nkeys; i++) {
+		if (feed_key_public(keys[i], pub) == -1)
+			goto out;
+		if (feed_block_signed_by(buf, b, pub)) {
+			feed_keyid_text(pub, id);
+			fprintf(stderr, "%s: already signed by key %s (%s)\n",
+			    a.in, id, a.keys[i]);
+			goto out;
+		}
+	}
+	/* The body's bytes, the signatures it has, then the new ones. */
+	out = append_sigs(buf, b->off, buf + b->off, b->len, buf + b->off +
+	    b->len, b->end - b->off - b->len, keys, a.nkeys, true, &outlen);
+	if (out == NULL || write_out(a.out, out, outlen) == -1) {
+		status = 1;
+		goto out;
+	}
+	if (a.out != NULL)
+		fprintf(stderr, "cosigned %s: %zu signature(s) now, wrote %s\n",
+		    a.in, b->nsigs + a.nkeys, a.out);
+	status = 0;
+out:
+	for (i = 0; i < a.nkeys; i++)
+		feed_key_free(keys[i]);
+	free(out);
+	free(buf);
+	free(bl);
+	return status;
+}
+
+/* The version of the last key-set update in a file, or 0 with none. */
+static bool
+last_keys_version(const char *path, unsigned long *v)
+{
+	struct feed_blocks	*bl = xcalloc(1, sizeof(*bl));
+	struct feed_keyset	 ks;
+	const char		*why;
+	char			*buf;
+	size_t			 len, i;
+	bool			 ok = false;
+
+	*v = 0;
+	if ((buf = file_read(path, FEED_FILE_MAX, &len, stderr)) == NULL)
+		goto out;
+	if (!feed_split(buf, len, bl, &why)) {
+		fprintf(stderr, "%s: %s\n", path, why);
+		goto out;
+	}
+	for (i = 0; i < bl->n; i++)
+		if (is_keys_body(buf + bl->b[i].off, bl->b[i].len)) {
+			if (!feed_keyset_parse(path, buf + bl->b[i].off,
+			    bl->b[i].len, &ks, stderr))
+				goto out;
+			*v = ks.version;
+		}
+	ok = true;
+out:
+	free(buf);
+	free(bl);
+	return ok;
+}
+
+static int
+feed_cmd_rotate(int argc, char **argv)
+{
+	struct feed_keyset	 ks;
+	const char		*after = NULL, *out = NULL, *why;
+	char			*text;
+	size_t			 len;
+	bool			 rt = false, st = false;
+	int			 i, status;
+
+	memset(&ks, 0, sizeof(ks));
+	for (i = 1; i < argc; i++) {
+		const char	*o = argv[i], *v = i + 1 < argc ? argv[i + 1] :
+				    NULL;
+
+		if (v == NULL)
+			goto usage;
+		i++;
+		if (strcmp(o, "--after") == 0)
+			after = v;
+		else if (strcmp(o, "--version") == 0) {
+			if (!number(v, 2, 4294967295UL, &ks.version))
+				return 2;
+		} else if (strcmp(o, "--root") == 0) {
+			if (!role_add(&ks.root, v))
+				return 2;
+		} else if (strcmp(o, "--sign") == 0) {
+			if (!role_add(&ks.sign, v))
+				return 2;
+		} else if (strcmp(o, "--root-threshold") == 0) {
+			if (!number(v, 1, FEED_KEYS_MAX, &ks.root.threshold))
+				return 2;
+			rt = true;
+		} else if (strcmp(o, "--sign-threshold") == 0) {
+			if (!number(v, 1, FEED_KEYS_MAX, &ks.sign.threshold))
+				return 2;
+			st = true;
+		} else if (strcmp(o, "-o") == 0)
+			out = v;
+		else
+			goto usage;
+	}
+	if ((after == NULL) == (ks.version == 0) || !rt || !st ||
+	    ks.root.n == 0 || ks.sign.n == 0)
+		goto usage;
+	if (after != NULL) {
+		if (!last_keys_version(after, &ks.version))
+			return 1;
+		if (ks.version == 0) {
+			fprintf(stderr, "%s: no key-set update in it; the "
+			    "first rotation is --version 2 (the configured "
+			    "set is 1, or [feed] keys_version)\n", after);
+			return 2;
+		}
+		ks.version++;
+	}
+	if ((why = feed_keyset_check(&ks)) != NULL) {
+		fprintf(stderr, "key set %lu: %s\n", ks.version, why);
+		return 2;
+	}
+	text = feed_keyset_format(&ks, &len);
+	status = write_out(out, text, len) == -1 ? 1 : 0;
+	free(text);
+	if (status == 0 && out != NULL)
+		fprintf(stderr, "wrote key set %lu to %s: now sign it with the "
+		    "root threshold of key set %lu and of its own\n",
+		    ks.version, out, ks.version - 1);
+	return status;
+usage:
+	fprintf(stderr, "usage: " USAGE_ROTATE "\n");
+	return 2;
+}
+
+/* The previous feed's body, for the weakening check (the publisher's own
+ * file: parsed, not proven). */
+static struct feed_body *
+previous_body(const char *path)
+{
+	struct feed_blocks	*bl = xcalloc(1, sizeof(*bl));
+	struct feed_body	*c = NULL;
+	const char		*why;
+	char			*buf;
+	size_t			 len;
+
+	if ((buf = file_read(path, FEED_FILE_MAX, &len, stderr)) == NULL)
+		goto out;
+	if (!feed_split(buf, len, bl, &why))
+		fprintf(stderr, "%s: %s\n", path, why);
+	else
+		c = feed_body_parse(path, buf + bl->b[bl->n - 1].off,
+		    bl->b[bl->n - 1].len, stderr);
+out:
+	free(buf);
+	free(bl);
+	return c;
+}
+
+/* What a device would find weakened, going from prev (NULL: no feed) to
+ * c; device NULL: any device's override counts. */
+static bool
+verify_weakens(const struct snapshot *base, const struct feed_body *prev,
+    const struct feed_body *c, const char *device, char *why, size_t whysz)
+{
+	struct snapshot	*a, *b;
+	size_t		 i;
+	bool		 weaker;
+
+	for (i = 0; device == NULL && i < c->ndevices; i++)
+		if (c->devices[i].pinning_off &&
+		    !feed_body_pinning_off(prev, c->devices[i].id)) {
+			snprintf(why, whysz, "device %s: pinning off",
+			    c->devices[i].id);
+			return true;
+		}
+	a = snapshot_merge(base, prev ? prev->snap : NULL,
+	    feed_body_pinning_off(prev, device));
+	b = snapshot_merge(base, c->snap, feed_body_pinning_off(c, device));
+	weaker = snapshot_weaker(a, b, why, whysz);
+	snapshot_unref(a);
+	snapshot_unref(b);
+	return weaker;
 }
 
 static int
 feed_cmd_verify(int argc, char **argv)
 {
-	uint8_t		 keys[FEED_KEYS_MAX][FEED_KEY_LEN];
-	size_t		 nkeys = 0, len;
-	const char	*file = NULL;
-	char		*buf, iss[32], exp[32];
-	struct feed_body *c;
-	int		 i, used, status;
+	struct feed_keyset	 ks;
+	struct feed_proof	 p;
+	struct conf		*conf = NULL;
+	struct snapshot		*base = NULL;
+	struct feed_body	*c = NULL, *prev = NULL;
+	const char		*file = NULL, *ini = NULL, *previous = NULL,
+				*device = NULL, *why;
+	char			*buf = NULL, iss[32], exp[32], what[300];
+	size_t			 len;
+	bool			 sign_given = false, weaker;
+	int			 i, status = 2;
 
+	memset(&ks, 0, sizeof(ks));
+	ks.version = ks.root.threshold = ks.sign.threshold = 1;
 	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--pubkey") == 0 && i + 1 < argc) {
-			const char	*k = argv[++i];
-			char		*text = NULL;
-			size_t		 tl;
-			bool		 ok;
+		const char	*o = argv[i], *v = i + 1 < argc ? argv[i + 1] :
+				    NULL;
 
-			if (nkeys == FEED_KEYS_MAX) {
-				fprintf(stderr, "too many --pubkey\n");
+		if (o[0] != '-' && file == NULL) {
+			file = o;
+			continue;
+		}
+		if (v == NULL)
+			goto usage;
+		i++;
+		if (strcmp(o, "--pubkey") == 0) {
+			if (!role_add(&ks.root, v))
 				return 2;
-			}
-			if (strncmp(k, "ed25519:", 8) != 0 &&
-			    (text = file_read(k, 4096, &tl, stderr)) ==
-			    NULL)
+		} else if (strcmp(o, "--sign-key") == 0) {
+			if (!role_add(&ks.sign, v))
 				return 2;
-			if (text != NULL)
-				text[strcspn(text, "\r\n")] = '\0';
-			ok = feed_key_parse(text ? text : k, keys[nkeys]);
-			free(text);
-			if (!ok) {
-				fprintf(stderr, "%s: not an ed25519:BASE64 "
-				    "public key\n", k);
+			sign_given = true;
+		} else if (strcmp(o, "--root-threshold") == 0) {
+			if (!number(v, 1, FEED_KEYS_MAX, &ks.root.threshold))
 				return 2;
-			}
-			nkeys++;
-		} else if (argv[i][0] != '-' && file == NULL)
-			file = argv[i];
+		} else if (strcmp(o, "--sign-threshold") == 0) {
+			if (!number(v, 1, FEED_KEYS_MAX, &ks.sign.threshold))
+				return 2;
+		} else if (strcmp(o, "--keys-version") == 0) {
+			if (!number(v, 1, 4294967295UL, &ks.version))
+				return 2;
+		} else if (strcmp(o, "-c") == 0)
+			ini = v;
+		else if (strcmp(o, "--previous") == 0)
+			previous = v;
+		else if (strcmp(o, "--device") == 0)
+			device = v;
 		else
-			nkeys = 0, i = argc;
+			goto usage;
 	}
-	if (nkeys == 0 || file == NULL) {
-		fprintf(stderr, "usage: pinshim feed verify --pubkey KEY "
-		    "[--pubkey KEY...] FILE\n");
-		return 2;
+	if (file == NULL || (ini == NULL) == (ks.root.n == 0))
+		goto usage;
+	if (ini != NULL) {
+		if ((conf = conf_load(ini, stderr)) == NULL)
+			return 2;
+		if (!conf->feed.present) {
+			fprintf(stderr, "%s: no [feed] section\n", ini);
+			goto out;
+		}
+		ks = conf->feed.keys;
+		base = snapshot_ref(conf->snap);
+		if (device == NULL)
+			device = conf->device_id;
+	} else {
+		if (!sign_given) {
+			memcpy(ks.sign.keys, ks.root.keys, sizeof(ks.sign.keys));
+			ks.sign.n = ks.root.n;
+		}
+		if ((why = feed_keyset_check(&ks)) != NULL) {
+			fprintf(stderr, "key set: %s\n", why);
+			goto out;
+		}
+		base = snapshot_new(POLICY_BLOCK);
 	}
-	if ((buf = file_read(file, FEED_FILE_MAX, &len, stderr)) == NULL)
-		return 1;
-	c = feed_open(file, buf, len, (const uint8_t (*)[FEED_KEY_LEN])keys,
-	    nkeys, stderr, &used);
-	free(buf);
-	if (c == NULL)
-		return 1;
+	status = 1;
+	if ((buf = file_read(file, FEED_FILE_MAX, &len, stderr)) == NULL ||
+	    (previous != NULL && (prev = previous_body(previous)) == NULL) ||
+	    (c = feed_open(file, buf, len, &ks, stderr, &p)) == NULL)
+		goto out;
 	format_rfc3339(c->issued, iss, sizeof(iss));
 	format_rfc3339(c->expires, exp, sizeof(exp));
-	printf("%s: signature good (key %d)\nversion %llu\nissued %s\n"
-	    "expires %s\nhosts %zu\ndevice overrides %zu\n", file, used + 1,
-	    c->version, iss, exp, c->snap->nrules, c->ndevices);
+	printf("%s: signature good\nkey set %lu", file, p.keys.version);
+	if (p.nupdates > 0)
+		printf(" (%zu update(s) on from key set %lu%s)", p.nupdates,
+		    ks.version, p.sign_rotated ? "; signing role replaced: "
+		    "devices reset their version floor" : "");
+	printf("\nsigning role: %zu of %lu needed: met\nroot role: %zu of %lu "
+	    "needed: %s\nsigned by: %s\nversion %llu\nissued %s\nexpires %s\n"
+	    "hosts %zu\ndevice overrides %zu\n", p.sign_have,
+	    p.keys.sign.threshold, p.root_have, p.keys.root.threshold,
+	    p.root_met ? "met" : "not met", p.signers, c->version, iss, exp,
+	    c->snap->nrules, c->ndevices);
 	status = 0;
+	weaker = verify_weakens(base, prev, c, device, what, sizeof(what));
+	if (weaker && !p.root_met) {
+		printf("%s: WEAKENS pinning (%s) without the root threshold: "
+		    "devices will refuse it\n", file, what);
+		status = 1;
+	} else
+		printf("weakens pinning: %s%s%s\n", weaker ? "yes (" : "no",
+		    weaker ? what : "", weaker ? "), root threshold met" : "");
 	if (c->expires <= time(NULL)) {
 		printf("%s: EXPIRED: devices will refuse it as a new feed\n",
 		    file);
 		status = 1;
 	}
+out:
 	feed_body_free(c);
+	feed_body_free(prev);
+	snapshot_unref(base);
+	conf_free(conf);
+	free(buf);
 	return status;
+usage:
+	fprintf(stderr, "usage: " USAGE_VERIFY "\n");
+	return 2;
 }
 
 int
 cmd_feed(int argc, char **argv)
 {
-	if (argc >= 2 && strcmp(argv[1], "keygen") == 0)
-		return feed_cmd_keygen(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "sign") == 0)
-		return feed_cmd_sign(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "verify") == 0)
-		return feed_cmd_verify(argc - 1, argv + 1);
-	fprintf(stderr, "usage: pinshim feed keygen NAME\n"
-	    "       pinshim feed sign --key NAME.key FILE [-o OUT]\n"
-	    "       pinshim feed verify --pubkey KEY [--pubkey KEY...] FILE\n");
+	static const struct {
+		const char	*name;
+		int		(*fn)(int, char **);
+	} subs[] = {
+		{ "keygen", feed_cmd_keygen }, { "sign", feed_cmd_sign },
+		{ "cosign", feed_cmd_cosign }, { "rotate", feed_cmd_rotate },
+		{ "verify", feed_cmd_verify },
+	};
+	size_t	 i;
+
+	for (i = 0; argc >= 2 && i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (strcmp(argv[1], subs[i].name) == 0)
+			return subs[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "usage: " USAGE_KEYGEN "\n       " USAGE_SIGN "\n"
+	    "       " USAGE_COSIGN "\n       " USAGE_ROTATE "\n       "
+	    USAGE_VERIFY "\n");
 	return 2;
 }

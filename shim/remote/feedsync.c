@@ -3,19 +3,28 @@
  * anything is served, fetch fresh ones on a jittered timer, accept only
  * what the contract allows, persist it, and swap the pin snapshot.
  *
- * A feed is used only if its signature verifies with a configured key, its
- * version is greater than the one in force, it has not expired, and it
- * parses completely; it is written to state_dir (temp, fsync, rename, fsync
- * of the directory) before it is put in force. Anything else is rejected
- * whole with the reason logged, and the last good feed stays.
+ * A feed is used only if it carries the signing threshold of the trusted
+ * key set (after any key-set updates it carries, pins/feed_keys.c), its
+ * version is not below the highest accepted (greater than the one in
+ * force unless the key set moved), it has not expired, it parses
+ * completely, and, if it weakens pinning for a host or for this device,
+ * the root threshold signed it too. It is written to state_dir (temp,
+ * fsync, rename, fsync of the directory) before it is put in force, and a
+ * key set it moved to after it. Anything else is rejected whole with the
+ * reason logged, and the last good feed stays.
+ *
+ * Fast-forward recovery (TUF's): an update that leaves no trusted signing
+ * key in the signing role resets the version floor, since no feed the old
+ * keys signed, however high its version, can be accepted any more.
  *
  * Fetching never blocks relaying: web.c opens the connection through
  * net/upstream.c (pinned to [feed] pins, plus the feed's own pins for that
  * host) and speaks HTTP over it. The fallback URL may be plain HTTP: the
  * signature protects it.
  *
- * Must never: put a feed in force before it is persisted, or accept one
- * that is unsigned, older than the highest version accepted, or expired.
+ * Must never: put a feed in force before it is persisted, accept one that
+ * is unsigned, older than the highest version accepted, or expired, or
+ * trust a key set older than one it trusted.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -30,7 +39,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/parse.h"
-#include "pins/feed_file.h"
+#include "pins/feed_keys.h"
 #include "shim/notify.h"
 #include "shim/remote/feedsync.h"
 #include "shim/remote/report.h"
@@ -39,6 +48,7 @@
 
 #define FEED_CACHE	"pins.feed"
 #define FEED_FLOOR	"pins.version"	/* survives a dropped feed */
+#define FEED_KEYS	"pins.keys"	/* key-set updates trusted */
 #define CLOCK_EVERY	3600		/* persist it at most this often */
 #define BACKOFF_FIRST	15		/* seconds; doubles per failure */
 
@@ -55,6 +65,9 @@ struct feedsync {
 	unsigned		 failures;
 	struct fetch		*fetch;		/* in flight, or NULL */
 	unsigned long long	 floor;		/* highest version accepted */
+	struct feed_keyset	 keys;		/* trusted now */
+	char			*chain;		/* the updates to it; owned */
+	size_t			 chainlen;
 	time_t			 clock_saved;	/* latest known time on disk */
 };
 
@@ -107,19 +120,18 @@ log_stale(struct feedsync *fs)
 	    t);
 }
 
-/* Verify a signed feed against the configured keys. NULL: *why says. */
+/* Prove a signed feed under the trusted key set and parse it. NULL: *why
+ * says. */
 static struct feed_body *
 feed_check(struct feedsync *fs, const char *name, const char *buf,
-    size_t len, char *why, size_t whysz, int *key)
+    size_t len, char *why, size_t whysz, struct feed_proof *p)
 {
-	const struct feed_conf	*fc = &fs->srv->conf->feed;
 	struct feed_body	*c;
 	char			*errs = NULL;
 	size_t			 elen = 0;
 	FILE			*f = xptr(open_memstream(&errs, &elen));
 
-	c = feed_open(name, buf, len, (const uint8_t (*)[FEED_KEY_LEN])fc->keys,
-	    fc->nkeys, f, key);
+	c = feed_open(name, buf, len, &fs->keys, f, p);
 	fclose(f);
 	if (c == NULL) {
 		/* first message is the reason; the rest go to debug */
@@ -130,6 +142,82 @@ feed_check(struct feedsync *fs, const char *name, const char *buf,
 	return c;
 }
 
+static void
+floor_save(struct feedsync *fs)
+{
+	char	 v[32];
+
+	snprintf(v, sizeof(v), "%llu\n", fs->floor);
+	if (file_replace(fs->srv->conf->state_dir, FEED_FLOOR, v,
+	    strlen(v)) == -1)
+		log_warn("feed: cannot record version %llu in %s/%s: %s (the "
+		    "cached feed still carries it)", fs->floor,
+		    fs->srv->conf->state_dir, FEED_FLOOR, strerror(errno));
+}
+
+/* Trust the key set a proven file moved to: the updates go on the end of
+ * the persisted chain. Called once the file itself is persisted, so a
+ * crash in between is repaired at start from the cached feed. */
+static void
+keys_advance(struct feedsync *fs, const char *buf, const struct feed_proof *p)
+{
+	size_t	 i, len = fs->chainlen;
+
+	if (p->nupdates == 0)
+		return;
+	for (i = 0; i < p->nupdates; i++)
+		len += p->applied[i].len;
+	fs->chain = xreallocarray(fs->chain, len, 1);
+	for (i = 0; i < p->nupdates; i++) {
+		memcpy(fs->chain + fs->chainlen, buf + p->applied[i].off,
+		    p->applied[i].len);
+		fs->chainlen += p->applied[i].len;
+	}
+	if (file_replace(fs->srv->conf->state_dir, FEED_KEYS, fs->chain,
+	    fs->chainlen) == -1)
+		log_warn("feed: cannot record key set %lu in %s/%s: %s (the "
+		    "cached feed still carries it)", p->keys.version,
+		    fs->srv->conf->state_dir, FEED_KEYS, strerror(errno));
+	log_warn("feed: key set %lu -> %lu: %zu root key(s), threshold %lu; "
+	    "%zu signing key(s), threshold %lu%s", fs->keys.version,
+	    p->keys.version, p->keys.root.n, p->keys.root.threshold,
+	    p->keys.sign.n, p->keys.sign.threshold, p->sign_rotated ?
+	    "; the signing role was replaced: version floor reset" : "");
+	fs->keys = p->keys;
+}
+
+/* The floor a proven file is judged against: none once the signing role
+ * was replaced (nothing the old keys signed passes any more). */
+static unsigned long long
+floor_for(const struct feedsync *fs, const struct feed_proof *p)
+{
+	return p->sign_rotated ? 0 : fs->floor;
+}
+
+/* A feed that weakens pinning needs the root threshold as well. Judged on
+ * what this device would enforce, before and after. */
+static bool
+weakens(struct feedsync *fs, const struct feed_body *c,
+    const struct feed_proof *p, char *why, size_t whysz)
+{
+	struct server	*srv = fs->srv;
+	struct snapshot	*next;
+	char		 what[300];
+	bool		 weaker;
+
+	if (p->root_met)
+		return false;
+	next = snapshot_merge(srv->conf->snap, c->snap,
+	    feed_body_pinning_off(c, srv->conf->device_id));
+	weaker = snapshot_weaker(srv->snap, next, what, sizeof(what));
+	snapshot_unref(next);
+	if (weaker)
+		snprintf(why, whysz, "version %llu weakens pinning (%s) but "
+		    "carries %zu of the %lu root signature(s) that needs",
+		    c->version, what, p->root_have, p->keys.root.threshold);
+	return weaker;
+}
+
 enum verdict { FEED_ACCEPTED, FEED_UNCHANGED, FEED_REJECTED };
 
 /* The acceptance rules, in order. On FEED_ACCEPTED the feed is persisted
@@ -138,13 +226,14 @@ static enum verdict
 feed_consider(struct feedsync *fs, const char *src, const char *buf,
     size_t len, char *why, size_t whysz)
 {
-	struct feed_body *c;
-	char		 t[32];
-	int		 key;
+	struct feed_body	*c;
+	struct feed_proof	 p;
+	unsigned long long	 floor;
+	char			 t[32];
 
-	if ((c = feed_check(fs, src, buf, len, why, whysz, &key)) == NULL)
+	if ((c = feed_check(fs, src, buf, len, why, whysz, &p)) == NULL)
 		return FEED_REJECTED;
-	if (fs->current != NULL &&
+	if (fs->current != NULL && p.nupdates == 0 &&
 	    c->version == fs->current->version) {
 		snprintf(why, whysz, "version %llu is the one in force",
 		    c->version);
@@ -154,11 +243,11 @@ feed_consider(struct feedsync *fs, const char *src, const char *buf,
 	/* Against the highest version ever accepted, not just the one in
 	 * force: after a key rotation dropped it, or a corrupt cache, an
 	 * older signed feed must still not get in. */
-	if (c->version < fs->floor ||
-	    (fs->current != NULL && c->version < fs->current->version)) {
+	floor = floor_for(fs, &p);
+	if (c->version < floor || (!p.sign_rotated && fs->current != NULL &&
+	    c->version < fs->current->version)) {
 		snprintf(why, whysz, "rollback refused: version %llu is older "
-		    "than %llu, the highest accepted", c->version,
-		    fs->floor);
+		    "than %llu, the highest accepted", c->version, floor);
 		feed_body_free(c);
 		return FEED_REJECTED;
 	}
@@ -166,6 +255,10 @@ feed_consider(struct feedsync *fs, const char *src, const char *buf,
 		format_rfc3339(c->expires, t, sizeof(t));
 		snprintf(why, whysz, "version %llu expired at %s",
 		    c->version, t);
+		feed_body_free(c);
+		return FEED_REJECTED;
+	}
+	if (weakens(fs, c, &p, why, whysz)) {
 		feed_body_free(c);
 		return FEED_REJECTED;
 	}
@@ -177,18 +270,11 @@ feed_consider(struct feedsync *fs, const char *src, const char *buf,
 		feed_body_free(c);
 		return FEED_REJECTED;
 	}
+	keys_advance(fs, buf, &p);
 	clock_raise((time_t)c->issued);
-	if (c->version > fs->floor) {
-		char	 v[32];
-
+	if (c->version > fs->floor || p.sign_rotated) {
 		fs->floor = c->version;
-		snprintf(v, sizeof(v), "%llu\n", fs->floor);
-		if (file_replace(fs->srv->conf->state_dir, FEED_FLOOR, v,
-		    strlen(v)) == -1)
-			log_warn("feed: cannot record version %llu in %s/%s: "
-			    "%s (the cached feed still carries it)", fs->floor,
-			    fs->srv->conf->state_dir, FEED_FLOOR,
-			    strerror(errno));
+		floor_save(fs);
 	}
 	feed_body_free(fs->current);
 	free(fs->raw);
@@ -199,8 +285,10 @@ feed_consider(struct feedsync *fs, const char *src, const char *buf,
 	feed_apply(fs);
 	format_rfc3339(c->expires, t, sizeof(t));
 	log_info("feed: version %llu in force from %s: %zu host rule(s), "
-	    "signed by key %d, expires %s", c->version, src,
-	    c->snap->nrules, key + 1, t);
+	    "key set %lu, signed by %s (%zu of %lu signing, %zu of %lu root), "
+	    "expires %s", c->version, src, c->snap->nrules, fs->keys.version,
+	    p.signers, p.sign_have, fs->keys.sign.threshold, p.root_have,
+	    fs->keys.root.threshold, t);
 	return FEED_ACCEPTED;
 }
 
@@ -432,13 +520,62 @@ clock_persist(struct feedsync *fs, bool force)
 	fs->clock_saved = v;
 }
 
-/* The cached feed, verified, and not older than the floor. */
+#define KEYS_MAX_SIZE	(64 * 1024)	/* 32 updates of 8+8 keys */
+
+/* The key set trusted: the configured one, moved on by the persisted
+ * updates. Updates that do not follow from the configured set (its keys
+ * were changed in the INI) are dropped loudly: the configuration wins. */
+static void
+keys_load(struct feedsync *fs)
+{
+	const struct feed_keyset *conf = &fs->srv->conf->feed.keys;
+	struct feed_proof	 p;
+	char			 path[4096], *buf, *errs = NULL;
+	size_t			 len, elen = 0;
+	FILE			*f;
+	bool			 ok;
+
+	fs->keys = *conf;
+	free(fs->chain);
+	fs->chain = NULL;
+	fs->chainlen = 0;
+	snprintf(path, sizeof(path), "%s/%s", fs->srv->conf->state_dir,
+	    FEED_KEYS);
+	if ((buf = file_read(path, KEYS_MAX_SIZE, &len, NULL)) == NULL) {
+		if (errno != ENOENT)
+			log_err("feed: %s: %s; trusting the configured key set "
+			    "%lu", path, strerror(errno), conf->version);
+		return;
+	}
+	f = xptr(open_memstream(&errs, &elen));
+	ok = feed_prove(path, buf, len, conf, false, &p, f);
+	fclose(f);
+	if (!ok) {
+		errs[strcspn(errs, "\n")] = '\0';
+		log_err("feed: %s; trusting the configured key set %lu", errs,
+		    conf->version);
+		free(errs);
+		free(buf);
+		return;
+	}
+	free(errs);
+	fs->keys = p.keys;
+	fs->chain = buf;
+	fs->chainlen = len;
+	if (fs->keys.version != conf->version)
+		log_info("feed: key set %lu trusted (configured: %lu)",
+		    fs->keys.version, conf->version);
+}
+
+/* The cached feed, proven as a fetched one is (a crash between writing it
+ * and writing the key set it moved to is repaired here), and not older
+ * than the floor. */
 static void
 load_cache(struct feedsync *fs)
 {
-	char	 path[4096], why[512], t[32], *buf;
-	size_t	 len;
-	int	 key;
+	struct feed_proof p;
+	char		 path[4096], why[512], t[32], *buf;
+	size_t		 len;
 
 	snprintf(path, sizeof(path), "%s/%s", fs->srv->conf->state_dir,
 	    FEED_CACHE);
@@ -454,8 +591,8 @@ load_cache(struct feedsync *fs)
 			    "max_size)" : "");
 		return;
 	}
-	fs->current = feed_check(fs, path, buf, len, why, sizeof(why), &key);
-	if (fs->current != NULL && fs->current->version < fs->floor) {
+	fs->current = feed_check(fs, path, buf, len, why, sizeof(why), &p);
+	if (fs->current != NULL && fs->current->version < floor_for(fs, &p)) {
 		snprintf(why, sizeof(why), "rollback refused: version %llu is "
 		    "older than %llu, the highest accepted",
 		    fs->current->version, fs->floor);
@@ -470,12 +607,17 @@ load_cache(struct feedsync *fs)
 	}
 	fs->raw = buf;
 	fs->rawlen = len;
+	keys_advance(fs, buf, &p);
 	clock_raise((time_t)fs->current->issued);
-	if (fs->current->version > fs->floor)
+	if (fs->current->version > fs->floor || p.sign_rotated) {
 		fs->floor = fs->current->version;
+		if (p.sign_rotated)
+			floor_save(fs);
+	}
 	format_rfc3339(fs->current->expires, t, sizeof(t));
 	log_info("feed: cached version %llu in force: %zu host rule(s), "
-	    "expires %s", fs->current->version, fs->current->snap->nrules, t);
+	    "key set %lu, expires %s", fs->current->version,
+	    fs->current->snap->nrules, fs->keys.version, t);
 	log_stale(fs);
 }
 
@@ -491,10 +633,12 @@ feedsync_start(struct server *srv)
 	fs->timer = xptr(evtimer_new(srv->base, on_timer, fs));
 	if (file_clean_temps(srv->conf->state_dir, FEED_CACHE) +
 	    file_clean_temps(srv->conf->state_dir, FEED_FLOOR) +
+	    file_clean_temps(srv->conf->state_dir, FEED_KEYS) +
 	    file_clean_temps(srv->conf->state_dir, CLOCK_FILE) > 0)
 		log_info("feed: removed temporary files an interrupted write "
 		    "left in %s", srv->conf->state_dir);
 	read_floor(fs);
+	keys_load(fs);
 	fs->clock_saved = clock_floor();
 	load_cache(fs);
 	feed_apply(fs);
@@ -503,32 +647,38 @@ feedsync_start(struct server *srv)
 	return fs;
 }
 
-static bool
-still_signed(const struct feedsync *fs)
-{
-	const struct feed_conf	*fc = &fs->srv->conf->feed;
-	size_t			 bodylen;
-	const char		*why;
-
-	return feed_signed_by(fs->raw, fs->rawlen,
-	    (const uint8_t (*)[FEED_KEY_LEN])fc->keys, fc->nkeys, &bodylen,
-	    &why) >= 0;
-}
-
 void
 feedsync_reload(struct feedsync *fs)
 {
+	struct feed_proof p;
+	char		*errs = NULL;
+	size_t		 elen = 0;
+	FILE		*f;
+
 	if (fs == NULL)
 		return;
-	/* The keys may have changed: what is in force must still be signed
-	 * by one of them. The body was parsed when it was accepted; only the
-	 * signature needs checking again (a 1 MiB feed: ~1 ms, not ~25). */
-	if (fs->current != NULL && !still_signed(fs)) {
-		log_err("feed: after reload the feed in force is signed by "
-		    "none of the %zu configured key(s); dropped, bootstrap "
-		    "pins apply", fs->srv->conf->feed.nkeys);
-		feed_body_free(fs->current);
-		fs->current = NULL;
+	/* The configured keys may have changed: trust follows them, and
+	 * what is in force must still be signed under it. The body was
+	 * parsed when it was accepted; only the signatures need checking
+	 * again (a 1 MiB feed: ~1 ms each, not ~25). */
+	keys_load(fs);
+	if (fs->current != NULL) {
+		f = xptr(open_memstream(&errs, &elen));
+		if (feed_prove("the feed in force", fs->raw, fs->rawlen,
+		    &fs->keys, true, &p, f))
+			keys_advance(fs, fs->raw, &p);
+		else {
+			fclose(f);
+			f = NULL;
+			errs[strcspn(errs, "\n")] = '\0';
+			log_err("feed: after reload, %s; dropped, bootstrap "
+			    "pins apply", errs);
+			feed_body_free(fs->current);
+			fs->current = NULL;
+		}
+		if (f != NULL)
+			fclose(f);
+		free(errs);
 	}
 	feed_apply(fs);
 	if (fs->fetch != NULL) {
@@ -559,6 +709,7 @@ feedsync_stop(struct feedsync *fs)
 		event_free(fs->timer);
 	feed_body_free(fs->current);
 	free(fs->raw);
+	free(fs->chain);
 	for (i = 0; i < 2; i++) {
 		free(fs->etag[i]);
 		free(fs->lastmod[i]);

@@ -24,6 +24,15 @@ def rfc3339(delta):
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def keyid(pub):
+    """A key's id as signature lines name it: SHA-256 of the raw public
+    key, first 8 bytes in hex."""
+    import base64
+    import hashlib
+    return hashlib.sha256(base64.b64decode(pub[len("ed25519:"):])) \
+        .digest()[:8].hex()
+
+
 def run(*argv, **kw):
     return subprocess.run(PINSHIM_CMD + [str(a) for a in argv],
                           capture_output=True, text=True, **kw)
@@ -107,7 +116,7 @@ policy = pin
 
     def feed_ini(self, upstream_port, bootstrap=(UNRELATED,), url=None,
                  fallback=None, keys=None, feed_pins=None, refresh=300,
-                 extra_shim="", max_size=None):
+                 extra_shim="", max_size=None, extra_feed=""):
         url = url or "https://feeds.api.test:%d/pins.feed" % self.feed_port
         feed = "[feed]\nurl = %s\npublic_key = %s\npins = %s\nrefresh = %d\n" \
             % (url, ", ".join(keys or [self.k1]),
@@ -117,6 +126,7 @@ policy = pin
             feed += "fallback_url = %s\n" % fallback
         if max_size:
             feed += "max_size = %d\n" % max_size
+        feed += extra_feed
         shim = "[shim]\nstate_dir = %s\n%s\n" % (self.state, extra_shim)
         return shim + feed + self.ini("api.test:%d" % upstream_port,
                                       self.domain("api.test", bootstrap))
@@ -153,7 +163,8 @@ class Device(FeedTest):
         data = self.publish(1, [self.leaf])
         shim = Shim(self, self.feed_ini(up))
         line = shim.log.wait("feed: version 1 in force")
-        self.assertIn("signed by key 1", line)
+        self.assertIn("signed by %s (1 of 1 signing, 1 of 1 root)"
+                      % keyid(self.k1), line)
         self.assertEqual((self.state / "pins.feed").read_bytes(), data)
         fv = shim.verdict()          # the fetch's own, pinned connection
         self.assertEqual((fv["listener"], fv["detail"]),
@@ -657,7 +668,7 @@ class Device(FeedTest):
         up, _ = self.api()
         self.publish(1, [self.leaf], key="k2")
         shim = Shim(self, self.feed_ini(up, keys=[self.k1, self.k2]))
-        self.assertIn("signed by key 2",
+        self.assertIn("signed by %s " % keyid(self.k2),
                       shim.log.wait("feed: version 1 in force"))
         shim.verdict()
         self.passes(shim)
@@ -762,7 +773,8 @@ class Publisher(FeedTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(victim.read_text(), "precious\n")
         self.assertFalse(out.is_symlink())
-        self.assertIn("signature = ed25519:", out.read_text())
+        self.assertIn("\nsignature = %s ed25519:" % keyid(self.k1),
+                      out.read_text())
         self.assertEqual(sorted(p.name for p in out.parent.iterdir()),
                          ["pins.feed", "pins.feed.tmp"])   # no leftover
 
@@ -802,7 +814,8 @@ class Publisher(FeedTest):
         data = self.sign(self.body(3, [self.leaf])).decode()
         self.assertIn("[domain:api.test]\npins = %s" % self.leaf, data)
         self.assertRegex(data.splitlines()[-1],
-                         r"^signature = ed25519:[A-Za-z0-9+/]{86}==$")
+                         r"^signature = %s ed25519:[A-Za-z0-9+/]{86}==$"
+                         % keyid(self.k1))
 
 
 class Reports(FeedTest):

@@ -324,6 +324,7 @@ test_no_listener(void **state)
 
 #define FEEDKEY	"ed25519:Qmvo5yN5/VIWZQ7rUYchHoPCxIQAsnmx0Ot5EWR45Sc="
 #define FEEDKEY2 "ed25519:pP4f6D8D/K+F6RKvsCtjozI1Kzls1tA6ztAeTdaqo9A="
+#define FEEDKEY3 "ed25519:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 #define STATE	"[shim]\nstate_dir = /var/lib/pinshim\n"
 
 static void
@@ -337,11 +338,41 @@ test_feed_section_loads(void **state)
 	    "public_key = " FEEDKEY ",\n  " FEEDKEY2 "\n"
 	    "pins = " PIN_A "\n" STATE BASE);
 	assert_true(c->feed.present);
-	assert_int_equal(c->feed.nkeys, 2);
+	/* today's form: the keys hold both roles, threshold 1, set 1 */
+	assert_int_equal(c->feed.keys.root.n, 2);
+	assert_int_equal(c->feed.keys.sign.n, 2);
+	assert_int_equal(c->feed.keys.root.threshold, 1);
+	assert_int_equal(c->feed.keys.sign.threshold, 1);
+	assert_int_equal(c->feed.keys.version, 1);
 	assert_int_equal(c->feed.pins.n, 1);
 	assert_int_equal(c->feed.refresh, FEED_DEFAULT_REFRESH);
 	assert_string_equal(c->feed.fallback_url, "http://pins.test/p.feed");
 	conf_free(c);
+}
+
+static void
+test_feed_roles_apart(void **state)
+{
+	struct conf	*c;
+
+	(void)state;
+	c = loads("[feed]\nurl = https://pins.test/p.feed\n"
+	    "public_key = " FEEDKEY ", " FEEDKEY2 "\nroot_threshold = 2\n"
+	    "sign_key = " FEEDKEY3 "\nkeys_version = 4\n" STATE BASE);
+	assert_int_equal(c->feed.keys.root.n, 2);
+	assert_int_equal(c->feed.keys.root.threshold, 2);
+	assert_int_equal(c->feed.keys.sign.n, 1);
+	assert_int_equal(c->feed.keys.version, 4);
+	conf_free(c);
+	fails_at("[feed]\nurl = https://pins.test/f\npublic_key = " FEEDKEY
+	    "\nroot_threshold = 2\n" STATE BASE, 1, "[feed]: "
+	    "root_threshold: 2, but the root role has 1 key(s)");
+	fails_at("[feed]\nurl = https://pins.test/f\npublic_key = " FEEDKEY
+	    ", " FEEDKEY "\n" STATE BASE, 1, "[feed]: root: a key is listed "
+	    "twice");
+	fails_at("[feed]\nurl = https://pins.test/f\npublic_key = " FEEDKEY
+	    "\nsign_threshold = 9\n" STATE BASE, 4, "[feed] sign_threshold: "
+	    "not a whole number in 1..8");
 }
 
 static void
@@ -1184,6 +1215,7 @@ main(void)
 		cmocka_unit_test(test_reports_every_error),
 		cmocka_unit_test(test_no_listener),
 		cmocka_unit_test(test_feed_section_loads),
+		cmocka_unit_test(test_feed_roles_apart),
 		cmocka_unit_test(test_feed_needs_state_dir),
 		cmocka_unit_test(test_feed_needs_public_key),
 		cmocka_unit_test(test_feed_url_must_be_https),

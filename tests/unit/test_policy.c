@@ -1,7 +1,8 @@
 /*
  * test_policy.c - policy names and snapshot resolution: most specific rule
  * wins, ties keep the first, no match is default_policy, expired pin sets
- * fall to on_expiry.
+ * fall to on_expiry; what counts as weakening pinning between two
+ * snapshots.
  */
 #include "testutil.h"
 
@@ -313,6 +314,110 @@ test_new_snapshot(void **state)
 	snapshot_unref(s);
 }
 
+/* --- weakening ------------------------------------------------------ */
+
+static bool
+weaker(const struct snapshot *a, const struct snapshot *b, char *why)
+{
+	return snapshot_weaker(a, b, why, 300);
+}
+
+static void
+test_weaker_policy_change_and_removal(void **state)
+{
+	struct snapshot	*old = snapshot_new(POLICY_CA);
+	struct snapshot	*ca = snapshot_new(POLICY_CA);
+	struct snapshot	*gone = snapshot_new(POLICY_CA);
+	struct snapshot	*blk = snapshot_new(POLICY_BLOCK);
+	char		 why[300];
+
+	(void)state;
+	add(old, "api.test", POLICY_PIN, 0, POLICY_BLOCK);
+	add(ca, "api.test", POLICY_CA, 0, POLICY_BLOCK);
+	assert_true(weaker(old, ca, why));
+	assert_string_equal(why, "api.test: pin -> ca");
+	/* the rule gone: the default policy (ca here) applies */
+	assert_true(weaker(old, gone, why));
+	assert_string_equal(why, "api.test: pin -> ca (its rule is gone)");
+	/* gone, but the default blocks: stronger, not weaker */
+	old->default_policy = POLICY_BLOCK;
+	assert_false(weaker(old, blk, why));
+	/* pin to pin-only and to block are not weakening; back is */
+	add(blk, "api.test", POLICY_PIN_ONLY, 0, POLICY_BLOCK);
+	assert_false(weaker(old, blk, why));
+	assert_true(weaker(ca, old, why) == false);
+	snapshot_unref(old);
+	snapshot_unref(ca);
+	snapshot_unref(gone);
+	snapshot_unref(blk);
+}
+
+static void
+test_weaker_needs_a_rule_to_weaken(void **state)
+{
+	struct snapshot	*old = snapshot_new(POLICY_BLOCK);
+	struct snapshot	*new = snapshot_new(POLICY_BLOCK);
+	char		 why[300];
+
+	(void)state;
+	/* a new host under ca: nothing was pinned there */
+	add(new, "other.test", POLICY_CA, 0, POLICY_BLOCK);
+	assert_false(weaker(old, new, why));
+	snapshot_unref(old);
+	snapshot_unref(new);
+}
+
+static void
+test_weaker_narrow_rule_under_a_pinned_wildcard(void **state)
+{
+	struct snapshot	*old = snapshot_new(POLICY_BLOCK);
+	struct snapshot	*new = snapshot_new(POLICY_BLOCK);
+	struct snapshot	*sub = snapshot_new(POLICY_BLOCK);
+	char		 why[300];
+
+	(void)state;
+	add(old, "**.example.test", POLICY_PIN, 0, POLICY_BLOCK);
+	add(new, "**.example.test", POLICY_PIN, 0, POLICY_BLOCK);
+	add(new, "api.example.test", POLICY_CA, 0, POLICY_BLOCK);
+	assert_true(weaker(old, new, why));
+	assert_string_equal(why, "api.example.test: pin -> ca");
+	add(sub, "**.example.test", POLICY_PIN, 0, POLICY_BLOCK);
+	add(sub, "*.cdn.example.test", POLICY_TOFU, 0, POLICY_BLOCK);
+	assert_true(weaker(old, sub, why));
+	assert_string_equal(why, "pinshim-probe.cdn.example.test: pin -> "
+	    "tofu");
+	snapshot_unref(old);
+	snapshot_unref(new);
+	snapshot_unref(sub);
+}
+
+static void
+test_weaker_expiry_to_ca(void **state)
+{
+	struct snapshot	*old = snapshot_new(POLICY_BLOCK);
+	struct snapshot	*later = snapshot_new(POLICY_BLOCK);
+	struct snapshot	*sooner = snapshot_new(POLICY_BLOCK);
+	struct snapshot	*ca = snapshot_new(POLICY_BLOCK);
+	char		 why[300];
+
+	(void)state;
+	add(old, "api.test", POLICY_PIN, 2000000000, POLICY_CA);
+	add(later, "api.test", POLICY_PIN, 2100000000, POLICY_CA);
+	add(sooner, "api.test", POLICY_PIN, 1000000000, POLICY_CA);
+	assert_false(weaker(old, later, why));	/* renewed: fine */
+	assert_true(weaker(old, sooner, why));
+	assert_contains(why, "(its pins expire sooner)");
+	/* pinned for good, then pinned until a date and ca after */
+	add(ca, "api.test", POLICY_PIN, 0, POLICY_BLOCK);
+	assert_true(weaker(ca, later, why));
+	assert_string_equal(why, "api.test: pin -> pin (ca once its pins "
+	    "expire)");
+	snapshot_unref(old);
+	snapshot_unref(later);
+	snapshot_unref(sooner);
+	snapshot_unref(ca);
+}
+
 int
 main(void)
 {
@@ -332,6 +437,10 @@ main(void)
 		cmocka_unit_test(test_resolve_block_rule),
 		cmocka_unit_test(test_ref_unref),
 		cmocka_unit_test(test_new_snapshot),
+		cmocka_unit_test(test_weaker_policy_change_and_removal),
+		cmocka_unit_test(test_weaker_needs_a_rule_to_weaken),
+		cmocka_unit_test(test_weaker_narrow_rule_under_a_pinned_wildcard),
+		cmocka_unit_test(test_weaker_expiry_to_ca),
 	};
 
 	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);

@@ -1,0 +1,370 @@
+"""Feed trust: key roles, thresholds and in-band rotation, against a real
+HTTPS feed server (nginx) and a running device. Each TUF attack that
+applies to the one-file feed is tried: arbitrary feed, the signing role
+alone weakening pinning, rollback of the feed and of the key set,
+fast-forward then recovery, mix-and-match, threshold not met, a leaked old
+root key after rotation."""
+
+from datetime import timedelta
+from pathlib import Path
+
+from harness import Shim
+from test_feed import FeedTest, keyid, rfc3339, run
+
+
+class Trust(FeedTest):
+
+    def setUp(self):
+        super().setUp()
+        for name in ("r1", "r2", "r3", "s1", "s2", "x"):
+            r = run("feed", "keygen", self.path(name), "--role",
+                    "sign" if name[0] == "s" else "root")
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+    def path(self, name):
+        return Path(self.tmp) / name
+
+    def pub(self, name):
+        return self.path(name + ".pub").read_text().strip()
+
+    def cli(self, *argv, ok=True):
+        r = run(*argv)
+        if ok:
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return r
+
+    def feed_body(self, version, pins=None, policy="pin", extra=""):
+        text = "[feed]\nversion = %d\nissued = %s\nexpires = %s\n\n" \
+            "[domain:api.test]\npolicy = %s\n" % (
+                version, rfc3339(timedelta(0)), rfc3339(timedelta(days=30)),
+                policy)
+        if pins:
+            text += "pins = %s\n" % ", ".join(pins)
+        return text + extra
+
+    def signed(self, name, text, keys, chain=None):
+        """text signed by keys (names), with chain's blocks in front."""
+        src = self.path(name + ".txt")
+        src.write_text(text)
+        argv = ["feed", "sign"]
+        for k in keys:
+            argv += ["--key", self.path(k + ".key")]
+        if chain:
+            argv += ["--chain", chain]
+        self.cli(*argv, src, "-o", self.path(name))
+        return self.path(name)
+
+    def rotate(self, name, version, roots, rt, signs, st, by):
+        """Key set `version`, signed by the root keys `by`."""
+        argv = ["feed", "rotate", "--version", version,
+                "--root-threshold", rt, "--sign-threshold", st]
+        for k in roots:
+            argv += ["--root", self.path(k + ".pub")]
+        for k in signs:
+            argv += ["--sign", self.path(k + ".pub")]
+        self.cli(*argv, "-o", self.path(name + ".txt"))
+        text = self.path(name + ".txt").read_text()
+        return self.signed(name, text, by)
+
+    def roles_ini(self, up, roots, sign=None, rt=1, refresh=300):
+        extra = "root_threshold = %d\n" % rt
+        if sign:
+            extra += "sign_key = %s\n" % ", ".join(self.pub(k) for k in sign)
+        return self.feed_ini(up, keys=[self.pub(k) for k in roots],
+                             extra_feed=extra, refresh=refresh)
+
+    def test_full_rotation_end_to_end_without_touching_the_device(self):
+        """A fleet configured as today (one public_key) moves over the air
+        to two root keys (2 of 2) and a separate signing key; the device is
+        never restarted or reconfigured; afterwards the old key signs
+        nothing it accepts, and a restart keeps the new set."""
+        up, _ = self.api()
+        self.serve(self.signed("v1", self.feed_body(1, [self.leaf]), ["k1"])
+                   .read_bytes())
+        shim = Shim(self, self.feed_ini(up, refresh=10))
+        shim.log.wait("feed: version 1 in force")
+        shim.verdict()
+        self.passes(shim)
+        pid = shim.p.pid
+
+        # Publisher: key set 2, signed by the old root (k1) and by both
+        # new root keys, the second added by its holder alone (cosign).
+        upd = self.rotate("keys2", 2, ["r1", "r2"], 2, ["s1"], 1,
+                          ["k1", "r1"])
+        self.cli("feed", "cosign", "--key", self.path("r2.key"), upd,
+                 "-o", upd)
+        feed = self.signed("v2", self.feed_body(2, [self.leaf]), ["s1"],
+                           chain=upd)
+        r = self.cli("feed", "verify", "--pubkey", self.k1, feed)
+        self.assertIn("key set 2 (1 update(s) on from key set 1; signing "
+                      "role replaced", r.stdout)
+        self.assertIn("signing role: 1 of 1 needed: met", r.stdout)
+        self.assertIn("root role: 0 of 2 needed: not met", r.stdout)
+        self.serve(feed.read_bytes())
+        # picked up by the refresh timer: nobody touches the device
+        line = shim.log.wait(r"feed: key set 1 -> 2: 2 root key\(s\), "
+                             r"threshold 2; 1 signing key\(s\)", timeout=30)
+        self.assertIn("the signing role was replaced", line)
+        line = shim.log.wait("feed: version 2 in force")
+        self.assertIn("key set 2, signed by %s" % keyid(self.pub("s1")), line)
+        self.assertEqual(self.state.joinpath("pins.keys").read_bytes(),
+                         upd.read_bytes())
+        shim.verdict()
+        self.passes(shim)
+
+        # The old key (leaked or retired) no longer signs a feed.
+        self.serve(self.signed("v3old", self.feed_body(3, [self.backup]),
+                               ["k1"], chain=upd).read_bytes())
+        self.hup(shim)
+        shim.log.wait(r"bad signature: made by none of the 1 signing "
+                      r"key\(s\) of key set 2")
+        # The new one does, with or without the update in front.
+        self.serve(self.signed("v3", self.feed_body(3, [self.leaf]), ["s1"])
+                   .read_bytes())
+        self.hup(shim)
+        shim.log.wait("feed: version 3 in force")
+        self.assertEqual(shim.p.pid, pid)
+        shim.stop()
+
+        # Restart with the feed server down: the persisted set holds.
+        self.nginx.stop()
+        shim = Shim(self, self.feed_ini(up))
+        shim.log.wait(r"feed: key set 2 trusted \(configured: 1\)")
+        shim.log.wait("feed: cached version 3 in force: 1 host rule.*key "
+                      "set 2")
+        self.passes(shim)
+
+    def test_fast_forward_then_signing_key_rotation_recovers(self):
+        """A leaked signing key publishes the highest version there is;
+        every later honest feed is a rollback, until the root replaces the
+        signing key: the floor resets, and the thief's feeds are dead."""
+        up, _ = self.api()
+        ini = self.roles_ini(up, ["r1"], sign=["s1"])
+        self.serve(self.signed("v1", self.feed_body(1, [self.leaf]), ["s1"])
+                   .read_bytes())
+        shim = Shim(self, ini)
+        shim.log.wait("feed: version 1 in force")
+        shim.verdict()
+        ff = self.signed("ff", self.feed_body(4294967295, [self.leaf]),
+                         ["s1"]).read_bytes()
+        self.serve(ff)
+        self.hup(shim)
+        shim.log.wait("feed: version 4294967295 in force")
+        self.serve(self.signed("v2", self.feed_body(2, [self.leaf]), ["s1"])
+                   .read_bytes())
+        self.hup(shim)
+        shim.log.wait("rollback refused: version 2 is older than "
+                      "4294967295")
+
+        # Recovery: key set 2 keeps root r1 and replaces s1 by s2.
+        upd = self.rotate("keys2", 2, ["r1"], 1, ["s2"], 1, ["r1"])
+        self.serve(self.signed("v3", self.feed_body(3, [self.leaf]), ["s2"],
+                               chain=upd).read_bytes())
+        self.hup(shim)
+        self.assertIn("version floor reset",
+                      shim.log.wait("feed: key set 1 -> 2"))
+        shim.log.wait("feed: version 3 in force")
+        self.assertEqual(self.state.joinpath("pins.version").read_text(),
+                         "3\n")
+        shim.verdict()
+        self.passes(shim)
+        # The thief's feed again, alone or behind the real update: dead.
+        for data in (ff, upd.read_bytes() + ff):
+            self.serve(data)
+            self.hup(shim)
+            shim.log.wait("bad signature: made by none of the 1 signing "
+                          r"key\(s\) of key set 2")
+        self.serve(self.signed("v4", self.feed_body(4, [self.leaf]), ["s2"])
+                   .read_bytes())
+        self.hup(shim)
+        shim.log.wait("feed: version 4 in force")
+
+    def test_signing_role_alone_cannot_weaken_pinning(self):
+        up, _ = self.api(leaf="backup")        # matches no pin in use
+        ini = self.roles_ini(up, ["r1"], sign=["s1"],
+                             ).replace("[shim]\n", "[shim]\ndevice_id = "
+                                                   "gw-1\n")
+        self.serve(self.signed("v1", self.feed_body(1, [self.leaf]), ["s1"])
+                   .read_bytes())
+        shim = Shim(self, ini)
+        shim.log.wait("feed: version 1 in force")
+        shim.verdict()
+        self.refused(shim)
+
+        cases = [
+            ("ca", self.feed_body(2, policy="ca")),
+            ("off", self.feed_body(2, [self.leaf],
+                                   extra="\n[device:gw-1]\npinning = off\n")),
+        ]
+        for name, text in cases:
+            self.serve(self.signed(name, text, ["s1"]).read_bytes())
+            self.hup(shim)
+            line = shim.log.wait("weakens pinning")
+            self.assertIn("version 2 weakens pinning (%s) but carries 0 of "
+                          "the 1 root signature(s) that needs" % "api.test: pin -> ca",
+                          line)
+            self.refused(shim)
+            r = self.cli("feed", "verify", "-c", shim.ini,
+                         "--previous", self.path("v1"), self.path(name),
+                         ok=False)
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertIn("WEAKENS pinning", r.stdout)
+        # Another device's override is not this device's weakening.
+        other = self.feed_body(2, [self.leaf],
+                               extra="\n[device:lab-7]\npinning = off\n")
+        self.serve(self.signed("other", other, ["s1"]).read_bytes())
+        self.hup(shim)
+        shim.log.wait("feed: version 2 in force")
+        # With the root threshold too, the weakening is accepted.
+        self.serve(self.signed("ca3", self.feed_body(3, policy="ca"),
+                               ["s1", "r1"]).read_bytes())
+        self.hup(shim)
+        self.assertIn("(1 of 1 signing, 1 of 1 root)",
+                      shim.log.wait("feed: version 3 in force"))
+        shim.verdict()
+        self.passes(shim)
+
+    def test_threshold_not_met_with_one_of_two_roots(self):
+        up, _ = self.api()
+        ini = self.roles_ini(up, ["r1", "r2"], sign=["s1"], rt=2)
+        self.serve(self.signed("v1", self.feed_body(1, [self.leaf]), ["s1"])
+                   .read_bytes())
+        shim = Shim(self, ini)
+        shim.log.wait("feed: version 1 in force")
+        upd = self.rotate("keys2", 2, ["r3"], 1, ["s2"], 1, ["r1", "r3"])
+        self.serve(self.signed("v2", self.feed_body(2, [self.leaf]), ["s2"],
+                               chain=upd).read_bytes())
+        self.hup(shim)
+        shim.log.wait(r"key set 2 refused: signed by 1 of the 2 root "
+                      r"key\(s\) of key set 1 and 1 of the 1 of its own")
+        self.assertFalse(self.state.joinpath("pins.keys").exists())
+        # A weakening signed by one of the two roots: not enough either.
+        self.serve(self.signed("ca", self.feed_body(2, policy="ca"),
+                               ["s1", "r1"]).read_bytes())
+        self.hup(shim)
+        shim.log.wait(r"carries 1 of the 2 root signature\(s\)")
+        # The second holder cosigns: both thresholds met.
+        self.cli("feed", "cosign", "--key", self.path("r2.key"), upd, "-o",
+                 upd)
+        self.serve(self.signed("v3", self.feed_body(3, [self.leaf]), ["s2"],
+                               chain=upd).read_bytes())
+        self.hup(shim)
+        shim.log.wait("feed: key set 1 -> 2")
+        shim.log.wait("feed: version 3 in force")
+
+    def test_leaked_old_root_and_key_set_rollback_refused(self):
+        """After a rotation, neither the old root key (a branch of its
+        own, or an update after the real one) nor the files from before
+        the rotation get in; another publisher's update neither."""
+        up, _ = self.api()
+        old = self.signed("v1", self.feed_body(1, [self.leaf]), ["k1"])
+        self.serve(old.read_bytes())
+        shim = Shim(self, self.feed_ini(up))
+        shim.log.wait("feed: version 1 in force")
+        upd = self.rotate("keys2", 2, ["r1"], 1, ["s1"], 1, ["k1", "r1"])
+        self.serve(self.signed("v2", self.feed_body(2, [self.leaf]), ["s1"],
+                               chain=upd).read_bytes())
+        self.hup(shim)
+        shim.log.wait("feed: version 2 in force")
+
+        attempts = [
+            # the old root's own branch: a key set 2 of its own (history
+            # to this device) and a feed signed by the thief's key
+            ("branch", self.rotate("evil2", 2, ["x"], 1, ["x"], 1,
+                                   ["k1", "x"]), "x", 5,
+             "bad signature: made by none"),
+            # the old root signing a key set 3 after the real 2
+            ("after", None, "x", 5, "key set 3 refused: signed by 0 of "
+             "the 1 root key"),
+            # another publisher's update 3 (its own root, x) in front of
+            # a feed it signed: mix and match
+            ("foreign", None, "x", 6, "key set 3 refused"),
+        ]
+        evil3 = self.rotate("evil3", 3, ["x"], 1, ["x"], 1, ["k1", "x"])
+        foreign = self.rotate("foreign3", 3, ["x"], 1, ["x"], 1, ["x"])
+        for name, chain, key, version, why in attempts:
+            chain = chain or (evil3 if name == "after" else foreign)
+            self.serve(self.signed(name, self.feed_body(version, [self.leaf]),
+                                   [key], chain=chain).read_bytes())
+            self.hup(shim)
+            self.assertIn(why, shim.log.wait(r"feed: https://.*(bad "
+                                             r"signature|refused)"))
+        # key-set rollback: the file from before the rotation
+        self.serve(old.read_bytes())
+        self.hup(shim)
+        shim.log.wait("bad signature: made by none of the 1 signing "
+                      r"key\(s\) of key set 2")
+        shim.verdict()
+        self.passes(shim)
+
+    def test_crash_between_feed_and_key_set_is_repaired_at_start(self):
+        up, _ = self.api()
+        self.serve(self.signed("v1", self.feed_body(1, [self.leaf]), ["k1"])
+                   .read_bytes())
+        shim = Shim(self, self.feed_ini(up))
+        shim.log.wait("feed: version 1 in force")
+        upd = self.rotate("keys2", 2, ["r1"], 1, ["s1"], 1, ["k1", "r1"])
+        self.serve(self.signed("v2", self.feed_body(2, [self.leaf]), ["s1"],
+                               chain=upd).read_bytes())
+        self.hup(shim)
+        shim.log.wait("feed: version 2 in force")
+        shim.stop()
+        # as if the process died after writing pins.feed, before pins.keys
+        self.state.joinpath("pins.keys").unlink()
+        self.nginx.stop()
+        shim = Shim(self, self.feed_ini(up))
+        shim.log.wait("feed: key set 1 -> 2")
+        shim.log.wait("feed: cached version 2 in force.*key set 2")
+        self.assertEqual(self.state.joinpath("pins.keys").read_bytes(),
+                         upd.read_bytes())
+        self.passes(shim)
+
+    def test_legacy_signature_for_devices_before_key_roles(self):
+        body = self.path("b.txt")
+        body.write_text(self.feed_body(1, [self.leaf]))
+        r = self.cli("feed", "sign", "--legacy", "--key",
+                     self.path("k1.key"), body)
+        self.assertRegex(r.stdout.splitlines()[-1],
+                         r"^signature = ed25519:[A-Za-z0-9+/]{86}==$")
+        r = self.cli("feed", "sign", "--legacy", "--key",
+                     self.path("k1.key"), "--key", self.path("r1.key"), body,
+                     ok=False)
+        self.assertEqual(r.returncode, 2)
+        # a legacy block takes no second signature
+        self.path("l.feed").write_text(
+            self.cli("feed", "sign", "--legacy", "--key",
+                     self.path("k1.key"), body).stdout)
+        r = self.cli("feed", "cosign", "--key", self.path("r1.key"),
+                     self.path("l.feed"), ok=False)
+        self.assertIn("legacy form", r.stderr)
+
+    def test_publisher_refuses_what_devices_would(self):
+        upd = self.rotate("keys2", 2, ["r1"], 1, ["s1"], 1, ["k1", "r1"])
+        r = self.cli("feed", "cosign", "--key", self.path("r1.key"), upd,
+                     ok=False)
+        self.assertIn("already signed by key %s" % keyid(self.pub("r1")),
+                      r.stderr)
+        r = self.cli("feed", "rotate", "--version", 3, "--root",
+                     self.path("r1.pub"), "--root-threshold", 2, "--sign",
+                     self.path("s1.pub"), "--sign-threshold", 1, ok=False)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("root_threshold: 2, but the root role has 1 key(s)",
+                      r.stderr)
+        r = self.cli("feed", "rotate", "--after", upd, "--root",
+                     self.path("r2.pub"), "--root-threshold", 1, "--sign",
+                     self.path("s2.pub"), "--sign-threshold", 1)
+        self.assertIn("version = 3\n", r.stdout)
+        # a feed block in the chain is not a key-set update
+        feed = self.signed("v1", self.feed_body(1, [self.leaf]), ["k1"])
+        self.path("bad.txt").write_text(self.feed_body(2, [self.leaf]))
+        r = self.cli("feed", "sign", "--key", self.path("s1.key"),
+                     "--chain", feed, self.path("bad.txt"), ok=False)
+        self.assertIn("unknown section in a key-set update", r.stderr)
+        # update 2 verified with the wrong starting key: refused, exit 1
+        full = self.signed("v2", self.feed_body(2, [self.leaf]), ["s1"],
+                           chain=upd)
+        r = self.cli("feed", "verify", "--pubkey", self.pub("x"), full,
+                     ok=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("key set 2 refused", r.stderr)
+        self.assertEqual(r.stdout, "")
