@@ -203,10 +203,13 @@ snapshot_merge(const struct snapshot *base, const struct snapshot *over,
 
 /* How much a rule (or, rule NULL, the default policy) protects a host:
  * block, then pinned, then pinned but ca once its pins expire, tofu, ca.
- * pin and pin-only rank alike: both refuse a chain without a pin. */
+ * pin and pin-only rank alike: both refuse a chain without a pin. Pins
+ * only observed (enforce = no) protect as much as ca. */
 static int
 strength(const struct rule *r, enum policy def)
 {
+	if (r != NULL && r->observe_only)
+		return 0;
 	switch (r != NULL ? r->policy : def) {
 	case POLICY_BLOCK:
 		return 4;
@@ -225,6 +228,8 @@ strength(const struct rule *r, enum policy def)
 static const char *
 strength_name(const struct rule *r, enum policy def)
 {
+	if (r != NULL && r->observe_only)
+		return "pin (enforce = no)";
 	if (r != NULL && strength(r, def) == 2)
 		return r->policy == POLICY_PIN ? "pin (ca once its pins "
 		    "expire)" : "pin-only (ca once its pins expire)";

@@ -33,6 +33,8 @@ struct rule {
 	int64_t		 expires;	/* valid if has_expires */
 	enum policy	 on_expiry;	/* POLICY_CA or POLICY_BLOCK */
 	bool		 upgrade;	/* forward: http:// may go out as https */
+	bool		 observe_only;	/* enforce = no: a pin failure is
+					 * logged would-refuse, let through */
 	char		*origin;	/* "file:line"; owned */
 };
 

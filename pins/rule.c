@@ -65,12 +65,26 @@ on_expiry_value(struct ini *in, const char *v, void *field, const char **why)
 	return true;
 }
 
+/* enforce = yes | no: no is observe only (pin failures let through). */
+static bool
+enforce_value(struct ini *in, const char *v, void *field, const char **why)
+{
+	(void)in;
+	if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0) {
+		*why = "not one of yes, no";
+		return false;
+	}
+	*(bool *)field = strcmp(v, "no") == 0;
+	return true;
+}
+
 static const struct ini_key rule_keys[] = {
 	INI_KEY("pins", rule_pins_value, RULE(pins), INI_LIST),
 	INI_KEY("policy", rule_policy_value, RULE(policy), 0),
 	INI_KEY("expires", ini_time, RULE(expires), 0),
 	INI_KEY("on_expiry", on_expiry_value, RULE(on_expiry), 0),
 	INI_KEY("upgrade", ini_yesno, RULE(upgrade), 0),
+	INI_KEY("enforce", enforce_value, RULE(observe_only), 0),
 };
 
 static void *
@@ -111,6 +125,11 @@ rule_problem(struct ini *in, const struct rule *r)
 	if ((ini_seen(in, "expires") || ini_seen(in, "on_expiry")) &&
 	    r->pins.n == 0)
 		return ini_why(in, "[%s] expires: only pin sets expire",
+		    in->section);
+	/* pin-only has no CA check to fall back on when a pin fails */
+	if (r->observe_only && r->policy != POLICY_PIN)
+		return ini_why(in, "[%s] enforce = no: only with policy pin "
+		    "(the CA check still applies while pins are observed)",
 		    in->section);
 	return NULL;
 }

@@ -202,6 +202,19 @@ daemon_prepare(struct server *srv, struct conf *conf, int dns_flags,
 	return dns_open(srv, dns_flags, err, errsz);
 }
 
+void
+server_log_observed(const struct snapshot *snap)
+{
+	size_t	 i;
+
+	for (i = 0; i < snap->nrules; i++)
+		if (snap->rules[i].observe_only)
+			log_warn("pins: %s is NOT ENFORCED (enforce = no, %s): "
+			    "its pin failures are logged verdict=would-refuse "
+			    "and let through on the CA check",
+			    snap->rules[i].pattern, snap->rules[i].origin);
+}
+
 static void
 daemon_reload(struct server *srv)
 {
@@ -257,6 +270,8 @@ daemon_reload(struct server *srv)
 		srv->feed = NULL;
 		report_set_feed(srv->rep, NULL, 0);
 	}
+	if (srv->feed == NULL)
+		server_log_observed(srv->snap);
 	log_info("reload: %zu domain rule(s), default_policy %s",
 	    c->snap->nrules, policy_name(c->snap->default_policy));
 }
@@ -429,6 +444,8 @@ daemon_run(struct conf *conf)
 	 * so no connection is ever served on bootstrap pins by mistake. */
 	srv.rep = report_new(&srv);
 	srv.feed = feedsync_start(&srv);
+	if (srv.feed == NULL)
+		server_log_observed(srv.snap);
 	if (signals_open(&srv) == -1)
 		goto out;
 	log_info("pinshim started: %zu listener(s), %zu domain rule(s), "

@@ -64,7 +64,12 @@ struct server {
 	unsigned		 max_conns;	/* fds allow this many */
 	unsigned long		 nofile;	/* RLIMIT_NOFILE in force */
 	unsigned long long	 accepted, passed, refused;
+	unsigned long long	 would_refuse;	/* passed as enforce = no */
 };
+
+/* Warn about every rule in snap that only observes its pins (enforce =
+ * no): nobody may miss that a host is not enforced. */
+void	 server_log_observed(const struct snapshot *snap);
 
 static inline void
 server_live_add(struct server *srv, struct live *l)

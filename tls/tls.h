@@ -69,6 +69,8 @@ struct tls_check {
 	int			 err;		/* first verification error */
 	int			 err_depth;
 	bool			 trust_waived;	/* pin-only: CA check waived */
+	bool			 observe_only;	/* a pin mismatch passes, as
+						 * would_refuse */
 	bool			 observe;	/* `pin --connect`: record
 						 * errors, finish the handshake */
 	/* owned: */
@@ -96,6 +98,7 @@ struct tls_verdict {
 	enum tls_reason	 reason;
 	char		 detail[256];
 	int		 matched_depth;	/* which cert matched a pin; -1 none */
+	bool		 would_refuse;	/* passed only as enforce = no */
 	char		 presented[TLS_PRESENTED_LEN];
 	char		 anchor[PIN_TEXT_LEN + 1]; /* "" if none reached */
 };

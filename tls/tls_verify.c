@@ -428,8 +428,16 @@ match_pins(const struct walk *w, const struct tls_check *chk,
 	}
 	v->reason = TLS_PIN_MISMATCH;
 	snprintf(v->detail, sizeof(v->detail), "no certificate of the %s "
-	    "chain matches the %zu pin(s) for this host",
-	    chk->policy == POLICY_PIN ? "verified" : "signed", chk->pins->n);
+	    "chain matches the %zu pin(s) for this host%s",
+	    chk->policy == POLICY_PIN ? "verified" : "signed", chk->pins->n,
+	    chk->observe_only ? " (enforce = no: let through on the CA check)"
+	    : "");
+	/* Observe only: the chain is CA-verified (policy pin; the rule
+	 * refuses enforce = no for pin-only), only the pins failed. */
+	if (chk->observe_only && chk->policy == POLICY_PIN) {
+		v->pass = true;
+		v->would_refuse = true;
+	}
 }
 
 static void

@@ -323,6 +323,10 @@ conn_upstream_done(struct upstream_result *r, void *arg)
 		return;
 	}
 	c->srv->passed++;
+	if (r->would_refuse) {
+		c->srv->would_refuse++;
+		report_refusal(c->srv->rep, r, c->l->lc->name);
+	}
 	c->ufd = r->fd;
 	c->ussl = r->ssl;
 	c->on_pass(c);

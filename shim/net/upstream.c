@@ -303,7 +303,9 @@ up_handshake(evutil_socket_t fd, short what, void *arg)
 	tls_verdict(u->ssl, u->tls, &u->chk, ret, err, &u->res.tv);
 	snprintf(u->res.detail, sizeof(u->res.detail), "%s", u->res.tv.detail);
 	if (u->res.tv.pass) {
-		up_finish(u, UP_OK, "ok");
+		u->res.would_refuse = u->res.tv.would_refuse;
+		up_finish(u, UP_OK, u->res.would_refuse ?
+		    tls_reason_name(u->res.tv.reason) : "ok");
 	} else {
 		tls_session_refused(u->tls, &u->chk);
 		up_finish(u, UP_TLS, tls_reason_name(u->res.tv.reason));
@@ -330,10 +332,13 @@ upstream_open(struct server *srv, const char *host, uint16_t port,
 	snapshot_resolve(u->snap, host, clock_now(), &u->vp);
 	u->chk.policy = u->vp.policy;
 	u->chk.pins = u->vp.rule ? &u->vp.rule->pins : NULL;
+	u->chk.observe_only = u->vp.rule != NULL && u->vp.rule->observe_only &&
+	    !u->vp.expired;
 	if (opts != NULL && opts->pins != NULL) {
 		u->vp.policy = u->chk.policy = opts->policy;
 		u->vp.rule = NULL;
 		u->chk.pins = opts->pins;
+		u->chk.observe_only = false;
 	}
 	if (opts != NULL)
 		u->plain = opts->plain;
@@ -387,6 +392,15 @@ upstream_log(const struct upstream_result *r, const char *listener,
 {
 	const char	*policy = r->local ? "-" : policy_name(r->policy);
 
+	if (r->fail == UP_OK && r->would_refuse) {
+		log_warn("verdict listener=%s client=%s host=%s:%u addr=%s "
+		    "policy=%s rule=%s verdict=would-refuse reason=%s "
+		    "detail=\"%s\" presented=%s anchor=%s", listener, client,
+		    host, port, r->addr, policy, r->pattern ? r->pattern : "-",
+		    r->reason, r->detail, r->tv.presented[0] ?
+		    r->tv.presented : "-", r->tv.anchor[0] ? r->tv.anchor : "-");
+		return;
+	}
 	if (r->fail == UP_OK) {
 		log_info("verdict listener=%s client=%s host=%s:%u addr=%s "
 		    "policy=%s rule=%s verdict=pass reason=%s detail=\"%s\"",

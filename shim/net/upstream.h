@@ -34,6 +34,9 @@ struct upstream_result {
 						 * applied: policy=- rule=- */
 	enum policy		 policy;
 	const char		*pattern;	/* matching rule, or NULL */
+	/* fail == UP_OK only because the rule says enforce = no: reason and
+	 * tv say what would have refused it */
+	bool			 would_refuse;
 	struct tls_verdict	 tv;
 	/* On success ownership passes to the callback's caller: */
 	int			 fd;

@@ -105,6 +105,7 @@ feed_apply(struct feedsync *fs)
 		log_warn("feed: device %s has pinning off (feed override): "
 		    "pin and pin-only hosts get CA checks only",
 		    srv->conf->device_id);
+	server_log_observed(srv->snap);
 }
 
 static void

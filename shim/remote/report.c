@@ -187,7 +187,8 @@ report_refusal(struct reporter *r, const struct upstream_result *res,
 	size_t		 len;
 
 	if (r == NULL || r->url == NULL ||
-	    res->fail != UP_TLS || strcmp(listener, "report") == 0)
+	    (res->fail != UP_TLS && !res->would_refuse) ||
+	    strcmp(listener, "report") == 0)
 		return;
 	if (!allowed(r, host, now)) {
 		r->suppressed++;
@@ -198,8 +199,9 @@ report_refusal(struct reporter *r, const struct upstream_result *res,
 	device = r->srv->conf->device_id ? r->srv->conf->device_id : "";
 	format_rfc3339(now, t, sizeof(t));
 	b = xptr(evbuffer_new());
-	evbuffer_add_printf(b, "{\"type\":\"pin-failure\",\"time\":\"%s\","
-	    "\"device_id\":", t);
+	evbuffer_add_printf(b, "{\"type\":\"pin-failure\",\"verdict\":\"%s\","
+	    "\"time\":\"%s\",\"device_id\":", res->would_refuse ?
+	    "would-refuse" : "refuse", t);
 	json_str(b, device);
 	evbuffer_add_printf(b, ",\"listener\":");
 	json_str(b, listener);

@@ -368,3 +368,47 @@ class Trust(FeedTest):
         self.assertEqual(r.returncode, 1)
         self.assertIn("key set 2 refused", r.stderr)
         self.assertEqual(r.stdout, "")
+
+    def test_observe_only_switched_live_by_the_feed(self):
+        """enforce = no from the feed: the pin failure is relayed and
+        reported as would-refuse; the next feed enforces and it is
+        refused. Turning enforcement off is a weakening: with separate
+        roles the signing key alone cannot."""
+        up, _ = self.api(leaf="backup")        # pins below name the leaf
+        ini = self.roles_ini(up, ["r1"], sign=["s1"])
+        self.serve(self.signed("v1", self.feed_body(1, [self.leaf]), ["s1"])
+                   .read_bytes())
+        shim = Shim(self, ini)
+        shim.log.wait("feed: version 1 in force")
+        shim.verdict()
+        self.refused(shim)
+        observe = self.feed_body(2, [self.leaf], extra="enforce = no\n")
+        self.serve(self.signed("o2", observe, ["s1"]).read_bytes())
+        self.hup(shim)
+        shim.log.wait(r"weakens pinning \(api.test: pin -> pin \(enforce = "
+                      r"no\)\)")
+        self.serve(self.signed("o2r", observe, ["s1", "r1"]).read_bytes())
+        self.hup(shim)
+        shim.log.wait("feed: version 2 in force")
+        shim.log.wait(r"api.test is NOT ENFORCED \(enforce = no, https://")
+        shim.verdict()
+        self.passes_observed(shim)
+        self.serve(self.signed("v3", self.feed_body(3, [self.leaf]), ["s1"])
+                   .read_bytes())
+        self.hup(shim)
+        shim.log.wait("feed: version 3 in force")
+        shim.verdict()
+        self.refused(shim)
+
+    def passes_observed(self, shim):
+        import socket
+        from harness import WAIT
+        with socket.create_connection(("127.0.0.1", self.port),
+                                      timeout=WAIT) as s:
+            s.sendall(b"ping\n")
+            got = s.recv(100)
+        self.assertEqual(got, b"gnip\n")
+        v = shim.verdict(listener="api")
+        self.assertEqual((v["verdict"], v["reason"]),
+                         ("would-refuse", "pin-mismatch"), v)
+        self.assertIn(self.backup, v["presented"])

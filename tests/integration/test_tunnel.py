@@ -150,6 +150,47 @@ class Verdicts(ShimTest):
         self.assertEqual(self.echo(self.port), b"mihsnip olleh\n")
         self.assertEqual(shim.verdict()["verdict"], "pass")
 
+    def test_enforce_no_lets_a_pin_failure_through_as_would_refuse(self):
+        """Observe only: the rogue chain that pins refuse is relayed, the
+        verdict says would-refuse with the evidence, and the start log
+        says the host is not enforced. The control (enforce = yes) is the
+        refusal in test_rogue_ca_chain_refused_by_pins_though_ca_check_-
+        passes."""
+        up = self.rev_server(leaf="rogue", chain=None)
+        dom = self.domain("api.test", [pin_of(self.pki / "leaf.pem")])
+        shim = Shim(self, self.ini("api.test:%d" % up,
+                                   dom.replace("\n\n", "\nenforce = no\n\n")))
+        self.assertIn("api.test is NOT ENFORCED (enforce = no",
+                      shim.log.wait("NOT ENFORCED"))
+        self.assertEqual(self.echo(self.port), b"mihsnip olleh\n")
+        v = shim.verdict()
+        self.assertEqual((v["verdict"], v["reason"], v["policy"]),
+                         ("would-refuse", "pin-mismatch", "pin"))
+        self.assertIn("enforce = no: let through on the CA check",
+                      v["detail"])
+        self.assert_evidence(v, "rogue")
+        self.assertEqual(v["anchor"], pin_of(self.pki / "rogue-root.pem"))
+
+    def test_enforce_no_keeps_the_ca_check(self):
+        up = self.rev_server(leaf="selfsigned", chain=None)
+        dom = self.domain("api.test", [pin_of(self.pki / "leaf.pem")])
+        shim = Shim(self, self.ini("api.test:%d" % up,
+                                   dom.replace("\n\n", "\nenforce = no\n\n")))
+        self.assertEqual(refused_silently(self.port), b"")
+        v = shim.verdict()
+        self.assertEqual((v["verdict"], v["reason"]), ("refuse", "untrusted-chain"))
+
+    def test_enforce_no_needs_policy_pin(self):
+        ini = self.ini("api.test:1", "[domain:api.test]\npolicy = pin-only\n"
+                       "pins = %s\nenforce = no\n" % UNRELATED)
+        path = Path(self.tmp) / "e.ini"
+        path.write_text(ini)
+        r = subprocess.run(PINSHIM_CMD + ["run", "-t", "-c", str(path)],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("[domain:api.test] enforce = no: only with policy pin",
+                      r.stderr)
+
     def assert_evidence(self, v, leaf):
         """A refusal names the pins the server presented, leaf first,
         and a detail a person can read."""

@@ -608,6 +608,24 @@ test_bad_on_expiry(void **state)
 }
 
 static void
+test_enforce(void **state)
+{
+	struct conf	*c;
+
+	(void)state;
+	c = loads("[domain:api.test]\npins = " PIN_A "\nenforce = no\n" BASE);
+	assert_true(c->snap->rules[0].observe_only);
+	conf_free(c);
+	c = loads("[domain:api.test]\npins = " PIN_A "\nenforce = yes\n" BASE);
+	assert_false(c->snap->rules[0].observe_only);
+	conf_free(c);
+	fails_at("[domain:api.test]\npins = " PIN_A "\nenforce = off\n" BASE,
+	    3, "[domain:api.test] enforce: not one of yes, no");
+	fails_at("[domain:api.test]\npolicy = ca\nenforce = no\n" BASE, 1,
+	    "enforce = no: only with policy pin");
+}
+
+static void
 test_expires_without_pins(void **state)
 {
 	(void)state;
@@ -1216,6 +1234,7 @@ main(void)
 		cmocka_unit_test(test_no_listener),
 		cmocka_unit_test(test_feed_section_loads),
 		cmocka_unit_test(test_feed_roles_apart),
+		cmocka_unit_test(test_enforce),
 		cmocka_unit_test(test_feed_needs_state_dir),
 		cmocka_unit_test(test_feed_needs_public_key),
 		cmocka_unit_test(test_feed_url_must_be_https),

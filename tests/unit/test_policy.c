@@ -418,6 +418,28 @@ test_weaker_expiry_to_ca(void **state)
 	snapshot_unref(ca);
 }
 
+static void
+test_weaker_observe_only(void **state)
+{
+	struct snapshot	*old = snapshot_new(POLICY_BLOCK);
+	struct snapshot	*obs = snapshot_new(POLICY_BLOCK);
+	struct snapshot	*ca = snapshot_new(POLICY_BLOCK);
+	char		 why[300];
+
+	(void)state;
+	add(old, "api.test", POLICY_PIN, 0, POLICY_BLOCK);
+	add(obs, "api.test", POLICY_PIN, 0, POLICY_BLOCK);
+	obs->rules[0].observe_only = true;
+	add(ca, "api.test", POLICY_CA, 0, POLICY_BLOCK);
+	assert_true(weaker(old, obs, why));
+	assert_string_equal(why, "api.test: pin -> pin (enforce = no)");
+	assert_false(weaker(obs, old, why));	/* enforcing again */
+	assert_false(weaker(ca, obs, why));	/* ca to observed: alike */
+	snapshot_unref(old);
+	snapshot_unref(obs);
+	snapshot_unref(ca);
+}
+
 int
 main(void)
 {
@@ -441,6 +463,7 @@ main(void)
 		cmocka_unit_test(test_weaker_needs_a_rule_to_weaken),
 		cmocka_unit_test(test_weaker_narrow_rule_under_a_pinned_wildcard),
 		cmocka_unit_test(test_weaker_expiry_to_ca),
+		cmocka_unit_test(test_weaker_observe_only),
 	};
 
 	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
