@@ -107,7 +107,7 @@ LIBS		= $(WOLFSSL_LIBS) $(EVENT_LIBS) $(INIH_LIBS)
 # Each layer's sources, bottom first.
 BASE_SRCS	= base/mem.c base/parse.c base/addr.c base/file.c base/log.c \
 		  base/sock.c base/strmap.c base/clock.c \
-		  base/cursor.c base/list.c base/url.c base/ini.c
+		  base/cursor.c base/list.c base/url.c base/ini.c base/json.c
 PINS_SRCS	= pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
 		  pins/rule.c pins/feed_body.c pins/feed_file.c pins/feed_keys.c
 TLS_SRCS	= tls/tls_client.c tls/tls_verify.c tls/tls_anchors.c \
@@ -121,9 +121,10 @@ SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
 		  shim/remote/feedsync.c shim/remote/report.c shim/remote/web.c \
 		  shim/remote/httpc.c \
 		  shim/listener.c shim/quota.c shim/daemon.c shim/privdrop.c \
-		  shim/notify.c \
+		  shim/notify.c shim/metrics.c shim/status.c \
 		  shim/origdst.c \
 		  shim/cmd/cmd_pin.c shim/cmd/cmd_feed.c shim/cmd/cmd_ca.c \
+		  shim/cmd/cmd_status.c \
 		  shim/main.c
 SRCS		= $(sort $(BASE_SRCS) $(PINS_SRCS) $(TLS_SRCS) $(CONF_SRCS) \
 		  $(SHIM_SRCS))

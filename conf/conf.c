@@ -11,6 +11,8 @@
  * default anything towards less checking (default_policy block, forward
  * listeners allow this host only, CONNECT to port 443 only).
  */
+#include <sys/un.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
@@ -130,26 +132,70 @@ p_connect(struct ini *in, const char *v, void *field, const char **why)
 	    why);
 }
 
+/* A list of ADDRESS/BITS onto *arr. */
 static bool
-p_allow(struct ini *in, const char *v, void *field, const char **why)
+cidr_list(const char *v, struct cidr **arr, size_t *n, const char **why)
 {
-	struct listen_conf	*lc = field;
 	char			 item[64];
 	enum list_item		 r;
 	struct cidr		 c;
 
-	(void)in;
 	while ((r = list_next(&v, item, sizeof(item))) != LIST_END) {
 		if (r == LIST_TOO_LONG || !parse_cidr(item, &c)) {
 			*why = "not a list of ADDRESS/BITS (e.g. 192.168.1.0/24, "
 			    "::1/128)";
 			return false;
 		}
-		lc->allow = xreallocarray(lc->allow, lc->nallow + 1,
-		    sizeof(*lc->allow));
-		lc->allow[lc->nallow++] = c;
+		*arr = xreallocarray(*arr, *n + 1, sizeof(**arr));
+		(*arr)[(*n)++] = c;
 	}
 	return true;
+}
+
+static bool
+p_allow(struct ini *in, const char *v, void *field, const char **why)
+{
+	struct listen_conf	*lc = field;
+
+	(void)in;
+	return cidr_list(v, &lc->allow, &lc->nallow, why);
+}
+
+static bool
+p_status(struct ini *in, const char *v, void *field, const char **why)
+{
+	struct status_conf	*sc = field;
+	unsigned char		 buf[16];
+	struct sockaddr_un	 un;
+
+	(void)in;
+	sc->present = true;
+	if (strncmp(v, "unix:", 5) == 0) {
+		if (v[5] != '/' || strlen(v + 5) >= sizeof(un.sun_path)) {
+			*why = "unix: needs an absolute path of at most 107 "
+			    "bytes";
+			return false;
+		}
+		sc->unix_path = xstrdup(v + 5);
+		return true;
+	}
+	if (!parse_hostport(v, sc->host, sizeof(sc->host), &sc->port) ||
+	    (inet_pton(AF_INET, sc->host, buf) != 1 &&
+	    inet_pton(AF_INET6, sc->host, buf) != 1)) {
+		*why = "not ADDRESS:PORT (numeric; IPv6 as [::1]:PORT) or "
+		    "unix:/PATH";
+		return false;
+	}
+	return true;
+}
+
+static bool
+p_status_allow(struct ini *in, const char *v, void *field, const char **why)
+{
+	struct status_conf	*sc = field;
+
+	(void)in;
+	return cidr_list(v, &sc->allow, &sc->nallow, why);
 }
 
 static bool
@@ -185,7 +231,8 @@ static const struct ini_key shim_keys[] = {
 	INI_KEY("user", ini_str, SHIM(user), 0),
 	INI_KEY("log_level", p_log_level, SHIM(log_level), 0),
 	INI_KEY("ca_dir", p_dir, SHIM(ca_dir), 0),
-	INI_KEY("status", NULL, 0, 0),
+	INI_KEY("status", p_status, SHIM(status), 0),
+	INI_KEY("status_allow", p_status_allow, SHIM(status), INI_LIST),
 };
 
 static const struct ini_key upstream_keys[] = {
@@ -374,6 +421,39 @@ binds_clash(const struct listen_conf *a, const struct listen_conf *b)
 	return fx == fy && memcmp(x, y, fx == AF_INET ? 4 : 16) == 0;
 }
 
+/* Loopback needs no status_allow (it defaults to loopback); any other
+ * address must say who may read the status. */
+static void
+check_status(struct ini *in, struct status_conf *sc)
+{
+	unsigned char	 a[16];
+	const char	*why;
+
+	if (!sc->present) {
+		if (sc->nallow > 0)
+			ini_error(in, 1, "[shim] status_allow: without [shim] "
+			    "status");
+		return;
+	}
+	if (sc->unix_path != NULL) {
+		if (sc->nallow > 0)
+			ini_error(in, 1, "[shim] status_allow: not for a unix "
+			    "socket (its file mode, 0660, decides)");
+		return;
+	}
+	if (sc->nallow > 0)
+		return;
+	if ((inet_pton(AF_INET, sc->host, a) == 1 && a[0] == 127) ||
+	    (inet_pton(AF_INET6, sc->host, a) == 1 &&
+	    memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0)) {
+		cidr_list("127.0.0.0/8, ::1/128", &sc->allow, &sc->nallow,
+		    &why);
+		return;
+	}
+	ini_error(in, 1, "[shim] status: %s is not a loopback address: "
+	    "status_allow must list who may read it", sc->host);
+}
+
 static void
 check_binds(struct ini *in, const struct conf *c)
 {
@@ -429,6 +509,7 @@ check_whole(struct ini *in, struct conf *c)
 		c->ca_file = xstrdup(CONF_DEFAULT_CA_FILE);
 	}
 	c->snap->default_policy = c->default_policy;
+	check_status(in, &c->status);
 	if (!c->feed.present)
 		return;
 	if (c->state_dir == NULL)
@@ -514,6 +595,8 @@ conf_free(struct conf *c)
 		free(c->listeners[i].ports);
 	}
 	free(c->listeners);
+	free(c->status.unix_path);
+	free(c->status.allow);
 	snapshot_unref(c->snap);
 	free(c->state_dir);
 	free(c->device_id);

@@ -63,8 +63,19 @@ struct feed_conf {
 	unsigned long	 timeout;		/* seconds, whole fetch */
 };
 
+/* [shim] status: the /metrics and /status endpoint. */
+struct status_conf {
+	bool		 present;
+	char		 host[HOST_MAX + 1];	/* numeric; "" for unix */
+	uint16_t	 port;
+	char		*unix_path;		/* owned, or NULL */
+	struct cidr	*allow;			/* owned; default loopback */
+	size_t		 nallow;
+};
+
 struct conf {
 	char		*path;			/* owned */
+	struct status_conf status;
 	struct feed_conf feed;
 	/* [shim] */
 	char		*state_dir;		/* owned, may be NULL */

@@ -35,6 +35,7 @@
 #include "shim/remote/feedsync.h"
 #include "shim/remote/report.h"
 #include "shim/server.h"
+#include "shim/status.h"
 
 #define MINTED_CACHE	256	/* leaves the interception CA keeps */
 
@@ -171,6 +172,7 @@ daemon_prepare(struct server *srv, struct conf *conf, int dns_flags,
 	char	 why[256];
 
 	memset(srv, 0, sizeof(*srv));
+	srv->started = time(NULL);
 	TAILQ_INIT(&srv->live);
 	srv->conf = conf;
 	log_set_level(conf->log_level);
@@ -250,6 +252,17 @@ daemon_reload(struct server *srv)
 	tls_client_free(srv->tls);
 	srv->tls = tls;
 	tls_client_forget(tls);		/* sessions were judged by old pins */
+	/* status_allow applies now; the address needs a restart (a rebind,
+	 * as for listeners). */
+	if (c->status.present != srv->conf->status.present ||
+	    strcmp(c->status.host, srv->conf->status.host) != 0 ||
+	    c->status.port != srv->conf->status.port ||
+	    (c->status.unix_path == NULL) !=
+	    (srv->conf->status.unix_path == NULL) ||
+	    (c->status.unix_path != NULL && strcmp(c->status.unix_path,
+	    srv->conf->status.unix_path) != 0))
+		log_warn("reload: [shim] status changed: takes effect at the "
+		    "next start");
 	/* The listeners point into the old conf: keep their entries. */
 	keep = srv->conf->listeners;
 	nkeep = srv->conf->nlisteners;
@@ -373,6 +386,7 @@ daemon_free(struct server *srv)
 {
 	struct live	*lv;
 
+	status_free(srv->status);
 	report_free(srv->rep);
 	feedsync_stop(srv->feed);
 	while ((lv = TAILQ_FIRST(&srv->live)) != NULL)
@@ -437,6 +451,17 @@ daemon_run(struct conf *conf)
 	notify_open();		/* the manager's socket, before the drop */
 	if (listeners_open(&srv) == -1)
 		goto out;
+	if (conf->status.present && (srv.status = status_open(&srv, err,
+	    sizeof(err))) == NULL) {
+		log_err("%s", err);
+		goto out;
+	}
+	/* the unix socket (0660) belongs to the user pinshim becomes, so
+	 * that user's group reads it */
+	if (conf->status.unix_path != NULL && who.name != NULL &&
+	    chown(conf->status.unix_path, who.uid, who.gid) == -1)
+		log_warn("status: chown unix:%s: %s", conf->status.unix_path,
+		    strerror(errno));
 	fd_slots_reserve(&srv);
 	if (privdrop(&who) == -1)
 		goto out;

@@ -17,10 +17,8 @@
 #include "conf/conf.h"
 #include "shim/cmd/cmd.h"
 #include "shim/daemon.h"
+#include "shim/version.h"
 
-#ifndef PINSHIM_VERSION
-#define PINSHIM_VERSION "0.1.0"
-#endif
 
 static int	cmd_run(int, char **);
 static int	cmd_version(int, char **);
@@ -62,6 +60,10 @@ static const struct {
 	    "would: roles, thresholds,\n"
 	    "                             weakening, expiry; exit 0 only if "
 	    "devices accept it" },
+	{ "status", cmd_status, "status [-c FILE]           the running "
+	    "daemon's summary from [shim] status;\n"
+	    "                             exit 1 if the feed is stale or "
+	    "expired or pins expired" },
 	{ "ca", cmd_ca, "ca init DIR [--cn NAME]    create the local "
 	    "interception CA (ECDSA P-256)" },
 	{ "version", cmd_version, "version                    print the "

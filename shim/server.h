@@ -32,6 +32,8 @@ struct listener {
 	struct event		*retry;		/* owned; re-enable after EMFILE */
 	struct quota		*quota;		/* owned; per-client counts */
 	size_t			 nconns;	/* client connections held */
+	unsigned long long	 accepted;	/* since start, for /metrics */
+	unsigned long long	 bytes_up, bytes_down;	/* relayed, closed */
 	unsigned		 max_conns;	/* in force (derived if unset) */
 	unsigned		 max_per_client;
 	bool			 fd_paused;	/* accept hit EMFILE: wait 1 s */
@@ -51,6 +53,8 @@ struct server {
 	struct feedsync		*feed;		/* owned, NULL without [feed] */
 	struct tls_ca		*ca;		/* owned; NULL if only tunnels */
 	struct reporter		*rep;		/* owned */
+	struct status		*status;	/* owned; NULL: no [shim] status */
+	time_t			 started;	/* wall clock, for /metrics */
 	struct listener		*listeners;	/* owned */
 	size_t			 nlisteners;
 	struct event		*sig_term, *sig_int, *sig_hup; /* owned */

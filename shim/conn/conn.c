@@ -162,6 +162,7 @@ conn_new(struct listener *l, int fd, const struct sockaddr *sa, size_t size)
 	c->deadline = xptr(evtimer_new(c->srv->base, conn_deadline, c));
 	server_live_add(c->srv, &c->live);
 	l->nconns++;
+	l->accepted++;
 	if (++c->srv->nconns > c->srv->nconns_peak)
 		c->srv->nconns_peak = c->srv->nconns;
 	sock_relay_options(fd);
@@ -362,6 +363,8 @@ conn_relay_done(void *arg, const char *how, int failed, uint64_t up,
 	    failed >= 0 ? relay_end_name(failed) : "",
 	    (unsigned long long)up, (unsigned long long)down,
 	    (long)d.tv_sec, (long)d.tv_usec / 1000);
+	c->l->bytes_up += up;
+	c->l->bytes_down += down;
 	c->relay = NULL;
 	conn_free(c);
 }

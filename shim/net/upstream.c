@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/util.h>
@@ -27,6 +28,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/sock.h"
+#include "shim/metrics.h"
 #include "shim/net/upstream.h"
 #include "shim/server.h"
 
@@ -39,6 +41,7 @@ struct upstream {
 	char			 port[8];	/* res.port, for evdns */
 	enum up_state		 state;
 	struct verdict_policy	 vp;
+	struct timespec		 hs_start;	/* the TLS handshake began */
 	struct tls_check	 chk;
 	bool			 plain;		/* connect only, no TLS */
 	struct evdns_getaddrinfo_request *dns_req; /* pending, or NULL */
@@ -206,6 +209,7 @@ up_connected(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	u->deadline = xptr(evtimer_new(u->srv->base, up_deadline, u));
+	clock_gettime(CLOCK_MONOTONIC, &u->hs_start);
 	u->io = xptr(event_new(u->srv->base, u->fd, EV_READ, up_handshake, u));
 	tv.tv_sec = (time_t)u->srv->conf->handshake_timeout;
 	evtimer_add(u->deadline, &tv);
@@ -276,6 +280,7 @@ static void
 up_handshake(evutil_socket_t fd, short what, void *arg)
 {
 	struct upstream	*u = arg;
+	struct timespec	 end;
 	int		 ret, err = 0;
 
 	(void)fd;
@@ -300,6 +305,9 @@ up_handshake(evutil_socket_t fd, short what, void *arg)
 		    wolfSSL_get_curve_name(u->ssl) ?
 		    wolfSSL_get_curve_name(u->ssl) : "-",
 		    wolfSSL_session_reused(u->ssl) ? "yes" : "no");
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	metrics_handshake((double)(end.tv_sec - u->hs_start.tv_sec) +
+	    (double)(end.tv_nsec - u->hs_start.tv_nsec) / 1e9);
 	tls_verdict(u->ssl, u->tls, &u->chk, ret, err, &u->res.tv);
 	snprintf(u->res.detail, sizeof(u->res.detail), "%s", u->res.tv.detail);
 	if (u->res.tv.pass) {
@@ -385,6 +393,33 @@ upstream_cancel(struct upstream *u)
 		up_free(u);
 }
 
+/* Counted for /metrics; a refusal kept, with its evidence, for /status. */
+static void
+count(const struct upstream_result *r, const char *listener,
+    const char *client, const char *host, unsigned port, const char *policy)
+{
+	const char		*verdict = r->fail != UP_OK ? "refuse" :
+				    r->would_refuse ? "would-refuse" : "pass";
+	struct metrics_refusal	 m;
+
+	metrics_verdict(listener, policy, verdict, r->reason);
+	if (r->fail == UP_OK && !r->would_refuse)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.when = time(NULL);
+	snprintf(m.listener, sizeof(m.listener), "%s", listener);
+	snprintf(m.client, sizeof(m.client), "%s", client);
+	snprintf(m.host, sizeof(m.host), "%s", host);
+	m.port = port;
+	snprintf(m.policy, sizeof(m.policy), "%s", policy);
+	snprintf(m.verdict, sizeof(m.verdict), "%s", verdict);
+	snprintf(m.reason, sizeof(m.reason), "%s", r->reason);
+	snprintf(m.detail, sizeof(m.detail), "%.*s", (int)sizeof(m.detail) - 1,
+	    r->detail);
+	snprintf(m.presented, sizeof(m.presented), "%s", r->tv.presented);
+	metrics_refusal(&m);
+}
+
 /* The one verdict line of a connection. */
 void
 upstream_log(const struct upstream_result *r, const char *listener,
@@ -392,6 +427,7 @@ upstream_log(const struct upstream_result *r, const char *listener,
 {
 	const char	*policy = r->local ? "-" : policy_name(r->policy);
 
+	count(r, listener, client, host, port, policy);
 	if (r->fail == UP_OK && r->would_refuse) {
 		log_warn("verdict listener=%s client=%s host=%s:%u addr=%s "
 		    "policy=%s rule=%s verdict=would-refuse reason=%s "

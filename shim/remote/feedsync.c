@@ -69,6 +69,14 @@ struct feedsync {
 	char			*chain;		/* the updates to it; owned */
 	size_t			 chainlen;
 	time_t			 clock_saved;	/* latest known time on disk */
+	char			*source;	/* of the feed in force; owned */
+	char			*last_error;	/* owned, or NULL */
+	time_t			 last_success;
+	unsigned long long	 fetches[FEED_FETCH_OUTCOMES];
+};
+
+const char *const feed_outcome_names[FEED_FETCH_OUTCOMES] = {
+	"accepted", "unchanged", "rejected", "failed",
 };
 
 struct fetch {
@@ -76,6 +84,7 @@ struct fetch {
 	int			 src;		/* 0 url, 1 fallback_url */
 	const char		*url;		/* borrowed from conf */
 	bool			 conditional;	/* validators were sent */
+	bool			 came;		/* a feed body was judged */
 	struct web_req		*web;		/* pending, or NULL */
 };
 
@@ -282,6 +291,8 @@ feed_consider(struct feedsync *fs, const char *src, const char *buf,
 	fs->current = c;
 	fs->raw = xmemdup(buf, len);
 	fs->rawlen = len;
+	free(fs->source);
+	fs->source = xstrdup(src);
 	clock_persist(fs, true);
 	feed_apply(fs);
 	format_rfc3339(c->expires, t, sizeof(t));
@@ -355,6 +366,18 @@ fetch_end(struct fetch *f, enum verdict v, const char *why)
 	bool			 have_fallback = fs->srv->conf->feed.fallback_url
 			    != NULL, failed;
 
+	fs->fetches[v == FEED_ACCEPTED ? FEED_FETCH_ACCEPTED :
+	    v == FEED_UNCHANGED ? FEED_FETCH_UNCHANGED : f->came ?
+	    FEED_FETCH_REJECTED : FEED_FETCH_FAILED]++;
+	if (v != FEED_REJECTED)
+		fs->last_success = time(NULL);
+	else {
+		char	 e[1024];
+
+		snprintf(e, sizeof(e), "%s: %s", f->url, why);
+		free(fs->last_error);
+		fs->last_error = xstrdup(e);
+	}
 	if (v == FEED_REJECTED)
 		log_warn("feed: %s: %s%s", f->url, why, fs->current ?
 		    "; keeping the feed in force" : "; bootstrap pins stay");
@@ -416,6 +439,7 @@ fetch_http_done(struct http_result *r, void *arg)
 		fetch_end(f, FEED_REJECTED, why);
 		return;
 	}
+	f->came = true;
 	v = feed_consider(fs, f->url, (const char *)evbuffer_pullup(r->body,
 	    -1), evbuffer_get_length(r->body), why, sizeof(why));
 	if (v == FEED_ACCEPTED)		/* the other source's describe */
@@ -608,6 +632,7 @@ load_cache(struct feedsync *fs)
 	}
 	fs->raw = buf;
 	fs->rawlen = len;
+	fs->source = xstrdup(path);
 	keys_advance(fs, buf, &p);
 	clock_raise((time_t)fs->current->issued);
 	if (fs->current->version > fs->floor || p.sign_rotated) {
@@ -691,6 +716,25 @@ feedsync_reload(struct feedsync *fs)
 	evtimer_add(fs->timer, &now);
 }
 
+void
+feedsync_stats(const struct feedsync *fs, struct feedsync_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (fs == NULL)
+		return;
+	if (fs->current != NULL) {
+		st->version = fs->current->version;
+		st->issued = fs->current->issued;
+		st->expires = fs->current->expires;
+		st->source = fs->source;
+		st->stale = fs->current->expires <= clock_now();
+	}
+	st->keys_version = fs->keys.version;
+	st->last_success = fs->last_success;
+	st->last_error = fs->last_error;
+	memcpy(st->fetches, fs->fetches, sizeof(st->fetches));
+}
+
 unsigned long long
 feedsync_version(const struct feedsync *fs)
 {
@@ -711,6 +755,8 @@ feedsync_stop(struct feedsync *fs)
 	feed_body_free(fs->current);
 	free(fs->raw);
 	free(fs->chain);
+	free(fs->source);
+	free(fs->last_error);
 	for (i = 0; i < 2; i++) {
 		free(fs->etag[i]);
 		free(fs->lastmod[i]);

@@ -20,6 +20,7 @@
 
 #include <event2/buffer.h>
 
+#include "base/json.h"
 #include "base/list.h"
 #include "base/log.h"
 #include "base/mem.h"
@@ -48,6 +49,7 @@ struct reporter {
 	double		 tokens;
 	time_t		 refilled;
 	unsigned	 suppressed;
+	struct report_stats st;
 };
 
 struct reporter *
@@ -84,24 +86,6 @@ report_set_feed(struct reporter *r, const char *url,
 	r->feed_version = version;
 }
 
-/* JSON string body: quotes, backslashes and control bytes escaped. */
-static void
-json_str(struct evbuffer *b, const char *s)
-{
-	evbuffer_add(b, "\"", 1);
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			evbuffer_add_printf(b, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			evbuffer_add_printf(b, "\\u%04x", c);
-		else
-			evbuffer_add(b, s, 1);
-	}
-	evbuffer_add(b, "\"", 1);
-}
-
 static void	send_next(struct reporter *);
 
 static void
@@ -110,12 +94,16 @@ sent(struct http_result *res, void *arg)
 	struct reporter	*r = arg;
 
 	r->inflight = NULL;
-	if (res->error != NULL)
+	if (res->error != NULL) {
+		r->st.failed++;
 		log_warn("report: not delivered: %s", res->error);
-	else if (res->status < 200 || res->status > 299)
+	} else if (res->status < 200 || res->status > 299) {
+		r->st.failed++;
 		log_warn("report: not accepted: HTTP status %d", res->status);
-	else
+	} else {
+		r->st.delivered++;
 		log_info("report: delivered (HTTP %d)", res->status);
+	}
 	send_next(r);
 }
 
@@ -192,6 +180,7 @@ report_refusal(struct reporter *r, const struct upstream_result *res,
 		return;
 	if (!allowed(r, host, now)) {
 		r->suppressed++;
+		r->st.suppressed++;
 		log_info("report: rate-limited (host %s, %u suppressed)", host,
 		    r->suppressed);
 		return;
@@ -228,5 +217,15 @@ report_refusal(struct reporter *r, const struct upstream_result *res,
 	evbuffer_remove(b, json, len);
 	evbuffer_free(b);
 	r->queue[r->nqueue++] = json;
+	r->st.queued++;
 	send_next(r);
+}
+
+void
+report_stats(const struct reporter *r, struct report_stats *st)
+{
+	if (r == NULL)
+		memset(st, 0, sizeof(*st));
+	else
+		*st = r->st;
 }

@@ -19,4 +19,12 @@ void		 report_set_feed(struct reporter *, const char *url,
 void		 report_refusal(struct reporter *,
 		    const struct upstream_result *, const char *listener);
 
+struct report_stats {
+	unsigned long long	 queued;	/* passed the rate limits */
+	unsigned long long	 delivered;	/* a 2xx came back */
+	unsigned long long	 failed;	/* not delivered, or not 2xx */
+	unsigned long long	 suppressed;	/* rate-limited or dropped */
+};
+void		 report_stats(const struct reporter *, struct report_stats *);
+
 #endif

@@ -626,6 +626,37 @@ test_enforce(void **state)
 }
 
 static void
+test_status_keys(void **state)
+{
+	struct conf	*c;
+
+	(void)state;
+	c = loads("[shim]\nstatus = 127.0.0.1:9090\n" BASE);
+	assert_true(c->status.present);
+	assert_int_equal(c->status.port, 9090);
+	assert_int_equal(c->status.nallow, 2);	/* loopback by default */
+	conf_free(c);
+	c = loads("[shim]\nstatus = [::]:9090\nstatus_allow = 10.0.0.0/8\n"
+	    BASE);
+	assert_string_equal(c->status.host, "::");
+	assert_int_equal(c->status.nallow, 1);
+	conf_free(c);
+	c = loads("[shim]\nstatus = unix:/run/pinshim/status\n" BASE);
+	assert_string_equal(c->status.unix_path, "/run/pinshim/status");
+	conf_free(c);
+	fails_at("[shim]\nstatus = localhost:9090\n" BASE, 2,
+	    "[shim] status: not ADDRESS:PORT");
+	fails_at("[shim]\nstatus = unix:relative\n" BASE, 2,
+	    "[shim] status: unix: needs an absolute path");
+	fails_at("[shim]\nstatus = 192.168.1.1:9090\n" BASE, 1,
+	    "[shim] status: 192.168.1.1 is not a loopback address");
+	fails_at("[shim]\nstatus_allow = 10.0.0.0/8\n" BASE, 1,
+	    "[shim] status_allow: without [shim] status");
+	fails_at("[shim]\nstatus = unix:/run/s\nstatus_allow = ::1/128\n"
+	    BASE, 1, "[shim] status_allow: not for a unix socket");
+}
+
+static void
 test_expires_without_pins(void **state)
 {
 	(void)state;
@@ -749,8 +780,6 @@ test_shim_values(void **state)
 	fails_at("[shim]\nstate_dir = var/lib/pinshim\n" BASE, 2,
 	    "[shim] state_dir: must be an absolute path");
 	fails_at("[shim]\nuser =\n" BASE, 2, "[shim] user: empty value");
-	fails_at("[shim]\nstatus = 127.0.0.1:9000\n" BASE, 2,
-	    "[shim] status: not supported by this version yet");
 }
 
 /* --- [listen:*] ---------------------------------------------------------- */
@@ -1235,6 +1264,7 @@ main(void)
 		cmocka_unit_test(test_feed_section_loads),
 		cmocka_unit_test(test_feed_roles_apart),
 		cmocka_unit_test(test_enforce),
+		cmocka_unit_test(test_status_keys),
 		cmocka_unit_test(test_feed_needs_state_dir),
 		cmocka_unit_test(test_feed_needs_public_key),
 		cmocka_unit_test(test_feed_url_must_be_https),

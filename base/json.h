@@ -1,0 +1,13 @@
+/*
+ * json.h - writing JSON text into a libevent buffer (reports, /status):
+ * strings escaped the one way JSON allows.
+ */
+#ifndef PINSHIM_BASE_JSON_H
+#define PINSHIM_BASE_JSON_H
+
+struct evbuffer;
+
+/* s as a JSON string: quotes, backslashes and control bytes escaped. */
+void	 json_str(struct evbuffer *, const char *s);
+
+#endif

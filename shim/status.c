@@ -1,0 +1,752 @@
+/*
+ * status.c - [shim] status: what is in force, is it stale, what was
+ * refused, is anyone intercepting. GET /metrics is Prometheus text format
+ * 0.0.4; GET /status is JSON (with "Accept: text/plain", the summary
+ * `pinshim status` prints). Served by libevent's evhttp.
+ *
+ * Nothing here changes state. Limits: clients outside status_allow get
+ * 403 before anything is rendered; methods other than GET and HEAD 405;
+ * other paths 404; request heads over 8 KiB and bodies over 1 KiB are
+ * refused by evhttp; a connection idle 5 s is closed; at most 32 new connections a
+ * second are accepted (then accepting pauses for the rest of the second),
+ * so a flood of scrapes holds at most ~160 descriptors and never the
+ * loop: a scrape is linear in listeners, series and rules.
+ *
+ * Must never: show a private key, or block the loop.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+
+#include "base/addr.h"
+#include "base/clock.h"
+#include "base/json.h"
+#include "base/list.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/parse.h"
+#include "conf/conf.h"
+#include "shim/metrics.h"
+#include "shim/remote/feedsync.h"
+#include "shim/remote/report.h"
+#include "shim/server.h"
+#include "shim/status.h"
+#include "shim/version.h"
+
+#define STATUS_TIMEOUT		5	/* seconds a connection may idle */
+#define STATUS_HEAD_MAX		8192
+#define STATUS_ACCEPTS_PER_SEC	32
+#define EXPIRING_DAYS		30
+
+struct status {
+	struct server		*srv;
+	struct evhttp		*http;		/* owned */
+	struct evhttp_bound_socket *bound;	/* owned by http */
+	struct event		*resume;	/* owned; re-enable accepting */
+	time_t			 second;
+	unsigned		 accepts;	/* in this second */
+	time_t			 denied_logged;
+};
+
+/* --- what the daemon knows --------------------------------------------- */
+
+static long
+open_fds(void)
+{
+	DIR		*d = opendir("/proc/self/fd");
+	struct dirent	*e;
+	long		 n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;			/* the DIR's own */
+}
+
+/* The earliest expires of a pin set in force; false if none expires. */
+static bool
+earliest_expiry(const struct snapshot *s, int64_t *out)
+{
+	size_t	 i;
+	bool	 any = false;
+
+	for (i = 0; i < s->nrules; i++)
+		if (s->rules[i].has_expires && (!any ||
+		    s->rules[i].expires < *out)) {
+			*out = s->rules[i].expires;
+			any = true;
+		}
+	return any;
+}
+
+enum health { H_OK, H_NO_FEED, H_STALE, H_EXPIRED, H_PIN_EXPIRED };
+static const char *const health_names[] = { "ok", "no-feed", "stale",
+    "expired", "pin-set-expired" };
+
+/* Stale: no fetch has succeeded for 3 refresh periods (since start, if
+ * none ever did); expired: the feed in force is past its expires. */
+static enum health
+health(const struct status *st, const struct feedsync_stats *fst)
+{
+	const struct server	*srv = st->srv;
+	time_t			 now = clock_now(), since;
+	int64_t			 first = 0;
+
+	if (earliest_expiry(srv->snap, &first) && first <= now)
+		return H_PIN_EXPIRED;
+	if (!srv->conf->feed.present)
+		return H_OK;
+	if (fst->version != 0 && fst->expires <= now)
+		return H_EXPIRED;
+	since = fst->last_success ? fst->last_success : srv->started;
+	if (now - since > 3 * (time_t)srv->conf->feed.refresh)
+		return H_STALE;
+	return fst->version == 0 ? H_NO_FEED : H_OK;
+}
+
+/* --- /metrics ------------------------------------------------------------ */
+
+static void
+head(struct evbuffer *b, const char *name, const char *type,
+    const char *help)
+{
+	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help,
+	    name, type);
+}
+
+/* A label value: backslash, quote and newline escaped. */
+static void
+label(struct evbuffer *b, const char *s)
+{
+	evbuffer_add(b, "\"", 1);
+	for (; *s != '\0'; s++) {
+		if (*s == '\\' || *s == '"')
+			evbuffer_add_printf(b, "\\%c", *s);
+		else if (*s == '\n')
+			evbuffer_add(b, "\\n", 2);
+		else
+			evbuffer_add(b, s, 1);
+	}
+	evbuffer_add(b, "\"", 1);
+}
+
+/* what: 0 accepted, 1 active. */
+static void
+per_listener(struct evbuffer *b, const struct server *srv, const char *name,
+    const char *type, const char *help, int what)
+{
+	size_t	 i;
+
+	head(b, name, type, help);
+	for (i = 0; i < srv->nlisteners; i++) {
+		const struct listener	*l = &srv->listeners[i];
+
+		evbuffer_add_printf(b, "%s{listener=", name);
+		label(b, l->lc->name);
+		evbuffer_add_printf(b, "} %llu\n", what == 0 ? l->accepted :
+		    (unsigned long long)l->nconns);
+	}
+}
+
+static void
+metrics_feed(struct evbuffer *b, const struct status *st,
+    const struct feedsync_stats *f)
+{
+	time_t	 now = time(NULL);
+	int	 i;
+
+	head(b, "pinshim_feed_version", "gauge", "Version of the feed in "
+	    "force (0: bootstrap pins only).");
+	evbuffer_add_printf(b, "pinshim_feed_version %llu\n", f->version);
+	if (f->version != 0) {
+		head(b, "pinshim_feed_issued_timestamp_seconds", "gauge",
+		    "When the feed in force was issued.");
+		evbuffer_add_printf(b, "pinshim_feed_issued_timestamp_seconds "
+		    "%lld\n", (long long)f->issued);
+		head(b, "pinshim_feed_expiry_timestamp_seconds", "gauge",
+		    "When the feed in force expires.");
+		evbuffer_add_printf(b, "pinshim_feed_expiry_timestamp_seconds "
+		    "%lld\n", (long long)f->expires);
+	}
+	head(b, "pinshim_feed_key_set_version", "gauge", "Version of the "
+	    "trusted feed key set.");
+	evbuffer_add_printf(b, "pinshim_feed_key_set_version %lu\n",
+	    f->keys_version);
+	if (f->last_success != 0) {
+		head(b, "pinshim_feed_last_success_timestamp_seconds", "gauge",
+		    "When a fetch last succeeded (accepted or unchanged).");
+		evbuffer_add_printf(b, "pinshim_feed_last_success_timestamp_"
+		    "seconds %lld\n", (long long)f->last_success);
+		head(b, "pinshim_feed_seconds_since_last_success", "gauge",
+		    "Seconds since a fetch last succeeded.");
+		evbuffer_add_printf(b, "pinshim_feed_seconds_since_last_success "
+		    "%lld\n", (long long)(now - f->last_success));
+	}
+	head(b, "pinshim_feed_fetches_total", "counter", "Feed fetches by "
+	    "outcome.");
+	for (i = 0; i < FEED_FETCH_OUTCOMES; i++)
+		evbuffer_add_printf(b, "pinshim_feed_fetches_total{outcome="
+		    "\"%s\"} %llu\n", feed_outcome_names[i], f->fetches[i]);
+	head(b, "pinshim_feed_stale", "gauge", "1 when the feed is past its "
+	    "expiry or no fetch has succeeded for 3 refresh periods.");
+	i = health(st, f);
+	evbuffer_add_printf(b, "pinshim_feed_stale %d\n", i == H_STALE ||
+	    i == H_EXPIRED);
+}
+
+static void
+render_metrics(struct status *st, struct evbuffer *b)
+{
+	const struct server		*srv = st->srv;
+	const struct metrics_series	*s;
+	const struct metrics_hist	*h = metrics_handshakes();
+	struct feedsync_stats		 f;
+	struct report_stats		 r;
+	unsigned long long		 dropped, cum = 0;
+	unsigned long			 mints = 0, hits = 0;
+	int64_t				 first = 0;
+	size_t				 n, i;
+	long				 fds = open_fds();
+
+	head(b, "pinshim_build_info", "gauge", "pinshim's version.");
+	evbuffer_add_printf(b, "pinshim_build_info{version=\"%s\"} 1\n",
+	    PINSHIM_VERSION);
+	head(b, "process_start_time_seconds", "gauge", "Start time of the "
+	    "process since the Unix epoch in seconds.");
+	evbuffer_add_printf(b, "process_start_time_seconds %lld\n",
+	    (long long)srv->started);
+	if (fds >= 0) {
+		head(b, "process_open_fds", "gauge", "Number of open file "
+		    "descriptors.");
+		evbuffer_add_printf(b, "process_open_fds %ld\n", fds);
+	}
+	head(b, "process_max_fds", "gauge", "Maximum number of open file "
+	    "descriptors.");
+	evbuffer_add_printf(b, "process_max_fds %lu\n", srv->nofile);
+	per_listener(b, srv, "pinshim_connections_accepted_total", "counter",
+	    "Client connections accepted.", 0);
+	per_listener(b, srv, "pinshim_connections_active", "gauge",
+	    "Client connections held now.", 1);
+	head(b, "pinshim_relayed_bytes_total", "counter", "Bytes relayed by "
+	    "closed connections: up (app to server) and down.");
+	for (i = 0; i < 2; i++) {
+		size_t	 j;
+
+		for (j = 0; j < srv->nlisteners; j++) {
+			const struct listener	*l = &srv->listeners[j];
+
+			evbuffer_add_printf(b, "pinshim_relayed_bytes_total"
+			    "{listener=");
+			label(b, l->lc->name);
+			evbuffer_add_printf(b, ",direction=\"%s\"} %llu\n",
+			    i == 0 ? "up" : "down", i == 0 ? l->bytes_up :
+			    l->bytes_down);
+		}
+	}
+	head(b, "pinshim_verdicts_total", "counter", "Verdict lines, by "
+	    "listener, policy, verdict (pass, refuse, would-refuse) and "
+	    "reason.");
+	s = metrics_series(&n, &dropped);
+	for (i = 0; i < n; i++) {
+		evbuffer_add_printf(b, "pinshim_verdicts_total{listener=");
+		label(b, s[i].listener);
+		evbuffer_add_printf(b, ",policy=");
+		label(b, s[i].policy);
+		evbuffer_add_printf(b, ",verdict=");
+		label(b, s[i].verdict);
+		evbuffer_add_printf(b, ",reason=");
+		label(b, s[i].reason);
+		evbuffer_add_printf(b, "} %llu\n", s[i].n);
+	}
+	head(b, "pinshim_verdict_series_dropped_total", "counter", "Verdicts "
+	    "not counted above: over 512 label combinations.");
+	evbuffer_add_printf(b, "pinshim_verdict_series_dropped_total %llu\n",
+	    dropped);
+	head(b, "pinshim_upstream_handshake_duration_seconds", "histogram",
+	    "TLS handshakes with upstream servers, to the verdict.");
+	for (i = 0; i < METRICS_BUCKETS; i++) {
+		cum += h->bucket[i];
+		evbuffer_add_printf(b, "pinshim_upstream_handshake_duration_"
+		    "seconds_bucket{le=\"%g\"} %llu\n", metrics_le[i], cum);
+	}
+	evbuffer_add_printf(b, "pinshim_upstream_handshake_duration_seconds_"
+	    "bucket{le=\"+Inf\"} %llu\npinshim_upstream_handshake_duration_"
+	    "seconds_sum %.6f\npinshim_upstream_handshake_duration_seconds_"
+	    "count %llu\n", h->count, h->sum, h->count);
+	if (srv->conf->feed.present) {
+		feedsync_stats(srv->feed, &f);
+		metrics_feed(b, st, &f);
+	}
+	if (earliest_expiry(srv->snap, &first)) {
+		head(b, "pinshim_pin_set_earliest_expiry_timestamp_seconds",
+		    "gauge", "The earliest expires of a pin set in force.");
+		evbuffer_add_printf(b, "pinshim_pin_set_earliest_expiry_"
+		    "timestamp_seconds %lld\n", (long long)first);
+	}
+	report_stats(srv->rep, &r);
+	head(b, "pinshim_reports_total", "counter", "Pin-failure reports: "
+	    "queued (passed the rate limits), delivered, failed, "
+	    "suppressed.");
+	evbuffer_add_printf(b, "pinshim_reports_total{outcome=\"queued\"} "
+	    "%llu\npinshim_reports_total{outcome=\"delivered\"} %llu\n"
+	    "pinshim_reports_total{outcome=\"failed\"} %llu\n"
+	    "pinshim_reports_total{outcome=\"suppressed\"} %llu\n", r.queued,
+	    r.delivered, r.failed, r.suppressed);
+	if (srv->ca != NULL) {
+		tls_ca_stats(srv->ca, &mints, &hits);
+		head(b, "pinshim_minted_leaves_total", "counter", "Leaves the "
+		    "interception CA minted.");
+		evbuffer_add_printf(b, "pinshim_minted_leaves_total %lu\n",
+		    mints);
+		head(b, "pinshim_minted_cache_hits_total", "counter",
+		    "Interceptions served a cached minted leaf.");
+		evbuffer_add_printf(b, "pinshim_minted_cache_hits_total %lu\n",
+		    hits);
+	}
+}
+
+/* --- /status ------------------------------------------------------------- */
+
+static void
+json_time(struct evbuffer *b, int64_t t)
+{
+	char	 s[32];
+
+	format_rfc3339(t, s, sizeof(s));
+	json_str(b, s);
+}
+
+static void
+json_pins(struct evbuffer *b, const char *list)
+{
+	char		 one[PIN_TEXT_LEN + 1];
+	const char	*sep = "";
+
+	evbuffer_add(b, "[", 1);
+	while (list_next(&list, one, sizeof(one)) != LIST_END) {
+		evbuffer_add_printf(b, "%s", sep);
+		json_str(b, one);
+		sep = ",";
+	}
+	evbuffer_add(b, "]", 1);
+}
+
+static void
+render_json(struct status *st, struct evbuffer *b)
+{
+	const struct server	*srv = st->srv;
+	const struct metrics_refusal *m;
+	struct feedsync_stats	 f;
+	time_t			 now = clock_now();
+	const char		*sep;
+	size_t			 i;
+	int			 i2;
+
+	feedsync_stats(srv->feed, &f);
+	evbuffer_add_printf(b, "{\"version\":\"%s\",\"started\":",
+	    PINSHIM_VERSION);
+	json_time(b, srv->started);
+	evbuffer_add_printf(b, ",\"uptime_seconds\":%lld,\"health\":\"%s\","
+	    "\"device_id\":", (long long)(time(NULL) - srv->started),
+	    health_names[health(st, &f)]);
+	if (srv->conf->device_id != NULL)
+		json_str(b, srv->conf->device_id);
+	else
+		evbuffer_add(b, "null", 4);
+	evbuffer_add_printf(b, ",\"connections\":{\"held\":%zu,\"passed\":"
+	    "%llu,\"refused\":%llu,\"would_refuse\":%llu},\"listeners\":[",
+	    srv->nconns, srv->passed, srv->refused, srv->would_refuse);
+	for (i = 0; i < srv->nlisteners; i++) {
+		const struct listener	*l = &srv->listeners[i];
+
+		evbuffer_add_printf(b, "%s{\"name\":", i ? "," : "");
+		json_str(b, l->lc->name);
+		evbuffer_add_printf(b, ",\"mode\":\"%s\",\"bind\":",
+		    listen_mode_name(l->lc->mode));
+		json_str(b, l->lc->bind_host);
+		evbuffer_add_printf(b, ",\"port\":%u,\"active\":%zu,"
+		    "\"max_conns\":%u,\"accepted\":%llu}", l->lc->bind_port,
+		    l->nconns, l->max_conns, l->accepted);
+	}
+	evbuffer_add(b, "],\"feed\":", 9);
+	if (!srv->conf->feed.present)
+		evbuffer_add(b, "null", 4);
+	else {
+		evbuffer_add_printf(b, "{\"version\":%llu,\"key_set\":%lu,",
+		    f.version, f.keys_version);
+		if (f.version != 0) {
+			evbuffer_add_printf(b, "\"issued\":");
+			json_time(b, f.issued);
+			evbuffer_add_printf(b, ",\"expires\":");
+			json_time(b, f.expires);
+			evbuffer_add_printf(b, ",\"source\":");
+			json_str(b, f.source ? f.source : "");
+			evbuffer_add(b, ",", 1);
+		}
+		evbuffer_add_printf(b, "\"last_success\":");
+		if (f.last_success)
+			json_time(b, f.last_success);
+		else
+			evbuffer_add(b, "null", 4);
+		evbuffer_add_printf(b, ",\"last_error\":");
+		if (f.last_error)
+			json_str(b, f.last_error);
+		else
+			evbuffer_add(b, "null", 4);
+		evbuffer_add_printf(b, ",\"fetches\":{");
+		for (i2 = 0; i2 < FEED_FETCH_OUTCOMES; i2++)
+			evbuffer_add_printf(b, "%s\"%s\":%llu", i2 ? "," : "",
+			    feed_outcome_names[i2], f.fetches[i2]);
+		evbuffer_add(b, "}}", 2);
+	}
+	evbuffer_add_printf(b, ",\"recent_refusals\":[");
+	for (i = 0; (m = metrics_recent(i)) != NULL; i++) {
+		evbuffer_add_printf(b, "%s{\"time\":", i ? "," : "");
+		json_time(b, m->when);
+		evbuffer_add_printf(b, ",\"listener\":");
+		json_str(b, m->listener);
+		evbuffer_add_printf(b, ",\"client\":");
+		json_str(b, m->client);
+		evbuffer_add_printf(b, ",\"host\":");
+		json_str(b, m->host);
+		evbuffer_add_printf(b, ",\"port\":%u,\"policy\":", m->port);
+		json_str(b, m->policy);
+		evbuffer_add_printf(b, ",\"verdict\":");
+		json_str(b, m->verdict);
+		evbuffer_add_printf(b, ",\"reason\":");
+		json_str(b, m->reason);
+		evbuffer_add_printf(b, ",\"detail\":");
+		json_str(b, m->detail);
+		evbuffer_add_printf(b, ",\"presented\":");
+		json_pins(b, m->presented);
+		evbuffer_add(b, "}", 1);
+	}
+	evbuffer_add_printf(b, "],\"not_enforced\":[");
+	for (i = 0, sep = ""; i < srv->snap->nrules; i++)
+		if (srv->snap->rules[i].observe_only) {
+			evbuffer_add_printf(b, "%s", sep);
+			json_str(b, srv->snap->rules[i].pattern);
+			sep = ",";
+		}
+	evbuffer_add_printf(b, "],\"expiring_pin_sets\":[");
+	for (i = 0, sep = ""; i < srv->snap->nrules; i++) {
+		const struct rule	*r = &srv->snap->rules[i];
+
+		if (!r->has_expires || r->expires > now + EXPIRING_DAYS *
+		    86400)
+			continue;
+		evbuffer_add_printf(b, "%s{\"pattern\":", sep);
+		json_str(b, r->pattern);
+		evbuffer_add_printf(b, ",\"expires\":");
+		json_time(b, r->expires);
+		evbuffer_add_printf(b, ",\"expired\":%s,\"on_expiry\":\"%s\"}",
+		    r->expires <= now ? "true" : "false",
+		    policy_name(r->on_expiry));
+		sep = ",";
+	}
+	evbuffer_add(b, "]}\n", 3);
+}
+
+/* The summary `pinshim status` prints; its last line is the health. */
+static void
+render_text(struct status *st, struct evbuffer *b)
+{
+	const struct server	*srv = st->srv;
+	const struct metrics_refusal *m;
+	struct feedsync_stats	 f;
+	char			 t1[32], t2[32];
+	time_t			 now = clock_now();
+	enum health		 h;
+	size_t			 i;
+
+	feedsync_stats(srv->feed, &f);
+	h = health(st, &f);
+	evbuffer_add_printf(b, "pinshim %s, up %llds, device %s\n",
+	    PINSHIM_VERSION, (long long)(time(NULL) - srv->started),
+	    srv->conf->device_id ? srv->conf->device_id : "-");
+	for (i = 0; i < srv->nlisteners; i++)
+		evbuffer_add_printf(b, "listener %s (%s) %s:%u: %zu active, "
+		    "%llu accepted\n", srv->listeners[i].lc->name,
+		    listen_mode_name(srv->listeners[i].lc->mode),
+		    srv->listeners[i].lc->bind_host,
+		    srv->listeners[i].lc->bind_port, srv->listeners[i].nconns,
+		    srv->listeners[i].accepted);
+	evbuffer_add_printf(b, "connections: %llu passed, %llu refused, %llu "
+	    "would-refuse (not enforced)\n", srv->passed, srv->refused,
+	    srv->would_refuse);
+	if (!srv->conf->feed.present)
+		evbuffer_add_printf(b, "feed: none configured\n");
+	else if (f.version == 0)
+		evbuffer_add_printf(b, "feed: none in force (bootstrap pins), "
+		    "key set %lu\n", f.keys_version);
+	else {
+		format_rfc3339(f.issued, t1, sizeof(t1));
+		format_rfc3339(f.expires, t2, sizeof(t2));
+		evbuffer_add_printf(b, "feed: version %llu from %s, issued %s, "
+		    "expires %s, key set %lu\n", f.version, f.source ?
+		    f.source : "-", t1, t2, f.keys_version);
+	}
+	if (srv->conf->feed.present) {
+		if (f.last_success) {
+			format_rfc3339(f.last_success, t1, sizeof(t1));
+			evbuffer_add_printf(b, "feed: last fetch that worked %s\n",
+			    t1);
+		} else
+			evbuffer_add_printf(b, "feed: no fetch has worked since "
+			    "start\n");
+		if (f.last_error)
+			evbuffer_add_printf(b, "feed: last error: %s\n",
+			    f.last_error);
+	}
+	for (i = 0; i < srv->snap->nrules; i++) {
+		const struct rule	*r = &srv->snap->rules[i];
+
+		if (r->observe_only)
+			evbuffer_add_printf(b, "NOT ENFORCED: %s (enforce = "
+			    "no)\n", r->pattern);
+		if (r->has_expires && r->expires <= now + EXPIRING_DAYS *
+		    86400) {
+			format_rfc3339(r->expires, t1, sizeof(t1));
+			evbuffer_add_printf(b, "pins of %s %s %s (then %s)\n",
+			    r->pattern, r->expires <= now ? "EXPIRED" :
+			    "expire", t1, policy_name(r->on_expiry));
+		}
+	}
+	for (i = 0; (m = metrics_recent(i)) != NULL; i++) {
+		format_rfc3339(m->when, t1, sizeof(t1));
+		evbuffer_add_printf(b, "%s %s %s:%u %s (%s) listener %s, "
+		    "presented %s\n", t1, m->verdict, m->host, m->port,
+		    m->reason, m->detail, m->listener, m->presented[0] ?
+		    m->presented : "-");
+	}
+	evbuffer_add_printf(b, "health: %s\n", health_names[h]);
+}
+
+/* --- serving ------------------------------------------------------------- */
+
+static bool
+allowed(struct status *st, struct evhttp_request *req)
+{
+	const struct status_conf *sc = &st->srv->conf->status;
+	struct evhttp_connection *con = evhttp_request_get_connection(req);
+	const struct sockaddr	*sa = con ? evhttp_connection_get_addr(con) :
+				    NULL;
+	char			 who[64];
+	size_t			 i;
+
+	if (sc->unix_path != NULL)
+		return true;		/* the socket's mode decides */
+	for (i = 0; sa != NULL && i < sc->nallow; i++)
+		if (cidr_match(&sc->allow[i], sa))
+			return true;
+	if (st->denied_logged != time(NULL)) {
+		st->denied_logged = time(NULL);
+		if (sa != NULL)
+			sockaddr_format(sa, who, sizeof(who));
+		log_warn("status: client %s is not in status_allow: 403",
+		    sa ? who : "?");
+	}
+	return false;
+}
+
+static void
+serve(struct evhttp_request *req, void *arg)
+{
+	struct status		*st = arg;
+	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
+	const char		*path = uri ? evhttp_uri_get_path(uri) : NULL;
+	struct evkeyvalq	*out = evhttp_request_get_output_headers(req);
+	const char		*accept;
+	struct evbuffer		*b;
+	enum evhttp_cmd_type	 m = evhttp_request_get_command(req);
+
+	if (!allowed(st, req)) {
+		evhttp_send_error(req, 403, "Forbidden");
+		return;
+	}
+	if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(out, "Allow", "GET, HEAD");
+		evhttp_send_error(req, 405, "Method Not Allowed");
+		return;
+	}
+	if (path == NULL || (strcmp(path, "/metrics") != 0 &&
+	    strcmp(path, "/status") != 0)) {
+		evhttp_send_error(req, 404, "Not Found (try /metrics or "
+		    "/status)");
+		return;
+	}
+	b = xptr(evbuffer_new());
+	if (strcmp(path, "/metrics") == 0) {
+		render_metrics(st, b);
+		evhttp_add_header(out, "Content-Type", "text/plain; "
+		    "version=0.0.4; charset=utf-8");
+	} else if ((accept = evhttp_find_header(evhttp_request_get_input_headers(
+	    req), "Accept")) != NULL && strstr(accept, "text/plain") != NULL) {
+		render_text(st, b);
+		evhttp_add_header(out, "Content-Type", "text/plain; "
+		    "charset=utf-8");
+	} else {
+		render_json(st, b);
+		evhttp_add_header(out, "Content-Type", "application/json");
+	}
+	evhttp_add_header(out, "Cache-Control", "no-store");
+	evhttp_send_reply(req, 200, "OK", b);
+	evbuffer_free(b);
+}
+
+static void
+resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct status	*st = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(evhttp_bound_socket_get_listener(st->bound));
+}
+
+/* Each accepted connection: counted; over the rate, accepting pauses to
+ * the next second (the backlog waits in the kernel). */
+static struct bufferevent *
+new_conn(struct event_base *base, void *arg)
+{
+	struct status	*st = arg;
+	time_t		 now = time(NULL);
+
+	if (now != st->second) {
+		st->second = now;
+		st->accepts = 0;
+	}
+	if (++st->accepts >= STATUS_ACCEPTS_PER_SEC) {
+		struct timeval	 tv = { 1, 0 };
+
+		evconnlistener_disable(evhttp_bound_socket_get_listener(
+		    st->bound));
+		evtimer_add(st->resume, &tv);
+	}
+	return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+}
+
+static int
+bind_socket(const struct status_conf *sc, char *err, size_t errsz)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_un	 un;
+	socklen_t		 len;
+	struct stat		 sb;
+	int			 fd, one = 1;
+
+	memset(&ss, 0, sizeof(ss));
+	if (sc->unix_path != NULL) {
+		memset(&un, 0, sizeof(un));
+		un.sun_family = AF_UNIX;
+		snprintf(un.sun_path, sizeof(un.sun_path), "%s", sc->unix_path);
+		/* a socket left by a previous run goes; nothing else does */
+		if (lstat(sc->unix_path, &sb) == 0 && S_ISSOCK(sb.st_mode))
+			unlink(sc->unix_path);
+		memcpy(&ss, &un, sizeof(un));
+		len = sizeof(un);
+	} else {
+		char	 addr[HOST_MAX + 16];
+		int	 sslen = sizeof(ss);
+
+		snprintf(addr, sizeof(addr), strchr(sc->host, ':') ?
+		    "[%s]:%u" : "%s:%u", sc->host, sc->port);
+		if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss,
+		    &sslen) == -1) {
+			snprintf(err, errsz, "[shim] status: bad address %s",
+			    addr);
+			return -1;
+		}
+		len = (socklen_t)sslen;
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1)
+		goto fail;
+	if (sc->unix_path == NULL)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||
+	    (sc->unix_path != NULL && chmod(sc->unix_path, 0660) == -1) ||
+	    listen(fd, 16) == -1) {
+		close(fd);
+		goto fail;
+	}
+	return fd;
+fail:
+	if (sc->unix_path != NULL)
+		snprintf(err, errsz, "[shim] status: unix:%s: %s",
+		    sc->unix_path, strerror(errno));
+	else
+		snprintf(err, errsz, "[shim] status: %s:%u: %s", sc->host,
+		    sc->port, strerror(errno));
+	return -1;
+}
+
+struct status *
+status_open(struct server *srv, char *err, size_t errsz)
+{
+	struct status	*st;
+	int		 fd;
+
+	if (!srv->conf->status.present)
+		return NULL;
+	if ((fd = bind_socket(&srv->conf->status, err, errsz)) == -1)
+		return NULL;
+	st = xcalloc(1, sizeof(*st));
+	st->srv = srv;
+	st->http = xptr(evhttp_new(srv->base));
+	st->resume = xptr(evtimer_new(srv->base, resume, st));
+	evhttp_set_timeout(st->http, STATUS_TIMEOUT);
+	evhttp_set_max_headers_size(st->http, STATUS_HEAD_MAX);
+	evhttp_set_max_body_size(st->http, 1024);	/* then 405 */
+	/* every method reaches serve(), which answers 405 itself */
+	evhttp_set_allowed_methods(st->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
+	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
+	    EVHTTP_REQ_PATCH);
+	evhttp_set_bevcb(st->http, new_conn, st);
+	evhttp_set_gencb(st->http, serve, st);
+	if ((st->bound = evhttp_accept_socket_with_handle(st->http, fd)) ==
+	    NULL) {
+		snprintf(err, errsz, "[shim] status: cannot serve HTTP on it");
+		close(fd);
+		status_free(st);
+		return NULL;
+	}
+	if (srv->conf->status.unix_path != NULL)
+		log_info("status: serving /metrics and /status on unix:%s",
+		    srv->conf->status.unix_path);
+	else
+		log_info("status: serving /metrics and /status on %s:%u",
+		    srv->conf->status.host, srv->conf->status.port);
+	return st;
+}
+
+void
+status_free(struct status *st)
+{
+	if (st == NULL)
+		return;
+	if (st->resume != NULL)
+		event_free(st->resume);
+	if (st->http != NULL)
+		evhttp_free(st->http);
+	free(st);
+}
