@@ -2,11 +2,18 @@
  * log.c - the log line writer.
  *
  * Writes a whole line with one write so lines from a busy loop never
- * interleave, and never blocks on anything but stderr itself.
+ * interleave, and never blocks on anything but stderr itself. Syslog is
+ * spoken here rather than through syslog(3): glibc's send() blocks when
+ * the syslog daemon falls behind, and the event loop must not; a line
+ * the socket cannot take at once is dropped and counted.
  *
  * Must never: split one line over two writes, or block on anything but
  * stderr.
  */
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +31,72 @@ static const char *const names[] = { "error", "warn", "info", "debug" };
 static const int	 priorities[] = { 3, 4, 6, 7 };
 static int		 journal = -1;	/* stderr is the journal; -1: not
 					 * known yet */
+static int		 syslog_fd = -1;	/* log = syslog: connected */
+static char		 syslog_path[108];
+static unsigned long long dropped;
+
+#define FACILITY_DAEMON	3
+
+int
+log_to_syslog(const char *path)
+{
+	struct sockaddr_un	 un;
+	int			 fd;
+
+	memset(&un, 0, sizeof(un));
+	un.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(un.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(un.sun_path, path, strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&un, sizeof(un)) == -1) {
+		int	 e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (syslog_fd != -1)
+		close(syslog_fd);
+	syslog_fd = fd;
+	memcpy(syslog_path, un.sun_path, sizeof(syslog_path));
+	return 0;
+}
+
+void
+log_to_stderr(void)
+{
+	if (syslog_fd != -1)
+		close(syslog_fd);
+	syslog_fd = -1;
+}
+
+/* The syslog daemon restarted: its socket is new; connect again once. */
+static void
+syslog_send(const char *line, size_t len)
+{
+	char	 path[sizeof(syslog_path)];
+
+	if (send(syslog_fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL) != -1)
+		return;
+	if (errno == ECONNREFUSED || errno == ENOTCONN) {
+		memcpy(path, syslog_path, sizeof(path));
+		if (log_to_syslog(path) == 0 && send(syslog_fd, line, len,
+		    MSG_DONTWAIT | MSG_NOSIGNAL) != -1)
+			return;
+	}
+	dropped++;
+}
+
+unsigned long long
+log_dropped(void)
+{
+	return dropped;
+}
 
 /* Is stderr the journal? systemd says so in JOURNAL_STREAM (device and
  * inode of the stream it gave us); then each line starts with its
@@ -75,6 +148,26 @@ log_msg(enum log_level l, const char *fmt, ...)
 
 	if (l > level)
 		return;
+	if (syslog_fd != -1) {
+		/* RFC 3164: "<PRI>Mmm dd hh:mm:ss TAG[PID]: " (local time) */
+		time_t	 now = time(NULL);
+
+		localtime_r(&now, &tm);
+		off = (size_t)snprintf(line, sizeof(line), "<%d>",
+		    FACILITY_DAEMON * 8 + priorities[l]);
+		off += strftime(line + off, sizeof(line) - off,
+		    "%b %e %H:%M:%S ", &tm);
+		off += (size_t)snprintf(line + off, sizeof(line) - off,
+		    "pinshim[%ld]: %s: ", (long)getpid(), names[l]);
+		va_start(ap, fmt);
+		n = vsnprintf(line + off, sizeof(line) - off, fmt, ap);
+		va_end(ap);
+		off += n > 0 ? (size_t)n : 0;
+		if (off > sizeof(line) - 1)
+			off = sizeof(line) - 1;
+		syslog_send(line, off);
+		return;
+	}
 	if (stderr_is_journal()) {
 		off = (size_t)snprintf(line, sizeof(line), "<%d>%s: ",
 		    priorities[l], names[l]);

@@ -1,7 +1,8 @@
 /*
  * log.h - one line per event on stderr (journald and procd pick it up),
  * "TIME pinshim[PID] LEVEL: message", verdicts as key=value fields; when
- * stderr is the journal ($JOURNAL_STREAM), "<PRIORITY>LEVEL: message".
+ * stderr is the journal ($JOURNAL_STREAM), "<PRIORITY>LEVEL: message";
+ * or, with [shim] log = syslog, one datagram per line to syslog.
  */
 #ifndef PINSHIM_LOG_H
 #define PINSHIM_LOG_H
@@ -10,7 +11,15 @@
 
 enum log_level { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
+#define LOG_SYSLOG_PATH	"/dev/log"
+
 void	 log_set_level(enum log_level);
+/* From now on, lines go to the syslog socket at path (facility daemon),
+ * not stderr. -1 with errno if it cannot be reached; stderr stays. */
+int	 log_to_syslog(const char *path);
+void	 log_to_stderr(void);
+/* Lines syslog could not take at once (a full socket), dropped. */
+unsigned long long log_dropped(void);
 bool	 log_parse_level(const char *, enum log_level *);
 void	 log_msg(enum log_level, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

@@ -161,6 +161,29 @@ p_allow(struct ini *in, const char *v, void *field, const char **why)
 	return cidr_list(v, &lc->allow, &lc->nallow, why);
 }
 
+/* log = stderr | syslog | syslog:/PATH */
+static bool
+p_log(struct ini *in, const char *v, void *field, const char **why)
+{
+	char	**dst = field;
+
+	(void)in;
+	free(*dst);
+	*dst = NULL;
+	if (strcmp(v, "stderr") == 0)
+		return true;
+	if (strcmp(v, "syslog") == 0) {
+		*dst = xstrdup(LOG_SYSLOG_PATH);
+		return true;
+	}
+	if (strncmp(v, "syslog:/", 8) == 0 && strlen(v + 7) < 108) {
+		*dst = xstrdup(v + 7);
+		return true;
+	}
+	*why = "not one of stderr, syslog, syslog:/PATH";
+	return false;
+}
+
 static bool
 p_status(struct ini *in, const char *v, void *field, const char **why)
 {
@@ -230,6 +253,7 @@ static const struct ini_key shim_keys[] = {
 	INI_KEY("device_id", ini_str, SHIM(device_id), 0),
 	INI_KEY("user", ini_str, SHIM(user), 0),
 	INI_KEY("log_level", p_log_level, SHIM(log_level), 0),
+	INI_KEY("log", p_log, SHIM(log_syslog), 0),
 	INI_KEY("ca_dir", p_dir, SHIM(ca_dir), 0),
 	INI_KEY("status", p_status, SHIM(status), 0),
 	INI_KEY("status_allow", p_status_allow, SHIM(status), INI_LIST),
@@ -596,6 +620,7 @@ conf_free(struct conf *c)
 	}
 	free(c->listeners);
 	free(c->status.unix_path);
+	free(c->log_syslog);
 	free(c->status.allow);
 	snapshot_unref(c->snap);
 	free(c->state_dir);

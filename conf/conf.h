@@ -82,6 +82,7 @@ struct conf {
 	char		*device_id;		/* owned, may be NULL */
 	char		*user;			/* owned, may be NULL */
 	enum log_level	 log_level;
+	char		*log_syslog;		/* owned; NULL: stderr */
 	char		*ca_dir;		/* owned; default STATE/ca */
 	/* [upstream] */
 	char		*ca_file;		/* owned */

@@ -176,6 +176,12 @@ daemon_prepare(struct server *srv, struct conf *conf, int dns_flags,
 	TAILQ_INIT(&srv->live);
 	srv->conf = conf;
 	log_set_level(conf->log_level);
+	if (conf->log_syslog != NULL && log_to_syslog(conf->log_syslog) ==
+	    -1) {
+		snprintf(err, errsz, "[shim] log: syslog socket %s: %s",
+		    conf->log_syslog, strerror(errno));
+		return -1;
+	}
 	/* Before anything checks a date (the trust store's, at load). */
 	clock_load(conf->state_dir);
 	if (tls_init() == -1) {
@@ -273,6 +279,11 @@ daemon_reload(struct server *srv)
 	conf_free(srv->conf);
 	srv->conf = c;
 	log_set_level(c->log_level);
+	if (c->log_syslog == NULL)
+		log_to_stderr();
+	else if (log_to_syslog(c->log_syslog) == -1)
+		log_err("reload: [shim] log: syslog socket %s: %s; logging to "
+		    "stderr", c->log_syslog, strerror(errno));
 	if (c->feed.present && srv->feed != NULL)
 		feedsync_reload(srv->feed);
 	else if (c->feed.present)
@@ -430,6 +441,7 @@ daemon_check(struct conf *conf)
 		    "rule(s))\n", conf->path, conf->nlisteners,
 		    conf->snap->nrules);
 	daemon_free(&srv);
+	log_to_stderr();	/* the check only proved syslog reachable */
 	return status;
 }
 

@@ -241,6 +241,10 @@ render_metrics(struct status *st, struct evbuffer *b)
 	head(b, "process_max_fds", "gauge", "Maximum number of open file "
 	    "descriptors.");
 	evbuffer_add_printf(b, "process_max_fds %lu\n", srv->nofile);
+	head(b, "pinshim_log_dropped_total", "counter", "Log lines the syslog "
+	    "socket could not take at once.");
+	evbuffer_add_printf(b, "pinshim_log_dropped_total %llu\n",
+	    log_dropped());
 	per_listener(b, srv, "pinshim_connections_accepted_total", "counter",
 	    "Client connections accepted.", 0);
 	per_listener(b, srv, "pinshim_connections_active", "gauge",

@@ -935,6 +935,42 @@ public_key = ed25519:%s
                       "\n" + shim.log.text())
         self.assertNotIn(" pinshim[", shim.log.text())   # the journal's
 
+    def test_log_syslog_sends_one_datagram_per_line_with_its_priority(self):
+        sock_path = Path(self.tmp) / "log.sock"
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(sock.close)
+        sock.bind(str(sock_path))
+        sock.settimeout(WAIT)
+        up, _ = s_server(self, self.pki / "leaf.pem", self.pki / "leaf.key",
+                         self.pki / "inter.pem", extra=("-rev",))
+        ini = Path(self.tmp) / "syslog.ini"
+        ini.write_text("[shim]\nlog = syslog:%s\n\n" % sock_path +
+                       self.ini("api.test:%d" % up, self.domain(
+                           "api.test", [UNRELATED])))
+
+        def until(text):
+            while True:
+                line = sock.recv(4096).decode()
+                if text in line:
+                    return line
+
+        shim = Proc(self, PINSHIM_CMD + ["run", "-c", str(ini)], "syslog")
+        line = until("pinshim started")
+        # daemon facility (3): info is <30>, warn <28>
+        self.assertRegex(line, r"^<30>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d "
+                         r"pinshim\[%d\]: info: pinshim started: " %
+                         shim.p.pid)
+        self.assertEqual(refused_silently(self.port), b"")
+        self.assertTrue(until(" verdict ").startswith("<28>"))
+        self.assertEqual(shim.log.text(), "")      # nothing on stderr
+        shim.stop()
+        sock.close()
+        sock_path.unlink()
+        r = subprocess.run(PINSHIM_CMD + ["run", "-t", "-c", str(ini)],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("[shim] log: syslog socket %s: " % sock_path, r.stderr)
+
     def test_shipped_systemd_unit_verifies(self):
         import shutil
         from harness import ROOT

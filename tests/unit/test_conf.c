@@ -626,6 +626,25 @@ test_enforce(void **state)
 }
 
 static void
+test_log_key(void **state)
+{
+	struct conf	*c;
+
+	(void)state;
+	c = loads("[shim]\nlog = syslog\n" BASE);
+	assert_string_equal(c->log_syslog, "/dev/log");
+	conf_free(c);
+	c = loads("[shim]\nlog = syslog:/run/systemd/journal/dev-log\n" BASE);
+	assert_string_equal(c->log_syslog, "/run/systemd/journal/dev-log");
+	conf_free(c);
+	c = loads("[shim]\nlog = stderr\n" BASE);
+	assert_null(c->log_syslog);
+	conf_free(c);
+	fails_at("[shim]\nlog = file\n" BASE, 2,
+	    "[shim] log: not one of stderr, syslog, syslog:/PATH");
+}
+
+static void
 test_status_keys(void **state)
 {
 	struct conf	*c;
@@ -1265,6 +1284,7 @@ main(void)
 		cmocka_unit_test(test_feed_roles_apart),
 		cmocka_unit_test(test_enforce),
 		cmocka_unit_test(test_status_keys),
+		cmocka_unit_test(test_log_key),
 		cmocka_unit_test(test_feed_needs_state_dir),
 		cmocka_unit_test(test_feed_needs_public_key),
 		cmocka_unit_test(test_feed_url_must_be_https),
