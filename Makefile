@@ -6,6 +6,8 @@
 #   make sanitize        build with ASan+UBSan into build-san/ (make check SAN=1 runs the suite on it)
 #   make fuzz            libFuzzer harnesses into build-fuzz/ (clang); make
 #                        fuzz-run FUZZ_SECONDS=60 runs each, fails on a crash
+#   make STATIC=1        one fully static binary into build-static/ (also
+#                        cross: make STATIC=1 CC=aarch64-linux-gnu-gcc)
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make deps            install the Debian build packages (as root)
 #
@@ -29,6 +31,20 @@ TARGET		:= $(shell $(CC) -dumpmachine 2>/dev/null)
 HOST		:= $(shell cc -dumpmachine 2>/dev/null)
 ifneq ($(TARGET),$(HOST))
 CROSS		= $(TARGET)
+endif
+
+# STATIC=1: pinshim as one static binary with no runtime library at all
+# (rooted devices, adb shell, embedded Linux without a package manager):
+# glibc, libevent, inih and pinshim's own wolfSSL linked in. Names are
+# resolved by libevent's evdns, never NSS; [shim] user is looked up in
+# /etc/passwd directly (shim/privdrop.c).
+ifeq ($(STATIC),1)
+ifneq ($(SAN)$(filter system,$(WOLFSSL)),)
+$(error STATIC=1 links pinshim's own wolfSSL, without sanitizers)
+endif
+BUILD		?= build-static$(if $(CROSS),-$(CROSS))
+STATIC_LDFLAGS	= -static
+STATIC_CFLAGS	= -DPINSHIM_STATIC
 endif
 
 ifeq ($(SAN),1)
@@ -67,9 +83,14 @@ WOLFSSL_LIBS	?= $(shell $(PKG_CONFIG) --libs wolfssl) $(WOLFSSL_RPATH)
 endif
 ifeq ($(CROSS),)
 EVENT_CFLAGS	?= $(shell $(PKG_CONFIG) --cflags libevent)
-EVENT_LIBS	?= $(shell $(PKG_CONFIG) --libs libevent)
 INIH_CFLAGS	?= $(shell $(PKG_CONFIG) --cflags inih)
+ifeq ($(STATIC),1)
+EVENT_LIBS	?= $(shell $(CC) -print-file-name=libevent.a)
+INIH_LIBS	?= $(shell $(CC) -print-file-name=libinih.a)
+else
+EVENT_LIBS	?= $(shell $(PKG_CONFIG) --libs libevent)
 INIH_LIBS	?= $(shell $(PKG_CONFIG) --libs inih)
+endif
 CMOCKA_CFLAGS	?= $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS	?= $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 DEPS_READY	= $(BUILD)/.deps
@@ -100,7 +121,8 @@ ifeq ($(WERROR),1)
 WARN		+= -Werror
 endif
 ALL_CFLAGS	= -std=c11 -D_GNU_SOURCE -I. -MMD -MP $(WARN) $(CFLAGS) \
-		  $(SANFLAGS) $(WOLFSSL_CFLAGS) $(EVENT_CFLAGS) $(INIH_CFLAGS)
+		  $(SANFLAGS) $(STATIC_CFLAGS) $(WOLFSSL_CFLAGS) $(EVENT_CFLAGS) \
+		  $(INIH_CFLAGS)
 ALL_LDFLAGS	= $(LDFLAGS) $(SANFLAGS) $(WOLFSSL_LDFLAGS)
 LIBS		= $(WOLFSSL_LIBS) $(EVENT_LIBS) $(INIH_LIBS)
 
@@ -181,13 +203,13 @@ fuzz_host_SRCS	= pins/host.c
 FUZZERS		= fuzz_clienthello fuzz_http1 fuzz_feed fuzz_ini fuzz_pins \
 		  fuzz_host
 
-.PHONY: all check check-cross unit demo sanitize install uninstall clean \
+.PHONY: all check check-cross check-static unit demo sanitize install uninstall clean \
 	deps bench fuzz fuzz-run
 
 all: $(BUILD)/pinshim
 
 $(BUILD)/pinshim: $(OBJS)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_LDFLAGS) $(STATIC_LDFLAGS) -o $@ $^ $(LIBS)
 
 # The clock's floor: the date of this source (its last commit, or
 # SOURCE_DATE_EPOCH; 0 when neither is known).
@@ -271,6 +293,23 @@ else
 	@EMU="$(QEMU) -L /usr/$(CROSS)" BUILD=$(BUILD) tests/run \
 	    $(CROSS_TESTS:%=-k %)
 endif
+
+# The static binary (make STATIC=1; cross too, then run under qemu-user
+# with no sysroot at all): proven to have no program interpreter and no
+# shared library, then pin, run -t and live tunnels against real peers.
+#   make check-static [CC=aarch64-linux-gnu-gcc]
+STATIC_BUILD	= build-static$(if $(CROSS),-$(CROSS))
+STATIC_TESTS	= test_leaf_pin_passes_bytes_both_ways \
+		  test_wrong_pin_refuses_with_zero_bytes_either_way \
+		  test_config_check_ok_and_errors test_pin_command_matches_openssl
+check-static:
+	@tests/deps.sh $(if $(CROSS),cross,test)
+	@$(MAKE) --no-print-directory STATIC=1 CC=$(CC) all
+	@if readelf -ld $(STATIC_BUILD)/pinshim | grep -E "INTERP|NEEDED"; then \
+	    echo "check-static: $(STATIC_BUILD)/pinshim is not static" >&2; exit 1; \
+	else echo "$(STATIC_BUILD)/pinshim: static, no interpreter, no shared library"; fi
+	@NO_UNIT=1 EMU="$(if $(CROSS),$(QEMU))" BUILD=$(STATIC_BUILD) tests/run \
+	    $(STATIC_TESTS:%=-k %)
 
 # The one test command (README, CI): unit and integration, one summary line.
 check:

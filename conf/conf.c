@@ -20,6 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/util.h>
+
 #include "base/ini.h"
 #include "base/list.h"
 #include "base/mem.h"
@@ -184,6 +186,35 @@ p_log(struct ini *in, const char *v, void *field, const char **why)
 	return false;
 }
 
+/* nameservers = IP[:PORT], ...: checked here, handed to evdns as text. */
+static bool
+p_nameservers(struct ini *in, const char *v, void *field, const char **why)
+{
+	char			 item[80];
+	const char		*p = v;
+	enum list_item		 r;
+	struct sockaddr_storage	 ss;
+	int			 len;
+	size_t			 n = 0;
+
+	(void)in;
+	while ((r = list_next(&p, item, sizeof(item))) != LIST_END) {
+		len = sizeof(ss);
+		if (r == LIST_TOO_LONG || evutil_parse_sockaddr_port(item,
+		    (struct sockaddr *)&ss, &len) != 0) {
+			*why = "not a list of IP or IP:PORT ([::1]:53 for IPv6)";
+			return false;
+		}
+		n++;
+	}
+	if (n == 0 || n > 8) {
+		*why = "1 to 8 nameservers";
+		return false;
+	}
+	*(char **)field = xstrdup(v);
+	return true;
+}
+
 static bool
 p_status(struct ini *in, const char *v, void *field, const char **why)
 {
@@ -264,6 +295,7 @@ static const struct ini_key upstream_keys[] = {
 	INI_KEY("default_policy", p_default_policy, SHIM(default_policy),
 	    0),
 	INI_KEY("hosts_file", p_file, SHIM(hosts_file), 0),
+	INI_KEY("nameservers", p_nameservers, SHIM(nameservers), INI_LIST),
 	INI_UINT("connect_timeout", SHIM(connect_timeout), 0, SECONDS),
 	INI_UINT("handshake_timeout", SHIM(handshake_timeout), 0, SECONDS),
 };
@@ -629,6 +661,7 @@ conf_free(struct conf *c)
 	free(c->ca_dir);
 	free(c->ca_file);
 	free(c->hosts_file);
+	free(c->nameservers);
 	free(c->feed.url);
 	free(c->feed.fallback_url);
 	pinset_free(&c->feed.pins);

@@ -87,6 +87,7 @@ struct conf {
 	/* [upstream] */
 	char		*ca_file;		/* owned */
 	char		*hosts_file;		/* owned, may be NULL */
+	char		*nameservers;		/* owned; NULL: resolv.conf */
 	enum policy	 default_policy;
 	unsigned long	 connect_timeout;	/* seconds */
 	unsigned long	 handshake_timeout;	/* seconds */

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 
 #include "base/clock.h"
+#include "base/list.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "shim/daemon.h"
@@ -92,11 +93,26 @@ state_dir_usable(const struct conf *c, const struct runas *who, char *err,
 static int
 dns_open(struct server *srv, int flags, char *err, size_t errsz)
 {
+	const char	*ns = srv->conf->nameservers;
+	char		 item[80];
+	enum list_item	 r;
+
+	/* [upstream] nameservers replace /etc/resolv.conf (Android and some
+	 * gateways have none: evdns would ask 127.0.0.1) */
+	if (ns != NULL)
+		flags &= ~EVDNS_BASE_INITIALIZE_NAMESERVERS;
 	srv->dns = evdns_base_new(srv->base, flags);
 	if (srv->dns == NULL) {
 		snprintf(err, errsz, "cannot start the DNS resolver");
 		return -1;
 	}
+	while (ns != NULL && (r = list_next(&ns, item, sizeof(item))) !=
+	    LIST_END)
+		if (evdns_base_nameserver_ip_add(srv->dns, item) != 0) {
+			snprintf(err, errsz, "[upstream] nameservers: %s: "
+			    "cannot use it", item);
+			return -1;
+		}
 	if (srv->conf->hosts_file != NULL &&
 	    evdns_base_load_hosts(srv->dns, srv->conf->hosts_file) != 0) {
 		snprintf(err, errsz, "[upstream] hosts_file %s: cannot load",

@@ -16,6 +16,27 @@
 #include "base/log.h"
 #include "shim/privdrop.h"
 
+/* A static build has no NSS modules to load (and glibc warns that
+ * getpwnam would need them at run time): read /etc/passwd itself. */
+static struct passwd *
+lookup(const char *user)
+{
+#ifdef PINSHIM_STATIC
+	struct passwd	*pw;
+	FILE		*f = fopen("/etc/passwd", "re");
+
+	if (f == NULL)
+		return NULL;
+	while ((pw = fgetpwent(f)) != NULL && strcmp(pw->pw_name, user) != 0)
+		;
+	fclose(f);	/* pw points into static storage, not into f */
+	errno = 0;
+	return pw;
+#else
+	return getpwnam(user);
+#endif
+}
+
 int
 privdrop_check(const char *user, struct runas *who, char *err, size_t errsz)
 {
@@ -25,7 +46,7 @@ privdrop_check(const char *user, struct runas *who, char *err, size_t errsz)
 	if (user == NULL)
 		return 0;
 	errno = 0;
-	if ((pw = getpwnam(user)) == NULL) {
+	if ((pw = lookup(user)) == NULL) {
 		snprintf(err, errsz, "[shim] user %s: no such user%s%s", user,
 		    errno ? ": " : "", errno ? strerror(errno) : "");
 		return -1;

@@ -191,6 +191,49 @@ class Verdicts(ShimTest):
         self.assertIn("[domain:api.test] enforce = no: only with policy pin",
                       r.stderr)
 
+    def test_nameservers_replace_resolv_conf(self):
+        """[upstream] nameservers: names go to these servers (a device
+        without /etc/resolv.conf, such as Android). A DNS server on
+        loopback answers api.test; no hosts_file is given."""
+        dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(dns.close)
+        dns.bind(("127.0.0.1", 0))
+        asked = []
+
+        def answer():
+            while True:
+                try:
+                    q, peer = dns.recvfrom(512)
+                except OSError:
+                    return
+                i, labels = 12, []
+                while q[i]:
+                    labels.append(q[i + 1:i + 1 + q[i]].decode())
+                    i += 1 + q[i]
+                qtype = int.from_bytes(q[i + 1:i + 3], "big")
+                name = ".".join(labels).lower()
+                asked.append((name, qtype))
+                rr = b""
+                if name == "api.test" and qtype == 1:     # A 127.0.0.1
+                    rr = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c" \
+                        b"\x00\x04\x7f\x00\x00\x01"
+                rcode = b"\x81\x80" if name == "api.test" else b"\x81\x83"
+                dns.sendto(q[:2] + rcode + b"\x00\x01" +
+                           (b"\x00\x01" if rr else b"\x00\x00") +
+                           b"\x00\x00\x00\x00" + q[12:i + 5] + rr, peer)
+
+        threading.Thread(target=answer, daemon=True).start()
+        up = self.rev_server()
+        ini = self.ini("api.test:%d" % up, self.domain(
+            "api.test", [pin_of(self.pki / "leaf.pem")]),
+            extra_upstream="nameservers = 127.0.0.1:%d" %
+            dns.getsockname()[1])
+        ini = ini.replace("hosts_file = %s\n" % self.hosts, "")
+        shim = Shim(self, ini)
+        self.assertEqual(self.echo(self.port), b"mihsnip olleh\n")
+        self.assertEqual(shim.verdict()["verdict"], "pass")
+        self.assertIn(("api.test", 1), asked)
+
     def assert_evidence(self, v, leaf):
         """A refusal names the pins the server presented, leaf first,
         and a detail a person can read."""

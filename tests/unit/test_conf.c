@@ -626,6 +626,21 @@ test_enforce(void **state)
 }
 
 static void
+test_nameservers(void **state)
+{
+	struct conf	*c;
+
+	(void)state;
+	c = loads("[upstream]\nnameservers = 10.0.0.1, [2001:db8::1]:5353\n"
+	    "ca_file = @CA@\n" LISTEN);
+	assert_string_equal(c->nameservers, "10.0.0.1, [2001:db8::1]:5353");
+	conf_free(c);
+	fails_at("[upstream]\nnameservers = dns.google\nca_file = @CA@\n"
+	    LISTEN, 2,
+	    "[upstream] nameservers: not a list of IP or IP:PORT");
+}
+
+static void
 test_log_key(void **state)
 {
 	struct conf	*c;
@@ -1285,6 +1300,7 @@ main(void)
 		cmocka_unit_test(test_enforce),
 		cmocka_unit_test(test_status_keys),
 		cmocka_unit_test(test_log_key),
+		cmocka_unit_test(test_nameservers),
 		cmocka_unit_test(test_feed_needs_state_dir),
 		cmocka_unit_test(test_feed_needs_public_key),
 		cmocka_unit_test(test_feed_url_must_be_https),
