@@ -81,7 +81,17 @@ WOLFSSL_LIB	=
 WOLFSSL_CFLAGS	?= $(shell $(PKG_CONFIG) --cflags wolfssl)
 WOLFSSL_LIBS	?= $(shell $(PKG_CONFIG) --libs wolfssl) $(WOLFSSL_RPATH)
 endif
+# DEPS: where libevent, inih (and, with WOLFSSL=system, wolfSSL) come from.
+# pkg-config: the native default, and what an SDK provides for a cross
+# build (OpenWrt's: conf/openwrt/Makefile passes DEPS=pkg-config with the
+# SDK's pkg-config); sysroot: the cross default, Debian's packages for the
+# target (mk/sysroot.sh).
 ifeq ($(CROSS),)
+DEPS		?= pkg-config
+else
+DEPS		?= sysroot
+endif
+ifeq ($(DEPS),pkg-config)
 EVENT_CFLAGS	?= $(shell $(PKG_CONFIG) --cflags libevent)
 INIH_CFLAGS	?= $(shell $(PKG_CONFIG) --cflags inih)
 ifeq ($(STATIC),1)
@@ -94,7 +104,7 @@ endif
 CMOCKA_CFLAGS	?= $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS	?= $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 DEPS_READY	= $(BUILD)/.deps
-else
+else ifeq ($(DEPS),sysroot)
 # Cross builds: libevent, inih and cmocka are Debian's packages for the
 # target's architecture, unpacked into a sysroot by mk/sysroot.sh (fetched
 # once; the host's pkg-config and headers are never used), libevent and
@@ -112,6 +122,8 @@ INIH_LIBS	= $(SYSROOT_LIB)/libinih.a
 CMOCKA_CFLAGS	=
 CMOCKA_LIBS	= -L$(SYSROOT_LIB) -lcmocka -Wl,-rpath,$(abspath $(SYSROOT_LIB))
 DEPS_READY	= $(SYSROOT)/.done
+else
+$(error DEPS=$(DEPS): want pkg-config or sysroot)
 endif
 
 CFLAGS		?= -O2 -g
@@ -203,7 +215,7 @@ fuzz_host_SRCS	= pins/host.c
 FUZZERS		= fuzz_clienthello fuzz_http1 fuzz_feed fuzz_ini fuzz_pins \
 		  fuzz_host
 
-.PHONY: all check check-cross check-static unit demo sanitize install uninstall clean \
+.PHONY: all check check-cross check-static check-openwrt unit demo sanitize install uninstall clean \
 	deps bench fuzz fuzz-run
 
 all: $(BUILD)/pinshim
@@ -265,7 +277,7 @@ $(BUILD)/.deps:
 		    exit 1; }; done
 	@mkdir -p $(dir $@) && touch $@
 
-ifneq ($(CROSS),)
+ifeq ($(DEPS),sysroot)
 $(SYSROOT)/.done: mk/sysroot.sh
 	@tests/deps.sh build
 	mk/sysroot.sh $(SYSROOT) $(CROSS)
@@ -310,6 +322,33 @@ check-static:
 	else echo "$(STATIC_BUILD)/pinshim: static, no interpreter, no shared library"; fi
 	@NO_UNIT=1 EMU="$(if $(CROSS),$(QEMU))" BUILD=$(STATIC_BUILD) tests/run \
 	    $(STATIC_TESTS:%=-k %)
+
+# What of conf/openwrt/ can be tested without OpenWrt's SDK: how the
+# package builds pinshim, a cross build with DEPS=pkg-config, here against
+# Debian's arm64 libraries through pkg-config with a sysroot (as the SDK's
+# pkg-config would; wolfSSL is pinshim's own, Debian's is not Multi-Arch),
+# linked to them dynamically, then run under qemu-user. The init script
+# is tested by test_openwrt.py in make check.
+PKGCONF_SYSROOT	= $(abspath build/sysroot-aarch64-linux-gnu)
+PKGCONF_BUILD	= build-pkgconfig-aarch64
+check-openwrt:
+	@tests/deps.sh cross
+	@$(MAKE) --no-print-directory CC=aarch64-linux-gnu-gcc \
+	    build/sysroot-aarch64-linux-gnu/.done
+	@env PKG_CONFIG_LIBDIR=$(PKGCONF_SYSROOT)/usr/lib/aarch64-linux-gnu/pkgconfig \
+	    PKG_CONFIG_SYSROOT_DIR=$(PKGCONF_SYSROOT) $(MAKE) --no-print-directory \
+	    CC=aarch64-linux-gnu-gcc DEPS=pkg-config BUILD=$(PKGCONF_BUILD) all
+	@env PKG_CONFIG_LIBDIR=$(PKGCONF_SYSROOT)/usr/lib/aarch64-linux-gnu/pkgconfig \
+	    PKG_CONFIG_SYSROOT_DIR=$(PKGCONF_SYSROOT) $(MAKE) -s --no-print-directory \
+	    CC=aarch64-linux-gnu-gcc DEPS=pkg-config print-LIBS | \
+	    grep -- "-L$(PKGCONF_SYSROOT)/usr/lib/aarch64-linux-gnu -levent .*-linih" || \
+	    { echo "check-openwrt: not linked with pkg-config's flags" >&2; exit 1; }
+	qemu-aarch64-static -L /usr/aarch64-linux-gnu \
+	    -E LD_LIBRARY_PATH=$(PKGCONF_SYSROOT)/usr/lib/aarch64-linux-gnu \
+	    $(PKGCONF_BUILD)/pinshim version
+
+print-%:
+	@echo '$($*)'
 
 # The one test command (README, CI): unit and integration, one summary line.
 check:
