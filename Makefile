@@ -401,3 +401,4 @@ bench:
 	@BUILD=$(BUILD) /usr/bin/python3 bench/bench.py
 	@BUILD=$(BUILD) /usr/bin/python3 bench/intercept.py
 	@BUILD=$(BUILD) /usr/bin/python3 bench/feed_refresh.py
+	@BUILD=$(BUILD) /usr/bin/python3 bench/scrape.py

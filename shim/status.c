@@ -222,6 +222,7 @@ render_metrics(struct status *st, struct evbuffer *b)
 	struct report_stats		 r;
 	unsigned long long		 dropped, cum = 0;
 	unsigned long			 mints = 0, hits = 0;
+	size_t				 cached = 0;
 	int64_t				 first = 0;
 	size_t				 n, i;
 	long				 fds = open_fds();
@@ -315,7 +316,7 @@ render_metrics(struct status *st, struct evbuffer *b)
 	    "pinshim_reports_total{outcome=\"suppressed\"} %llu\n", r.queued,
 	    r.delivered, r.failed, r.suppressed);
 	if (srv->ca != NULL) {
-		tls_ca_stats(srv->ca, &mints, &hits);
+		tls_ca_stats(srv->ca, &mints, &hits, &cached);
 		head(b, "pinshim_minted_leaves_total", "counter", "Leaves the "
 		    "interception CA minted.");
 		evbuffer_add_printf(b, "pinshim_minted_leaves_total %lu\n",
@@ -324,6 +325,10 @@ render_metrics(struct status *st, struct evbuffer *b)
 		    "Interceptions served a cached minted leaf.");
 		evbuffer_add_printf(b, "pinshim_minted_cache_hits_total %lu\n",
 		    hits);
+		head(b, "pinshim_minted_cache_entries", "gauge", "Minted leaves "
+		    "held in the cache.");
+		evbuffer_add_printf(b, "pinshim_minted_cache_entries %zu\n",
+		    cached);
 	}
 }
 

@@ -11,7 +11,7 @@ build="gcc make pkg-config libc6-dev libwolfssl-dev libevent-dev libinih-dev
 case "${1:-build}" in
 build)	pkgs="$build" ;;
 test)	pkgs="$build libcmocka-dev openssl curl nginx mitmproxy python3 iproute2 nftables
-	faketime python3-prometheus-client"
+	faketime python3-prometheus-client prometheus"
 	# a 32-bit compiler for the year-2038 test (tests/unit/time32.c); the
 	# i686 cross compiler, since gcc-multilib conflicts with the ARM ones
 	[ "$(dpkg --print-architecture)" = amd64 ] &&

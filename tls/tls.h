@@ -177,7 +177,7 @@ void		 tls_ca_free(struct tls_ca *);
 /* A server session on fd presenting a leaf for name (minted or cached). */
 WOLFSSL		*tls_ca_session(struct tls_ca *, int fd, const char *name);
 void		 tls_ca_stats(const struct tls_ca *, unsigned long *mints,
-		    unsigned long *hits);
+		    unsigned long *hits, size_t *cached);
 
 /* Trust anchors, for path building. */
 struct tls_anchors *tls_anchors_load(const char *file, char *err,

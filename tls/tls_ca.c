@@ -411,8 +411,9 @@ tls_ca_session(struct tls_ca *ca, int fd, const char *name)
 
 void
 tls_ca_stats(const struct tls_ca *ca, unsigned long *mints,
-    unsigned long *hits)
+    unsigned long *hits, size_t *cached)
 {
 	*mints = ca->mints;
 	*hits = ca->hits;
+	*cached = ca->used < ca->ncache ? ca->used : ca->ncache;
 }

@@ -1,5 +1,6 @@
 """[shim] status: /metrics scraped with the Prometheus reference text
-parser (Debian's python3-prometheus-client) and /status as JSON after a
+parser (Debian's python3-prometheus-client), linted by promtool, and
+/status as JSON after a
 scripted mix of passes, refusals of each kind and feed fetches; the
 status port's refusals; a flood of scrapes beside relayed traffic; and
 `pinshim status` for a healthy and an unhealthy daemon."""
@@ -97,6 +98,11 @@ class Status(ShimTest):
         self.assertEqual(shim.verdict()["reason"], "blocked")
 
         m = scrape(self.sport)
+        # Prometheus's own linter: names, units, HELP and TYPE
+        text = get(self.sport, "/metrics")[2]
+        r = subprocess.run(["promtool", "check", "metrics"], input=text,
+                           capture_output=True)
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, b"", b""))
         v = lambda **kw: value(m, "pinshim_verdicts_total", **kw)
         self.assertEqual(v(listener="api", policy="pin", verdict="pass",
                            reason="ok"), 3)
