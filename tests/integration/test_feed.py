@@ -863,13 +863,16 @@ class Reports(FeedTest):
         up, _ = self.api(leaf="rogue")
         url = "https://feeds.api.test:%d/report" % srv.port
         self.publish(3, [self.leaf], meta="report_url = %s\n" % url)
-        shim = Shim(self, self.feed_ini(up, extra_shim="device_id = gw-7"))
+        sport = free_port()
+        shim = Shim(self, self.feed_ini(up, extra_shim="device_id = gw-7\n"
+                                        "status = 127.0.0.1:%d" % sport))
         shim.log.wait("feed: version 3 in force")
         self.refused(shim)
         shim.log.wait(r"report: delivered \(HTTP 204\)")
         self.assertEqual(len(got), 1)
         line, rep = got[0]
         self.assertEqual(line, "POST /report HTTP/1.0")
+        self.assertEqual(rep["verdict"], "refuse")
         self.assertEqual((rep["device_id"], rep["host"], rep["reason"],
                           rep["listener"], rep["feed_version"]),
                          ("gw-7", "api.test", "pin-mismatch", "api", 3))
@@ -881,3 +884,16 @@ class Reports(FeedTest):
         shim.log.wait(r"report: rate-limited \(host api.test, 1 suppressed")
         shim.log.wait(r"report: rate-limited \(host api.test, 2 suppressed")
         self.assertEqual(len(got), 1)
+        # and /metrics counts it all
+        from test_status import scrape, value
+        m = scrape(sport)
+        for outcome, n in (("queued", 1), ("delivered", 1), ("failed", 0),
+                           ("suppressed", 2)):
+            self.assertEqual(value(m, "pinshim_reports_total",
+                                   outcome=outcome), n, outcome)
+        self.assertEqual(value(m, "pinshim_verdicts_total", listener="api",
+                               policy="pin", verdict="refuse",
+                               reason="pin-mismatch"), 3)
+        self.assertEqual(value(m, "pinshim_verdicts_total",
+                               listener="report", policy="ca",
+                               verdict="pass", reason="ok"), 1)
