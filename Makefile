@@ -143,7 +143,7 @@ BASE_SRCS	= base/mem.c base/parse.c base/addr.c base/file.c base/log.c \
 		  base/sock.c base/strmap.c base/clock.c \
 		  base/cursor.c base/list.c base/url.c base/ini.c base/json.c
 PINS_SRCS	= pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
-		  pins/rule.c pins/feed_body.c pins/feed_file.c pins/feed_keys.c
+		  pins/rule.c pins/feed_body.c pins/feed_file.c pins/feed_keys.c pins/tofu.c
 TLS_SRCS	= tls/tls_client.c tls/tls_verify.c tls/tls_anchors.c \
 		  tls/tls_resume.c tls/tls_ca.c base/clock.c base/log.c \
 		  base/parse.c
@@ -158,7 +158,7 @@ SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
 		  shim/notify.c shim/metrics.c shim/status.c \
 		  shim/origdst.c \
 		  shim/cmd/cmd_pin.c shim/cmd/cmd_feed.c shim/cmd/cmd_ca.c \
-		  shim/cmd/cmd_status.c \
+		  shim/cmd/cmd_status.c shim/cmd/cmd_tofu.c \
 		  shim/main.c
 SRCS		= $(sort $(BASE_SRCS) $(PINS_SRCS) $(TLS_SRCS) $(CONF_SRCS) \
 		  $(SHIM_SRCS))
@@ -173,6 +173,7 @@ test_policy_SRCS = $(PINS_DEPS)
 test_conf_SRCS	= $(PINS_DEPS) base/addr.c \
 		  base/log.c $(CONF_SRCS)
 test_feed_SRCS	= $(PINS_DEPS)
+test_tofu_SRCS	= $(PINS_DEPS) $(TLS_SRCS)
 test_ca_SRCS	= $(TLS_SRCS) pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
 		  base/mem.c base/list.c base/file.c base/strmap.c
 test_base_SRCS	= base/mem.c base/cursor.c base/list.c base/parse.c \
@@ -180,7 +181,7 @@ test_base_SRCS	= base/mem.c base/cursor.c base/list.c base/parse.c \
 test_http1_SRCS	= base/cursor.c shim/net/http1.c
 test_relay_SRCS	= $(test_ca_SRCS) base/log.c shim/net/relay.c
 test_clienthello_SRCS = base/cursor.c shim/conn/clienthello.c
-UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed test_ca \
+UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed test_tofu test_ca \
 		  test_base test_http1 test_relay test_clienthello
 
 OBJS		= $(SRCS:%.c=$(BUILD)/%.o)

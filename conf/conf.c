@@ -28,6 +28,7 @@
 #include "base/parse.h"
 #include "conf/conf.h"
 #include "pins/rule.h"
+#include "pins/tofu.h"
 
 /* --- value parsers ---------------------------------------------------- */
 
@@ -285,6 +286,7 @@ static const struct ini_key shim_keys[] = {
 	INI_KEY("user", ini_str, SHIM(user), 0),
 	INI_KEY("log_level", p_log_level, SHIM(log_level), 0),
 	INI_KEY("log", p_log, SHIM(log_syslog), 0),
+	INI_UINT("tofu_max", SHIM(tofu_max), 0, 1, 16384, "whole number"),
 	INI_KEY("ca_dir", p_dir, SHIM(ca_dir), 0),
 	INI_KEY("status", p_status, SHIM(status), 0),
 	INI_KEY("status_allow", p_status_allow, SHIM(status), INI_LIST),
@@ -566,6 +568,13 @@ check_whole(struct ini *in, struct conf *c)
 	}
 	c->snap->default_policy = c->default_policy;
 	check_status(in, &c->status);
+	for (size_t i = 0; c->state_dir == NULL && i < c->snap->nrules; i++)
+		if (c->snap->rules[i].policy == POLICY_TOFU) {
+			ini_error_at(in, c->snap->rules[i].origin, "[domain:%s] "
+			    "policy tofu: needs [shim] state_dir (the pins it "
+			    "learns are kept there)", c->snap->rules[i].pattern);
+			break;
+		}
 	if (!c->feed.present)
 		return;
 	if (c->state_dir == NULL)
@@ -589,6 +598,7 @@ conf_new(const char *path)
 	c->feed.refresh = FEED_DEFAULT_REFRESH;
 	c->feed.max_size = FEED_DEFAULT_MAX_SIZE;
 	c->feed.timeout = FEED_DEFAULT_TIMEOUT;
+	c->tofu_max = TOFU_DEFAULT_MAX;
 	c->feed.keys.version = 1;
 	c->feed.keys.root.threshold = 1;
 	c->feed.keys.sign.threshold = 1;

@@ -83,6 +83,7 @@ struct conf {
 	char		*user;			/* owned, may be NULL */
 	enum log_level	 log_level;
 	char		*log_syslog;		/* owned; NULL: stderr */
+	unsigned long	 tofu_max;		/* hosts the TOFU store holds */
 	char		*ca_dir;		/* owned; default STATE/ca */
 	/* [upstream] */
 	char		*ca_file;		/* owned */

@@ -89,6 +89,7 @@ rule_clear(struct rule *r)
 	free(r->pattern);
 	free(r->origin);
 	pinset_free(&r->pins);
+	pinset_free(&r->observed);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -178,6 +179,9 @@ rule_copy(struct snapshot *dst, const struct rule *r, bool pinning_off)
 	memset(&c.pins, 0, sizeof(c.pins));
 	for (i = 0; i < r->pins.n; i++)
 		pinset_add(&c.pins, &r->pins.pins[i]);
+	memset(&c.observed, 0, sizeof(c.observed));
+	for (i = 0; i < r->observed.n; i++)
+		pinset_add(&c.observed, &r->observed.pins[i]);
 	if (pinning_off &&
 	    (c.policy == POLICY_PIN || c.policy == POLICY_PIN_ONLY))
 		c.policy = POLICY_CA;

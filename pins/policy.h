@@ -35,6 +35,9 @@ struct rule {
 	bool		 upgrade;	/* forward: http:// may go out as https */
 	bool		 observe_only;	/* enforce = no: a pin failure is
 					 * logged would-refuse, let through */
+	/* policy tofu: */
+	struct pinset	 observed;	/* leaf pins a vantage point saw */
+	bool		 accept_issuer;	/* a new leaf from the pinned issuer */
 	char		*origin;	/* "file:line"; owned */
 };
 

@@ -28,10 +28,6 @@ rule_policy_value(struct ini *in, const char *v, void *field,
 		*why = "not one of pin, pin-only, ca, tofu, block";
 		return false;
 	}
-	if (*dst == POLICY_TOFU) {
-		*why = "tofu is not supported by this version yet";
-		return false;
-	}
 	return true;
 }
 
@@ -85,6 +81,8 @@ static const struct ini_key rule_keys[] = {
 	INI_KEY("on_expiry", on_expiry_value, RULE(on_expiry), 0),
 	INI_KEY("upgrade", ini_yesno, RULE(upgrade), 0),
 	INI_KEY("enforce", enforce_value, RULE(observe_only), 0),
+	INI_KEY("observed", rule_pins_value, RULE(observed), INI_LIST),
+	INI_KEY("tofu_accept_issuer", ini_yesno, RULE(accept_issuer), 0),
 };
 
 static void *
@@ -126,6 +124,14 @@ rule_problem(struct ini *in, const struct rule *r)
 	    r->pins.n == 0)
 		return ini_why(in, "[%s] expires: only pin sets expire",
 		    in->section);
+	if (r->policy == POLICY_TOFU && r->pins.n > 0)
+		return ini_why(in, "[%s] pins: policy tofu learns its pin at "
+		    "first use; attested pins go in observed =", in->section);
+	if (r->policy != POLICY_TOFU && (ini_seen(in, "observed") ||
+	    ini_seen(in, "tofu_accept_issuer")))
+		return ini_why(in, "[%s] %s: only with policy tofu", in->section,
+		    ini_seen(in, "observed") ? "observed" :
+		    "tofu_accept_issuer");
 	/* pin-only has no CA check to fall back on when a pin fails */
 	if (r->observe_only && r->policy != POLICY_PIN)
 		return ini_why(in, "[%s] enforce = no: only with policy pin "

@@ -29,6 +29,7 @@
 #include "base/list.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "pins/tofu.h"
 #include "shim/daemon.h"
 #include "shim/listener.h"
 #include "shim/notify.h"
@@ -54,15 +55,20 @@ writable_by(const struct stat *st, uid_t uid, gid_t gid)
 	return (st->st_mode & (S_IWOTH | S_IXOTH)) == (S_IWOTH | S_IXOTH);
 }
 
-/* The feed cache lives in state_dir: with a [feed], the user pinshim runs
- * as (after the drop, if [shim] user is set) must be able to write it. */
+/* The feed cache and the TOFU pins live in state_dir: with a [feed] or a
+ * tofu rule, the user pinshim runs as (after the drop, if [shim] user is
+ * set) must be able to write it. */
 static int
 state_dir_usable(const struct conf *c, const struct runas *who, char *err,
     size_t errsz)
 {
 	struct stat	 st;
+	bool		 tofu = false;
+	size_t		 i;
 
-	if (!c->feed.present || c->state_dir == NULL)
+	for (i = 0; i < c->snap->nrules; i++)
+		tofu |= c->snap->rules[i].policy == POLICY_TOFU;
+	if ((!c->feed.present && !tofu) || c->state_dir == NULL)
 		return 0;
 	errno = 0;
 	if (stat(c->state_dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
@@ -223,6 +229,12 @@ daemon_prepare(struct server *srv, struct conf *conf, int dns_flags,
 	if (privdrop_check(conf->user, who, err, errsz) == -1 ||
 	    state_dir_usable(conf, who, err, errsz) == -1)
 		return -1;
+	if (conf->state_dir != NULL && (srv->tofu = tofu_open(conf->state_dir,
+	    conf->tofu_max, NULL)) == NULL) {
+		snprintf(err, errsz, "%s/%s: unreadable or damaged (pinshim tofu "
+		    "list says where)", conf->state_dir, TOFU_FILE);
+		return -1;
+	}
 	return dns_open(srv, dns_flags, err, errsz);
 }
 
@@ -414,6 +426,7 @@ daemon_free(struct server *srv)
 	struct live	*lv;
 
 	status_free(srv->status);
+	tofu_free(srv->tofu);
 	report_free(srv->rep);
 	feedsync_stop(srv->feed);
 	while ((lv = TAILQ_FIRST(&srv->live)) != NULL)

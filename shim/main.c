@@ -64,6 +64,9 @@ static const struct {
 	    "daemon's summary from [shim] status;\n"
 	    "                             exit 1 if the feed is stale or "
 	    "expired or pins expired" },
+	{ "tofu", cmd_tofu, "tofu list|forget HOST [-c FILE]\n"
+	    "                             the TOFU pins in state_dir (safe "
+	    "while pinshim runs)" },
 	{ "ca", cmd_ca, "ca init DIR [--cn NAME]    create the local "
 	    "interception CA (ECDSA P-256)" },
 	{ "version", cmd_version, "version                    print the "

@@ -54,6 +54,7 @@ struct server {
 	struct tls_ca		*ca;		/* owned; NULL if only tunnels */
 	struct reporter		*rep;		/* owned */
 	struct status		*status;	/* owned; NULL: no [shim] status */
+	struct tofu		*tofu;		/* owned; NULL without state_dir */
 	time_t			 started;	/* wall clock, for /metrics */
 	struct listener		*listeners;	/* owned */
 	size_t			 nlisteners;

@@ -90,6 +90,10 @@ enum tls_reason {
 	TLS_BAD_CERT,
 	TLS_HANDSHAKE,
 	TLS_NO_CERT,
+	/* policy tofu, decided by the shim over the facts below */
+	TLS_TOFU_CHANGED,
+	TLS_TOFU_CONTRADICTED,
+	TLS_TOFU_FULL,
 };
 
 struct tls_verdict {
@@ -99,6 +103,10 @@ struct tls_verdict {
 	char		 detail[256];
 	int		 matched_depth;	/* which cert matched a pin; -1 none */
 	bool		 would_refuse;	/* passed only as enforce = no */
+	/* policy tofu, on a pass: the verified path's leaf and its issuer */
+	struct pin	 tofu_leaf;
+	bool		 tofu_has_issuer;
+	struct pin	 tofu_issuer;
 	char		 presented[TLS_PRESENTED_LEN];
 	char		 anchor[PIN_TEXT_LEN + 1]; /* "" if none reached */
 };

@@ -68,6 +68,9 @@ static const char *const reason_names[] = {
 	[TLS_BAD_CERT] = "bad-certificate",
 	[TLS_HANDSHAKE] = "tls-handshake-failed",
 	[TLS_NO_CERT] = "no-certificate",
+	[TLS_TOFU_CHANGED] = "tofu-changed",
+	[TLS_TOFU_CONTRADICTED] = "tofu-contradicts-observed",
+	[TLS_TOFU_FULL] = "tofu-store-full",
 };
 
 const char *
@@ -440,6 +443,32 @@ match_pins(const struct walk *w, const struct tls_check *chk,
 	}
 }
 
+/* tofu: the path verified; what the shim compares with what it first saw
+ * is the leaf's key, and the key of the leaf's issuer on that path. */
+static void
+tofu_facts(const struct walk *w, struct tls_verdict *v)
+{
+	size_t	 j;
+
+	if (!w->n[0].has_pin) {
+		v->reason = TLS_NO_CERT;
+		snprintf(v->detail, sizeof(v->detail), "unreadable leaf key");
+		return;
+	}
+	v->tofu_leaf = w->n[0].pin;
+	for (j = 1; j < w->count; j++)
+		if (w->edge[0][j] == E_YES && w->n[j].on_path &&
+		    w->n[j].has_pin) {
+			v->tofu_issuer = w->n[j].pin;
+			v->tofu_has_issuer = true;
+			break;
+		}
+	v->pass = true;
+	v->reason = TLS_OK;
+	snprintf(v->detail, sizeof(v->detail), "chain verified by the CA "
+	    "store");
+}
+
 static void
 walk_free(struct walk *w)
 {
@@ -488,7 +517,9 @@ judge_path(const struct tls_chain *ch, struct tls_client *c,
 	for (i = 0; i < w.count; i++)
 		if (w.n[i].on_path && w.n[i].anchor && i >= w.npeer)
 			pin_format(&w.n[i].pin, v->anchor);
-	if (match)
+	if (match && chk->policy == POLICY_TOFU)
+		tofu_facts(&w, v);
+	else if (match)
 		match_pins(&w, chk, v);
 out:
 	walk_free(&w);
@@ -586,6 +617,7 @@ policy_verdict(const struct tls_chain *ch, struct tls_client *c,
 		return;
 	case POLICY_PIN:
 	case POLICY_PIN_ONLY:
+	case POLICY_TOFU:
 		judge_path(ch, c, chk, true, v);
 		return;
 	default:

@@ -8,5 +8,6 @@ int	 cmd_pin(int argc, char **argv);
 int	 cmd_feed(int argc, char **argv);
 int	 cmd_ca(int argc, char **argv);
 int	 cmd_status(int argc, char **argv);
+int	 cmd_tofu(int argc, char **argv);
 
 #endif

@@ -27,7 +27,9 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/parse.h"
 #include "base/sock.h"
+#include "pins/tofu.h"
 #include "shim/metrics.h"
 #include "shim/net/upstream.h"
 #include "shim/server.h"
@@ -276,6 +278,87 @@ up_deadline(evutil_socket_t fd, short what, void *arg)
 	up_finish(u, UP_TIMEOUT, "handshake-timeout");
 }
 
+/* policy tofu: the chain verified; now the leaf key against the one first
+ * seen for this host, and against what a vantage point attested (the
+ * feed's observed =). A contradiction is never persisted. */
+static void
+tofu_decide(struct upstream *u, struct tls_verdict *v)
+{
+	const struct rule	*r = u->vp.rule;
+	const struct tofu_entry	*e;
+	struct tofu		*t = u->srv->tofu;
+	char			 now_pin[PIN_TEXT_LEN + 1], was[PIN_TEXT_LEN + 1];
+	char			 seen[32];
+	const char		*why;
+	bool			 attested;
+
+	pin_format(&v->tofu_leaf, now_pin);
+	v->pass = false;
+	if (t == NULL) {		/* conf refuses this; fail closed */
+		v->reason = TLS_TOFU_FULL;
+		snprintf(v->detail, sizeof(v->detail), "policy tofu without a "
+		    "store ([shim] state_dir)");
+		return;
+	}
+	tofu_refresh(t);		/* pinshim tofu forget may have run */
+	attested = r != NULL && r->observed.n > 0 &&
+	    pinset_contains(&r->observed, &v->tofu_leaf);
+	if (r != NULL && r->observed.n > 0 && !attested) {
+		v->reason = TLS_TOFU_CONTRADICTED;
+		snprintf(v->detail, sizeof(v->detail), "MitM evidence: leaf "
+		    "key %s is none of the %zu observed by the trusted vantage "
+		    "point (feed observed =); not pinned", now_pin,
+		    r->observed.n);
+		return;
+	}
+	if ((e = tofu_get(t, u->res.host)) == NULL) {
+		if (tofu_put(t, u->res.host, &v->tofu_leaf, v->tofu_has_issuer ?
+		    &v->tofu_issuer : NULL, clock_now(), &why) == -1) {
+			if (tofu_get(t, u->res.host) == NULL) {
+				v->reason = TLS_TOFU_FULL;
+				snprintf(v->detail, sizeof(v->detail), "%s (%zu "
+				    "hosts, [shim] tofu_max): pinshim tofu "
+				    "list, pinshim tofu forget HOST", why,
+				    tofu_count(t));
+				return;
+			}
+			log_warn("tofu: %s: first-use pin %s %s", u->res.host,
+			    now_pin, why);
+		}
+		v->pass = true;
+		snprintf(v->detail, sizeof(v->detail), "tofu: first use, leaf "
+		    "key %s pinned%s", now_pin, attested ? " (as observed)" :
+		    "");
+		return;
+	}
+	pin_format(&e->leaf, was);
+	format_rfc3339(e->since, seen, sizeof(seen));
+	if (memcmp(e->leaf.hash, v->tofu_leaf.hash, PIN_HASH_LEN) == 0) {
+		v->pass = true;
+		snprintf(v->detail, sizeof(v->detail), "tofu: leaf key matches "
+		    "the one pinned %s", seen);
+		return;
+	}
+	if (attested || (r != NULL && r->accept_issuer && e->has_issuer &&
+	    v->tofu_has_issuer && memcmp(e->issuer.hash, v->tofu_issuer.hash,
+	    PIN_HASH_LEN) == 0)) {
+		why = NULL;
+		(void)tofu_put(t, u->res.host, &v->tofu_leaf, v->tofu_has_issuer ?
+		    &v->tofu_issuer : NULL, clock_now(), &why);
+		v->pass = true;
+		snprintf(v->detail, sizeof(v->detail), "tofu: new leaf key %s "
+		    "accepted (%s), was %s", now_pin, attested ? "observed by "
+		    "the vantage point" : "same pinned issuer", was);
+		log_warn("tofu: %s: leaf key rotated %s -> %s (%s)",
+		    u->res.host, was, now_pin, attested ? "observed" :
+		    "tofu_accept_issuer");
+		return;
+	}
+	v->reason = TLS_TOFU_CHANGED;
+	snprintf(v->detail, sizeof(v->detail), "leaf key changed: pinned %s "
+	    "at first use %s, now %s", was, seen, now_pin);
+}
+
 static void
 up_handshake(evutil_socket_t fd, short what, void *arg)
 {
@@ -309,6 +392,8 @@ up_handshake(evutil_socket_t fd, short what, void *arg)
 	metrics_handshake((double)(end.tv_sec - u->hs_start.tv_sec) +
 	    (double)(end.tv_nsec - u->hs_start.tv_nsec) / 1e9);
 	tls_verdict(u->ssl, u->tls, &u->chk, ret, err, &u->res.tv);
+	if (u->res.tv.pass && u->chk.policy == POLICY_TOFU)
+		tofu_decide(u, &u->res.tv);
 	snprintf(u->res.detail, sizeof(u->res.detail), "%s", u->res.tv.detail);
 	if (u->res.tv.pass) {
 		u->res.would_refuse = u->res.tv.would_refuse;

@@ -559,11 +559,23 @@ test_bad_policy_value(void **state)
 }
 
 static void
-test_policy_tofu_not_supported(void **state)
+test_policy_tofu_rules(void **state)
 {
+	struct conf	*c;
+
 	(void)state;
-	fails_at("[domain:api.test]\npolicy = tofu\n" BASE, 2,
-	    "policy: tofu is not supported by this version yet");
+	fails_at("[domain:api.test]\npolicy = tofu\n" BASE, 1,
+	    "[domain:api.test] policy tofu: needs [shim] state_dir");
+	fails_at("[domain:api.test]\npolicy = tofu\npins = " PIN_A "\n"
+	    STATE BASE, 1, "[domain:api.test] pins: policy tofu learns its pin");
+	fails_at("[domain:api.test]\npins = " PIN_A "\nobserved = " PIN_A
+	    "\n" BASE, 1, "[domain:api.test] observed: only with policy tofu");
+	c = loads("[domain:api.test]\npolicy = tofu\nobserved = " PIN_A "\n"
+	    "tofu_accept_issuer = yes\n" STATE BASE);
+	assert_int_equal(c->snap->rules[0].policy, POLICY_TOFU);
+	assert_int_equal(c->snap->rules[0].observed.n, 1);
+	assert_true(c->snap->rules[0].accept_issuer);
+	conf_free(c);
 }
 
 static void
@@ -1317,7 +1329,7 @@ main(void)
 		cmocka_unit_test(test_policy_pin_only_without_pins),
 		cmocka_unit_test(test_policy_ca_with_pins),
 		cmocka_unit_test(test_bad_policy_value),
-		cmocka_unit_test(test_policy_tofu_not_supported),
+		cmocka_unit_test(test_policy_tofu_rules),
 		cmocka_unit_test(test_bad_host_pattern),
 		cmocka_unit_test(test_same_pattern_spelt_twice),
 		cmocka_unit_test(test_bad_expires),

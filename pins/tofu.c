@@ -1,0 +1,358 @@
+/*
+ * tofu.c - the trust-on-first-use store in state_dir/tofu.pins, one line
+ * per host: "HOST sha256/LEAF sha256/ISSUER|- SINCE", written whole
+ * (temp, fsync, rename) under an flock on tofu.pins.lock, so the daemon
+ * and `pinshim tofu forget` never lose each other's change. The daemon
+ * never waits for the lock: when `pinshim tofu` holds it, the change stays
+ * in memory (still enforced) and is written with the next one.
+ *
+ * Must never: accept a damaged line (the store is refused whole: a half
+ * read store would forget pins), hold more than max hosts, or block the
+ * daemon on the lock.
+ */
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/file.h"
+#include "base/mem.h"
+#include "base/parse.h"
+#include "pins/tofu.h"
+
+#define LINE_MAX_	(HOST_MAX + 2 * (PIN_TEXT_LEN + 1) + 32)
+
+struct slot {
+	struct tofu_entry e;
+	bool		 dirty;		/* not yet in the file */
+};
+
+struct tofu {
+	char		*dir;
+	size_t		 max;
+	bool		 patient;	/* wait for the lock (the CLI) */
+	struct slot	*s;
+	size_t		 n;
+	struct stat	 seen;		/* the file as last read */
+	bool		 have_seen;
+};
+
+static struct slot *
+find(const struct tofu *t, const char *host)
+{
+	size_t	 i;
+
+	for (i = 0; i < t->n; i++)
+		if (strcmp(t->s[i].e.host, host) == 0)
+			return &t->s[i];
+	return NULL;
+}
+
+static bool
+parse_line(char *line, struct tofu_entry *e)
+{
+	char	*f[4], *save = NULL, *p;
+	int	 i;
+
+	for (i = 0, p = line; i < 4; i++, p = NULL)
+		if ((f[i] = strtok_r(p, " ", &save)) == NULL)
+			return false;
+	if (strtok_r(NULL, " ", &save) != NULL ||
+	    strlen(f[0]) > HOST_MAX || !pin_parse(f[1], &e->leaf) ||
+	    !parse_rfc3339(f[3], &e->since))
+		return false;
+	snprintf(e->host, sizeof(e->host), "%s", f[0]);
+	e->has_issuer = strcmp(f[2], "-") != 0;
+	return !e->has_issuer || pin_parse(f[2], &e->issuer);
+}
+
+/* The file's entries into *out (NULL, 0 when there is no file). */
+static int
+read_file(const struct tofu *t, struct slot **out, size_t *nout,
+    struct stat *st, FILE *errs)
+{
+	char		 path[4096], *buf, *line, *save = NULL;
+	size_t		 len, n = 0;
+	int		 lineno = 0;
+	struct slot	*s = NULL;
+
+	*out = NULL;
+	*nout = 0;
+	snprintf(path, sizeof(path), "%s/%s", t->dir, TOFU_FILE);
+	if ((buf = file_read(path, t->max * LINE_MAX_ + 1, &len, NULL)) ==
+	    NULL) {
+		if (errno == ENOENT) {
+			memset(st, 0, sizeof(*st));
+			return 0;
+		}
+		if (errs != NULL)
+			fprintf(errs, "%s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (stat(path, st) == -1)
+		memset(st, 0, sizeof(*st));
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		lineno++;
+		if (n == t->max) {
+			if (errs != NULL)
+				fprintf(errs, "%s:%d: more than %zu hosts\n",
+				    path, lineno, t->max);
+			goto bad;
+		}
+		s = xreallocarray(s, n + 1, sizeof(*s));
+		memset(&s[n], 0, sizeof(s[n]));
+		if (!parse_line(line, &s[n].e)) {
+			if (errs != NULL)
+				fprintf(errs, "%s:%d: not \"HOST sha256/LEAF "
+				    "sha256/ISSUER|- TIME\"\n", path, lineno);
+			goto bad;
+		}
+		n++;
+	}
+	free(buf);
+	*out = s;
+	*nout = n;
+	return 0;
+bad:
+	free(buf);
+	free(s);
+	return -1;
+}
+
+static bool
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Take the file's entries, keeping the changes not yet written. */
+static void
+merge(struct tofu *t, struct slot *fresh, size_t nfresh)
+{
+	size_t	 i, j;
+
+	for (i = 0; i < t->n; i++) {
+		if (!t->s[i].dirty)
+			continue;
+		for (j = 0; j < nfresh; j++)
+			if (strcmp(fresh[j].e.host, t->s[i].e.host) == 0)
+				break;
+		if (j == nfresh) {
+			fresh = xreallocarray(fresh, nfresh + 1,
+			    sizeof(*fresh));
+			nfresh++;
+		}
+		fresh[j] = t->s[i];
+	}
+	free(t->s);
+	t->s = fresh;
+	t->n = nfresh;
+}
+
+static int
+lock(const struct tofu *t)
+{
+	char	 path[4096];
+	int	 fd, tries = t->patient ? 200 : 1;
+
+	snprintf(path, sizeof(path), "%s/%s.lock", t->dir, TOFU_FILE);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600)) == -1)
+		return -1;
+	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK || --tries == 0) {
+			close(fd);
+			return -1;
+		}
+		usleep(10000);		/* the CLI only: up to 2 s */
+	}
+	return fd;
+}
+
+/* The whole store to the file; the caller holds the lock. */
+static int
+write_locked(struct tofu *t)
+{
+	char	*buf, a[PIN_TEXT_LEN + 1], b[PIN_TEXT_LEN + 1], when[32];
+	char	 path[4096];
+	size_t	 i, len = 0;
+	int	 rc = -1;
+
+	buf = xcalloc(t->n + 1, LINE_MAX_);
+	for (i = 0; i < t->n; i++) {
+		pin_format(&t->s[i].e.leaf, a);
+		if (t->s[i].e.has_issuer)
+			pin_format(&t->s[i].e.issuer, b);
+		format_rfc3339(t->s[i].e.since, when, sizeof(when));
+		len += (size_t)snprintf(buf + len, LINE_MAX_, "%s %s %s %s\n",
+		    t->s[i].e.host, a, t->s[i].e.has_issuer ? b : "-", when);
+	}
+	if (file_replace(t->dir, TOFU_FILE, buf, len) == 0) {
+		for (i = 0; i < t->n; i++)
+			t->s[i].dirty = false;
+		snprintf(path, sizeof(path), "%s/%s", t->dir, TOFU_FILE);
+		t->have_seen = stat(path, &t->seen) == 0;
+		rc = 0;
+	}
+	free(buf);
+	return rc;
+}
+
+/* Under the lock: read the file again (another process may have changed
+ * it), keep what is not in it yet, write it all. */
+static int
+save(struct tofu *t)
+{
+	struct slot	*fresh;
+	size_t		 nfresh;
+	struct stat	 st;
+	int		 fd, rc = -1;
+
+	if ((fd = lock(t)) == -1)
+		return -1;
+	if (read_file(t, &fresh, &nfresh, &st, NULL) == 0) {
+		merge(t, fresh, nfresh);
+		rc = write_locked(t);
+	}
+	close(fd);
+	return rc;
+}
+
+struct tofu *
+tofu_open(const char *dir, size_t max, FILE *errs)
+{
+	struct tofu	*t = xcalloc(1, sizeof(*t));
+
+	t->dir = xstrdup(dir);
+	t->max = max;
+	if (read_file(t, &t->s, &t->n, &t->seen, errs) == -1) {
+		tofu_free(t);
+		return NULL;
+	}
+	t->have_seen = true;
+	return t;
+}
+
+void
+tofu_wait_for_lock(struct tofu *t)
+{
+	t->patient = true;
+}
+
+void
+tofu_free(struct tofu *t)
+{
+	if (t == NULL)
+		return;
+	free(t->s);
+	free(t->dir);
+	free(t);
+}
+
+void
+tofu_refresh(struct tofu *t)
+{
+	char		 path[4096];
+	struct stat	 st;
+	struct slot	*fresh;
+	size_t		 nfresh, i;
+	bool		 dirty = false;
+
+	snprintf(path, sizeof(path), "%s/%s", t->dir, TOFU_FILE);
+	if (stat(path, &st) == -1)
+		memset(&st, 0, sizeof(st));
+	for (i = 0; i < t->n; i++)
+		dirty |= t->s[i].dirty;
+	if (t->have_seen && same_file(&st, &t->seen)) {
+		if (dirty)
+			(void)save(t);	/* the lock was busy last time */
+		return;
+	}
+	if (read_file(t, &fresh, &nfresh, &st, NULL) == -1)
+		return;		/* damaged by hand: keep what we know */
+	merge(t, fresh, nfresh);
+	t->seen = st;
+	t->have_seen = true;
+	if (dirty)
+		(void)save(t);
+}
+
+const struct tofu_entry *
+tofu_get(const struct tofu *t, const char *host)
+{
+	const struct slot	*s = find(t, host);
+
+	return s != NULL ? &s->e : NULL;
+}
+
+int
+tofu_put(struct tofu *t, const char *host, const struct pin *leaf,
+    const struct pin *issuer, int64_t now, const char **why)
+{
+	struct slot	*s = find(t, host);
+
+	if (s == NULL) {
+		if (t->n >= t->max) {
+			*why = "the TOFU store is full";
+			return -1;
+		}
+		t->s = xreallocarray(t->s, t->n + 1, sizeof(*t->s));
+		s = &t->s[t->n++];
+	}
+	memset(s, 0, sizeof(*s));
+	snprintf(s->e.host, sizeof(s->e.host), "%s", host);
+	s->e.leaf = *leaf;
+	if ((s->e.has_issuer = issuer != NULL))
+		s->e.issuer = *issuer;
+	s->e.since = now;
+	s->dirty = true;
+	if (save(t) == -1) {
+		*why = "not written yet (the store is locked or cannot be "
+		    "written); kept in memory";
+		return -1;
+	}
+	return 0;
+}
+
+int
+tofu_forget(struct tofu *t, const char *host)
+{
+	struct slot	*fresh, *s;
+	size_t		 nfresh;
+	struct stat	 st;
+	int		 fd, rc = -1;
+
+	/* under the lock from the read to the write */
+	if ((fd = lock(t)) == -1)
+		return -1;
+	if (read_file(t, &fresh, &nfresh, &st, NULL) == 0) {
+		merge(t, fresh, nfresh);
+		if ((s = find(t, host)) == NULL)
+			rc = 0;
+		else {
+			*s = t->s[--t->n];
+			rc = write_locked(t) == 0 ? 1 : -1;
+		}
+	}
+	close(fd);
+	return rc;
+}
+
+size_t
+tofu_count(const struct tofu *t)
+{
+	return t->n;
+}
+
+const struct tofu_entry *
+tofu_at(const struct tofu *t, size_t i)
+{
+	return i < t->n ? &t->s[i].e : NULL;
+}

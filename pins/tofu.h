@@ -1,0 +1,51 @@
+/*
+ * tofu.h - the trust-on-first-use store: for each host under policy tofu,
+ * the leaf key (and its issuer's) first seen, kept in state_dir/tofu.pins
+ * across restarts; shared with `pinshim tofu list|forget` while the
+ * daemon runs.
+ */
+#ifndef PINSHIM_PINS_TOFU_H
+#define PINSHIM_PINS_TOFU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pins/host.h"
+#include "pins/pin.h"
+
+#define TOFU_FILE	"tofu.pins"
+#define TOFU_DEFAULT_MAX 1024
+
+struct tofu_entry {
+	char		 host[HOST_MAX + 1];
+	struct pin	 leaf;
+	bool		 has_issuer;
+	struct pin	 issuer;
+	int64_t		 since;		/* first seen (or last accepted) */
+};
+
+struct tofu;
+
+/* The store in dir, read now; max: hosts it may hold. Errors (a damaged
+ * line) go to errs with FILE:LINE, and the store is then refused. */
+struct tofu	*tofu_open(const char *dir, size_t max, FILE *errs);
+void		 tofu_free(struct tofu *);
+/* For `pinshim tofu`: wait (up to 2 s) for the daemon's write, instead
+ * of giving up at once. */
+void		 tofu_wait_for_lock(struct tofu *);
+/* Read the file again if another process (pinshim tofu) changed it. */
+void		 tofu_refresh(struct tofu *);
+const struct tofu_entry *tofu_get(const struct tofu *, const char *host);
+/* Add or replace host's entry and write the file (temp, fsync, rename).
+ * 0; -1 with *why: full, or the file could not be written (the entry is
+ * then kept in memory and written with the next change). */
+int		 tofu_put(struct tofu *, const char *host, const struct pin *leaf,
+		    const struct pin *issuer, int64_t now, const char **why);
+/* 1 forgotten, 0 not there, -1 the file could not be written. */
+int		 tofu_forget(struct tofu *, const char *host);
+size_t		 tofu_count(const struct tofu *);
+const struct tofu_entry *tofu_at(const struct tofu *, size_t i);
+
+#endif
