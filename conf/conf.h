@@ -47,7 +47,7 @@ struct listen_conf {
 
 #define LISTEN_IDLE_DEFAULT	300	/* forward, transparent (not tunnel) */
 
-#define FEED_DEFAULT_REFRESH	300
+#define FEED_DEFAULT_REFRESH	200
 #define FEED_DEFAULT_MAX_SIZE	(1024 * 1024)
 #define FEED_DEFAULT_TIMEOUT	30
 

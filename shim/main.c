@@ -67,6 +67,10 @@ static const struct {
 	{ "tofu", cmd_tofu, "tofu list|forget HOST [-c FILE]\n"
 	    "                             the TOFU pins in state_dir (safe "
 	    "while pinshim runs)" },
+	{ "monitor", cmd_monitor, "monitor FEED (--pubkey KEY... | -c INI) "
+	    "[--every SECONDS] [--alert CMD] [--json]\n"
+	    "                             probe every pinned host of a "
+	    "verified feed; exit 1 on a mismatch" },
 	{ "ca", cmd_ca, "ca init DIR [--cn NAME]    create the local "
 	    "interception CA (ECDSA P-256)" },
 	{ "version", cmd_version, "version                    print the "

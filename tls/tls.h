@@ -170,6 +170,10 @@ bool		 tls_trust_error(int err);
 
 /* "sha256/A,sha256/B" for a chain (unreadable ones: "?"). */
 void		 tls_chain_pins(const struct tls_chain *, char *out, size_t sz);
+/* Certificate i of a chain: its key's pin and its notAfter (seconds since
+ * the epoch, 64-bit everywhere). false if it cannot be read. */
+bool		 tls_chain_cert_info(const struct tls_chain *, int i,
+		    struct pin *, int64_t *not_after);
 /* Pins of a certificate (shared with `pinshim pin`). */
 int		 tls_cert_pin(WOLFSSL_X509 *, struct pin *);
 /* Subject as a one-line string into buf. */

@@ -17,6 +17,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <arpa/inet.h>
 
@@ -29,6 +30,7 @@
 
 #include "pins/host.h"
 #include "base/mem.h"
+#include "base/parse.h"
 #include "tls/tls.h"
 
 struct node {
@@ -243,6 +245,29 @@ chain_cert(const struct tls_chain *ch, int i)
 	const unsigned char	*der = ch->der[i];
 
 	return wolfSSL_d2i_X509(NULL, &der, (int)ch->len[i]);
+}
+
+bool
+tls_chain_cert_info(const struct tls_chain *ch, int i, struct pin *pin,
+    int64_t *not_after)
+{
+	WOLFSSL_X509		*x;
+	WOLFSSL_ASN1_TIME	*na;
+	struct tm		 tm;
+	char			 text[32];
+	bool			 ok = false;
+
+	if (ch == NULL || i < 0 || i >= ch->n || (x = chain_cert(ch, i)) ==
+	    NULL)
+		return false;
+	/* through RFC 3339 text: our parser is 64-bit where timegm is not */
+	if (tls_cert_pin(x, pin) == 0 &&
+	    (na = wolfSSL_X509_get_notAfter(x)) != NULL &&
+	    wolfSSL_ASN1_TIME_to_tm(na, &tm) == WOLFSSL_SUCCESS &&
+	    strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
+		ok = parse_rfc3339(text, not_after);
+	wolfSSL_X509_free(x);
+	return ok;
 }
 
 void

@@ -9,5 +9,19 @@ int	 cmd_feed(int argc, char **argv);
 int	 cmd_ca(int argc, char **argv);
 int	 cmd_status(int argc, char **argv);
 int	 cmd_tofu(int argc, char **argv);
+int	 cmd_monitor(int argc, char **argv);
+
+/* Shared by the subcommands (cmd_feed.c). */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+/* An ed25519:BASE64 key, or a file holding one (NAME.pub). */
+bool	 cmd_read_pubkey(const char *arg, uint8_t out[32]);
+/* A TCP connection to host:port (each address in turn, 10 s timeouts),
+ * addr: the one connected to; -1 after saying why, prefixed with who. */
+int	 cmd_dial(const char *who, const char *host, uint16_t port,
+	    char *addr, size_t addrsz);
+/* To stdout (out NULL), or atomically to out. 0, or -1 after saying why. */
+int	 cmd_write_file(const char *out, const char *buf, size_t len);
 
 #endif

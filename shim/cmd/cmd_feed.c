@@ -3,6 +3,7 @@
  * publisher's side of the signed feed and its key sets (backend teams, CI
  * pipelines, the holders of root keys).
  *
+ * `add` pins a live endpoint's verified chain into a body.
  * `sign` validates the body with the very parser the devices use before it
  * signs anything, so an unusable feed or key set is never published;
  * `cosign` lets holders add signatures one by one; `rotate` writes the
@@ -18,12 +19,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
 #include "base/file.h"
 #include "base/mem.h"
 #include "base/parse.h"
 #include "conf/conf.h"
 #include "pins/feed_keys.h"
+#include "pins/host.h"
 #include "shim/cmd/cmd.h"
+#include "shim/cmd/cmd_body.h"
+#include "tls/tls.h"
 
 #define FEED_FILE_MAX	(64UL * 1024 * 1024)
 #define USAGE_KEYGEN	"pinshim feed keygen NAME [--role root|sign]"
@@ -34,6 +41,9 @@
 #define USAGE_ROTATE	"pinshim feed rotate (--after FILE | --version N) " \
 			"--root KEY... --root-threshold N --sign KEY... " \
 			"--sign-threshold N [-o OUT]"
+#define USAGE_ADD	"pinshim feed add BODY HOST[:PORT] [--pin leaf|" \
+			"intermediate|both] [--backup PIN]... [--no-backup] " \
+			"[--connect-to ADDR:PORT] [--ca-file FILE]"
 #define USAGE_VERIFY	"pinshim feed verify (--pubkey KEY... " \
 			"[--root-threshold N] [--sign-key KEY...] " \
 			"[--sign-threshold N] [--keys-version N] | -c INI) " \
@@ -63,8 +73,8 @@ feed_cmd_keygen(int argc, char **argv)
 }
 
 /* To stdout, or atomically to out (a crash leaves no half-signed file). */
-static int
-write_out(const char *out, const char *buf, size_t len)
+int
+cmd_write_file(const char *out, const char *buf, size_t len)
 {
 	char		 dir[4096], *slash;
 	const char	*base;
@@ -90,8 +100,8 @@ write_out(const char *out, const char *buf, size_t len)
 }
 
 /* An ed25519:BASE64 key, or a file holding one (NAME.pub). */
-static bool
-read_pubkey(const char *arg, uint8_t out[FEED_KEY_LEN])
+bool
+cmd_read_pubkey(const char *arg, uint8_t out[FEED_KEY_LEN])
 {
 	char	*text = NULL;
 	size_t	 len;
@@ -117,7 +127,7 @@ role_add(struct feed_role *r, const char *arg)
 		    FEED_KEYS_MAX);
 		return false;
 	}
-	return read_pubkey(arg, r->keys[r->n]) && (r->n++, true);
+	return cmd_read_pubkey(arg, r->keys[r->n]) && (r->n++, true);
 }
 
 static bool
@@ -329,7 +339,7 @@ feed_cmd_sign(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	if (write_out(a.out, out, outlen) == -1) {
+	if (cmd_write_file(a.out, out, outlen) == -1) {
 		status = 1;
 		goto out;
 	}
@@ -404,7 +414,7 @@ feed_cmd_cosign(int argc, char **argv)
 	/* The body's bytes, the signatures it has, then the new ones. */
 	out = append_sigs(buf, b->off, buf + b->off, b->len, buf + b->off +
 	    b->len, b->end - b->off - b->len, keys, a.nkeys, true, &outlen);
-	if (out == NULL || write_out(a.out, out, outlen) == -1) {
+	if (out == NULL || cmd_write_file(a.out, out, outlen) == -1) {
 		status = 1;
 		goto out;
 	}
@@ -514,7 +524,7 @@ feed_cmd_rotate(int argc, char **argv)
 		return 2;
 	}
 	text = feed_keyset_format(&ks, &len);
-	status = write_out(out, text, len) == -1 ? 1 : 0;
+	status = cmd_write_file(out, text, len) == -1 ? 1 : 0;
 	free(text);
 	if (status == 0 && out != NULL)
 		fprintf(stderr, "wrote key set %lu to %s: now sign it with the "
@@ -697,6 +707,177 @@ usage:
 	return 2;
 }
 
+/* feed add: the live chain's pins, from a verified handshake. */
+static int
+live_pins(const char *host, uint16_t port, const char *connect_to,
+    const char *ca_file, struct pin *leaf, struct pin *issuer,
+    bool *has_issuer)
+{
+	struct tls_client	*tls;
+	struct tls_check	 chk;
+	struct tls_verdict	 v;
+	WOLFSSL			*ssl = NULL;
+	char			 addr[64], err[256], chost[HOST_MAX + 1];
+	uint16_t		 cport = port;
+	int			 fd, ret, rc = 1;
+
+	tls_init();
+	if ((tls = tls_client_new(ca_file, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "pinshim feed add: %s\n", err);
+		return 1;
+	}
+	if (connect_to != NULL && !parse_hostport(connect_to, chost,
+	    sizeof(chost), &cport)) {
+		fprintf(stderr, "--connect-to %s: not ADDRESS:PORT\n",
+		    connect_to);
+		tls_client_free(tls);
+		return 2;
+	}
+	if ((fd = cmd_dial("pinshim feed add", connect_to ? chost : host,
+	    cport, addr, sizeof(addr))) == -1) {
+		tls_client_free(tls);
+		return 1;
+	}
+	memset(&chk, 0, sizeof(chk));
+	/* tofu: the CA check, and the verified path's leaf and issuer */
+	chk.policy = POLICY_TOFU;
+	snprintf(chk.host, sizeof(chk.host), "%s", host);
+	if ((ssl = tls_session_new(tls, fd, &chk)) != NULL) {
+		wolfSSL_set_using_nonblock(ssl, 0);
+		ret = wolfSSL_connect(ssl);
+		tls_verdict(ssl, tls, &chk, ret, ret == WOLFSSL_SUCCESS ? 0 :
+		    wolfSSL_get_error(ssl, ret), &v);
+		if (!v.pass)
+			fprintf(stderr, "pinshim feed add: %s (%s): refusing to "
+			    "pin a chain that does not verify: %s: %s\n", host,
+			    addr, tls_reason_name(v.reason), v.detail);
+		else {
+			*leaf = v.tofu_leaf;
+			*issuer = v.tofu_issuer;
+			*has_issuer = v.tofu_has_issuer;
+			rc = 0;
+		}
+	}
+	tls_session_free(ssl);
+	tls_check_clear(&chk);
+	close(fd);
+	tls_client_free(tls);
+	return rc;
+}
+
+static int
+feed_cmd_add(int argc, char **argv)
+{
+	const char	*body_path = NULL, *target = NULL, *mode = "leaf";
+	const char	*connect_to = NULL, *ca_file = CONF_DEFAULT_CA_FILE, *why;
+	char		 host[HOST_MAX + 1], canon[HOST_MAX + 1], section[300];
+	char		 list[(FEED_SIGS_MAX + 2) * (PIN_TEXT_LEN + 2)], text[PIN_TEXT_LEN + 1];
+	struct pin	 leaf, issuer, backups[FEED_SIGS_MAX];
+	size_t		 nb = 0, len, outlen, k;
+	uint16_t	 port = 443;
+	bool		 no_backup = false, has_issuer = false, backup;
+	char		*body = NULL, *out = NULL;
+	struct feed_body *c = NULL;
+	int		 i, rc;
+
+	for (i = 1; i < argc; i++) {
+		const char	*o = argv[i], *v = i + 1 < argc ? argv[i + 1] :
+				    NULL;
+
+		if (strcmp(o, "--no-backup") == 0)
+			no_backup = true;
+		else if (o[0] != '-' && body_path == NULL)
+			body_path = o;
+		else if (o[0] != '-' && target == NULL)
+			target = o;
+		else if (v != NULL && strcmp(o, "--pin") == 0)
+			mode = argv[++i];
+		else if (v != NULL && strcmp(o, "--connect-to") == 0)
+			connect_to = argv[++i];
+		else if (v != NULL && strcmp(o, "--ca-file") == 0)
+			ca_file = argv[++i];
+		else if (v != NULL && strcmp(o, "--backup") == 0 &&
+		    nb < FEED_SIGS_MAX) {
+			if (!pin_parse(v, &backups[nb])) {
+				fprintf(stderr, "--backup %s: not a sha256/ pin\n",
+				    v);
+				return 2;
+			}
+			nb++;
+			i++;
+		} else
+			target = NULL, body_path = NULL, i = argc;
+	}
+	if (body_path == NULL || target == NULL ||
+	    (strcmp(mode, "leaf") != 0 && strcmp(mode, "intermediate") != 0 &&
+	    strcmp(mode, "both") != 0)) {
+		fprintf(stderr, "usage: " USAGE_ADD "\n");
+		return 2;
+	}
+	if (!parse_hostport(target, host, sizeof(host), &port))
+		snprintf(host, sizeof(host), "%s", target);
+	if (!host_canon(host, canon, sizeof(canon), &why)) {
+		fprintf(stderr, "%s: %s\n", host, why);
+		return 2;
+	}
+	if ((body = file_read(body_path, FEED_FILE_MAX, &len, stderr)) == NULL)
+		return 1;
+	if ((rc = live_pins(canon, port, connect_to, ca_file, &leaf, &issuer,
+	    &has_issuer)) != 0)
+		goto out;
+	rc = 2;
+	if (strcmp(mode, "leaf") != 0 && !has_issuer) {
+		fprintf(stderr, "%s: the verified path has no intermediate to "
+		    "pin (use --pin leaf)\n", canon);
+		goto out;
+	}
+	list[0] = '\0';
+	if (strcmp(mode, "intermediate") != 0) {
+		pin_format(&leaf, text);
+		strcat(list, text);
+	}
+	if (strcmp(mode, "leaf") != 0) {
+		pin_format(&issuer, text);
+		snprintf(list + strlen(list), sizeof(list) - strlen(list),
+		    "%s%s", list[0] ? ", " : "", text);
+	}
+	backup = false;
+	for (k = 0; k < nb; k++) {
+		pin_format(&backups[k], text);
+		if (strstr(list, text) != NULL)
+			continue;
+		backup = true;	/* a pin the live chain does not carry */
+		snprintf(list + strlen(list), sizeof(list) - strlen(list),
+		    ", %s", text);
+	}
+	if (!backup && !no_backup) {
+		fprintf(stderr, "%s: no backup pin: every pin would be on the "
+		    "chain served now, and the day that key is replaced every "
+		    "device refuses the server until a new feed arrives (a bank "
+		    "bricked its app that way). Add --backup sha256/... (the "
+		    "pin of a key you hold in reserve), or --no-backup\n",
+		    canon);
+		goto out;
+	}
+	snprintf(section, sizeof(section), "domain:%s", canon);
+	out = body_set(body, len, section, "pins", list, &outlen);
+	/* the devices' own parser decides whether it is usable */
+	if ((c = feed_body_parse(body_path, out, outlen, stderr)) == NULL)
+		goto out;
+	if (cmd_write_file(body_path, out, outlen) == -1) {
+		rc = 1;
+		goto out;
+	}
+	fprintf(stderr, "%s: [%s] pins = %s (from %s; sign and publish)\n",
+	    body_path, section, list, mode);
+	rc = 0;
+out:
+	feed_body_free(c);
+	free(out);
+	free(body);
+	return rc;
+}
+
 int
 cmd_feed(int argc, char **argv)
 {
@@ -706,7 +887,7 @@ cmd_feed(int argc, char **argv)
 	} subs[] = {
 		{ "keygen", feed_cmd_keygen }, { "sign", feed_cmd_sign },
 		{ "cosign", feed_cmd_cosign }, { "rotate", feed_cmd_rotate },
-		{ "verify", feed_cmd_verify },
+		{ "verify", feed_cmd_verify }, { "add", feed_cmd_add },
 	};
 	size_t	 i;
 
@@ -715,6 +896,6 @@ cmd_feed(int argc, char **argv)
 			return subs[i].fn(argc - 1, argv + 1);
 	fprintf(stderr, "usage: " USAGE_KEYGEN "\n       " USAGE_SIGN "\n"
 	    "       " USAGE_COSIGN "\n       " USAGE_ROTATE "\n       "
-	    USAGE_VERIFY "\n");
+	    USAGE_VERIFY "\n       " USAGE_ADD "\n");
 	return 2;
 }

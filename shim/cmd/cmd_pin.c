@@ -83,8 +83,9 @@ pin_file(const char *path)
 	return 0;
 }
 
-static int
-dial(const char *host, uint16_t port, char *addr, size_t addrsz)
+int
+cmd_dial(const char *who, const char *host, uint16_t port, char *addr,
+    size_t addrsz)
 {
 	struct addrinfo	 hints, *res, *ai;
 	struct timeval	 tv = { 10, 0 };
@@ -95,8 +96,7 @@ dial(const char *host, uint16_t port, char *addr, size_t addrsz)
 	hints.ai_socktype = SOCK_STREAM;
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	if ((rc = getaddrinfo(host, portstr, &hints, &res)) != 0) {
-		fprintf(stderr, "pinshim pin: %s: %s\n", host,
-		    gai_strerror(rc));
+		fprintf(stderr, "%s: %s: %s\n", who, host, gai_strerror(rc));
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -107,7 +107,7 @@ dial(const char *host, uint16_t port, char *addr, size_t addrsz)
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
-		fprintf(stderr, "pinshim pin: %s: %s\n", addr,
+		fprintf(stderr, "%s: %s: connect: %s\n", who, addr,
 		    strerror(errno));
 		close(fd);
 		fd = -1;
@@ -171,7 +171,8 @@ pin_connect(const char *target, const char *servername, const char *ca_file)
 		fprintf(stderr, "pinshim pin: %s\n", err);
 		goto out;
 	}
-	if ((fd = dial(host, port, addr, sizeof(addr))) == -1)
+	if ((fd = cmd_dial("pinshim pin", host, port, addr, sizeof(addr))) ==
+	    -1)
 		goto out;
 	if ((ssl = tls_session_new(tls, fd, &chk)) == NULL) {
 		fprintf(stderr, "pinshim pin: cannot create a TLS session\n");
