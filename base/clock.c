@@ -6,8 +6,11 @@
  * or whose clock is set back, cannot make an expired feed, pin set or
  * certificate valid again.
  *
- * Must never: go backwards, or be raised by anything an attacker on the
- * network controls (the callers only raise it from signed or local data).
+ * Must never: go backwards (but for clock_reset, when the feed keys that
+ * raised it were replaced), or be raised by anything an attacker on the
+ * network controls (the callers only raise it from signed or local data,
+ * and a feed signed by the signing role alone at most a day past a sane
+ * system clock: shim/remote/feedsync.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -60,6 +63,12 @@ clock_raise(time_t t)
 		return false;
 	floor_t = t;
 	return true;
+}
+
+void
+clock_reset(void)
+{
+	floor_t = PINSHIM_BUILD_TIME;
 }
 
 time_t

@@ -14,6 +14,9 @@ time_t		 clock_now(void);
 /* Raise the floor to t (never lowers it); true if it moved. */
 bool		 clock_raise(time_t t);
 time_t		 clock_floor(void);
+/* Back to the build time: what a replaced (possibly stolen) feed key
+ * raised the floor to is not evidence any more. */
+void		 clock_reset(void);
 /* The floor this binary starts with: the date of its source. */
 time_t		 clock_build_time(void);
 

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/parse.h"
 #include "log.h"
 
 static enum log_level	 level = LOG_INFO;
@@ -162,6 +163,7 @@ log_msg(enum log_level l, const char *fmt, ...)
 		va_start(ap, fmt);
 		n = vsnprintf(line + off, sizeof(line) - off, fmt, ap);
 		va_end(ap);
+		str_printable(line + off);	/* a line stays one line */
 		off += n > 0 ? (size_t)n : 0;
 		if (off > sizeof(line) - 1)
 			off = sizeof(line) - 1;
@@ -182,6 +184,7 @@ log_msg(enum log_level l, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(line + off, sizeof(line) - off - 1, fmt, ap);
 	va_end(ap);
+	str_printable(line + off);	/* a line stays one line */
 	if (n < 0)
 		n = 0;
 	off += (size_t)n;

@@ -138,3 +138,11 @@ format_rfc3339(int64_t t, char *buf, size_t sz)
 	    (long long)y, m, d, (long long)(rem / 3600),
 	    (long long)(rem / 60 % 60), (long long)(rem % 60));
 }
+
+void
+str_printable(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}

@@ -22,6 +22,9 @@ bool	 parse_hostport(const char *s, char *host, size_t hostsz,
 /* "2027-01-31T12:00:00Z" (UTC only) to seconds since the epoch, in 64
  * bits whatever time_t is (2038 is near for a feed's expires). */
 bool	 parse_rfc3339(const char *s, int64_t *out);
+/* Control bytes (below 0x20, and 0x7f) in s become '?': text that came
+ * from a peer is printed, never interpreted by a terminal. */
+void	 str_printable(char *s);
 void	 format_rfc3339(int64_t, char *buf, size_t sz);	/* sz >= 21 */
 
 #endif

@@ -267,7 +267,8 @@ weaker_at(const struct snapshot *old, const struct snapshot *new,
 }
 
 /* Hosts that stand for what pattern covers: the name itself, one name
- * below it for a wildcard (a name no real rule is written for). */
+ * below it for a wildcard ("_", a label no real rule is written for and
+ * the shortest there is: a base too long for it has no host below). */
 static bool
 weaker_for(const struct snapshot *old, const struct snapshot *new,
     const struct rule *r, char *why, size_t whysz)
@@ -278,7 +279,7 @@ weaker_for(const struct snapshot *old, const struct snapshot *new,
 	    weaker_at(old, new, r->pat.base, why, whysz))
 		return true;
 	if (r->pat.kind == HOSTPAT_EXACT || snprintf(probe, sizeof(probe),
-	    "pinshim-probe.%s", r->pat.base) >= (int)sizeof(probe))
+	    "_.%s", r->pat.base) >= (int)sizeof(probe))
 		return false;
 	return weaker_at(old, new, probe, why, whysz);
 }

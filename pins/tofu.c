@@ -25,6 +25,7 @@
 #include "pins/tofu.h"
 
 #define LINE_MAX_	(HOST_MAX + 2 * (PIN_TEXT_LEN + 1) + 32)
+#define HARD_MAX	16384	/* lines read, whatever tofu_max says now */
 
 struct slot {
 	struct tofu_entry e;
@@ -70,6 +71,14 @@ parse_line(char *line, struct tofu_entry *e)
 	return !e->has_issuer || pin_parse(f[2], &e->issuer);
 }
 
+static bool
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
 /* The file's entries into *out (NULL, 0 when there is no file). */
 static int
 read_file(const struct tofu *t, struct slot **out, size_t *nout,
@@ -83,25 +92,36 @@ read_file(const struct tofu *t, struct slot **out, size_t *nout,
 	*out = NULL;
 	*nout = 0;
 	snprintf(path, sizeof(path), "%s/%s", t->dir, TOFU_FILE);
-	if ((buf = file_read(path, t->max * LINE_MAX_ + 1, &len, NULL)) ==
-	    NULL) {
-		if (errno == ENOENT) {
+	/* the file as it was before the read, and the same after: what st
+	 * says is what was read (a rename in between: read again) */
+	for (int tries = 0; ; tries++) {
+		struct stat	 after;
+
+		if (stat(path, st) == -1)
 			memset(st, 0, sizeof(*st));
-			return 0;
+		if ((buf = file_read(path, HARD_MAX * LINE_MAX_ + 1, &len,
+		    NULL)) == NULL) {
+			if (errno == ENOENT) {
+				memset(st, 0, sizeof(*st));
+				return 0;
+			}
+			if (errs != NULL)
+				fprintf(errs, "%s: %s\n", path,
+				    strerror(errno));
+			return -1;
 		}
-		if (errs != NULL)
-			fprintf(errs, "%s: %s\n", path, strerror(errno));
-		return -1;
+		if (tries == 2 || (stat(path, &after) == 0 &&
+		    same_file(st, &after)))
+			break;
+		free(buf);
 	}
-	if (stat(path, st) == -1)
-		memset(st, 0, sizeof(*st));
 	for (line = strtok_r(buf, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {
 		lineno++;
-		if (n == t->max) {
+		if (n == HARD_MAX) {
 			if (errs != NULL)
-				fprintf(errs, "%s:%d: more than %zu hosts\n",
-				    path, lineno, t->max);
+				fprintf(errs, "%s:%d: more than %d hosts\n",
+				    path, lineno, HARD_MAX);
 			goto bad;
 		}
 		s = xreallocarray(s, n + 1, sizeof(*s));
@@ -124,13 +144,6 @@ bad:
 	return -1;
 }
 
-static bool
-same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_ino == b->st_ino && a->st_size == b->st_size &&
-	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
-}
 
 /* Take the file's entries, keeping the changes not yet written. */
 static void
@@ -145,6 +158,9 @@ merge(struct tofu *t, struct slot *fresh, size_t nfresh)
 			if (strcmp(fresh[j].e.host, t->s[i].e.host) == 0)
 				break;
 		if (j == nfresh) {
+			if (nfresh >= t->max)
+				continue;	/* full meanwhile: pinned anew
+						 * at its next connection */
 			fresh = xreallocarray(fresh, nfresh + 1,
 			    sizeof(*fresh));
 			nfresh++;

@@ -97,7 +97,7 @@ bad:
 int
 cmd_status(int argc, char **argv)
 {
-	const char		*path = CONF_DEFAULT_PATH, *why, *h;
+	const char		*path = CONF_DEFAULT_PATH, *why, *h, *p;
 	struct http1_head	 head;
 	struct conf		*c;
 	char			*buf, where[HOST_MAX + 128];
@@ -142,7 +142,10 @@ cmd_status(int argc, char **argv)
 		return 1;
 	}
 	fputs(buf + head.len, stdout);
-	h = strstr(buf + head.len, "\nhealth: ");
+	/* the last line says it: detail lines above may say anything */
+	for (h = NULL, p = buf + head.len; (p = strstr(p, "\nhealth: ")) !=
+	    NULL; p++)
+		h = p;
 	if (h != NULL && (strncmp(h, "\nhealth: ok\n", 12) == 0 ||
 	    strncmp(h, "\nhealth: no-feed\n", 17) == 0))
 		status = 0;

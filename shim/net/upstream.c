@@ -502,6 +502,7 @@ count(const struct upstream_result *r, const char *listener,
 	snprintf(m.detail, sizeof(m.detail), "%.*s", (int)sizeof(m.detail) - 1,
 	    r->detail);
 	snprintf(m.presented, sizeof(m.presented), "%s", r->tv.presented);
+	str_printable(m.detail);
 	metrics_refusal(&m);
 }
 

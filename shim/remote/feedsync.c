@@ -65,6 +65,8 @@ struct feedsync {
 	unsigned		 failures;
 	struct fetch		*fetch;		/* in flight, or NULL */
 	unsigned long long	 floor;		/* highest version accepted */
+	bool			 floor_dirty;	/* not yet in FEED_FLOOR */
+	bool			 keys_dirty;	/* chain not yet in FEED_KEYS */
 	struct feed_keyset	 keys;		/* trusted now */
 	char			*chain;		/* the updates to it; owned */
 	size_t			 chainlen;
@@ -152,22 +154,75 @@ feed_check(struct feedsync *fs, const char *name, const char *buf,
 	return c;
 }
 
+/* The version floor, then the key-set chain, to state_dir, each written
+ * once it changed and until it is written. After pins.feed: a crash
+ * before either is repaired at start from the cached feed, which carries
+ * the updates (and, applied again, resets the floor again). The floor
+ * goes first: a new key set on disk with a fast-forwarded floor beside it
+ * would refuse every feed the new keys sign. */
 static void
-floor_save(struct feedsync *fs)
+trust_persist(struct feedsync *fs)
 {
-	char	 v[32];
+	const char	*dir = fs->srv->conf->state_dir;
+	char		 v[32];
 
-	snprintf(v, sizeof(v), "%llu\n", fs->floor);
-	if (file_replace(fs->srv->conf->state_dir, FEED_FLOOR, v,
-	    strlen(v)) == -1)
-		log_warn("feed: cannot record version %llu in %s/%s: %s (the "
-		    "cached feed still carries it)", fs->floor,
-		    fs->srv->conf->state_dir, FEED_FLOOR, strerror(errno));
+	if (fs->floor_dirty) {
+		snprintf(v, sizeof(v), "%llu\n", fs->floor);
+		if (file_replace(dir, FEED_FLOOR, v, strlen(v)) == -1) {
+			log_warn("feed: cannot record version %llu in %s/%s: "
+			    "%s (the cached feed still carries it; retried "
+			    "with the next feed)", fs->floor, dir, FEED_FLOOR,
+			    strerror(errno));
+			return;
+		}
+		fs->floor_dirty = false;
+	}
+	if (fs->keys_dirty) {
+		if (file_replace(dir, FEED_KEYS, fs->chain, fs->chainlen) ==
+		    -1) {
+			log_warn("feed: cannot record key set %lu in %s/%s: %s "
+			    "(the cached feed still carries it; retried with "
+			    "the next feed)", fs->keys.version, dir, FEED_KEYS,
+			    strerror(errno));
+			return;
+		}
+		fs->keys_dirty = false;
+	}
+}
+
+/* A feed's issued is evidence of the time only as far as its signers are
+ * trusted: signed by the signing role alone, it raises the latest known
+ * time at most a day past a sane system clock (not behind the build
+ * date), so a stolen signing key cannot date every device into the
+ * future; a device whose clock is not sane (an RTC-less boot) has nothing
+ * better than the feed. When the signing role was replaced, what the old
+ * keys raised the floor to is dropped first. */
+#define ISSUED_SKEW	86400
+
+static void
+clock_from_feed(struct feedsync *fs, const struct feed_body *c,
+    const struct feed_proof *p)
+{
+	time_t	 sys = time(NULL), t = (time_t)c->issued;
+	char	 a[32];
+
+	if (p->sign_rotated) {
+		clock_reset();
+		fs->clock_saved = 0;	/* written again, lower */
+	}
+	if (!p->root_met && sys >= clock_build_time() && t > sys +
+	    ISSUED_SKEW) {
+		format_rfc3339(c->issued, a, sizeof(a));
+		log_warn("feed: version %llu says issued %s, over a day ahead of "
+		    "the system clock; only the root threshold may move the "
+		    "latest known time that far", c->version, a);
+		t = sys + ISSUED_SKEW;
+	}
+	clock_raise(t);
 }
 
 /* Trust the key set a proven file moved to: the updates go on the end of
- * the persisted chain. Called once the file itself is persisted, so a
- * crash in between is repaired at start from the cached feed. */
+ * the chain, written by trust_persist. */
 static void
 keys_advance(struct feedsync *fs, const char *buf, const struct feed_proof *p)
 {
@@ -183,11 +238,7 @@ keys_advance(struct feedsync *fs, const char *buf, const struct feed_proof *p)
 		    p->applied[i].len);
 		fs->chainlen += p->applied[i].len;
 	}
-	if (file_replace(fs->srv->conf->state_dir, FEED_KEYS, fs->chain,
-	    fs->chainlen) == -1)
-		log_warn("feed: cannot record key set %lu in %s/%s: %s (the "
-		    "cached feed still carries it)", p->keys.version,
-		    fs->srv->conf->state_dir, FEED_KEYS, strerror(errno));
+	fs->keys_dirty = true;
 	log_warn("feed: key set %lu -> %lu: %zu root key(s), threshold %lu; "
 	    "%zu signing key(s), threshold %lu%s", fs->keys.version,
 	    p->keys.version, p->keys.root.n, p->keys.root.threshold,
@@ -248,6 +299,7 @@ feed_consider(struct feedsync *fs, const char *src, const char *buf,
 		snprintf(why, whysz, "version %llu is the one in force",
 		    c->version);
 		feed_body_free(c);
+		trust_persist(fs);	/* what an earlier write left undone */
 		return FEED_UNCHANGED;
 	}
 	/* Against the highest version ever accepted, not just the one in
@@ -281,11 +333,12 @@ feed_consider(struct feedsync *fs, const char *src, const char *buf,
 		return FEED_REJECTED;
 	}
 	keys_advance(fs, buf, &p);
-	clock_raise((time_t)c->issued);
+	clock_from_feed(fs, c, &p);
 	if (c->version > fs->floor || p.sign_rotated) {
 		fs->floor = c->version;
-		floor_save(fs);
+		fs->floor_dirty = true;
 	}
+	trust_persist(fs);
 	feed_body_free(fs->current);
 	free(fs->raw);
 	fs->current = c;
@@ -375,6 +428,7 @@ fetch_end(struct fetch *f, enum verdict v, const char *why)
 		char	 e[1024];
 
 		snprintf(e, sizeof(e), "%s: %s", f->url, why);
+		str_printable(e);
 		free(fs->last_error);
 		fs->last_error = xstrdup(e);
 	}
@@ -531,8 +585,6 @@ clock_persist(struct feedsync *fs, bool force)
 		return;
 	if (v > (time_t)fs->current->expires)
 		v = (time_t)fs->current->expires;
-	if (v < (time_t)fs->current->issued)
-		v = (time_t)fs->current->issued;
 	if (v <= fs->clock_saved || (!force && v < fs->clock_saved +
 	    CLOCK_EVERY))
 		return;
@@ -634,12 +686,12 @@ load_cache(struct feedsync *fs)
 	fs->rawlen = len;
 	fs->source = xstrdup(path);
 	keys_advance(fs, buf, &p);
-	clock_raise((time_t)fs->current->issued);
+	clock_from_feed(fs, fs->current, &p);
 	if (fs->current->version > fs->floor || p.sign_rotated) {
 		fs->floor = fs->current->version;
-		if (p.sign_rotated)
-			floor_save(fs);
+		fs->floor_dirty = p.sign_rotated;
 	}
+	trust_persist(fs);
 	format_rfc3339(fs->current->expires, t, sizeof(t));
 	log_info("feed: cached version %llu in force: %zu host rule(s), "
 	    "key set %lu, expires %s", fs->current->version,
@@ -691,8 +743,10 @@ feedsync_reload(struct feedsync *fs)
 	if (fs->current != NULL) {
 		f = xptr(open_memstream(&errs, &elen));
 		if (feed_prove("the feed in force", fs->raw, fs->rawlen,
-		    &fs->keys, true, &p, f))
+		    &fs->keys, true, &p, f)) {
 			keys_advance(fs, fs->raw, &p);
+			trust_persist(fs);
+		}
 		else {
 			fclose(f);
 			f = NULL;

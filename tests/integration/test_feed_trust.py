@@ -412,3 +412,33 @@ class Trust(FeedTest):
         self.assertEqual((v["verdict"], v["reason"]),
                          ("would-refuse", "pin-mismatch"), v)
         self.assertIn(self.backup, v["presented"])
+
+    def test_signing_key_cannot_date_devices_into_the_future(self):
+        """A stolen signing key signs issued = ten years ahead: the
+        latest known time moves at most a day past the system clock, so
+        honest feeds and certificates are not all expired afterwards."""
+        from datetime import datetime, timezone
+        up, _ = self.api()
+        ini = self.roles_ini(up, ["r1"], sign=["s1"])
+        future = self.feed_body(1, [self.leaf]).replace(
+            "issued = %s" % rfc3339(timedelta(0)),
+            "issued = %s" % rfc3339(timedelta(days=3650)), 1).replace(
+            "expires = %s" % rfc3339(timedelta(days=30)),
+            "expires = %s" % rfc3339(timedelta(days=3680)), 1)
+        self.assertIn("issued = %s" % rfc3339(timedelta(days=3650))[:10],
+                      future)
+        self.serve(self.signed("ff", future, ["s1"]).read_bytes())
+        shim = Shim(self, ini)
+        shim.log.wait("over a day ahead of the system clock")
+        shim.log.wait("feed: version 1 in force")
+        saved = datetime.strptime(
+            self.state.joinpath("clock").read_text().strip(),
+            "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        self.assertLess(saved, datetime.now(timezone.utc) +
+                        timedelta(days=1, minutes=5))
+        self.serve(self.signed("v2", self.feed_body(2, [self.leaf]), ["s1"])
+                   .read_bytes())
+        self.hup(shim)
+        shim.log.wait("feed: version 2 in force")   # not "expired"
+        shim.verdict()
+        self.passes(shim)

@@ -384,11 +384,33 @@ test_weaker_narrow_rule_under_a_pinned_wildcard(void **state)
 	add(sub, "**.example.test", POLICY_PIN, 0, POLICY_BLOCK);
 	add(sub, "*.cdn.example.test", POLICY_TOFU, 0, POLICY_BLOCK);
 	assert_true(weaker(old, sub, why));
-	assert_string_equal(why, "pinshim-probe.cdn.example.test: pin -> "
-	    "tofu");
+	assert_string_equal(why, "_.cdn.example.test: pin -> tofu");
 	snapshot_unref(old);
 	snapshot_unref(new);
 	snapshot_unref(sub);
+}
+
+static void
+test_weaker_long_wildcard_base_is_checked(void **state)
+{
+	struct snapshot	*old = snapshot_new(POLICY_BLOCK);
+	struct snapshot	*new = snapshot_new(POLICY_BLOCK);
+	char		 pat[400], label[64];
+	char		 why[300];
+
+	(void)state;
+	/* "*." + a 245-byte base: "pinshim-probe." would not fit under it */
+	memset(label, 'a', 60);
+	label[60] = '\0';
+	snprintf(pat, sizeof(pat), "*.%s.%s.%s.%s.x.test", label, label, label,
+	    label);
+	add(old, "**.x.test", POLICY_PIN, 0, POLICY_BLOCK);
+	add(new, "**.x.test", POLICY_PIN, 0, POLICY_BLOCK);
+	add(new, pat, POLICY_CA, 0, POLICY_BLOCK);
+	assert_true(weaker(old, new, why));
+	assert_contains(why, ": pin -> ca");
+	snapshot_unref(old);
+	snapshot_unref(new);
 }
 
 static void
@@ -462,6 +484,7 @@ main(void)
 		cmocka_unit_test(test_weaker_policy_change_and_removal),
 		cmocka_unit_test(test_weaker_needs_a_rule_to_weaken),
 		cmocka_unit_test(test_weaker_narrow_rule_under_a_pinned_wildcard),
+		cmocka_unit_test(test_weaker_long_wildcard_base_is_checked),
 		cmocka_unit_test(test_weaker_expiry_to_ca),
 		cmocka_unit_test(test_weaker_observe_only),
 	};
