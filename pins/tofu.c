@@ -221,12 +221,14 @@ write_locked(struct tofu *t)
 	return rc;
 }
 
-/* Under the lock: read the file again (another process may have changed
- * it), keep what is not in it yet, write it all. */
+/* Under the lock, from the read to the write: the file again (another
+ * process may have changed it), what is not in it yet kept, host (if not
+ * NULL) forgotten, all written. 1 written, 0 host was not there (nothing
+ * written), -1 locked or unwritable. */
 static int
-save(struct tofu *t)
+update(struct tofu *t, const char *forget)
 {
-	struct slot	*fresh;
+	struct slot	*fresh, *s;
 	size_t		 nfresh;
 	struct stat	 st;
 	int		 fd, rc = -1;
@@ -235,10 +237,22 @@ save(struct tofu *t)
 		return -1;
 	if (read_file(t, &fresh, &nfresh, &st, NULL) == 0) {
 		merge(t, fresh, nfresh);
-		rc = write_locked(t);
+		if (forget != NULL && (s = find(t, forget)) == NULL)
+			rc = 0;
+		else {
+			if (forget != NULL)
+				*s = t->s[--t->n];
+			rc = write_locked(t) == 0 ? 1 : -1;
+		}
 	}
 	close(fd);
 	return rc;
+}
+
+static int
+save(struct tofu *t)
+{
+	return update(t, NULL) == 1 ? 0 : -1;
 }
 
 struct tofu *
@@ -340,25 +354,7 @@ tofu_put(struct tofu *t, const char *host, const struct pin *leaf,
 int
 tofu_forget(struct tofu *t, const char *host)
 {
-	struct slot	*fresh, *s;
-	size_t		 nfresh;
-	struct stat	 st;
-	int		 fd, rc = -1;
-
-	/* under the lock from the read to the write */
-	if ((fd = lock(t)) == -1)
-		return -1;
-	if (read_file(t, &fresh, &nfresh, &st, NULL) == 0) {
-		merge(t, fresh, nfresh);
-		if ((s = find(t, host)) == NULL)
-			rc = 0;
-		else {
-			*s = t->s[--t->n];
-			rc = write_locked(t) == 0 ? 1 : -1;
-		}
-	}
-	close(fd);
-	return rc;
+	return update(t, host);
 }
 
 size_t
