@@ -179,8 +179,10 @@ lock(const struct tofu *t)
 	int	 fd, tries = t->patient ? 200 : 1;
 
 	snprintf(path, sizeof(path), "%s/%s.lock", t->dir, TOFU_FILE);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-	    0600)) == -1)
+	/* read-only is enough for flock, and 0644 lets the daemon's user
+	 * lock a file that root's `pinshim tofu` created first */
+	if ((fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0644)) == -1)
 		return -1;
 	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		if (errno != EWOULDBLOCK || --tries == 0) {

@@ -40,6 +40,23 @@ is_section(const char *p, size_t n, const char *section)
 }
 
 static bool
+is_blank_or_comment(const char *p, size_t n)
+{
+	size_t	 i = 0;
+
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r'))
+		i++;
+	return i == n || p[i] == '\n' || p[i] == ';' || p[i] == '#';
+}
+
+static bool
+is_indented(const char *p, size_t n)
+{
+	return n > 0 && (p[0] == ' ' || p[0] == '\t') &&
+	    !is_blank_or_comment(p, n);
+}
+
+static bool
 is_key(const char *p, size_t n, const char *key)
 {
 	size_t	 kl = strlen(key), i;
@@ -56,6 +73,7 @@ body_set(const char *body, size_t len, const char *section, const char *key,
     const char *value, size_t *outlen)
 {
 	const char	*p = body, *end = body + len, *cut = NULL, *cut_end = NULL;
+	const char	*q;
 	const char	*insert = NULL;
 	char		*out, line[4096];
 	size_t		 n, ll;
@@ -75,10 +93,6 @@ body_set(const char *body, size_t len, const char *section, const char *key,
 		if (in && cut == NULL && is_key(p, n, key)) {
 			cut = p;
 			cut_end = p + n;
-			/* continuation lines belong to it */
-			while (cut_end < end && (*cut_end == ' ' ||
-			    *cut_end == '\t'))
-				cut_end += line_len(cut_end, end);
 		}
 	}
 	if (in && insert == NULL)
@@ -89,7 +103,18 @@ body_set(const char *body, size_t len, const char *section, const char *key,
 	if (cut != NULL) {			/* replace the key */
 		fwrite(body, 1, (size_t)(cut - body), f);
 		fwrite(line, 1, ll, f);
-		fwrite(cut_end, 1, (size_t)(end - cut_end), f);
+		/* inih continues a value on indented lines, across blank and
+		 * comment lines, up to the next key or section: those lines
+		 * go, the blank and comment lines between them stay */
+		for (q = cut_end; q < end; q += n) {
+			n = line_len(q, end);
+			if (is_indented(q, n))
+				continue;
+			if (!is_blank_or_comment(q, n))
+				break;
+			fwrite(q, 1, n, f);
+		}
+		fwrite(q, 1, (size_t)(end - q), f);
 	} else if (insert != NULL) {		/* add it to its section */
 		const char	*at = insert;
 

@@ -711,7 +711,7 @@ usage:
 static int
 live_pins(const char *host, uint16_t port, const char *connect_to,
     const char *ca_file, struct pin *leaf, struct pin *issuer,
-    bool *has_issuer)
+    bool *has_issuer, char *chain_pins, size_t chainsz)
 {
 	struct tls_client	*tls;
 	struct tls_check	 chk;
@@ -755,6 +755,9 @@ live_pins(const char *host, uint16_t port, const char *connect_to,
 			*leaf = v.tofu_leaf;
 			*issuer = v.tofu_issuer;
 			*has_issuer = v.tofu_has_issuer;
+			/* every key on the chain now, the anchor too */
+			snprintf(chain_pins, chainsz, "%s,%s", v.presented,
+			    v.anchor);
 			rc = 0;
 		}
 	}
@@ -772,6 +775,9 @@ feed_cmd_add(int argc, char **argv)
 	const char	*connect_to = NULL, *ca_file = CONF_DEFAULT_CA_FILE, *why;
 	char		 host[HOST_MAX + 1], canon[HOST_MAX + 1], section[300];
 	char		 list[(FEED_SIGS_MAX + 2) * (PIN_TEXT_LEN + 2)], text[PIN_TEXT_LEN + 1];
+	char		 chain[TLS_PRESENTED_LEN + PIN_TEXT_LEN + 2], t[32];
+	const struct rule *r;
+	struct hostpat	 hp;
 	struct pin	 leaf, issuer, backups[FEED_SIGS_MAX];
 	size_t		 nb = 0, len, outlen, k;
 	uint16_t	 port = 443;
@@ -823,7 +829,7 @@ feed_cmd_add(int argc, char **argv)
 	if ((body = file_read(body_path, FEED_FILE_MAX, &len, stderr)) == NULL)
 		return 1;
 	if ((rc = live_pins(canon, port, connect_to, ca_file, &leaf, &issuer,
-	    &has_issuer)) != 0)
+	    &has_issuer, chain, sizeof(chain))) != 0)
 		goto out;
 	rc = 2;
 	if (strcmp(mode, "leaf") != 0 && !has_issuer) {
@@ -846,7 +852,8 @@ feed_cmd_add(int argc, char **argv)
 		pin_format(&backups[k], text);
 		if (strstr(list, text) != NULL)
 			continue;
-		backup = true;	/* a pin the live chain does not carry */
+		/* a backup is a key the live chain does not carry */
+		backup |= strstr(chain, text) == NULL;
 		snprintf(list + strlen(list), sizeof(list) - strlen(list),
 		    ", %s", text);
 	}
@@ -861,9 +868,26 @@ feed_cmd_add(int argc, char **argv)
 	}
 	snprintf(section, sizeof(section), "domain:%s", canon);
 	out = body_set(body, len, section, "pins", list, &outlen);
-	/* the devices' own parser decides whether it is usable */
+	/* the devices' own parser decides whether it is usable, and must
+	 * read exactly the pins written */
 	if ((c = feed_body_parse(body_path, out, outlen, stderr)) == NULL)
 		goto out;
+	if (!hostpat_parse(canon, &hp, &why) ||
+	    (r = snapshot_rule(c->snap, &hp)) == NULL ||
+	    r->pins.n != (size_t)(strlen(list) + 2) / (PIN_TEXT_LEN + 2)) {
+		fprintf(stderr, "%s: [%s] does not read back as the pins "
+		    "written (hand-edited continuation lines?): not written\n",
+		    body_path, section);
+		goto out;
+	}
+	if (r->has_expires && r->expires <= time(NULL) + 30 * 86400) {
+		format_rfc3339(r->expires, t, sizeof(t));
+		fprintf(stderr, "%s: [%s] expires = %s: the new pins would "
+		    "expire %s; update or remove that line first\n", body_path,
+		    section, t, r->expires <= time(NULL) ? "on arrival" :
+		    "within 30 days");
+		goto out;
+	}
 	if (cmd_write_file(body_path, out, outlen) == -1) {
 		rc = 1;
 		goto out;

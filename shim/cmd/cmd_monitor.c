@@ -45,6 +45,8 @@
 #define PROBE_TIMEOUT	10	/* seconds per connect and per handshake */
 #define MAX_ADDRS	16
 #define MAX_OVERRIDES	32
+#define MAX_SEEN	4096	/* endpoint states remembered for --alert */
+#define ALERT_WAIT	30	/* seconds an alert command may run */
 
 struct override {
 	char		 host[HOST_MAX + 1];
@@ -87,6 +89,9 @@ run_alert(const struct args *a, const char *state, const char *host,
 	if (pipe(p) == -1)
 		return;
 	if ((pid = fork()) == 0) {
+		signal(SIGPIPE, SIG_DFL);	/* ignored here; not for it */
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
 		dup2(p[0], STDIN_FILENO);
 		close(p[0]);
 		close(p[1]);
@@ -103,8 +108,19 @@ run_alert(const struct args *a, const char *state, const char *host,
 		(void)!write(p[1], "\n", 1);
 	}
 	close(p[1]);
-	if (pid > 0)
+	/* a hung alert (a webhook without a timeout) must not stop the
+	 * monitoring: it gets ALERT_WAIT seconds */
+	for (int i = 0; pid > 0 && i < ALERT_WAIT * 10; i++) {
+		if (waitpid(pid, NULL, WNOHANG) != 0)
+			return;
+		usleep(100000);
+	}
+	if (pid > 0) {
+		fprintf(stderr, "pinshim monitor: --alert still running after "
+		    "%d s: killed\n", ALERT_WAIT);
+		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
+	}
 }
 
 /* Print a finding; alert when its state changed since the last round
@@ -153,6 +169,8 @@ finding(const struct args *a, const char *state, const char *host,
 	for (i = 0; i < nseen; i++)
 		if (strcmp(seen[i].key, key) == 0)
 			break;
+	if (i == nseen && nseen == MAX_SEEN)
+		return;			/* printed; not remembered */
 	if (i == nseen) {
 		seen = xreallocarray(seen, nseen + 1, sizeof(*seen));
 		seen[nseen].key = xstrdup(key);
@@ -219,7 +237,9 @@ connect_to(const struct sockaddr_storage *ss, int len, char *err,
 	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1 ||
 	    connect(fd, (const struct sockaddr *)ss, (socklen_t)len) == -1) {
-		snprintf(err, errsz, "connect: %s", strerror(errno));
+		/* SO_SNDTIMEO ends a connect with EINPROGRESS */
+		snprintf(err, errsz, "connect: %s", errno == EINPROGRESS ?
+		    "timed out" : strerror(errno));
 		if (fd != -1)
 			close(fd);
 		return -1;
@@ -288,6 +308,7 @@ check_backup(const struct args *a, const struct rule *r, const char *host,
 
 struct round {
 	unsigned	 mismatches;
+	bool		 partial;	/* a tofu host not seen everywhere */
 	/* tofu hosts: the leaf keys seen, for --write-observed */
 	char		 observed[FEED_SIGS_MAX * 8][HOST_MAX + 1];
 	char		 pins[FEED_SIGS_MAX * 8][MAX_ADDRS * (PIN_TEXT_LEN + 2)];
@@ -320,6 +341,7 @@ probe_host(const struct args *a, struct tls_client *tls,
 	if ((n = addresses(a, host, ss, lens, names, err, sizeof(err))) == 0) {
 		finding(a, "unreachable", host, "-", "probe", err[0] ? err :
 		    "no address", NULL);
+		rd->partial |= obs != NULL;
 		return;
 	}
 	for (i = 0; i < n; i++) {
@@ -332,6 +354,7 @@ probe_host(const struct args *a, struct tls_client *tls,
 		    -1) {
 			finding(a, "unreachable", host, names[i], "probe", err,
 			    NULL);
+			rd->partial |= obs != NULL;
 			continue;
 		}
 		memset(&chk, 0, sizeof(chk));
@@ -353,6 +376,9 @@ probe_host(const struct args *a, struct tls_client *tls,
 
 			if (tls_chain_cert_info(chk.chain, 0, &p, &na)) {
 				pin_format(&p, leaf);
+				/* what a device verified here: the CA check
+				 * passed; observed = says whether the publisher
+				 * knew it yet */
 				if (obs != NULL && strstr(obs, leaf) == NULL)
 					snprintf(obs + strlen(obs), MAX_ADDRS *
 					    (PIN_TEXT_LEN + 2) - strlen(obs),
@@ -369,9 +395,11 @@ probe_host(const struct args *a, struct tls_client *tls,
 			}
 		}
 		if (!v.pass && (v.reason == TLS_HANDSHAKE || chk.chain ==
-		    NULL))
+		    NULL)) {
 			finding(a, "unreachable", host, names[i], "probe",
 			    v.detail, NULL);
+			rd->partial |= obs != NULL;
+		}
 		else {
 			finding(a, v.pass ? "match" : "mismatch", host,
 			    names[i], "probe", v.detail, v.presented);
@@ -394,7 +422,7 @@ static int
 write_observed(const struct args *a, const struct round *rd)
 {
 	char		*body, *next;
-	size_t		 len, nlen, i;
+	size_t		 len, nlen, i, written = 0;
 	struct feed_body *c;
 	int		 rc;
 
@@ -406,6 +434,7 @@ write_observed(const struct args *a, const struct round *rd)
 
 		if (rd->pins[i][0] == '\0')
 			continue;
+		written++;
 		snprintf(section, sizeof(section), "domain:%s",
 		    rd->observed[i]);
 		next = body_set(body, len, section, "observed", rd->pins[i],
@@ -419,7 +448,7 @@ write_observed(const struct args *a, const struct round *rd)
 	rc = 1;
 	if (c != NULL && cmd_write_file(a->write_observed, body, len) == 0) {
 		fprintf(stderr, "wrote observed = for %zu tofu host(s) in %s: "
-		    "sign it and publish\n", rd->nobserved, a->write_observed);
+		    "sign it and publish\n", written, a->write_observed);
 		rc = 0;
 	}
 	feed_body_free(c);
@@ -500,7 +529,7 @@ cmd_monitor(int argc, char **argv)
 	struct round		*rd = xcalloc(1, sizeof(*rd));
 	char			*buf = NULL, err[256];
 	size_t			 len, i;
-	unsigned long		 done = 0;
+	unsigned long		 done = 0, mismatches = 0;
 	int			 status = 2;
 
 	if (!parse_args(argc, argv, &a)) {
@@ -549,14 +578,24 @@ cmd_monitor(int argc, char **argv)
 				probe_host(&a, tls, r, rd);
 		}
 		done++;
+		mismatches += rd->mismatches;	/* any round's counts */
 		if (a.every == 0 || stop || (a.rounds && done >= a.rounds))
 			break;
 		for (i = 0; i < a.every && !stop; i++)
 			sleep(1);
 	}
-	status = rd->mismatches > 0 ? 1 : 0;
-	if (a.write_observed != NULL && write_observed(&a, rd) != 0)
-		status = 1;
+	status = mismatches > 0 ? 1 : 0;
+	if (a.write_observed != NULL) {
+		/* observed = from a whole view only: an address not reached
+		 * would make its devices refuse their first contact */
+		if (stop || rd->partial) {
+			fprintf(stderr, "pinshim monitor: %s not written: %s\n",
+			    a.write_observed, stop ? "interrupted" : "a tofu "
+			    "host was not reached at every address");
+			status = 1;
+		} else if (write_observed(&a, rd) != 0)
+			status = 1;
+	}
 out:
 	for (i = 0; i < nseen; i++) {
 		free(seen[i].key);

@@ -101,14 +101,19 @@ cmd_dial(const char *who, const char *host, uint16_t port, char *addr,
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		sockaddr_format(ai->ai_addr, addr, addrsz);
-		if ((fd = socket(ai->ai_family, SOCK_STREAM, 0)) == -1)
+		if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC,
+		    0)) == -1) {
+			fprintf(stderr, "%s: %s: socket: %s\n", who, addr,
+			    strerror(errno));
 			continue;
+		}
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
+		/* SO_SNDTIMEO ends a connect with EINPROGRESS */
 		fprintf(stderr, "%s: %s: connect: %s\n", who, addr,
-		    strerror(errno));
+		    errno == EINPROGRESS ? "timed out" : strerror(errno));
 		close(fd);
 		fd = -1;
 	}

@@ -381,11 +381,11 @@ class Device(FeedTest):
             return len(os.listdir("/proc/%d/fd" % shim.p.pid))
 
         shim.log.wait("timed out")
-        base = fds()
+        base = fds()    # the timed-out socket may close just after the line
         for _ in range(4):
             self.hup(shim)
             shim.log.wait("timed out")
-        self.assertEqual(fds(), base)
+        self.assertLessEqual(fds(), base)   # a leak would add one a fetch
 
     def test_primary_down_fallback_serves(self):
         up, _ = self.api()

@@ -205,3 +205,37 @@ class FeedAdd(FeedTest):
                 self.backup)
         self.assertEqual(r.returncode, 1)
         self.assertIn("connect: Connection refused", r.stderr)
+
+    def test_feed_add_replaces_every_continuation_line(self):
+        """inih continues a value on indented lines across blank and
+        comment lines: a retired pin below one must not survive."""
+        up, _ = s_server(self, self.pki / "leaf.pem", self.pki / "leaf.key",
+                         self.pki / "inter.pem")
+        body = Path(self.tmp) / "c.body"
+        old = "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+        body.write_text("[feed]\nversion = 1\nissued = %s\nexpires = %s\n\n"
+                        "[domain:api.test]\npins = %s,\n; retired key\n\n"
+                        "  %s\npolicy = pin\n" % (
+                            rfc3339(timedelta(0)), rfc3339(timedelta(days=9)),
+                            self.backup, old))
+        r = run("feed", "add", body, "api.test:%d" % up, "--connect-to",
+                "127.0.0.1:%d" % up, "--ca-file", self.pki / "ca.pem",
+                "--backup", self.backup)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        text = body.read_text()
+        self.assertNotIn(old, text)
+        self.assertIn("; retired key\n", text)        # comments stay
+        self.assertIn("pins = %s, %s\n" % (self.leaf, self.backup), text)
+        self.assertIn("policy = pin\n", text)
+
+    def test_feed_add_refuses_a_backup_on_the_live_chain(self):
+        up, _ = s_server(self, self.pki / "leaf.pem", self.pki / "leaf.key",
+                         self.pki / "inter.pem")
+        body = Path(self.tmp) / "d.body"
+        body.write_text("[feed]\nversion = 1\nissued = %s\nexpires = %s\n" %
+                        (rfc3339(timedelta(0)), rfc3339(timedelta(days=9))))
+        r = run("feed", "add", body, "api.test:%d" % up, "--connect-to",
+                "127.0.0.1:%d" % up, "--ca-file", self.pki / "ca.pem",
+                "--backup", pin_of(self.pki / "inter.pem"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("no backup pin", r.stderr)
