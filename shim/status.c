@@ -2,15 +2,21 @@
  * status.c - [shim] status: what is in force, is it stale, what was
  * refused, is anyone intercepting. GET /metrics is Prometheus text format
  * 0.0.4; GET /status is JSON (with "Accept: text/plain", the summary
- * `pinshim status` prints). Served by libevent's evhttp.
+ * `pinshim status` prints).
  *
- * Nothing here changes state. Limits: clients outside status_allow get
- * 403 before anything is rendered; methods other than GET and HEAD 405;
- * other paths 404; request heads over 8 KiB and bodies over 1 KiB are
- * refused by evhttp; a connection idle 5 s is closed; at most 32 new connections a
- * second are accepted (then accepting pauses for the rest of the second),
- * so a flood of scrapes holds at most ~160 descriptors and never the
- * loop: a scrape is linear in listeners, series and rules.
+ * Served by a small HTTP/1.1 responder on libevent's listener and
+ * bufferevents, with net/http1.c's parser: libevent 2.1's evhttp can
+ * neither cap its connections nor give a request an absolute deadline
+ * (its timeout restarts on every byte), so a client trickling bytes
+ * could hold a descriptor each until the relay ran out.
+ *
+ * Nothing here changes state. Limits: at most 16 connections at once
+ * (more are closed at accept) and 32 new ones a second (then accepting
+ * pauses to the next second); 5 s for each request from its first byte
+ * to its answer; heads over 8 KiB get 431; clients outside status_allow
+ * 403; methods other than GET and HEAD 405 (and the connection closes,
+ * a body is never read); other paths 404. A scrape is linear in
+ * listeners, series and rules.
  *
  * Must never: show a private key, or block the loop.
  */
@@ -29,8 +35,6 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
 #include "base/addr.h"
@@ -42,25 +46,39 @@
 #include "base/parse.h"
 #include "conf/conf.h"
 #include "shim/metrics.h"
+#include "shim/net/http1.h"
 #include "shim/remote/feedsync.h"
 #include "shim/remote/report.h"
 #include "shim/server.h"
 #include "shim/status.h"
 #include "shim/version.h"
 
-#define STATUS_TIMEOUT		5	/* seconds a connection may idle */
+#define STATUS_DEADLINE		5	/* seconds per request */
 #define STATUS_HEAD_MAX		8192
 #define STATUS_ACCEPTS_PER_SEC	32
+#define STATUS_CONNS_MAX	16
 #define EXPIRING_DAYS		30
+
+struct sconn;
 
 struct status {
 	struct server		*srv;
-	struct evhttp		*http;		/* owned */
-	struct evhttp_bound_socket *bound;	/* owned by http */
+	struct evconnlistener	*evl;		/* owned */
 	struct event		*resume;	/* owned; re-enable accepting */
 	time_t			 second;
 	unsigned		 accepts;	/* in this second */
 	time_t			 denied_logged;
+	struct sconn		*conns;		/* live; owned */
+	size_t			 nconns;
+};
+
+struct sconn {
+	struct status		*st;
+	struct bufferevent	*bev;		/* owned */
+	struct event		*deadline;	/* owned */
+	struct sockaddr_storage	 peer;
+	bool			 closing;	/* answer, then close */
+	struct sconn		*prev, *next;
 };
 
 /* --- what the daemon knows --------------------------------------------- */
@@ -551,74 +569,192 @@ render_text(struct status *st, struct evbuffer *b)
 
 /* --- serving ------------------------------------------------------------- */
 
+static void
+sconn_free(struct sconn *c)
+{
+	struct status	*st = c->st;
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		st->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	st->nconns--;
+	bufferevent_free(c->bev);
+	event_free(c->deadline);
+	free(c);
+}
+
 static bool
-allowed(struct status *st, struct evhttp_request *req)
+allowed(struct status *st, const struct sockaddr *sa)
 {
 	const struct status_conf *sc = &st->srv->conf->status;
-	struct evhttp_connection *con = evhttp_request_get_connection(req);
-	const struct sockaddr	*sa = con ? evhttp_connection_get_addr(con) :
-				    NULL;
 	char			 who[64];
 	size_t			 i;
 
 	if (sc->unix_path != NULL)
 		return true;		/* the socket's mode decides */
-	for (i = 0; sa != NULL && i < sc->nallow; i++)
+	for (i = 0; i < sc->nallow; i++)
 		if (cidr_match(&sc->allow[i], sa))
 			return true;
 	if (st->denied_logged != time(NULL)) {
 		st->denied_logged = time(NULL);
-		if (sa != NULL)
-			sockaddr_format(sa, who, sizeof(who));
-		log_warn("status: client %s is not in status_allow: 403",
-		    sa ? who : "?");
+		sockaddr_format(sa, who, sizeof(who));
+		log_warn("status: client %s is not in status_allow: 403", who);
 	}
 	return false;
 }
 
 static void
-serve(struct evhttp_request *req, void *arg)
+answer(struct sconn *c, int code, const char *reason, const char *type,
+    struct evbuffer *body, bool head_only, const char *extra)
 {
-	struct status		*st = arg;
-	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
-	const char		*path = uri ? evhttp_uri_get_path(uri) : NULL;
-	struct evkeyvalq	*out = evhttp_request_get_output_headers(req);
-	const char		*accept;
-	struct evbuffer		*b;
-	enum evhttp_cmd_type	 m = evhttp_request_get_command(req);
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
 
-	if (!allowed(st, req)) {
-		evhttp_send_error(req, 403, "Forbidden");
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\nCache-Control: no-store\r\n%s%s\r\n",
+	    code, reason, type, body ? evbuffer_get_length(body) : 0,
+	    extra ? extra : "", c->closing ? "Connection: close\r\n" : "");
+	if (body != NULL && !head_only)
+		evbuffer_add_buffer(out, body);
+}
+
+/* An error answer; the connection closes once it is written. */
+static void
+answer_error(struct sconn *c, int code, const char *reason,
+    const char *extra)
+{
+	struct evbuffer	*b = xptr(evbuffer_new());
+
+	evbuffer_add_printf(b, "%d %s\n", code, reason);
+	c->closing = true;
+	answer(c, code, reason, "text/plain; charset=utf-8", b, false, extra);
+	evbuffer_free(b);
+}
+
+/* The value of header name in fields, into buf ("" if absent). */
+static void
+header(struct cursor fields, const char *name, char *buf, size_t sz)
+{
+	struct cursor	 n, v;
+	const char	*why;
+
+	buf[0] = '\0';
+	while (http1_field(&fields, &n, &v, &why))
+		if (cursor_eq_nocase(&n, name) && !cursor_str(&v, buf, sz))
+			buf[0] = '\0';
+}
+
+/* One complete request head. */
+static void
+request(struct sconn *c, const uint8_t *data, const struct http1_head *h)
+{
+	struct status	*st = c->st;
+	char		 target[512], accept[256], conn[64], *q;
+	struct evbuffer	*b;
+	bool		 head_only, get;
+
+	if (!allowed(st, (struct sockaddr *)&c->peer)) {
+		answer_error(c, 403, "Forbidden", NULL);
 		return;
 	}
-	if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD) {
-		evhttp_add_header(out, "Allow", "GET, HEAD");
-		evhttp_send_error(req, 405, "Method Not Allowed");
+	get = cursor_eq(&h->method, "GET");
+	head_only = cursor_eq(&h->method, "HEAD");
+	if (!get && !head_only) {
+		answer_error(c, 405, "Method Not Allowed",
+		    "Allow: GET, HEAD\r\n");
 		return;
 	}
-	if (path == NULL || (strcmp(path, "/metrics") != 0 &&
-	    strcmp(path, "/status") != 0)) {
-		evhttp_send_error(req, 404, "Not Found (try /metrics or "
-		    "/status)");
+	if (!cursor_str(&h->target, target, sizeof(target))) {
+		answer_error(c, 404, "Not Found", NULL);
+		return;
+	}
+	if ((q = strchr(target, '?')) != NULL)
+		*q = '\0';
+	header(h->fields, "Connection", conn, sizeof(conn));
+	/* HTTP/1.0, or "close": one request, then close */
+	c->closing = strcasecmp(conn, "close") == 0 || memmem(data, h->len,
+	    "HTTP/1.0\r\n", 10) != NULL;
+	if (strcmp(target, "/metrics") != 0 && strcmp(target, "/status") != 0) {
+		answer_error(c, 404, "Not Found (try /metrics or /status)",
+		    NULL);
 		return;
 	}
 	b = xptr(evbuffer_new());
-	if (strcmp(path, "/metrics") == 0) {
+	header(h->fields, "Accept", accept, sizeof(accept));
+	if (strcmp(target, "/metrics") == 0) {
 		render_metrics(st, b);
-		evhttp_add_header(out, "Content-Type", "text/plain; "
-		    "version=0.0.4; charset=utf-8");
-	} else if ((accept = evhttp_find_header(evhttp_request_get_input_headers(
-	    req), "Accept")) != NULL && strstr(accept, "text/plain") != NULL) {
+		answer(c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8",
+		    b, head_only, NULL);
+	} else if (strstr(accept, "text/plain") != NULL) {
 		render_text(st, b);
-		evhttp_add_header(out, "Content-Type", "text/plain; "
-		    "charset=utf-8");
+		answer(c, 200, "OK", "text/plain; charset=utf-8", b, head_only,
+		    NULL);
 	} else {
 		render_json(st, b);
-		evhttp_add_header(out, "Content-Type", "application/json");
+		answer(c, 200, "OK", "application/json", b, head_only, NULL);
 	}
-	evhttp_add_header(out, "Cache-Control", "no-store");
-	evhttp_send_reply(req, 200, "OK", b);
 	evbuffer_free(b);
+}
+
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	struct sconn		*c = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct http1_head	 h;
+	struct timeval		 tv = { STATUS_DEADLINE, 0 };
+	const char		*why;
+	size_t			 len;
+	uint8_t			*data;
+
+	while (!c->closing && (len = evbuffer_get_length(in)) > 0) {
+		if (len > STATUS_HEAD_MAX + 1)
+			len = STATUS_HEAD_MAX + 1;
+		data = evbuffer_pullup(in, (ev_ssize_t)len);
+		switch (http1_request(data, len, &h, &why)) {
+		case HTTP1_MORE:
+			if (len > STATUS_HEAD_MAX)
+				answer_error(c, 431, "Request Header Fields "
+				    "Too Large", NULL);
+			return;
+		case HTTP1_BAD:
+			answer_error(c, 400, "Bad Request", NULL);
+			return;
+		case HTTP1_OK:
+			break;
+		}
+		request(c, data, &h);
+		evbuffer_drain(in, h.len);
+		evtimer_add(c->deadline, &tv);	/* the next request's */
+	}
+}
+
+static void
+on_write(struct bufferevent *bev, void *arg)
+{
+	struct sconn	*c = arg;
+
+	(void)bev;
+	if (c->closing)		/* answered in full */
+		sconn_free(c);
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	sconn_free(arg);	/* EOF, error */
+}
+
+static void
+on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	sconn_free(arg);
 }
 
 static void
@@ -628,29 +764,50 @@ resume(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	evconnlistener_enable(evhttp_bound_socket_get_listener(st->bound));
+	evconnlistener_enable(st->evl);
 }
 
-/* Each accepted connection: counted; over the rate, accepting pauses to
- * the next second (the backlog waits in the kernel). */
-static struct bufferevent *
-new_conn(struct event_base *base, void *arg)
+/* Each accepted connection: over the cap, closed; over the rate,
+ * accepting pauses to the next second (the backlog waits in the
+ * kernel). */
+static void
+on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
 {
 	struct status	*st = arg;
+	struct sconn	*c;
+	struct timeval	 tv = { STATUS_DEADLINE, 0 };
 	time_t		 now = time(NULL);
 
+	(void)l;
 	if (now != st->second) {
 		st->second = now;
 		st->accepts = 0;
 	}
 	if (++st->accepts >= STATUS_ACCEPTS_PER_SEC) {
-		struct timeval	 tv = { 1, 0 };
+		struct timeval	 sec = { 1, 0 };
 
-		evconnlistener_disable(evhttp_bound_socket_get_listener(
-		    st->bound));
-		evtimer_add(st->resume, &tv);
+		evconnlistener_disable(st->evl);
+		evtimer_add(st->resume, &sec);
 	}
-	return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (st->nconns >= STATUS_CONNS_MAX) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->st = st;
+	if (salen > 0 && (size_t)salen <= sizeof(c->peer))
+		memcpy(&c->peer, sa, (size_t)salen);
+	c->bev = xptr(bufferevent_socket_new(st->srv->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE));
+	c->deadline = xptr(evtimer_new(st->srv->base, on_deadline, c));
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	evtimer_add(c->deadline, &tv);
+	if ((c->next = st->conns) != NULL)
+		c->next->prev = c;
+	st->conns = c;
+	st->nconns++;
 }
 
 static int
@@ -720,21 +877,10 @@ status_open(struct server *srv, char *err, size_t errsz)
 		return NULL;
 	st = xcalloc(1, sizeof(*st));
 	st->srv = srv;
-	st->http = xptr(evhttp_new(srv->base));
 	st->resume = xptr(evtimer_new(srv->base, resume, st));
-	evhttp_set_timeout(st->http, STATUS_TIMEOUT);
-	evhttp_set_max_headers_size(st->http, STATUS_HEAD_MAX);
-	evhttp_set_max_body_size(st->http, 1024);	/* then 405 */
-	/* every method reaches serve(), which answers 405 itself */
-	evhttp_set_allowed_methods(st->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
-	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
-	    EVHTTP_REQ_PATCH);
-	evhttp_set_bevcb(st->http, new_conn, st);
-	evhttp_set_gencb(st->http, serve, st);
-	if ((st->bound = evhttp_accept_socket_with_handle(st->http, fd)) ==
-	    NULL) {
-		snprintf(err, errsz, "[shim] status: cannot serve HTTP on it");
+	if ((st->evl = evconnlistener_new(srv->base, on_accept, st,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd)) == NULL) {
+		snprintf(err, errsz, "[shim] status: cannot listen on it");
 		close(fd);
 		status_free(st);
 		return NULL;
@@ -753,9 +899,11 @@ status_free(struct status *st)
 {
 	if (st == NULL)
 		return;
+	while (st->conns != NULL)
+		sconn_free(st->conns);
 	if (st->resume != NULL)
 		event_free(st->resume);
-	if (st->http != NULL)
-		evhttp_free(st->http);
+	if (st->evl != NULL)
+		evconnlistener_free(st->evl);
 	free(st);
 }

@@ -1,6 +1,6 @@
 /*
  * status.h - [shim] status: /metrics (Prometheus text) and /status (JSON,
- * or text for `pinshim status`) over libevent's evhttp. Read only.
+ * or text for `pinshim status`). Read only, bounded.
  */
 #ifndef PINSHIM_SHIM_STATUS_H
 #define PINSHIM_SHIM_STATUS_H

@@ -235,6 +235,42 @@ class Status(ShimTest):
                                listener="api", policy="pin",
                                verdict="pass", reason="ok"), 20)
 
+    def test_trickling_clients_hold_at_most_16_descriptors(self):
+        """A slow client sends one byte now and then to keep a request
+        open: 40 of them, from loopback (allowed) and therefore as bad as
+        it gets, hold at most 16 connections, each for at most 5 s,
+        while tunnels pass."""
+        import os
+        shim = Shim(self, self.three_listeners())
+        shim.log.wait("status: serving")
+
+        def fds():
+            return len(os.listdir("/proc/%d/fd" % shim.p.pid))
+
+        base = fds()
+        socks = []
+        for _ in range(40):
+            s = socket.create_connection(("127.0.0.1", self.sport),
+                                         timeout=WAIT)
+            self.addCleanup(s.close)
+            s.sendall(b"G")
+            socks.append(s)
+        held = fds() - base
+        self.assertLessEqual(held, 16)
+        self.assertEqual(echo(self.ports["api"]), b"gnip\n")
+        self.assertEqual(shim.verdict(listener="api")["verdict"], "pass")
+        # each one, trickling or not, is closed within the deadline
+        t0 = time.monotonic()
+        for s in socks:
+            try:
+                s.sendall(b"E")
+                self.assertEqual(s.recv(100), b"")
+            except (ConnectionResetError, BrokenPipeError):
+                pass
+        self.assertLess(time.monotonic() - t0, 5 + WAIT)
+        self.assertLessEqual(fds(), base)
+        self.assertEqual(get(self.sport, "/status")[0], 200)
+
     def test_pinshim_status_exits_1_when_a_pin_set_expired(self):
         past = rfc3339(-timedelta(days=1))
         dom = "[domain:other.test]\npins = %s\nexpires = %s\n" \
