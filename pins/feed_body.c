@@ -181,3 +181,11 @@ feed_body_pinning_off(const struct feed_body *b, const char *device_id)
 			off = b->devices[i].pinning_off;
 	return off;
 }
+
+struct snapshot *
+feed_body_snapshot(const struct snapshot *base, const struct feed_body *b,
+    const char *device_id)
+{
+	return snapshot_merge(base, b != NULL ? b->snap : NULL,
+	    feed_body_pinning_off(b, device_id));
+}

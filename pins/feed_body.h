@@ -39,5 +39,9 @@ void		 feed_body_free(struct feed_body *);
 /* Whether the body turns pinning off for this device (id may be NULL). */
 bool		 feed_body_pinning_off(const struct feed_body *,
 		    const char *device_id);
+/* What a device enforces under body b (NULL: none): b's rules over
+ * base's (its INI's), with b's override for device_id applied. */
+struct snapshot	*feed_body_snapshot(const struct snapshot *base,
+		    const struct feed_body *b, const char *device_id);
 
 #endif

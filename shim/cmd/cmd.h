@@ -21,6 +21,11 @@ bool	 cmd_read_pubkey(const char *arg, uint8_t out[32]);
  * addr: the one connected to; -1 after saying why, prefixed with who. */
 int	 cmd_dial(const char *who, const char *host, uint16_t port,
 	    char *addr, size_t addrsz);
+struct pin;
+struct tls_verdict;
+/* Whether p is a key of the chain served now: presented, or the anchor
+ * its verified path ends at. A backup pin is one that is not. */
+bool	 cmd_pin_in_use(const struct tls_verdict *, const struct pin *);
 /* To stdout (out NULL), or atomically to out. 0, or -1 after saying why. */
 int	 cmd_write_file(const char *out, const char *buf, size_t len);
 

@@ -23,6 +23,7 @@
 #include <wolfssl/ssl.h>
 
 #include "base/file.h"
+#include "base/list.h"
 #include "base/mem.h"
 #include "base/parse.h"
 #include "conf/conf.h"
@@ -577,9 +578,8 @@ verify_weakens(const struct snapshot *base, const struct feed_body *prev,
 			    c->devices[i].id);
 			return true;
 		}
-	a = snapshot_merge(base, prev ? prev->snap : NULL,
-	    feed_body_pinning_off(prev, device));
-	b = snapshot_merge(base, c->snap, feed_body_pinning_off(c, device));
+	a = feed_body_snapshot(base, prev, device);
+	b = feed_body_snapshot(base, c, device);
 	weaker = snapshot_weaker(a, b, why, whysz);
 	snapshot_unref(a);
 	snapshot_unref(b);
@@ -707,15 +707,29 @@ usage:
 	return 2;
 }
 
-/* feed add: the live chain's pins, from a verified handshake. */
+bool
+cmd_pin_in_use(const struct tls_verdict *v, const struct pin *p)
+{
+	char		 text[PIN_TEXT_LEN + 1], one[PIN_TEXT_LEN + 1];
+	const char	*l = v->presented;
+
+	pin_format(p, text);
+	if (strcmp(v->anchor, text) == 0)
+		return true;
+	while (list_next(&l, one, sizeof(one)) != LIST_END)
+		if (strcmp(one, text) == 0)
+			return true;
+	return false;
+}
+
+/* feed add: the verdict over the live chain, from a verified handshake
+ * (policy tofu: its leaf and issuer keys). */
 static int
 live_pins(const char *host, uint16_t port, const char *connect_to,
-    const char *ca_file, struct pin *leaf, struct pin *issuer,
-    bool *has_issuer, char *chain_pins, size_t chainsz)
+    const char *ca_file, struct tls_verdict *v)
 {
 	struct tls_client	*tls;
 	struct tls_check	 chk;
-	struct tls_verdict	 v;
 	WOLFSSL			*ssl = NULL;
 	char			 addr[64], err[256], chost[HOST_MAX + 1];
 	uint16_t		 cport = port;
@@ -746,20 +760,13 @@ live_pins(const char *host, uint16_t port, const char *connect_to,
 		wolfSSL_set_using_nonblock(ssl, 0);
 		ret = wolfSSL_connect(ssl);
 		tls_verdict(ssl, tls, &chk, ret, ret == WOLFSSL_SUCCESS ? 0 :
-		    wolfSSL_get_error(ssl, ret), &v);
-		if (!v.pass)
+		    wolfSSL_get_error(ssl, ret), v);
+		if (!v->pass)
 			fprintf(stderr, "pinshim feed add: %s (%s): refusing to "
 			    "pin a chain that does not verify: %s: %s\n", host,
-			    addr, tls_reason_name(v.reason), v.detail);
-		else {
-			*leaf = v.tofu_leaf;
-			*issuer = v.tofu_issuer;
-			*has_issuer = v.tofu_has_issuer;
-			/* every key on the chain now, the anchor too */
-			snprintf(chain_pins, chainsz, "%s,%s", v.presented,
-			    v.anchor);
+			    addr, tls_reason_name(v->reason), v->detail);
+		else
 			rc = 0;
-		}
 	}
 	tls_session_free(ssl);
 	tls_check_clear(&chk);
@@ -775,13 +782,14 @@ feed_cmd_add(int argc, char **argv)
 	const char	*connect_to = NULL, *ca_file = CONF_DEFAULT_CA_FILE, *why;
 	char		 host[HOST_MAX + 1], canon[HOST_MAX + 1], section[300];
 	char		 list[(FEED_SIGS_MAX + 2) * (PIN_TEXT_LEN + 2)], text[PIN_TEXT_LEN + 1];
-	char		 chain[TLS_PRESENTED_LEN + PIN_TEXT_LEN + 2], t[32];
+	char		 t[32];
+	struct tls_verdict live;
 	const struct rule *r;
 	struct hostpat	 hp;
-	struct pin	 leaf, issuer, backups[FEED_SIGS_MAX];
+	struct pin	 backups[FEED_SIGS_MAX];
 	size_t		 nb = 0, len, outlen, k;
 	uint16_t	 port = 443;
-	bool		 no_backup = false, has_issuer = false, backup;
+	bool		 no_backup = false, backup;
 	char		*body = NULL, *out = NULL;
 	struct feed_body *c = NULL;
 	int		 i, rc;
@@ -828,22 +836,21 @@ feed_cmd_add(int argc, char **argv)
 	}
 	if ((body = file_read(body_path, FEED_FILE_MAX, &len, stderr)) == NULL)
 		return 1;
-	if ((rc = live_pins(canon, port, connect_to, ca_file, &leaf, &issuer,
-	    &has_issuer, chain, sizeof(chain))) != 0)
+	if ((rc = live_pins(canon, port, connect_to, ca_file, &live)) != 0)
 		goto out;
 	rc = 2;
-	if (strcmp(mode, "leaf") != 0 && !has_issuer) {
+	if (strcmp(mode, "leaf") != 0 && !live.tofu_has_issuer) {
 		fprintf(stderr, "%s: the verified path has no intermediate to "
 		    "pin (use --pin leaf)\n", canon);
 		goto out;
 	}
 	list[0] = '\0';
 	if (strcmp(mode, "intermediate") != 0) {
-		pin_format(&leaf, text);
+		pin_format(&live.tofu_leaf, text);
 		strcat(list, text);
 	}
 	if (strcmp(mode, "leaf") != 0) {
-		pin_format(&issuer, text);
+		pin_format(&live.tofu_issuer, text);
 		snprintf(list + strlen(list), sizeof(list) - strlen(list),
 		    "%s%s", list[0] ? ", " : "", text);
 	}
@@ -852,8 +859,7 @@ feed_cmd_add(int argc, char **argv)
 		pin_format(&backups[k], text);
 		if (strstr(list, text) != NULL)
 			continue;
-		/* a backup is a key the live chain does not carry */
-		backup |= strstr(chain, text) == NULL;
+		backup |= !cmd_pin_in_use(&live, &backups[k]);
 		snprintf(list + strlen(list), sizeof(list) - strlen(list),
 		    ", %s", text);
 	}

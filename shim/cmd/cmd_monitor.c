@@ -282,23 +282,13 @@ check_dates(const struct args *a, const struct rule *r, const char *host,
  * feed reaches it. */
 static void
 check_backup(const struct args *a, const struct rule *r, const char *host,
-    const struct tls_chain *ch)
+    const struct tls_verdict *v)
 {
-	struct pin	 p;
-	int64_t		 na;
-	size_t		 k;
-	int		 i;
-	bool		 backup = false;
+	size_t	 k;
+	bool	 backup = false;
 
-	for (k = 0; k < r->pins.n && !backup; k++) {
-		bool	 on = false;
-
-		for (i = 0; ch != NULL && i < ch->n && !on; i++)
-			on = tls_chain_cert_info(ch, i, &p, &na) &&
-			    memcmp(p.hash, r->pins.pins[k].hash, PIN_HASH_LEN) ==
-			    0;
-		backup = !on;
-	}
+	for (k = 0; k < r->pins.n && !backup; k++)
+		backup = !cmd_pin_in_use(v, &r->pins.pins[k]);
 	finding(a, backup ? "match" : "no-backup", host, "-", "backup",
 	    backup ? "a backup pin is published" : "every pin is on the "
 	    "chain served now: publish a backup pin (a key not yet in use), "
@@ -408,7 +398,7 @@ probe_host(const struct args *a, struct tls_client *tls,
 			check_dates(a, r, host, names[i], chk.chain);
 			/* against the chain a device accepts */
 			if (v.pass && !backup_checked && r->pins.n > 0) {
-				check_backup(a, r, host, chk.chain);
+				check_backup(a, r, host, &v);
 				backup_checked = true;
 			}
 		}

@@ -103,7 +103,8 @@ feed_apply(struct feedsync *fs)
 
 	off = feed_body_pinning_off(b, srv->conf->device_id);
 	snapshot_unref(srv->snap);
-	srv->snap = snapshot_merge(srv->conf->snap, b ? b->snap : NULL, off);
+	srv->snap = feed_body_snapshot(srv->conf->snap, b,
+	    srv->conf->device_id);
 	tls_client_forget(srv->tls);	/* sessions were judged by old pins */
 	report_set_feed(srv->rep, b ? b->report_url : NULL,
 	    b ? b->version : 0);
@@ -132,6 +133,31 @@ log_stale(struct feedsync *fs)
 	    t);
 }
 
+/* What a check writes to its FILE; the first line is the reason, the
+ * rest (details of the same failure) go. */
+struct reason {
+	char	*text;
+	size_t	 len;
+	FILE	*f;
+};
+
+static FILE *
+reason_open(struct reason *r)
+{
+	r->text = NULL;
+	r->len = 0;
+	return r->f = xptr(open_memstream(&r->text, &r->len));
+}
+
+/* The first line; free r->text after. */
+static const char *
+reason_line(struct reason *r)
+{
+	fclose(r->f);
+	r->text[strcspn(r->text, "\n")] = '\0';
+	return r->text;
+}
+
 /* Prove a signed feed under the trusted key set and parse it. NULL: *why
  * says. */
 static struct feed_body *
@@ -139,18 +165,14 @@ feed_check(struct feedsync *fs, const char *name, const char *buf,
     size_t len, char *why, size_t whysz, struct feed_proof *p)
 {
 	struct feed_body	*c;
-	char			*errs = NULL;
-	size_t			 elen = 0;
-	FILE			*f = xptr(open_memstream(&errs, &elen));
+	struct reason		 r;
+	const char		*first;
 
-	c = feed_open(name, buf, len, &fs->keys, f, p);
-	fclose(f);
-	if (c == NULL) {
-		/* first message is the reason; the rest go to debug */
-		errs[strcspn(errs, "\n")] = '\0';
-		snprintf(why, whysz, "%s", errs);
-	}
-	free(errs);
+	c = feed_open(name, buf, len, &fs->keys, reason_open(&r), p);
+	first = reason_line(&r);
+	if (c == NULL)
+		snprintf(why, whysz, "%s", first);
+	free(r.text);
 	return c;
 }
 
@@ -268,8 +290,7 @@ weakens(struct feedsync *fs, const struct feed_body *c,
 
 	if (p->root_met)
 		return false;
-	next = snapshot_merge(srv->conf->snap, c->snap,
-	    feed_body_pinning_off(c, srv->conf->device_id));
+	next = feed_body_snapshot(srv->conf->snap, c, srv->conf->device_id);
 	weaker = snapshot_weaker(srv->snap, next, what, sizeof(what));
 	snapshot_unref(next);
 	if (weaker)
@@ -607,9 +628,10 @@ keys_load(struct feedsync *fs)
 {
 	const struct feed_keyset *conf = &fs->srv->conf->feed.keys;
 	struct feed_proof	 p;
-	char			 path[4096], *buf, *errs = NULL;
-	size_t			 len, elen = 0;
-	FILE			*f;
+	struct reason		 r;
+	char			 path[4096], *buf;
+	const char		*why;
+	size_t			 len;
 	bool			 ok;
 
 	fs->keys = *conf;
@@ -624,18 +646,16 @@ keys_load(struct feedsync *fs)
 			    "%lu", path, strerror(errno), conf->version);
 		return;
 	}
-	f = xptr(open_memstream(&errs, &elen));
-	ok = feed_prove(path, buf, len, conf, false, &p, f);
-	fclose(f);
+	ok = feed_prove(path, buf, len, conf, false, &p, reason_open(&r));
+	why = reason_line(&r);
 	if (!ok) {
-		errs[strcspn(errs, "\n")] = '\0';
-		log_err("feed: %s; trusting the configured key set %lu", errs,
+		log_err("feed: %s; trusting the configured key set %lu", why,
 		    conf->version);
-		free(errs);
+		free(r.text);
 		free(buf);
 		return;
 	}
-	free(errs);
+	free(r.text);
 	fs->keys = p.keys;
 	fs->chain = buf;
 	fs->chainlen = len;
@@ -729,9 +749,9 @@ void
 feedsync_reload(struct feedsync *fs)
 {
 	struct feed_proof p;
-	char		*errs = NULL;
-	size_t		 elen = 0;
-	FILE		*f;
+	struct reason	 r;
+	const char	*why;
+	bool		 ok;
 
 	if (fs == NULL)
 		return;
@@ -741,24 +761,19 @@ feedsync_reload(struct feedsync *fs)
 	 * again (a 1 MiB feed: ~1 ms each, not ~25). */
 	keys_load(fs);
 	if (fs->current != NULL) {
-		f = xptr(open_memstream(&errs, &elen));
-		if (feed_prove("the feed in force", fs->raw, fs->rawlen,
-		    &fs->keys, true, &p, f)) {
+		ok = feed_prove("the feed in force", fs->raw, fs->rawlen,
+		    &fs->keys, true, &p, reason_open(&r));
+		why = reason_line(&r);
+		if (ok) {
 			keys_advance(fs, fs->raw, &p);
 			trust_persist(fs);
-		}
-		else {
-			fclose(f);
-			f = NULL;
-			errs[strcspn(errs, "\n")] = '\0';
+		} else {
 			log_err("feed: after reload, %s; dropped, bootstrap "
-			    "pins apply", errs);
+			    "pins apply", why);
 			feed_body_free(fs->current);
 			fs->current = NULL;
 		}
-		if (f != NULL)
-			fclose(f);
-		free(errs);
+		free(r.text);
 	}
 	feed_apply(fs);
 	if (fs->fetch != NULL) {
