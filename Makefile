@@ -156,7 +156,7 @@ SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
 		  shim/remote/httpc.c \
 		  shim/listener.c shim/quota.c shim/daemon.c shim/privdrop.c \
 		  shim/notify.c shim/metrics.c shim/status.c \
-		  shim/origdst.c \
+		  shim/origdst.c shim/keeper.c shim/keeper_wire.c shim/sandbox.c \
 		  shim/cmd/cmd_pin.c shim/cmd/cmd_feed.c shim/cmd/cmd_ca.c \
 		  shim/cmd/cmd_status.c shim/cmd/cmd_tofu.c \
 		  shim/cmd/cmd_monitor.c shim/cmd/cmd_body.c \
@@ -182,8 +182,10 @@ test_base_SRCS	= base/mem.c base/cursor.c base/list.c base/parse.c \
 test_http1_SRCS	= base/cursor.c shim/net/http1.c
 test_relay_SRCS	= $(test_ca_SRCS) base/log.c shim/net/relay.c
 test_clienthello_SRCS = base/cursor.c shim/conn/clienthello.c
+test_keeper_SRCS = $(PINS_DEPS) $(TLS_SRCS) base/log.c shim/keeper.c \
+		  shim/keeper_wire.c shim/sandbox.c
 UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed test_tofu test_ca \
-		  test_base test_http1 test_relay test_clienthello
+		  test_base test_http1 test_relay test_clienthello test_keeper
 
 OBJS		= $(SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS	= $(UNIT_TESTS:%=$(BUILD)/tests/%)
@@ -214,8 +216,9 @@ fuzz_feed_SRCS	= $(PINS_DEPS)
 fuzz_ini_SRCS	= $(test_conf_SRCS)
 fuzz_pins_SRCS	= base/mem.c base/list.c pins/pin.c pins/pinset.c
 fuzz_host_SRCS	= pins/host.c
+fuzz_keeper_SRCS = base/cursor.c shim/keeper_wire.c
 FUZZERS		= fuzz_clienthello fuzz_http1 fuzz_feed fuzz_ini fuzz_pins \
-		  fuzz_host
+		  fuzz_host fuzz_keeper
 
 .PHONY: all check check-cross check-static check-openwrt unit demo sanitize install uninstall clean \
 	deps bench fuzz fuzz-run

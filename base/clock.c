@@ -101,12 +101,19 @@ clock_load(const char *dir)
 	free(buf);
 }
 
+size_t
+clock_line(time_t t, char line[CLOCK_LINE_MAX])
+{
+	format_rfc3339((int64_t)t, line, CLOCK_LINE_MAX - 1);
+	strcat(line, "\n");
+	return strlen(line);
+}
+
 int
 clock_save(const char *dir, time_t t)
 {
-	char	 line[32];
+	char	 line[CLOCK_LINE_MAX];
+	size_t	 n = clock_line(t, line);
 
-	format_rfc3339((int64_t)t, line, sizeof(line) - 1);
-	strcat(line, "\n");
-	return file_replace(dir, CLOCK_FILE, line, strlen(line));
+	return file_replace(dir, CLOCK_FILE, line, n);
 }

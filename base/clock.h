@@ -7,6 +7,7 @@
 #define PINSHIM_BASE_CLOCK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 
 /* The system clock, or the floor when the system clock is behind it. */
@@ -27,5 +28,8 @@ time_t		 clock_build_time(void);
 void		 clock_load(const char *dir);
 /* Persist t there (one RFC 3339 line, crash-safe); -1 and errno. */
 int		 clock_save(const char *dir, time_t t);
+/* That line, for a writer elsewhere (the keeper); its length. */
+#define CLOCK_LINE_MAX	32
+size_t		 clock_line(time_t t, char line[CLOCK_LINE_MAX]);
 
 #endif

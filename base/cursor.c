@@ -64,6 +64,21 @@ cursor_u24(struct cursor *c, unsigned *v)
 }
 
 bool
+cursor_u32(struct cursor *c, uint32_t *v)
+{
+	unsigned	 hi, lo;
+
+	if (c->left < 4) {
+		c->short_ = true;
+		return false;
+	}
+	(void)cursor_u16(c, &hi);
+	(void)cursor_u16(c, &lo);
+	*v = (uint32_t)hi << 16 | lo;
+	return true;
+}
+
+bool
 cursor_sub(struct cursor *c, size_t n, struct cursor *out)
 {
 	const uint8_t	*b;

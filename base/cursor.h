@@ -24,6 +24,7 @@ void	 cursor_init(struct cursor *, const void *buf, size_t len);
 bool	 cursor_u8(struct cursor *, unsigned *);
 bool	 cursor_u16(struct cursor *, unsigned *);	/* big-endian */
 bool	 cursor_u24(struct cursor *, unsigned *);
+bool	 cursor_u32(struct cursor *, uint32_t *);
 /* The next n bytes: out borrows them (out may be NULL to skip). */
 bool	 cursor_take(struct cursor *, size_t n, const uint8_t **out);
 /* A cursor over the next n bytes, which this one skips. */

@@ -40,6 +40,9 @@ struct tofu {
 	size_t		 n;
 	struct stat	 seen;		/* the file as last read */
 	bool		 have_seen;
+	tofu_writer	 writer;	/* NULL: write the file here */
+	void		*writer_arg;
+	const char	*writer_why;	/* its last refusal */
 };
 
 static struct slot *
@@ -251,10 +254,32 @@ update(struct tofu *t, const char *forget)
 	return rc;
 }
 
+/* What is not in the file yet, to it: here, or each entry through the
+ * writer (the keeper, which owns the file under privilege separation). */
 static int
 save(struct tofu *t)
 {
-	return update(t, NULL) == 1 ? 0 : -1;
+	size_t	 i;
+	int	 rc = 0;
+
+	if (t->writer == NULL)
+		return update(t, NULL) == 1 ? 0 : -1;
+	for (i = 0; i < t->n; i++) {
+		if (!t->s[i].dirty)
+			continue;
+		/* once: what the keeper refused, asking again will not change */
+		if (t->writer(t->writer_arg, &t->s[i].e, &t->writer_why) == -1)
+			rc = -1;
+		t->s[i].dirty = false;
+	}
+	return rc;
+}
+
+void
+tofu_set_writer(struct tofu *t, tofu_writer w, void *arg)
+{
+	t->writer = w;
+	t->writer_arg = arg;
 }
 
 struct tofu *
@@ -346,8 +371,9 @@ tofu_put(struct tofu *t, const char *host, const struct pin *leaf,
 	s->e.since = now;
 	s->dirty = true;
 	if (save(t) == -1) {
-		*why = "not written yet (the store is locked or cannot be "
-		    "written); kept in memory";
+		*why = t->writer != NULL ? t->writer_why : "not written yet "
+		    "(the store is locked or cannot be written); kept in "
+		    "memory";
 		return -1;
 	}
 	return 0;

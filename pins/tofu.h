@@ -32,6 +32,11 @@ struct tofu;
  * line) go to errs with FILE:LINE, and the store is then refused. */
 struct tofu	*tofu_open(const char *dir, size_t max, FILE *errs);
 void		 tofu_free(struct tofu *);
+/* Entries go to w instead of the file (the worker, whose keeper writes
+ * the file): 0, or -1 with *why; a refused entry stays in memory only. */
+typedef int	(*tofu_writer)(void *arg, const struct tofu_entry *,
+		    const char **why);
+void		 tofu_set_writer(struct tofu *, tofu_writer, void *arg);
 /* For `pinshim tofu`: wait (up to 2 s) for the daemon's write, instead
  * of giving up at once. */
 void		 tofu_wait_for_lock(struct tofu *);

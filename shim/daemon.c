@@ -31,11 +31,13 @@
 #include "base/mem.h"
 #include "pins/tofu.h"
 #include "shim/daemon.h"
+#include "shim/keeper.h"
 #include "shim/listener.h"
 #include "shim/notify.h"
 #include "shim/privdrop.h"
 #include "shim/remote/feedsync.h"
 #include "shim/remote/report.h"
+#include "shim/sandbox.h"
 #include "shim/server.h"
 #include "shim/status.h"
 
@@ -55,20 +57,49 @@ writable_by(const struct stat *st, uid_t uid, gid_t gid)
 	return (st->st_mode & (S_IWOTH | S_IXOTH)) == (S_IWOTH | S_IXOTH);
 }
 
-/* The feed cache and the TOFU pins live in state_dir: with a [feed] or a
- * tofu rule, the user pinshim runs as (after the drop, if [shim] user is
- * set) must be able to write it. */
+/* Whether uid:gid may list and read a directory with st's owner and
+ * mode. */
+static bool
+readable_by(const struct stat *st, uid_t uid, gid_t gid)
+{
+	mode_t	 rx = st->st_uid == uid ? S_IRUSR | S_IXUSR :
+		    st->st_gid == gid ? S_IRGRP | S_IXGRP : S_IROTH | S_IXOTH;
+
+	return uid == 0 || (st->st_mode & rx) == rx;
+}
+
+/* Whether the worker would write state_dir: a feed to cache, or TOFU
+ * pins to keep. */
+static bool
+state_written(const struct conf *c)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->snap->nrules; i++)
+		if (c->snap->rules[i].policy == POLICY_TOFU)
+			return c->state_dir != NULL;
+	return c->feed.present && c->state_dir != NULL;
+}
+
+/* A keeper runs when there is a CA key to hold or a state_dir (a reload
+ * may add the [feed] that writes it): the worker only reads state_dir. */
+static bool
+keeper_needed(const struct conf *c)
+{
+	return c->ca_dir != NULL || c->state_dir != NULL;
+}
+
+/* The feed cache and the TOFU pins live in state_dir: the keeper (this
+ * process's user) writes it, the worker (the user after the drop) reads
+ * it. A state_dir the worker could write is allowed but said: a worker
+ * taken over could then rewrite it. */
 static int
 state_dir_usable(const struct conf *c, const struct runas *who, char *err,
     size_t errsz)
 {
 	struct stat	 st;
-	bool		 tofu = false;
-	size_t		 i;
 
-	for (i = 0; i < c->snap->nrules; i++)
-		tofu |= c->snap->rules[i].policy == POLICY_TOFU;
-	if ((!c->feed.present && !tofu) || c->state_dir == NULL)
+	if (!state_written(c))
 		return 0;
 	errno = 0;
 	if (stat(c->state_dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
@@ -77,22 +108,26 @@ state_dir_usable(const struct conf *c, const struct runas *who, char *err,
 		    c->state_dir, errno ? strerror(errno) : "not a directory");
 		return -1;
 	}
-	if (who->name != NULL && geteuid() == 0) {
-		if (writable_by(&st, who->uid, who->gid))
-			return 0;
-		snprintf(err, errsz, "[shim] state_dir %s: not writable by "
-		    "user %s (owner uid %ld, mode %03o): chown it to %s, or "
-		    "let systemd's StateDirectory= with User= create it",
-		    c->state_dir, c->user, (long)st.st_uid,
-		    (unsigned)(st.st_mode & 0777), c->user);
-		return -1;
-	}
 	if (access(c->state_dir, W_OK | X_OK) == -1) {
 		snprintf(err, errsz, "[shim] state_dir %s: %s (it must be "
 		    "writable: the feed cache is kept there)", c->state_dir,
 		    strerror(errno));
 		return -1;
 	}
+	if (who->name == NULL || geteuid() != 0)
+		return 0;
+	if (!readable_by(&st, who->uid, who->gid)) {
+		snprintf(err, errsz, "[shim] state_dir %s: not readable by "
+		    "user %s (owner uid %ld, mode %03o): the worker reads the "
+		    "cached feed and TOFU pins there; chmod 755 it",
+		    c->state_dir, c->user, (long)st.st_uid,
+		    (unsigned)(st.st_mode & 0777));
+		return -1;
+	}
+	if (writable_by(&st, who->uid, who->gid))
+		log_warn("[shim] state_dir %s: writable by user %s: the keeper "
+		    "writes it, so a worker taken over need not; chown it "
+		    "to root", c->state_dir, c->user);
 	return 0;
 }
 
@@ -186,12 +221,16 @@ fd_slots_reserve(struct server *srv)
 	close(p[1]);
 }
 
-/* Everything up to binding: the same for run and run -t. */
+/* Everything up to binding: the same for run and run -t. With an
+ * interception CA, run forks the keeper first, before anything else is
+ * loaded, and only the keeper reads the CA key; run -t loads it here to
+ * check it, with the same code. */
 static int
-daemon_prepare(struct server *srv, struct conf *conf, int dns_flags,
-    struct runas *who, char *err, size_t errsz)
+daemon_prepare(struct server *srv, struct conf *conf, bool check,
+    int dns_flags, struct runas *who, char *err, size_t errsz)
 {
-	char	 why[256];
+	struct tls_ca_key	*key;
+	char			 why[400];
 
 	memset(srv, 0, sizeof(*srv));
 	srv->started = time(NULL);
@@ -204,6 +243,9 @@ daemon_prepare(struct server *srv, struct conf *conf, int dns_flags,
 		    conf->log_syslog, strerror(errno));
 		return -1;
 	}
+	if (!check && keeper_needed(conf) &&
+	    (srv->keeper = keeper_start(conf, err, errsz)) == NULL)
+		return -1;
 	/* Before anything checks a date (the trust store's, at load). */
 	clock_load(conf->state_dir);
 	if (tls_init() == -1) {
@@ -220,8 +262,16 @@ daemon_prepare(struct server *srv, struct conf *conf, int dns_flags,
 		return -1;
 	}
 	srv->snap = snapshot_ref(conf->snap);
-	if (conf->ca_dir != NULL && (srv->ca = tls_ca_load(conf->ca_dir,
-	    MINTED_CACHE, why, sizeof(why))) == NULL) {
+	if (check && conf->ca_dir != NULL) {
+		if ((key = tls_ca_key_load(conf->ca_dir, why, sizeof(why))) ==
+		    NULL) {
+			snprintf(err, errsz, "interception CA: %s", why);
+			return -1;
+		}
+		tls_ca_key_free(key);
+	}
+	if (conf->ca_dir != NULL && (srv->ca = tls_ca_new(MINTED_CACHE, why,
+	    sizeof(why))) == NULL) {
 		snprintf(err, errsz, "interception CA: %s", why);
 		return -1;
 	}
@@ -235,6 +285,8 @@ daemon_prepare(struct server *srv, struct conf *conf, int dns_flags,
 		    "list says where)", conf->state_dir, TOFU_FILE);
 		return -1;
 	}
+	if (srv->tofu != NULL && srv->keeper != NULL)
+		tofu_set_writer(srv->tofu, keeper_tofu, srv->keeper);
 	return dns_open(srv, dns_flags, err, errsz);
 }
 
@@ -249,6 +301,12 @@ server_log_observed(const struct snapshot *snap)
 			    "its pin failures are logged verdict=would-refuse "
 			    "and let through on the CA check",
 			    snap->rules[i].pattern, snap->rules[i].origin);
+}
+
+static bool
+same_str(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
 static void
@@ -297,6 +355,17 @@ daemon_reload(struct server *srv)
 	    srv->conf->status.unix_path) != 0))
 		log_warn("reload: [shim] status changed: takes effect at the "
 		    "next start");
+	/* The keeper holds the CA and writes the state_dir it started with:
+	 * both stay until a restart. */
+	if (srv->keeper != NULL && (!same_str(c->ca_dir, srv->conf->ca_dir) ||
+	    !same_str(c->state_dir, srv->conf->state_dir))) {
+		log_warn("reload: [shim] state_dir or ca_dir changed: takes "
+		    "effect at the next start");
+		if (srv->conf->state_dir != NULL) {
+			free(c->state_dir);
+			c->state_dir = xstrdup(srv->conf->state_dir);
+		}
+	}
 	/* The listeners point into the old conf: keep their entries. */
 	keep = srv->conf->listeners;
 	nkeep = srv->conf->nlisteners;
@@ -448,6 +517,7 @@ daemon_free(struct server *srv)
 		evdns_base_free(srv->dns, 1);
 	tls_client_free(srv->tls);
 	tls_ca_free(srv->ca);
+	keeper_stop(srv->keeper);
 	snapshot_unref(srv->snap);
 	conf_free(srv->conf);
 	if (srv->base != NULL)
@@ -462,7 +532,8 @@ daemon_check(struct conf *conf)
 	char		 err[512];
 	int		 status = 0;
 
-	if (daemon_prepare(&srv, conf, 0, &who, err, sizeof(err)) == -1) {
+	if (daemon_prepare(&srv, conf, true, 0, &who, err, sizeof(err)) ==
+	    -1) {
 		fprintf(stderr, "%s: %s\n", conf->path, err);
 		status = 2;
 	} else
@@ -483,7 +554,8 @@ daemon_run(struct conf *conf)
 	int		 status = 1;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (daemon_prepare(&srv, conf, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+	if (daemon_prepare(&srv, conf, false,
+	    EVDNS_BASE_INITIALIZE_NAMESERVERS |
 	    EVDNS_BASE_DISABLE_WHEN_INACTIVE, &who, err, sizeof(err)) == -1) {
 		log_err("%s", err);
 		goto out;
@@ -506,6 +578,18 @@ daemon_run(struct conf *conf)
 	fd_slots_reserve(&srv);
 	if (privdrop(&who) == -1)
 		goto out;
+	if (sandbox_apply(err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		goto out;
+	}
+	if (srv.keeper != NULL) {
+		keeper_watch(srv.keeper, &srv);
+		if (geteuid() == keeper_uid(srv.keeper))
+			log_warn("keeper: the worker runs as the keeper's user "
+			    "(set [shim] user and start as root to separate "
+			    "them): the CA key is out of its memory, not out of "
+			    "its reach");
+	}
 	/* The cached feed is verified and in force before the loop runs,
 	 * so no connection is ever served on bootstrap pins by mistake. */
 	srv.rep = report_new(&srv);
@@ -531,7 +615,7 @@ daemon_run(struct conf *conf)
 	}
 	log_info("stopped: accepted %llu, passed %llu, refused %llu",
 	    srv.accepted, srv.passed, srv.refused);
-	status = 0;
+	status = srv.failed ? 1 : 0;
 out:
 	daemon_free(&srv);
 	return status;

@@ -52,6 +52,8 @@ struct server {
 	struct snapshot		*snap;		/* one reference owned */
 	struct feedsync		*feed;		/* owned, NULL without [feed] */
 	struct tls_ca		*ca;		/* owned; NULL if only tunnels */
+	struct keeper		*keeper;	/* owned; with ca, under run */
+	bool			 failed;	/* the loop stopped on an error */
 	struct reporter		*rep;		/* owned */
 	struct status		*status;	/* owned; NULL: no [shim] status */
 	struct tofu		*tofu;		/* owned; NULL without state_dir */

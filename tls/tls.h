@@ -179,15 +179,39 @@ int		 tls_cert_pin(WOLFSSL_X509 *, struct pin *);
 /* Subject as a one-line string into buf. */
 void		 tls_cert_subject(WOLFSSL_X509 *, char *buf, size_t);
 
-/* The local interception CA (tls_ca.c). */
+/* The local interception CA (tls_ca.c), in two halves: the keeper's
+ * holds the CA key and signs, the worker's serves minted leaves. */
+#define TLS_CA_PUB_LEN		65	/* P-256 point, X9.63 uncompressed */
+#define TLS_CA_CERT_MAX		2048	/* a minted leaf's DER */
+#define TLS_CA_LEAFKEY_MAX	256	/* a leaf's private key DER */
 struct tls_ca;
+struct tls_ca_key;
 int		 tls_ca_init(const char *dir, const char *cn, FILE *errs);
-/* cache: how many minted leaves to keep. */
-struct tls_ca	*tls_ca_load(const char *dir, size_t cache, char *err,
+/* The keeper's: the CA key and certificate in dir. */
+struct tls_ca_key *tls_ca_key_load(const char *dir, char *err,
 		    size_t errsz);
+void		 tls_ca_key_free(struct tls_ca_key *);
+/* A leaf for name (a canonical host name or address literal, checked
+ * here) over the public key pub; every other field is the keeper's
+ * choice. Its DER length into der, or -1 with *why. */
+int		 tls_ca_key_sign(struct tls_ca_key *, const char *name,
+		    const uint8_t *pub, size_t publen, uint8_t *der, size_t sz,
+		    const char **why);
+/* The worker's: cache is how many minted leaves to keep. */
+struct tls_ca	*tls_ca_new(size_t cache, char *err, size_t errsz);
 void		 tls_ca_free(struct tls_ca *);
-/* A server session on fd presenting a leaf for name (minted or cached). */
-WOLFSSL		*tls_ca_session(struct tls_ca *, int fd, const char *name);
+/* A new leaf key pair: the public half into pub, the private half as DER
+ * into key; its length, or -1. */
+int		 tls_ca_leaf_key(struct tls_ca *, uint8_t pub[TLS_CA_PUB_LEN],
+		    uint8_t *key, size_t keysz);
+/* Keep the leaf the keeper signed for name over key's public half. */
+int		 tls_ca_leaf_put(struct tls_ca *, const char *name,
+		    const uint8_t *cert, size_t certlen, const uint8_t *key,
+		    size_t keylen);
+/* A server session on fd presenting the cached leaf for name; NULL with
+ * *missing when there is none younger than a day (mint one first). */
+WOLFSSL		*tls_ca_session(struct tls_ca *, int fd, const char *name,
+		    bool *missing);
 void		 tls_ca_stats(const struct tls_ca *, unsigned long *mints,
 		    unsigned long *hits, size_t *cached);
 

@@ -1,14 +1,19 @@
 /*
- * tls_ca.c - the local interception CA: create it once on the device, load
- * it at start, and mint short-lived leaves for the names apps ask for,
- * kept in a bounded LRU so a repeated name costs no key generation.
+ * tls_ca.c - the local interception CA, in two halves that never share a
+ * process: the keeper's (struct tls_ca_key: the CA key, which only signs)
+ * and the worker's (struct tls_ca: the TLS server context and a bounded
+ * LRU of minted leaves, so a repeated name costs no round trip).
  *
- * The CA key never leaves the device: it is written 0600 by open() itself
- * and its in-memory copies are wiped once wolfSSL holds the key. Minted
- * leaves are ECDSA P-256 with exactly the requested name as SAN.
+ * A mint: the worker makes a P-256 key pair for the name and sends the
+ * public half; the keeper checks the name and the point and signs a leaf
+ * whose every field it chose (7 days, serverAuth, exactly that name as
+ * SAN). The leaf's private key never leaves the worker, and the CA's
+ * never enters it. The CA key is written 0600 by open() itself and its
+ * in-memory encodings are wiped once wolfSSL holds it.
  *
- * Must never: write the CA key with a wider mode than 0600, or mint for a
- * name other than the one asked for.
+ * Must never: write the CA key with a wider mode than 0600, sign for a
+ * name that is not a valid host name or address literal, or load the CA
+ * key into the worker.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,23 +39,22 @@
 #define CA_DAYS		1826		/* five years */
 #define LEAF_DAYS	7
 #define LEAF_REMINT	(24 * 3600)	/* re-mint a cached leaf after a day */
-#define DER_MAX		2048
+#define DER_MAX		TLS_CA_CERT_MAX
 
 struct leaf {
 	char		 name[HOST_MAX + 1];
 	uint8_t		 cert[DER_MAX];
 	int		 certlen;
-	uint8_t		 key[256];
+	uint8_t		 key[TLS_CA_LEAFKEY_MAX];
 	int		 keylen;
 	time_t		 minted;
 	unsigned long	 used;		/* LRU clock */
+	bool		 fresh;		/* not served yet: no cache hit */
 };
 
+/* The worker's half. */
 struct tls_ca {
 	WOLFSSL_CTX	*ctx;		/* server side; owned */
-	ecc_key		 key;		/* the CA's; owned */
-	uint8_t		 cert[DER_MAX];	/* the CA's certificate */
-	int		 certlen;
 	WC_RNG		 rng;
 	struct leaf	*cache;		/* owned; ncache entries */
 	size_t		 ncache, used;
@@ -58,11 +62,21 @@ struct tls_ca {
 	unsigned long	 mints, hits;
 };
 
-/* The CA certificate (self-signed, CA:TRUE, pathlen 0) as DER; its
- * length, or -1. */
+/* The keeper's half. */
+struct tls_ca_key {
+	ecc_key		 key;		/* the CA's; owned */
+	uint8_t		 cert[DER_MAX];	/* the CA's certificate */
+	int		 certlen;
+	WC_RNG		 rng;
+	unsigned long	 signed_;
+};
+
+/* A self-signed certificate as DER: the CA's (CA:TRUE, pathlen 0), or
+ * with ca false the worker's never-served placeholder; its length, or
+ * -1. */
 static int
-ca_cert_der(ecc_key *key, WC_RNG *rng, const char *cn, uint8_t *der,
-    size_t sz)
+ca_cert_der(ecc_key *key, WC_RNG *rng, const char *cn, bool ca,
+    uint8_t *der, size_t sz)
 {
 	Cert	 cert;
 
@@ -71,11 +85,12 @@ ca_cert_der(ecc_key *key, WC_RNG *rng, const char *cn, uint8_t *der,
 	snprintf(cert.subject.commonName, CTC_NAME_SIZE, "%s", cn);
 	memcpy(&cert.issuer, &cert.subject, sizeof(cert.issuer));
 	cert.sigType = CTC_SHA256wECDSA;
-	cert.daysValid = CA_DAYS;
-	cert.isCA = 1;
+	cert.daysValid = ca ? CA_DAYS : 1;
+	cert.isCA = ca;
 	cert.pathLen = 0;
-	cert.pathLenSet = 1;
-	if (wc_SetKeyUsage(&cert, "keyCertSign,cRLSign") != 0 ||
+	cert.pathLenSet = ca;
+	if (wc_SetKeyUsage(&cert, ca ? "keyCertSign,cRLSign" :
+	    "digitalSignature") != 0 ||
 	    wc_SetSubjectKeyIdFromPublicKey_ex(&cert, ECC_TYPE, key) != 0 ||
 	    wc_SetAuthKeyIdFromPublicKey_ex(&cert, ECC_TYPE, key) != 0 ||
 	    wc_MakeCert(&cert, der, (word32)sz, NULL, key, rng) < 0)
@@ -114,7 +129,7 @@ tls_ca_init(const char *dir, const char *cn, FILE *errs)
 		goto out;
 	}
 	have_key = true;
-	if ((n = ca_cert_der(&key, &rng, cn, der, sizeof(der))) < 0) {
+	if ((n = ca_cert_der(&key, &rng, cn, true, der, sizeof(der))) < 0) {
 		fprintf(errs, "CA certificate generation failed\n");
 		goto out;
 	}
@@ -158,103 +173,6 @@ read_all(const char *path, uint8_t *buf, size_t sz)
 	n = read(fd, buf, sz);
 	close(fd);
 	return n > 0 && (size_t)n < sz ? (int)n : -1;
-}
-
-static int	mint(struct tls_ca *, const char *, struct leaf *);
-
-/* wolfSSL (unless built with session export) refuses wolfSSL_new() on a
- * server context without a certificate and key, though every session gets
- * its own minted leaf before its handshake. The context holds a leaf for
- * the reserved name "invalid" (RFC 6761), never served: never the CA's
- * own key. */
-static int
-ctx_placeholder(struct tls_ca *ca)
-{
-	struct leaf	*l = xcalloc(1, sizeof(*l));
-	int		 status = -1;
-
-	if (mint(ca, "invalid", l) == 0 &&
-	    wolfSSL_CTX_use_certificate_buffer(ca->ctx, l->cert, l->certlen,
-	    WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS &&
-	    wolfSSL_CTX_use_PrivateKey_buffer(ca->ctx, l->key, l->keylen,
-	    WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS)
-		status = 0;
-	ca->mints = 0;		/* not one an app asked for */
-	explicit_bzero(l, sizeof(*l));
-	free(l);
-	return status;
-}
-
-struct tls_ca *
-tls_ca_load(const char *dir, size_t cache, char *err, size_t errsz)
-{
-	struct tls_ca	*ca = xcalloc(1, sizeof(*ca));
-	char		 path[4096];
-	uint8_t		 pem[DER_MAX * 2], der[DER_MAX];
-	int		 n, dn;
-	word32		 idx = 0;
-
-	if (wc_InitRng(&ca->rng) != 0 || wc_ecc_init(&ca->key) != 0) {
-		snprintf(err, errsz, "crypto initialisation failed");
-		free(ca);
-		return NULL;
-	}
-	snprintf(path, sizeof(path), "%s/ca.pem", dir);
-	if ((n = read_all(path, pem, sizeof(pem))) == -1 ||
-	    (ca->certlen = wc_CertPemToDer(pem, n, ca->cert, sizeof(ca->cert),
-	    CERT_TYPE)) <= 0) {
-		snprintf(err, errsz, "%s: cannot read the CA certificate "
-		    "(create it with: pinshim ca init %s)", path, dir);
-		goto bad;
-	}
-	snprintf(path, sizeof(path), "%s/ca.key", dir);
-	if ((n = read_all(path, pem, sizeof(pem))) == -1 ||
-	    (dn = wc_KeyPemToDer(pem, n, der, sizeof(der), NULL)) <= 0 ||
-	    wc_EccPrivateKeyDecode(der, &idx, &ca->key, (word32)dn) != 0) {
-		snprintf(err, errsz, "%s: cannot read the CA key", path);
-		explicit_bzero(pem, sizeof(pem));
-		explicit_bzero(der, sizeof(der));
-		goto bad;
-	}
-	explicit_bzero(pem, sizeof(pem));
-	explicit_bzero(der, sizeof(der));
-
-	ca->ctx = wolfSSL_CTX_new(wolfSSLv23_server_method());
-	if (ca->ctx == NULL ||
-	    wolfSSL_CTX_SetMinVersion(ca->ctx, WOLFSSL_TLSV1_2) !=
-	    WOLFSSL_SUCCESS ||
-	    wolfSSL_CTX_set_cipher_list(ca->ctx, TLS_CIPHERS) !=
-	    WOLFSSL_SUCCESS) {
-		snprintf(err, errsz, "cannot create the TLS server context");
-		goto bad;
-	}
-	if (ctx_placeholder(ca) == -1) {
-		snprintf(err, errsz, "cannot mint the context's placeholder "
-		    "certificate");
-		goto bad;
-	}
-	ca->ncache = cache ? cache : 1;
-	ca->cache = xcalloc(ca->ncache, sizeof(*ca->cache));
-	return ca;
-bad:
-	tls_ca_free(ca);
-	return NULL;
-}
-
-void
-tls_ca_free(struct tls_ca *ca)
-{
-	if (ca == NULL)
-		return;
-	if (ca->ctx != NULL)
-		wolfSSL_CTX_free(ca->ctx);
-	if (ca->cache != NULL) {
-		explicit_bzero(ca->cache, ca->ncache * sizeof(*ca->cache));
-		free(ca->cache);
-	}
-	wc_ecc_free(&ca->key);
-	wc_FreeRng(&ca->rng);
-	free(ca);
 }
 
 /* DER length octets for n (< 65536) at out; returns how many. */
@@ -310,17 +228,80 @@ san_der(const char *name, uint8_t *out, size_t sz)
 	return (int)(ol + il);
 }
 
-static int
-mint(struct tls_ca *ca, const char *name, struct leaf *l)
+/* --- the keeper's half ------------------------------------------------ */
+
+struct tls_ca_key *
+tls_ca_key_load(const char *dir, char *err, size_t errsz)
 {
+	struct tls_ca_key *k = xcalloc(1, sizeof(*k));
+	char		 path[4096];
+	uint8_t		 pem[DER_MAX * 2], der[DER_MAX];
+	int		 n, dn;
+	word32		 idx = 0;
+
+	if (wc_InitRng(&k->rng) != 0 || wc_ecc_init(&k->key) != 0) {
+		snprintf(err, errsz, "crypto initialisation failed");
+		free(k);
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "%s/ca.pem", dir);
+	if ((n = read_all(path, pem, sizeof(pem))) == -1 ||
+	    (k->certlen = wc_CertPemToDer(pem, n, k->cert, sizeof(k->cert),
+	    CERT_TYPE)) <= 0) {
+		snprintf(err, errsz, "%s: cannot read the CA certificate "
+		    "(create it with: pinshim ca init %s)", path, dir);
+		goto bad;
+	}
+	snprintf(path, sizeof(path), "%s/ca.key", dir);
+	n = read_all(path, pem, sizeof(pem));
+	dn = n == -1 ? -1 : wc_KeyPemToDer(pem, n, der, sizeof(der), NULL);
+	explicit_bzero(pem, sizeof(pem));
+	if (dn <= 0 || wc_EccPrivateKeyDecode(der, &idx, &k->key,
+	    (word32)dn) != 0) {
+		snprintf(err, errsz, "%s: cannot read the CA key", path);
+		explicit_bzero(der, sizeof(der));
+		goto bad;
+	}
+	explicit_bzero(der, sizeof(der));
+	return k;
+bad:
+	tls_ca_key_free(k);
+	return NULL;
+}
+
+void
+tls_ca_key_free(struct tls_ca_key *k)
+{
+	if (k == NULL)
+		return;
+	wc_ecc_free(&k->key);
+	wc_FreeRng(&k->rng);
+	explicit_bzero(k, sizeof(*k));
+	free(k);
+}
+
+int
+tls_ca_key_sign(struct tls_ca_key *k, const char *name, const uint8_t *pub,
+    size_t publen, uint8_t *der, size_t sz, const char **why)
+{
+	char		 canon[HOST_MAX + 1];
 	Cert		 cert;
-	ecc_key		 key;
+	ecc_key		 leaf;
 	int		 n, status = -1;
 
-	if (wc_ecc_init(&key) != 0)
+	if (!host_canon(name, canon, sizeof(canon), why))
 		return -1;
-	if (wc_ecc_make_key_ex(&ca->rng, 32, &key, ECC_SECP256R1) != 0)
+	if (strcmp(canon, name) != 0) {
+		*why = "not in canonical form";
+		return -1;
+	}
+	*why = "not a P-256 public key";
+	if (publen != TLS_CA_PUB_LEN || wc_ecc_init(&leaf) != 0)
+		return -1;
+	if (wc_ecc_import_x963_ex(pub, (word32)publen, &leaf,
+	    ECC_SECP256R1) != 0 || wc_ecc_check_key(&leaf) != 0)
 		goto out;
+	*why = "signing failed";
 	wc_InitCert(&cert);
 	snprintf(cert.subject.org, CTC_NAME_SIZE, "pinshim interception");
 	snprintf(cert.subject.commonName, CTC_NAME_SIZE, "%.63s", name);
@@ -329,72 +310,180 @@ mint(struct tls_ca *ca, const char *name, struct leaf *l)
 	if ((n = san_der(name, cert.altNames, sizeof(cert.altNames))) < 0)
 		goto out;
 	cert.altNamesSz = n;
-	if (wc_SetIssuerBuffer(&cert, ca->cert, ca->certlen) != 0 ||
-	    wc_SetAuthKeyIdFromCert(&cert, ca->cert, ca->certlen) != 0 ||
-	    wc_SetSubjectKeyIdFromPublicKey_ex(&cert, ECC_TYPE, &key) != 0 ||
+	if (wc_SetIssuerBuffer(&cert, k->cert, k->certlen) != 0 ||
+	    wc_SetAuthKeyIdFromCert(&cert, k->cert, k->certlen) != 0 ||
+	    wc_SetSubjectKeyIdFromPublicKey_ex(&cert, ECC_TYPE, &leaf) != 0 ||
 	    wc_SetKeyUsage(&cert, "digitalSignature") != 0 ||
 	    wc_SetExtKeyUsage(&cert, "serverAuth") != 0 ||
-	    wc_MakeCert(&cert, l->cert, sizeof(l->cert), NULL, &key,
-	    &ca->rng) < 0 ||
-	    (n = wc_SignCert(cert.bodySz, cert.sigType, l->cert,
-	    sizeof(l->cert), NULL, &ca->key, &ca->rng)) < 0)
+	    wc_MakeCert(&cert, der, (word32)sz, NULL, &leaf, &k->rng) < 0 ||
+	    (n = wc_SignCert(cert.bodySz, cert.sigType, der, (word32)sz,
+	    NULL, &k->key, &k->rng)) < 0)
 		goto out;
-	l->certlen = n;
-	if ((n = wc_EccKeyToDer(&key, l->key, sizeof(l->key))) <= 0)
-		goto out;
-	l->keylen = n;
-	snprintf(l->name, sizeof(l->name), "%s", name);
-	l->minted = time(NULL);
-	ca->mints++;
-	status = 0;
+	k->signed_++;
+	status = n;
+	*why = NULL;
 out:
-	wc_ecc_free(&key);
+	wc_ecc_free(&leaf);
 	return status;
 }
 
-/* The cached leaf for name, minted if missing or old. */
-static struct leaf *
-leaf_for(struct tls_ca *ca, const char *name)
+/* --- the worker's half ------------------------------------------------- */
+
+/* wolfSSL (unless built with session export) refuses wolfSSL_new() on a
+ * server context without a certificate and key, though every session gets
+ * its own minted leaf before its handshake. The context holds a
+ * self-signed certificate for the reserved name "invalid" (RFC 6761) with
+ * a throwaway key, never served. */
+static int
+ctx_placeholder(struct tls_ca *ca)
 {
-	struct leaf	*victim = NULL;
-	size_t		 i;
-	time_t		 now = time(NULL);
+	uint8_t		 cert[DER_MAX], key[TLS_CA_LEAFKEY_MAX];
+	ecc_key		 k;
+	int		 certlen, keylen, status = -1;
+
+	if (wc_ecc_init(&k) != 0)
+		return -1;
+	if (wc_ecc_make_key_ex(&ca->rng, 32, &k, ECC_SECP256R1) == 0 &&
+	    (certlen = ca_cert_der(&k, &ca->rng, "invalid", false, cert,
+	    sizeof(cert))) > 0 &&
+	    (keylen = wc_EccKeyToDer(&k, key, sizeof(key))) > 0 &&
+	    wolfSSL_CTX_use_certificate_buffer(ca->ctx, cert, certlen,
+	    WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS &&
+	    wolfSSL_CTX_use_PrivateKey_buffer(ca->ctx, key, keylen,
+	    WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS)
+		status = 0;
+	explicit_bzero(key, sizeof(key));
+	wc_ecc_free(&k);
+	return status;
+}
+
+struct tls_ca *
+tls_ca_new(size_t cache, char *err, size_t errsz)
+{
+	struct tls_ca	*ca = xcalloc(1, sizeof(*ca));
+
+	if (wc_InitRng(&ca->rng) != 0) {
+		snprintf(err, errsz, "crypto initialisation failed");
+		free(ca);
+		return NULL;
+	}
+	ca->ctx = wolfSSL_CTX_new(wolfSSLv23_server_method());
+	if (ca->ctx == NULL ||
+	    wolfSSL_CTX_SetMinVersion(ca->ctx, WOLFSSL_TLSV1_2) !=
+	    WOLFSSL_SUCCESS ||
+	    wolfSSL_CTX_set_cipher_list(ca->ctx, TLS_CIPHERS) !=
+	    WOLFSSL_SUCCESS) {
+		snprintf(err, errsz, "cannot create the TLS server context");
+		goto bad;
+	}
+	if (ctx_placeholder(ca) == -1) {
+		snprintf(err, errsz, "cannot make the context's placeholder "
+		    "certificate");
+		goto bad;
+	}
+	ca->ncache = cache ? cache : 1;
+	ca->cache = xcalloc(ca->ncache, sizeof(*ca->cache));
+	return ca;
+bad:
+	tls_ca_free(ca);
+	return NULL;
+}
+
+void
+tls_ca_free(struct tls_ca *ca)
+{
+	if (ca == NULL)
+		return;
+	if (ca->ctx != NULL)
+		wolfSSL_CTX_free(ca->ctx);
+	if (ca->cache != NULL) {
+		explicit_bzero(ca->cache, ca->ncache * sizeof(*ca->cache));
+		free(ca->cache);
+	}
+	wc_FreeRng(&ca->rng);
+	free(ca);
+}
+
+int
+tls_ca_leaf_key(struct tls_ca *ca, uint8_t pub[TLS_CA_PUB_LEN],
+    uint8_t *key, size_t keysz)
+{
+	ecc_key		 k;
+	word32		 publen = TLS_CA_PUB_LEN;
+	int		 n = -1;
+
+	if (wc_ecc_init(&k) != 0)
+		return -1;
+	if (wc_ecc_make_key_ex(&ca->rng, 32, &k, ECC_SECP256R1) == 0 &&
+	    wc_ecc_export_x963(&k, pub, &publen) == 0 &&
+	    publen == TLS_CA_PUB_LEN)
+		n = wc_EccKeyToDer(&k, key, (word32)keysz);
+	wc_ecc_free(&k);
+	return n > 0 ? n : -1;
+}
+
+/* The cached leaf for name, or NULL; stale ones do not count. */
+static struct leaf *
+leaf_find(struct tls_ca *ca, const char *name, bool stale_too)
+{
+	time_t	 now = time(NULL);
+	size_t	 i;
 
 	for (i = 0; i < ca->used; i++) {
 		struct leaf *l = &ca->cache[i];
 
-		if (strcmp(l->name, name) == 0 && now - l->minted < LEAF_REMINT) {
-			l->used = ++ca->clock;
-			ca->hits++;
+		if (strcmp(l->name, name) == 0 && (stale_too ||
+		    now - l->minted < LEAF_REMINT))
 			return l;
-		}
-		if (strcmp(l->name, name) == 0)
-			victim = l;	/* stale: re-mint in place */
 	}
-	if (victim == NULL && ca->used < ca->ncache)
+	return NULL;
+}
+
+int
+tls_ca_leaf_put(struct tls_ca *ca, const char *name, const uint8_t *cert,
+    size_t certlen, const uint8_t *key, size_t keylen)
+{
+	struct leaf	*victim;
+	size_t		 i;
+
+	if (certlen == 0 || certlen > DER_MAX || keylen == 0 ||
+	    keylen > TLS_CA_LEAFKEY_MAX || strlen(name) > HOST_MAX)
+		return -1;
+	if ((victim = leaf_find(ca, name, true)) != NULL)
+		;			/* stale: re-mint in place */
+	else if (ca->used < ca->ncache)
 		victim = &ca->cache[ca->used++];
-	else if (victim == NULL) {	/* full: evict the least recent */
+	else {				/* full: evict the least recent */
 		victim = &ca->cache[0];
 		for (i = 1; i < ca->used; i++)
 			if (ca->cache[i].used < victim->used)
 				victim = &ca->cache[i];
 	}
-	if (mint(ca, name, victim) == -1) {
-		victim->name[0] = '\0';
-		return NULL;
-	}
+	explicit_bzero(victim, sizeof(*victim));
+	snprintf(victim->name, sizeof(victim->name), "%s", name);
+	memcpy(victim->cert, cert, certlen);
+	victim->certlen = (int)certlen;
+	memcpy(victim->key, key, keylen);
+	victim->keylen = (int)keylen;
+	victim->minted = time(NULL);
 	victim->used = ++ca->clock;
-	return victim;
+	victim->fresh = true;
+	ca->mints++;
+	return 0;
 }
 
 WOLFSSL *
-tls_ca_session(struct tls_ca *ca, int fd, const char *name)
+tls_ca_session(struct tls_ca *ca, int fd, const char *name, bool *missing)
 {
 	struct leaf	*l;
 	WOLFSSL		*ssl;
 
-	if ((l = leaf_for(ca, name)) == NULL)
+	if ((*missing = (l = leaf_find(ca, name, false)) == NULL))
 		return NULL;
+	l->used = ++ca->clock;
+	if (!l->fresh)
+		ca->hits++;
+	l->fresh = false;
 	if ((ssl = wolfSSL_new(ca->ctx)) == NULL)
 		return NULL;
 	if (wolfSSL_use_certificate_buffer(ssl, l->cert, l->certlen,

@@ -49,6 +49,7 @@ conn_free(struct conn *c)
 		quota_give(c->l->quota, (struct sockaddr *)&c->peer);
 	if (c->up != NULL)
 		upstream_cancel(c->up);
+	keeper_mint_cancel(&c->kw);
 	if (c->ev != NULL)
 		event_free(c->ev);
 	if (c->deadline != NULL)

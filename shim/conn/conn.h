@@ -21,6 +21,7 @@
 
 #include <event2/event.h>
 
+#include "shim/keeper.h"
 #include "shim/server.h"
 
 struct conn;
@@ -47,6 +48,7 @@ struct conn {
 	struct timeval		 start;
 	struct sockaddr_storage	 peer;		/* the client's address */
 	bool			 quota_taken;	/* counted for peer */
+	struct keeper_wait	 kw;		/* intercept: for a leaf */
 };
 
 /* The accept prologue: size bytes (a front end's struct that starts with

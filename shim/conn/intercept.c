@@ -7,6 +7,7 @@
  * passed (intercept_accept runs only from a passed dial), or mint for a
  * name other than the one whose upstream passed.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -132,16 +133,65 @@ accept_tls(evutil_socket_t fd, short what, void *arg)
 	conn_drop(c);
 }
 
-void
-intercept_accept(struct conn *c)
+/* c->cssl presents the leaf: the app's handshake. */
+static void
+accept_start(struct conn *c)
 {
-	if ((c->cssl = tls_ca_session(c->srv->ca, c->cfd, c->host)) == NULL) {
-		log_err("intercept listener=%s client=%s host=%s: cannot mint "
-		    "a certificate", c->l->lc->name, c->client, c->host);
-		conn_drop(c);
-		return;
-	}
 	c->on_deadline = accept_timeout;
 	conn_wait(c, EV_READ, accept_tls, conn_timeout(c));
 	accept_tls(c->cfd, 0, c);
+}
+
+static void
+no_leaf(struct conn *c, const char *why)
+{
+	log_err("intercept listener=%s client=%s host=%s: cannot %s",
+	    c->l->lc->name, c->client, c->host, why);
+	conn_drop(c);
+}
+
+static void
+leaf_minted(struct keeper_wait *w, bool ok)
+{
+	struct conn	*c = (struct conn *)((char *)w -
+			    offsetof(struct conn, kw));
+	bool		 missing;
+
+	if (!ok)
+		no_leaf(c, "mint a certificate (the keeper said why)");
+	else if ((c->cssl = tls_ca_session(c->srv->ca, c->cfd, c->host,
+	    &missing)) == NULL)
+		no_leaf(c, "present a certificate");
+	else
+		accept_start(c);
+}
+
+static void
+mint_timeout(struct conn *c)
+{
+	no_leaf(c, "mint a certificate in time (the keeper is slow)");
+}
+
+void
+intercept_accept(struct conn *c)
+{
+	struct timeval	 tv = { (time_t)conn_timeout(c), 0 };
+	bool		 missing;
+
+	if ((c->cssl = tls_ca_session(c->srv->ca, c->cfd, c->host,
+	    &missing)) != NULL) {
+		accept_start(c);
+		return;
+	}
+	if (!missing || c->srv->keeper == NULL) {
+		no_leaf(c, "present a certificate");
+		return;
+	}
+	/* Off the loop: the keeper signs while other connections run; the
+	 * app's bytes wait in the kernel, the deadline keeps running. */
+	conn_idle(c);
+	c->on_deadline = mint_timeout;
+	evtimer_add(c->deadline, &tv);
+	c->kw.done = leaf_minted;
+	keeper_mint(c->srv->keeper, c->srv->ca, c->host, &c->kw);
 }

@@ -40,15 +40,13 @@
 #include "base/mem.h"
 #include "base/parse.h"
 #include "pins/feed_keys.h"
+#include "shim/keeper.h"
 #include "shim/notify.h"
 #include "shim/remote/feedsync.h"
 #include "shim/remote/report.h"
 #include "shim/remote/web.h"
 #include "shim/server.h"
 
-#define FEED_CACHE	"pins.feed"
-#define FEED_FLOOR	"pins.version"	/* survives a dropped feed */
-#define FEED_KEYS	"pins.keys"	/* key-set updates trusted */
 #define CLOCK_EVERY	3600		/* persist it at most this often */
 #define BACKOFF_FIRST	15		/* seconds; doubles per failure */
 
@@ -190,7 +188,8 @@ trust_persist(struct feedsync *fs)
 
 	if (fs->floor_dirty) {
 		snprintf(v, sizeof(v), "%llu\n", fs->floor);
-		if (file_replace(dir, FEED_FLOOR, v, strlen(v)) == -1) {
+		if (state_save(fs->srv, KEEPER_FILE_FLOOR, v, strlen(v)) ==
+		    -1) {
 			log_warn("feed: cannot record version %llu in %s/%s: "
 			    "%s (the cached feed still carries it; retried "
 			    "with the next feed)", fs->floor, dir, FEED_FLOOR,
@@ -200,8 +199,8 @@ trust_persist(struct feedsync *fs)
 		fs->floor_dirty = false;
 	}
 	if (fs->keys_dirty) {
-		if (file_replace(dir, FEED_KEYS, fs->chain, fs->chainlen) ==
-		    -1) {
+		if (state_save(fs->srv, KEEPER_FILE_KEYS, fs->chain,
+		    fs->chainlen) == -1) {
 			log_warn("feed: cannot record key set %lu in %s/%s: %s "
 			    "(the cached feed still carries it; retried with "
 			    "the next feed)", fs->keys.version, dir, FEED_KEYS,
@@ -346,8 +345,7 @@ feed_consider(struct feedsync *fs, const char *src, const char *buf,
 		return FEED_REJECTED;
 	}
 	/* Persist before use: a crash now leaves the old file or this one. */
-	if (file_replace(fs->srv->conf->state_dir, FEED_CACHE, buf,
-	    len) == -1) {
+	if (state_save(fs->srv, KEEPER_FILE_FEED, buf, len) == -1) {
 		snprintf(why, whysz, "cannot persist to %s/%s: %s",
 		    fs->srv->conf->state_dir, FEED_CACHE, strerror(errno));
 		feed_body_free(c);
@@ -601,6 +599,7 @@ static void
 clock_persist(struct feedsync *fs, bool force)
 {
 	time_t	 v = clock_now();
+	char	 line[CLOCK_LINE_MAX];
 
 	if (fs->current == NULL)
 		return;
@@ -609,7 +608,8 @@ clock_persist(struct feedsync *fs, bool force)
 	if (v <= fs->clock_saved || (!force && v < fs->clock_saved +
 	    CLOCK_EVERY))
 		return;
-	if (clock_save(fs->srv->conf->state_dir, v) == -1) {
+	if (state_save(fs->srv, KEEPER_FILE_CLOCK, line, clock_line(v,
+	    line)) == -1) {
 		log_warn("clock: cannot record the latest known time in "
 		    "%s/%s: %s", fs->srv->conf->state_dir, CLOCK_FILE,
 		    strerror(errno));
@@ -729,10 +729,7 @@ feedsync_start(struct server *srv)
 	fs = xcalloc(1, sizeof(*fs));
 	fs->srv = srv;
 	fs->timer = xptr(evtimer_new(srv->base, on_timer, fs));
-	if (file_clean_temps(srv->conf->state_dir, FEED_CACHE) +
-	    file_clean_temps(srv->conf->state_dir, FEED_FLOOR) +
-	    file_clean_temps(srv->conf->state_dir, FEED_KEYS) +
-	    file_clean_temps(srv->conf->state_dir, CLOCK_FILE) > 0)
+	if (srv->keeper == NULL && state_clean_temps(srv->conf->state_dir) > 0)
 		log_info("feed: removed temporary files an interrupted write "
 		    "left in %s", srv->conf->state_dir);
 	read_floor(fs);

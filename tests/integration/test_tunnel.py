@@ -891,13 +891,14 @@ public_key = ed25519:%s
              "[shim] user root: is root"),
         )
         if os.geteuid() == 0:
-            # root-owned state_dir, a drop to nobody: it could never save
-            # a feed (the old systemd unit's StateDirectory= did this)
+            # a state_dir only root can read, a drop to nobody: the
+            # keeper could write it, but the worker could never read the
+            # cached feed back
             owned = Path(self.tmp) / "root-owned"
-            owned.mkdir(mode=0o755)
+            owned.mkdir(mode=0o700)
             cases += (("state_dir owner", "[shim]\nstate_dir = %s\n"
                        "user = nobody\n%s" % (owned, feed),
-                       "state_dir %s: not writable by user nobody" % owned),)
+                       "state_dir %s: not readable by user nobody" % owned),)
         else:
             print("\n  (not root: the state_dir-owner case needs root)")
         for name, head, why in cases:
@@ -920,14 +921,23 @@ public_key = ed25519:%s
                 self.assertNotEqual(r.returncode, 0, r.stderr)
                 self.assertIn(why, r.stderr)
                 self.assertNotIn("pinshim started", r.stderr)
-        if os.geteuid() == 0:       # and once nobody owns it, it passes
+        if os.geteuid() == 0:
+            # readable by nobody, written by the keeper (root): it passes
+            os.chmod(owned, 0o755)
+            ini = str(Path(self.tmp) / "state_dir-owner.ini")
+            t = subprocess.run([*PINSHIM_CMD, "run", "-t", "-c", ini],
+                               capture_output=True, text=True, timeout=WAIT)
+            self.assertEqual(t.returncode, 0, t.stderr)
+            self.assertNotIn("writable by user nobody", t.stderr)
+            # and once nobody owns it, it passes, said to be weaker
             import pwd
             nobody = pwd.getpwnam("nobody")
             os.chown(owned, nobody.pw_uid, nobody.pw_gid)
-            t = subprocess.run([*PINSHIM_CMD, "run", "-t", "-c",
-                                str(Path(self.tmp) / "state_dir-owner.ini")],
+            t = subprocess.run([*PINSHIM_CMD, "run", "-t", "-c", ini],
                                capture_output=True, text=True, timeout=WAIT)
             self.assertEqual(t.returncode, 0, t.stderr)
+            self.assertIn("state_dir %s: writable by user nobody" % owned,
+                          t.stderr)
 
     def test_service_manager_hears_ready_reloading_watchdog_stopping(self):
         # A unix datagram socket as systemd's NOTIFY_SOCKET.
@@ -1027,11 +1037,16 @@ public_key = ed25519:%s
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNotIn(str(unit), r.stdout + r.stderr)  # no warning
         text = unit.read_text()
-        for line in ("User=pinshim", "StateDirectory=pinshim",
-                     "AmbientCapabilities=CAP_NET_BIND_SERVICE",
-                     "Type=notify", "WatchdogSec=",
+        for line in ("StateDirectory=pinshim", "StateDirectoryMode=0755",
+                     "CapabilityBoundingSet=CAP_NET_BIND_SERVICE "
+                     "CAP_SETUID CAP_SETGID CAP_CHOWN",
+                     "Type=notify", "WatchdogSec=", "Restart=on-failure",
                      "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"):
             self.assertIn(line, text)
+        # started as root: the keeper keeps it, the worker drops to
+        # [shim] user itself (a User= would put both under one uid)
+        self.assertNotRegex(text, r"(?m)^User=")
+        self.assertNotIn("AmbientCapabilities", text)
 
     def test_shipped_example_config_checks_ok(self):
         from harness import ROOT

@@ -1,0 +1,147 @@
+/*
+ * sandbox.c - the seccomp filter and no-new-privileges of the worker and
+ * the keeper (see sandbox.h).
+ *
+ * The filter is a deny list, not an allow list: pinshim runs on many libc
+ * builds (glibc, musl, static), whose choice of system calls for the same
+ * function differs and changes between versions, and a daemon killed by
+ * an allow list that missed one is an outage. What it denies is what turns
+ * a memory-safety bug into more than the process already is: running
+ * another program (execve), reading or writing other processes (ptrace,
+ * process_vm_*), the kernel's own attack surface (bpf, perf_event_open,
+ * userfaultfd, keyctl, module and kexec calls), and escaping the file
+ * system or namespace (mount, pivot_root, chroot, unshare, setns). A call
+ * on another architecture's ABI (x32, or i386 on x86_64) kills. Denied
+ * calls fail with EPERM. Landlock, which could also limit files, is not
+ * used: OpenWrt and older gateway kernels do not have it; file access is
+ * limited by the worker's user instead.
+ *
+ * Sanitizer builds keep ptrace: LeakSanitizer stops the world with it.
+ *
+ * The filter covers x86_64, i386, arm and aarch64; elsewhere (mips) only
+ * no-new-privileges applies, and the README says so.
+ *
+ * Must never: be skipped silently where it applies: a kernel without
+ * seccomp is an error.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "shim/sandbox.h"
+
+#if defined(__linux__)
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
+#if defined(__x86_64__)
+#define ARCH	AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define ARCH	AUDIT_ARCH_AARCH64
+#elif defined(__arm__)
+#define ARCH	AUDIT_ARCH_ARM
+#elif defined(__i386__)
+#define ARCH	AUDIT_ARCH_I386
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED	1
+#endif
+#endif
+
+#define DENY(nr) \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), \
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA))
+
+#ifdef ARCH
+static const struct sock_filter filter[] = {
+	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH, 1, 0),
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+#ifdef __x86_64__
+	/* x32 system calls share the arch value: refuse them all */
+	BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1),
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+#endif
+	DENY(__NR_execve),
+	DENY(__NR_execveat),
+#ifndef SANITIZED
+	DENY(__NR_ptrace),
+#endif
+	DENY(__NR_process_vm_readv),
+	DENY(__NR_process_vm_writev),
+	DENY(__NR_mount),
+	DENY(__NR_umount2),
+	DENY(__NR_pivot_root),
+	DENY(__NR_chroot),
+	DENY(__NR_unshare),
+	DENY(__NR_setns),
+	DENY(__NR_bpf),
+	DENY(__NR_perf_event_open),
+	DENY(__NR_userfaultfd),
+	DENY(__NR_keyctl),
+	DENY(__NR_add_key),
+	DENY(__NR_request_key),
+	DENY(__NR_init_module),
+	DENY(__NR_finit_module),
+	DENY(__NR_delete_module),
+	DENY(__NR_kexec_load),
+#ifdef __NR_kexec_file_load
+	DENY(__NR_kexec_file_load),
+#endif
+	DENY(__NR_open_by_handle_at),
+	DENY(__NR_reboot),
+	DENY(__NR_swapon),
+	DENY(__NR_acct),
+#ifdef __NR_iopl
+	DENY(__NR_iopl),
+	DENY(__NR_ioperm),
+#endif
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+};
+#endif
+
+int
+sandbox_apply(char *err, size_t errsz)
+{
+#ifdef ARCH
+	struct sock_fprog	 prog = {
+		.len = (unsigned short)(sizeof(filter) / sizeof(filter[0])),
+		.filter = (struct sock_filter *)filter,
+	};
+#endif
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
+		snprintf(err, errsz, "sandbox: no_new_privs: %s",
+		    strerror(errno));
+		return -1;
+	}
+#ifdef ARCH
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) == -1) {
+		snprintf(err, errsz, "sandbox: seccomp filter: %s (a kernel "
+		    "without CONFIG_SECCOMP_FILTER)", strerror(errno));
+		return -1;
+	}
+#endif
+	return 0;
+}
+
+#else	/* not Linux: no-new-privileges has no equivalent to set */
+
+int
+sandbox_apply(char *err, size_t errsz)
+{
+	(void)err;
+	(void)errsz;
+	return 0;
+}
+
+#endif

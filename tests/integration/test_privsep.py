@@ -1,0 +1,183 @@
+"""Privilege separation: the interception CA key lives only in the keeper.
+Read from /proc: the worker's memory holds no copy of the CA's private
+scalar (in either byte order) while the keeper's does; the worker runs as
+[shim] user with no-new-privileges and a seccomp filter; the keeper writes
+state_dir; and when either process dies, the other ends."""
+
+import base64
+import os
+import pwd
+import signal
+import subprocess
+import time
+import unittest
+from pathlib import Path
+
+from harness import PINSHIM_CMD, WAIT, Shim, free_port, pin_of
+from test_intercept import Intercept
+
+
+def ca_scalar(key_pem):
+    """The 32-byte private scalar of pinshim's SEC1 P-256 CA key."""
+    b64 = "".join(line for line in key_pem.read_text().splitlines()
+                  if not line.startswith("-----"))
+    der = base64.b64decode(b64)
+    # SEQUENCE { INTEGER 1, OCTET STRING (32) d, ... }
+    assert der[0] == 0x30 and der[2:5] == b"\x02\x01\x01" \
+        and der[5:7] == b"\x04\x20", der[:8].hex()
+    return der[7:39]
+
+
+def memory_holds(pid, needles):
+    """Whether any readable mapping of pid contains one of needles."""
+    found = False
+    with open("/proc/%d/maps" % pid) as maps, \
+            open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            addr, perms = line.split()[:2]
+            if not perms.startswith("r") or "[vvar" in line or \
+                    "[vsyscall]" in line:
+                continue
+            lo, hi = (int(x, 16) for x in addr.split("-"))
+            try:
+                mem.seek(lo)
+                data = mem.read(hi - lo)
+            except (OSError, ValueError, OverflowError):
+                continue
+            if any(n in data for n in needles):
+                found = True
+    return found
+
+
+def status_of(pid):
+    fields = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            fields[k] = v.strip()
+    return fields
+
+
+def children(pid):
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        return [int(x) for x in f.read().split()]
+
+
+def gone(pid):
+    try:
+        return status_of(pid)["State"].startswith("Z")
+    except FileNotFoundError:
+        return True
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root: the keeper runs as "
+                     "root and the worker drops to nobody")
+class Privsep(Intercept):      # its helpers: Intercept has no tests itself
+
+    def setUp(self):
+        super().setUp()
+        # the worker (nobody) reads state_dir and the configuration
+        os.chmod(self.tmp, 0o755)
+        self.nobody = pwd.getpwnam("nobody")
+
+    def start_dropped(self, up, pins=None, policy="pin"):
+        self.proxy_port = free_port()
+        ini = "[shim]\nuser = nobody\n" + self.proxy_ini(
+            up, self.domain("api.test", pins or [], policy)).replace(
+            "[shim]\n", "", 1)
+        shim = Shim(self, ini)
+        keepers = children(shim.p.pid)
+        self.assertEqual(len(keepers), 1, keepers)
+        return shim, keepers[0]
+
+    def test_the_worker_never_holds_the_ca_key_the_keeper_does(self):
+        up = self.api()
+        shim, keeper = self.start_dropped(up, [pin_of(self.pki /
+                                                      "leaf.pem")])
+        r = self.curl("https://api.test:%d/" % up)
+        self.assertEqual(r.stdout.splitlines()[-1], "200", r.stderr)
+        self.assertIn("keeper: signed a leaf for api.test", shim.log.text())
+        d = ca_scalar(self.state / "ca" / "ca.key")
+        needles = (d, d[::-1])
+        self.assertTrue(memory_holds(keeper, needles),
+                        "the search cannot find the key where it is")
+        self.assertFalse(memory_holds(shim.p.pid, needles),
+                         "the CA private key is in the worker's memory")
+        w, k = status_of(shim.p.pid), status_of(keeper)
+        self.assertEqual(w["Uid"].split()[0], str(self.nobody.pw_uid))
+        self.assertEqual(w["Groups"], str(self.nobody.pw_gid))
+        self.assertEqual(k["Uid"].split()[0], "0")
+        for s in (w, k):
+            self.assertEqual(s["NoNewPrivs"], "1")
+            self.assertEqual(s["Seccomp"], "2")     # a filter
+        # and the worker cannot reach the key on disk either
+        r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup",
+                            "--clear-groups", "cat",
+                            str(self.state / "ca" / "ca.key")],
+                           capture_output=True)
+        self.assertNotEqual(r.returncode, 0)
+
+    def test_killing_the_keeper_stops_the_worker(self):
+        up = self.api()
+        shim, keeper = self.start_dropped(up, [pin_of(self.pki /
+                                                      "leaf.pem")])
+        os.kill(keeper, signal.SIGKILL)
+        shim.log.wait(r"keeper \(pid %d\) exited: stopping" % keeper)
+        self.assertEqual(shim.p.wait(WAIT), 1)
+        shim.stopped = True             # it stopped itself, as it should
+        shim.out.close()
+
+    def test_killing_the_worker_stops_the_keeper(self):
+        up = self.api()
+        shim, keeper = self.start_dropped(up, [pin_of(self.pki /
+                                                      "leaf.pem")])
+        os.kill(shim.p.pid, signal.SIGKILL)
+        shim.p.wait(WAIT)
+        deadline = time.monotonic() + WAIT
+        while not gone(keeper) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertTrue(gone(keeper), "the keeper outlived the worker")
+        shim.stopped = True
+        shim.out.close()
+
+    def test_sigterm_stops_both_cleanly(self):
+        up = self.api()
+        shim, keeper = self.start_dropped(up, [pin_of(self.pki /
+                                                      "leaf.pem")])
+        self.assertEqual(shim.stop(signal.SIGTERM), 0)
+        deadline = time.monotonic() + WAIT
+        while not gone(keeper) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertTrue(gone(keeper))
+        self.assertNotIn("keeper (pid", shim.log.text())   # no error
+
+    def test_the_keeper_writes_tofu_pins_the_worker_cannot(self):
+        up = self.api()
+        os.chmod(self.state, 0o755)     # root's, readable by nobody
+        shim, keeper = self.start_dropped(up, policy="tofu")
+        r = self.curl("https://api.test:%d/" % up)
+        self.assertEqual(r.stdout.splitlines()[-1], "200", r.stderr)
+        shim.log.wait("keeper: recorded the TOFU pins of api.test")
+        st = (self.state / "tofu.pins").stat()
+        self.assertEqual(st.st_uid, 0)
+        self.assertIn("api.test %s" % pin_of(self.pki / "leaf.pem"),
+                      (self.state / "tofu.pins").read_text())
+        # the worker itself could not have written there
+        r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup",
+                            "--clear-groups", "touch",
+                            str(self.state / "x")], capture_output=True)
+        self.assertNotEqual(r.returncode, 0)
+
+    def test_a_state_dir_the_worker_cannot_read_is_refused_by_the_check(self):
+        os.chmod(self.state, 0o700)
+        self.proxy_port = free_port()
+        ini = Path(self.tmp) / "unreadable.ini"
+        ini.write_text("[shim]\nuser = nobody\n" + self.proxy_ini(
+            443, self.domain("api.test", policy="tofu")).replace(
+            "[shim]\n", "", 1))
+        for argv in (["run", "-t"], ["run"]):
+            r = subprocess.run([*PINSHIM_CMD, *argv, "-c", str(ini)],
+                               capture_output=True, text=True, timeout=WAIT)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("state_dir %s: not readable by user nobody"
+                          % self.state, r.stderr)

@@ -1,0 +1,342 @@
+/*
+ * test_keeper.c - the keeper's side of privilege separation without the
+ * process: frames round-trip and malformed ones are refused with a reason;
+ * a mint is answered only for a valid name and key, and at most
+ * KEEPER_MINT_BURST at once; a save only to its known files, bounded; a
+ * TOFU entry never replaces another issuer's pins. And the sandbox: after
+ * sandbox_apply(), execve fails with EPERM.
+ */
+#include "testutil.h"
+
+#include <errno.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "conf/conf.h"
+#include "pins/tofu.h"
+#include "shim/keeper.h"
+#include "shim/sandbox.h"
+#include "tls/tls.h"
+
+static char	 dir[256], cadir[300];
+
+static int
+setup(void **state)
+{
+	FILE	*null = fopen("/dev/null", "w");
+
+	(void)state;
+	tu_mkdtemp(dir, sizeof(dir));
+	snprintf(cadir, sizeof(cadir), "%s/ca", dir);
+	tls_init();
+	assert_int_equal(tls_ca_init(cadir, "test CA", null), 0);
+	fclose(null);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	tu_rmrf(dir);
+	return 0;
+}
+
+static struct keeper_state *
+state_new(void)
+{
+	struct conf		 c;
+	struct keeper_state	*ks;
+	char			 err[512];
+
+	memset(&c, 0, sizeof(c));
+	c.ca_dir = cadir;
+	c.state_dir = dir;
+	c.tofu_max = 4;
+	c.feed.max_size = 1024;
+	ks = keeper_state_new(&c, err, sizeof(err));
+	assert_non_null(ks);
+	return ks;
+}
+
+/* Encode m, parse it back as the other side would: the decoded reply of
+ * the keeper to it. */
+static void
+ask(struct keeper_state *ks, struct keeper_msg *m, double now,
+    struct keeper_msg *reply, uint8_t *buf, size_t sz)
+{
+	uint8_t		 frame[4096];
+	const char	*why;
+	size_t		 n;
+	struct keeper_msg got;
+
+	n = keeper_encode(m, frame, sizeof(frame));
+	assert_true(n > 0);
+	assert_int_equal(keeper_frame_len(frame, n), (long)n - 4);
+	assert_int_equal(keeper_parse(frame + 4, n - 4, &got, &why), 0);
+	assert_int_equal(got.type, m->type);
+	assert_int_equal(got.id, m->id);
+	n = keeper_answer(ks, &got, now, buf, sz);
+	assert_true(n > 4);
+	assert_int_equal(keeper_parse(buf + 4, n - 4, reply, &why), 0);
+	assert_int_equal(reply->id, m->id);
+}
+
+static void
+mint_msg(struct keeper_msg *m, const char *name, const uint8_t *pub)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = KEEPER_MINT;
+	m->id = 7;
+	snprintf(m->host, sizeof(m->host), "%s", name);
+	m->pub = pub;
+}
+
+static void
+test_malformed_frames_are_refused_with_a_reason(void **state)
+{
+	struct keeper_msg	 m;
+	const char		*why;
+	uint8_t			 b[600];
+	size_t			 n;
+
+	(void)state;
+	/* short header, unknown type, SAVE to a file it does not write */
+	why = NULL;
+	assert_int_equal(keeper_parse((const uint8_t *)"\x01\x00", 2, &m,
+	    &why), -1);
+	assert_non_null(why);
+	memcpy(b, "\x09\x00\x00\x00\x01", 5);
+	assert_int_equal(keeper_parse(b, 5, &m, &why), -1);
+	assert_string_equal(why, "unknown message type");
+	memcpy(b, "\x02\x00\x00\x00\x01\x09xx", 8);
+	assert_int_equal(keeper_parse(b, 8, &m, &why), -1);
+	assert_string_equal(why, "SAVE: not a file the keeper writes");
+	/* MINT: a NUL in the name, a zero-length name, a short key, a byte
+	 * too many */
+	memset(b, 0, sizeof(b));
+	b[0] = KEEPER_MINT;
+	b[5] = 3;
+	memcpy(b + 6, "a\0b", 3);
+	assert_int_equal(keeper_parse(b, 6 + 3 + TLS_CA_PUB_LEN, &m, &why),
+	    -1);
+	b[5] = 0;
+	assert_int_equal(keeper_parse(b, 6 + TLS_CA_PUB_LEN, &m, &why), -1);
+	b[5] = 3;
+	memcpy(b + 6, "a.b", 3);
+	assert_int_equal(keeper_parse(b, 6 + 3 + TLS_CA_PUB_LEN - 1, &m,
+	    &why), -1);
+	assert_int_equal(keeper_parse(b, 6 + 3 + TLS_CA_PUB_LEN, &m, &why), 0);
+	assert_string_equal(m.host, "a.b");
+	assert_int_equal(keeper_parse(b, 6 + 3 + TLS_CA_PUB_LEN + 1, &m,
+	    &why), -1);
+	assert_string_equal(why, "bytes after the message");
+	/* an ERR text over the bound */
+	memset(&m, 0, sizeof(m));
+	m.type = KEEPER_OK;
+	m.data = b;
+	m.len = KEEPER_TEXT_MAX + 2;	/* with ERR's code byte: one over */
+	n = keeper_encode(&m, b + 300, 300);
+	assert_true(n > 0);
+	b[300 + 4] = KEEPER_ERR;
+	assert_int_equal(keeper_parse(b + 304, n - 4, &m, &why), -1);
+	/* an encoding that does not fit is refused, not truncated */
+	assert_int_equal(keeper_encode(&m, b, 8), 0);
+}
+
+static void
+test_mint_checks_name_and_key_and_is_rate_limited(void **state)
+{
+	struct keeper_state	*ks = state_new();
+	struct keeper_msg	 m, r;
+	struct tls_ca		*ca;
+	uint8_t			 pub[TLS_CA_PUB_LEN], priv[TLS_CA_LEAFKEY_MAX];
+	uint8_t			 out[4096];
+	char			 err[256];
+	WOLFSSL			*ssl;
+	bool			 missing;
+	int			 kl, i;
+
+	(void)state;
+	ca = tls_ca_new(4, err, sizeof(err));
+	assert_non_null(ca);
+	kl = tls_ca_leaf_key(ca, pub, priv, sizeof(priv));
+	assert_true(kl > 0);
+	mint_msg(&m, "api.test", pub);
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_OK);
+	assert_int_equal(tls_ca_leaf_put(ca, "api.test", r.data, r.len, priv,
+	    (size_t)kl), 0);
+	ssl = tls_ca_session(ca, 0, "api.test", &missing);
+	assert_non_null(ssl);	/* the leaf matches the worker's own key */
+	wolfSSL_free(ssl);
+
+	mint_msg(&m, "API.test", pub);
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_ERR);
+	assert_int_equal(r.err, EINVAL);
+	pub[20] ^= 0x5a;
+	mint_msg(&m, "api.test", pub);
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_ERR);
+	pub[20] ^= 0x5a;
+
+	/* the burst (three requests went above: refused ones count too),
+	 * then nothing until time passes, then KEEPER_MINT_RATE a second */
+	for (i = 3; i < KEEPER_MINT_BURST; i++) {
+		mint_msg(&m, "api.test", pub);
+		ask(ks, &m, 0, &r, out, sizeof(out));
+		assert_int_equal(r.type, KEEPER_OK);
+	}
+	mint_msg(&m, "api.test", pub);
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_ERR);
+	assert_int_equal(r.err, EAGAIN);
+	assert_non_null(memmem(r.data, r.len, "names a second", 14));
+	ask(ks, &m, 1.0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_OK);
+	for (i = 1; i < KEEPER_MINT_RATE; i++)
+		ask(ks, &m, 1.0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_OK);
+	ask(ks, &m, 1.0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_ERR);
+	tls_ca_free(ca);
+	keeper_state_free(ks);
+}
+
+static void
+test_save_writes_only_known_files_within_bounds(void **state)
+{
+	struct keeper_state	*ks = state_new();
+	struct keeper_msg	 m, r;
+	uint8_t			 out[1024], big[2048];
+	char			 path[400], *got;
+	size_t			 len;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.type = KEEPER_SAVE;
+	m.id = 9;
+	m.file = KEEPER_FILE_FLOOR;
+	m.data = (const uint8_t *)"42\n";
+	m.len = 3;
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_OK);
+	snprintf(path, sizeof(path), "%s/pins.version", dir);
+	got = (char *)tu_read_file(path, &len);
+	assert_int_equal(len, 3);
+	assert_memory_equal(got, "42\n", 3);
+	free(got);
+	/* the floor and the clock are lines, not feeds */
+	memset(big, 'x', sizeof(big));
+	m.data = big;
+	m.len = 65;
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_ERR);
+	assert_int_equal(r.err, EFBIG);
+	/* the feed: up to [feed] max_size (1024 here) */
+	m.file = KEEPER_FILE_FEED;
+	m.len = 1024;
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_OK);
+	m.len = 1025;
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_ERR);
+	keeper_state_free(ks);
+}
+
+static void
+tofu_msg(struct keeper_msg *m, const char *host, uint8_t leaf,
+    int issuer)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = KEEPER_TOFU;
+	m->id = 11;
+	snprintf(m->host, sizeof(m->host), "%s", host);
+	memset(m->leaf.hash, leaf, PIN_HASH_LEN);
+	if ((m->has_issuer = issuer >= 0))
+		memset(m->issuer.hash, issuer, PIN_HASH_LEN);
+	m->since = 1700000000;
+}
+
+static void
+test_tofu_never_replaces_another_issuers_pins(void **state)
+{
+	struct keeper_state	*ks = state_new();
+	struct keeper_msg	 m, r;
+	const struct tofu_entry	*e;
+	struct tofu		*t;
+	uint8_t			 out[1024];
+
+	(void)state;
+	tofu_msg(&m, "a.test", 1, 2);
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_OK);
+	tofu_msg(&m, "a.test", 3, 4);		/* another issuer */
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_ERR);
+	assert_int_equal(r.err, EEXIST);
+	tofu_msg(&m, "a.test", 3, -1);		/* no issuer at all */
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_ERR);
+	tofu_msg(&m, "a.test", 5, 2);		/* same issuer, new leaf */
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_OK);
+	tofu_msg(&m, "b.test", 6, -1);		/* no issuer: kept as is */
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_OK);
+	tofu_msg(&m, "b.test", 7, -1);
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_ERR);
+	/* what reached the file */
+	t = tofu_open(dir, 4, NULL);
+	assert_non_null(t);
+	e = tofu_get(t, "a.test");
+	assert_non_null(e);
+	assert_int_equal(e->leaf.hash[0], 5);
+	e = tofu_get(t, "b.test");
+	assert_non_null(e);
+	assert_int_equal(e->leaf.hash[0], 6);
+	tofu_free(t);
+	keeper_state_free(ks);
+}
+
+static void
+test_sandbox_denies_execve(void **state)
+{
+	pid_t	 pid;
+	int	 st;
+	char	 err[256];
+
+	(void)state;
+	if ((pid = fork()) == 0) {
+		char	*argv[] = { "true", NULL };
+
+		if (sandbox_apply(err, sizeof(err)) == -1)
+			_exit(2);
+		if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+			_exit(3);
+		execv("/bin/true", argv);
+		_exit(errno == EPERM ? 0 : 4);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_malformed_frames_are_refused_with_a_reason),
+		cmocka_unit_test(
+		    test_mint_checks_name_and_key_and_is_rate_limited),
+		cmocka_unit_test(test_save_writes_only_known_files_within_bounds),
+		cmocka_unit_test(test_tofu_never_replaces_another_issuers_pins),
+		cmocka_unit_test(test_sandbox_denies_execve),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
