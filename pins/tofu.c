@@ -254,24 +254,51 @@ update(struct tofu *t, const char *forget)
 	return rc;
 }
 
+/* The file again, whatever its stat says; its entries win over what is
+ * not dirty here. */
+static void
+reread(struct tofu *t)
+{
+	struct slot	*fresh;
+	size_t		 nfresh;
+	struct stat	 st;
+
+	if (read_file(t, &fresh, &nfresh, &st, NULL) == -1)
+		return;		/* damaged by hand: keep what we know */
+	merge(t, fresh, nfresh);
+	t->seen = st;
+	t->have_seen = true;
+}
+
 /* What is not in the file yet, to it: here, or each entry through the
- * writer (the keeper, which owns the file under privilege separation). */
+ * writer (the keeper, which owns the file under privilege separation).
+ * An entry the writer refused for good is dropped and the file read
+ * again: what it holds is what applies. */
 static int
 save(struct tofu *t)
 {
 	size_t	 i;
-	int	 rc = 0;
+	int	 rc = 0, w;
+	bool	 refused = false;
 
 	if (t->writer == NULL)
 		return update(t, NULL) == 1 ? 0 : -1;
 	for (i = 0; i < t->n; i++) {
 		if (!t->s[i].dirty)
 			continue;
-		/* once: what the keeper refused, asking again will not change */
-		if (t->writer(t->writer_arg, &t->s[i].e, &t->writer_why) == -1)
-			rc = -1;
-		t->s[i].dirty = false;
+		w = t->writer(t->writer_arg, &t->s[i].e, &t->writer_why);
+		if (w == 0) {
+			t->s[i].dirty = false;
+			continue;
+		}
+		rc = -1;
+		if (w == TOFU_REFUSED) {
+			t->s[i--] = t->s[--t->n];
+			refused = true;
+		}
 	}
+	if (refused)
+		reread(t);
 	return rc;
 }
 
@@ -318,8 +345,7 @@ tofu_refresh(struct tofu *t)
 {
 	char		 path[4096];
 	struct stat	 st;
-	struct slot	*fresh;
-	size_t		 nfresh, i;
+	size_t		 i;
 	bool		 dirty = false;
 
 	snprintf(path, sizeof(path), "%s/%s", t->dir, TOFU_FILE);
@@ -327,18 +353,10 @@ tofu_refresh(struct tofu *t)
 		memset(&st, 0, sizeof(st));
 	for (i = 0; i < t->n; i++)
 		dirty |= t->s[i].dirty;
-	if (t->have_seen && same_file(&st, &t->seen)) {
-		if (dirty)
-			(void)save(t);	/* the lock was busy last time */
-		return;
-	}
-	if (read_file(t, &fresh, &nfresh, &st, NULL) == -1)
-		return;		/* damaged by hand: keep what we know */
-	merge(t, fresh, nfresh);
-	t->seen = st;
-	t->have_seen = true;
+	if (!t->have_seen || !same_file(&st, &t->seen))
+		reread(t);
 	if (dirty)
-		(void)save(t);
+		(void)save(t);	/* the lock was busy last time */
 }
 
 const struct tofu_entry *
@@ -354,7 +372,15 @@ tofu_put(struct tofu *t, const char *host, const struct pin *leaf,
     const struct pin *issuer, int64_t now, const char **why)
 {
 	struct slot	*s = find(t, host);
+	char		 canon[HOST_MAX + 1];
 
+	/* one line per entry: nothing but a host name, and a time that
+	 * prints as one */
+	if (!host_canon(host, canon, sizeof(canon), why) ||
+	    strcmp(canon, host) != 0 || now < 0 || now > TOFU_TIME_MAX) {
+		*why = "not a canonical host name, or a time out of range";
+		return -1;
+	}
 	if (s == NULL) {
 		if (t->n >= t->max) {
 			*why = "the TOFU store is full";

@@ -33,7 +33,11 @@ struct tofu;
 struct tofu	*tofu_open(const char *dir, size_t max, FILE *errs);
 void		 tofu_free(struct tofu *);
 /* Entries go to w instead of the file (the worker, whose keeper writes
- * the file): 0, or -1 with *why; a refused entry stays in memory only. */
+ * the file): 0; -1 with *why, kept to be written again at the next
+ * refresh; or TOFU_REFUSED with *why: refused for good, the entry is
+ * dropped and the file read again. */
+#define TOFU_REFUSED	(-2)
+#define TOFU_TIME_MAX	253402300799LL	/* 9999-12-31T23:59:59Z */
 typedef int	(*tofu_writer)(void *arg, const struct tofu_entry *,
 		    const char **why);
 void		 tofu_set_writer(struct tofu *, tofu_writer, void *arg);
@@ -43,9 +47,11 @@ void		 tofu_wait_for_lock(struct tofu *);
 /* Read the file again if another process (pinshim tofu) changed it. */
 void		 tofu_refresh(struct tofu *);
 const struct tofu_entry *tofu_get(const struct tofu *, const char *host);
-/* Add or replace host's entry and write the file (temp, fsync, rename).
- * 0; -1 with *why: full, or the file could not be written (the entry is
- * then kept in memory and written with the next change). */
+/* Add or replace host's entry (host canonical, now within years
+ * 1970..9999) and write the file (temp, fsync, rename). 0; -1 with *why:
+ * a bad host or time, full, or the file could not be written (the entry
+ * is then kept in memory and written with the next change; refused by
+ * the writer, it is gone: see tofu_set_writer). */
 int		 tofu_put(struct tofu *, const char *host, const struct pin *leaf,
 		    const struct pin *issuer, int64_t now, const char **why);
 /* 1 forgotten, 0 not there, -1 the file could not be written. */

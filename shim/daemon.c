@@ -324,6 +324,17 @@ daemon_reload(struct server *srv)
 		    "configuration", srv->conf->path);
 		return;
 	}
+	/* The keeper holds the CA and writes the state_dir it started with,
+	 * and takes feeds up to the max_size it started with. */
+	if (srv->keeper != NULL && (!same_str(c->ca_dir, srv->conf->ca_dir) ||
+	    !same_str(c->state_dir, srv->conf->state_dir) ||
+	    c->feed.max_size > keeper_feed_max(srv->keeper))) {
+		log_err("reload: [shim] state_dir, ca_dir or a larger [feed] "
+		    "max_size need a restart (the keeper holds what it "
+		    "started with); keeping the running configuration");
+		conf_free(c);
+		return;
+	}
 	/* An unchanged trust store is not parsed again (144 certificates
 	 * cost ~20 ms of loop time). */
 	if (strcmp(c->ca_file, srv->conf->ca_file) == 0 &&
@@ -355,17 +366,6 @@ daemon_reload(struct server *srv)
 	    srv->conf->status.unix_path) != 0))
 		log_warn("reload: [shim] status changed: takes effect at the "
 		    "next start");
-	/* The keeper holds the CA and writes the state_dir it started with:
-	 * both stay until a restart. */
-	if (srv->keeper != NULL && (!same_str(c->ca_dir, srv->conf->ca_dir) ||
-	    !same_str(c->state_dir, srv->conf->state_dir))) {
-		log_warn("reload: [shim] state_dir or ca_dir changed: takes "
-		    "effect at the next start");
-		if (srv->conf->state_dir != NULL) {
-			free(c->state_dir);
-			c->state_dir = xstrdup(srv->conf->state_dir);
-		}
-	}
 	/* The listeners point into the old conf: keep their entries. */
 	keep = srv->conf->listeners;
 	nkeep = srv->conf->nlisteners;
@@ -609,6 +609,8 @@ daemon_run(struct conf *conf)
 		    "(no [feed])", srv.nlisteners);
 	else
 		notify_send("READY=1");	/* feedsync said which feed */
+	if (srv.failed)		/* the keeper was lost before the loop ran */
+		goto out;
 	if (event_base_dispatch(srv.base) == -1) {
 		log_err("event loop failed");
 		goto out;

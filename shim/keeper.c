@@ -37,6 +37,7 @@
 #include "base/file.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/parse.h"
 #include "conf/conf.h"
 #include "pins/tofu.h"
 #include "shim/keeper.h"
@@ -47,6 +48,7 @@
 #define REPLY_MAX	(KEEPER_HEAD + TLS_CA_CERT_MAX + 16)
 #define KEYS_MAX	(64 * 1024)	/* as feedsync reads pins.keys */
 #define SMALL_MAX	64		/* pins.version, clock */
+#define KEEPER_CLOCK_AHEAD 86400	/* s: as feedsync's ISSUED_SKEW */
 
 /* --- answering requests ------------------------------------------------ */
 
@@ -171,11 +173,45 @@ answer_mint(struct keeper_state *ks, const struct keeper_msg *m, double now,
 	return reply(m, KEEPER_OK, 0, der, (size_t)n, out, sz);
 }
 
+/* The two one-line files are checked here; the feed and the key-set
+ * chain are signed, and proven again whenever they are read. pins.version
+ * must be a version number (a signing-role rotation lowers it, which only
+ * the feed can prove); clock an RFC 3339 time at most a day past the
+ * keeper's own latest known time, so a worker cannot date the device into
+ * a future where every certificate has expired. */
+static bool
+small_bad(struct keeper_state *ks, const struct keeper_msg *m,
+    char line[SMALL_MAX + 1], const char **why)
+{
+	unsigned long	 v;
+	int64_t		 t;
+
+	(void)ks;
+	if (m->file != KEEPER_FILE_FLOOR && m->file != KEEPER_FILE_CLOCK)
+		return false;
+	memcpy(line, m->data, m->len);
+	line[m->len] = '\0';
+	if (m->len > 0 && line[m->len - 1] == '\n')
+		line[m->len - 1] = '\0';
+	if (m->file == KEEPER_FILE_FLOOR && !parse_uint(line, 0,
+	    4294967295UL, &v)) {
+		*why = "not a version number";
+		return true;
+	}
+	if (m->file == KEEPER_FILE_CLOCK && (!parse_rfc3339(line, &t) ||
+	    t > (int64_t)clock_now() + KEEPER_CLOCK_AHEAD)) {
+		*why = "not a time, or over a day past the keeper's clock";
+		return true;
+	}
+	return false;
+}
+
 static size_t
 answer_save(struct keeper_state *ks, const struct keeper_msg *m,
     uint8_t *out, size_t sz)
 {
-	const char	*name = keeper_file_name(m->file);
+	const char	*name = keeper_file_name(m->file), *why;
+	char		 line[SMALL_MAX + 1];
 	size_t		 max = m->file == KEEPER_FILE_FEED ? ks->feed_max :
 			    m->file == KEEPER_FILE_KEYS ? KEYS_MAX : SMALL_MAX;
 
@@ -185,6 +221,8 @@ answer_save(struct keeper_state *ks, const struct keeper_msg *m,
 	if (m->len > max)
 		return refuse(ks, m, EFBIG, out, sz, "save %s: %zu bytes, over "
 		    "%zu", name, m->len, max);
+	if (small_bad(ks, m, line, &why))
+		return refuse(ks, m, EINVAL, out, sz, "save %s: %s", name, why);
 	if (file_replace(ks->state_dir, name, (const char *)m->data,
 	    m->len) == -1)
 		return refuse(ks, m, errno, out, sz, "save %s/%s: %s",
@@ -204,8 +242,14 @@ answer_tofu(struct keeper_state *ks, const struct keeper_msg *m,
 	const struct tofu_entry	*e;
 	const char		*why;
 
+	char			 canon[HOST_MAX + 1];
+
 	if (ks->state_dir == NULL)
 		return refuse(ks, m, EINVAL, out, sz, "tofu: no state_dir");
+	if (!host_canon(m->host, canon, sizeof(canon), &why) ||
+	    strcmp(canon, m->host) != 0)
+		return refuse(ks, m, EINVAL, out, sz, "tofu %.64s: not a "
+		    "canonical host name", m->host);
 	if (ks->tofu == NULL && (ks->tofu = tofu_open(ks->state_dir,
 	    ks->tofu_max, NULL)) == NULL)
 		return refuse(ks, m, EIO, out, sz, "tofu: %s/%s unreadable or "
@@ -216,8 +260,9 @@ answer_tofu(struct keeper_state *ks, const struct keeper_msg *m,
 	    PIN_HASH_LEN) != 0))
 		return refuse(ks, m, EEXIST, out, sz, "tofu %s: would replace "
 		    "its pins with another issuer's", m->host);
+	/* the time is the keeper's own: the worker's is not evidence */
 	if (tofu_put(ks->tofu, m->host, &m->leaf, m->has_issuer ? &m->issuer :
-	    NULL, m->since, &why) == -1)
+	    NULL, clock_now(), &why) == -1)
 		return refuse(ks, m, ENOSPC, out, sz, "tofu %s: %s", m->host,
 		    why);
 	log_info("keeper: recorded the TOFU pins of %s", m->host);
@@ -252,6 +297,8 @@ write_all(int fd, const uint8_t *p, size_t n)
 		if ((w = write(fd, p, n)) == -1) {
 			if (errno == EINTR)
 				continue;
+			if (errno == EAGAIN)
+				errno = ETIMEDOUT;	/* SO_SNDTIMEO */
 			return -1;
 		}
 		p += w;
@@ -402,11 +449,13 @@ struct keeper_mint {
 struct keeper {
 	pid_t			 pid;
 	uid_t			 uid;		/* the keeper runs as */
+	size_t			 feed_max;	/* its [feed] max_size */
 	int			 afd, sfd;
 	struct bufferevent	*bev;		/* owned; on afd */
 	struct server		*srv;		/* NULL until watched */
 	uint32_t		 next_id;
 	TAILQ_HEAD(, keeper_mint) mints;	/* in flight, oldest first */
+	size_t			 nmints;
 	bool			 gone;
 };
 
@@ -431,6 +480,7 @@ keeper_start(const struct conf *c, char *err, size_t errsz)
 	k = xcalloc(1, sizeof(*k));
 	TAILQ_INIT(&k->mints);
 	k->uid = geteuid();
+	k->feed_max = c->feed.max_size;
 	if ((k->pid = fork()) == -1) {
 		snprintf(err, errsz, "keeper: fork: %s", strerror(errno));
 		goto bad;
@@ -477,6 +527,12 @@ keeper_pid(const struct keeper *k)
 	return k->pid;
 }
 
+size_t
+keeper_feed_max(const struct keeper *k)
+{
+	return k->feed_max;
+}
+
 uid_t
 keeper_uid(const struct keeper *k)
 {
@@ -499,7 +555,9 @@ lost(struct keeper *k, const char *why)
 	    "restarts both", (long)k->pid, why);
 	if (k->srv != NULL) {
 		k->srv->failed = true;
-		event_base_loopbreak(k->srv->base);
+		/* a one-shot exit: also when the loop has not started yet (a
+		 * save from the cached feed, before dispatch) */
+		event_base_loopexit(k->srv->base, NULL);
 	}
 }
 
@@ -545,6 +603,7 @@ on_reply(struct bufferevent *bev, void *arg)
 			return;
 		}
 		TAILQ_REMOVE(&k->mints, km, entry);
+		k->nmints--;
 		ok = m.type == KEEPER_OK && tls_ca_leaf_put(km->ca, km->name,
 		    m.data, m.len, km->key, (size_t)km->keylen) == 0;
 		if (!ok)
@@ -604,6 +663,15 @@ keeper_mint(struct keeper *k, struct tls_ca *ca, const char *name,
 	m.pub = pub;
 	w->mint = km;
 	TAILQ_INSERT_TAIL(&km->waiters, w, entry);
+	/* Bounded, so the keeper's answers (~700 bytes each) always fit
+	 * the socket's buffer while a save waits for its own: the keeper,
+	 * which writes them blocking, never stalls on a full one. */
+	if (k->nmints >= KEEPER_MINTS_IN_FLIGHT) {
+		log_warn("intercept host=%s: no leaf: %zu names already wait "
+		    "for the keeper", name, k->nmints);
+		mint_finish(km, false);
+		return;
+	}
 	if (k->gone || k->bev == NULL ||
 	    (km->keylen = tls_ca_leaf_key(ca, pub, km->key,
 	    sizeof(km->key))) < 0 ||
@@ -613,6 +681,7 @@ keeper_mint(struct keeper *k, struct tls_ca *ca, const char *name,
 		return;
 	}
 	TAILQ_INSERT_TAIL(&k->mints, km, entry);
+	k->nmints++;
 }
 
 void
@@ -645,12 +714,14 @@ sync_call(struct keeper *k, struct keeper_msg *req, char *why, size_t whysz)
 	req->id = ++k->next_id;
 	frame = xcalloc(1, sz);
 	n = keeper_encode(req, frame, sz);
+	errno = EPROTO;		/* unless a read or write says better */
 	if (n == 0 || write_all(k->sfd, frame, n) == -1) {
 		free(frame);
 		goto broken;
 	}
 	free(frame);
 	for (;;) {
+		errno = EPROTO;
 		if (read_all(k->sfd, buf, 4) == -1 || (len =
 		    keeper_frame_len(buf, 4)) < KEEPER_HEAD - 4 ||
 		    (size_t)len > sizeof(buf) ||
@@ -667,7 +738,8 @@ sync_call(struct keeper *k, struct keeper_msg *req, char *why, size_t whysz)
 	return -1;
 broken:
 	n = (size_t)errno;
-	lost(k, n == ETIMEDOUT ? "did not answer in 10 s" : "exited");
+	lost(k, n == ETIMEDOUT ? "did not answer in 10 s" : n == EPROTO ?
+	    "broke the channel's framing" : "exited");
 	errno = (int)n;
 	return -1;
 }
@@ -703,7 +775,10 @@ keeper_tofu(void *arg, const struct tofu_entry *e, const char **why)
 	m.since = e->since;
 	if (sync_call(k, &m, text, sizeof(text)) == -1) {
 		*why = text;
-		return -1;
+		/* the keeper said no (bad host, another issuer's pins, full):
+		 * asking again would not change that */
+		return errno == EEXIST || errno == EINVAL || errno == ENOSPC ?
+		    TOFU_REFUSED : -1;
 	}
 	return 0;
 }
@@ -739,6 +814,7 @@ keeper_stop(struct keeper *k)
 	k->gone = true;
 	while ((km = TAILQ_FIRST(&k->mints)) != NULL) {
 		TAILQ_REMOVE(&k->mints, km, entry);
+		k->nmints--;
 		mint_finish(km, false);
 	}
 	if (k->bev != NULL)

@@ -63,6 +63,7 @@ enum keeper_file {
  * compromised worker would want certificates. */
 #define KEEPER_MINT_BURST	128
 #define KEEPER_MINT_RATE	16
+#define KEEPER_MINTS_IN_FLIGHT	64	/* names the worker waits for */
 
 /* One decoded frame; borrows the buffer it was parsed from. */
 struct keeper_msg {
@@ -126,6 +127,8 @@ void	 keeper_watch(struct keeper *, struct server *srv);
 bool	 keeper_gone(const struct keeper *);
 pid_t	 keeper_pid(const struct keeper *);
 uid_t	 keeper_uid(const struct keeper *);
+/* The [feed] max_size the keeper started with: saves are bounded by it. */
+size_t	 keeper_feed_max(const struct keeper *);
 /* Close the channel; the keeper exits on EOF and is reaped. */
 void	 keeper_stop(struct keeper *);
 

@@ -143,6 +143,8 @@ struct out {
 static void
 put(struct out *o, const void *b, size_t n)
 {
+	if (n == 0)
+		return;		/* b may be NULL then */
 	if (o->full || o->sz - o->len < n) {
 		o->full = true;
 		return;

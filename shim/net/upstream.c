@@ -290,7 +290,7 @@ tofu_decide(struct upstream *u, struct tls_verdict *v)
 	char			 now_pin[PIN_TEXT_LEN + 1], was[PIN_TEXT_LEN + 1];
 	char			 seen[32];
 	const char		*why;
-	bool			 attested;
+	bool			 attested, same_issuer;
 
 	pin_format(&v->tofu_leaf, now_pin);
 	v->pass = false;
@@ -314,7 +314,13 @@ tofu_decide(struct upstream *u, struct tls_verdict *v)
 	if ((e = tofu_get(t, u->res.host)) == NULL) {
 		if (tofu_put(t, u->res.host, &v->tofu_leaf, v->tofu_has_issuer ?
 		    &v->tofu_issuer : NULL, clock_now(), &why) == -1) {
-			if (tofu_get(t, u->res.host) == NULL) {
+			/* the keeper refused it: the store, read again,
+			 * knows this host after all; judge against that */
+			if ((e = tofu_get(t, u->res.host)) != NULL &&
+			    memcmp(e->leaf.hash, v->tofu_leaf.hash,
+			    PIN_HASH_LEN) != 0)
+				goto known;
+			if (e == NULL) {
 				v->reason = TLS_TOFU_FULL;
 				snprintf(v->detail, sizeof(v->detail), "%s (%zu "
 				    "hosts, [shim] tofu_max): pinshim tofu "
@@ -331,6 +337,7 @@ tofu_decide(struct upstream *u, struct tls_verdict *v)
 		    "");
 		return;
 	}
+known:
 	pin_format(&e->leaf, was);
 	format_rfc3339(e->since, seen, sizeof(seen));
 	if (memcmp(e->leaf.hash, v->tofu_leaf.hash, PIN_HASH_LEN) == 0) {
@@ -339,16 +346,23 @@ tofu_decide(struct upstream *u, struct tls_verdict *v)
 		    "the one pinned %s", seen);
 		return;
 	}
-	if (attested || (r != NULL && r->accept_issuer && e->has_issuer &&
-	    v->tofu_has_issuer && memcmp(e->issuer.hash, v->tofu_issuer.hash,
-	    PIN_HASH_LEN) == 0)) {
-		why = NULL;
-		(void)tofu_put(t, u->res.host, &v->tofu_leaf, v->tofu_has_issuer ?
-		    &v->tofu_issuer : NULL, clock_now(), &why);
+	same_issuer = e->has_issuer && v->tofu_has_issuer &&
+	    memcmp(e->issuer.hash, v->tofu_issuer.hash, PIN_HASH_LEN) == 0;
+	if (attested || (r != NULL && r->accept_issuer && same_issuer)) {
+		/* The store takes a new leaf only under the pinned issuer:
+		 * its keeper cannot tell an attested one from a worker's
+		 * wish. Attested under another issuer, it passes on the
+		 * feed's word, while the feed says so, unrecorded. */
 		v->pass = true;
 		snprintf(v->detail, sizeof(v->detail), "tofu: new leaf key %s "
-		    "accepted (%s), was %s", now_pin, attested ? "observed by "
-		    "the vantage point" : "same pinned issuer", was);
+		    "accepted (%s), was %s%s", now_pin, attested ? "observed by "
+		    "the vantage point" : "same pinned issuer", was,
+		    same_issuer ? "" : "; not recorded: another issuer");
+		if (!same_issuer)
+			return;
+		why = NULL;
+		(void)tofu_put(t, u->res.host, &v->tofu_leaf, &v->tofu_issuer,
+		    clock_now(), &why);
 		log_warn("tofu: %s: leaf key rotated %s -> %s (%s)",
 		    u->res.host, was, now_pin, attested ? "observed" :
 		    "tofu_accept_issuer");

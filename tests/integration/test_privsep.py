@@ -29,8 +29,10 @@ def ca_scalar(key_pem):
 
 
 def memory_holds(pid, needles):
-    """Whether any readable mapping of pid contains one of needles."""
-    found = False
+    """Whether any readable mapping of pid contains one of needles. Read
+    in chunks that overlap by a needle's length; mappings of 4 GiB or more
+    are skipped: those are a sanitizer's shadow, never pinshim's data."""
+    chunk, overlap = 1 << 22, max(len(n) for n in needles)
     with open("/proc/%d/maps" % pid) as maps, \
             open("/proc/%d/mem" % pid, "rb", 0) as mem:
         for line in maps:
@@ -39,14 +41,19 @@ def memory_holds(pid, needles):
                     "[vsyscall]" in line:
                 continue
             lo, hi = (int(x, 16) for x in addr.split("-"))
-            try:
-                mem.seek(lo)
-                data = mem.read(hi - lo)
-            except (OSError, ValueError, OverflowError):
+            if hi - lo >= 1 << 32:
                 continue
-            if any(n in data for n in needles):
-                found = True
-    return found
+            at = lo
+            while at < hi:
+                try:
+                    mem.seek(at)
+                    data = mem.read(min(chunk + overlap, hi - at))
+                except (OSError, ValueError, OverflowError):
+                    break
+                if any(n in data for n in needles):
+                    return True
+                at += chunk
+    return False
 
 
 def status_of(pid):
@@ -76,8 +83,10 @@ class Privsep(Intercept):      # its helpers: Intercept has no tests itself
 
     def setUp(self):
         super().setUp()
-        # the worker (nobody) reads state_dir and the configuration
+        # the worker (nobody) reads state_dir, the configuration and, on
+        # a reload, the trust store
         os.chmod(self.tmp, 0o755)
+        os.chmod(self.pki, 0o755)
         self.nobody = pwd.getpwnam("nobody")
 
     def start_dropped(self, up, pins=None, policy="pin"):
@@ -181,3 +190,19 @@ class Privsep(Intercept):      # its helpers: Intercept has no tests itself
             self.assertNotEqual(r.returncode, 0)
             self.assertIn("state_dir %s: not readable by user nobody"
                           % self.state, r.stderr)
+
+    def test_a_reload_cannot_move_what_the_keeper_holds(self):
+        up = self.api()
+        shim, keeper = self.start_dropped(up, [pin_of(self.pki /
+                                                      "leaf.pem")])
+        other = Path(self.tmp) / "other-state"
+        other.mkdir(mode=0o755)
+        shim.ini.write_text(shim.ini.read_text().replace(
+            "state_dir = %s\n" % self.state, "state_dir = %s\n" % other))
+        os.kill(shim.p.pid, signal.SIGHUP)
+        shim.log.wait(r"reload: \[shim\] state_dir, ca_dir or a larger "
+                      r"\[feed\] max_size need a restart")
+        # still the old configuration, and still intercepting
+        r = self.curl("https://api.test:%d/" % up)
+        self.assertEqual(r.stdout.splitlines()[-1], "200", r.stderr)
+        self.assertFalse(gone(keeper))

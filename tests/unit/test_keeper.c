@@ -3,12 +3,14 @@
  * process: frames round-trip and malformed ones are refused with a reason;
  * a mint is answered only for a valid name and key, and at most
  * KEEPER_MINT_BURST at once; a save only to its known files, bounded; a
- * TOFU entry never replaces another issuer's pins. And the sandbox: after
- * sandbox_apply(), execve fails with EPERM.
+ * TOFU entry never replaces another issuer's pins, and takes only a
+ * canonical host name. And the sandbox: after sandbox_apply(), execve and
+ * unshare fail with EPERM.
  */
 #include "testutil.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -53,7 +55,7 @@ state_new(void)
 	memset(&c, 0, sizeof(c));
 	c.ca_dir = cadir;
 	c.state_dir = dir;
-	c.tofu_max = 4;
+	c.tofu_max = 8;
 	c.feed.max_size = 1024;
 	ks = keeper_state_new(&c, err, sizeof(err));
 	assert_non_null(ks);
@@ -235,6 +237,21 @@ test_save_writes_only_known_files_within_bounds(void **state)
 	ask(ks, &m, 0, &r, out, sizeof(out));
 	assert_int_equal(r.type, KEEPER_ERR);
 	assert_int_equal(r.err, EFBIG);
+	/* the one-line files are checked: a number, a time not past the
+	 * keeper's clock + a day */
+	m.data = (const uint8_t *)"42; rm\n";
+	m.len = 7;
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_ERR);
+	assert_int_equal(r.err, EINVAL);
+	m.file = KEEPER_FILE_CLOCK;
+	m.data = (const uint8_t *)"9999-01-01T00:00:00Z\n";
+	m.len = 21;
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_ERR);
+	m.data = (const uint8_t *)"2020-01-01T00:00:00Z\n";
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_OK);
 	/* the feed: up to [feed] max_size (1024 here) */
 	m.file = KEEPER_FILE_FEED;
 	m.len = 1024;
@@ -289,6 +306,19 @@ test_tofu_never_replaces_another_issuers_pins(void **state)
 	tofu_msg(&m, "b.test", 7, -1);
 	ask(ks, &m, 0, &r, out, sizeof(out));
 	assert_int_equal(r.type, KEEPER_ERR);
+	/* a host that would write a line of its own, or is not canonical */
+	tofu_msg(&m, "x sha256/AAAA - 2020-01-01T00:00:00Z\nc.test", 8, -1);
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_ERR);
+	assert_int_equal(r.err, EINVAL);
+	tofu_msg(&m, "C.test", 8, -1);
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_ERR);
+	/* the time is the keeper's: a worker's -1 is not written */
+	tofu_msg(&m, "d.test", 9, -1);
+	m.since = -1;
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_OK);
 	/* what reached the file */
 	t = tofu_open(dir, 4, NULL);
 	assert_non_null(t);
@@ -298,6 +328,10 @@ test_tofu_never_replaces_another_issuers_pins(void **state)
 	e = tofu_get(t, "b.test");
 	assert_non_null(e);
 	assert_int_equal(e->leaf.hash[0], 6);
+	assert_null(tofu_get(t, "c.test"));
+	assert_non_null(e = tofu_get(t, "d.test"));
+	assert_true(e->since > 1700000000);
+	assert_int_equal(tofu_count(t), 3);
 	tofu_free(t);
 	keeper_state_free(ks);
 }
@@ -317,6 +351,8 @@ test_sandbox_denies_execve(void **state)
 			_exit(2);
 		if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
 			_exit(3);
+		if (unshare(CLONE_NEWUSER) != -1 || errno != EPERM)
+			_exit(5);
 		execv("/bin/true", argv);
 		_exit(errno == EPERM ? 0 : 4);
 	}
