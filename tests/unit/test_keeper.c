@@ -254,6 +254,7 @@ test_save_writes_only_known_files_within_bounds(void **state)
 	assert_int_equal(r.type, KEEPER_OK);
 	/* the feed: up to [feed] max_size (1024 here) */
 	m.file = KEEPER_FILE_FEED;
+	m.data = big;
 	m.len = 1024;
 	ask(ks, &m, 0, &r, out, sizeof(out));
 	assert_int_equal(r.type, KEEPER_OK);
