@@ -456,6 +456,7 @@ struct keeper {
 	uint32_t		 next_id;
 	TAILQ_HEAD(, keeper_mint) mints;	/* in flight, oldest first */
 	size_t			 nmints;
+	unsigned long		 unminted;	/* names that got no leaf */
 	bool			 gone;
 };
 
@@ -525,6 +526,12 @@ pid_t
 keeper_pid(const struct keeper *k)
 {
 	return k->pid;
+}
+
+unsigned long
+keeper_unminted(const struct keeper *k)
+{
+	return k->unminted;
 }
 
 size_t
@@ -607,6 +614,8 @@ on_reply(struct bufferevent *bev, void *arg)
 		ok = m.type == KEEPER_OK && tls_ca_leaf_put(km->ca, km->name,
 		    m.data, m.len, km->key, (size_t)km->keylen) == 0;
 		if (!ok)
+			k->unminted++;
+		if (!ok)
 			log_warn("intercept host=%s: no leaf: %.*s", km->name,
 			    m.type == KEEPER_ERR ? (int)m.len : 22,
 			    m.type == KEEPER_ERR ? (const char *)m.data :
@@ -667,6 +676,7 @@ keeper_mint(struct keeper *k, struct tls_ca *ca, const char *name,
 	 * the socket's buffer while a save waits for its own: the keeper,
 	 * which writes them blocking, never stalls on a full one. */
 	if (k->nmints >= KEEPER_MINTS_IN_FLIGHT) {
+		k->unminted++;
 		log_warn("intercept host=%s: no leaf: %zu names already wait "
 		    "for the keeper", name, k->nmints);
 		mint_finish(km, false);

@@ -127,6 +127,9 @@ void	 keeper_watch(struct keeper *, struct server *srv);
 bool	 keeper_gone(const struct keeper *);
 pid_t	 keeper_pid(const struct keeper *);
 uid_t	 keeper_uid(const struct keeper *);
+/* Names that got no leaf: refused by the keeper (its rate, a bad name)
+ * or too many waiting. */
+unsigned long keeper_unminted(const struct keeper *);
 /* The [feed] max_size the keeper started with: saves are bounded by it. */
 size_t	 keeper_feed_max(const struct keeper *);
 /* Close the channel; the keeper exits on EOF and is reaped. */

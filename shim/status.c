@@ -45,6 +45,7 @@
 #include "base/mem.h"
 #include "base/parse.h"
 #include "conf/conf.h"
+#include "shim/keeper.h"
 #include "shim/metrics.h"
 #include "shim/net/http1.h"
 #include "shim/remote/feedsync.h"
@@ -347,6 +348,13 @@ render_metrics(struct status *st, struct evbuffer *b)
 		    "held in the cache.");
 		evbuffer_add_printf(b, "pinshim_minted_cache_entries %zu\n",
 		    cached);
+	}
+	if (srv->ca != NULL && srv->keeper != NULL) {
+		head(b, "pinshim_mint_refusals_total", "counter", "Names that "
+		    "got no leaf: the keeper refused them (its rate, a bad "
+		    "name) or too many waited.");
+		evbuffer_add_printf(b, "pinshim_mint_refusals_total %lu\n",
+		    keeper_unminted(srv->keeper));
 	}
 }
 

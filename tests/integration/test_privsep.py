@@ -89,9 +89,11 @@ class Privsep(Intercept):      # its helpers: Intercept has no tests itself
         os.chmod(self.pki, 0o755)
         self.nobody = pwd.getpwnam("nobody")
 
-    def start_dropped(self, up, pins=None, policy="pin"):
+    def start_dropped(self, up, pins=None, policy="pin", status=None):
         self.proxy_port = free_port()
-        ini = "[shim]\nuser = nobody\n" + self.proxy_ini(
+        ini = "[shim]\nuser = nobody\n%s" % (
+            "status = 127.0.0.1:%d\n" % status if status else "") + \
+            self.proxy_ini(
             up, self.domain("api.test", pins or [], policy)).replace(
             "[shim]\n", "", 1)
         shim = Shim(self, ini)
@@ -100,12 +102,18 @@ class Privsep(Intercept):      # its helpers: Intercept has no tests itself
         return shim, keepers[0]
 
     def test_the_worker_never_holds_the_ca_key_the_keeper_does(self):
-        up = self.api()
+        up, sport = self.api(), free_port()
         shim, keeper = self.start_dropped(up, [pin_of(self.pki /
-                                                      "leaf.pem")])
+                                                      "leaf.pem")],
+                                          status=sport)
         r = self.curl("https://api.test:%d/" % up)
         self.assertEqual(r.stdout.splitlines()[-1], "200", r.stderr)
         self.assertIn("keeper: signed a leaf for api.test", shim.log.text())
+        import urllib.request
+        metrics = urllib.request.urlopen("http://127.0.0.1:%d/metrics"
+                                         % sport, timeout=WAIT).read()
+        self.assertIn(b"\npinshim_minted_leaves_total 1\n", metrics)
+        self.assertIn(b"\npinshim_mint_refusals_total 0\n", metrics)
         d = ca_scalar(self.state / "ca" / "ca.key")
         needles = (d, d[::-1])
         self.assertTrue(memory_holds(keeper, needles),
