@@ -30,6 +30,8 @@
 struct slot {
 	struct tofu_entry e;
 	bool		 dirty;		/* not yet in the file */
+	bool		 has_prev;	/* dirty: replaces prev's leaf */
+	struct pin	 prev;
 };
 
 struct tofu {
@@ -270,35 +272,52 @@ reread(struct tofu *t)
 	t->have_seen = true;
 }
 
-/* What is not in the file yet, to it: here, or each entry through the
- * writer (the keeper, which owns the file under privilege separation).
- * An entry the writer refused for good is dropped and the file read
- * again: what it holds is what applies. */
+/* Slot i through the writer (the keeper, which owns the file under
+ * privilege separation), saying which leaf it replaces, if any: 0; -1 kept
+ * dirty; or TOFU_REFUSED: the slot is dropped and the file read again, so
+ * what it holds is what applies (and were it unreadable, the writer would
+ * still refuse a first use of a host it knows). */
+static int
+write_one(struct tofu *t, size_t i, bool *dropped)
+{
+	struct slot	*s = &t->s[i];
+	int		 w;
+
+	w = t->writer(t->writer_arg, &s->e, s->has_prev ? &s->prev : NULL,
+	    &t->writer_why);
+	*dropped = false;
+	if (w == 0) {
+		s->dirty = false;
+		s->has_prev = false;
+		return 0;
+	}
+	if (w == TOFU_REFUSED) {
+		t->s[i] = t->s[--t->n];
+		*dropped = true;
+		reread(t);
+	}
+	return w;
+}
+
+/* What is not in the file yet, to it: here, under the lock, or each entry
+ * through the writer. */
 static int
 save(struct tofu *t)
 {
 	size_t	 i;
-	int	 rc = 0, w;
-	bool	 refused = false;
+	int	 rc = 0;
+	bool	 dropped;
 
 	if (t->writer == NULL)
 		return update(t, NULL) == 1 ? 0 : -1;
 	for (i = 0; i < t->n; i++) {
 		if (!t->s[i].dirty)
 			continue;
-		w = t->writer(t->writer_arg, &t->s[i].e, &t->writer_why);
-		if (w == 0) {
-			t->s[i].dirty = false;
-			continue;
-		}
-		rc = -1;
-		if (w == TOFU_REFUSED) {
-			t->s[i--] = t->s[--t->n];
-			refused = true;
-		}
+		if (write_one(t, i, &dropped) != 0)
+			rc = -1;
+		if (dropped)
+			i = (size_t)-1;	/* the file was read again: restart */
 	}
-	if (refused)
-		reread(t);
 	return rc;
 }
 
@@ -388,18 +407,31 @@ tofu_put(struct tofu *t, const char *host, const struct pin *leaf,
 		}
 		t->s = xreallocarray(t->s, t->n + 1, sizeof(*t->s));
 		s = &t->s[t->n++];
+		memset(s, 0, sizeof(*s));
+	} else if (!s->has_prev) {	/* the pinned leaf this replaces */
+		s->prev = s->e.leaf;
+		s->has_prev = true;
 	}
-	memset(s, 0, sizeof(*s));
 	snprintf(s->e.host, sizeof(s->e.host), "%s", host);
 	s->e.leaf = *leaf;
 	if ((s->e.has_issuer = issuer != NULL))
 		s->e.issuer = *issuer;
+	else
+		memset(&s->e.issuer, 0, sizeof(s->e.issuer));
 	s->e.since = now;
 	s->dirty = true;
+	if (t->writer != NULL) {	/* this entry only: tofu_refresh
+					 * retries the others */
+		bool	 dropped;
+
+		if (write_one(t, (size_t)(s - t->s), &dropped) == 0)
+			return 0;
+		*why = t->writer_why;
+		return -1;
+	}
 	if (save(t) == -1) {
-		*why = t->writer != NULL ? t->writer_why : "not written yet "
-		    "(the store is locked or cannot be written); kept in "
-		    "memory";
+		*why = "not written yet (the store is locked or cannot be "
+		    "written); kept in memory";
 		return -1;
 	}
 	return 0;

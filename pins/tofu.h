@@ -33,13 +33,14 @@ struct tofu;
 struct tofu	*tofu_open(const char *dir, size_t max, FILE *errs);
 void		 tofu_free(struct tofu *);
 /* Entries go to w instead of the file (the worker, whose keeper writes
- * the file): 0; -1 with *why, kept to be written again at the next
- * refresh; or TOFU_REFUSED with *why: refused for good, the entry is
- * dropped and the file read again. */
+ * the file), each with the leaf it replaces (NULL: a first use): 0; -1
+ * with *why, kept to be written again at the next refresh; or
+ * TOFU_REFUSED with *why: refused for good, the entry is dropped and the
+ * file read again. */
 #define TOFU_REFUSED	(-2)
 #define TOFU_TIME_MAX	253402300799LL	/* 9999-12-31T23:59:59Z */
 typedef int	(*tofu_writer)(void *arg, const struct tofu_entry *,
-		    const char **why);
+		    const struct pin *replaces, const char **why);
 void		 tofu_set_writer(struct tofu *, tofu_writer, void *arg);
 /* For `pinshim tofu`: wait (up to 2 s) for the daemon's write, instead
  * of giving up at once. */

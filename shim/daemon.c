@@ -326,12 +326,15 @@ daemon_reload(struct server *srv)
 	}
 	/* The keeper holds the CA and writes the state_dir it started with,
 	 * and takes feeds up to the max_size it started with. */
-	if (srv->keeper != NULL && (!same_str(c->ca_dir, srv->conf->ca_dir) ||
+	if (keeper_needed(c) != (srv->keeper != NULL) ||
+	    (srv->keeper != NULL && (!same_str(c->ca_dir, srv->conf->ca_dir) ||
 	    !same_str(c->state_dir, srv->conf->state_dir) ||
-	    c->feed.max_size > keeper_feed_max(srv->keeper))) {
-		log_err("reload: [shim] state_dir, ca_dir or a larger [feed] "
-		    "max_size need a restart (the keeper holds what it "
-		    "started with); keeping the running configuration");
+	    c->tofu_max != srv->conf->tofu_max ||
+	    c->feed.max_size > keeper_feed_max(srv->keeper)))) {
+		log_err("reload: [shim] state_dir, ca_dir, tofu_max or a "
+		    "larger [feed] max_size need a restart (the keeper holds "
+		    "what it started with); keeping the running "
+		    "configuration");
 		conf_free(c);
 		return;
 	}
@@ -596,7 +599,8 @@ daemon_run(struct conf *conf)
 	srv.feed = feedsync_start(&srv);
 	if (srv.feed == NULL)
 		server_log_observed(srv.snap);
-	if (signals_open(&srv) == -1)
+	/* the keeper lost before the loop ran (a save from the cache) */
+	if (srv.failed || signals_open(&srv) == -1)
 		goto out;
 	log_info("pinshim started: %zu listener(s), %zu domain rule(s), "
 	    "default_policy %s, ca_file %s, %lu file descriptors (%u "
@@ -609,8 +613,6 @@ daemon_run(struct conf *conf)
 		    "(no [feed])", srv.nlisteners);
 	else
 		notify_send("READY=1");	/* feedsync said which feed */
-	if (srv.failed)		/* the keeper was lost before the loop ran */
-		goto out;
 	if (event_base_dispatch(srv.base) == -1) {
 		log_err("event loop failed");
 		goto out;

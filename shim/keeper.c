@@ -180,29 +180,40 @@ answer_mint(struct keeper_state *ks, const struct keeper_msg *m, double now,
  * keeper's own latest known time, so a worker cannot date the device into
  * a future where every certificate has expired. */
 static bool
-small_bad(struct keeper_state *ks, const struct keeper_msg *m,
-    char line[SMALL_MAX + 1], const char **why)
+small_bad(const struct keeper_msg *m, char line[SMALL_MAX + 1],
+    int64_t *when, const char **why)
 {
 	unsigned long	 v;
 	int64_t		 t;
 
-	(void)ks;
 	if (m->file != KEEPER_FILE_FLOOR && m->file != KEEPER_FILE_CLOCK)
 		return false;
-	memcpy(line, m->data, m->len);
-	line[m->len] = '\0';
-	if (m->len > 0 && line[m->len - 1] == '\n')
-		line[m->len - 1] = '\0';
+	if (m->len == 0 || m->data[m->len - 1] != '\n' ||
+	    memchr(m->data, '\0', m->len) != NULL ||
+	    memchr(m->data, '\n', m->len) != m->data + m->len - 1) {
+		*why = "not one line";
+		return true;
+	}
+	memcpy(line, m->data, m->len - 1);
+	line[m->len - 1] = '\0';
 	if (m->file == KEEPER_FILE_FLOOR && !parse_uint(line, 0,
 	    4294967295UL, &v)) {
 		*why = "not a version number";
 		return true;
 	}
-	if (m->file == KEEPER_FILE_CLOCK && (!parse_rfc3339(line, &t) ||
-	    t > (int64_t)clock_now() + KEEPER_CLOCK_AHEAD)) {
-		*why = "not a time, or over a day past the keeper's clock";
+	if (m->file == KEEPER_FILE_CLOCK && !parse_rfc3339(line, &t)) {
+		*why = "not an RFC 3339 time";
 		return true;
 	}
+	/* With a sane system clock, a day past it at most (as feedsync
+	 * takes a signing-key feed's issued); without one (an RTC-less
+	 * boot), the feed is all the evidence there is. */
+	if (m->file == KEEPER_FILE_CLOCK && time(NULL) >= clock_build_time() &&
+	    t > (int64_t)clock_now() + KEEPER_CLOCK_AHEAD) {
+		*why = "over a day past the keeper's clock";
+		return true;
+	}
+	*when = t;
 	return false;
 }
 
@@ -212,6 +223,7 @@ answer_save(struct keeper_state *ks, const struct keeper_msg *m,
 {
 	const char	*name = keeper_file_name(m->file), *why;
 	char		 line[SMALL_MAX + 1];
+	int64_t		 when = 0;
 	size_t		 max = m->file == KEEPER_FILE_FEED ? ks->feed_max :
 			    m->file == KEEPER_FILE_KEYS ? KEYS_MAX : SMALL_MAX;
 
@@ -221,20 +233,24 @@ answer_save(struct keeper_state *ks, const struct keeper_msg *m,
 	if (m->len > max)
 		return refuse(ks, m, EFBIG, out, sz, "save %s: %zu bytes, over "
 		    "%zu", name, m->len, max);
-	if (small_bad(ks, m, line, &why))
+	if (small_bad(m, line, &when, &why))
 		return refuse(ks, m, EINVAL, out, sz, "save %s: %s", name, why);
 	if (file_replace(ks->state_dir, name, (const char *)m->data,
 	    m->len) == -1)
 		return refuse(ks, m, errno, out, sz, "save %s/%s: %s",
 		    ks->state_dir, name, strerror(errno));
+	if (m->file == KEEPER_FILE_CLOCK)
+		clock_raise((time_t)when);	/* the bound follows it */
 	log_debug("keeper: wrote %s/%s (%zu bytes)", ks->state_dir, name,
 	    m->len);
 	return reply(m, KEEPER_OK, 0, NULL, 0, out, sz);
 }
 
-/* A first use is recorded; an entry already there is replaced only by
- * one with the same issuer (tofu_accept_issuer's case), so a worker
- * cannot swap a known host's pins for an attacker's. */
+/* A first use is recorded; an entry already there is replaced only by a
+ * request that names its leaf (compare and swap: the worker saw it) and
+ * carries the same issuer (tofu_accept_issuer's case), so a worker cannot
+ * swap a known host's pins for an attacker's, nor pass a rotation off as
+ * a first use. */
 static size_t
 answer_tofu(struct keeper_state *ks, const struct keeper_msg *m,
     uint8_t *out, size_t sz)
@@ -255,16 +271,26 @@ answer_tofu(struct keeper_state *ks, const struct keeper_msg *m,
 		return refuse(ks, m, EIO, out, sz, "tofu: %s/%s unreadable or "
 		    "damaged", ks->state_dir, TOFU_FILE);
 	tofu_refresh(ks->tofu);
-	if ((e = tofu_get(ks->tofu, m->host)) != NULL && (!e->has_issuer ||
-	    !m->has_issuer || memcmp(e->issuer.hash, m->issuer.hash,
-	    PIN_HASH_LEN) != 0))
+	e = tofu_get(ks->tofu, m->host);
+	if (e != NULL && memcmp(e->leaf.hash, m->leaf.hash, PIN_HASH_LEN) == 0 &&
+	    e->has_issuer == m->has_issuer && (!e->has_issuer ||
+	    memcmp(e->issuer.hash, m->issuer.hash, PIN_HASH_LEN) == 0))
+		e = NULL;	/* what it has: written again, if it was not */
+	if (e != NULL && (!m->replaces ||
+	    memcmp(e->leaf.hash, m->old.hash, PIN_HASH_LEN) != 0))
+		return refuse(ks, m, EEXIST, out, sz, "tofu %s: pinned already, "
+		    "to another leaf than the worker knows", m->host);
+	if (e != NULL && (!e->has_issuer || !m->has_issuer ||
+	    memcmp(e->issuer.hash, m->issuer.hash, PIN_HASH_LEN) != 0))
 		return refuse(ks, m, EEXIST, out, sz, "tofu %s: would replace "
 		    "its pins with another issuer's", m->host);
 	/* the time is the keeper's own: the worker's is not evidence */
 	if (tofu_put(ks->tofu, m->host, &m->leaf, m->has_issuer ? &m->issuer :
 	    NULL, clock_now(), &why) == -1)
-		return refuse(ks, m, ENOSPC, out, sz, "tofu %s: %s", m->host,
-		    why);
+		/* in the keeper's memory but not on disk yet (the lock is
+		 * busy, the disk full): written with its next entry */
+		return refuse(ks, m, tofu_get(ks->tofu, m->host) != NULL ?
+		    EAGAIN : ENOSPC, out, sz, "tofu %s: %s", m->host, why);
 	log_info("keeper: recorded the TOFU pins of %s", m->host);
 	return reply(m, KEEPER_OK, 0, NULL, 0, out, sz);
 }
@@ -770,7 +796,8 @@ keeper_save(struct keeper *k, enum keeper_file f, const void *buf,
 }
 
 int
-keeper_tofu(void *arg, const struct tofu_entry *e, const char **why)
+keeper_tofu(void *arg, const struct tofu_entry *e, const struct pin *replaces,
+    const char **why)
 {
 	static char		 text[KEEPER_TEXT_MAX + 1];
 	struct keeper		*k = arg;
@@ -783,6 +810,8 @@ keeper_tofu(void *arg, const struct tofu_entry *e, const char **why)
 	if ((m.has_issuer = e->has_issuer))
 		m.issuer = e->issuer;
 	m.since = e->since;
+	if ((m.replaces = replaces != NULL))
+		m.old = *replaces;
 	if (sync_call(k, &m, text, sizeof(text)) == -1) {
 		*why = text;
 		/* the keeper said no (bad host, another issuer's pins, full):

@@ -15,7 +15,8 @@
  *   MINT  u8 n | name[n] | P-256 public key[65]      -> OK: leaf DER
  *   SAVE  u8 file | bytes                            -> OK
  *   TOFU  u8 n | host[n] | leaf[32] | u8 has_issuer | issuer[32] |
- *         u32 since_hi | u32 since_lo                -> OK
+ *         u32 since_hi | u32 since_lo | u8 replaces | old leaf[32]
+ *                                                    -> OK
  * Replies: OK (body as above), ERR (u8 errno | text), and READY (id 0)
  * once the keeper is up. Integers are big-endian. Mints come and go on the
  * async channel; saves and TOFU writes on the sync one, answered in order.
@@ -76,6 +77,8 @@ struct keeper_msg {
 	struct pin	 leaf, issuer;
 	bool		 has_issuer;
 	int64_t		 since;
+	bool		 replaces;		/* a rotation of old, not a */
+	struct pin	 old;			/* first use */
 	/* SAVE: */
 	enum keeper_file file;
 	/* SAVE bytes, OK body, ERR text: */
@@ -157,7 +160,7 @@ int	 keeper_save(struct keeper *, enum keeper_file, const void *buf,
 /* A tofu_writer (pins/tofu.h) for arg = the keeper. */
 struct tofu_entry;
 int	 keeper_tofu(void *keeper, const struct tofu_entry *,
-	    const char **why);
+	    const struct pin *replaces, const char **why);
 
 /* state_dir/file written by whoever may: the keeper when one runs, the
  * process itself otherwise. 0, or -1 with errno. */

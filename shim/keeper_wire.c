@@ -104,6 +104,11 @@ keeper_parse(const uint8_t *buf, size_t len, struct keeper_msg *m,
 		}
 		m->has_issuer = v == 1;
 		m->since = (int64_t)((uint64_t)hi << 32 | lo);
+		if (!cursor_u8(&c, &v) || v > 1 || !take_pin(&c, &m->old)) {
+			*why = "TOFU: bad replaced pin";
+			return -1;
+		}
+		m->replaces = v == 1;
 		break;
 	case KEEPER_OK:
 	case KEEPER_READY:
@@ -196,6 +201,8 @@ keeper_encode(const struct keeper_msg *m, uint8_t *buf, size_t sz)
 		put(&o, m->issuer.hash, PIN_HASH_LEN);
 		put_u32(&o, (uint32_t)(since >> 32));
 		put_u32(&o, (uint32_t)since);
+		put_u8(&o, m->replaces);
+		put(&o, m->old.hash, PIN_HASH_LEN);
 		break;
 	case KEEPER_SAVE:
 		put_u8(&o, m->file);

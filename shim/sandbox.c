@@ -9,9 +9,10 @@
  * a memory-safety bug into more than the process already is: running
  * another program (execve), reading or writing other processes (ptrace,
  * process_vm_*), the kernel's own attack surface (bpf, perf_event_open,
- * userfaultfd, keyctl, io_uring, module and kexec calls), and escaping
- * the file system or namespace (mount, pivot_root, chroot, unshare,
- * setns, clone into new namespaces; clone3 says ENOSYS). A call
+ * pidfd_getfd, userfaultfd, keyctl, io_uring, module and kexec calls),
+ * and escaping the file system or namespace (mount and the new mount API,
+ * pivot_root, chroot, unshare, setns, clone into new namespaces; clone3
+ * says ENOSYS). A call
  * on another architecture's ABI (x32, or i386 on x86_64) kills. Denied
  * calls fail with EPERM. Landlock, which could also limit files, is not
  * used: OpenWrt and older gateway kernels do not have it; file access is
@@ -47,6 +48,8 @@
 #define ARCH	AUDIT_ARCH_X86_64
 #elif defined(__aarch64__)
 #define ARCH	AUDIT_ARCH_AARCH64
+#elif defined(__arm__) && defined(__ARMEB__)
+#define ARCH	AUDIT_ARCH_ARMEB
 #elif defined(__arm__)
 #define ARCH	AUDIT_ARCH_ARM
 #elif defined(__i386__)
@@ -98,6 +101,23 @@ static const struct sock_filter filter[] = {
 	DENY(__NR_process_vm_writev),
 	DENY(__NR_mount),
 	DENY(__NR_umount2),
+#ifdef __NR_umount
+	DENY(__NR_umount),
+#endif
+#ifdef __NR_fsopen			/* the new mount API */
+	DENY(__NR_open_tree),
+	DENY(__NR_move_mount),
+	DENY(__NR_fsopen),
+	DENY(__NR_fsconfig),
+	DENY(__NR_fsmount),
+	DENY(__NR_fspick),
+#endif
+#ifdef __NR_mount_setattr
+	DENY(__NR_mount_setattr),
+#endif
+#ifdef __NR_pidfd_getfd
+	DENY(__NR_pidfd_getfd),
+#endif
 	DENY(__NR_pivot_root),
 	DENY(__NR_chroot),
 	DENY(__NR_unshare),
@@ -159,14 +179,19 @@ sandbox_apply(char *err, size_t errsz)
 		return -1;
 	}
 #ifdef ARCH
-	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) == -1) {
-		if (errno != EINVAL) {
-			snprintf(err, errsz, "sandbox: seccomp filter: %s",
-			    strerror(errno));
-			return -1;
-		}
+	/* A NULL program: EFAULT where filters exist, EINVAL where they do
+	 * not (or qemu-user). Then a failure of the real one is ours, and
+	 * fatal: a broken filter must not pass for a missing feature. */
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, NULL, 0, 0) == -1 &&
+	    errno == EINVAL) {
 		log_warn("sandbox: this kernel takes no seccomp filter "
 		    "(CONFIG_SECCOMP_FILTER): no-new-privileges only");
+		return 0;
+	}
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) == -1) {
+		snprintf(err, errsz, "sandbox: seccomp filter: %s",
+		    strerror(errno));
+		return -1;
 	}
 #else
 	log_warn("sandbox: no seccomp filter for this architecture: "

@@ -244,6 +244,10 @@ test_save_writes_only_known_files_within_bounds(void **state)
 	ask(ks, &m, 0, &r, out, sizeof(out));
 	assert_int_equal(r.type, KEEPER_ERR);
 	assert_int_equal(r.err, EINVAL);
+	m.data = (const uint8_t *)"5\0junk\n";
+	m.len = 7;
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_ERR);
 	m.file = KEEPER_FILE_CLOCK;
 	m.data = (const uint8_t *)"9999-01-01T00:00:00Z\n";
 	m.len = 21;
@@ -264,9 +268,20 @@ test_save_writes_only_known_files_within_bounds(void **state)
 	keeper_state_free(ks);
 }
 
+static void	tofu_swap(struct keeper_msg *, const char *, uint8_t, int,
+		    int);
+
+/* A first use: no replaced leaf. */
 static void
 tofu_msg(struct keeper_msg *m, const char *host, uint8_t leaf,
     int issuer)
+{
+	tofu_swap(m, host, leaf, issuer, -1);
+}
+
+static void
+tofu_swap(struct keeper_msg *m, const char *host, uint8_t leaf,
+    int issuer, int replaces)
 {
 	memset(m, 0, sizeof(*m));
 	m->type = KEEPER_TOFU;
@@ -276,6 +291,8 @@ tofu_msg(struct keeper_msg *m, const char *host, uint8_t leaf,
 	if ((m->has_issuer = issuer >= 0))
 		memset(m->issuer.hash, issuer, PIN_HASH_LEN);
 	m->since = 1700000000;
+	if ((m->replaces = replaces >= 0))
+		memset(m->old.hash, replaces, PIN_HASH_LEN);
 }
 
 static void
@@ -291,20 +308,30 @@ test_tofu_never_replaces_another_issuers_pins(void **state)
 	tofu_msg(&m, "a.test", 1, 2);
 	ask(ks, &m, 0, &r, out, sizeof(out));
 	assert_int_equal(r.type, KEEPER_OK);
-	tofu_msg(&m, "a.test", 3, 4);		/* another issuer */
+	tofu_msg(&m, "a.test", 1, 2);		/* again: idempotent */
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_OK);
+	tofu_swap(&m, "a.test", 3, 4, 1);	/* another issuer */
 	ask(ks, &m, 0, &r, out, sizeof(out));
 	assert_int_equal(r.type, KEEPER_ERR);
 	assert_int_equal(r.err, EEXIST);
-	tofu_msg(&m, "a.test", 3, -1);		/* no issuer at all */
+	tofu_swap(&m, "a.test", 3, -1, 1);	/* no issuer at all */
 	ask(ks, &m, 0, &r, out, sizeof(out));
 	assert_int_equal(r.type, KEEPER_ERR);
-	tofu_msg(&m, "a.test", 5, 2);		/* same issuer, new leaf */
+	tofu_msg(&m, "a.test", 5, 2);		/* a rotation as a first use */
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_ERR);
+	assert_int_equal(r.err, EEXIST);
+	tofu_swap(&m, "a.test", 5, 2, 9);	/* of a leaf it does not have */
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_ERR);
+	tofu_swap(&m, "a.test", 5, 2, 1);	/* same issuer, new leaf */
 	ask(ks, &m, 0, &r, out, sizeof(out));
 	assert_int_equal(r.type, KEEPER_OK);
 	tofu_msg(&m, "b.test", 6, -1);		/* no issuer: kept as is */
 	ask(ks, &m, 0, &r, out, sizeof(out));
 	assert_int_equal(r.type, KEEPER_OK);
-	tofu_msg(&m, "b.test", 7, -1);
+	tofu_swap(&m, "b.test", 7, -1, 6);
 	ask(ks, &m, 0, &r, out, sizeof(out));
 	assert_int_equal(r.type, KEEPER_ERR);
 	/* a host that would write a line of its own, or is not canonical */
@@ -335,6 +362,76 @@ test_tofu_never_replaces_another_issuers_pins(void **state)
 	assert_int_equal(tofu_count(t), 3);
 	tofu_free(t);
 	keeper_state_free(ks);
+}
+
+/* The worker's side of the TOFU store: each entry goes to the writer
+ * with the leaf it replaces; one the writer refuses is dropped, and the
+ * file (the keeper's) decides. */
+static struct pin	 last_replaced;
+static bool		 last_had_replaced;
+static int		 writer_answer;
+
+static int
+fake_writer(void *arg, const struct tofu_entry *e, const struct pin *old,
+    const char **why)
+{
+	(void)arg;
+	(void)e;
+	if ((last_had_replaced = old != NULL))
+		last_replaced = *old;
+	*why = "refused by the test";
+	return writer_answer;
+}
+
+static void
+test_worker_store_sends_what_it_replaces_and_obeys_refusals(void **state)
+{
+	char		 wdir[300], path[400];
+	struct tofu	*t;
+	struct pin	 a, b;
+	const char	*why;
+	FILE		*f;
+
+	(void)state;
+	snprintf(wdir, sizeof(wdir), "%s/worker", dir);
+	assert_int_equal(mkdir(wdir, 0755), 0);
+	memset(a.hash, 0xaa, PIN_HASH_LEN);
+	memset(b.hash, 0xbb, PIN_HASH_LEN);
+	t = tofu_open(wdir, 8, NULL);
+	assert_non_null(t);
+	tofu_set_writer(t, fake_writer, NULL);
+	writer_answer = 0;
+	assert_int_equal(tofu_put(t, "w.test", &a, NULL, 1700000000, &why),
+	    0);
+	assert_false(last_had_replaced);		/* a first use */
+	assert_int_equal(tofu_put(t, "w.test", &b, NULL, 1700000001, &why),
+	    0);
+	assert_true(last_had_replaced);			/* a rotation of a */
+	assert_memory_equal(last_replaced.hash, a.hash, PIN_HASH_LEN);
+	/* refused: dropped, and what the file says applies (here: the
+	 * keeper's a for x.test) */
+	snprintf(path, sizeof(path), "%s/%s", wdir, TOFU_FILE);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "x.test sha256/qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqo= "
+	    "- 2023-11-14T22:13:20Z\n");
+	fclose(f);
+	writer_answer = TOFU_REFUSED;
+	assert_int_equal(tofu_put(t, "x.test", &b, NULL, 1700000002, &why),
+	    -1);
+	assert_string_equal(why, "refused by the test");
+	assert_non_null(tofu_get(t, "x.test"));
+	assert_memory_equal(tofu_get(t, "x.test")->leaf.hash, a.hash,
+	    PIN_HASH_LEN);
+	/* a refused first use of an unknown host: gone */
+	assert_int_equal(tofu_put(t, "y.test", &b, NULL, 1700000003, &why),
+	    -1);
+	assert_null(tofu_get(t, "y.test"));
+	/* and a host that would write a line of its own never gets there */
+	writer_answer = 0;
+	assert_int_equal(tofu_put(t, "z.test\nq.test", &b, NULL, 1700000004,
+	    &why), -1);
+	tofu_free(t);
 }
 
 static void
@@ -383,6 +480,8 @@ main(void)
 		    test_mint_checks_name_and_key_and_is_rate_limited),
 		cmocka_unit_test(test_save_writes_only_known_files_within_bounds),
 		cmocka_unit_test(test_tofu_never_replaces_another_issuers_pins),
+		cmocka_unit_test(
+		    test_worker_store_sends_what_it_replaces_and_obeys_refusals),
 		cmocka_unit_test(test_sandbox_denies_execve),
 	};
 
