@@ -357,6 +357,27 @@ read_all(int fd, uint8_t *p, size_t n)
 	return 0;
 }
 
+/* One whole frame of at most sz bytes into buf, decoded into m (which
+ * borrows buf). 0, or -1 with errno: EOF and timeouts as read_all says,
+ * EPROTO for a frame that is too long or does not parse. */
+static int
+read_frame(int fd, uint8_t *buf, size_t sz, struct keeper_msg *m)
+{
+	const char	*why;
+	long		 len;
+
+	if (read_all(fd, buf, 4) == -1)
+		return -1;
+	len = keeper_frame_len(buf, 4);
+	errno = EPROTO;
+	if (len < KEEPER_HEAD - 4 || (size_t)len > sz)
+		return -1;
+	if (read_all(fd, buf, (size_t)len) == -1)
+		return -1;
+	errno = EPROTO;
+	return keeper_parse(buf, (size_t)len, m, &why);
+}
+
 static double
 mono(void)
 {
@@ -493,9 +514,7 @@ keeper_start(const struct conf *c, char *err, size_t errsz)
 	struct keeper_msg	 m;
 	struct timeval		 tv = { SYNC_TIMEOUT, 0 };
 	uint8_t			 buf[KEEPER_HEAD + KEEPER_TEXT_MAX + 8];
-	const char		*why;
 	int			 a[2], s[2];
-	long			 len;
 	pid_t			 self = getpid();
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a) == -1 ||
@@ -525,10 +544,7 @@ keeper_start(const struct conf *c, char *err, size_t errsz)
 	(void)setsockopt(k->sfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	(void)setsockopt(k->sfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	/* READY, or ERR with why the key could not be loaded */
-	if (read_all(k->sfd, buf, 4) == -1 || (len = keeper_frame_len(buf,
-	    4)) < KEEPER_HEAD - 4 || (size_t)len > sizeof(buf) ||
-	    read_all(k->sfd, buf, (size_t)len) == -1 ||
-	    keeper_parse(buf, (size_t)len, &m, &why) == -1) {
+	if (read_frame(k->sfd, buf, sizeof(buf), &m) == -1) {
 		snprintf(err, errsz, "keeper: exited before it was ready");
 		keeper_stop(k);
 		return NULL;
@@ -739,8 +755,6 @@ sync_call(struct keeper *k, struct keeper_msg *req, char *why, size_t whysz)
 	uint8_t			*frame, buf[KEEPER_HEAD + KEEPER_TEXT_MAX + 8];
 	size_t			 n, sz = KEEPER_HEAD + 8 + HOST_MAX + 128 +
 				    req->len;
-	const char		*perr;
-	long			 len;
 
 	snprintf(why, whysz, "the keeper is gone");
 	if (k->gone) {
@@ -756,17 +770,10 @@ sync_call(struct keeper *k, struct keeper_msg *req, char *why, size_t whysz)
 		goto broken;
 	}
 	free(frame);
-	for (;;) {
-		errno = EPROTO;
-		if (read_all(k->sfd, buf, 4) == -1 || (len =
-		    keeper_frame_len(buf, 4)) < KEEPER_HEAD - 4 ||
-		    (size_t)len > sizeof(buf) ||
-		    read_all(k->sfd, buf, (size_t)len) == -1 ||
-		    keeper_parse(buf, (size_t)len, &m, &perr) == -1)
+	do {
+		if (read_frame(k->sfd, buf, sizeof(buf), &m) == -1)
 			goto broken;
-		if (m.id == req->id)
-			break;
-	}
+	} while (m.id != req->id);	/* answers to requests timed out */
 	if (m.type == KEEPER_OK)
 		return 0;
 	snprintf(why, whysz, "%.*s", (int)m.len, (const char *)m.data);
