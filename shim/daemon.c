@@ -2,16 +2,19 @@
  * daemon.c - the pinshim process: build everything from a valid
  * configuration, bind, drop privileges, run the loop, stop cleanly.
  *
- * Order matters: the pin snapshot and the TLS context exist before any
- * listener accepts, so no connection ever runs without pins. Privileged
- * work (bind, reading keys and CA files) happens before the privilege drop;
- * a failed drop is fatal. SIGHUP builds a whole new configuration and swaps
+ * Order matters: the keeper (shim/keeper.c), when one is needed, is forked
+ * first, so the CA key is never read into this process; the pin snapshot
+ * and the TLS context exist before any listener accepts, so no connection
+ * ever runs without pins. Privileged work (bind, the trust store) happens
+ * before the privilege drop and the sandbox; a failed drop is fatal, and
+ * so is the keeper's death. SIGHUP builds a whole new configuration and swaps
  * the pins and trust store in only if it is valid; running connections keep
  * the snapshot they started with. `run -t` runs daemon_prepare(), the very
  * checks `run` makes before binding, so what the check accepts starts.
  *
- * Must never: accept before the cached feed is in force, or keep running
- * as root when [shim] user is set and the drop failed.
+ * Must never: accept before the cached feed is in force, keep running as
+ * root when [shim] user is set and the drop failed, or load the CA key
+ * under `run`.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -68,8 +71,8 @@ readable_by(const struct stat *st, uid_t uid, gid_t gid)
 	return uid == 0 || (st->st_mode & rx) == rx;
 }
 
-/* Whether the worker would write state_dir: a feed to cache, or TOFU
- * pins to keep. */
+/* Whether state_dir gets written: a feed to cache, or TOFU pins to
+ * keep. */
 static bool
 state_written(const struct conf *c)
 {
@@ -222,9 +225,9 @@ fd_slots_reserve(struct server *srv)
 }
 
 /* Everything up to binding: the same for run and run -t. With an
- * interception CA, run forks the keeper first, before anything else is
- * loaded, and only the keeper reads the CA key; run -t loads it here to
- * check it, with the same code. */
+ * interception CA or a state_dir, run forks the keeper first, before
+ * anything else is loaded, and only the keeper reads the CA key; run -t
+ * loads it here to check it, with the same code. */
 static int
 daemon_prepare(struct server *srv, struct conf *conf, bool check,
     int dns_flags, struct runas *who, char *err, size_t errsz)

@@ -3,8 +3,8 @@
  * the interception CA key and writes state_dir, and the worker's side of
  * the channel to it.
  *
- * `pinshim run` with an interception CA forks the keeper before it reads
- * anything from the network or loads the key. The keeper loads the CA key
+ * `pinshim run` with an interception CA or a state_dir forks the keeper
+ * before it reads anything from the network or loads the key. The keeper loads the CA key
  * and answers requests on two socketpairs; the worker (the event loop,
  * which parses everything hostile) drops to [shim] user, locks itself
  * down (shim/sandbox.c) and never has the key in its address space.
@@ -122,8 +122,9 @@ struct server;
 struct keeper;
 
 /* Fork the keeper for conf (with an interception CA or a state_dir) and
- * wait until it is ready (holds the CA key, if any). The worker's end, or NULL with err (the keeper
- * said why, or died). Call before anything reads the network. */
+ * wait until it is ready (holds the CA key, if any). The worker's end, or
+ * NULL with err (the keeper said why, or died). Call before anything
+ * reads the network. */
 struct keeper *keeper_start(const struct conf *, char *err, size_t errsz);
 /* From now on, the keeper's death (EOF) ends srv's loop with an error. */
 void	 keeper_watch(struct keeper *, struct server *srv);
