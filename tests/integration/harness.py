@@ -60,10 +60,21 @@ def pin_of(cert):
     return "sha256/" + base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
+_ports_given = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on now, and never one this process handed
+    out before: the kernel may give the same free port to two calls in a
+    row, and a test that asks for two (a listener and a status port) then
+    binds one of them twice."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
 
 
 def wait_port(port, proc=None, timeout=WAIT):
