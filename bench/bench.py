@@ -63,6 +63,17 @@ class Ctx:
                 print("cleanup:", e, file=sys.stderr)
 
 
+def small_upstream(ctx, tmp):
+    """nginx over TLS (the test PKI's leaf chain) serving /small ("ok")
+    from tmp/www: its port."""
+    pki = harness.pki()
+    (tmp / "www").mkdir()
+    (tmp / "www" / "small").write_text("ok")
+    up, _ = harness.nginx(ctx, pki / "leaf-chain.pem", pki / "leaf.key",
+                          tmp / "www")
+    return up
+
+
 def rss_kib(pid):
     for line in Path("/proc/%d/status" % pid).read_text().splitlines():
         if line.startswith("VmRSS:"):

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" /
                        "integration"))
 import harness  # noqa: E402
-from bench import Ctx  # noqa: E402
+from bench import Ctx, small_upstream  # noqa: E402
 
 N = int(os.environ.get("N", "40"))
 
@@ -53,10 +53,7 @@ def main():
     try:
         pki = harness.pki()
         t = Path(tmp)
-        (t / "www").mkdir()
-        (t / "www" / "small").write_text("ok")
-        up, _ = harness.nginx(ctx, pki / "leaf-chain.pem", pki / "leaf.key",
-                              t / "www")
+        up = small_upstream(ctx, t)
         names = ["h%d.api.test" % i for i in range(N)]
         (t / "hosts").write_text("127.0.0.1 %s\n" % " ".join(names))
         subprocess.run([str(harness.PINSHIM), "ca", "init", t / "state" /

@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" /
                        "integration"))
 import harness  # noqa: E402
-from bench import Ctx, wrk  # noqa: E402
+from bench import Ctx, small_upstream, wrk  # noqa: E402
 
 N = int(os.environ.get("N", "500"))
 
@@ -45,10 +45,7 @@ def main():
     try:
         pki = harness.pki()
         t = Path(tmp)
-        (t / "www").mkdir()
-        (t / "www" / "small").write_text("ok")
-        up, _ = harness.nginx(ctx, pki / "leaf-chain.pem", pki / "leaf.key",
-                              t / "www")
+        up = small_upstream(ctx, t)
         hosts = t / "hosts"
         hosts.write_text("127.0.0.1 api.test\n")
         lport, sport = harness.free_port(), harness.free_port()

@@ -137,14 +137,19 @@ policy = pin
                               self.pki / "inter.pem", extra=("-rev",))
         return port, proc
 
-    def passes(self, shim):
+    def passes(self, shim, detail=None):
+        """A connection through listener api passes (with detail in its
+        verdict, if given) and its bytes flow: the verdict."""
         with socket.create_connection(("127.0.0.1", self.port),
                                       timeout=WAIT) as s:
             s.sendall(b"ping\n")
             got = s.recv(100)
         v = shim.verdict(listener="api")
         self.assertEqual(v["verdict"], "pass", v)
+        if detail is not None:
+            self.assertIn(detail, v["detail"])
         self.assertEqual(got, b"gnip\n")
+        return v
 
     def refused(self, shim, reason="pin-mismatch"):
         self.assertEqual(refused_silently(self.port), b"")

@@ -34,12 +34,12 @@ class Tofu(FeedTest):
     def test_first_use_pins_restart_keeps_it_change_is_refused(self):
         up, api = self.api()
         shim = Shim(self, self.tofu_ini(up))
-        self.passes_verdict(shim, "tofu: first use, leaf key %s pinned"
+        self.passes(shim, "tofu: first use, leaf key %s pinned"
                             % self.leaf)
         line = self.store().splitlines()[0].split()
         self.assertEqual(line[:3], ["api.test", self.leaf,
                                     pin_of(self.pki / "inter.pem")])
-        self.passes_verdict(shim, "tofu: leaf key matches the one pinned")
+        self.passes(shim, "tofu: leaf key matches the one pinned")
         shim.stop()
         api.stop()
         # the server now presents another key (same issuer): refused,
@@ -58,7 +58,7 @@ class Tofu(FeedTest):
         self.assertIn("api.test leaf %s" % self.leaf, r.stdout)
         r = tofu_cli(shim.ini, "forget", "API.test")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.passes_verdict(shim, "tofu: first use, leaf key %s pinned"
+        self.passes(shim, "tofu: first use, leaf key %s pinned"
                             % self.backup)
         self.assertIn("api.test %s" % self.backup, self.store())
         self.assertEqual(tofu_cli(shim.ini, "forget", "other.test")
@@ -67,12 +67,12 @@ class Tofu(FeedTest):
     def test_accept_issuer_takes_a_new_leaf_from_the_pinned_issuer(self):
         up, api = self.api()
         shim = Shim(self, self.tofu_ini(up, "tofu_accept_issuer = yes"))
-        self.passes_verdict(shim, "tofu: first use")
+        self.passes(shim, "tofu: first use")
         shim.stop()
         api.stop()
         up2, _ = self.api(leaf="backup")
         shim = Shim(self, self.tofu_ini(up2, "tofu_accept_issuer = yes"))
-        self.passes_verdict(shim, "tofu: new leaf key %s accepted (same "
+        self.passes(shim, "tofu: new leaf key %s accepted (same "
                             "pinned issuer), was %s" % (self.backup,
                                                         self.leaf))
         shim.log.wait("tofu: api.test: leaf key rotated")
@@ -100,7 +100,7 @@ class Tofu(FeedTest):
         up2, _ = self.api()
         shim = Shim(self, self.tofu_ini(up2, feed=True))
         shim.log.wait("feed: cached version 2 in force")
-        self.passes_verdict(shim, "tofu: first use, leaf key %s pinned (as "
+        self.passes(shim, "tofu: first use, leaf key %s pinned (as "
                             "observed)" % self.leaf)
 
     def test_feed_pins_override_tofu(self):
@@ -111,7 +111,7 @@ class Tofu(FeedTest):
         shim = Shim(self, self.tofu_ini(up, feed=True))
         shim.log.wait("feed: version 1 in force")
         shim.verdict()
-        v = self.passes_verdict(shim, "pin matched the leaf")
+        v = self.passes(shim, "pin matched the leaf")
         self.assertEqual(v["policy"], "pin")
 
     def test_a_full_store_refuses_cleanly(self):
@@ -140,15 +140,3 @@ class Tofu(FeedTest):
         self.assertEqual(r.returncode, 2)
         self.assertIn("policy tofu: needs [shim] state_dir", r.stderr)
 
-    def passes_verdict(self, shim, detail):
-        import socket
-        from harness import WAIT
-        with socket.create_connection(("127.0.0.1", self.port),
-                                      timeout=WAIT) as s:
-            s.sendall(b"ping\n")
-            got = s.recv(100)
-        v = shim.verdict(listener="api")
-        self.assertEqual(v["verdict"], "pass", v)
-        self.assertIn(detail, v["detail"])
-        self.assertEqual(got, b"gnip\n")
-        return v
