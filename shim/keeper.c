@@ -655,13 +655,13 @@ on_reply(struct bufferevent *bev, void *arg)
 		k->nmints--;
 		ok = m.type == KEEPER_OK && tls_ca_leaf_put(km->ca, km->name,
 		    m.data, m.len, km->key, (size_t)km->keylen) == 0;
-		if (!ok)
+		if (!ok) {
 			k->unminted++;
-		if (!ok)
 			log_warn("intercept host=%s: no leaf: %.*s", km->name,
 			    m.type == KEEPER_ERR ? (int)m.len : 22,
 			    m.type == KEEPER_ERR ? (const char *)m.data :
 			    "an unusable certificate");
+		}
 		evbuffer_drain(in, 4 + (size_t)len);
 		mint_finish(km, ok);
 	}
