@@ -137,8 +137,14 @@ class Fairness(ShimTest):
         super().setUp()
         www = Path(self.tmp) / "www"
         www.mkdir()
+        block = os.urandom(1 << 20)
         with open(www / "big", "wb") as f:
-            f.write(os.urandom(1 << 20) * 32)         # 32 MiB
+            f.write(block * 32)                       # 32 MiB
+        # the SIGTERM test's: long enough that none of 20 can end while
+        # the last ones are still connecting (a 32 MiB one could)
+        with open(www / "huge", "wb") as f:
+            for _ in range(8):
+                f.write(block * 32)                   # 256 MiB
         (www / "small").write_text("small\n")
         self.up, _ = nginx(self, self.pki / "leaf-chain.pem",
                            self.pki / "leaf.key", www)
@@ -146,11 +152,11 @@ class Fairness(ShimTest):
                                         self.domain("api.test", [
                                             pin_of(self.pki / "leaf.pem")])))
 
-    def downloads(self, n, events):
+    def downloads(self, n, events, path="/big"):
         def one(i):
             r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-H",
                                 "Host: api.test", "-m", "120",
-                                "http://127.0.0.1:%d/big" % self.port],
+                                "http://127.0.0.1:%d%s" % (self.port, path)],
                                capture_output=True)
             events.append(("big", i, r.returncode))
         threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
@@ -181,7 +187,7 @@ class Fairness(ShimTest):
 
     def test_sigterm_is_honoured_while_downloads_run(self):
         events = []
-        threads = self.downloads(20, events)
+        threads = self.downloads(20, events, "/huge")
         self.wait_flowing(20)
         events.append(("term", 0, 0))
         self.shim.p.send_signal(signal.SIGTERM)
