@@ -43,7 +43,8 @@ struct end {
 	WOLFSSL		*ssl;		/* owned, NULL for plain TCP */
 	struct event	*rev, *wev;	/* owned */
 	bool		 rd_eof;	/* the peer finished sending */
-	bool		 rd_drained;	/* a short read: wait for epoll */
+	bool		 rd_drained;	/* nothing left to read until epoll
+					 * reports the end readable */
 	bool		 wr_shut;	/* we finished sending */
 	bool		 shut_pending;	/* close_notify waits for room */
 	bool		 rd_wants_write; /* wolfSSL_read said WANT_WRITE */
@@ -68,9 +69,10 @@ struct relay {
 static const char *const end_names[] = { "client", "upstream" };
 static const struct timeval zero = { 0, 0 };
 
-/* Read into b. A read shorter than asked means the socket (or wolfSSL)
- * had no more for now: the end is marked drained, and the next read waits
- * for epoll instead of costing a syscall that says EAGAIN. */
+/* Read into b. A read shorter than asked, or one that found nothing, means
+ * the socket (or wolfSSL) has no more for now: the end is marked drained,
+ * and it is not read again until epoll reports it (relay_pump), instead of
+ * costing a syscall that says EAGAIN. */
 static enum io
 end_read(struct end *e, struct evbuffer *b, size_t want, size_t *got)
 {
@@ -94,8 +96,10 @@ end_read(struct end *e, struct evbuffer *b, size_t want, size_t *got)
 		}
 		if (n == 0)
 			return IO_EOF;
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+			e->rd_drained = true;
 			return IO_AGAIN;
+		}
 		e->err = errno;
 		return IO_ERROR;
 	} else {
@@ -115,10 +119,13 @@ end_read(struct end *e, struct evbuffer *b, size_t want, size_t *got)
 			return IO_DATA;
 		}
 		err = wolfSSL_get_error(e->ssl, n);
-		if (err == WOLFSSL_ERROR_WANT_READ)
+		if (err == WOLFSSL_ERROR_WANT_READ) {
+			e->rd_drained = true;
 			return IO_AGAIN;
+		}
 		if (err == WOLFSSL_ERROR_WANT_WRITE) {
 			e->rd_wants_write = true;
+			e->rd_drained = true;	/* until the write event */
 			return IO_AGAIN;
 		}
 		if (err == WOLFSSL_ERROR_ZERO_RETURN)
@@ -253,7 +260,6 @@ relay_move(struct relay *r, int s, size_t *budget, bool *more)
 	struct evbuffer	*b = r->buf[s];
 	size_t		 got;
 
-	src->rd_drained = false;
 	for (;;) {
 		size_t	 len = evbuffer_get_length(b);
 		bool	 moved = false;
@@ -339,8 +345,19 @@ relay_pump(evutil_socket_t fd, short what, void *arg)
 
 	uint64_t	 before = r->bytes[0] + r->bytes[1];
 
-	(void)fd;
-	(void)what;
+	/* Only an end that epoll reported (or that holds bytes epoll cannot
+	 * see) is read: waking for one end must not cost a recv on the other
+	 * that can only say EAGAIN, two per keep-alive request. */
+	for (i = 0; i < 2; i++) {
+		struct end *e = &r->e[i];
+
+		if (fd == e->fd && ((what & EV_READ) ||
+		    ((what & EV_WRITE) && e->rd_wants_write)))
+			e->rd_drained = false;
+		else if (fd == -1 && e->ssl != NULL &&
+		    tls_session_pending(e->ssl))
+			e->rd_drained = false;	/* r->again */
+	}
 	if (!relay_move(r, RELAY_CLIENT, &budget, &more))
 		return;
 	budget = PUMP_BUDGET;
