@@ -1,8 +1,9 @@
 #!/bin/sh
 # Build pinshim's own wolfSSL, once: Debian's wolfssl source package (so
 # Debian's security patches come along; the archive signature is checked
-# by apt), configured lean and accelerated for the target, installed as a
-# static library under PREFIX.
+# by apt), plus one speed patch of pinshim's (mk/wolfssl-forcezero.patch),
+# configured lean and accelerated for the target, installed as a static
+# library under PREFIX.
 #   mk/wolfssl.sh PREFIX [CC]
 # WOLFSSL_SRC=DIR uses an unpacked source tree instead of fetching one.
 # Fetching never touches the system's apt configuration: a private sources
@@ -11,6 +12,7 @@ set -eu
 prefix=$1
 cc=${2:-cc}
 work=$prefix.src
+here=$(cd "$(dirname "$0")" && pwd)
 src=${WOLFSSL_SRC:-$work/wolfssl}
 
 fetch() {
@@ -66,6 +68,10 @@ if [ "$target" != "$(cc -dumpmachine 2>/dev/null)" ]; then
 	command -v "$target-ranlib" >/dev/null && export RANLIB="$target-ranlib"
 fi
 
+# pinshim's one change to wolfSSL (the patch says why), once per tree
+if ! grep -q "/\* pinshim:" "$src/wolfcrypt/src/misc.c"; then
+	patch -s -d "$src" -p1 <"$here/wolfssl-forcezero.patch"
+fi
 cd "$src"
 [ -x configure ] || ./autogen.sh >/dev/null 2>&1
 # a tree built before (WOLFSSL_SRC, another target) starts clean

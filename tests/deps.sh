@@ -5,9 +5,10 @@
 set -eu
 
 # libwolfssl-dev for WOLFSSL=system; dpkg-dev, autotools and the archive
-# keyring to fetch and build pinshim's own wolfSSL (mk/wolfssl.sh)
+# keyring to fetch and build pinshim's own wolfSSL (mk/wolfssl.sh), patch
+# for its one change
 build="gcc make pkg-config libc6-dev libwolfssl-dev libevent-dev libinih-dev
-	dpkg-dev autoconf automake libtool debian-archive-keyring"
+	dpkg-dev patch autoconf automake libtool debian-archive-keyring"
 case "${1:-build}" in
 build)	pkgs="$build" ;;
 test)	pkgs="$build libcmocka-dev openssl curl nginx mitmproxy python3 iproute2 nftables
