@@ -120,6 +120,9 @@ end_read(struct end *e, struct evbuffer *b, size_t want, size_t *got)
 		}
 		err = wolfSSL_get_error(e->ssl, n);
 		if (err == WOLFSSL_ERROR_WANT_READ) {
+			/* what it wanted to write went out: it waits for the
+			 * peer now, and the write event must not stay armed */
+			e->rd_wants_write = false;
 			e->rd_drained = true;
 			return IO_AGAIN;
 		}
