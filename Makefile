@@ -225,8 +225,10 @@ FUZZERS		= fuzz_clienthello fuzz_http1 fuzz_feed fuzz_ini fuzz_pins \
 
 all: $(BUILD)/pinshim
 
-$(BUILD)/pinshim: $(OBJS)
-	$(CC) $(ALL_LDFLAGS) $(STATIC_LDFLAGS) -o $@ $^ $(LIBS)
+# A rebuilt libwolfssl.a relinks (LIBS names it; $(WOLFSSL_LIB) is empty
+# for WOLFSSL=system)
+$(BUILD)/pinshim: $(OBJS) $(WOLFSSL_LIB)
+	$(CC) $(ALL_LDFLAGS) $(STATIC_LDFLAGS) -o $@ $(OBJS) $(LIBS)
 
 # The clock's floor: the date of this source (its last commit, or
 # SOURCE_DATE_EPOCH; 0 when neither is known).
@@ -243,8 +245,8 @@ $(BUILD)/tests/%.o: tests/unit/%.c | $(WOLFSSL_LIB) $(DEPS_READY)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -c -o $@ $<
 
 define unit_test
-$(BUILD)/tests/$(1): $(BUILD)/tests/$(1).o $$(sort $$($(1)_SRCS:%.c=$(BUILD)/%.o))
-	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LIBS) $$(CMOCKA_LIBS)
+$(BUILD)/tests/$(1): $(BUILD)/tests/$(1).o $$(sort $$($(1)_SRCS:%.c=$(BUILD)/%.o)) $(WOLFSSL_LIB)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$(filter %.o,$$^) $$(LIBS) $$(CMOCKA_LIBS)
 endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_test,$(t))))
 
@@ -259,8 +261,8 @@ $(FUZZ_BUILD)/%.o: %.c | $(WOLFSSL_LIB)
 		$(WOLFSSL_CFLAGS) $(EVENT_CFLAGS) $(INIH_CFLAGS) -c -o $@ $<
 
 define fuzzer
-$(FUZZ_BUILD)/$(1): $(FUZZ_BUILD)/fuzz/$(1).o $$(sort $$($(1)_SRCS:%.c=$(FUZZ_BUILD)/%.o))
-	$$(FUZZ_CC) $$(FUZZ_FLAGS) -fsanitize=fuzzer -o $$@ $$^ $$(LIBS)
+$(FUZZ_BUILD)/$(1): $(FUZZ_BUILD)/fuzz/$(1).o $$(sort $$($(1)_SRCS:%.c=$(FUZZ_BUILD)/%.o)) $(WOLFSSL_LIB)
+	$$(FUZZ_CC) $$(FUZZ_FLAGS) -fsanitize=fuzzer -o $$@ $$(filter %.o,$$^) $$(LIBS)
 endef
 $(foreach f,$(FUZZERS),$(eval $(call fuzzer,$(f))))
 

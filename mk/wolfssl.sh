@@ -68,9 +68,29 @@ if [ "$target" != "$(cc -dumpmachine 2>/dev/null)" ]; then
 	command -v "$target-ranlib" >/dev/null && export RANLIB="$target-ranlib"
 fi
 
-# pinshim's one change to wolfSSL (the patch says why), once per tree
-if ! grep -q "/\* pinshim:" "$src/wolfcrypt/src/misc.c"; then
-	patch -s -d "$src" -p1 <"$here/wolfssl-forcezero.patch"
+# pinshim's one change to wolfSSL (the patch says why). The tree records
+# which version of the patch it carries; one patched by another version
+# (or half-patched) is unpacked afresh first, and a patch that does not
+# apply is refused before it touches a file.
+patchfile=$here/wolfssl-forcezero.patch
+sum=$(sha256sum "$patchfile" | cut -d' ' -f1)
+stamp=$src/.pinshim-patch
+if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
+	if [ -f "$stamp" ] || grep -q "/\* pinshim:" "$src/wolfcrypt/src/misc.c"; then
+		if [ -n "${WOLFSSL_SRC:-}" ] || ! ls "$work"/wolfssl_*.dsc >/dev/null 2>&1; then
+			echo "mk/wolfssl.sh: $src carries another version of" \
+			    "pinshim's patch: unpack it afresh" >&2
+			exit 1
+		fi
+		rm -rf "$src"
+		dpkg-source -x "$work"/wolfssl_*.dsc "$src" >"$work/dpkg-source.log" 2>&1
+	fi
+	if ! patch -s -d "$src" -p1 --dry-run <"$patchfile" >/dev/null; then
+		echo "mk/wolfssl.sh: $patchfile does not apply to $src" >&2
+		exit 1
+	fi
+	patch -s -d "$src" -p1 <"$patchfile"
+	echo "$sum" >"$stamp"
 fi
 cd "$src"
 [ -x configure ] || ./autogen.sh >/dev/null 2>&1
