@@ -15,6 +15,15 @@ work=$prefix.src
 here=$(cd "$(dirname "$0")" && pwd)
 src=${WOLFSSL_SRC:-$work/wolfssl}
 
+# The downloaded source package, unpacked into a fresh tree. apt checked
+# the archive's signature and the files' hashes; the uploader's inline
+# signature needs debian-keyring, so its "cannot verify" warning goes to
+# the log.
+unpack() {
+	rm -rf "$src"
+	dpkg-source -x "$work"/wolfssl_*.dsc "$src" >"$work/dpkg-source.log" 2>&1
+}
+
 fetch() {
 	mkdir -p "$work/lists/partial" "$work/archives/partial" "$work/etc"
 	cat > "$work/etc/sources.list" <<LIST
@@ -28,11 +37,7 @@ LIST
 	    -o APT::Sandbox::User=root
 	apt-get "$@" -qq update
 	(cd "$work" && apt-get "$@" -qq source --download-only wolfssl)
-	rm -rf "$src"
-	# apt checked the archive's signature and the files' hashes; the
-	# uploader's inline signature needs debian-keyring, so its "cannot
-	# verify" warning goes to the log.
-	dpkg-source -x "$work"/wolfssl_*.dsc "$src" >"$work/dpkg-source.log" 2>&1
+	unpack
 }
 
 if [ ! -f "$src/configure.ac" ]; then
@@ -82,8 +87,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
 			    "pinshim's patch: unpack it afresh" >&2
 			exit 1
 		fi
-		rm -rf "$src"
-		dpkg-source -x "$work"/wolfssl_*.dsc "$src" >"$work/dpkg-source.log" 2>&1
+		unpack
 	fi
 	if ! patch -s -d "$src" -p1 --dry-run <"$patchfile" >/dev/null; then
 		echo "mk/wolfssl.sh: $patchfile does not apply to $src" >&2
