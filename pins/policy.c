@@ -266,20 +266,32 @@ weaker_at(const struct snapshot *old, const struct snapshot *new,
 	return true;
 }
 
-/* Hosts that stand for what pattern covers: the name itself, one name
- * below it for a wildcard ("_", a label no real rule is written for and
- * the shortest there is: a base too long for it has no host below). */
+/*
+ * Every name a pattern's base can stand over, in three classes: the base
+ * itself, one label below it, two or more below. Which rules match a
+ * name depends only on which bases it equals or lies under, and how
+ * deep: so, with B the longest base (of either snapshot) that a name
+ * equals or lies under, the name resolves in both snapshots exactly as
+ * B, "*.B" or "*.*.B" does, where "*" is a label no base has (a base
+ * never holds '*'). Probing those three for every base judges every name
+ * there is, the labels neither snapshot mentions included, in O(rules).
+ * A class whose names would be over HOST_MAX is empty and not probed.
+ */
 static bool
-weaker_for(const struct snapshot *old, const struct snapshot *new,
+weaker_under(const struct snapshot *old, const struct snapshot *new,
     const struct rule *r, char *why, size_t whysz)
 {
 	char	 probe[HOST_MAX + 1];
 
-	if (r->pat.kind != HOSTPAT_ONE_LABEL &&
-	    weaker_at(old, new, r->pat.base, why, whysz))
+	if (weaker_at(old, new, r->pat.base, why, whysz))
 		return true;
-	if (r->pat.kind == HOSTPAT_EXACT || snprintf(probe, sizeof(probe),
-	    "_.%s", r->pat.base) >= (int)sizeof(probe))
+	if (snprintf(probe, sizeof(probe), "*.%s", r->pat.base) >=
+	    (int)sizeof(probe))
+		return false;
+	if (weaker_at(old, new, probe, why, whysz))
+		return true;
+	if (snprintf(probe, sizeof(probe), "*.*.%s", r->pat.base) >=
+	    (int)sizeof(probe))
 		return false;
 	return weaker_at(old, new, probe, why, whysz);
 }
@@ -290,13 +302,15 @@ snapshot_weaker(const struct snapshot *old, const struct snapshot *new,
 {
 	size_t	 i;
 
-	/* Every pattern either side names: a rule changed, added over an
-	 * old one (a narrower ca under a pinned wildcard), or gone. */
+	/* The bases either side names: an old rule changed or gone, a
+	 * new one carving a weaker scope out of an old one (a ca name
+	 * under a pinned wildcard), or a new wildcard taking over names an
+	 * old, stricter rule governed. */
 	for (i = 0; i < old->nrules; i++)
-		if (weaker_for(old, new, &old->rules[i], why, whysz))
+		if (weaker_under(old, new, &old->rules[i], why, whysz))
 			return true;
 	for (i = 0; i < new->nrules; i++)
-		if (weaker_for(old, new, &new->rules[i], why, whysz))
+		if (weaker_under(old, new, &new->rules[i], why, whysz))
 			return true;
 	return false;
 }

@@ -79,8 +79,10 @@ struct snapshot	*snapshot_merge(const struct snapshot *base,
 
 /* Whether some host that old has a rule for is protected less by new
  * (block > pinned > pinned but ca once expired > tofu > ca); *why names
- * the first such host and the change. Hosts old leaves to the default
- * policy are not counted: there was no rule to weaken. */
+ * the first such host and the change ("*" in it: any label no rule
+ * names). Every such host is judged, not a sample: O(rules). Hosts old
+ * leaves to the default policy are not counted: there was no rule to
+ * weaken. The one rule for the device and feed verify alike. */
 bool		 snapshot_weaker(const struct snapshot *old,
 		    const struct snapshot *new, char *why, size_t whysz);
 

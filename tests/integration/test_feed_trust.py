@@ -224,6 +224,33 @@ class Trust(FeedTest):
         shim.verdict()
         self.passes(shim)
 
+    def test_signing_role_alone_cannot_weaken_a_dressed_wildcard(self):
+        """A pinned **.api.test turned to ca, dressed with exact pin rules
+        for the two names a sampling check would probe: every other name
+        under it lost its pins, so the device and feed verify refuse it."""
+        up, _ = self.api()
+        ini = self.roles_ini(up, ["r1"], sign=["s1"])
+        head = "[feed]\nversion = %d\nissued = %s\nexpires = %s\n\n"
+        pinned = "policy = pin\npins = %s\n" % self.leaf
+        v1 = (head % (1, rfc3339(timedelta(0)), rfc3339(timedelta(days=30)))
+              + "[domain:**.api.test]\n" + pinned)
+        v2 = (head % (2, rfc3339(timedelta(0)), rfc3339(timedelta(days=30)))
+              + "[domain:**.api.test]\npolicy = ca\n\n"
+              + "[domain:api.test]\n" + pinned
+              + "\n[domain:_.api.test]\n" + pinned)
+        self.serve(self.signed("v1", v1, ["s1"]).read_bytes())
+        shim = Shim(self, ini)
+        shim.log.wait("feed: version 1 in force")
+        self.serve(self.signed("v2", v2, ["s1"]).read_bytes())
+        self.hup(shim)
+        line = shim.log.wait("weakens pinning")
+        self.assertIn("version 2 weakens pinning (*.api.test: pin -> ca)",
+                      line)
+        r = self.cli("feed", "verify", "-c", shim.ini, "--previous",
+                     self.path("v1"), self.path("v2"), ok=False)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("*.api.test: pin -> ca", r.stdout)
+
     def test_threshold_not_met_with_one_of_two_roots(self):
         up, _ = self.api()
         ini = self.roles_ini(up, ["r1", "r2"], sign=["s1"], rt=2)
