@@ -1,7 +1,7 @@
 /*
  * upstream.c - originate one pinned upstream connection, without ever
- * blocking the loop: evdns resolves, each address is tried in turn with a
- * connect timeout, wolfSSL's handshake is driven by WANT_READ/WANT_WRITE
+ * blocking the loop: evdns resolves under the connect timeout, each
+ * address is tried in turn with a connect timeout, wolfSSL's handshake is driven by WANT_READ/WANT_WRITE
  * events under a handshake timeout, and the verdict is computed the moment
  * the handshake ends, before the caller may move a single application byte.
  *
@@ -52,6 +52,7 @@ struct upstream {
 	struct sockaddr_storage	 addrs[UP_ADDRS_MAX]; /* to try, in order */
 	size_t			 naddrs, next;
 	struct event		*step;		/* owned; deferred work */
+	struct event		*dns_deadline;	/* owned; while resolving */
 	struct event		*io;		/* owned; connect/handshake */
 	struct event		*deadline;	/* owned; handshake timeout */
 	int			 fd;		/* owned until handed over */
@@ -72,6 +73,8 @@ up_free(struct upstream *u)
 		evdns_getaddrinfo_cancel(u->dns_req);
 	if (u->step != NULL)
 		event_free(u->step);
+	if (u->dns_deadline != NULL)
+		event_free(u->dns_deadline);
 	if (u->io != NULL)
 		event_free(u->io);
 	if (u->deadline != NULL)
@@ -134,6 +137,10 @@ up_step(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (u->state == ST_RESOLVE) {
+		if (u->dns_deadline != NULL) {
+			event_free(u->dns_deadline);
+			u->dns_deadline = NULL;
+		}
 		if (u->naddrs == 0) {
 			up_finish(u, UP_DNS, "dns-failed");
 			return;
@@ -143,6 +150,21 @@ up_step(evutil_socket_t fd, short what, void *arg)
 	} else if (u->state == ST_BLOCKED) {
 		up_finish(u, UP_BLOCKED, "blocked");
 	}
+}
+
+/* The resolver's own retries (evdns: 3 tries of 5 s) would hold the
+ * attempt for 15 s; the name gets what one address gets. */
+static void
+up_dns_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream	*u = arg;
+
+	(void)fd;
+	(void)what;
+	snprintf(u->res.detail, sizeof(u->res.detail), "%s: no answer from "
+	    "the resolver within %lus (connect_timeout)", u->res.host,
+	    u->srv->conf->connect_timeout);
+	up_finish(u, UP_DNS, "dns-failed");
 }
 
 static void
@@ -426,6 +448,7 @@ upstream_open(struct server *srv, const char *host, uint16_t port,
 	struct upstream			*u = xcalloc(1, sizeof(*u));
 	struct evutil_addrinfo		 hints;
 	struct evdns_getaddrinfo_request *req;
+	struct timeval			 tv = { 0, 0 };
 
 	u->srv = srv;
 	u->fd = -1;
@@ -478,6 +501,9 @@ upstream_open(struct server *srv, const char *host, uint16_t port,
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
 	u->state = ST_RESOLVE;
+	u->dns_deadline = xptr(evtimer_new(srv->base, up_dns_deadline, u));
+	tv.tv_sec = (time_t)srv->conf->connect_timeout;
+	evtimer_add(u->dns_deadline, &tv);
 	req = evdns_getaddrinfo(srv->dns, u->res.host, u->port, &hints,
 	    up_resolved, u);
 	if (!u->dns_sync)

@@ -234,6 +234,26 @@ class Verdicts(ShimTest):
         self.assertEqual(shim.verdict()["verdict"], "pass")
         self.assertIn(("api.test", 1), asked)
 
+    def test_silent_resolver_is_bounded_by_connect_timeout(self):
+        """A nameserver that never answers: the attempt ends as
+        dns-failed after connect_timeout, saying so, not after the
+        resolver's own 3 x 5 s with "non-recoverable failure"."""
+        dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(dns.close)
+        dns.bind(("127.0.0.1", 0))      # bound, never read: no answer
+        ini = self.ini("api.test:443", self.domain(
+            "api.test", [pin_of(self.pki / "leaf.pem")]),
+            extra_upstream="nameservers = 127.0.0.1:%d" %
+            dns.getsockname()[1])
+        ini = ini.replace("hosts_file = %s\n" % self.hosts, "").replace(
+            "connect_timeout = 5", "connect_timeout = 1")
+        shim = Shim(self, ini)
+        self.assertEqual(refused_silently(self.port), b"")
+        v = shim.verdict()
+        self.assertEqual(v["reason"], "dns-failed", v)
+        self.assertIn("api.test: no answer from the resolver within 1s "
+                      "(connect_timeout)", v["detail"])
+
     def assert_evidence(self, v, leaf):
         """A refusal names the pins the server presented, leaf first,
         and a detail a person can read."""
