@@ -21,8 +21,6 @@
  * Must never: show a private key, or block the loop.
  */
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -44,6 +42,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/parse.h"
+#include "base/unixsock.h"
 #include "conf/conf.h"
 #include "shim/keeper.h"
 #include "shim/metrics.h"
@@ -818,70 +817,79 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	st->nconns++;
 }
 
+/* The unix socket: mode 0660, its owner the user the worker becomes, so
+ * that user's group reads it; created race-free (base/unixsock.c). */
 static int
-bind_socket(const struct status_conf *sc, char *err, size_t errsz)
+bind_unix(const struct status_conf *sc, uid_t uid, gid_t gid, char *err,
+    size_t errsz)
+{
+	char	 why[400];
+	int	 fd;
+
+	if ((fd = unixsock_listen(sc->unix_path, 0660, uid, gid,
+	    STATUS_CONNS_MAX, why, sizeof(why))) == -1)
+		snprintf(err, errsz, "[shim] status: %s", why);
+	return fd;
+}
+
+static int
+bind_tcp(const struct status_conf *sc, char *err, size_t errsz)
 {
 	struct sockaddr_storage	 ss;
-	struct sockaddr_un	 un;
-	socklen_t		 len;
-	struct stat		 sb;
-	int			 fd, one = 1;
+	char			 addr[HOST_MAX + 16];
+	int			 fd, one = 1, sslen = sizeof(ss);
 
 	memset(&ss, 0, sizeof(ss));
-	if (sc->unix_path != NULL) {
-		memset(&un, 0, sizeof(un));
-		un.sun_family = AF_UNIX;
-		snprintf(un.sun_path, sizeof(un.sun_path), "%s", sc->unix_path);
-		/* a socket left by a previous run goes; nothing else does */
-		if (lstat(sc->unix_path, &sb) == 0 && S_ISSOCK(sb.st_mode))
-			unlink(sc->unix_path);
-		memcpy(&ss, &un, sizeof(un));
-		len = sizeof(un);
-	} else {
-		char	 addr[HOST_MAX + 16];
-		int	 sslen = sizeof(ss);
-
-		snprintf(addr, sizeof(addr), strchr(sc->host, ':') ?
-		    "[%s]:%u" : "%s:%u", sc->host, sc->port);
-		if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss,
-		    &sslen) == -1) {
-			snprintf(err, errsz, "[shim] status: bad address %s",
-			    addr);
-			return -1;
-		}
-		len = (socklen_t)sslen;
+	snprintf(addr, sizeof(addr), strchr(sc->host, ':') ? "[%s]:%u" :
+	    "%s:%u", sc->host, sc->port);
+	if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss,
+	    &sslen) == -1) {
+		snprintf(err, errsz, "[shim] status: bad address %s", addr);
+		return -1;
 	}
 	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1)
 		goto fail;
-	if (sc->unix_path == NULL)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||
-	    (sc->unix_path != NULL && chmod(sc->unix_path, 0660) == -1) ||
-	    listen(fd, 16) == -1) {
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, (socklen_t)sslen) == -1 ||
+	    listen(fd, STATUS_CONNS_MAX) == -1) {
 		close(fd);
 		goto fail;
 	}
 	return fd;
 fail:
-	if (sc->unix_path != NULL)
-		snprintf(err, errsz, "[shim] status: unix:%s: %s",
-		    sc->unix_path, strerror(errno));
-	else
-		snprintf(err, errsz, "[shim] status: %s:%u: %s", sc->host,
-		    sc->port, strerror(errno));
+	snprintf(err, errsz, "[shim] status: %s:%u: %s", sc->host, sc->port,
+	    strerror(errno));
 	return -1;
 }
 
-struct status *
-status_open(struct server *srv, char *err, size_t errsz)
+int
+status_check(const struct conf *conf, char *err, size_t errsz)
 {
+	char	 why[400];
+
+	if (conf->status.unix_path == NULL)
+		return 0;
+	if (unixsock_check(conf->status.unix_path, why, sizeof(why)) == -1) {
+		snprintf(err, errsz, "[shim] status: %s", why);
+		return -1;
+	}
+	return 0;
+}
+
+struct status *
+status_open(struct server *srv, uid_t uid, gid_t gid, char *err,
+    size_t errsz)
+{
+	const struct status_conf *sc = &srv->conf->status;
 	struct status	*st;
 	int		 fd;
 
-	if (!srv->conf->status.present)
+	if (!sc->present)
 		return NULL;
-	if ((fd = bind_socket(&srv->conf->status, err, errsz)) == -1)
+	fd = sc->unix_path != NULL ? bind_unix(sc, uid, gid, err, errsz) :
+	    bind_tcp(sc, err, errsz);
+	if (fd == -1)
 		return NULL;
 	st = xcalloc(1, sizeof(*st));
 	st->srv = srv;
@@ -893,12 +901,12 @@ status_open(struct server *srv, char *err, size_t errsz)
 		status_free(st);
 		return NULL;
 	}
-	if (srv->conf->status.unix_path != NULL)
+	if (sc->unix_path != NULL)
 		log_info("status: serving /metrics and /status on unix:%s",
-		    srv->conf->status.unix_path);
+		    sc->unix_path);
 	else
 		log_info("status: serving /metrics and /status on %s:%u",
-		    srv->conf->status.host, srv->conf->status.port);
+		    sc->host, sc->port);
 	return st;
 }
 

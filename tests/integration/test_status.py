@@ -271,6 +271,30 @@ class Status(ShimTest):
         self.assertLessEqual(fds(), base)
         self.assertEqual(get(self.sport, "/status")[0], 200)
 
+    def test_unix_socket_in_a_directory_others_can_write_is_refused(self):
+        """Whoever can write the socket's directory could swap the socket
+        for a link between its creation and its chown: refused, by
+        `run -t` and by `run`, before anything is bound."""
+        d = Path(self.tmp) / "run"
+        d.mkdir()
+        d.chmod(0o777)
+        sock = d / "status.sock"
+        ini = Path(self.tmp) / "s.ini"
+        ini.write_text("[shim]\nstatus = unix:%s\n\n" % sock + self.ini(
+            "api.test:1", self.domain("api.test", [UNRELATED])))
+        why = ("[shim] status: unix:%s: directory %s is writable by others "
+               "(mode 0777, no sticky bit): whoever can write it could swap "
+               "the socket for a link; chmod go-w it" % (sock, d))
+        r = subprocess.run(PINSHIM_CMD + ["run", "-t", "-c", str(ini)],
+                           capture_output=True, text=True, timeout=WAIT)
+        self.assertEqual(r.returncode, 2, r.stdout)
+        self.assertIn(why, r.stderr)
+        r = subprocess.run(PINSHIM_CMD + ["run", "-c", str(ini)],
+                           capture_output=True, text=True, timeout=WAIT)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(why, r.stderr)
+        self.assertFalse(sock.exists())
+
     def test_pinshim_status_exits_1_when_a_pin_set_expired(self):
         past = rfc3339(-timedelta(days=1))
         dom = "[domain:other.test]\npins = %s\nexpires = %s\n" \
