@@ -7,6 +7,8 @@ status port's refusals; a flood of scrapes beside relayed traffic; and
 
 import http.client
 import json
+import re
+import select
 import socket
 import subprocess
 import threading
@@ -173,13 +175,31 @@ class Status(ShimTest):
         # and the port still serves afterwards
         self.assertEqual(get(self.sport, "/status")[0], 200)
 
-    def test_client_outside_status_allow_gets_403(self):
+    def test_clients_outside_status_allow_are_closed_at_accept(self):
+        """status_allow lists 127.0.0.2 only: 20 clients from 127.0.0.1
+        are closed before they send a byte and take none of the 16
+        slots, so a client from 127.0.0.2 is served while they are
+        open."""
         shim = Shim(self, self.three_listeners(
-            extra_shim="status_allow = 10.0.0.0/8"))
+            extra_shim="status_allow = 127.0.0.2/32"))
         shim.log.wait("status: serving")
-        self.assertEqual(get(self.sport, "/metrics")[0], 403)
+        outside = []
+        for _ in range(20):
+            s = socket.create_connection(("127.0.0.1", self.sport),
+                                         timeout=WAIT)
+            self.addCleanup(s.close)
+            outside.append(s)
+        c = http.client.HTTPConnection("127.0.0.1", self.sport, timeout=WAIT,
+                                       source_address=("127.0.0.2", 0))
+        c.request("GET", "/status")
+        r = c.getresponse()
+        r.read()
+        c.close()
+        self.assertEqual(r.status, 200)
+        for s in outside:                  # closed, nothing answered
+            self.assertEqual(s.recv(100), b"")
         shim.log.wait(r"status: client 127.0.0.1:\d+ is not in "
-                      r"status_allow: 403")
+                      r"status_allow: closed")
 
     def test_non_loopback_status_needs_status_allow(self):
         ini = Path(self.tmp) / "s.ini"
@@ -269,6 +289,40 @@ class Status(ShimTest):
                 pass
         self.assertLess(time.monotonic() - t0, 5 + WAIT)
         self.assertLessEqual(fds(), base)
+        self.assertEqual(get(self.sport, "/status")[0], 200)
+
+    def test_pipelined_scrapes_never_read_hold_one_answer(self):
+        """A client pipelines 40,000 GET /metrics and reads nothing: the
+        worker answers one at a time (the kernel's buffers push back), so
+        its peak memory stays put, and the connection is closed at its
+        one deadline, however many requests are still waiting."""
+        shim = Shim(self, self.three_listeners())
+        shim.log.wait("status: serving")
+
+        def peak_kb():
+            text = Path("/proc/%d/status" % shim.p.pid).read_text()
+            return int(re.search(r"^VmHWM:\s+(\d+) kB", text, re.M)[1])
+
+        before = peak_kb()
+        s = socket.create_connection(("127.0.0.1", self.sport),
+                                     timeout=WAIT)
+        self.addCleanup(s.close)
+        closed = False
+        try:
+            for _ in range(40):
+                s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" *
+                          1000)
+        except (ConnectionResetError, BrokenPipeError):
+            closed = True
+        if not closed:
+            # everything went into the kernel's buffers: wait for the
+            # reset the unread requests bring, without reading
+            p = select.poll()
+            p.register(s, select.POLLRDHUP)
+            closed = bool(p.poll((5 + WAIT) * 1000))
+        grown = peak_kb() - before
+        self.assertLess(grown, 64 * 1024, "the worker grew %d kB" % grown)
+        self.assertTrue(closed, "not closed at the deadline")
         self.assertEqual(get(self.sport, "/status")[0], 200)
 
     def test_unix_socket_in_a_directory_others_can_write_is_refused(self):
