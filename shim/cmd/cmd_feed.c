@@ -13,6 +13,7 @@
  * Must never: sign a body the devices would refuse, or leave a half-written
  * output.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,31 +74,60 @@ feed_cmd_keygen(int argc, char **argv)
 	return 0;
 }
 
+/* path's directory into dir; its last component. */
+static const char *
+split_path(const char *path, char *dir, size_t dirsz)
+{
+	const char	*slash = strrchr(path, '/');
+
+	if (slash == NULL) {
+		snprintf(dir, dirsz, ".");
+		return path;
+	}
+	if (slash == path)
+		snprintf(dir, dirsz, "/");
+	else
+		snprintf(dir, dirsz, "%.*s", (int)(slash - path), path);
+	return slash + 1;
+}
+
 /* To stdout, or atomically to out (a crash leaves no half-signed file). */
 int
 cmd_write_file(const char *out, const char *buf, size_t len)
 {
-	char		 dir[4096], *slash;
+	char		 dir[4096];
 	const char	*base;
 
 	if (out == NULL)
 		return fwrite(buf, 1, len, stdout) == len && fflush(stdout) == 0 ?
 		    0 : -1;
-	snprintf(dir, sizeof(dir), "%s", out);
-	if ((slash = strrchr(dir, '/')) != NULL) {
-		*slash = '\0';
-		base = out + (slash - dir) + 1;
-		if (dir[0] == '\0')
-			snprintf(dir, sizeof(dir), "/");
-	} else {
-		snprintf(dir, sizeof(dir), ".");
-		base = out;
-	}
+	base = split_path(out, dir, sizeof(dir));
 	if (file_replace(dir, base, buf, len) == -1) {
 		perror(out);
 		return -1;
 	}
 	return 0;
+}
+
+int
+cmd_edit_file(const char *path, const char *buf, size_t len)
+{
+	char		 dir[4096], to[4096];
+	const char	*base = split_path(path, dir, sizeof(dir));
+	ssize_t		 n;
+
+	if (file_update(dir, base, buf, len) == 0)
+		return 0;
+	if (errno != ELOOP) {
+		perror(path);
+		return -1;
+	}
+	n = readlink(path, to, sizeof(to) - 1);
+	to[n > 0 ? n : 0] = '\0';
+	fprintf(stderr, "%s: a symbolic link (to %s): not written, since the "
+	    "edit would replace the link with a plain file and leave its "
+	    "target as it was; give the file itself\n", path, to);
+	return -1;
 }
 
 /* An ed25519:BASE64 key, or a file holding one (NAME.pub). */
@@ -894,7 +924,7 @@ feed_cmd_add(int argc, char **argv)
 		    "within 30 days");
 		goto out;
 	}
-	if (cmd_write_file(body_path, out, outlen) == -1) {
+	if (cmd_edit_file(body_path, out, outlen) == -1) {
 		rc = 1;
 		goto out;
 	}
