@@ -171,6 +171,25 @@ file_update(const char *dir, const char *name, const char *buf, size_t len)
 	return replace(dir, name, buf, len, true);
 }
 
+const char *
+file_split(const char *path, char *dir, size_t dirsz)
+{
+	const char	*slash = strrchr(path, '/');
+	int		 n;
+
+	if (slash == NULL)
+		n = snprintf(dir, dirsz, ".");
+	else if (slash == path)
+		n = snprintf(dir, dirsz, "/");
+	else
+		n = snprintf(dir, dirsz, "%.*s", (int)(slash - path), path);
+	if (n < 0 || (size_t)n >= dirsz) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	return slash != NULL ? slash + 1 : path;
+}
+
 int
 file_clean_temps(const char *dir, const char *name)
 {

@@ -20,34 +20,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "base/unixsock.h"
 
 /* Where a unit test plays the attacker: between bind() and the chown. */
 #ifndef UNIXSOCK_AFTER_BIND
 #define UNIXSOCK_AFTER_BIND(dfd, name)	do { } while (0)
 #endif
-
-/* dir and name of an absolute path to a file; false if it is not one. */
-static bool
-split(const char *path, char *dir, size_t dirsz, const char **name)
-{
-	const char	*slash = strrchr(path, '/');
-
-	if (path[0] != '/' || slash == NULL || slash[1] == '\0' ||
-	    (size_t)(slash - path) >= dirsz)
-		return false;
-	if (slash == path)
-		snprintf(dir, dirsz, "/");
-	else
-		snprintf(dir, dirsz, "%.*s", (int)(slash - path), path);
-	*name = slash + 1;
-	return true;
-}
 
 /* The descriptor of path's directory once it passes the check, name
  * pointing into path; -1 and err. */
@@ -58,7 +41,8 @@ dir_open(const char *path, const char **name, char *err, size_t errsz)
 	struct stat	 sb;
 	int		 dfd = -1;
 
-	if (!split(path, dir, sizeof(dir), name)) {
+	if (path[0] != '/' || (*name = file_split(path, dir, sizeof(dir))) ==
+	    NULL || **name == '\0') {
 		snprintf(err, errsz, "unix:%s: not an absolute path to a file",
 		    path);
 		return -1;

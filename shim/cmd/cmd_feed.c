@@ -74,23 +74,6 @@ feed_cmd_keygen(int argc, char **argv)
 	return 0;
 }
 
-/* path's directory into dir; its last component. */
-static const char *
-split_path(const char *path, char *dir, size_t dirsz)
-{
-	const char	*slash = strrchr(path, '/');
-
-	if (slash == NULL) {
-		snprintf(dir, dirsz, ".");
-		return path;
-	}
-	if (slash == path)
-		snprintf(dir, dirsz, "/");
-	else
-		snprintf(dir, dirsz, "%.*s", (int)(slash - path), path);
-	return slash + 1;
-}
-
 /* To stdout, or atomically to out (a crash leaves no half-signed file). */
 int
 cmd_write_file(const char *out, const char *buf, size_t len)
@@ -101,8 +84,8 @@ cmd_write_file(const char *out, const char *buf, size_t len)
 	if (out == NULL)
 		return fwrite(buf, 1, len, stdout) == len && fflush(stdout) == 0 ?
 		    0 : -1;
-	base = split_path(out, dir, sizeof(dir));
-	if (file_replace(dir, base, buf, len) == -1) {
+	if ((base = file_split(out, dir, sizeof(dir))) == NULL ||
+	    file_replace(dir, base, buf, len) == -1) {
 		perror(out);
 		return -1;
 	}
@@ -113,12 +96,12 @@ int
 cmd_edit_file(const char *path, const char *buf, size_t len)
 {
 	char		 dir[4096], to[4096];
-	const char	*base = split_path(path, dir, sizeof(dir));
+	const char	*base = file_split(path, dir, sizeof(dir));
 	ssize_t		 n;
 
-	if (file_update(dir, base, buf, len) == 0)
+	if (base != NULL && file_update(dir, base, buf, len) == 0)
 		return 0;
-	if (errno != ELOOP) {
+	if (base == NULL || errno != ELOOP) {
 		perror(path);
 		return -1;
 	}

@@ -240,6 +240,23 @@ test_clock_persists_and_ignores_damage(void **state)
 /* --- file ---------------------------------------------------------------- */
 
 static void
+test_file_split(void **state)
+{
+	char	 dir[8];
+
+	(void)state;
+	assert_null(file_split("/a/long/dir/x", dir, sizeof(dir)));
+	assert_string_equal(file_split("/x", dir, sizeof(dir)), "x");
+	assert_string_equal(dir, "/");
+	assert_string_equal(file_split("x", dir, sizeof(dir)), "x");
+	assert_string_equal(dir, ".");
+	assert_string_equal(file_split("a/b/", dir, sizeof(dir)), "");
+	assert_string_equal(dir, "a/b");
+	assert_string_equal(file_split("/run/s", dir, sizeof(dir)), "s");
+	assert_string_equal(dir, "/run");
+}
+
+static void
 test_file_update_refuses_a_link_and_keeps_a_mode(void **state)
 {
 	char		 dir[256], real[300], link[300];
@@ -290,6 +307,7 @@ main(void)
 		cmocka_unit_test(test_strmap_keeps_every_key_across_growth),
 		cmocka_unit_test(test_clock_never_goes_back),
 		cmocka_unit_test(test_clock_persists_and_ignores_damage),
+		cmocka_unit_test(test_file_split),
 		cmocka_unit_test(test_file_update_refuses_a_link_and_keeps_a_mode),
 	};
 
