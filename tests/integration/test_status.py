@@ -7,12 +7,14 @@ status port's refusals; a flood of scrapes beside relayed traffic; and
 
 import http.client
 import json
+import os
 import re
 import select
 import socket
 import subprocess
 import threading
 import time
+import unittest
 from datetime import timedelta
 from pathlib import Path
 
@@ -260,7 +262,6 @@ class Status(ShimTest):
         open: 40 of them, from loopback (allowed) and therefore as bad as
         it gets, hold at most 16 connections, each for at most 5 s,
         while tunnels pass."""
-        import os
         shim = Shim(self, self.three_listeners())
         shim.log.wait("status: serving")
 
@@ -324,6 +325,26 @@ class Status(ShimTest):
         self.assertLess(grown, 64 * 1024, "the worker grew %d kB" % grown)
         self.assertTrue(closed, "not closed at the deadline")
         self.assertEqual(get(self.sport, "/status")[0], 200)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root: the socket is "
+                         "handed to [shim] user")
+    def test_unix_socket_is_handed_to_the_user(self):
+        """Started as root with [shim] user: the socket is born 0660 and
+        given to that user (fchownat, no link followed), and serves."""
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        os.chmod(self.tmp, 0o755)          # the worker reads the INI
+        os.chmod(self.pki, 0o755)
+        sock = Path(self.tmp) / "status.sock"
+        ini = "[shim]\nuser = nobody\nstatus = unix:%s\n\n" % sock + \
+            self.ini("api.test:1", self.domain("api.test", [UNRELATED]))
+        shim = Shim(self, ini)
+        shim.log.wait("status: serving /metrics and /status on unix:")
+        st = sock.lstat()
+        self.assertEqual((st.st_mode & 0o7777, st.st_uid, st.st_gid),
+                         (0o660, nobody.pw_uid, nobody.pw_gid))
+        r = status_cli(shim.ini)
+        self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_unix_socket_in_a_directory_others_can_write_is_refused(self):
         """Whoever can write the socket's directory could swap the socket
