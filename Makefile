@@ -140,7 +140,7 @@ LIBS		= $(WOLFSSL_LIBS) $(EVENT_LIBS) $(INIH_LIBS)
 
 # Each layer's sources, bottom first.
 BASE_SRCS	= base/mem.c base/parse.c base/addr.c base/file.c base/log.c \
-		  base/sock.c base/strmap.c base/clock.c \
+		  base/sock.c base/strmap.c base/clock.c base/unixsock.c \
 		  base/cursor.c base/list.c base/url.c base/ini.c base/json.c
 PINS_SRCS	= pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
 		  pins/rule.c pins/feed_body.c pins/feed_file.c pins/feed_keys.c pins/tofu.c
@@ -182,10 +182,13 @@ test_base_SRCS	= base/mem.c base/cursor.c base/list.c base/parse.c \
 test_http1_SRCS	= base/cursor.c shim/net/http1.c
 test_relay_SRCS	= $(test_ca_SRCS) base/log.c shim/net/relay.c
 test_clienthello_SRCS = base/cursor.c shim/conn/clienthello.c
+# test_unixsock includes base/unixsock.c itself, with a hook in it
+test_unixsock_SRCS = base/file.c base/mem.c
 test_keeper_SRCS = $(PINS_DEPS) $(TLS_SRCS) base/log.c shim/keeper.c \
 		  shim/keeper_wire.c shim/sandbox.c
 UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed test_tofu test_ca \
-		  test_base test_http1 test_relay test_clienthello test_keeper
+		  test_base test_http1 test_relay test_clienthello test_keeper \
+		  test_unixsock
 
 OBJS		= $(SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS	= $(UNIT_TESTS:%=$(BUILD)/tests/%)

@@ -94,34 +94,55 @@ temp_name(const char *name, char *out, size_t sz)
 }
 
 /* Write + fsync a new file at dfd/tmp: O_EXCL and O_NOFOLLOW, so nothing
- * planted there (a symlink, a file) is ever written through. */
+ * planted there (a symlink, a file) is ever written through. keep: its
+ * permission bits exactly (else 0644 under the umask). */
 static int
-write_new_at(int dfd, const char *tmp, const char *buf, size_t len)
+write_new_at(int dfd, const char *tmp, const char *buf, size_t len,
+    const mode_t *keep)
 {
-	int	 fd;
+	int	 fd, e;
 
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0644);
+	    O_CLOEXEC, keep != NULL ? *keep & 0600 : 0644);
 	if (fd == -1)
 		return -1;
+	if (keep != NULL && fchmod(fd, *keep) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
 	return write_sync_close(fd, buf, len);
 }
 
-int
-file_replace(const char *dir, const char *name, const char *buf, size_t len)
+/* file_replace(), or file_update() when update. */
+static int
+replace(const char *dir, const char *name, const char *buf, size_t len,
+    bool update)
 {
-	char	 tmp[512];
-	int	 dfd, e;
+	struct stat	 sb;
+	mode_t		 keep = 0644;
+	char		 tmp[512];
+	int		 dfd, e;
 
 	/* Everything relative to one open directory: a path component
 	 * swapped mid-way cannot redirect the write. */
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return -1;
+	if (update) {
+		if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1)
+			goto bad;
+		if (S_ISLNK(sb.st_mode)) {
+			errno = ELOOP;
+			goto bad;
+		}
+		keep = sb.st_mode & 0777;
+	}
 	if (temp_name(name, tmp, sizeof(tmp)) == -1)
 		goto bad;
 	/* write + fsync the temp file, rename over, fsync the directory:
 	 * a crash at any point leaves the old file or the new one whole. */
-	if (write_new_at(dfd, tmp, buf, len) == -1 ||
+	if (write_new_at(dfd, tmp, buf, len, update ? &keep : NULL) == -1 ||
 	    renameat(dfd, tmp, dfd, name) == -1) {
 		e = errno;
 		unlinkat(dfd, tmp, 0);
@@ -136,6 +157,37 @@ bad:
 	close(dfd);
 	errno = e;
 	return -1;
+}
+
+int
+file_replace(const char *dir, const char *name, const char *buf, size_t len)
+{
+	return replace(dir, name, buf, len, false);
+}
+
+int
+file_update(const char *dir, const char *name, const char *buf, size_t len)
+{
+	return replace(dir, name, buf, len, true);
+}
+
+const char *
+file_split(const char *path, char *dir, size_t dirsz)
+{
+	const char	*slash = strrchr(path, '/');
+	int		 n;
+
+	if (slash == NULL)
+		n = snprintf(dir, dirsz, ".");
+	else if (slash == path)
+		n = snprintf(dir, dirsz, "/");
+	else
+		n = snprintf(dir, dirsz, "%.*s", (int)(slash - path), path);
+	if (n < 0 || (size_t)n >= dirsz) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	return slash != NULL ? slash + 1 : path;
 }
 
 int

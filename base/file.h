@@ -24,9 +24,18 @@ int	 file_write_key(const char *path, const void *buf, size_t len);
  * the directory. */
 int	 file_replace(const char *dir, const char *name, const char *buf,
 	    size_t len);
+/* Edit dir/name in place, as file_replace() does, keeping its permission
+ * bits. -1 with ELOOP when name is a symbolic link: the rename would turn
+ * the link into a plain file and leave its target as it was. */
+int	 file_update(const char *dir, const char *name, const char *buf,
+	    size_t len);
 /* Remove what an interrupted file_replace(dir, name) left behind; the
  * number removed, or -1. */
 int	 file_clean_temps(const char *dir, const char *name);
+/* path's directory into dir ("." for a bare name, "/" at the root); its
+ * last component ("" when path ends in '/'), or NULL and ENAMETOOLONG
+ * when dir is too small. */
+const char *file_split(const char *path, char *dir, size_t dirsz);
 /* mkdir -p: missing parents 0755, dir itself with mode; an existing
  * directory is fine. */
 int	 file_mkdirs(const char *dir, unsigned mode);

@@ -280,7 +280,8 @@ daemon_prepare(struct server *srv, struct conf *conf, bool check,
 	}
 	/* privdrop() happens after binding; whether it can is known now. */
 	if (privdrop_check(conf->user, who, err, errsz) == -1 ||
-	    state_dir_usable(conf, who, err, errsz) == -1)
+	    state_dir_usable(conf, who, err, errsz) == -1 ||
+	    status_check(conf, err, errsz) == -1)
 		return -1;
 	if (conf->state_dir != NULL && (srv->tofu = tofu_open(conf->state_dir,
 	    conf->tofu_max, NULL)) == NULL) {
@@ -570,17 +571,15 @@ daemon_run(struct conf *conf)
 	notify_open();		/* the manager's socket, before the drop */
 	if (listeners_open(&srv) == -1)
 		goto out;
-	if (conf->status.present && (srv.status = status_open(&srv, err,
-	    sizeof(err))) == NULL) {
+	/* the unix socket (0660) belongs to the user pinshim becomes, so
+	 * that user's group reads it */
+	if (conf->status.present && (srv.status = status_open(&srv,
+	    who.name != NULL ? who.uid : (uid_t)-1,
+	    who.name != NULL ? who.gid : (gid_t)-1, err, sizeof(err))) ==
+	    NULL) {
 		log_err("%s", err);
 		goto out;
 	}
-	/* the unix socket (0660) belongs to the user pinshim becomes, so
-	 * that user's group reads it */
-	if (conf->status.unix_path != NULL && who.name != NULL &&
-	    chown(conf->status.unix_path, who.uid, who.gid) == -1)
-		log_warn("status: chown unix:%s: %s", conf->status.unix_path,
-		    strerror(errno));
 	fd_slots_reserve(&srv);
 	if (privdrop(&who) == -1)
 		goto out;

@@ -10,19 +10,23 @@
  * (its timeout restarts on every byte), so a client trickling bytes
  * could hold a descriptor each until the relay ran out.
  *
- * Nothing here changes state. Limits: at most 16 connections at once
- * (more are closed at accept) and 32 new ones a second (then accepting
- * pauses to the next second); 5 s for each request from its first byte
- * to its answer; heads over 8 KiB get 431; clients outside status_allow
- * 403; methods other than GET and HEAD 405 (and the connection closes,
- * a body is never read); other paths 404. A scrape is linear in
- * listeners, series and rules.
+ * Nothing here changes state. Limits: clients outside status_allow are
+ * closed at accept, before they take a slot or count against the rate;
+ * at most 16 connections at once (more are closed at accept) and 32 new
+ * ones a second (then accepting pauses to the next second); 5 s for a
+ * whole connection from its accept, never extended (answers after the
+ * first 2 s say "Connection: close", so a client that keeps its
+ * connection is told in time); one request at a time: the next one is
+ * not read until the answer before it is written in full, so a client
+ * that pipelines requests and never reads holds one answer here, not
+ * one per request; heads over 8 KiB get 431; methods other than GET and
+ * HEAD 405 (and the connection closes, a body is never read); other
+ * paths 404. A scrape is linear in listeners, series and rules.
  *
- * Must never: show a private key, or block the loop.
+ * Must never: show a private key, block the loop, or let one client hold
+ * more than one answer or one slot past its deadline.
  */
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -44,6 +48,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/parse.h"
+#include "base/unixsock.h"
 #include "conf/conf.h"
 #include "shim/keeper.h"
 #include "shim/metrics.h"
@@ -54,7 +59,8 @@
 #include "shim/status.h"
 #include "shim/version.h"
 
-#define STATUS_DEADLINE		5	/* seconds per request */
+#define STATUS_DEADLINE		5	/* seconds per connection, in all */
+#define STATUS_KEEPALIVE	2	/* seconds; then answers close it */
 #define STATUS_HEAD_MAX		8192
 #define STATUS_ACCEPTS_PER_SEC	32
 #define STATUS_CONNS_MAX	16
@@ -76,8 +82,8 @@ struct status {
 struct sconn {
 	struct status		*st;
 	struct bufferevent	*bev;		/* owned */
-	struct event		*deadline;	/* owned */
-	struct sockaddr_storage	 peer;
+	struct event		*deadline;	/* owned; armed once, at accept */
+	struct timespec		 born;		/* CLOCK_MONOTONIC */
 	bool			 closing;	/* answer, then close */
 	struct sconn		*prev, *next;
 };
@@ -609,7 +615,8 @@ allowed(struct status *st, const struct sockaddr *sa)
 	if (st->denied_logged != time(NULL)) {
 		st->denied_logged = time(NULL);
 		sockaddr_format(sa, who, sizeof(who));
-		log_warn("status: client %s is not in status_allow: 403", who);
+		log_warn("status: client %s is not in status_allow: closed",
+		    who);
 	}
 	return false;
 }
@@ -654,6 +661,16 @@ header(struct cursor fields, const char *name, char *buf, size_t sz)
 			buf[0] = '\0';
 }
 
+/* Seconds since the connection was accepted. */
+static time_t
+age(const struct sconn *c)
+{
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec - c->born.tv_sec;
+}
+
 /* One complete request head. */
 static void
 request(struct sconn *c, const uint8_t *data, const struct http1_head *h)
@@ -663,10 +680,6 @@ request(struct sconn *c, const uint8_t *data, const struct http1_head *h)
 	struct evbuffer	*b;
 	bool		 head_only, get;
 
-	if (!allowed(st, (struct sockaddr *)&c->peer)) {
-		answer_error(c, 403, "Forbidden", NULL);
-		return;
-	}
 	get = cursor_eq(&h->method, "GET");
 	head_only = cursor_eq(&h->method, "HEAD");
 	if (!get && !head_only) {
@@ -681,9 +694,10 @@ request(struct sconn *c, const uint8_t *data, const struct http1_head *h)
 	if ((q = strchr(target, '?')) != NULL)
 		*q = '\0';
 	header(h->fields, "Connection", conn, sizeof(conn));
-	/* HTTP/1.0, or "close": one request, then close */
+	/* HTTP/1.0, or "close": one request, then close; and so does the
+	 * answer to a connection near its deadline */
 	c->closing = strcasecmp(conn, "close") == 0 || memmem(data, h->len,
-	    "HTTP/1.0\r\n", 10) != NULL;
+	    "HTTP/1.0\r\n", 10) != NULL || age(c) >= STATUS_KEEPALIVE;
 	if (strcmp(target, "/metrics") != 0 && strcmp(target, "/status") != 0) {
 		answer_error(c, 404, "Not Found (try /metrics or /status)",
 		    NULL);
@@ -706,47 +720,55 @@ request(struct sconn *c, const uint8_t *data, const struct http1_head *h)
 	evbuffer_free(b);
 }
 
+/* At most one request is handled per answer written: while an answer is
+ * unsent, reading stops (the kernel's buffers then push back on the
+ * client), and on_write() takes the next request once it is out. */
 static void
 on_read(struct bufferevent *bev, void *arg)
 {
 	struct sconn		*c = arg;
 	struct evbuffer		*in = bufferevent_get_input(bev);
 	struct http1_head	 h;
-	struct timeval		 tv = { STATUS_DEADLINE, 0 };
 	const char		*why;
 	size_t			 len;
 	uint8_t			*data;
 
-	while (!c->closing && (len = evbuffer_get_length(in)) > 0) {
-		if (len > STATUS_HEAD_MAX + 1)
-			len = STATUS_HEAD_MAX + 1;
-		data = evbuffer_pullup(in, (ev_ssize_t)len);
-		switch (http1_request(data, len, &h, &why)) {
-		case HTTP1_MORE:
-			if (len > STATUS_HEAD_MAX)
-				answer_error(c, 431, "Request Header Fields "
-				    "Too Large", NULL);
-			return;
-		case HTTP1_BAD:
-			answer_error(c, 400, "Bad Request", NULL);
-			return;
-		case HTTP1_OK:
-			break;
-		}
+	if (c->closing || (len = evbuffer_get_length(in)) == 0 ||
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		return;
+	if (len > STATUS_HEAD_MAX + 1)
+		len = STATUS_HEAD_MAX + 1;
+	data = evbuffer_pullup(in, (ev_ssize_t)len);
+	switch (http1_request(data, len, &h, &why)) {
+	case HTTP1_MORE:
+		if (len <= STATUS_HEAD_MAX)
+			return;			/* the rest is on its way */
+		answer_error(c, 431, "Request Header Fields Too Large", NULL);
+		break;
+	case HTTP1_BAD:
+		answer_error(c, 400, "Bad Request", NULL);
+		break;
+	case HTTP1_OK:
 		request(c, data, &h);
 		evbuffer_drain(in, h.len);
-		evtimer_add(c->deadline, &tv);	/* the next request's */
+		break;
 	}
+	bufferevent_disable(bev, EV_READ);	/* until the answer is out */
 }
 
+/* The answer is written in full: close, or take the next request (one
+ * may already wait in the input, pipelined behind the last). */
 static void
 on_write(struct bufferevent *bev, void *arg)
 {
 	struct sconn	*c = arg;
 
-	(void)bev;
-	if (c->closing)		/* answered in full */
+	if (c->closing) {
 		sconn_free(c);
+		return;
+	}
+	bufferevent_enable(bev, EV_READ);
+	on_read(bev, c);
 }
 
 static void
@@ -775,9 +797,10 @@ resume(evutil_socket_t fd, short what, void *arg)
 	evconnlistener_enable(st->evl);
 }
 
-/* Each accepted connection: over the cap, closed; over the rate,
- * accepting pauses to the next second (the backlog waits in the
- * kernel). */
+/* Each accepted connection: outside status_allow, closed before it
+ * counts for anything; over the cap, closed; over the rate, accepting
+ * pauses to the next second (the backlog waits in the kernel). The
+ * deadline is the connection's whole life: nothing re-arms it. */
 static void
 on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
@@ -788,6 +811,11 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	time_t		 now = time(NULL);
 
 	(void)l;
+	(void)salen;
+	if (!allowed(st, sa)) {
+		evutil_closesocket(fd);
+		return;
+	}
 	if (now != st->second) {
 		st->second = now;
 		st->accepts = 0;
@@ -804,8 +832,7 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->st = st;
-	if (salen > 0 && (size_t)salen <= sizeof(c->peer))
-		memcpy(&c->peer, sa, (size_t)salen);
+	clock_gettime(CLOCK_MONOTONIC, &c->born);
 	c->bev = xptr(bufferevent_socket_new(st->srv->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE));
 	c->deadline = xptr(evtimer_new(st->srv->base, on_deadline, c));
@@ -818,70 +845,79 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	st->nconns++;
 }
 
+/* The unix socket: mode 0660, its owner the user the worker becomes, so
+ * that user's group reads it; created race-free (base/unixsock.c). */
 static int
-bind_socket(const struct status_conf *sc, char *err, size_t errsz)
+bind_unix(const struct status_conf *sc, uid_t uid, gid_t gid, char *err,
+    size_t errsz)
+{
+	char	 why[400];
+	int	 fd;
+
+	if ((fd = unixsock_listen(sc->unix_path, 0660, uid, gid,
+	    STATUS_CONNS_MAX, why, sizeof(why))) == -1)
+		snprintf(err, errsz, "[shim] status: %s", why);
+	return fd;
+}
+
+static int
+bind_tcp(const struct status_conf *sc, char *err, size_t errsz)
 {
 	struct sockaddr_storage	 ss;
-	struct sockaddr_un	 un;
-	socklen_t		 len;
-	struct stat		 sb;
-	int			 fd, one = 1;
+	char			 addr[HOST_MAX + 16];
+	int			 fd, one = 1, sslen = sizeof(ss);
 
 	memset(&ss, 0, sizeof(ss));
-	if (sc->unix_path != NULL) {
-		memset(&un, 0, sizeof(un));
-		un.sun_family = AF_UNIX;
-		snprintf(un.sun_path, sizeof(un.sun_path), "%s", sc->unix_path);
-		/* a socket left by a previous run goes; nothing else does */
-		if (lstat(sc->unix_path, &sb) == 0 && S_ISSOCK(sb.st_mode))
-			unlink(sc->unix_path);
-		memcpy(&ss, &un, sizeof(un));
-		len = sizeof(un);
-	} else {
-		char	 addr[HOST_MAX + 16];
-		int	 sslen = sizeof(ss);
-
-		snprintf(addr, sizeof(addr), strchr(sc->host, ':') ?
-		    "[%s]:%u" : "%s:%u", sc->host, sc->port);
-		if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss,
-		    &sslen) == -1) {
-			snprintf(err, errsz, "[shim] status: bad address %s",
-			    addr);
-			return -1;
-		}
-		len = (socklen_t)sslen;
+	snprintf(addr, sizeof(addr), strchr(sc->host, ':') ? "[%s]:%u" :
+	    "%s:%u", sc->host, sc->port);
+	if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss,
+	    &sslen) == -1) {
+		snprintf(err, errsz, "[shim] status: bad address %s", addr);
+		return -1;
 	}
 	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1)
 		goto fail;
-	if (sc->unix_path == NULL)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||
-	    (sc->unix_path != NULL && chmod(sc->unix_path, 0660) == -1) ||
-	    listen(fd, 16) == -1) {
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, (socklen_t)sslen) == -1 ||
+	    listen(fd, STATUS_CONNS_MAX) == -1) {
 		close(fd);
 		goto fail;
 	}
 	return fd;
 fail:
-	if (sc->unix_path != NULL)
-		snprintf(err, errsz, "[shim] status: unix:%s: %s",
-		    sc->unix_path, strerror(errno));
-	else
-		snprintf(err, errsz, "[shim] status: %s:%u: %s", sc->host,
-		    sc->port, strerror(errno));
+	snprintf(err, errsz, "[shim] status: %s:%u: %s", sc->host, sc->port,
+	    strerror(errno));
 	return -1;
 }
 
-struct status *
-status_open(struct server *srv, char *err, size_t errsz)
+int
+status_check(const struct conf *conf, char *err, size_t errsz)
 {
+	char	 why[400];
+
+	if (conf->status.unix_path == NULL)
+		return 0;
+	if (unixsock_check(conf->status.unix_path, why, sizeof(why)) == -1) {
+		snprintf(err, errsz, "[shim] status: %s", why);
+		return -1;
+	}
+	return 0;
+}
+
+struct status *
+status_open(struct server *srv, uid_t uid, gid_t gid, char *err,
+    size_t errsz)
+{
+	const struct status_conf *sc = &srv->conf->status;
 	struct status	*st;
 	int		 fd;
 
-	if (!srv->conf->status.present)
+	if (!sc->present)
 		return NULL;
-	if ((fd = bind_socket(&srv->conf->status, err, errsz)) == -1)
+	fd = sc->unix_path != NULL ? bind_unix(sc, uid, gid, err, errsz) :
+	    bind_tcp(sc, err, errsz);
+	if (fd == -1)
 		return NULL;
 	st = xcalloc(1, sizeof(*st));
 	st->srv = srv;
@@ -893,12 +929,12 @@ status_open(struct server *srv, char *err, size_t errsz)
 		status_free(st);
 		return NULL;
 	}
-	if (srv->conf->status.unix_path != NULL)
+	if (sc->unix_path != NULL)
 		log_info("status: serving /metrics and /status on unix:%s",
-		    srv->conf->status.unix_path);
+		    sc->unix_path);
 	else
 		log_info("status: serving /metrics and /status on %s:%u",
-		    srv->conf->status.host, srv->conf->status.port);
+		    sc->host, sc->port);
 	return st;
 }
 

@@ -28,5 +28,9 @@ struct tls_verdict;
 bool	 cmd_pin_in_use(const struct tls_verdict *, const struct pin *);
 /* To stdout (out NULL), or atomically to out. 0, or -1 after saying why. */
 int	 cmd_write_file(const char *out, const char *buf, size_t len);
+/* Atomically over path, an existing body edited in place, keeping its
+ * mode; a symbolic link is refused, not replaced by a plain file. 0, or
+ * -1 after saying why. */
+int	 cmd_edit_file(const char *path, const char *buf, size_t len);
 
 #endif

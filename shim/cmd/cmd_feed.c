@@ -13,6 +13,7 @@
  * Must never: sign a body the devices would refuse, or leave a half-written
  * output.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,27 +78,39 @@ feed_cmd_keygen(int argc, char **argv)
 int
 cmd_write_file(const char *out, const char *buf, size_t len)
 {
-	char		 dir[4096], *slash;
+	char		 dir[4096];
 	const char	*base;
 
 	if (out == NULL)
 		return fwrite(buf, 1, len, stdout) == len && fflush(stdout) == 0 ?
 		    0 : -1;
-	snprintf(dir, sizeof(dir), "%s", out);
-	if ((slash = strrchr(dir, '/')) != NULL) {
-		*slash = '\0';
-		base = out + (slash - dir) + 1;
-		if (dir[0] == '\0')
-			snprintf(dir, sizeof(dir), "/");
-	} else {
-		snprintf(dir, sizeof(dir), ".");
-		base = out;
-	}
-	if (file_replace(dir, base, buf, len) == -1) {
+	if ((base = file_split(out, dir, sizeof(dir))) == NULL ||
+	    file_replace(dir, base, buf, len) == -1) {
 		perror(out);
 		return -1;
 	}
 	return 0;
+}
+
+int
+cmd_edit_file(const char *path, const char *buf, size_t len)
+{
+	char		 dir[4096], to[4096];
+	const char	*base = file_split(path, dir, sizeof(dir));
+	ssize_t		 n;
+
+	if (base != NULL && file_update(dir, base, buf, len) == 0)
+		return 0;
+	if (base == NULL || errno != ELOOP) {
+		perror(path);
+		return -1;
+	}
+	n = readlink(path, to, sizeof(to) - 1);
+	to[n > 0 ? n : 0] = '\0';
+	fprintf(stderr, "%s: a symbolic link (to %s): not written, since the "
+	    "edit would replace the link with a plain file and leave its "
+	    "target as it was; give the file itself\n", path, to);
+	return -1;
 }
 
 /* An ed25519:BASE64 key, or a file holding one (NAME.pub). */
@@ -894,7 +907,7 @@ feed_cmd_add(int argc, char **argv)
 		    "within 30 days");
 		goto out;
 	}
-	if (cmd_write_file(body_path, out, outlen) == -1) {
+	if (cmd_edit_file(body_path, out, outlen) == -1) {
 		rc = 1;
 		goto out;
 	}

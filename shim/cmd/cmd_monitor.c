@@ -436,7 +436,7 @@ write_observed(const struct args *a, const struct round *rd)
 	/* the devices' parser decides whether the result is usable */
 	c = feed_body_parse(a->write_observed, body, len, stderr);
 	rc = 1;
-	if (c != NULL && cmd_write_file(a->write_observed, body, len) == 0) {
+	if (c != NULL && cmd_edit_file(a->write_observed, body, len) == 0) {
 		fprintf(stderr, "wrote observed = for %zu tofu host(s) in %s: "
 		    "sign it and publish\n", written, a->write_observed);
 		rc = 0;

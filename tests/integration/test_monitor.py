@@ -161,6 +161,37 @@ policy = tofu
         self.assertEqual(r.returncode, 0, r.stderr)
 
 
+    def test_write_observed_keeps_a_link_and_a_mode(self):
+        """A body that is a symbolic link is refused with the reason, not
+        replaced by a plain 0644 file; a plain body keeps its mode."""
+        text = """[feed]
+version = 5
+issued = %s
+expires = %s
+
+[domain:www.api.test]
+policy = tofu
+""" % (rfc3339(timedelta(0)), rfc3339(timedelta(days=9)))
+        feed = Path(self.tmp) / "tofu.feed"
+        feed.write_bytes(self.sign(text))
+        real = Path(self.tmp) / "real.body"
+        real.write_text(text)
+        real.chmod(0o640)
+        link = Path(self.tmp) / "link.body"
+        link.symlink_to(real)
+        r = self.monitor("--write-observed", link, feed=feed)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("%s: a symbolic link (to %s): not written" %
+                      (link, real), r.stderr)
+        self.assertTrue(link.is_symlink())
+        self.assertEqual(real.read_text(), text)
+        self.assertEqual(real.stat().st_mode & 0o777, 0o640)
+        r = self.monitor("--write-observed", real, feed=feed)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("observed = %s\n" % self.leaf, real.read_text())
+        self.assertEqual(real.stat().st_mode & 0o777, 0o640)
+
+
 class FeedAdd(FeedTest):
 
     def test_feed_add_pins_the_live_server_with_a_backup(self):
@@ -239,3 +270,30 @@ class FeedAdd(FeedTest):
                 "--backup", pin_of(self.pki / "inter.pem"))
         self.assertEqual(r.returncode, 2)
         self.assertIn("no backup pin", r.stderr)
+
+    def test_feed_add_keeps_a_link_and_a_mode(self):
+        """A body that is a symbolic link is refused with the reason, not
+        replaced by a plain 0644 file; a plain body keeps its mode."""
+        up, _ = s_server(self, self.pki / "leaf.pem", self.pki / "leaf.key",
+                         self.pki / "inter.pem")
+        text = "[feed]\nversion = 1\nissued = %s\nexpires = %s\n" % (
+            rfc3339(timedelta(0)), rfc3339(timedelta(days=9)))
+        real = Path(self.tmp) / "real.body"
+        real.write_text(text)
+        real.chmod(0o600)
+        link = Path(self.tmp) / "link.body"
+        link.symlink_to(real)
+        argv = ["api.test:%d" % up, "--connect-to", "127.0.0.1:%d" % up,
+                "--ca-file", self.pki / "ca.pem", "--backup", self.backup]
+        r = run("feed", "add", link, *argv)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("%s: a symbolic link (to %s): not written" %
+                      (link, real), r.stderr)
+        self.assertTrue(link.is_symlink())
+        self.assertEqual(real.read_text(), text)
+        self.assertEqual(real.stat().st_mode & 0o777, 0o600)
+        r = run("feed", "add", real, *argv)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("[domain:api.test]\npins = %s, %s\n" %
+                      (self.leaf, self.backup), real.read_text())
+        self.assertEqual(real.stat().st_mode & 0o777, 0o600)

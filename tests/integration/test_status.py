@@ -7,10 +7,14 @@ status port's refusals; a flood of scrapes beside relayed traffic; and
 
 import http.client
 import json
+import os
+import re
+import select
 import socket
 import subprocess
 import threading
 import time
+import unittest
 from datetime import timedelta
 from pathlib import Path
 
@@ -173,13 +177,31 @@ class Status(ShimTest):
         # and the port still serves afterwards
         self.assertEqual(get(self.sport, "/status")[0], 200)
 
-    def test_client_outside_status_allow_gets_403(self):
+    def test_clients_outside_status_allow_are_closed_at_accept(self):
+        """status_allow lists 127.0.0.2 only: 20 clients from 127.0.0.1
+        are closed before they send a byte and take none of the 16
+        slots, so a client from 127.0.0.2 is served while they are
+        open."""
         shim = Shim(self, self.three_listeners(
-            extra_shim="status_allow = 10.0.0.0/8"))
+            extra_shim="status_allow = 127.0.0.2/32"))
         shim.log.wait("status: serving")
-        self.assertEqual(get(self.sport, "/metrics")[0], 403)
+        outside = []
+        for _ in range(20):
+            s = socket.create_connection(("127.0.0.1", self.sport),
+                                         timeout=WAIT)
+            self.addCleanup(s.close)
+            outside.append(s)
+        c = http.client.HTTPConnection("127.0.0.1", self.sport, timeout=WAIT,
+                                       source_address=("127.0.0.2", 0))
+        c.request("GET", "/status")
+        r = c.getresponse()
+        r.read()
+        c.close()
+        self.assertEqual(r.status, 200)
+        for s in outside:                  # closed, nothing answered
+            self.assertEqual(s.recv(100), b"")
         shim.log.wait(r"status: client 127.0.0.1:\d+ is not in "
-                      r"status_allow: 403")
+                      r"status_allow: closed")
 
     def test_non_loopback_status_needs_status_allow(self):
         ini = Path(self.tmp) / "s.ini"
@@ -240,7 +262,6 @@ class Status(ShimTest):
         open: 40 of them, from loopback (allowed) and therefore as bad as
         it gets, hold at most 16 connections, each for at most 5 s,
         while tunnels pass."""
-        import os
         shim = Shim(self, self.three_listeners())
         shim.log.wait("status: serving")
 
@@ -270,6 +291,84 @@ class Status(ShimTest):
         self.assertLess(time.monotonic() - t0, 5 + WAIT)
         self.assertLessEqual(fds(), base)
         self.assertEqual(get(self.sport, "/status")[0], 200)
+
+    def test_pipelined_scrapes_never_read_hold_one_answer(self):
+        """A client pipelines 40,000 GET /metrics and reads nothing: the
+        worker answers one at a time (the kernel's buffers push back), so
+        its peak memory stays put, and the connection is closed at its
+        one deadline, however many requests are still waiting."""
+        shim = Shim(self, self.three_listeners())
+        shim.log.wait("status: serving")
+
+        def peak_kb():
+            text = Path("/proc/%d/status" % shim.p.pid).read_text()
+            return int(re.search(r"^VmHWM:\s+(\d+) kB", text, re.M)[1])
+
+        before = peak_kb()
+        s = socket.create_connection(("127.0.0.1", self.sport),
+                                     timeout=WAIT)
+        self.addCleanup(s.close)
+        closed = False
+        try:
+            for _ in range(40):
+                s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" *
+                          1000)
+        except (ConnectionResetError, BrokenPipeError):
+            closed = True
+        if not closed:
+            # everything went into the kernel's buffers: wait for the
+            # reset the unread requests bring, without reading
+            p = select.poll()
+            p.register(s, select.POLLRDHUP)
+            closed = bool(p.poll((5 + WAIT) * 1000))
+        grown = peak_kb() - before
+        self.assertLess(grown, 64 * 1024, "the worker grew %d kB" % grown)
+        self.assertTrue(closed, "not closed at the deadline")
+        self.assertEqual(get(self.sport, "/status")[0], 200)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root: the socket is "
+                         "handed to [shim] user")
+    def test_unix_socket_is_handed_to_the_user(self):
+        """Started as root with [shim] user: the socket is born 0660 and
+        given to that user (fchownat, no link followed), and serves."""
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        os.chmod(self.tmp, 0o755)          # the worker reads the INI
+        os.chmod(self.pki, 0o755)
+        sock = Path(self.tmp) / "status.sock"
+        ini = "[shim]\nuser = nobody\nstatus = unix:%s\n\n" % sock + \
+            self.ini("api.test:1", self.domain("api.test", [UNRELATED]))
+        shim = Shim(self, ini)
+        shim.log.wait("status: serving /metrics and /status on unix:")
+        st = sock.lstat()
+        self.assertEqual((st.st_mode & 0o7777, st.st_uid, st.st_gid),
+                         (0o660, nobody.pw_uid, nobody.pw_gid))
+        r = status_cli(shim.ini)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_unix_socket_in_a_directory_others_can_write_is_refused(self):
+        """Whoever can write the socket's directory could swap the socket
+        for a link between its creation and its chown: refused, by
+        `run -t` and by `run`, before anything is bound."""
+        d = Path(self.tmp) / "run"
+        d.mkdir()
+        d.chmod(0o777)
+        sock = d / "status.sock"
+        ini = Path(self.tmp) / "s.ini"
+        ini.write_text("[shim]\nstatus = unix:%s\n\n" % sock + self.ini(
+            "api.test:1", self.domain("api.test", [UNRELATED])))
+        why = ("[shim] status: unix:%s: directory %s is writable by others "
+               "(mode 0777, no sticky bit): whoever can write it could swap "
+               "the socket for a link; chmod go-w it" % (sock, d))
+        r = subprocess.run(PINSHIM_CMD + ["run", "-t", "-c", str(ini)],
+                           capture_output=True, text=True, timeout=WAIT)
+        self.assertEqual(r.returncode, 2, r.stdout)
+        self.assertIn(why, r.stderr)
+        r = subprocess.run(PINSHIM_CMD + ["run", "-c", str(ini)],
+                           capture_output=True, text=True, timeout=WAIT)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(why, r.stderr)
+        self.assertFalse(sock.exists())
 
     def test_pinshim_status_exits_1_when_a_pin_set_expired(self):
         past = rfc3339(-timedelta(days=1))

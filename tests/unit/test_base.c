@@ -5,8 +5,12 @@
  */
 #include "testutil.h"
 
+#include <sys/stat.h>
+#include <errno.h>
+
 #include "base/clock.h"
 #include "base/cursor.h"
+#include "base/file.h"
 #include "base/list.h"
 #include "base/strmap.h"
 #include "base/url.h"
@@ -233,6 +237,61 @@ test_clock_persists_and_ignores_damage(void **state)
 	tu_rmrf(dir);
 }
 
+/* --- file ---------------------------------------------------------------- */
+
+static void
+test_file_split(void **state)
+{
+	char	 dir[8];
+
+	(void)state;
+	assert_null(file_split("/a/long/dir/x", dir, sizeof(dir)));
+	assert_string_equal(file_split("/x", dir, sizeof(dir)), "x");
+	assert_string_equal(dir, "/");
+	assert_string_equal(file_split("x", dir, sizeof(dir)), "x");
+	assert_string_equal(dir, ".");
+	assert_string_equal(file_split("a/b/", dir, sizeof(dir)), "");
+	assert_string_equal(dir, "a/b");
+	assert_string_equal(file_split("/run/s", dir, sizeof(dir)), "s");
+	assert_string_equal(dir, "/run");
+}
+
+static void
+test_file_update_refuses_a_link_and_keeps_a_mode(void **state)
+{
+	char		 dir[256], real[300], link[300];
+	struct stat	 sb;
+	unsigned char	*text;
+	size_t		 len;
+
+	(void)state;
+	tu_mkdtemp(dir, sizeof(dir));
+	tu_write_file(dir, "real.body", "old\n", real, sizeof(real));
+	assert_int_equal(chmod(real, 0600), 0);
+	snprintf(link, sizeof(link), "%s/link.body", dir);
+	assert_int_equal(symlink(real, link), 0);
+	/* a link: refused, and neither it nor its target changes */
+	errno = 0;
+	assert_int_equal(file_update(dir, "link.body", "new\n", 4), -1);
+	assert_int_equal(errno, ELOOP);
+	assert_int_equal(lstat(link, &sb), 0);
+	assert_true(S_ISLNK(sb.st_mode));
+	text = tu_read_file(real, &len);
+	assert_memory_equal(text, "old\n", len);
+	free(text);
+	/* a missing file is not created */
+	assert_int_equal(file_update(dir, "none.body", "new\n", 4), -1);
+	assert_int_equal(errno, ENOENT);
+	/* a plain file: replaced, its 0600 kept (file_replace: 0644) */
+	assert_int_equal(file_update(dir, "real.body", "new\n", 4), 0);
+	text = tu_read_file(real, &len);
+	assert_memory_equal(text, "new\n", len);
+	free(text);
+	assert_int_equal(stat(real, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	tu_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -248,6 +307,8 @@ main(void)
 		cmocka_unit_test(test_strmap_keeps_every_key_across_growth),
 		cmocka_unit_test(test_clock_never_goes_back),
 		cmocka_unit_test(test_clock_persists_and_ignores_damage),
+		cmocka_unit_test(test_file_split),
+		cmocka_unit_test(test_file_update_refuses_a_link_and_keeps_a_mode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
