@@ -35,6 +35,12 @@ clock_build_time(void)
 	return PINSHIM_BUILD_TIME;
 }
 
+bool
+clock_too_far_ahead(int64_t t, time_t sys)
+{
+	return sys >= clock_build_time() && t > (int64_t)sys + CLOCK_SKEW;
+}
+
 time_t
 clock_now(void)
 {

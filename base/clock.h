@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 /* The system clock, or the floor when the system clock is behind it. */
@@ -20,6 +21,15 @@ time_t		 clock_floor(void);
 void		 clock_reset(void);
 /* The floor this binary starts with: the date of its source. */
 time_t		 clock_build_time(void);
+
+/* How far past the system clock a time is believed without the root
+ * threshold's word: a feed's issued is clamped to it (feedsync.c), and
+ * the keeper persists no latest known time beyond it. */
+#define CLOCK_SKEW	86400
+/* t is over CLOCK_SKEW past sys, a sane system clock (not behind the
+ * build date). An insane one (an RTC-less boot) bounds nothing: the
+ * feed is all the evidence there is. */
+bool		 clock_too_far_ahead(int64_t t, time_t sys);
 
 /* The floor an earlier run persisted in DIR/CLOCK_FILE, raised into this
  * one (before anything checks a date); a missing file is no error, a

@@ -218,8 +218,6 @@ trust_persist(struct feedsync *fs)
  * future; a device whose clock is not sane (an RTC-less boot) has nothing
  * better than the feed. When the signing role was replaced, what the old
  * keys raised the floor to is dropped first. */
-#define ISSUED_SKEW	86400
-
 static void
 clock_from_feed(struct feedsync *fs, const struct feed_body *c,
     const struct feed_proof *p)
@@ -231,13 +229,12 @@ clock_from_feed(struct feedsync *fs, const struct feed_body *c,
 		clock_reset();
 		fs->clock_saved = 0;	/* written again, lower */
 	}
-	if (!p->root_met && sys >= clock_build_time() && t > sys +
-	    ISSUED_SKEW) {
+	if (!p->root_met && clock_too_far_ahead(c->issued, sys)) {
 		format_rfc3339(c->issued, a, sizeof(a));
 		log_warn("feed: version %llu says issued %s, over a day ahead of "
 		    "the system clock; only the root threshold may move the "
 		    "latest known time that far", c->version, a);
-		t = sys + ISSUED_SKEW;
+		t = sys + CLOCK_SKEW;
 	}
 	clock_raise(t);
 }

@@ -233,6 +233,21 @@ test_clock_persists_and_ignores_damage(void **state)
 	tu_rmrf(dir);
 }
 
+static void
+test_clock_skew_bounds_only_a_sane_clock(void **state)
+{
+	time_t	 now = time(NULL), b = clock_build_time();
+
+	(void)state;
+	assert_true(clock_too_far_ahead((int64_t)now + CLOCK_SKEW + 1, now));
+	assert_true(clock_too_far_ahead(INT64_MAX, now));
+	assert_false(clock_too_far_ahead((int64_t)now + CLOCK_SKEW, now));
+	assert_false(clock_too_far_ahead(0, now));
+	/* behind the build date (an RTC-less boot): nothing is too far */
+	if (b > 0)
+		assert_false(clock_too_far_ahead(INT64_MAX, b - 1));
+}
+
 int
 main(void)
 {
@@ -248,6 +263,7 @@ main(void)
 		cmocka_unit_test(test_strmap_keeps_every_key_across_growth),
 		cmocka_unit_test(test_clock_never_goes_back),
 		cmocka_unit_test(test_clock_persists_and_ignores_damage),
+		cmocka_unit_test(test_clock_skew_bounds_only_a_sane_clock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
