@@ -32,10 +32,15 @@ time_t		 clock_build_time(void);
 bool		 clock_too_far_ahead(int64_t t, time_t sys);
 
 /* The floor an earlier run persisted in DIR/CLOCK_FILE, raised into this
- * one (before anything checks a date); a missing file is no error, a
- * damaged one is logged and ignored. */
+ * one (before anything checks a date), but at most CLOCK_SKEW past a sane
+ * system clock; a missing file is no error, a damaged one is logged and
+ * ignored. It is evidence only as far as a signed feed vouches for it:
+ * feedsync.c raises the floor to all of it when the cached feed's issued
+ * time is not before it, and drops it when it is. */
 #define CLOCK_FILE	"clock"
 void		 clock_load(const char *dir);
+/* What clock_load read, before that bound; 0: nothing. */
+time_t		 clock_loaded(void);
 /* Persist t there (one RFC 3339 line, crash-safe); -1 and errno. */
 int		 clock_save(const char *dir, time_t t);
 /* That line, for a writer elsewhere (the keeper); its length. */

@@ -238,8 +238,13 @@ answer_save(struct keeper_state *ks, const struct keeper_msg *m,
 	    m->len) == -1)
 		return refuse(ks, m, errno, out, sz, "save %s/%s: %s",
 		    ks->state_dir, name, strerror(errno));
-	if (m->file == KEEPER_FILE_CLOCK)
-		clock_raise((time_t)when);	/* its dates; not its bound */
+	if (m->file == KEEPER_FILE_CLOCK) {
+		/* the keeper's dates (minted leaves, TOFU entries) follow
+		 * what the worker persists, lowered too when it dropped a bad
+		 * value; its bound does not */
+		clock_reset();
+		clock_raise((time_t)when);
+	}
 	log_debug("keeper: wrote %s/%s (%zu bytes)", ks->state_dir, name,
 	    m->len);
 	return reply(m, KEEPER_OK, 0, NULL, 0, out, sz);
