@@ -2,9 +2,9 @@
  * clock.c - the latest time known to be true: the system clock, but never
  * earlier than a floor that only trusted evidence raises — the date of
  * pinshim's own source, the issued time of each accepted feed, the floor an
- * earlier run persisted. A gateway that boots at 1970 until NTP answers,
- * or whose clock is set back, cannot make an expired feed, pin set or
- * certificate valid again.
+ * earlier run persisted from those. A gateway that boots at 1970 until NTP
+ * answers, or whose clock is set back, cannot make an expired feed, pin
+ * set or certificate valid again.
  *
  * Must never: go backwards (but for clock_reset, when the feed keys that
  * raised it were replaced), or be raised by anything an attacker on the
@@ -27,12 +27,19 @@
 #endif
 
 static time_t	 floor_t = PINSHIM_BUILD_TIME;
+static time_t	 loaded;		/* as clock_load read it */
 static bool	 behind;		/* said once per episode */
 
 time_t
 clock_build_time(void)
 {
 	return PINSHIM_BUILD_TIME;
+}
+
+bool
+clock_too_far_ahead(int64_t t, time_t sys)
+{
+	return sys >= clock_build_time() && t > (int64_t)sys + CLOCK_SKEW;
 }
 
 time_t
@@ -77,12 +84,19 @@ clock_floor(void)
 	return floor_t;
 }
 
+time_t
+clock_loaded(void)
+{
+	return loaded;
+}
+
 void
 clock_load(const char *dir)
 {
-	char		 path[4096], *buf;
+	char		 path[4096], *buf, a[32], b[32];
 	size_t		 len;
 	int64_t		 t;
+	time_t		 sys = time(NULL);
 
 	if (dir == NULL)
 		return;
@@ -94,9 +108,21 @@ clock_load(const char *dir)
 	}
 	if (len > 0 && buf[len - 1] == '\n')
 		buf[len - 1] = '\0';
-	if (parse_rfc3339(buf, &t))
+	if (parse_rfc3339(buf, &t)) {
+		loaded = (time_t)t;
+		/* No writer persists that far ahead of a sane clock (the
+		 * keeper refuses it): believed so far would refuse every
+		 * certificate, the trust store's at start included. */
+		if (clock_too_far_ahead(t, sys)) {
+			format_rfc3339(t, a, sizeof(a));
+			format_rfc3339((int64_t)sys + CLOCK_SKEW, b, sizeof(b));
+			log_warn("clock: %s: %s is over a day past the system "
+			    "clock; taken as %s unless the cached feed vouches "
+			    "for it", path, a, b);
+			t = (int64_t)sys + CLOCK_SKEW;
+		}
 		clock_raise((time_t)t);
-	else
+	} else
 		log_err("clock: %s: not an RFC 3339 time; ignored", path);
 	free(buf);
 }

@@ -48,7 +48,6 @@
 #define REPLY_MAX	(KEEPER_HEAD + TLS_CA_CERT_MAX + 16)
 #define KEYS_MAX	(64 * 1024)	/* as feedsync reads pins.keys */
 #define SMALL_MAX	64		/* pins.version, clock */
-#define KEEPER_CLOCK_AHEAD 86400	/* s: as feedsync's ISSUED_SKEW */
 
 /* --- answering requests ------------------------------------------------ */
 
@@ -177,8 +176,10 @@ answer_mint(struct keeper_state *ks, const struct keeper_msg *m, double now,
  * chain are signed, and proven again whenever they are read. pins.version
  * must be a version number (a signing-role rotation lowers it, which only
  * the feed can prove); clock an RFC 3339 time at most a day past the
- * keeper's own latest known time, so a worker cannot date the device into
- * a future where every certificate has expired. */
+ * system clock, so a worker cannot date the device into a future where
+ * every certificate has expired. The bound is the system clock's, not a
+ * latest known time the worker's saves raised: a day per save would add
+ * up. */
 static bool
 small_bad(const struct keeper_msg *m, char line[SMALL_MAX + 1],
     int64_t *when, const char **why)
@@ -205,12 +206,10 @@ small_bad(const struct keeper_msg *m, char line[SMALL_MAX + 1],
 		*why = "not an RFC 3339 time";
 		return true;
 	}
-	/* With a sane system clock, a day past it at most (as feedsync
-	 * takes a signing-key feed's issued); without one (an RTC-less
-	 * boot), the feed is all the evidence there is. */
-	if (m->file == KEEPER_FILE_CLOCK && time(NULL) >= clock_build_time() &&
-	    t > (int64_t)clock_now() + KEEPER_CLOCK_AHEAD) {
-		*why = "over a day past the keeper's clock";
+	/* As feedsync takes a signing-key feed's issued. */
+	if (m->file == KEEPER_FILE_CLOCK &&
+	    clock_too_far_ahead(t, time(NULL))) {
+		*why = "over a day past the system clock";
 		return true;
 	}
 	*when = t;
@@ -239,8 +238,13 @@ answer_save(struct keeper_state *ks, const struct keeper_msg *m,
 	    m->len) == -1)
 		return refuse(ks, m, errno, out, sz, "save %s/%s: %s",
 		    ks->state_dir, name, strerror(errno));
-	if (m->file == KEEPER_FILE_CLOCK)
-		clock_raise((time_t)when);	/* the bound follows it */
+	if (m->file == KEEPER_FILE_CLOCK) {
+		/* the keeper's dates (minted leaves, TOFU entries) follow
+		 * what the worker persists, lowered too when it dropped a bad
+		 * value; its bound does not */
+		clock_reset();
+		clock_raise((time_t)when);
+	}
 	log_debug("keeper: wrote %s/%s (%zu bytes)", ks->state_dir, name,
 	    m->len);
 	return reply(m, KEEPER_OK, 0, NULL, 0, out, sz);

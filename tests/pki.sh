@@ -6,6 +6,7 @@
 #   inter.pem         "pinshim Test Intermediate"  (CA, signed by root)
 #   leaf.pem/.key     api.test, *.api.test         (EC, signed by inter)
 #   backup.pem/.key   api.test                     (RSA 2048, signed by inter)
+#   short.pem/.key    api.test, valid for 30 days  (signed by inter)
 #   rogue-root.pem    "Rogue Inspection CA"        (CA, also trusted by the shim)
 #   rogue.pem/.key    api.test                     (signed by rogue root)
 #   wrongname.pem     other.test                   (signed by inter)
@@ -58,6 +59,10 @@ eckey leaf.key
 mksigned leaf inter api.ext api.test
 ossl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out backup.key
 mksigned backup inter api.ext api.test
+eckey short.key
+ossl req -new -key short.key -subj "/O=pinshim tests/CN=api.test" -out short.csr
+ossl x509 -req -in short.csr -CA inter.pem -CAkey inter.key -CAcreateserial \
+	-days 30 -sha256 -extfile api.ext -out short.pem
 
 mkroot rogue-root "Rogue Inspection CA"
 eckey rogue.key

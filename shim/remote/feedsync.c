@@ -22,9 +22,14 @@
  * host) and speaks HTTP over it. The fallback URL may be plain HTTP: the
  * signature protects it.
  *
+ * The latest known time (base/clock.c) it persists in state_dir/clock is
+ * only ever what accepted feeds' issued times attest: a system clock that
+ * ran ahead for a while leaves nothing behind once it is corrected.
+ *
  * Must never: put a feed in force before it is persisted, accept one that
- * is unsigned, older than the highest version accepted, or expired, or
- * trust a key set older than one it trusted.
+ * is unsigned, older than the highest version accepted, or expired, trust
+ * a key set older than one it trusted, or persist a time no signed feed
+ * attests.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -47,7 +52,6 @@
 #include "shim/remote/web.h"
 #include "shim/server.h"
 
-#define CLOCK_EVERY	3600		/* persist it at most this often */
 #define BACKOFF_FIRST	15		/* seconds; doubles per failure */
 
 struct fetch;
@@ -69,6 +73,7 @@ struct feedsync {
 	char			*chain;		/* the updates to it; owned */
 	size_t			 chainlen;
 	time_t			 clock_saved;	/* latest known time on disk */
+	bool			 clock_vouched;	/* a feed attests the floor */
 	char			*source;	/* of the feed in force; owned */
 	char			*last_error;	/* owned, or NULL */
 	time_t			 last_success;
@@ -89,7 +94,7 @@ struct fetch {
 };
 
 static void	fetch_start(struct feedsync *, int src);
-static void	clock_persist(struct feedsync *, bool force);
+static void	clock_persist(struct feedsync *);
 
 /* Put base + feed (+ this device's override) in force for new conns. */
 static void
@@ -216,10 +221,10 @@ trust_persist(struct feedsync *fs)
  * time at most a day past a sane system clock (not behind the build
  * date), so a stolen signing key cannot date every device into the
  * future; a device whose clock is not sane (an RTC-less boot) has nothing
- * better than the feed. When the signing role was replaced, what the old
- * keys raised the floor to is dropped first. */
-#define ISSUED_SKEW	86400
-
+ * better than the feed. What raised the floor before is dropped first
+ * when no signed feed vouches for it any more: the signing role that
+ * signed it was replaced, or it is a persisted time no cached feed backed
+ * (a newer signed feed replaces it, lower or not). */
 static void
 clock_from_feed(struct feedsync *fs, const struct feed_body *c,
     const struct feed_proof *p)
@@ -227,19 +232,17 @@ clock_from_feed(struct feedsync *fs, const struct feed_body *c,
 	time_t	 sys = time(NULL), t = (time_t)c->issued;
 	char	 a[32];
 
-	if (p->sign_rotated) {
+	if (p->sign_rotated || !fs->clock_vouched)
 		clock_reset();
-		fs->clock_saved = 0;	/* written again, lower */
-	}
-	if (!p->root_met && sys >= clock_build_time() && t > sys +
-	    ISSUED_SKEW) {
+	if (!p->root_met && clock_too_far_ahead(c->issued, sys)) {
 		format_rfc3339(c->issued, a, sizeof(a));
 		log_warn("feed: version %llu says issued %s, over a day ahead of "
 		    "the system clock; only the root threshold may move the "
 		    "latest known time that far", c->version, a);
-		t = sys + ISSUED_SKEW;
+		t = sys + CLOCK_SKEW;
 	}
 	clock_raise(t);
+	fs->clock_vouched = true;
 }
 
 /* Trust the key set a proven file moved to: the updates go on the end of
@@ -365,7 +368,7 @@ feed_consider(struct feedsync *fs, const char *src, const char *buf,
 	fs->rawlen = len;
 	free(fs->source);
 	fs->source = xstrdup(src);
-	clock_persist(fs, true);
+	clock_persist(fs);
 	feed_apply(fs);
 	format_rfc3339(c->expires, t, sizeof(t));
 	log_info("feed: version %llu in force from %s: %zu host rule(s), "
@@ -417,7 +420,6 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	clock_persist(arg, false);
 	fetch_start(arg, 0);
 }
 
@@ -589,24 +591,18 @@ read_floor(struct feedsync *fs)
 	free(buf);
 }
 
-/* Persist the latest known time: on each accepted feed, and otherwise at
- * most hourly. Never beyond the feed in force's expiry: a system clock
- * set years ahead by mistake must not be made permanent (once corrected,
- * the feed is only as expired as it really is, and a newer feed brings
- * the device back). Without a feed in force, nothing but a feed raises
- * it. */
+/* Persist the latest known time once a feed moved it: the floor, which
+ * only the build date and signed feeds' issued times make up while a feed
+ * vouches for it. Never the system clock: one that ran ahead for a while
+ * would outlive its correction and refuse valid certificates as expired.
+ * Written lower too (a replaced signing role, a dropped bad value). */
 static void
-clock_persist(struct feedsync *fs, bool force)
+clock_persist(struct feedsync *fs)
 {
-	time_t	 v = clock_now();
+	time_t	 v = clock_floor();
 	char	 line[CLOCK_LINE_MAX];
 
-	if (fs->current == NULL)
-		return;
-	if (v > (time_t)fs->current->expires)
-		v = (time_t)fs->current->expires;
-	if (v <= fs->clock_saved || (!force && v < fs->clock_saved +
-	    CLOCK_EVERY))
+	if (!fs->clock_vouched || v == fs->clock_saved)
 		return;
 	if (state_save(fs->srv, KEEPER_FILE_CLOCK, line, clock_line(v,
 	    line)) == -1) {
@@ -664,6 +660,32 @@ keys_load(struct feedsync *fs)
 		    fs->keys.version, conf->version);
 }
 
+/* What state_dir/clock says (daemon.c loads it before anything checks a
+ * date, bounded by a day past a sane system clock) is evidence only as far
+ * as the cached feed's issued time vouches for it: each run persists
+ * nothing else. Up to there it counts whole, so a clock set back after
+ * the build date does not pull the floor down with it. Past that, an
+ * older pinshim wrote the system clock there, or a compromised worker
+ * did: a value ahead of every signed time held is dropped, else it would
+ * refuse valid certificates (and newer feeds) as expired until deleted. */
+static void
+clock_vouch(struct feedsync *fs)
+{
+	time_t	 f = clock_loaded();
+	char	 a[32], b[32];
+
+	if (f <= (time_t)fs->current->issued || f <= clock_build_time()) {
+		clock_raise(f);
+		fs->clock_vouched = true;
+		return;
+	}
+	format_rfc3339((int64_t)f, a, sizeof(a));
+	format_rfc3339(fs->current->issued, b, sizeof(b));
+	log_warn("clock: %s/%s says %s, past the cached feed's issued time "
+	    "(%s), the latest time a signed feed attests: dropped",
+	    fs->srv->conf->state_dir, CLOCK_FILE, a, b);
+}
+
 /* The cached feed, proven as a fetched one is (a crash between writing it
  * and writing the key set it moved to is repaired here), and not older
  * than the floor. */
@@ -706,12 +728,14 @@ load_cache(struct feedsync *fs)
 	fs->rawlen = len;
 	fs->source = xstrdup(path);
 	keys_advance(fs, buf, &p);
+	clock_vouch(fs);
 	clock_from_feed(fs, fs->current, &p);
 	if (fs->current->version > fs->floor || p.sign_rotated) {
 		fs->floor = fs->current->version;
 		fs->floor_dirty = p.sign_rotated;
 	}
 	trust_persist(fs);
+	clock_persist(fs);
 	format_rfc3339(fs->current->expires, t, sizeof(t));
 	log_info("feed: cached version %llu in force: %zu host rule(s), "
 	    "key set %lu, expires %s", fs->current->version,
@@ -734,7 +758,7 @@ feedsync_start(struct server *srv)
 		    "left in %s", srv->conf->state_dir);
 	read_floor(fs);
 	keys_load(fs);
-	fs->clock_saved = clock_floor();
+	fs->clock_saved = clock_loaded();	/* what is on disk */
 	load_cache(fs);
 	feed_apply(fs);
 	/* First fetch at once: the cache may be old or missing. */
@@ -769,6 +793,7 @@ feedsync_reload(struct feedsync *fs)
 			    "pins apply", why);
 			feed_body_free(fs->current);
 			fs->current = NULL;
+			fs->clock_vouched = false;	/* the next replaces */
 		}
 		free(r.text);
 	}

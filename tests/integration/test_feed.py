@@ -707,21 +707,23 @@ class Clock(FeedTest):
         (self.state / "clock").write_text(rfc3339(delta) + "\n")
 
     def test_clock_set_back_does_not_revive_an_expired_feed(self):
-        # A feed that expired yesterday, served again (a freeze attack, or
-        # a mirror gone stale) to a device whose clock was set back a
-        # month; an earlier run of pinshim knew the real time.
+        # A feed that expired yesterday, served (a mirror gone stale) to
+        # a device whose clock was set back a month; an earlier run of
+        # pinshim accepted a feed issued now, and recorded that time.
         up, _ = self.api()
+        self.known_time()       # first: not past the feed's issued
+        (self.state / "pins.feed").write_bytes(
+            self.sign(self.body(1, [UNRELATED])))
         self.serve(self.sign_unchecked(self.body(
-            1, [self.leaf], issued=timedelta(days=-40),
+            2, [self.leaf], issued=timedelta(days=-40),
             expires=timedelta(days=-1))))
-        self.known_time()
         shim = Shim(self, self.feed_ini(up), env=faketime_env(
             datetime.now(timezone.utc) - timedelta(days=30)))
         line = shim.log.wait("feed: https://")
-        self.assertIn("version 1 expired at", line)
+        self.assertIn("version 2 expired at", line)
         self.assertIn("is behind the latest known time",
                       shim.log.wait("clock: the system clock"))
-        self.refused(shim)      # bootstrap pins stay in force
+        self.refused(shim)      # version 1 stays in force
 
     def test_certificates_are_judged_at_the_latest_known_time(self):
         # A gateway at 1970 (no RTC, no NTP yet): by its clock the API's
@@ -737,14 +739,75 @@ class Clock(FeedTest):
         self.assertIn("(1970-01-02T", shim.log.wait("clock: the system"))
 
     def test_accepted_feed_records_the_latest_known_time(self):
+        # the feed's issued time, which its signature attests; not the
+        # system clock's, an hour ahead
         up, _ = self.api()
-        self.publish(1, [self.leaf], issued=timedelta(hours=-1))
+        data = self.publish(1, [self.leaf])
+        issued = re.search(rb"^issued = (\S+)$", data, re.M).group(1)
+        shim = Shim(self, self.feed_ini(up), env=faketime_env(
+            datetime.now(timezone.utc) + timedelta(hours=1)))
+        shim.log.wait("feed: version 1 in force")
+        self.assertEqual((self.state / "clock").read_bytes(),
+                         issued + b"\n")
+        self.passes(shim)
+
+    def short_lived_api(self):
+        """An API whose certificate expires in 30 days (a valid one,
+        refused cert-expired by a device that thinks it is later), and a
+        feed pinning it that expires in 90."""
+        up, _ = self.api(leaf="short")
+        data = self.publish(1, [pin_of(self.pki / "short.pem")],
+                            expires=timedelta(days=90))
+        return up, data
+
+    def passes_at_a_signed_time(self, shim):
+        """The short-lived certificate passes, and state_dir/clock holds
+        no time past now: the feed's issued, not a clock's claim."""
+        self.passes(shim)
+        self.assertLessEqual((self.state / "clock").read_text().strip(),
+                             rfc3339(timedelta(0)))
+
+    def test_a_clock_that_ran_ahead_is_forgotten_once_corrected(self):
+        # 60 days ahead for a while: the feed is accepted, and what the
+        # device persists is the feed's issued time, not its clock's.
+        up, _ = self.short_lived_api()
+        ahead = Shim(self, self.feed_ini(up), name="ahead", env=faketime_env(
+            datetime.now(timezone.utc) + timedelta(days=60)))
+        ahead.log.wait("feed: version 1 in force")
+        self.assertEqual(ahead.stop(), 0)
+        # The clock is right again and pinshim restarts: the API's
+        # certificate is valid, not cert-expired.
+        shim = Shim(self, self.feed_ini(up))
+        shim.log.wait("feed: cached version 1 in force")
+        self.passes_at_a_signed_time(shim)
+
+    def test_a_persisted_time_past_every_signed_one_is_dropped(self):
+        # The cached feed was issued now; state_dir/clock says later: what
+        # an older pinshim wrote while the clock ran 60 days ahead, or a
+        # compromised worker ratcheting a day per save (2136). Not
+        # evidence: dropped, and valid certificates pass.
+        up, data = self.short_lived_api()
+        self.nginx.stop()
+        for i, ahead in enumerate((60, 40000)):
+            with self.subTest(days_ahead=ahead):
+                (self.state / "pins.feed").write_bytes(data)
+                self.known_time(timedelta(days=ahead))
+                shim = Shim(self, self.feed_ini(up), name="run%d" % i)
+                shim.log.wait("feed: cached version 1 in force")
+                self.passes_at_a_signed_time(shim)
+                self.assertIn("past the cached feed's issued time",
+                              shim.log.wait("clock: .*/clock says"))
+                self.assertEqual(shim.stop(), 0)
+
+    def test_a_newer_signed_feed_replaces_a_persisted_time(self):
+        # No cached feed to check the file against: it stands (up to a
+        # day past the system clock) until a signed feed is accepted,
+        # whose issued time replaces it, lower or not.
+        up, _ = self.short_lived_api()
+        self.known_time(timedelta(days=60))
         shim = Shim(self, self.feed_ini(up))
         shim.log.wait("feed: version 1 in force")
-        known = (self.state / "clock").read_text().strip()
-        self.assertLessEqual(rfc3339(timedelta(hours=-1)), known)
-        self.assertLessEqual(known, rfc3339(timedelta(0)))
-        self.passes(shim)
+        self.passes_at_a_signed_time(shim)
 
 
 class Publisher(FeedTest):

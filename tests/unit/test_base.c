@@ -220,13 +220,15 @@ static void
 test_clock_persists_and_ignores_damage(void **state)
 {
 	char	 dir[256], path[300];
-	time_t	 t = clock_floor() + 2 * 86400;
+	time_t	 t = time(NULL) + 3600;
 
 	(void)state;
+	clock_reset();
 	tu_mkdtemp(dir, sizeof(dir));
 	assert_int_equal(clock_save(dir, t), 0);
 	clock_load(dir);
 	assert_int_equal(clock_floor(), t);
+	assert_int_equal(clock_loaded(), t);
 	tu_write_file(dir, CLOCK_FILE, "next tuesday\n", path, sizeof(path));
 	clock_load(dir);				/* logged, ignored */
 	assert_int_equal(clock_floor(), t);
@@ -292,6 +294,44 @@ test_file_update_refuses_a_link_and_keeps_a_mode(void **state)
 	tu_rmrf(dir);
 }
 
+/* A persisted time years past a sane system clock (what a worker that
+ * ratcheted it left) is believed only to a day past that clock: the
+ * trust store is loaded at the floor, and would be all expired. */
+static void
+test_clock_load_bounds_a_time_far_ahead(void **state)
+{
+	char	 dir[256], path[300];
+	time_t	 before, after;
+
+	(void)state;
+	tu_mkdtemp(dir, sizeof(dir));
+	tu_write_file(dir, CLOCK_FILE, "2136-01-01T00:00:00Z\n", path,
+	    sizeof(path));
+	clock_reset();
+	before = time(NULL);
+	clock_load(dir);
+	after = time(NULL);
+	assert_int_equal(clock_loaded(), 5238432000LL);	/* as written */
+	assert_true(clock_floor() >= before + CLOCK_SKEW);
+	assert_true(clock_floor() <= after + CLOCK_SKEW);
+	tu_rmrf(dir);
+}
+
+static void
+test_clock_skew_bounds_only_a_sane_clock(void **state)
+{
+	time_t	 now = time(NULL), b = clock_build_time();
+
+	(void)state;
+	assert_true(clock_too_far_ahead((int64_t)now + CLOCK_SKEW + 1, now));
+	assert_true(clock_too_far_ahead(INT64_MAX, now));
+	assert_false(clock_too_far_ahead((int64_t)now + CLOCK_SKEW, now));
+	assert_false(clock_too_far_ahead(0, now));
+	/* behind the build date (an RTC-less boot): nothing is too far */
+	if (b > 0)
+		assert_false(clock_too_far_ahead(INT64_MAX, b - 1));
+}
+
 int
 main(void)
 {
@@ -309,6 +349,8 @@ main(void)
 		cmocka_unit_test(test_clock_persists_and_ignores_damage),
 		cmocka_unit_test(test_file_split),
 		cmocka_unit_test(test_file_update_refuses_a_link_and_keeps_a_mode),
+		cmocka_unit_test(test_clock_load_bounds_a_time_far_ahead),
+		cmocka_unit_test(test_clock_skew_bounds_only_a_sane_clock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,9 +2,10 @@
  * test_keeper.c - the keeper's side of privilege separation without the
  * process: frames round-trip and malformed ones are refused with a reason;
  * a mint is answered only for a valid name and key, and at most
- * KEEPER_MINT_BURST at once; a save only to its known files, bounded; a
- * TOFU entry never replaces another issuer's pins, and takes only a
- * canonical host name. And the sandbox: after sandbox_apply(), execve and
+ * KEEPER_MINT_BURST at once; a save only to its known files, bounded (a
+ * clock no run of saves moves past the system clock + a day); a TOFU
+ * entry never replaces another issuer's pins, and takes only a canonical
+ * host name. And the sandbox: after sandbox_apply(), execve and
  * unshare fail with EPERM.
  */
 #include "testutil.h"
@@ -15,6 +16,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "base/clock.h"
+#include "base/parse.h"
 #include "conf/conf.h"
 #include "pins/tofu.h"
 #include "shim/keeper.h"
@@ -238,7 +241,7 @@ test_save_writes_only_known_files_within_bounds(void **state)
 	assert_int_equal(r.type, KEEPER_ERR);
 	assert_int_equal(r.err, EFBIG);
 	/* the one-line files are checked: a number, a time not past the
-	 * keeper's clock + a day */
+	 * system clock + a day */
 	m.data = (const uint8_t *)"42; rm\n";
 	m.len = 7;
 	ask(ks, &m, 0, &r, out, sizeof(out));
@@ -265,6 +268,57 @@ test_save_writes_only_known_files_within_bounds(void **state)
 	m.len = 1025;
 	ask(ks, &m, 0, &r, out, sizeof(out));
 	assert_int_equal(r.type, KEEPER_ERR);
+	keeper_state_free(ks);
+}
+
+/* A compromised worker saves the clock a little under a day past the
+ * last time it saved, over and over: each save is judged against the
+ * system clock, not against a latest known time its own saves raised, so
+ * what is on disk never gets past the system clock + CLOCK_SKEW. */
+static void
+test_clock_saves_cannot_ratchet_past_the_system_clock(void **state)
+{
+	struct keeper_state	*ks = state_new();
+	struct keeper_msg	 m, r;
+	uint8_t			 out[1024];
+	char			 line[CLOCK_LINE_MAX], path[400], *got;
+	const char		*too_far = "over a day past the system clock";
+	size_t			 len;
+	int64_t			 t, saved = 0;
+	time_t			 want = time(NULL) + CLOCK_SKEW - 600;
+	int			 i;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/%s", dir, CLOCK_FILE);
+	unlink(path);
+	memset(&m, 0, sizeof(m));
+	m.type = KEEPER_SAVE;
+	m.id = 3;
+	m.file = KEEPER_FILE_CLOCK;
+	for (i = 0; i < 40; i++) {
+		m.data = (const uint8_t *)line;
+		m.len = clock_line(want + (time_t)i * (CLOCK_SKEW - 600), line);
+		ask(ks, &m, 0, &r, out, sizeof(out));
+		if (i == 0)	/* under a day ahead: fine */
+			assert_int_equal(r.type, KEEPER_OK);
+		else {
+			assert_int_equal(r.type, KEEPER_ERR);
+			assert_int_equal(r.err, EINVAL);
+			assert_non_null(memmem(r.data, r.len, too_far,
+			    strlen(too_far)));
+		}
+		got = (char *)tu_read_file(path, &len);
+		got[len - 1] = '\0';
+		assert_true(parse_rfc3339(got, &t));
+		free(got);
+		assert_true(t <= (int64_t)time(NULL) + CLOCK_SKEW);
+		assert_true(t >= saved);
+		saved = t;
+	}
+	/* lower is fine: what a dropped bad value is replaced by */
+	m.len = clock_line(time(NULL) - 86400, line);
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_OK);
 	keeper_state_free(ks);
 }
 
@@ -479,6 +533,8 @@ main(void)
 		cmocka_unit_test(
 		    test_mint_checks_name_and_key_and_is_rate_limited),
 		cmocka_unit_test(test_save_writes_only_known_files_within_bounds),
+		cmocka_unit_test(
+		    test_clock_saves_cannot_ratchet_past_the_system_clock),
 		cmocka_unit_test(test_tofu_never_replaces_another_issuers_pins),
 		cmocka_unit_test(
 		    test_worker_store_sends_what_it_replaces_and_obeys_refusals),
