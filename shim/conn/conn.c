@@ -248,6 +248,8 @@ status_text(int status)
 		return "Forbidden";
 	case 408:
 		return "Request Timeout";
+	case 411:
+		return "Length Required";
 	case 431:
 		return "Request Header Fields Too Large";
 	case 503:
@@ -379,6 +381,8 @@ conn_relay(struct conn *c)
 	relay_idle(c->relay, c->srv->base, (unsigned)c->l->lc->idle_timeout);
 	if (c->pre != NULL)
 		relay_prime(c->relay, c->pre);
+	if (c->up_capped)
+		relay_cap_up(c->relay, c->up_max);
 	c->cfd = c->ufd = -1;
 	c->cssl = c->ussl = NULL;
 }

@@ -44,6 +44,8 @@ struct conn {
 	int			 ufd;		/* owned until the relay */
 	WOLFSSL			*ussl;		/* owned until the relay */
 	struct evbuffer		*pre;		/* owned; upstream-first bytes */
+	bool			 up_capped;	/* after pre, the upstream gets */
+	uint64_t		 up_max;	/* only up_max client bytes */
 	struct relay		*relay;		/* running, or NULL */
 	struct timeval		 start;
 	struct sockaddr_storage	 peer;		/* the client's address */
@@ -83,7 +85,8 @@ void		 conn_refuse(struct conn *, int status, const char *reason,
 		    const char *detail);
 /* Free without a verdict line. */
 void		 conn_drop(struct conn *);
-/* Hand both ends (and pre) to the relay; its end logs the close line. */
+/* Hand both ends (and pre, and up_max) to the relay; its end logs the
+ * close line. */
 void		 conn_relay(struct conn *);
 /* The handshake_timeout of the configuration in force. */
 unsigned	 conn_timeout(const struct conn *);

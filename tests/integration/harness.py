@@ -296,10 +296,15 @@ class TLSServer(threading.Thread):
     """A Python-ssl (OpenSSL) server for behaviours the stock servers lack:
     echo with half-close, reset mid-stream, flood without reading."""
 
-    def __init__(self, test, cert_chain, key, handler, tls=True):
+    def __init__(self, test, cert_chain, key, handler, tls=True,
+                 addr=("127.0.0.1", 0)):
         super().__init__(daemon=True)
         self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
+        try:
+            self.sock.bind(addr)
+        except OSError:
+            self.sock.close()
+            raise
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
         self.ctx = None
