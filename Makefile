@@ -184,8 +184,10 @@ test_relay_SRCS	= $(test_ca_SRCS) base/log.c shim/net/relay.c
 test_clienthello_SRCS = base/cursor.c shim/conn/clienthello.c
 test_keeper_SRCS = $(PINS_DEPS) $(TLS_SRCS) base/log.c shim/keeper.c \
 		  shim/keeper_wire.c shim/sandbox.c
+test_quota_SRCS	= base/mem.c shim/quota.c
 UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed test_tofu test_ca \
-		  test_base test_http1 test_relay test_clienthello test_keeper
+		  test_base test_http1 test_relay test_clienthello test_keeper \
+		  test_quota
 
 OBJS		= $(SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS	= $(UNIT_TESTS:%=$(BUILD)/tests/%)

@@ -22,6 +22,7 @@
 #include <event2/event.h>
 
 #include "shim/keeper.h"
+#include "shim/quota.h"
 #include "shim/server.h"
 
 struct conn;
@@ -49,7 +50,8 @@ struct conn {
 	struct relay		*relay;		/* running, or NULL */
 	struct timeval		 start;
 	struct sockaddr_storage	 peer;		/* the client's address */
-	bool			 quota_taken;	/* counted for peer */
+	struct quota_key	 quota_key;	/* who it counts for */
+	bool			 quota_taken;	/* counted for quota_key */
 	struct keeper_wait	 kw;		/* intercept: for a leaf */
 };
 
