@@ -183,7 +183,7 @@ test_http1_SRCS	= base/cursor.c base/parse.c shim/net/http1.c
 test_relay_SRCS	= $(test_ca_SRCS) base/log.c shim/net/relay.c
 test_clienthello_SRCS = base/cursor.c shim/conn/clienthello.c
 test_keeper_SRCS = $(PINS_DEPS) $(TLS_SRCS) base/log.c shim/keeper.c \
-		  shim/keeper_wire.c shim/sandbox.c
+		  shim/keeper_wire.c shim/sandbox.c shim/privdrop.c
 test_quota_SRCS	= base/mem.c shim/quota.c
 UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed test_tofu test_ca \
 		  test_base test_http1 test_relay test_clienthello test_keeper \
