@@ -179,16 +179,17 @@ test_ca_SRCS	= $(TLS_SRCS) pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
 		  base/mem.c base/list.c base/file.c base/strmap.c
 test_base_SRCS	= base/mem.c base/cursor.c base/list.c base/parse.c \
 		  base/url.c base/strmap.c base/clock.c base/file.c base/log.c
-test_http1_SRCS	= base/cursor.c shim/net/http1.c
+test_http1_SRCS	= base/cursor.c base/parse.c shim/net/http1.c
 test_relay_SRCS	= $(test_ca_SRCS) base/log.c shim/net/relay.c
 test_clienthello_SRCS = base/cursor.c shim/conn/clienthello.c
 # test_unixsock includes base/unixsock.c itself, with a hook in it
 test_unixsock_SRCS = base/file.c base/mem.c
 test_keeper_SRCS = $(PINS_DEPS) $(TLS_SRCS) base/log.c shim/keeper.c \
-		  shim/keeper_wire.c shim/sandbox.c
+		  shim/keeper_wire.c shim/sandbox.c shim/privdrop.c
+test_quota_SRCS	= base/mem.c shim/quota.c
 UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed test_tofu test_ca \
 		  test_base test_http1 test_relay test_clienthello test_keeper \
-		  test_unixsock
+		  test_unixsock test_quota
 
 OBJS		= $(SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS	= $(UNIT_TESTS:%=$(BUILD)/tests/%)
@@ -214,7 +215,7 @@ FUZZ_SECONDS	?= 60
 FUZZ_FLAGS	= -std=c11 -D_GNU_SOURCE -I. -g -O1 -fno-omit-frame-pointer \
 		  -fsanitize=address,undefined -fno-sanitize-recover=undefined
 fuzz_clienthello_SRCS = base/cursor.c shim/conn/clienthello.c
-fuzz_http1_SRCS	= base/cursor.c shim/net/http1.c
+fuzz_http1_SRCS	= base/cursor.c base/parse.c shim/net/http1.c
 fuzz_feed_SRCS	= $(PINS_DEPS)
 fuzz_ini_SRCS	= $(test_conf_SRCS)
 fuzz_pins_SRCS	= base/mem.c base/list.c pins/pin.c pins/pinset.c

@@ -335,6 +335,8 @@ static const struct ini_key listen_keys[] = {
 	    "whole number"),
 	INI_UINT("max_conns_per_client", LISTEN(max_per_client), 0, 1,
 	    1000000, "whole number"),
+	INI_UINT("ipv6_client_prefix", LISTEN(v6_prefix), 0, 1, 128,
+	    "prefix length"),
 	INI_UINT("idle_timeout", LISTEN(idle_timeout), 0, 0, 86400,
 	    "whole number of seconds"),
 };
@@ -411,6 +413,8 @@ listen_defaults(struct ini *in, struct listen_conf *lc)
 	/* Tunnels carry MQTT-style connections that idle for hours. */
 	if (!ini_seen(in, "idle_timeout") && lc->mode != MODE_TUNNEL)
 		lc->idle_timeout = LISTEN_IDLE_DEFAULT;
+	if (!ini_seen(in, "ipv6_client_prefix"))
+		lc->v6_prefix = LISTEN_V6_PREFIX_DEFAULT;
 	if (lc->mode == MODE_FORWARD && lc->nallow == 0) {
 		/* default: this host only, never an open proxy */
 		free(lc->allow);	/* grown by a failed parse, if any */

@@ -41,11 +41,13 @@ struct listen_conf {
 	size_t		 nports;
 	/* limits; 0 max: derived from RLIMIT_NOFILE at start */
 	unsigned long	 max_conns;		/* all clients together */
-	unsigned long	 max_per_client;	/* one client address */
+	unsigned long	 max_per_client;	/* one client */
+	unsigned long	 v6_prefix;		/* an IPv6 client's bits */
 	unsigned long	 idle_timeout;		/* seconds; 0: none */
 };
 
 #define LISTEN_IDLE_DEFAULT	300	/* forward, transparent (not tunnel) */
+#define LISTEN_V6_PREFIX_DEFAULT 64	/* one host's usual IPv6 share */
 
 #define FEED_DEFAULT_REFRESH	200
 #define FEED_DEFAULT_MAX_SIZE	(1024 * 1024)

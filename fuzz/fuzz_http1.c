@@ -2,7 +2,8 @@
  * fuzz_http1.c - HTTP/1.x heads: the forward proxy's request head and the
  * response head of pinshim's own requests. The first input byte picks
  * which. Invariants: a head that parses lies inside the input, holds no
- * control byte but HTAB, and every field line of it splits cleanly.
+ * control byte but HTAB, and every field line of it splits cleanly; a
+ * request's body length is found, or refused with a reason.
  */
 #include "fuzz/fuzz.h"
 #include "shim/net/http1.h"
@@ -21,6 +22,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct cursor		 f, name, value;
 	const char		*why;
 	size_t			 i;
+	unsigned long		 body;
+	bool			 coded;
 
 	if (size == 0)
 		return 0;
@@ -38,5 +41,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			INVARIANT(value.p[i] >= 0x20 || value.p[i] == '\t');
 	}
 	INVARIANT(why == NULL);		/* every field was well formed */
+	if (!(data[0] & 1)) {
+		if (http1_body_len(&h, &body, &coded, &why))
+			INVARIANT(!coded && why == NULL);
+		else
+			INVARIANT(why != NULL);
+	}
 	return 0;
 }

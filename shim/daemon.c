@@ -47,12 +47,11 @@
 #define MINTED_CACHE	256	/* leaves the interception CA keeps */
 
 /* Whether uid:gid may create files in a directory with st's owner and
- * mode (privdrop leaves exactly one group: the user's own). */
+ * mode without CAP_DAC_OVERRIDE, root included (privdrop leaves exactly
+ * one group: the user's own). */
 static bool
 writable_by(const struct stat *st, uid_t uid, gid_t gid)
 {
-	if (uid == 0)
-		return true;
 	if (st->st_uid == uid)
 		return (st->st_mode & (S_IWUSR | S_IXUSR)) == (S_IWUSR | S_IXUSR);
 	if (st->st_gid == gid)
@@ -117,7 +116,18 @@ state_dir_usable(const struct conf *c, const struct runas *who, char *err,
 		    strerror(errno));
 		return -1;
 	}
-	if (who->name == NULL || geteuid() != 0)
+	if (geteuid() != 0)
+		return 0;
+	/* the keeper writes it as root with no capability left */
+	if (!writable_by(&st, 0, getegid())) {
+		snprintf(err, errsz, "[shim] state_dir %s: not writable by its "
+		    "mode for root (owner uid %ld, mode %03o), and the keeper "
+		    "gives up CAP_DAC_OVERRIDE; chown it to root",
+		    c->state_dir, (long)st.st_uid,
+		    (unsigned)(st.st_mode & 0777));
+		return -1;
+	}
+	if (who->name == NULL)
 		return 0;
 	if (!readable_by(&st, who->uid, who->gid)) {
 		snprintf(err, errsz, "[shim] state_dir %s: not readable by "

@@ -41,6 +41,7 @@
 #include "conf/conf.h"
 #include "pins/tofu.h"
 #include "shim/keeper.h"
+#include "shim/privdrop.h"
 #include "shim/sandbox.h"
 #include "shim/server.h"
 
@@ -447,6 +448,7 @@ keeper_main(const struct conf *c, int afd, int sfd, pid_t worker)
 		snprintf(err, sizeof(err), "keeper: wolfSSL initialisation "
 		    "failed");
 	else if ((ks = keeper_state_new(c, err, sizeof(err))) != NULL &&
+	    privdrop_caps(err, sizeof(err)) == 0 &&
 	    sandbox_apply(err, sizeof(err)) == 0)
 		ks->ready = true;
 	if (ks == NULL || !ks->ready) {

@@ -209,6 +209,7 @@ listeners_reload(struct server *srv, struct conf *next)
 		l->nports = n->nports;
 		l->max_conns = n->max_conns;
 		l->max_per_client = n->max_per_client;
+		l->v6_prefix = n->v6_prefix;
 		l->idle_timeout = n->idle_timeout;
 		n->allow = tmp.allow;
 		n->nallow = tmp.nallow;

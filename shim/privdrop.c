@@ -4,7 +4,15 @@
  * fatal; running on as root because a step failed would be worse than not
  * running. Linux/POSIX specifics live here and nowhere else.
  *
- * Must never: carry on as root when any step failed.
+ * The keeper stays root (it reads the CA key and writes state_dir, both
+ * root's) but needs no capability after it has read the key: state_dir is
+ * written through its owner's permissions, which uid 0 has without
+ * CAP_DAC_OVERRIDE (daemon.c refuses a state_dir it could not write so).
+ * So it drops them all, and a keeper taken over cannot bind, trace, load
+ * modules, override file permissions or change its uid.
+ *
+ * Must never: carry on as root when any step failed, or carry on with a
+ * capability the drop was meant to remove.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +20,12 @@
 #include <pwd.h>
 #include <string.h>
 #include <unistd.h>
+
+#if defined(__linux__)
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
+#endif
 
 #include "base/log.h"
 #include "shim/privdrop.h"
@@ -87,3 +101,73 @@ privdrop(const struct runas *who)
 	log_info("running as user %s (uid %ld)", who->name, (long)who->uid);
 	return 0;
 }
+
+#if defined(__linux__)
+
+/* capget(2)/capset(2) straight from the kernel: glibc declares neither,
+ * and libcap would be a dependency for these two calls. */
+static int
+caps_get(struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3])
+{
+	struct __user_cap_header_struct	 h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+
+	memset(d, 0, sizeof(*d) * _LINUX_CAPABILITY_U32S_3);
+	return (int)syscall(SYS_capget, &h, d);
+}
+
+int
+privdrop_caps(char *err, size_t errsz)
+{
+	struct __user_cap_header_struct	 h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct	 d[_LINUX_CAPABILITY_U32S_3];
+	const char			*step = "capget";
+	int				 cap, i;
+
+	if (caps_get(d) == -1)
+		goto bad;
+	/* The bounding set caps what an execve could grant (execve is denied
+	 * by the sandbox too). Changing it takes CAP_SETPCAP: without it (the
+	 * systemd unit's bounding set lacks it) it stays as it was given. */
+	step = "PR_CAPBSET_DROP";
+	if (d[CAP_TO_INDEX(CAP_SETPCAP)].effective & CAP_TO_MASK(CAP_SETPCAP))
+		for (cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
+			if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1)
+				goto bad;
+	/* EINVAL: a kernel before ambient capabilities (4.3), none to clear */
+	step = "PR_CAP_AMBIENT_CLEAR_ALL";
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 &&
+	    errno != EINVAL)
+		goto bad;
+	step = "capset";
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capset, &h, d) == -1)
+		goto bad;
+	/* prove it, as privdrop() proves root is gone */
+	step = "capget";
+	if (caps_get(d) == -1)
+		goto bad;
+	for (i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
+		if (d[i].effective != 0 || d[i].permitted != 0 ||
+		    d[i].inheritable != 0) {
+			snprintf(err, errsz, "keeper: capabilities still held "
+			    "after capset; not going on");
+			return -1;
+		}
+	return 0;
+bad:
+	snprintf(err, errsz, "keeper: cannot drop its capabilities: %s: %s",
+	    step, strerror(errno));
+	return -1;
+}
+
+#else	/* no capabilities to drop */
+
+int
+privdrop_caps(char *err, size_t errsz)
+{
+	(void)err;
+	(void)errsz;
+	return 0;
+}
+
+#endif

@@ -1,7 +1,11 @@
 /*
- * quota.c - per-address connection counts: a hash table keyed by the
- * client address (IPv4-mapped IPv6 counts as the IPv4 address), with a
- * random seed so a client cannot choose addresses that collide.
+ * quota.c - per-client connection counts: a hash table keyed by the
+ * client (an IPv4 address, IPv4-mapped IPv6 included, or an IPv6 prefix:
+ * counting single IPv6 addresses would let one host with its /64 open
+ * max_conns_per_client connections from each of 2^64 addresses), with a
+ * random seed so a client cannot choose keys that collide. The connection
+ * keeps the key it took, so a reload that changes the prefix cannot make
+ * a give miss its take.
  *
  * Must never: let counts drift (every take has its give), or cost more
  * than O(1) expected per connection; entries go when their count is 0.
@@ -56,49 +60,61 @@ quota_free(struct quota *q)
 	free(q);
 }
 
-/* The address as 16 bytes (IPv4 as ::ffff:a.b.c.d). */
-static void
-key_of(const struct sockaddr *sa, uint8_t key[16])
+static const uint8_t	 v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+			    0xff, 0xff };
+
+bool
+quota_key_v6(const struct quota_key *k)
 {
-	memset(key, 0, 16);
+	return memcmp(k->b, v4mapped, sizeof(v4mapped)) != 0;
+}
+
+void
+quota_key(const struct sockaddr *sa, unsigned v6_prefix, struct quota_key *k)
+{
+	unsigned	 i;
+
+	memset(k, 0, sizeof(*k));
 	if (sa->sa_family == AF_INET6) {
-		memcpy(key, &((const struct sockaddr_in6 *)(const void *)sa)->
+		memcpy(k->b, &((const struct sockaddr_in6 *)(const void *)sa)->
 		    sin6_addr, 16);
+		if (!quota_key_v6(k) || v6_prefix >= 128)
+			return;
+		for (i = v6_prefix / 8; i < 16; i++)
+			k->b[i] &= i == v6_prefix / 8 ?
+			    (uint8_t)(0xff00 >> (v6_prefix % 8)) : 0;
 	} else if (sa->sa_family == AF_INET) {
-		key[10] = key[11] = 0xff;
-		memcpy(key + 12, &((const struct sockaddr_in *)(const void *)
+		memcpy(k->b, v4mapped, sizeof(v4mapped));
+		memcpy(k->b + 12, &((const struct sockaddr_in *)(const void *)
 		    sa)->sin_addr, 4);
 	}
 }
 
 static struct slot **
-find(const struct quota *q, const uint8_t key[16])
+find(const struct quota *q, const struct quota_key *k)
 {
 	uint32_t	 h = 2166136261u ^ q->seed;	/* FNV-1a, seeded */
 	struct slot	**sp;
 	size_t		 i;
 
 	for (i = 0; i < 16; i++)
-		h = (h ^ key[i]) * 16777619u;
+		h = (h ^ k->b[i]) * 16777619u;
 	sp = (struct slot **)&q->bucket[h & (QUOTA_BUCKETS - 1)];
-	while (*sp != NULL && memcmp((*sp)->addr, key, 16) != 0)
+	while (*sp != NULL && memcmp((*sp)->addr, k->b, 16) != 0)
 		sp = &(*sp)->next;
 	return sp;
 }
 
 bool
-quota_take(struct quota *q, const struct sockaddr *sa, unsigned max)
+quota_take(struct quota *q, const struct quota_key *k, unsigned max)
 {
-	uint8_t		 key[16];
-	struct slot	**sp;
+	struct slot	**sp = find(q, k);
 
-	key_of(sa, key);
-	sp = find(q, key);
 	if (*sp == NULL) {
 		if (max == 0)
 			return false;
 		*sp = xcalloc(1, sizeof(**sp));
-		memcpy((*sp)->addr, key, 16);
+		memcpy((*sp)->addr, k->b, 16);
 	}
 	if ((*sp)->n >= max)
 		return false;
@@ -107,13 +123,10 @@ quota_take(struct quota *q, const struct sockaddr *sa, unsigned max)
 }
 
 void
-quota_give(struct quota *q, const struct sockaddr *sa)
+quota_give(struct quota *q, const struct quota_key *k)
 {
-	uint8_t		 key[16];
-	struct slot	**sp, *s;
+	struct slot	**sp = find(q, k), *s;
 
-	key_of(sa, key);
-	sp = find(q, key);
 	if ((s = *sp) == NULL)
 		return;
 	if (--s->n == 0) {
@@ -123,12 +136,9 @@ quota_give(struct quota *q, const struct sockaddr *sa)
 }
 
 unsigned
-quota_held(const struct quota *q, const struct sockaddr *sa)
+quota_held(const struct quota *q, const struct quota_key *k)
 {
-	uint8_t		 key[16];
-	struct slot	**sp;
+	struct slot	**sp = find(q, k);
 
-	key_of(sa, key);
-	sp = find(q, key);
 	return *sp != NULL ? (*sp)->n : 0;
 }

@@ -9,16 +9,32 @@
  * a memory-safety bug into more than the process already is: running
  * another program (execve), reading or writing other processes (ptrace,
  * process_vm_*), the kernel's own attack surface (bpf, perf_event_open,
- * pidfd_getfd, userfaultfd, keyctl, io_uring, module and kexec calls),
- * and escaping the file system or namespace (mount and the new mount API,
- * pivot_root, chroot, unshare, setns, clone into new namespaces; clone3
- * says ENOSYS). A call
- * on another architecture's ABI (x32, or i386 on x86_64) kills. Denied
- * calls fail with EPERM. Landlock, which could also limit files, is not
+ * pidfd_getfd, userfaultfd, keyctl, io_uring, module and kexec calls,
+ * modify_ldt, netlink sockets), escaping the file system or namespace
+ * (mount and the new mount API, pivot_root, chroot, unshare, setns, clone
+ * into new namespaces), and outliving the process: a new process (fork,
+ * vfork, a clone without CLONE_THREAD) would keep running, with the
+ * process's sockets, after the process is gone. clone3 says ENOSYS (its
+ * flags sit in memory a filter cannot read), so libc falls back to clone,
+ * which is filtered by its flags; threads stay possible. memfd_create and
+ * pidfd_open are denied too: anonymous executable memory and handles on
+ * other processes. A call on another architecture's ABI (x32, or i386 on
+ * x86_64) kills. Denied calls fail with EPERM.
+ *
+ * Neither process needs any of them once sandboxed: both are forked before
+ * (the keeper by daemon.c, before the worker's sandbox; nothing forks
+ * after), neither makes a thread, names are resolved by libevent's evdns
+ * over UDP/TCP (glibc's getaddrinfo, whose AI_ADDRCONFIG asks netlink, is
+ * only for the `pin --connect` and `monitor` commands, which are not
+ * sandboxed), and no interface is enumerated (getifaddrs: netlink). Landlock, which could also limit files, is not
  * used: OpenWrt and older gateway kernels do not have it; file access is
  * limited by the worker's user instead.
  *
- * Sanitizer builds keep ptrace: LeakSanitizer stops the world with it.
+ * Sanitizer builds keep ptrace and a clone with CLONE_VM|CLONE_UNTRACED:
+ * LeakSanitizer stops the world with them, from a tracer it clones.
+ *
+ * XXX: on i386, glibc reaches socket() through socketcall(2), whose
+ * arguments sit in memory: netlink sockets stay possible there.
  *
  * The filter covers x86_64, i386, arm and aarch64; elsewhere (mips) only
  * no-new-privileges applies, and the README says so. A kernel built
@@ -37,6 +53,7 @@
 
 #if defined(__linux__)
 #include <sched.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -80,6 +97,12 @@
 #define NEW_NAMESPACES	(CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWPID | \
 			    CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | \
 			    CLONE_NEWCGROUP)
+/* the clone rules' length after their first jump (see the filter) */
+#ifdef SANITIZED
+#define CLONE_RULES	9
+#else
+#define CLONE_RULES	6
+#endif
 
 #ifdef ARCH
 static const struct sock_filter filter[] = {
@@ -148,17 +171,48 @@ static const struct sock_filter filter[] = {
 	DENY(__NR_io_uring_enter),
 	DENY(__NR_io_uring_register),
 #endif
+#ifdef __NR_modify_ldt
+	DENY(__NR_modify_ldt),
+#endif
+#ifdef __NR_memfd_create
+	DENY(__NR_memfd_create),
+#endif
+#ifdef __NR_pidfd_open
+	DENY(__NR_pidfd_open),
+#endif
+#ifdef __NR_fork
+	DENY(__NR_fork),
+#endif
+#ifdef __NR_vfork
+	DENY(__NR_vfork),
+#endif
 #ifdef __NR_clone3
 	/* its flags sit in memory a filter cannot read: "not here", and
 	 * libc falls back to clone */
 	DENY_WITH(__NR_clone3, ENOSYS),
 #endif
-	/* clone, but not into new namespaces (unshare's way round) */
-	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 4),
+	/* socket, but not AF_NETLINK */
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 4),
+	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0_LO),
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_NETLINK, 0, 1),
+	FAIL(EPERM),
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	/* clone: a thread, never a new process or a new namespace (unshare's
+	 * way round). A thread is CLONE_THREAD, which the kernel takes only
+	 * with CLONE_VM and CLONE_SIGHAND: it dies with the process. */
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, CLONE_RULES),
 	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0_LO),
 	BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, NEW_NAMESPACES, 0, 1),
 	FAIL(EPERM),
+	BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 1),
 	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+#ifdef SANITIZED
+	/* LeakSanitizer's tracer at exit */
+	BPF_STMT(BPF_ALU | BPF_AND | BPF_K, CLONE_VM | CLONE_UNTRACED),
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, CLONE_VM | CLONE_UNTRACED, 0, 1),
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+#endif
+	FAIL(EPERM),
 	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 };
 #endif

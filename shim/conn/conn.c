@@ -46,7 +46,7 @@ conn_free(struct conn *c)
 	    c->srv->trim != NULL && !evtimer_pending(c->srv->trim, NULL))
 		evtimer_add(c->srv->trim, &trim_delay);
 	if (c->quota_taken)
-		quota_give(c->l->quota, (struct sockaddr *)&c->peer);
+		quota_give(c->l->quota, &c->quota_key);
 	if (c->up != NULL)
 		upstream_cancel(c->up);
 	keeper_mint_cancel(&c->kw);
@@ -167,9 +167,12 @@ conn_new(struct listener *l, int fd, const struct sockaddr *sa, size_t size)
 	if (++c->srv->nconns > c->srv->nconns_peak)
 		c->srv->nconns_peak = c->srv->nconns;
 	sock_relay_options(fd);
-	if (!(c->quota_taken = quota_take(l->quota, sa, l->max_per_client))) {
-		snprintf(d, sizeof(d), "this client holds %u connection(s), "
-		    "max_conns_per_client", quota_held(l->quota, sa));
+	quota_key(sa, (unsigned)l->lc->v6_prefix, &c->quota_key);
+	if (!(c->quota_taken = quota_take(l->quota, &c->quota_key,
+	    l->max_per_client))) {
+		snprintf(d, sizeof(d), "this client%s holds %u connection(s), "
+		    "max_conns_per_client", quota_key_v6(&c->quota_key) ?
+		    "'s IPv6 prefix" : "", quota_held(l->quota, &c->quota_key));
 		conn_refuse_as(c, 503, "limit", d, limit_log_ok(l));
 		return NULL;
 	}
@@ -248,6 +251,8 @@ status_text(int status)
 		return "Forbidden";
 	case 408:
 		return "Request Timeout";
+	case 411:
+		return "Length Required";
 	case 431:
 		return "Request Header Fields Too Large";
 	case 503:
@@ -379,6 +384,8 @@ conn_relay(struct conn *c)
 	relay_idle(c->relay, c->srv->base, (unsigned)c->l->lc->idle_timeout);
 	if (c->pre != NULL)
 		relay_prime(c->relay, c->pre);
+	if (c->up_capped)
+		relay_cap_up(c->relay, c->up_max);
 	c->cfd = c->ufd = -1;
 	c->cssl = c->ussl = NULL;
 }

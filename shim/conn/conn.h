@@ -22,6 +22,7 @@
 #include <event2/event.h>
 
 #include "shim/keeper.h"
+#include "shim/quota.h"
 #include "shim/server.h"
 
 struct conn;
@@ -44,10 +45,13 @@ struct conn {
 	int			 ufd;		/* owned until the relay */
 	WOLFSSL			*ussl;		/* owned until the relay */
 	struct evbuffer		*pre;		/* owned; upstream-first bytes */
+	bool			 up_capped;	/* after pre, the upstream gets */
+	uint64_t		 up_max;	/* only up_max client bytes */
 	struct relay		*relay;		/* running, or NULL */
 	struct timeval		 start;
 	struct sockaddr_storage	 peer;		/* the client's address */
-	bool			 quota_taken;	/* counted for peer */
+	struct quota_key	 quota_key;	/* who it counts for */
+	bool			 quota_taken;	/* counted for quota_key */
 	struct keeper_wait	 kw;		/* intercept: for a leaf */
 };
 
@@ -83,7 +87,8 @@ void		 conn_refuse(struct conn *, int status, const char *reason,
 		    const char *detail);
 /* Free without a verdict line. */
 void		 conn_drop(struct conn *);
-/* Hand both ends (and pre) to the relay; its end logs the close line. */
+/* Hand both ends (and pre, and up_max) to the relay; its end logs the
+ * close line. */
 void		 conn_relay(struct conn *);
 /* The handshake_timeout of the configuration in force. */
 unsigned	 conn_timeout(const struct conn *);

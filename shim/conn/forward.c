@@ -3,15 +3,19 @@
  * 200 only after the upstream verdict passed (502 with the reason
  * otherwise), then intercepted; an absolute-form http:// request goes out
  * over pinned TLS to port 443 when the host's [domain:...] says
- * upgrade = yes, else 403.
+ * upgrade = yes, else 403. An upgraded request is one exchange: its body
+ * (Content-Length bytes) follows it upstream, and nothing after that does,
+ * so a request pipelined behind it never reaches the upstream with the
+ * client's own Host; the upstream is asked to close after its answer.
  *
  * The request head is peeked, parsed whole by net/http1.c, and consumed
  * once, exactly: the bytes after it (the ClientHello after a CONNECT, a
  * request body) stay in the socket for the next step.
  *
  * Must never: answer 200 before the upstream verdict passed, serve a
- * client outside allow, CONNECT to a port not in ports, or forward a
- * header line pinshim did not parse.
+ * client outside allow, CONNECT to a port not in ports, forward a
+ * header line pinshim did not parse, or forward a byte past the body of
+ * the one upgraded request.
  */
 #include <stdio.h>
 #include <string.h>
@@ -113,6 +117,8 @@ forward_upgrade(struct conn *c, const struct http1_head *h)
 	struct verdict_policy	 vp;
 	struct url		 u;
 	const char		*why;
+	unsigned long		 body;
+	bool			 coded;
 
 	memset(&u, 0, sizeof(u));
 	if (!cursor_str(&h->target, target, sizeof(target)) ||
@@ -133,8 +139,16 @@ forward_upgrade(struct conn *c, const struct http1_head *h)
 		conn_refuse(c, 403, "no-upgrade", d);
 		return;
 	}
+	/* the body's end is where the upstream stops hearing the client */
+	if (!http1_body_len(h, &body, &coded, &why)) {
+		url_free(&u);
+		conn_refuse(c, coded ? 411 : 400, "bad-request", why);
+		return;
+	}
 	upgrade_request(c, h, &u);
 	url_free(&u);
+	c->up_capped = true;
+	c->up_max = body;
 	conn_dial(c, NULL, conn_relay);
 }
 

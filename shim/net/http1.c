@@ -7,9 +7,11 @@
  * Must never: read past the buffer, or accept a head whose bytes would
  * mean something else to the next parser (a bare CR or LF, a NUL).
  */
+#include <limits.h>
 #include <string.h>
 
 #include "base/cursor.h"
+#include "base/parse.h"
 #include "shim/net/http1.h"
 
 #define HEAD_END	"\r\n\r\n"
@@ -175,4 +177,36 @@ http1_field(struct cursor *fields, struct cursor *name, struct cursor *value,
 	*value = line;
 	trim(value);
 	return true;
+}
+
+bool
+http1_body_len(const struct http1_head *h, unsigned long *len, bool *coded,
+    const char **why)
+{
+	struct cursor	 fields = h->fields, name, value;
+	char		 v[24];
+	bool		 seen = false;
+
+	*len = 0;
+	*coded = false;
+	while (http1_field(&fields, &name, &value, why)) {
+		if (cursor_eq_nocase(&name, "Transfer-Encoding")) {
+			*coded = true;
+			*why = "Transfer-Encoding in a request (send "
+			    "Content-Length)";
+			return false;
+		}
+		if (!cursor_eq_nocase(&name, "Content-Length"))
+			continue;
+		/* one, plain: two that differ are a smuggling attempt, and
+		 * two that agree are not worth the difference */
+		if (seen || !cursor_str(&value, v, sizeof(v)) ||
+		    !parse_uint(v, 0, ULONG_MAX, len)) {
+			*why = seen ? "more than one Content-Length" :
+			    "Content-Length is not a byte count";
+			return false;
+		}
+		seen = true;
+	}
+	return *why == NULL;
 }

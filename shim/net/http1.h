@@ -36,5 +36,11 @@ enum http1_result http1_response(const void *buf, size_t len,
  * false at the end, or with *why set for a malformed line. */
 bool		 http1_field(struct cursor *fields, struct cursor *name,
 		    struct cursor *value, const char **why);
+/* Where a request's body ends: *len bytes after the head, from its one
+ * Content-Length (digits only), or 0 without one. false, with *why, for a
+ * malformed header line, a repeated or malformed Content-Length, or any
+ * Transfer-Encoding (*coded set: a coded body's end is not found here). */
+bool		 http1_body_len(const struct http1_head *, unsigned long *len,
+		    bool *coded, const char **why);
 
 #endif

@@ -11,6 +11,12 @@
  * error or reset on one end resets the other. There is exactly one teardown
  * path, relay_end_all().
  *
+ * A capped relay (relay_cap_up) delivers a fixed number of the client's
+ * bytes, a request body, and drops what follows: an upgraded HTTP request
+ * is one exchange, so a request pipelined behind it never reaches the
+ * upstream. The dropped bytes are still read, so the client's close is
+ * seen and its socket is not reset with the answer still queued.
+ *
  * Must never: read from an end whose partner buffer is full, drop buffered
  * bytes on a clean close, or keep running after either end failed.
  */
@@ -64,6 +70,9 @@ struct relay {
 	struct event	*again;		/* owned; wolfSSL holds input */
 	struct event	*idle;		/* owned, NULL: no idle timeout */
 	const struct timeval *idle_tv;	/* libevent's common timeout */
+	struct evbuffer	*sink;		/* owned; NULL: the client's bytes
+					 * are not capped */
+	uint64_t	 cap_left;	/* capped: still for the upstream */
 };
 
 static const char *const end_names[] = { "client", "upstream" };
@@ -247,6 +256,8 @@ relay_end_all(struct relay *r, const char *how, int failed)
 			close(e->fd);
 		evbuffer_free(r->buf[i]);
 	}
+	if (r->sink != NULL)
+		evbuffer_free(r->sink);
 	if (r->idle != NULL)
 		event_free(r->idle);
 	event_free(r->again);
@@ -260,20 +271,38 @@ static bool
 relay_move(struct relay *r, int s, size_t *budget, bool *more)
 {
 	struct end	*src = &r->e[s], *dst = &r->e[!s];
-	struct evbuffer	*b = r->buf[s];
-	size_t		 got;
+	struct evbuffer	*b = r->buf[s], *into;
+	size_t		 got, want;
 
 	for (;;) {
 		size_t	 len = evbuffer_get_length(b);
 		bool	 moved = false;
 
+		/* capped, the client's bytes past the cap go to the sink */
+		into = b;
+		want = RELAY_BUF - len;
+		if (s == RELAY_CLIENT && r->sink != NULL) {
+			if (r->cap_left == 0)
+				into = r->sink;
+			else if (want > r->cap_left)
+				want = (size_t)r->cap_left;
+		}
 		if (!src->rd_eof && !src->rd_drained && len < RELAY_BUF &&
 		    *budget > 0 && !dst->wr_shut) {
-			switch (end_read(src, b, RELAY_BUF - len, &got)) {
+			switch (end_read(src, into, want, &got)) {
 			case IO_DATA:
-				r->bytes[s] += got;
 				*budget -= got < *budget ? got : *budget;
 				moved = true;
+				if (into != b) {
+					evbuffer_drain(into, got);
+					log_debug("relay: dropped %zu byte(s) "
+					    "the client sent after its "
+					    "request", got);
+					break;
+				}
+				r->bytes[s] += got;
+				if (s == RELAY_CLIENT && r->sink != NULL)
+					r->cap_left -= got;
 				break;
 			case IO_EOF:
 				src->rd_eof = true;
@@ -468,4 +497,12 @@ relay_prime(struct relay *r, struct evbuffer *data)
 	/* Queued ahead of anything the client sends; the first pump (on the
 	 * next loop turn) writes it upstream. */
 	evbuffer_add_buffer(r->buf[RELAY_CLIENT], data);
+}
+
+void
+relay_cap_up(struct relay *r, uint64_t n)
+{
+	if (r->sink == NULL)
+		r->sink = xptr(evbuffer_new());
+	r->cap_left = n;
 }

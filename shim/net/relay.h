@@ -31,6 +31,9 @@ void		 relay_abort(struct relay *);
 void		 relay_idle(struct relay *, struct event_base *, unsigned secs);
 /* Queue bytes for the upstream before anything the client sends. */
 void		 relay_prime(struct relay *, struct evbuffer *);
+/* Of what the client sends from now on, deliver only the first n bytes
+ * to the upstream; read and drop the rest until the client closes. */
+void		 relay_cap_up(struct relay *, uint64_t n);
 const char	*relay_end_name(int);
 
 #endif

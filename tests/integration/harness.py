@@ -192,9 +192,11 @@ SANITIZER = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:")
 class Shim(Proc):
     """pinshim run -c FILE, started and checked on stop."""
 
-    def __init__(self, test, ini, name="pinshim", nofile=None, env=None):
+    def __init__(self, test, ini, name="pinshim", nofile=None, env=None,
+                 wrap=()):
         """nofile: run under RLIMIT_NOFILE soft = hard = nofile; env:
-        variables to add (faketime's, say)."""
+        variables to add (faketime's, say); wrap: a command that runs
+        pinshim's (its argv follows wrap's)."""
         self.stopped = False
         self.ini = Path(test.tmp) / ("%s.ini" % name)
         self.ini.write_text(ini)
@@ -207,8 +209,9 @@ class Shim(Proc):
 
             def preexec():
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-        super().__init__(test, PINSHIM_CMD + ["run", "-c", str(self.ini)],
-                         name, env=env, preexec=preexec)
+        super().__init__(test, list(wrap) + PINSHIM_CMD +
+                         ["run", "-c", str(self.ini)], name, env=env,
+                         preexec=preexec)
         self.test = test
         self.log.wait(r"pinshim started", proc=self.p)
 
@@ -296,10 +299,15 @@ class TLSServer(threading.Thread):
     """A Python-ssl (OpenSSL) server for behaviours the stock servers lack:
     echo with half-close, reset mid-stream, flood without reading."""
 
-    def __init__(self, test, cert_chain, key, handler, tls=True):
+    def __init__(self, test, cert_chain, key, handler, tls=True,
+                 addr=("127.0.0.1", 0)):
         super().__init__(daemon=True)
         self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
+        try:
+            self.sock.bind(addr)
+        except OSError:
+            self.sock.close()
+            raise
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
         self.ctx = None

@@ -2,6 +2,9 @@
 the transparent gateway in network namespaces with an nftables REDIRECT."""
 
 import os
+import queue
+import random
+import re
 import shutil
 import signal
 import socket
@@ -10,8 +13,8 @@ import unittest
 from datetime import datetime
 from pathlib import Path
 
-from harness import (PINSHIM, PINSHIM_CMD, WAIT, Proc, Shim, ShimTest, free_port, pin_of,
-                     recv_all, s_server, wait_port)
+from harness import (PINSHIM, PINSHIM_CMD, WAIT, Proc, Shim, ShimTest, TLSServer, free_port,
+                     pin_of, recv_all, s_server, wait_port)
 
 UNRELATED = "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
@@ -312,6 +315,107 @@ class Forward(Intercept):
                            capture_output=True, text=True)
         self.assertTrue(r.stdout.endswith("\n403"), r.stdout)
         self.assertIn("not upgraded to https", r.stdout)
+
+
+    def upgrade_to_recorder(self):
+        """api.test with upgrade = yes, served on port 443 (where an
+        upgraded request always goes) of a loopback address of this test's
+        own by a server that answers every request it reads, as a shared
+        front end would, even after Connection: close. Returns a queue that
+        gets every byte it read once pinshim closes its side."""
+        if os.geteuid() != 0:
+            self.skipTest("needs root to bind port 443")
+        got = queue.Queue()
+
+        def answer_every_request(conn):
+            data, pos = b"", 0
+            try:
+                while True:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                    while (end := data.find(b"\r\n\r\n", pos)) >= 0:
+                        n = re.search(rb"(?im)^content-length: *(\d+)",
+                                      data[pos:end])
+                        body = int(n.group(1)) if n else 0
+                        if len(data) < end + 4 + body:
+                            break
+                        pos = end + 4 + body
+                        conn.sendall(b"HTTP/1.1 200 OK\r\n"
+                                     b"Content-Length: 2\r\n\r\nok")
+            finally:
+                got.put(data)
+
+        for _ in range(50):
+            ip = "127.%d.%d.%d" % (random.randrange(1, 255),
+                                   random.randrange(256),
+                                   random.randrange(1, 255))
+            try:
+                TLSServer(self, self.pki / "leaf-chain.pem",
+                          self.pki / "leaf.key", answer_every_request,
+                          addr=(ip, 443))
+                break
+            except OSError:
+                continue
+        self.hosts.write_text("%s api.test\n" % ip)
+        self.proxy_port = free_port()
+        self.shim = Shim(self, self.proxy_ini(1, self.domain(
+            "api.test", [pin_of(self.pki / "leaf.pem")]) + "upgrade = yes\n"))
+        return got
+
+    def send_upgraded(self, data):
+        """Send data as one write, read the first answer, close."""
+        with socket.create_connection(("127.0.0.1", self.proxy_port),
+                                      timeout=WAIT) as s:
+            s.sendall(data)
+            answer = b""
+            while not answer.endswith(b"\r\n\r\nok"):
+                chunk = s.recv(65536)
+                self.assertTrue(chunk, "closed before the answer: %r"
+                                % answer)
+                answer += chunk
+        return answer
+
+    def test_upgrade_sends_no_pipelined_request_upstream(self):
+        got = self.upgrade_to_recorder()
+        answer = self.send_upgraded(
+            b"GET http://api.test/first HTTP/1.1\r\nHost: api.test\r\n\r\n"
+            b"GET /admin HTTP/1.1\r\nHost: internal.test\r\n\r\n")
+        self.assertTrue(answer.startswith(b"HTTP/1.1 200 OK\r\n"), answer)
+        upstream = got.get(timeout=WAIT)
+        self.assertTrue(upstream.startswith(
+            b"GET /first HTTP/1.1\r\nHost: api.test\r\n"), upstream)
+        self.assertTrue(upstream.endswith(b"Connection: close\r\n\r\n"),
+                        upstream)
+        self.assertNotIn(b"internal.test", upstream)
+        self.assertEqual(upstream.count(b"\r\n\r\n"), 1, upstream)
+        self.assertEqual(self.shim.verdict()["verdict"], "pass")
+        self.assertTrue(self.shim.closed()["how"].startswith("closed"))
+
+    def test_upgrade_sends_the_body_and_nothing_after_it(self):
+        got = self.upgrade_to_recorder()
+        self.send_upgraded(
+            b"POST http://api.test/submit HTTP/1.1\r\nHost: api.test\r\n"
+            b"Content-Length: 4\r\n\r\nBODY"
+            b"GET /admin HTTP/1.1\r\nHost: internal.test\r\n\r\n")
+        upstream = got.get(timeout=WAIT)
+        self.assertTrue(upstream.startswith(b"POST /submit HTTP/1.1\r\n"),
+                        upstream)
+        self.assertTrue(upstream.endswith(b"\r\n\r\nBODY"), upstream)
+        self.assertNotIn(b"internal.test", upstream)
+        self.assertEqual(self.shim.closed()["up"], "4")
+
+    def test_upgrade_refuses_a_body_without_content_length(self):
+        got = self.upgrade_to_recorder()
+        r = self.raw(b"POST http://api.test/ HTTP/1.1\r\nHost: api.test\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n"
+                     b"4\r\nBODY\r\n0\r\n\r\n")
+        self.assertTrue(r.startswith(b"HTTP/1.1 411 "), r)
+        self.assertIn(b"Transfer-Encoding", r)
+        v = self.shim.verdict()
+        self.assertEqual((v["verdict"], v["reason"]), ("refuse", "bad-request"))
+        self.assertTrue(got.empty())    # refused before any connection
 
 
 class Transparent(Intercept):

@@ -1,16 +1,21 @@
 """Limits against a flooding client: per-client and per-listener caps
-(defaults from RLIMIT_NOFILE), accept pausing, idle timeout, keepalive.
-Clients come from distinct loopback addresses (127.0.0.2, .3, ...)."""
+(defaults from RLIMIT_NOFILE), an IPv6 client counted by its /64, accept
+pausing, idle timeout, keepalive. Clients come from distinct loopback
+addresses (127.0.0.2, .3, ...; IPv6 ones in a network namespace)."""
 
+import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
+import unittest
 from pathlib import Path
 
-from harness import (WAIT, Shim, ShimTest, TLSServer, http_get, nginx,
-                     pin_of)
+from harness import (WAIT, Shim, ShimTest, TLSServer, free_port, http_get,
+                     nginx, pin_of)
+from test_intercept import Intercept
 
 
 def echo_lines(conn):
@@ -128,6 +133,56 @@ class Limits(ShimTest):
         self.assertTrue(mine, out)
         self.assertTrue(any("keepalive" in l for l in mine), mine)
         self.assertTrue(any("keepalive" in l for l in ups), out)
+
+
+# Run in pinshim's network namespace: hold a connection from one address,
+# then print the first line each of two others gets back, sending nothing.
+IPV6_CLIENTS = r"""
+import json, socket, sys
+port, held, same, other = int(sys.argv[1]), sys.argv[2], sys.argv[3], \
+    sys.argv[4]
+def connect(src):
+    return socket.create_connection(("2001:db8:0:1::1", port), %s, (src, 0))
+def answer(src):
+    with connect(src) as s:
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+        return data.split(b"\r\n", 1)[0].decode()
+first = connect(held)
+print(json.dumps({"same": answer(same), "other": answer(other)}))
+""" % WAIT
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root: a network namespace "
+                     "with IPv6 addresses of its own")
+class Ipv6Clients(Intercept):
+
+    def test_one_ipv6_64_is_one_client(self):
+        addrs = ["2001:db8:0:1::1/64", "2001:db8:0:1::2/64",
+                 "2001:db8:0:2::1/64"]
+        setup = "ip link set lo up && " + " && ".join(
+            "ip addr add %s dev lo nodad" % a for a in addrs)
+        self.proxy_port = free_port()
+        ini = self.proxy_ini(1, "", allow="2001:db8::/32").replace(
+            "bind = 127.0.0.1:", "bind = [2001:db8:0:1::1]:").replace(
+            "mode = forward\n", "mode = forward\nmax_conns_per_client = 1\n")
+        shim = Shim(self, ini, wrap=["unshare", "--net", "--", "sh", "-c",
+                                     setup + ' && exec "$@"', "sh"])
+        r = subprocess.run(["nsenter", "--net=/proc/%d/ns/net" % shim.p.pid,
+                            sys.executable, "-c", IPV6_CLIENTS,
+                            str(self.proxy_port), "2001:db8:0:1::1",
+                            "2001:db8:0:1::2", "2001:db8:0:2::1"],
+                           capture_output=True, text=True, timeout=2 * WAIT)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = json.loads(r.stdout)
+        # the same /64 is the same client: at its one connection at once
+        self.assertEqual(got["same"], "HTTP/1.1 503 Service Unavailable")
+        v = shim.log.wait("reason=limit")
+        self.assertIn("client=[2001:db8:0:1::2]", v)
+        self.assertIn("this client's IPv6 prefix holds 1 connection(s)", v)
+        # another /64 is another client: served, until its head times out
+        self.assertEqual(got["other"], "HTTP/1.1 408 Request Timeout")
 
 
 class Fairness(ShimTest):

@@ -185,10 +185,24 @@ class Privsep(Intercept):      # its helpers: Intercept has no tests itself
                             str(self.state / "x")], capture_output=True)
         self.assertNotEqual(r.returncode, 0)
 
-    def test_a_state_dir_the_worker_cannot_read_is_refused_by_the_check(self):
-        os.chmod(self.state, 0o700)
+    def test_the_keeper_keeps_root_but_no_capability(self):
+        up = self.api()
+        os.chmod(self.state, 0o755)
+        shim, keeper = self.start_dropped(up, policy="tofu")
+        # it still signs and writes state_dir: neither takes a capability
+        r = self.curl("https://api.test:%d/" % up)
+        self.assertEqual(r.stdout.splitlines()[-1], "200", r.stderr)
+        shim.log.wait("keeper: recorded the TOFU pins of api.test")
+        k = status_of(keeper)
+        self.assertEqual(k["Uid"].split()[0], "0")
+        for cap in ("CapEff", "CapPrm", "CapInh", "CapAmb", "CapBnd"):
+            self.assertEqual(int(k[cap], 16), 0, "%s %s" % (cap, k[cap]))
+
+    def assert_state_dir_refused(self, why):
+        """run -t and run both refuse a tofu configuration whose state_dir
+        is self.state, dropping to nobody, saying why."""
         self.proxy_port = free_port()
-        ini = Path(self.tmp) / "unreadable.ini"
+        ini = Path(self.tmp) / "state-dir.ini"
         ini.write_text("[shim]\nuser = nobody\n" + self.proxy_ini(
             443, self.domain("api.test", policy="tofu")).replace(
             "[shim]\n", "", 1))
@@ -196,8 +210,16 @@ class Privsep(Intercept):      # its helpers: Intercept has no tests itself
             r = subprocess.run([*PINSHIM_CMD, *argv, "-c", str(ini)],
                                capture_output=True, text=True, timeout=WAIT)
             self.assertNotEqual(r.returncode, 0)
-            self.assertIn("state_dir %s: not readable by user nobody"
-                          % self.state, r.stderr)
+            self.assertIn("state_dir %s: %s" % (self.state, why), r.stderr)
+
+    def test_a_state_dir_root_writes_only_by_capability_is_refused(self):
+        os.chown(self.state, self.nobody.pw_uid, self.nobody.pw_gid)
+        os.chmod(self.state, 0o755)
+        self.assert_state_dir_refused("not writable by its mode for root")
+
+    def test_a_state_dir_the_worker_cannot_read_is_refused_by_the_check(self):
+        os.chmod(self.state, 0o700)
+        self.assert_state_dir_refused("not readable by user nobody")
 
     def test_a_reload_cannot_move_what_the_keeper_holds(self):
         up = self.api()

@@ -949,10 +949,18 @@ public_key = ed25519:%s
                                capture_output=True, text=True, timeout=WAIT)
             self.assertEqual(t.returncode, 0, t.stderr)
             self.assertNotIn("writable by user nobody", t.stderr)
-            # and once nobody owns it, it passes, said to be weaker
+            # once nobody owns it, the keeper (root without capabilities)
+            # can no longer write it ...
             import pwd
             nobody = pwd.getpwnam("nobody")
             os.chown(owned, nobody.pw_uid, nobody.pw_gid)
+            t = subprocess.run([*PINSHIM_CMD, "run", "-t", "-c", ini],
+                               capture_output=True, text=True, timeout=WAIT)
+            self.assertEqual(t.returncode, 2, t.stderr)
+            self.assertIn("state_dir %s: not writable by its mode for root"
+                          % owned, t.stderr)
+            # ... and writable by all, it passes, said to be weaker
+            os.chmod(owned, 0o777)
             t = subprocess.run([*PINSHIM_CMD, "run", "-t", "-c", ini],
                                capture_output=True, text=True, timeout=WAIT)
             self.assertEqual(t.returncode, 0, t.stderr)

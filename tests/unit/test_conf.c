@@ -902,6 +902,29 @@ test_listen_mode_forward(void **state)
 }
 
 static void
+test_listen_ipv6_client_prefix(void **state)
+{
+	struct conf	*c;
+
+	(void)state;
+	fails_at(UPSTREAM "[listen:x]\nmode = tunnel\nbind = 127.0.0.1:1\n"
+	    "connect = a.test:1\nipv6_client_prefix = 0\n", 7,
+	    "[listen:x] ipv6_client_prefix: not a prefix length in 1..128");
+	fails_at(UPSTREAM "[listen:x]\nmode = tunnel\nbind = 127.0.0.1:1\n"
+	    "connect = a.test:1\nipv6_client_prefix = 129\n", 7,
+	    "[listen:x] ipv6_client_prefix: not a prefix length in 1..128");
+	fails_at(UPSTREAM "[listen:x]\nmode = tunnel\nbind = 127.0.0.1:1\n"
+	    "connect = a.test:1\nipv6_client_prefix = /64\n", 7,
+	    "[listen:x] ipv6_client_prefix: not a prefix length");
+	c = loads(BASE);
+	assert_int_equal(c->listeners[0].v6_prefix, 64);	/* default */
+	conf_free(c);
+	c = loads(BASE "ipv6_client_prefix = 56\n");
+	assert_int_equal(c->listeners[0].v6_prefix, 56);
+	conf_free(c);
+}
+
+static void
 test_duplicate_binds(void **state)
 {
 	char	 want[800];
@@ -1350,6 +1373,7 @@ main(void)
 		cmocka_unit_test(test_listen_empty_section),
 		cmocka_unit_test(test_listen_bad_name),
 		cmocka_unit_test(test_listen_mode_forward),
+		cmocka_unit_test(test_listen_ipv6_client_prefix),
 		cmocka_unit_test(test_duplicate_binds),
 		cmocka_unit_test(test_duplicate_binds_wildcard),
 		cmocka_unit_test(test_same_port_other_address_ok),

@@ -2,7 +2,8 @@
  * test_http1.c - HTTP/1.x heads from untrusted bytes: what the forward
  * proxy accepts as a request head and pinshim's client as a response head.
  * Hostile cases first: incomplete, bare LF, NUL and control bytes, bad
- * versions and codes.
+ * versions and codes; a request body whose end is not one plain
+ * Content-Length.
  */
 #include "testutil.h"
 
@@ -90,6 +91,63 @@ test_request_parts_and_fields(void **state)
 }
 
 static void
+test_request_body_length_is_one_plain_content_length(void **state)
+{
+	static const struct {
+		const char	*head;
+		bool		 ok, coded;
+		unsigned long	 len;
+	} cases[] = {
+		/* hostile first: where the body ends would be ambiguous */
+		{ "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+		    false, true, 0 },
+		{ "POST / HTTP/1.1\r\nContent-Length: 5\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n", false, true, 0 },
+		{ "POST / HTTP/1.1\r\nContent-Length: 5\r\n"
+		    "Content-Length: 6\r\n\r\n", false, false, 0 },
+		{ "POST / HTTP/1.1\r\nContent-Length: 5\r\n"
+		    "content-length: 5\r\n\r\n", false, false, 0 },
+		{ "POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n",
+		    false, false, 0 },
+		{ "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+		    false, false, 0 },
+		{ "POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n",
+		    false, false, 0 },
+		{ "POST / HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n",
+		    false, false, 0 },
+		{ "POST / HTTP/1.1\r\nContent-Length:\r\n\r\n",
+		    false, false, 0 },
+		{ "POST / HTTP/1.1\r\nContent-Length: "
+		    "99999999999999999999999\r\n\r\n", false, false, 0 },
+		/* then what is accepted */
+		{ "GET / HTTP/1.1\r\nHost: a\r\n\r\n", true, false, 0 },
+		{ "POST / HTTP/1.1\r\ncontent-length:  12 \r\n\r\n", true,
+		    false, 12 },
+		{ "POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", true,
+		    false, 0 },
+	};
+	struct http1_head	 h;
+	const char		*why;
+	unsigned long		 len;
+	bool			 coded;
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(req(cases[i].head, &h, &why), HTTP1_OK);
+		len = 99;
+		if (http1_body_len(&h, &len, &coded, &why) != cases[i].ok)
+			fail_msg("%s: %s", cases[i].head, cases[i].ok ?
+			    why : "accepted");
+		assert_int_equal(coded, cases[i].coded);
+		if (cases[i].ok)
+			assert_int_equal(len, cases[i].len);
+		else
+			assert_non_null(why);
+	}
+}
+
+static void
 test_response_status_lines(void **state)
 {
 	struct http1_head	 h;
@@ -122,6 +180,8 @@ main(void)
 		cmocka_unit_test(test_request_incomplete_wants_more),
 		cmocka_unit_test(test_request_hostile_heads_refused),
 		cmocka_unit_test(test_request_parts_and_fields),
+		cmocka_unit_test(
+		    test_request_body_length_is_one_plain_content_length),
 		cmocka_unit_test(test_response_status_lines),
 	};
 

@@ -5,16 +5,24 @@
  * KEEPER_MINT_BURST at once; a save only to its known files, bounded (a
  * clock no run of saves moves past the system clock + a day); a TOFU
  * entry never replaces another issuer's pins, and takes only a canonical
- * host name. And the sandbox: after sandbox_apply(), execve and
- * unshare fail with EPERM.
+ * host name. And the sandbox: after sandbox_apply(), execve, unshare, a
+ * new process (fork, vfork, clone without CLONE_THREAD), memfd_create,
+ * pidfd_open, modify_ldt and netlink sockets fail with EPERM, while a
+ * thread and an ordinary socket still work.
  */
 #include "testutil.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/netlink.h>
 
 #include "base/clock.h"
 #include "base/parse.h"
@@ -488,34 +496,29 @@ test_worker_store_sends_what_it_replaces_and_obeys_refusals(void **state)
 	tofu_free(t);
 }
 
+/* Run body in a child after sandbox_apply(); its exit status, 0 when
+ * every check held. 6: no filter took (qemu-user refuses them): said, and
+ * only no-new-privileges is checked. */
 static void
-test_sandbox_denies_execve(void **state)
+sandboxed(int (*body)(void))
 {
 	pid_t		 pid;
 	int		 st;
 	char		 err[256];
 	const char	*emu;
 
-	(void)state;
 	if ((pid = fork()) == 0) {
-		char	*argv[] = { "true", NULL };
-
 		if (sandbox_apply(err, sizeof(err)) == -1)
 			_exit(2);
 		if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
 			_exit(3);
 		if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 2)
 			_exit(6);	/* no filter took (warned) */
-		if (unshare(CLONE_NEWUSER) != -1 || errno != EPERM)
-			_exit(5);
-		execv("/bin/true", argv);
-		_exit(errno == EPERM ? 0 : 4);
+		_exit(body());
 	}
 	assert_true(pid > 0);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st));
-	/* qemu-user (tests/run's EMU) refuses seccomp filters: there only
-	 * no-new-privileges can be checked, and that is said */
 	emu = getenv("EMU");
 	if (WEXITSTATUS(st) == 6 && emu != NULL && *emu != '\0') {
 		printf("# under %s: no seccomp filter can be installed; "
@@ -523,6 +526,88 @@ test_sandbox_denies_execve(void **state)
 		return;
 	}
 	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* The call failed with EPERM, as the filter says. */
+#define DENIED(call)	((call) == -1 && errno == EPERM)
+
+static int
+execve_and_unshare(void)
+{
+	char	*argv[] = { "true", NULL };
+
+	if (!DENIED(unshare(CLONE_NEWUSER)))
+		return 5;
+	execv("/bin/true", argv);
+	return errno == EPERM ? 0 : 4;
+}
+
+static void
+test_sandbox_denies_execve(void **state)
+{
+	(void)state;
+	sandboxed(execve_and_unshare);
+}
+
+static void *
+thread_main(void *arg)
+{
+	return arg;
+}
+
+static int
+no_process_but_threads(void)
+{
+	pthread_t	 t;
+	void		*ret = NULL;
+	int		 fd;
+	pid_t		 pid;
+
+	if ((pid = fork()) == 0)
+		_exit(0);
+	if (pid != -1 || errno != EPERM)
+		return 10;
+	if ((pid = vfork()) == 0)
+		_exit(0);
+	if (pid != -1 || errno != EPERM)
+		return 11;
+	/* clone as fork makes it, straight from the kernel */
+	if ((pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0)) == 0)
+		_exit(0);
+	if (pid != -1 || errno != EPERM)
+		return 12;
+	if (!DENIED(syscall(SYS_memfd_create, "x", 0)))
+		return 13;
+#ifdef SYS_pidfd_open
+	if (!DENIED(syscall(SYS_pidfd_open, getpid(), 0)))
+		return 14;
+#endif
+#ifdef SYS_modify_ldt
+	{
+		char	 ldt[16];
+
+		if (!DENIED(syscall(SYS_modify_ldt, 0, ldt, sizeof(ldt))))
+			return 15;
+	}
+#endif
+	if (!DENIED(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC,
+	    NETLINK_ROUTE)))
+		return 16;
+	/* what the daemon does make still works: sockets, threads */
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return 17;
+	close(fd);
+	if (pthread_create(&t, NULL, thread_main, &fd) != 0 ||
+	    pthread_join(t, &ret) != 0 || ret != &fd)
+		return 18;
+	return 0;
+}
+
+static void
+test_sandbox_denies_new_processes_not_threads(void **state)
+{
+	(void)state;
+	sandboxed(no_process_but_threads);
 }
 
 int
@@ -539,6 +624,7 @@ main(void)
 		cmocka_unit_test(
 		    test_worker_store_sends_what_it_replaces_and_obeys_refusals),
 		cmocka_unit_test(test_sandbox_denies_execve),
+		cmocka_unit_test(test_sandbox_denies_new_processes_not_threads),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

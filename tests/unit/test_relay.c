@@ -3,7 +3,8 @@
  * one event loop, plain ends): bytes flow both ways in order, the slow
  * side pushes back instead of growing memory, a half-close is passed on
  * after the buffer drains, done reports what was delivered, and an end is
- * read only when epoll says it has something (recv is counted here).
+ * read only when epoll says it has something (recv is counted here), and
+ * a capped client delivers its cap and nothing after it.
  */
 #include "testutil.h"
 
@@ -23,6 +24,7 @@ struct ends {
 	struct event_base	*base;
 	int			 app, server;	/* the test's sides */
 	int			 rclient, rupstream; /* the relay's */
+	struct relay		*r;
 	int			 done;
 	char			 how[64];
 	int			 failed;
@@ -68,7 +70,8 @@ start(struct ends *e)
 	e->server = b[1];
 	e->rclient = a[1];
 	e->rupstream = b[0];
-	assert_non_null(relay_start(e->base, a[1], NULL, b[0], NULL, done, e));
+	assert_non_null(e->r = relay_start(e->base, a[1], NULL, b[0], NULL,
+	    done, e));
 }
 
 static void
@@ -231,6 +234,46 @@ test_only_the_ready_end_is_read(void **state)
 	event_base_free(e.base);
 }
 
+/* An upgraded request: its 4-byte body goes upstream, the request
+ * pipelined behind it does not, and the answer still comes back. */
+static void
+test_capped_client_delivers_its_cap_and_nothing_after(void **state)
+{
+	static const char sent[] = "BODYGET /admin HTTP/1.1\r\n"
+	    "Host: internal.test\r\n\r\n";
+	struct ends	 e;
+	uint8_t		 buf[256];
+
+	(void)state;
+	start(&e);
+	relay_cap_up(e.r, 4);
+	assert_int_equal(write(e.app, sent, sizeof(sent) - 1),
+	    sizeof(sent) - 1);
+	assert_int_equal(drain(&e, e.server, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "BODY", 4);
+	turn(&e, 10);
+	assert_int_equal(read(e.server, buf, sizeof(buf)), -1);
+	assert_int_equal(errno, EAGAIN);	/* nothing more, not EOF */
+	assert_int_equal(write(e.server, "reply", 5), 5);
+	assert_int_equal(shutdown(e.server, SHUT_WR), 0);
+	assert_int_equal(drain(&e, e.app, buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "reply", 5);
+	/* what the client sends after the cap is read and dropped */
+	assert_int_equal(write(e.app, "more", 4), 4);
+	turn(&e, 10);
+	assert_int_equal(read(e.server, buf, sizeof(buf)), -1);
+	assert_int_equal(errno, EAGAIN);
+	close(e.app);
+	turn(&e, 10);
+	assert_int_equal(read(e.server, buf, 1), 0);	/* its EOF passed on */
+	close(e.server);
+	turn(&e, 10);
+	assert_int_equal(e.done, 1);
+	assert_string_equal(e.how, "closed");
+	assert_int_equal(e.up, 4);
+	event_base_free(e.base);
+}
+
 int
 main(void)
 {
@@ -239,6 +282,8 @@ main(void)
 		cmocka_unit_test(test_slow_reader_pushes_back),
 		cmocka_unit_test(test_half_close_passes_after_the_data),
 		cmocka_unit_test(test_only_the_ready_end_is_read),
+		cmocka_unit_test(
+		    test_capped_client_delivers_its_cap_and_nothing_after),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

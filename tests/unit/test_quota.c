@@ -1,0 +1,141 @@
+/*
+ * test_quota.c - who a connection counts for under max_conns_per_client:
+ * an IPv4 address alone (IPv4-mapped IPv6 the same), an IPv6 client by
+ * its prefix (a /64 unless configured), so one host cannot multiply its
+ * share by the 2^64 addresses of its /64; and every give undoes its take.
+ */
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "shim/quota.h"
+
+static struct sockaddr_storage	 ss;
+
+static const struct sockaddr *
+addr(const char *text)
+{
+	struct sockaddr_in	*v4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*v6 = (struct sockaddr_in6 *)&ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, text, &v4->sin_addr) == 1)
+		v4->sin_family = AF_INET;
+	else {
+		assert_int_equal(inet_pton(AF_INET6, text, &v6->sin6_addr), 1);
+		v6->sin6_family = AF_INET6;
+	}
+	return (const struct sockaddr *)&ss;
+}
+
+/* Take one connection for text's client, keyed with prefix. */
+static bool
+take(struct quota *q, const char *text, unsigned prefix, unsigned max)
+{
+	struct quota_key	 k;
+
+	quota_key(addr(text), prefix, &k);
+	return quota_take(q, &k, max);
+}
+
+static unsigned
+held(struct quota *q, const char *text, unsigned prefix)
+{
+	struct quota_key	 k;
+
+	quota_key(addr(text), prefix, &k);
+	return quota_held(q, &k);
+}
+
+static void
+test_one_ipv6_64_is_one_client(void **state)
+{
+	struct quota	*q = quota_new();
+
+	(void)state;
+	/* two addresses of one /64 share the quota ... */
+	assert_true(take(q, "2001:db8:1:2::1", 64, 2));
+	assert_true(take(q, "2001:db8:1:2:ffff:ffff:ffff:ffff", 64, 2));
+	assert_false(take(q, "2001:db8:1:2:abcd::9", 64, 2));
+	assert_int_equal(held(q, "2001:db8:1:2::77", 64), 2);
+	/* ... the next /64 has its own */
+	assert_true(take(q, "2001:db8:1:3::1", 64, 2));
+	assert_int_equal(held(q, "2001:db8:1:3::1", 64), 1);
+	quota_free(q);
+}
+
+static void
+test_the_ipv6_prefix_is_configurable(void **state)
+{
+	struct quota	*q = quota_new();
+
+	(void)state;
+	/* a /56: the two /64s above are one client, the next /56 is not */
+	assert_true(take(q, "2001:db8:1:2::1", 56, 2));
+	assert_true(take(q, "2001:db8:1:3::1", 56, 2));
+	assert_false(take(q, "2001:db8:1:ff::1", 56, 2));
+	assert_true(take(q, "2001:db8:1:100::1", 56, 2));
+	/* a prefix off a byte boundary: /60 */
+	assert_true(take(q, "2001:db8:2:10::1", 60, 1));
+	assert_false(take(q, "2001:db8:2:1f::1", 60, 1));
+	assert_true(take(q, "2001:db8:2:20::1", 60, 1));
+	/* /128: every address alone, as before */
+	assert_true(take(q, "2001:db8:3::1", 128, 1));
+	assert_true(take(q, "2001:db8:3::2", 128, 1));
+	assert_false(take(q, "2001:db8:3::1", 128, 1));
+	quota_free(q);
+}
+
+static void
+test_ipv4_is_counted_per_address_whatever_the_prefix(void **state)
+{
+	struct quota	*q = quota_new();
+
+	(void)state;
+	assert_true(take(q, "192.0.2.1", 64, 1));
+	assert_false(take(q, "192.0.2.1", 64, 1));
+	assert_true(take(q, "192.0.2.2", 64, 1));	/* its neighbour */
+	/* IPv4-mapped IPv6 is the IPv4 address, never cut to a prefix */
+	assert_false(take(q, "::ffff:192.0.2.1", 64, 1));
+	assert_true(take(q, "::ffff:192.0.2.3", 1, 1));
+	assert_false(take(q, "::ffff:192.0.2.3", 1, 1));
+	assert_true(take(q, "192.0.2.4", 1, 1));
+	quota_free(q);
+}
+
+static void
+test_every_give_undoes_its_take(void **state)
+{
+	struct quota		*q = quota_new();
+	struct quota_key	 a, b;
+
+	(void)state;
+	quota_key(addr("2001:db8::1"), 64, &a);
+	quota_key(addr("2001:db8::2"), 64, &b);
+	assert_true(quota_take(q, &a, 2));
+	assert_true(quota_take(q, &b, 2));
+	assert_false(quota_take(q, &a, 2));
+	quota_give(q, &a);
+	assert_int_equal(quota_held(q, &b), 1);
+	quota_give(q, &b);
+	assert_int_equal(quota_held(q, &a), 0);
+	assert_true(quota_take(q, &a, 2));
+	quota_give(q, &a);
+	quota_free(q);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_one_ipv6_64_is_one_client),
+		cmocka_unit_test(test_the_ipv6_prefix_is_configurable),
+		cmocka_unit_test(
+		    test_ipv4_is_counted_per_address_whatever_the_prefix),
+		cmocka_unit_test(test_every_give_undoes_its_take),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
