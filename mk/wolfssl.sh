@@ -1,19 +1,27 @@
 #!/bin/sh
-# Build pinshim's own wolfSSL, once: Debian's wolfssl source package (so
-# Debian's security patches come along; the archive signature is checked
-# by apt), plus one speed patch of pinshim's (mk/wolfssl-forcezero.patch),
-# configured lean and accelerated for the target, installed as a static
-# library under PREFIX.
+# Build pinshim's own wolfSSL, once: the wolfssl source package of Debian's
+# newest release (release= below, with its security archive, so Debian's
+# security patches come along; apt checks the archive's signature against
+# Debian's keyring), plus one speed patch of pinshim's
+# (mk/wolfssl-forcezero.patch), configured lean and accelerated for the
+# target, installed as a static library under PREFIX.
 #   mk/wolfssl.sh PREFIX [CC]
 # WOLFSSL_SRC=DIR uses an unpacked source tree instead of fetching one.
-# Fetching never touches the system's apt configuration: a private sources
-# list, lists and cache under PREFIX.src/.
+# The archive is the one this machine's apt configuration uses for Debian
+# (a local mirror stays in use); fetching never touches that
+# configuration: a private sources list, lists and cache under PREFIX.src/.
+# A tree fetched for another release is fetched and built afresh.
 set -eu
 prefix=$1
 cc=${2:-cc}
 work=$prefix.src
 here=$(cd "$(dirname "$0")" && pwd)
 src=${WOLFSSL_SRC:-$work/wolfssl}
+# Debian 13: wolfSSL 5.7.2 with Debian's security fixes (Debian 12's 5.5.4
+# lacks later advisories' fixes; the README has the table). A new
+# release here, or a tree fetched by an older script, starts afresh.
+release=trixie
+key=/usr/share/keyrings/debian-archive-keyring.gpg
 
 # The downloaded source package, unpacked into a fresh tree. apt checked
 # the archive's signature and the files' hashes; the uploader's inline
@@ -24,29 +32,76 @@ unpack() {
 	dpkg-source -x "$work"/wolfssl_*.dsc "$src" >"$work/dpkg-source.log" 2>&1
 }
 
+# Debian's archive and its security archive as this machine's apt
+# configuration names them (sources.list, sources.list.d/, one-line or
+# deb822): the sites serving SUITE-security main and SUITE main, whatever
+# SUITE the machine runs. Two lines, the archive first; none if apt names
+# no such pair. Any mirror will do: apt checks what it serves against
+# $key.
+archives() {
+	# shellcheck disable=SC2016
+	apt-get indextargets --no-release-info \
+	    --format '$(RELEASE) $(COMPONENT) $(SITE)' | awk '
+	$2 == "main" && !($1 in site) { site[$1] = $3; order[n++] = $1 }
+	END {
+		for (i = 0; i < n; i++) {
+			s = order[i]
+			if (s !~ /-security$/)
+				continue
+			base = substr(s, 1, length(s) - length("-security"))
+			if (base in site) {
+				print site[base]
+				print site[s]
+				exit
+			}
+		}
+	}'
+}
+
+# Called as "if ! fetch", where set -e does not apply: each step says
+# itself that a failure ends it, and the release is recorded last.
 fetch() {
-	mkdir -p "$work/lists/partial" "$work/archives/partial" "$work/etc"
-	cat > "$work/etc/sources.list" <<LIST
-deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main
-deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security bookworm-security main
+	sites=$(archives) || return 1
+	if [ "$(echo "$sites" | wc -w)" -ne 2 ]; then
+		echo "mk/wolfssl.sh: the apt configuration names no Debian" \
+		    "archive with its security archive (SUITE main and" \
+		    "SUITE-security main)" >&2
+		return 1
+	fi
+	main=$(echo "$sites" | sed -n 1p)
+	security=$(echo "$sites" | sed -n 2p)
+	echo "mk/wolfssl.sh: fetching wolfssl from Debian $release" \
+	    "($main, $security)"
+	rm -rf "$work"
+	mkdir -p "$work/lists/partial" "$work/archives/partial" \
+	    "$work/etc" || return 1
+	cat > "$work/etc/sources.list" <<LIST || return 1
+deb-src [signed-by=$key] $main $release main
+deb-src [signed-by=$key] $security $release-security main
 LIST
 	set -- -o Dir::Etc::SourceList="$work/etc/sources.list" \
 	    -o Dir::Etc::SourceParts=/dev/null \
 	    -o Dir::State::Lists="$work/lists" \
 	    -o Dir::Cache::Archives="$work/archives" \
 	    -o APT::Sandbox::User=root
-	apt-get "$@" -qq update
-	(cd "$work" && apt-get "$@" -qq source --download-only wolfssl)
-	unpack
+	apt-get "$@" -qq update || return 1
+	(cd "$work" && apt-get "$@" -qq source --download-only wolfssl) ||
+	    return 1
+	unpack || return 1
+	echo "$release" >"$work/release"
 }
 
-if [ ! -f "$src/configure.ac" ]; then
-	echo "mk/wolfssl.sh: fetching Debian's wolfssl source package"
+if [ -z "${WOLFSSL_SRC:-}" ] &&
+    { [ ! -f "$src/configure.ac" ] ||
+      [ "$(cat "$work/release" 2>/dev/null)" != "$release" ]; }; then
 	if ! fetch; then
-		echo "mk/wolfssl.sh: cannot fetch the wolfssl source package;" \
+		echo "mk/wolfssl.sh: cannot fetch wolfssl from Debian $release;" \
 		    "build against the system's wolfSSL with: make WOLFSSL=system" >&2
 		exit 1
 	fi
+elif [ ! -f "$src/configure.ac" ]; then
+	echo "mk/wolfssl.sh: WOLFSSL_SRC=$src holds no wolfSSL source tree" >&2
+	exit 1
 fi
 
 # What pinshim uses, and nothing else (see the README for each flag).
@@ -76,7 +131,8 @@ fi
 # pinshim's one change to wolfSSL (the patch says why). The tree records
 # which version of the patch it carries; one patched by another version
 # (or half-patched) is unpacked afresh first, and a patch that does not
-# apply is refused before it touches a file.
+# apply exactly (no fuzz: ForceZero moved or changed) is refused before it
+# touches a file.
 patchfile=$here/wolfssl-forcezero.patch
 sum=$(sha256sum "$patchfile" | cut -d' ' -f1)
 stamp=$src/.pinshim-patch
@@ -89,21 +145,26 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
 		fi
 		unpack
 	fi
-	if ! patch -s -d "$src" -p1 --dry-run <"$patchfile" >/dev/null; then
+	if ! patch -s -F0 -d "$src" -p1 --dry-run <"$patchfile" >/dev/null; then
 		echo "mk/wolfssl.sh: $patchfile does not apply to $src" >&2
 		exit 1
 	fi
-	patch -s -d "$src" -p1 <"$patchfile"
+	patch -s -F0 -d "$src" -p1 <"$patchfile"
 	echo "$sum" >"$stamp"
 fi
 cd "$src"
 [ -x configure ] || ./autogen.sh >/dev/null 2>&1
 # a tree built before (WOLFSSL_SRC, another target) starts clean
 [ -f config.status ] && make -s distclean >/dev/null 2>&1
+# an option this wolfSSL does not know stops the build (autoconf would
+# only warn, and the feature would be missing)
 # shellcheck disable=SC2086
-./configure -q --prefix="$prefix" $host $flags CC="$cc" \
+./configure -q --enable-option-checking=fatal --prefix="$prefix" $host \
+    $flags CC="$cc" \
     CFLAGS="-O2 -g -ffunction-sections -fdata-sections $defines" >/dev/null
 make -s -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
+# no header of another version left behind in PREFIX
+rm -rf "$prefix/include/wolfssl"
 make -s install >/dev/null
 echo "mk/wolfssl.sh: wolfSSL $(sed -n 's/^#define LIBWOLFSSL_VERSION_STRING "\(.*\)"/\1/p' \
     "$prefix/include/wolfssl/version.h") for $target in $prefix"
