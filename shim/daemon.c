@@ -328,16 +328,19 @@ daemon_reload(struct server *srv)
 		return;
 	}
 	/* The keeper holds the CA and writes the state_dir it started with,
-	 * and takes feeds up to the max_size it started with. */
+	 * takes feeds up to the max_size it started with, and only those
+	 * the [feed] key set it started with leads to. */
 	if (keeper_needed(c) != (srv->keeper != NULL) ||
 	    (srv->keeper != NULL && (!same_str(c->ca_dir, srv->conf->ca_dir) ||
 	    !same_str(c->state_dir, srv->conf->state_dir) ||
 	    c->tofu_max != srv->conf->tofu_max ||
-	    c->feed.max_size > keeper_feed_max(srv->keeper)))) {
-		log_err("reload: [shim] state_dir, ca_dir, tofu_max or a "
-		    "larger [feed] max_size need a restart (the keeper holds "
-		    "what it started with); keeping the running "
-		    "configuration");
+	    c->feed.max_size > keeper_feed_max(srv->keeper) ||
+	    c->feed.present != srv->conf->feed.present ||
+	    !feed_keyset_same(&c->feed.keys, &srv->conf->feed.keys)))) {
+		log_err("reload: [shim] state_dir, ca_dir, tofu_max, a larger "
+		    "[feed] max_size, or another [feed] or key set need a "
+		    "restart (the keeper holds what it started with); keeping "
+		    "the running configuration");
 		conf_free(c);
 		return;
 	}
