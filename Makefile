@@ -157,7 +157,7 @@ SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
 		  shim/listener.c shim/quota.c shim/daemon.c shim/privdrop.c \
 		  shim/notify.c shim/metrics.c shim/status.c \
 		  shim/origdst.c shim/keeper.c shim/keeper_wire.c \
-		  shim/keeper_trust.c shim/sandbox.c \
+		  shim/keeper_trust.c shim/sandbox.c shim/tofusync.c \
 		  shim/cmd/cmd_pin.c shim/cmd/cmd_feed.c shim/cmd/cmd_ca.c \
 		  shim/cmd/cmd_status.c shim/cmd/cmd_tofu.c \
 		  shim/cmd/cmd_monitor.c shim/cmd/cmd_body.c \

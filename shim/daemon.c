@@ -43,6 +43,7 @@
 #include "shim/sandbox.h"
 #include "shim/server.h"
 #include "shim/status.h"
+#include "shim/tofusync.h"
 
 #define MINTED_CACHE	256	/* leaves the interception CA keeps */
 
@@ -290,6 +291,8 @@ daemon_prepare(struct server *srv, struct conf *conf, bool check,
 	}
 	if (srv->tofu != NULL && srv->keeper != NULL)
 		tofu_set_writer(srv->tofu, keeper_tofu, srv->keeper);
+	if (srv->tofu != NULL && !check)
+		srv->tofusync = tofusync_new(srv->base, srv->tofu);
 	return dns_open(srv, dns_flags, err, errsz);
 }
 
@@ -504,6 +507,7 @@ daemon_free(struct server *srv)
 	struct live	*lv;
 
 	status_free(srv->status);
+	tofusync_free(srv->tofusync);
 	tofu_free(srv->tofu);
 	report_free(srv->rep);
 	feedsync_stop(srv->feed);
