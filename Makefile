@@ -156,7 +156,8 @@ SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
 		  shim/remote/httpc.c \
 		  shim/listener.c shim/quota.c shim/daemon.c shim/privdrop.c \
 		  shim/notify.c shim/metrics.c shim/status.c \
-		  shim/origdst.c shim/keeper.c shim/keeper_wire.c shim/sandbox.c \
+		  shim/origdst.c shim/keeper.c shim/keeper_wire.c \
+		  shim/keeper_trust.c shim/sandbox.c shim/tofusync.c \
 		  shim/cmd/cmd_pin.c shim/cmd/cmd_feed.c shim/cmd/cmd_ca.c \
 		  shim/cmd/cmd_status.c shim/cmd/cmd_tofu.c \
 		  shim/cmd/cmd_monitor.c shim/cmd/cmd_body.c \
@@ -185,7 +186,8 @@ test_clienthello_SRCS = base/cursor.c shim/conn/clienthello.c
 # test_unixsock includes base/unixsock.c itself, with a hook in it
 test_unixsock_SRCS = base/file.c base/mem.c
 test_keeper_SRCS = $(PINS_DEPS) $(TLS_SRCS) base/log.c shim/keeper.c \
-		  shim/keeper_wire.c shim/sandbox.c shim/privdrop.c
+		  shim/keeper_wire.c shim/keeper_trust.c shim/sandbox.c \
+		  shim/privdrop.c
 test_quota_SRCS	= base/mem.c shim/quota.c
 UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed test_tofu test_ca \
 		  test_base test_http1 test_relay test_clienthello test_keeper \

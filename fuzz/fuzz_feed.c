@@ -1,8 +1,8 @@
 /*
  * fuzz_feed.c - the signed feed file: the block and signature-line split,
  * the proof under a fixed key set (must never accept: no key made these
- * bytes), and the key-set and body parsers on the same bytes as if they
- * had been signed.
+ * bytes, as a feed nor as the chain the keeper would persist), and the
+ * key-set and body parsers on the same bytes as if they had been signed.
  */
 #include "fuzz/fuzz.h"
 #include "pins/feed_keys.h"
@@ -15,7 +15,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    .sign = { .keys = { { 4, 5, 6 } }, .n = 1, .threshold = 1 } };
 	static struct feed_blocks	 bl;
 	struct feed_proof		 p;
-	struct feed_keyset		 parsed;
+	struct feed_keyset		 parsed, to;
 	const char			*why;
 	struct feed_body		*b;
 	size_t				 i;
@@ -31,6 +31,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* no key made these: nothing may be proven */
 		INVARIANT(!feed_prove("fuzz", (const char *)data, size, &ks,
 		    true, &p, null));
+		INVARIANT(!feed_chain_forward("fuzz", (const char *)data, size,
+		    &ks, &to, null));
 	}
 	if (feed_keyset_parse("fuzz", (const char *)data, size, &parsed,
 	    null))

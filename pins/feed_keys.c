@@ -15,14 +15,22 @@
  * A key-set update is parsed before its signatures are checked, but only
  * its version is used before: to skip history without verifying it.
  *
+ * A device never goes back: the keeper persists only a chain that ends at
+ * the set trusted or after it (feed_chain_forward), and records the last
+ * set trusted in pins.keyset, so a lost or damaged chain cannot return it
+ * to the configured set (feed_keyset_behind).
+ *
  * Must never: use a key or threshold from an update before the root
  * threshold of the set it follows has signed it, accept an update that
- * skips a version, or count one key twice towards a threshold.
+ * skips a version, count one key twice towards a threshold, or call a set
+ * older than the floor, or a branch beside it, current.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/file.h"
 #include "base/list.h"
 #include "base/mem.h"
 #include "pins/feed_keys.h"
@@ -139,6 +147,28 @@ feed_keyset_check(const struct feed_keyset *ks)
 	return NULL;
 }
 
+static bool
+role_same(const struct feed_role *a, const struct feed_role *b)
+{
+	return a->n == b->n && a->threshold == b->threshold &&
+	    memcmp(a->keys, b->keys, a->n * FEED_KEY_LEN) == 0;
+}
+
+bool
+feed_keyset_same(const struct feed_keyset *a, const struct feed_keyset *b)
+{
+	return a->version == b->version && role_same(&a->root, &b->root) &&
+	    role_same(&a->sign, &b->sign);
+}
+
+bool
+feed_keyset_behind(const struct feed_keyset *ks,
+    const struct feed_keyset *floor)
+{
+	return ks->version < floor->version || (ks->version ==
+	    floor->version && !feed_keyset_same(ks, floor));
+}
+
 struct keyset_loader {
 	struct feed_keyset	*ks;
 	bool			 seen;
@@ -224,6 +254,25 @@ feed_keyset_format(const struct feed_keyset *ks, size_t *len)
 	role_format(f, "sign", &ks->sign);
 	fclose(f);
 	return out;
+}
+
+int
+feed_keyset_load(const char *dir, struct feed_keyset *ks, FILE *errs)
+{
+	char	 path[4096], *buf;
+	size_t	 len;
+	bool	 ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, FEED_KEYSET);
+	if ((buf = file_read(path, 64 * 1024, &len, NULL)) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		fprintf(errs, "%s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	ok = feed_keyset_parse(path, buf, len, ks, errs);
+	free(buf);
+	return ok ? 1 : -1;
 }
 
 /* Which of keys[0..n) signed b: a bit each. */
@@ -314,6 +363,7 @@ step(const char *name, size_t k, const char *buf, const struct feed_block *b,
 	snprintf(label, sizeof(label), "%s (key-set update %zu)", name, k + 1);
 	if (!feed_keyset_parse(label, buf + b->off, b->len, &next, errs))
 		return false;
+	p->end = next;
 	if (next.version <= cur->version)
 		return true;			/* history */
 	if (next.version != cur->version + 1) {
@@ -388,6 +438,65 @@ feed_prove(const char *name, const char *buf, size_t len,
 out:
 	free(bl);
 	return ok;
+}
+
+bool
+feed_chain_forward(const char *name, const char *buf, size_t len,
+    const struct feed_keyset *trusted, struct feed_keyset *to, FILE *errs)
+{
+	struct feed_proof	*p = xcalloc(1, sizeof(*p));
+	bool			 ok = false;
+
+	if (!feed_prove(name, buf, len, trusted, false, p, errs))
+		goto out;
+	/* its last update must be the set it proves to: one before it (a
+	 * chain older than the trusted set is all history), or another of
+	 * the same version (a branch), would be a step back */
+	if (p->end.version < p->keys.version)
+		fprintf(errs, "%s: ends at key set %lu, before key set %lu, "
+		    "trusted already: a key set never goes back\n", name,
+		    p->end.version, p->keys.version);
+	else if (!feed_keyset_same(&p->end, &p->keys))
+		fprintf(errs, "%s: ends at another key set %lu than the one "
+		    "trusted (a branch)\n", name, p->end.version);
+	else {
+		*to = p->keys;
+		ok = true;
+	}
+out:
+	free(p);
+	return ok;
+}
+
+int
+feed_chain_load(const char *dir, const struct feed_keyset *configured,
+    struct feed_keyset *keys, char **chain, size_t *len, FILE *errs)
+{
+	struct feed_proof	*p;
+	char			 path[4096], *buf;
+	int			 rc = -1;
+
+	*keys = *configured;
+	*chain = NULL;
+	*len = 0;
+	snprintf(path, sizeof(path), "%s/%s", dir, FEED_KEYS);
+	if ((buf = file_read(path, FEED_CHAIN_MAX, len, NULL)) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		fprintf(errs, "%s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	p = xcalloc(1, sizeof(*p));
+	if (feed_prove(path, buf, *len, configured, false, p, errs)) {
+		*keys = p->keys;
+		*chain = buf;
+		buf = NULL;
+		rc = 1;
+	} else
+		*len = 0;
+	free(p);
+	free(buf);
+	return rc;
 }
 
 struct feed_body *

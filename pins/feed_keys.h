@@ -3,7 +3,8 @@
  * of Ed25519 keys and a threshold: root (signs key-set updates, and must
  * also sign any feed that weakens pinning) and sign (the everyday feed
  * key). What a signed file (feed_file.h) proves under a trusted key set,
- * and the proven feed body.
+ * the proven feed body, and the rules that keep a device from ever
+ * trusting an older key set again.
  */
 #ifndef PINSHIM_PINS_FEED_KEYS_H
 #define PINSHIM_PINS_FEED_KEYS_H
@@ -28,6 +29,13 @@ struct feed_keyset {
 	struct feed_role sign;
 };
 
+/* In state_dir: the key-set updates trusted (written for the worker by the
+ * keeper, shim/keeper.h), and the last key set trusted, which only the
+ * keeper writes, and only ever raises. */
+#define FEED_KEYS	"pins.keys"
+#define FEED_KEYSET	"pins.keyset"
+#define FEED_CHAIN_MAX	(64 * 1024)	/* 32 updates of 8+8 keys */
+
 /* NULL if usable; else why not (thresholds in 1..n, no key twice in a
  * role, no two keys with one key id). */
 const char	*feed_keyset_check(const struct feed_keyset *);
@@ -36,6 +44,16 @@ bool		 feed_keyset_parse(const char *name, const char *body,
 		    size_t len, struct feed_keyset *, FILE *errs);
 /* ks as a [keys] body, malloc'd and NUL-terminated. */
 char		*feed_keyset_format(const struct feed_keyset *, size_t *len);
+bool		 feed_keyset_same(const struct feed_keyset *,
+		    const struct feed_keyset *);
+/* Whether a device that trusted floor would go back by trusting ks: ks is
+ * older, or as old and another set (a branch). */
+bool		 feed_keyset_behind(const struct feed_keyset *ks,
+		    const struct feed_keyset *floor);
+/* dir/pins.keyset into *ks: 1, 0 when there is none, -1 when it cannot be
+ * read or is not a key set (the reason on errs). */
+int		 feed_keyset_load(const char *dir, struct feed_keyset *ks,
+		    FILE *errs);
 /* ini parser: a list of ed25519:BASE64 keys into a struct feed_role. */
 bool		 feed_role_keys_value(struct ini *, const char *, void *,
 		    const char **);
@@ -55,6 +73,8 @@ struct feed_proof {
 	struct feed_keyset keys;	/* the set the file's updates end at */
 	size_t		 nupdates;	/* updates newer than the trusted set */
 	struct feed_span applied[FEED_BLOCKS_MAX]; /* their bytes, signed */
+	struct feed_keyset end;		/* the file's last update as written
+					 * (history too); version 0: none */
 	bool		 sign_rotated;	/* no trusted signing key is left */
 	struct feed_span body;		/* the feed block's body */
 	size_t		 sign_have;	/* signers of it in each role */
@@ -72,6 +92,22 @@ struct feed_proof {
 bool		 feed_prove(const char *name, const char *buf, size_t len,
 		    const struct feed_keyset *trusted, bool feed,
 		    struct feed_proof *, FILE *errs);
+/* Whether buf may be persisted as the chain (pins.keys) of a device that
+ * trusts `trusted`: it proves under it (feed false) and its last update is
+ * the set it proves to, so it ends at trusted or after it, never before,
+ * never on a branch. The set it ends at into *to. False with "NAME:
+ * reason" on errs. */
+bool		 feed_chain_forward(const char *name, const char *buf,
+		    size_t len, const struct feed_keyset *trusted,
+		    struct feed_keyset *to, FILE *errs);
+/* dir/pins.keys proven under configured: 1 with the set it ends at in
+ * *keys and the file in *chain (malloc'd, *len bytes); 0 when there is
+ * none; -1 when it cannot be read or does not prove (the reason on errs).
+ * Unless 1, *keys is configured and *chain NULL. */
+int		 feed_chain_load(const char *dir,
+		    const struct feed_keyset *configured,
+		    struct feed_keyset *keys, char **chain, size_t *len,
+		    FILE *errs);
 /* feed_prove, then parse the proven body. NULL with the reason on errs. */
 struct feed_body *feed_open(const char *name, const char *buf, size_t len,
 		    const struct feed_keyset *trusted, FILE *errs,

@@ -449,6 +449,16 @@ tofu_count(const struct tofu *t)
 	return t->n;
 }
 
+size_t
+tofu_pending(const struct tofu *t)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < t->n; i++)
+		n += t->s[i].dirty;
+	return n;
+}
+
 const struct tofu_entry *
 tofu_at(const struct tofu *t, size_t i)
 {

@@ -58,6 +58,9 @@ int		 tofu_put(struct tofu *, const char *host, const struct pin *leaf,
 /* 1 forgotten, 0 not there, -1 the file could not be written. */
 int		 tofu_forget(struct tofu *, const char *host);
 size_t		 tofu_count(const struct tofu *);
+/* Entries held in memory only: their write failed (the disk full or
+ * read-only, the lock busy); tofu_refresh writes them again. */
+size_t		 tofu_pending(const struct tofu *);
 const struct tofu_entry *tofu_at(const struct tofu *, size_t i);
 
 #endif

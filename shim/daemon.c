@@ -43,6 +43,7 @@
 #include "shim/sandbox.h"
 #include "shim/server.h"
 #include "shim/status.h"
+#include "shim/tofusync.h"
 
 #define MINTED_CACHE	256	/* leaves the interception CA keeps */
 
@@ -301,6 +302,8 @@ daemon_prepare(struct server *srv, struct conf *conf, bool check,
 	}
 	if (srv->tofu != NULL && srv->keeper != NULL)
 		tofu_set_writer(srv->tofu, keeper_tofu, srv->keeper);
+	if (srv->tofu != NULL && !check)
+		srv->tofusync = tofusync_new(srv->base, srv->tofu);
 	return dns_open(srv, dns_flags, err, errsz);
 }
 
@@ -339,16 +342,19 @@ daemon_reload(struct server *srv)
 		return;
 	}
 	/* The keeper holds the CA and writes the state_dir it started with,
-	 * and takes feeds up to the max_size it started with. */
+	 * takes feeds up to the max_size it started with, and only those
+	 * the [feed] key set it started with leads to. */
 	if (keeper_needed(c) != (srv->keeper != NULL) ||
 	    (srv->keeper != NULL && (!same_str(c->ca_dir, srv->conf->ca_dir) ||
 	    !same_str(c->state_dir, srv->conf->state_dir) ||
 	    c->tofu_max != srv->conf->tofu_max ||
-	    c->feed.max_size > keeper_feed_max(srv->keeper)))) {
-		log_err("reload: [shim] state_dir, ca_dir, tofu_max or a "
-		    "larger [feed] max_size need a restart (the keeper holds "
-		    "what it started with); keeping the running "
-		    "configuration");
+	    c->feed.max_size > keeper_feed_max(srv->keeper) ||
+	    c->feed.present != srv->conf->feed.present ||
+	    !feed_keyset_same(&c->feed.keys, &srv->conf->feed.keys)))) {
+		log_err("reload: [shim] state_dir, ca_dir, tofu_max, a larger "
+		    "[feed] max_size, or another [feed] or key set need a "
+		    "restart (the keeper holds what it started with); keeping "
+		    "the running configuration");
 		conf_free(c);
 		return;
 	}
@@ -512,6 +518,7 @@ daemon_free(struct server *srv)
 	struct live	*lv;
 
 	status_free(srv->status);
+	tofusync_free(srv->tofusync);
 	tofu_free(srv->tofu);
 	report_free(srv->rep);
 	feedsync_stop(srv->feed);

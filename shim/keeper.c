@@ -8,8 +8,10 @@
  * worker cannot ptrace it or read its memory even as the same user), and
  * answers one frame at a time: a mint when the name is a valid host name
  * or address literal, the key a P-256 point, and the rate bucket has a
- * token; a save only to the four files of enum keeper_file, bounded; a
- * TOFU entry only for a host it has none for (or with the same issuer).
+ * token; a save only to the four files of enum keeper_file, bounded, the
+ * feed and the key-set chain only if they keep trust where it is or move
+ * it on (keeper_trust.c); a TOFU entry only for a host it has none for (or
+ * with the same issuer, where the host's rule allows a new leaf).
  * Every signature is logged. It exits when the worker's end closes.
  *
  * Must never: sign for a name or key it did not check, write outside
@@ -41,6 +43,7 @@
 #include "conf/conf.h"
 #include "pins/tofu.h"
 #include "shim/keeper.h"
+#include "shim/keeper_trust.h"
 #include "shim/privdrop.h"
 #include "shim/sandbox.h"
 #include "shim/server.h"
@@ -57,6 +60,7 @@ struct keeper_state {
 	char			*state_dir;	/* owned; NULL: none */
 	size_t			 tofu_max;
 	struct tofu		*tofu;		/* owned; opened on first use */
+	struct keeper_trust	*trust;		/* owned; NULL: no state_dir */
 	size_t			 feed_max;
 	double			 tokens, last;	/* the mint bucket */
 	unsigned long		 signed_, refused;
@@ -79,6 +83,8 @@ keeper_state_new(const struct conf *c, char *err, size_t errsz)
 	if (ks->state_dir != NULL && state_clean_temps(ks->state_dir) > 0)
 		log_info("keeper: removed temporary files an interrupted write "
 		    "left in %s", ks->state_dir);
+	if (ks->state_dir != NULL)
+		ks->trust = keeper_trust_new(c);
 	ks->tofu_max = c->tofu_max;
 	ks->feed_max = c->feed.max_size;
 	ks->tokens = KEEPER_MINT_BURST;
@@ -93,6 +99,7 @@ keeper_state_free(struct keeper_state *ks)
 		return;
 	tls_ca_key_free(ks->key);
 	tofu_free(ks->tofu);
+	keeper_trust_free(ks->trust);
 	free(ks->state_dir);
 	free(ks);
 }
@@ -222,7 +229,7 @@ answer_save(struct keeper_state *ks, const struct keeper_msg *m,
     uint8_t *out, size_t sz)
 {
 	const char	*name = keeper_file_name(m->file), *why;
-	char		 line[SMALL_MAX + 1];
+	char		 line[SMALL_MAX + 1], text[KEEPER_TEXT_MAX];
 	int64_t		 when = 0;
 	size_t		 max = m->file == KEEPER_FILE_FEED ? ks->feed_max :
 			    m->file == KEEPER_FILE_KEYS ? KEYS_MAX : SMALL_MAX;
@@ -235,7 +242,14 @@ answer_save(struct keeper_state *ks, const struct keeper_msg *m,
 		    "%zu", name, m->len, max);
 	if (small_bad(m, line, &when, &why))
 		return refuse(ks, m, EINVAL, out, sz, "save %s: %s", name, why);
-	if (file_replace(ks->state_dir, name, (const char *)m->data,
+	/* the feed and the chain: only what keeps trust where it is, or
+	 * moves it on (keeper_trust.c) */
+	if ((m->file == KEEPER_FILE_FEED || m->file == KEEPER_FILE_KEYS) &&
+	    keeper_trust_save(ks->trust, m->file, m->data, m->len, text,
+	    sizeof(text)) == -1)
+		return refuse(ks, m, errno, out, sz, "%s", text);
+	if (m->file != KEEPER_FILE_FEED && m->file != KEEPER_FILE_KEYS &&
+	    file_replace(ks->state_dir, name, (const char *)m->data,
 	    m->len) == -1)
 		return refuse(ks, m, errno, out, sz, "save %s/%s: %s",
 		    ks->state_dir, name, strerror(errno));
@@ -252,18 +266,18 @@ answer_save(struct keeper_state *ks, const struct keeper_msg *m,
 }
 
 /* A first use is recorded; an entry already there is replaced only by a
- * request that names its leaf (compare and swap: the worker saw it) and
- * carries the same issuer (tofu_accept_issuer's case), so a worker cannot
- * swap a known host's pins for an attacker's, nor pass a rotation off as
- * a first use. */
+ * request that names its leaf (compare and swap: the worker saw it),
+ * carries the same issuer, and is for a host whose rule takes a new leaf
+ * from it (tofu_accept_issuer, or the leaf attested by observed), so a
+ * worker cannot swap a known host's pins for an attacker's, nor pass a
+ * rotation off as a first use. */
 static size_t
 answer_tofu(struct keeper_state *ks, const struct keeper_msg *m,
     uint8_t *out, size_t sz)
 {
 	const struct tofu_entry	*e;
 	const char		*why;
-
-	char			 canon[HOST_MAX + 1];
+	char			 canon[HOST_MAX + 1], text[KEEPER_TEXT_MAX];
 
 	if (ks->state_dir == NULL)
 		return refuse(ks, m, EINVAL, out, sz, "tofu: no state_dir");
@@ -289,6 +303,12 @@ answer_tofu(struct keeper_state *ks, const struct keeper_msg *m,
 	    memcmp(e->issuer.hash, m->issuer.hash, PIN_HASH_LEN) != 0))
 		return refuse(ks, m, EEXIST, out, sz, "tofu %s: would replace "
 		    "its pins with another issuer's", m->host);
+	/* the same issuer is not enough: the host's rule must say so, or
+	 * the worker could rotate any known host to a leaf of its choice */
+	if (e != NULL && !keeper_trust_swap_ok(ks->trust, m->host, &m->leaf,
+	    text, sizeof(text)))
+		return refuse(ks, m, EEXIST, out, sz, "tofu %s: would replace "
+		    "its leaf, but %s", m->host, text);
 	/* the time is the keeper's own: the worker's is not evidence */
 	if (tofu_put(ks->tofu, m->host, &m->leaf, m->has_issuer ? &m->issuer :
 	    NULL, clock_now(), &why) == -1)
@@ -852,7 +872,7 @@ state_clean_temps(const char *dir)
 
 	for (f = 1; f < KEEPER_FILE_N; f++)
 		n += file_clean_temps(dir, keeper_file_name(f));
-	return n;
+	return n + file_clean_temps(dir, FEED_KEYSET);
 }
 
 void

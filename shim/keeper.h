@@ -30,6 +30,7 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
+#include "pins/feed_keys.h"
 #include "pins/host.h"
 #include "pins/pin.h"
 #include "tls/tls.h"
@@ -44,10 +45,11 @@ enum keeper_type {
 };
 
 /* The files in state_dir the keeper writes for the worker: no others
- * (with base/clock.h's CLOCK_FILE and pins/tofu.h's TOFU_FILE). */
+ * (with base/clock.h's CLOCK_FILE, pins/tofu.h's TOFU_FILE, and
+ * pins/feed_keys.h's FEED_KEYS; its FEED_KEYSET the keeper writes on its
+ * own account, never on request). */
 #define FEED_CACHE	"pins.feed"
 #define FEED_FLOOR	"pins.version"	/* survives a dropped feed */
-#define FEED_KEYS	"pins.keys"	/* key-set updates trusted */
 
 enum keeper_file {
 	KEEPER_FILE_FEED = 1,		/* pins.feed */

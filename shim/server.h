@@ -57,6 +57,7 @@ struct server {
 	struct reporter		*rep;		/* owned */
 	struct status		*status;	/* owned; NULL: no [shim] status */
 	struct tofu		*tofu;		/* owned; NULL without state_dir */
+	struct tofusync		*tofusync;	/* owned; with tofu, under run */
 	time_t			 started;	/* wall clock, for /metrics */
 	struct listener		*listeners;	/* owned */
 	size_t			 nlisteners;

@@ -57,6 +57,7 @@
 #include "shim/remote/report.h"
 #include "shim/server.h"
 #include "shim/status.h"
+#include "shim/tofusync.h"
 #include "shim/version.h"
 
 #define STATUS_DEADLINE		5	/* seconds per connection, in all */
@@ -361,6 +362,18 @@ render_metrics(struct status *st, struct evbuffer *b)
 		    "name) or too many waited.");
 		evbuffer_add_printf(b, "pinshim_mint_refusals_total %lu\n",
 		    keeper_unminted(srv->keeper));
+	}
+	if (srv->tofu != NULL) {
+		head(b, "pinshim_tofu_pending_writes", "gauge", "TOFU pins "
+		    "held in memory only: their write to state_dir failed and "
+		    "is retried.");
+		evbuffer_add_printf(b, "pinshim_tofu_pending_writes %zu\n",
+		    tofusync_pending(srv->tofusync));
+		head(b, "pinshim_tofu_write_retries_total", "counter",
+		    "Background attempts to write TOFU pins held in memory "
+		    "only.");
+		evbuffer_add_printf(b, "pinshim_tofu_write_retries_total "
+		    "%llu\n", tofusync_retries(srv->tofusync));
 	}
 }
 

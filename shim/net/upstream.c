@@ -33,6 +33,7 @@
 #include "shim/metrics.h"
 #include "shim/net/upstream.h"
 #include "shim/server.h"
+#include "shim/tofusync.h"
 
 enum up_state { ST_BLOCKED, ST_RESOLVE, ST_CONNECT, ST_HANDSHAKE, ST_DONE };
 
@@ -428,8 +429,10 @@ up_handshake(evutil_socket_t fd, short what, void *arg)
 	metrics_handshake((double)(end.tv_sec - u->hs_start.tv_sec) +
 	    (double)(end.tv_nsec - u->hs_start.tv_nsec) / 1e9);
 	tls_verdict(u->ssl, u->tls, &u->chk, ret, err, &u->res.tv);
-	if (u->res.tv.pass && u->chk.policy == POLICY_TOFU)
+	if (u->res.tv.pass && u->chk.policy == POLICY_TOFU) {
 		tofu_decide(u, &u->res.tv);
+		tofusync_kick(u->srv->tofusync);  /* a pin it could not write */
+	}
 	snprintf(u->res.detail, sizeof(u->res.detail), "%s", u->res.tv.detail);
 	if (u->res.tv.pass) {
 		u->res.would_refuse = u->res.tv.would_refuse;

@@ -28,7 +28,8 @@
  *
  * Must never: put a feed in force before it is persisted, accept one that
  * is unsigned, older than the highest version accepted, or expired, trust
- * a key set older than one it trusted, or persist a time no signed feed
+ * a key set older than one it trusted (pins.keyset, which the keeper
+ * keeps, says which it last trusted), or persist a time no signed feed
  * attests.
  */
 #include <errno.h>
@@ -70,6 +71,8 @@ struct feedsync {
 	bool			 floor_dirty;	/* not yet in FEED_FLOOR */
 	bool			 keys_dirty;	/* chain not yet in FEED_KEYS */
 	struct feed_keyset	 keys;		/* trusted now */
+	struct feed_keyset	 keyfloor;	/* pins.keyset; version 0: none */
+	bool			 chain_lost;	/* keys from keyfloor, no chain */
 	char			*chain;		/* the updates to it; owned */
 	size_t			 chainlen;
 	time_t			 clock_saved;	/* latest known time on disk */
@@ -245,15 +248,12 @@ clock_from_feed(struct feedsync *fs, const struct feed_body *c,
 	fs->clock_vouched = true;
 }
 
-/* Trust the key set a proven file moved to: the updates go on the end of
- * the chain, written by trust_persist. */
+/* The updates a proof applied, on the end of the chain. */
 static void
-keys_advance(struct feedsync *fs, const char *buf, const struct feed_proof *p)
+chain_append(struct feedsync *fs, const char *buf, const struct feed_proof *p)
 {
 	size_t	 i, len = fs->chainlen;
 
-	if (p->nupdates == 0)
-		return;
 	for (i = 0; i < p->nupdates; i++)
 		len += p->applied[i].len;
 	fs->chain = xreallocarray(fs->chain, len, 1);
@@ -263,12 +263,51 @@ keys_advance(struct feedsync *fs, const char *buf, const struct feed_proof *p)
 		fs->chainlen += p->applied[i].len;
 	}
 	fs->keys_dirty = true;
+}
+
+/* Trust the key set a proven file moved to: the updates go on the end of
+ * the chain, written by trust_persist. */
+static void
+keys_advance(struct feedsync *fs, const char *buf, const struct feed_proof *p)
+{
+	if (p->nupdates == 0)
+		return;
+	chain_append(fs, buf, p);
 	log_warn("feed: key set %lu -> %lu: %zu root key(s), threshold %lu; "
 	    "%zu signing key(s), threshold %lu%s", fs->keys.version,
 	    p->keys.version, p->keys.root.n, p->keys.root.threshold,
 	    p->keys.sign.n, p->keys.sign.threshold, p->sign_rotated ?
 	    "; the signing role was replaced: version floor reset" : "");
 	fs->keys = p->keys;
+}
+
+/* On the last set trusted without the chain to it (keys_guard): a file
+ * whose updates lead from the configured set to exactly the set trusted
+ * now gives pins.keys its chain back. */
+static void
+chain_repair(struct feedsync *fs, const char *buf, size_t len)
+{
+	struct feed_proof	*p;
+	struct reason		 r;
+
+	if (!fs->chain_lost)
+		return;
+	p = xcalloc(1, sizeof(*p));
+	if (feed_prove("repair", buf, len, &fs->srv->conf->feed.keys, true, p,
+	    reason_open(&r)) && p->nupdates > 0 &&
+	    feed_keyset_same(&p->keys, &fs->keys)) {
+		free(fs->chain);
+		fs->chain = NULL;
+		fs->chainlen = 0;
+		chain_append(fs, buf, p);
+		fs->chain_lost = false;
+		log_info("feed: the chain to key set %lu is whole again (%zu "
+		    "update(s)), for %s/%s", fs->keys.version, p->nupdates,
+		    fs->srv->conf->state_dir, FEED_KEYS);
+	}
+	fclose(r.f);
+	free(r.text);
+	free(p);
 }
 
 /* The floor a proven file is judged against: none once the signing role
@@ -355,6 +394,7 @@ feed_consider(struct feedsync *fs, const char *src, const char *buf,
 		return FEED_REJECTED;
 	}
 	keys_advance(fs, buf, &p);
+	chain_repair(fs, buf, len);
 	clock_from_feed(fs, c, &p);
 	if (c->version > fs->floor || p.sign_rotated) {
 		fs->floor = c->version;
@@ -614,47 +654,36 @@ clock_persist(struct feedsync *fs)
 	fs->clock_saved = v;
 }
 
-#define KEYS_MAX_SIZE	(64 * 1024)	/* 32 updates of 8+8 keys */
-
 /* The key set trusted: the configured one, moved on by the persisted
- * updates. Updates that do not follow from the configured set (its keys
- * were changed in the INI) are dropped loudly: the configuration wins. */
+ * updates. Updates that do not follow from the configured set (pins.keys
+ * damaged, or its keys changed in the INI) are dropped loudly; what
+ * keys_guard then allows decides. */
 static void
 keys_load(struct feedsync *fs)
 {
 	const struct feed_keyset *conf = &fs->srv->conf->feed.keys;
-	struct feed_proof	 p;
 	struct reason		 r;
-	char			 path[4096], *buf;
 	const char		*why;
-	size_t			 len;
-	bool			 ok;
+	int			 rc;
 
-	fs->keys = *conf;
 	free(fs->chain);
-	fs->chain = NULL;
-	fs->chainlen = 0;
-	snprintf(path, sizeof(path), "%s/%s", fs->srv->conf->state_dir,
-	    FEED_KEYS);
-	if ((buf = file_read(path, KEYS_MAX_SIZE, &len, NULL)) == NULL) {
-		if (errno != ENOENT)
-			log_err("feed: %s: %s; trusting the configured key set "
-			    "%lu", path, strerror(errno), conf->version);
-		return;
-	}
-	ok = feed_prove(path, buf, len, conf, false, &p, reason_open(&r));
+	fs->chain_lost = false;
+	rc = feed_chain_load(fs->srv->conf->state_dir, conf, &fs->keys,
+	    &fs->chain, &fs->chainlen, reason_open(&r));
 	why = reason_line(&r);
-	if (!ok) {
-		log_err("feed: %s; trusting the configured key set %lu", why,
-		    conf->version);
-		free(r.text);
-		free(buf);
-		return;
-	}
+	if (rc == -1)
+		log_err("feed: %s; starting from the configured key set %lu",
+		    why, conf->version);
 	free(r.text);
-	fs->keys = p.keys;
-	fs->chain = buf;
-	fs->chainlen = len;
+	rc = feed_keyset_load(fs->srv->conf->state_dir, &fs->keyfloor,
+	    reason_open(&r));
+	why = reason_line(&r);
+	if (rc == -1)
+		log_err("feed: %s: the last key set trusted is not known",
+		    why);
+	free(r.text);
+	if (rc != 1)
+		fs->keyfloor.version = 0;
 	if (fs->keys.version != conf->version)
 		log_info("feed: key set %lu trusted (configured: %lu)",
 		    fs->keys.version, conf->version);
@@ -686,6 +715,31 @@ clock_vouch(struct feedsync *fs)
 	    fs->srv->conf->state_dir, CLOCK_FILE, a, b);
 }
 
+/* Never behind the last key set trusted (pins.keyset, which the keeper
+ * raises): a lost or damaged pins.keys, or an INI key set whose
+ * keys_version is not above it, leaves the device on that set, not on the
+ * INI's, where a retired root key would count again. Whether it moved. */
+static bool
+keys_guard(struct feedsync *fs)
+{
+	if (fs->keyfloor.version == 0 || !feed_keyset_behind(&fs->keys,
+	    &fs->keyfloor))
+		return false;
+	log_err("feed: key set %lu is behind key set %lu, trusted before "
+	    "(%s/%s): keeping key set %lu, an older one is never trusted "
+	    "again (to start over from the INI's, raise its keys_version "
+	    "above %lu)", fs->keys.version, fs->keyfloor.version,
+	    fs->srv->conf->state_dir, FEED_KEYSET, fs->keyfloor.version,
+	    fs->keyfloor.version);
+	fs->keys = fs->keyfloor;
+	free(fs->chain);
+	fs->chain = NULL;
+	fs->chainlen = 0;
+	fs->keys_dirty = false;
+	fs->chain_lost = true;
+	return true;
+}
+
 /* The cached feed, proven as a fetched one is (a crash between writing it
  * and writing the key set it moved to is repaired here), and not older
  * than the floor. */
@@ -711,6 +765,14 @@ load_cache(struct feedsync *fs)
 		return;
 	}
 	fs->current = feed_check(fs, path, buf, len, why, sizeof(why), &p);
+	if (fs->current != NULL && fs->keyfloor.version != 0 &&
+	    feed_keyset_behind(&p.keys, &fs->keyfloor)) {
+		snprintf(why, sizeof(why), "signed under key set %lu, behind "
+		    "key set %lu, trusted before", p.keys.version,
+		    fs->keyfloor.version);
+		feed_body_free(fs->current);
+		fs->current = NULL;
+	}
 	if (fs->current != NULL && fs->current->version < floor_for(fs, &p)) {
 		snprintf(why, sizeof(why), "rollback refused: version %llu is "
 		    "older than %llu, the highest accepted",
@@ -728,6 +790,7 @@ load_cache(struct feedsync *fs)
 	fs->rawlen = len;
 	fs->source = xstrdup(path);
 	keys_advance(fs, buf, &p);
+	chain_repair(fs, buf, len);
 	clock_vouch(fs);
 	clock_from_feed(fs, fs->current, &p);
 	if (fs->current->version > fs->floor || p.sign_rotated) {
@@ -760,6 +823,10 @@ feedsync_start(struct server *srv)
 	keys_load(fs);
 	fs->clock_saved = clock_loaded();	/* what is on disk */
 	load_cache(fs);
+	/* the cache may have repaired the chain; if not, the floor's set,
+	 * and the cache once more under it */
+	if (keys_guard(fs))
+		load_cache(fs);
 	feed_apply(fs);
 	/* First fetch at once: the cache may be old or missing. */
 	evtimer_add(fs->timer, &now);
@@ -781,6 +848,7 @@ feedsync_reload(struct feedsync *fs)
 	 * parsed when it was accepted; only the signatures need checking
 	 * again (a 1 MiB feed: ~1 ms each, not ~25). */
 	keys_load(fs);
+	(void)keys_guard(fs);
 	if (fs->current != NULL) {
 		ok = feed_prove("the feed in force", fs->raw, fs->rawlen,
 		    &fs->keys, true, &p, reason_open(&r));

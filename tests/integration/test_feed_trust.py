@@ -73,6 +73,21 @@ class Trust(FeedTest):
         return self.feed_ini(up, keys=[self.pub(k) for k in roots],
                              extra_feed=extra, refresh=refresh)
 
+    def rotated(self):
+        """A device that took feed 1 (k1), then key set 2 (root r1, sign
+        s1) and feed 2 with it: the upstream port, the shim, the update."""
+        up, _ = self.api()
+        self.serve(self.signed("v1", self.feed_body(1, [self.leaf]), ["k1"])
+                   .read_bytes())
+        shim = Shim(self, self.feed_ini(up))
+        shim.log.wait("feed: version 1 in force")
+        upd = self.rotate("keys2", 2, ["r1"], 1, ["s1"], 1, ["k1", "r1"])
+        self.serve(self.signed("v2", self.feed_body(2, [self.leaf]), ["s1"],
+                               chain=upd).read_bytes())
+        self.hup(shim)
+        shim.log.wait("feed: version 2 in force")
+        return up, shim, upd
+
     def test_full_rotation_end_to_end_without_touching_the_device(self):
         """A fleet configured as today (one public_key) moves over the air
         to two root keys (2 of 2) and a separate signing key; the device is
@@ -283,16 +298,8 @@ class Trust(FeedTest):
         """After a rotation, neither the old root key (a branch of its
         own, or an update after the real one) nor the files from before
         the rotation get in; another publisher's update neither."""
-        up, _ = self.api()
-        old = self.signed("v1", self.feed_body(1, [self.leaf]), ["k1"])
-        self.serve(old.read_bytes())
-        shim = Shim(self, self.feed_ini(up))
-        shim.log.wait("feed: version 1 in force")
-        upd = self.rotate("keys2", 2, ["r1"], 1, ["s1"], 1, ["k1", "r1"])
-        self.serve(self.signed("v2", self.feed_body(2, [self.leaf]), ["s1"],
-                               chain=upd).read_bytes())
-        self.hup(shim)
-        shim.log.wait("feed: version 2 in force")
+        _, shim, _ = self.rotated()
+        old = self.path("v1")
 
         attempts = [
             # the old root's own branch: a key set 2 of its own (history
@@ -324,17 +331,36 @@ class Trust(FeedTest):
         shim.verdict()
         self.passes(shim)
 
-    def test_crash_between_feed_and_key_set_is_repaired_at_start(self):
-        up, _ = self.api()
-        self.serve(self.signed("v1", self.feed_body(1, [self.leaf]), ["k1"])
-                   .read_bytes())
+    def test_damaged_key_files_never_bring_back_a_retired_key(self):
+        """pins.keys and pins.feed overwritten (garbage a compromised worker
+        once could have had written, or a damaged disk): at restart the
+        device keeps the set it had rotated to (pins.keyset, the keeper's),
+        not the INI's, and the retired key signs nothing it accepts; the
+        real chain still gets in."""
+        up, shim, upd = self.rotated()
+        self.assertIn("version = 2\n",
+                      self.state.joinpath("pins.keyset").read_text())
+        shim.stop()
+        for name in ("pins.keys", "pins.feed"):
+            self.state.joinpath(name).write_text("garbage\n")
+        # the thief's feed, signed by the retired key alone
+        self.serve(self.signed("evil", self.feed_body(9, [self.backup]),
+                               ["k1"]).read_bytes())
         shim = Shim(self, self.feed_ini(up))
-        shim.log.wait("feed: version 1 in force")
-        upd = self.rotate("keys2", 2, ["r1"], 1, ["s1"], 1, ["k1", "r1"])
-        self.serve(self.signed("v2", self.feed_body(2, [self.leaf]), ["s1"],
+        shim.log.wait(r"feed: key set 1 is behind key set 2, trusted before "
+                      r"\(.*pins.keyset\): keeping key set 2")
+        shim.log.wait(r"bad signature: made by none of the 1 signing "
+                      r"key\(s\) of key set 2")
+        self.serve(self.signed("v3", self.feed_body(3, [self.leaf]), ["s1"],
                                chain=upd).read_bytes())
         self.hup(shim)
-        shim.log.wait("feed: version 2 in force")
+        shim.log.wait("feed: version 3 in force.*key set 2")
+        self.assertEqual(self.state.joinpath("pins.keys").read_bytes(),
+                         upd.read_bytes())
+        self.passes(shim)
+
+    def test_crash_between_feed_and_key_set_is_repaired_at_start(self):
+        up, shim, upd = self.rotated()
         shim.stop()
         # as if the process died after writing pins.feed, before pins.keys
         self.state.joinpath("pins.keys").unlink()

@@ -230,8 +230,9 @@ class Privsep(Intercept):      # its helpers: Intercept has no tests itself
         shim.ini.write_text(shim.ini.read_text().replace(
             "state_dir = %s\n" % self.state, "state_dir = %s\n" % other))
         os.kill(shim.p.pid, signal.SIGHUP)
-        shim.log.wait(r"reload: \[shim\] state_dir, ca_dir, tofu_max or a "
-                      r"larger \[feed\] max_size need a restart")
+        shim.log.wait(r"reload: \[shim\] state_dir, ca_dir, tofu_max, a "
+                      r"larger \[feed\] max_size, or another \[feed\] or "
+                      r"key set need a restart")
         # still the old configuration, and still intercepting
         r = self.curl("https://api.test:%d/" % up)
         self.assertEqual(r.stdout.splitlines()[-1], "200", r.stderr)

@@ -7,8 +7,9 @@ servers and a rogue CA the shim trusts."""
 import subprocess
 from pathlib import Path
 
-from harness import PINSHIM_CMD, Shim, pin_of, refused_silently
+from harness import PINSHIM_CMD, Shim, free_port, pin_of, refused_silently
 from test_feed import FeedTest, UNRELATED
+from test_status import get
 
 
 def tofu_cli(ini, *argv):
@@ -31,6 +32,17 @@ class Tofu(FeedTest):
         p = self.state / "tofu.pins"
         return p.read_text() if p.exists() else ""
 
+    def restart_with_another_key(self):
+        """A shim started against the server presenting another key (same
+        issuer): refused as tofu-changed. The shim and the verdict."""
+        up, _ = self.api(leaf="backup")
+        shim = Shim(self, self.tofu_ini(up))
+        self.assertEqual(refused_silently(self.port), b"")
+        v = shim.verdict(listener="api")
+        self.assertEqual((v["verdict"], v["reason"], v["policy"]),
+                         ("refuse", "tofu-changed", "tofu"))
+        return shim, v
+
     def test_first_use_pins_restart_keeps_it_change_is_refused(self):
         up, api = self.api()
         shim = Shim(self, self.tofu_ini(up))
@@ -44,12 +56,7 @@ class Tofu(FeedTest):
         api.stop()
         # the server now presents another key (same issuer): refused,
         # with both keys, after a restart too
-        up2, _ = self.api(leaf="backup")
-        shim = Shim(self, self.tofu_ini(up2))
-        self.assertEqual(refused_silently(self.port), b"")
-        v = shim.verdict(listener="api")
-        self.assertEqual((v["verdict"], v["reason"], v["policy"]),
-                         ("refuse", "tofu-changed", "tofu"))
+        shim, v = self.restart_with_another_key()
         self.assertIn("leaf key changed: pinned %s" % self.leaf, v["detail"])
         self.assertIn("now %s" % self.backup, v["detail"])
         self.assertIn(self.backup, v["presented"])
@@ -102,6 +109,35 @@ class Tofu(FeedTest):
         shim.log.wait("feed: cached version 2 in force")
         self.passes(shim, "tofu: first use, leaf key %s pinned (as "
                             "observed)" % self.leaf)
+
+    def test_a_pin_that_could_not_be_written_lands_once_the_fault_clears(self):
+        """state_dir refuses the first-use pin (tofu.pins is a directory, so
+        the keeper's rename fails, as on a full or read-only disk): the pin
+        is enforced from memory, counted, and written in the background
+        once the fault clears, the host never used again; a restart keeps
+        it."""
+        up, api = self.api()
+        sport = free_port()
+        shim = Shim(self, self.tofu_ini(up, extra_shim="status = 127.0.0.1:%d"
+                                         % sport))
+        shim.log.wait("status: serving /metrics")
+        store = self.state / "tofu.pins"
+        store.mkdir()
+        self.passes(shim, "tofu: first use, leaf key %s pinned" % self.leaf)
+        shim.log.wait(r"tofu: 1 pin\(s\) held in memory only")
+        shim.log.wait(r"tofu: 1 pin\(s\) still not written to state_dir")
+        metrics = get(sport, "/metrics")[2].decode()
+        self.assertIn("pinshim_tofu_pending_writes 1\n", metrics)
+        self.assertRegex(metrics, r"pinshim_tofu_write_retries_total [1-9]")
+        store.rmdir()
+        shim.log.wait(r"tofu: 1 pin\(s\) held in memory now written")
+        self.assertIn("api.test %s" % self.leaf, self.store())
+        metrics = get(sport, "/metrics")[2].decode()
+        self.assertIn("pinshim_tofu_pending_writes 0\n", metrics)
+        shim.stop()
+        api.stop()
+        # a restart remembers it: another key is refused
+        self.restart_with_another_key()
 
     def test_feed_pins_override_tofu(self):
         up, _ = self.api(leaf="backup")

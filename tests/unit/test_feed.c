@@ -4,8 +4,7 @@
  * chain of updates, thresholds, the attacks TUF lists that apply.
  */
 #include "testutil.h"
-
-#include "pins/feed_keys.h"
+#include "feedutil.h"
 
 #define PIN_A	"sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 
@@ -27,30 +26,16 @@ static uint8_t		 keys[2][FEED_KEY_LEN];
 static uint8_t		 pub3[FEED_KEY_LEN], pub4[FEED_KEY_LEN],
 			 pub5[FEED_KEY_LEN];
 
-static void
-load_key(const char *name, struct feed_key **k, uint8_t pub[FEED_KEY_LEN])
-{
-	char	 path[400];
-	FILE	*null = fopen("/dev/null", "w");
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	assert_int_equal(feed_keygen(path, null), 0);
-	strcat(path, ".key");
-	assert_non_null(*k = feed_key_load(path, null));
-	assert_int_equal(feed_key_public(*k, pub), 0);
-	fclose(null);
-}
-
 static int
 setup(void **state)
 {
 	(void)state;
 	tu_mkdtemp(dir, sizeof(dir));
-	load_key("k1", &k1, keys[0]);
-	load_key("k2", &k2, keys[1]);
-	load_key("k3", &k3, pub3);
-	load_key("k4", &k4, pub4);
-	load_key("k5", &k5, pub5);
+	load_key(dir, "k1", &k1, keys[0]);
+	load_key(dir, "k2", &k2, keys[1]);
+	load_key(dir, "k3", &k3, pub3);
+	load_key(dir, "k4", &k4, pub4);
+	load_key(dir, "k5", &k5, pub5);
 	return 0;
 }
 
@@ -65,26 +50,6 @@ teardown(void **state)
 	feed_key_free(k5);
 	tu_rmrf(dir);
 	return 0;
-}
-
-/* text + one signature line per key (named unless legacy). */
-static char *
-sign_text(const char *prefix, const char *text, struct feed_key **ks,
-    size_t n, bool named, size_t *len)
-{
-	size_t	 plen = strlen(prefix), tlen = strlen(text), i, l;
-	char	*out = malloc(plen + tlen + n * FEED_SIG_LINE_MAX + 1);
-
-	memcpy(out, prefix, plen);
-	memcpy(out + plen, text, tlen);
-	*len = plen + tlen;
-	for (i = 0; i < n; i++) {
-		l = feed_sig_line(text, tlen, ks[i], named, out + *len);
-		assert_true(l > 0);
-		*len += l;
-	}
-	out[*len] = '\0';
-	return out;
 }
 
 static char *
@@ -275,26 +240,6 @@ test_legacy_unnamed_signature_is_read(void **state)
 	free(errs);
 	free(two);
 	free(buf);
-}
-
-/* [keys] text for version v. */
-static char *
-keys_text(unsigned long v, const uint8_t (*root)[FEED_KEY_LEN], size_t nroot,
-    unsigned long rt, const uint8_t (*sign)[FEED_KEY_LEN], size_t nsign,
-    unsigned long st)
-{
-	struct feed_keyset	 ks;
-	size_t			 len;
-
-	memset(&ks, 0, sizeof(ks));
-	ks.version = v;
-	memcpy(ks.root.keys, root, nroot * FEED_KEY_LEN);
-	ks.root.n = nroot;
-	ks.root.threshold = rt;
-	memcpy(ks.sign.keys, sign, nsign * FEED_KEY_LEN);
-	ks.sign.n = nsign;
-	ks.sign.threshold = st;
-	return feed_keyset_format(&ks, &len);
 }
 
 /* Key set 2: root k3+k4 (2 of 2), sign k5; signed by old root k1 and

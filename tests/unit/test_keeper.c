@@ -3,14 +3,18 @@
  * process: frames round-trip and malformed ones are refused with a reason;
  * a mint is answered only for a valid name and key, and at most
  * KEEPER_MINT_BURST at once; a save only to its known files, bounded (a
- * clock no run of saves moves past the system clock + a day); a TOFU
- * entry never replaces another issuer's pins, and takes only a canonical
- * host name. And the sandbox: after sandbox_apply(), execve, unshare, a
- * new process (fork, vfork, clone without CLONE_THREAD), memfd_create,
- * pidfd_open, modify_ldt and netlink sockets fail with EPERM, while a
- * thread and an ordinary socket still work.
+ * clock no run of saves moves past the system clock + a day); a key-set
+ * chain only going forward from the set trusted (never back, not even
+ * after pins.keys is damaged: pins.keyset holds), a feed only signed by
+ * that set; a TOFU entry never replaces another issuer's pins, nor any
+ * pins of a host whose rule has no tofu_accept_issuer, and takes only a
+ * canonical host name. And the sandbox: after sandbox_apply(), execve,
+ * unshare, a new process (fork, vfork, clone without CLONE_THREAD),
+ * memfd_create, pidfd_open, modify_ldt and netlink sockets fail with
+ * EPERM, while a thread and an ordinary socket still work.
  */
 #include "testutil.h"
+#include "feedutil.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -25,6 +29,7 @@
 #include <linux/netlink.h>
 
 #include "base/clock.h"
+#include "base/mem.h"
 #include "base/parse.h"
 #include "conf/conf.h"
 #include "pins/tofu.h"
@@ -32,12 +37,45 @@
 #include "shim/sandbox.h"
 #include "tls/tls.h"
 
-static char	 dir[256], cadir[300];
+#define PIN_5	"sha256/BQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQU="
+
+static char		 dir[256], cadir[300];
+/* the configured key set: k1 holds both roles; set 2: root r2, sign s2,
+ * signed by k1 and r2; set 3: root r3, sign s3, by r2 and r3 */
+static struct feed_key	*k1, *r2, *s2, *r3, *s3;
+static uint8_t		 pk1[FEED_KEY_LEN], pr2[FEED_KEY_LEN],
+			 ps2[FEED_KEY_LEN], pr3[FEED_KEY_LEN], ps3[FEED_KEY_LEN];
+static char		*upd2, *upd3;
+
+/* The rules the keeper starts with (the INI's): a.test takes a new leaf
+ * from its pinned issuer, n.test does not, o.test only the one observed. */
+static const char	 rules_text[] =
+    "[feed]\nversion = 1\nissued = 2026-01-01T00:00:00Z\n"
+    "expires = 2099-01-01T00:00:00Z\n"
+    "[domain:a.test]\npolicy = tofu\ntofu_accept_issuer = yes\n"
+    "[domain:n.test]\npolicy = tofu\n"
+    "[domain:o.test]\npolicy = tofu\nobserved = " PIN_5 "\n";
+
+/* [keys] text v, one root and one signing key, signed by by[0..n). */
+static char *
+update(unsigned long v, const uint8_t *root, const uint8_t *sign,
+    struct feed_key **by, size_t n)
+{
+	char	*t, *out;
+	size_t	 len;
+
+	t = keys_text(v, (const uint8_t (*)[FEED_KEY_LEN])root, 1, 1,
+	    (const uint8_t (*)[FEED_KEY_LEN])sign, 1, 1);
+	out = sign_text("", t, by, n, true, &len);
+	free(t);
+	return out;
+}
 
 static int
 setup(void **state)
 {
-	FILE	*null = fopen("/dev/null", "w");
+	struct feed_key	*by[2];
+	FILE		*null = fopen("/dev/null", "w");
 
 	(void)state;
 	tu_mkdtemp(dir, sizeof(dir));
@@ -45,6 +83,17 @@ setup(void **state)
 	tls_init();
 	assert_int_equal(tls_ca_init(cadir, "test CA", null), 0);
 	fclose(null);
+	load_key(dir, "k1", &k1, pk1);
+	load_key(dir, "r2", &r2, pr2);
+	load_key(dir, "s2", &s2, ps2);
+	load_key(dir, "r3", &r3, pr3);
+	load_key(dir, "s3", &s3, ps3);
+	by[0] = k1;
+	by[1] = r2;
+	upd2 = update(2, pr2, ps2, by, 2);
+	by[0] = r2;
+	by[1] = r3;
+	upd3 = update(3, pr3, ps3, by, 2);
 	return 0;
 }
 
@@ -52,25 +101,59 @@ static int
 teardown(void **state)
 {
 	(void)state;
+	feed_key_free(k1);
+	feed_key_free(r2);
+	feed_key_free(s2);
+	feed_key_free(r3);
+	feed_key_free(s3);
+	free(upd2);
+	free(upd3);
 	tu_rmrf(dir);
 	return 0;
+}
+
+/* A keeper for state directory sdir, with [feed] (key set 1: k1) and the
+ * rules above. */
+static struct keeper_state *
+state_in(const char *sdir)
+{
+	struct conf		 c;
+	struct keeper_state	*ks;
+	struct feed_body	*rules;
+	char			 err[512];
+
+	rules = feed_body_parse("rules", rules_text, strlen(rules_text), stderr);
+	assert_non_null(rules);
+	memset(&c, 0, sizeof(c));
+	c.ca_dir = cadir;
+	c.state_dir = (char *)sdir;
+	c.tofu_max = 8;
+	c.feed.present = true;
+	c.feed.max_size = 1024;
+	c.feed.keys.version = 1;
+	memcpy(c.feed.keys.root.keys[0], pk1, FEED_KEY_LEN);
+	memcpy(c.feed.keys.sign.keys[0], pk1, FEED_KEY_LEN);
+	c.feed.keys.root.n = c.feed.keys.sign.n = 1;
+	c.feed.keys.root.threshold = c.feed.keys.sign.threshold = 1;
+	c.snap = rules->snap;
+	ks = keeper_state_new(&c, err, sizeof(err));
+	assert_non_null(ks);
+	feed_body_free(rules);		/* the keeper holds its reference */
+	return ks;
 }
 
 static struct keeper_state *
 state_new(void)
 {
-	struct conf		 c;
-	struct keeper_state	*ks;
-	char			 err[512];
+	return state_in(dir);
+}
 
-	memset(&c, 0, sizeof(c));
-	c.ca_dir = cadir;
-	c.state_dir = dir;
-	c.tofu_max = 8;
-	c.feed.max_size = 1024;
-	ks = keeper_state_new(&c, err, sizeof(err));
-	assert_non_null(ks);
-	return ks;
+/* A fresh state directory under dir. */
+static void
+subdir(const char *name, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "%s/%s", dir, name);
+	assert_int_equal(mkdir(out, 0755), 0);
 }
 
 /* Encode m, parse it back as the other side would: the decoded reply of
@@ -267,15 +350,17 @@ test_save_writes_only_known_files_within_bounds(void **state)
 	m.data = (const uint8_t *)"2020-01-01T00:00:00Z\n";
 	ask(ks, &m, 0, &r, out, sizeof(out));
 	assert_int_equal(r.type, KEEPER_OK);
-	/* the feed: up to [feed] max_size (1024 here) */
+	/* the feed: up to [feed] max_size (1024 here), and signed */
 	m.file = KEEPER_FILE_FEED;
 	m.data = big;
 	m.len = 1024;
 	ask(ks, &m, 0, &r, out, sizeof(out));
-	assert_int_equal(r.type, KEEPER_OK);
+	assert_int_equal(r.type, KEEPER_ERR);
+	assert_int_equal(r.err, EINVAL);
 	m.len = 1025;
 	ask(ks, &m, 0, &r, out, sizeof(out));
 	assert_int_equal(r.type, KEEPER_ERR);
+	assert_int_equal(r.err, EFBIG);
 	keeper_state_free(ks);
 }
 
@@ -422,6 +507,186 @@ test_tofu_never_replaces_another_issuers_pins(void **state)
 	assert_non_null(e = tofu_get(t, "d.test"));
 	assert_true(e->since > 1700000000);
 	assert_int_equal(tofu_count(t), 3);
+	tofu_free(t);
+	keeper_state_free(ks);
+}
+
+/* An ERR reply with err, its text containing what. */
+static void
+assert_refused(const struct keeper_msg *r, int err, const char *what)
+{
+	char	 text[KEEPER_TEXT_MAX + 1];
+
+	assert_int_equal(r->type, KEEPER_ERR);
+	assert_int_equal(r->err, err);
+	snprintf(text, sizeof(text), "%.*s", (int)r->len,
+	    (const char *)r->data);
+	assert_contains(text, what);
+}
+
+/* The keeper's answer to SAVE f of text. */
+static void
+save(struct keeper_state *ks, enum keeper_file f, const char *text,
+    struct keeper_msg *r)
+{
+	static uint8_t		 out[1024];
+	struct keeper_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = KEEPER_SAVE;
+	m.id = 13;
+	m.file = f;
+	m.data = (const uint8_t *)text;
+	m.len = strlen(text);
+	ask(ks, &m, 0, r, out, sizeof(out));
+}
+
+static const char	 feed_text[] =
+    "[feed]\nversion = 9\nissued = 2026-01-01T00:00:00Z\n"
+    "expires = 2099-01-01T00:00:00Z\n"
+    "[domain:f.test]\npolicy = tofu\ntofu_accept_issuer = yes\n";
+
+static char *
+feed_by(struct feed_key *k)
+{
+	size_t	 len;
+
+	return sign_text("", feed_text, &k, 1, true, &len);
+}
+
+static void
+test_key_set_chain_never_goes_back(void **state)
+{
+	struct keeper_state	*ks;
+	struct keeper_msg	 r;
+	struct feed_keyset	 floor;
+	struct feed_key		*by[2] = { r2, r3 };
+	char			 sdir[300], path[400], *chain, *branch, *evil3;
+	char			*old, *cur, *got;
+	size_t			 len;
+
+	(void)state;
+	subdir("keys", sdir, sizeof(sdir));
+	ks = state_in(sdir);
+	chain = malloc(strlen(upd2) + strlen(upd3) + 1);
+	strcat(strcpy(chain, upd2), upd3);
+	/* garbage: refused, nothing written */
+	save(ks, KEEPER_FILE_KEYS, "[keys]\nversion = 2\n", &r);
+	assert_refused(&r, EINVAL, "save pins.keys");
+	snprintf(path, sizeof(path), "%s/pins.keys", sdir);
+	assert_int_equal(access(path, F_OK), -1);
+	/* forward: 1 -> 2 -> 3, the last set trusted recorded each time */
+	save(ks, KEEPER_FILE_KEYS, upd2, &r);
+	assert_int_equal(r.type, KEEPER_OK);
+	assert_int_equal(feed_keyset_load(sdir, &floor, stderr), 1);
+	assert_int_equal(floor.version, 2);
+	save(ks, KEEPER_FILE_KEYS, chain, &r);
+	assert_int_equal(r.type, KEEPER_OK);
+	assert_int_equal(feed_keyset_load(sdir, &floor, stderr), 1);
+	assert_int_equal(floor.version, 3);
+	/* back to set 2: refused, the file keeps set 3 */
+	save(ks, KEEPER_FILE_KEYS, upd2, &r);
+	assert_refused(&r, EINVAL, "ends at key set 2, before key set 3");
+	got = (char *)tu_read_file(path, &len);
+	assert_string_equal(got, chain);
+	free(got);
+	/* a set 3 of another making: a branch */
+	evil3 = update(3, pr3, ps2, by, 2);
+	branch = malloc(strlen(upd2) + strlen(evil3) + 1);
+	strcat(strcpy(branch, upd2), evil3);
+	save(ks, KEEPER_FILE_KEYS, branch, &r);
+	assert_refused(&r, EINVAL, "a branch");
+	/* the feed: by the retired key refused, by set 3's signing key not */
+	old = feed_by(k1);
+	cur = feed_by(s3);
+	save(ks, KEEPER_FILE_FEED, old, &r);
+	assert_refused(&r, EINVAL, "bad signature");
+	save(ks, KEEPER_FILE_FEED, cur, &r);
+	assert_int_equal(r.type, KEEPER_OK);
+	keeper_state_free(ks);
+	/* after a restart with pins.keys damaged, pins.keyset holds set 3:
+	 * nothing older gets in, the real chain still does */
+	tu_write_file(sdir, "pins.keys", "garbage\n", path, sizeof(path));
+	ks = state_in(sdir);
+	save(ks, KEEPER_FILE_FEED, old, &r);
+	assert_refused(&r, EINVAL, "of key set 3");
+	save(ks, KEEPER_FILE_KEYS, upd2, &r);
+	assert_refused(&r, EINVAL, "before key set 3");
+	save(ks, KEEPER_FILE_KEYS, chain, &r);
+	assert_int_equal(r.type, KEEPER_OK);
+	keeper_state_free(ks);
+	free(old);
+	free(cur);
+	free(evil3);
+	free(branch);
+	free(chain);
+}
+
+static void
+test_tofu_swap_needs_the_hosts_rule(void **state)
+{
+	struct keeper_state	*ks;
+	struct keeper_msg	 m, r;
+	struct tofu		*t;
+	uint8_t			 out[1024];
+	char			 sdir[300], *feed;
+	static const struct {
+		const char	*host;
+		uint8_t		 leaf;
+		int		 issuer, replaces;
+		bool		 ok;
+	} cases[] = {
+		/* no tofu_accept_issuer: the same issuer is not enough */
+		{ "n.test", 1, 2, -1, true },
+		{ "n.test", 3, 2, 1, false },
+		/* observed: only to a leaf it lists (5) */
+		{ "o.test", 1, 2, -1, true },
+		{ "o.test", 3, 2, 1, false },
+		{ "o.test", 5, 2, 1, true },
+		/* tofu_accept_issuer: only under the pinned issuer */
+		{ "a.test", 1, 2, -1, true },
+		{ "a.test", 3, 4, 1, false },
+		{ "a.test", 3, 2, 1, true },
+		/* no rule at all */
+		{ "u.test", 1, 2, -1, true },
+		{ "u.test", 3, 2, 1, false },
+		/* f.test's rule comes with the feed, not written yet */
+		{ "f.test", 1, 2, -1, true },
+		{ "f.test", 3, 2, 1, false },
+	};
+	size_t			 i;
+
+	(void)state;
+	subdir("tofu", sdir, sizeof(sdir));
+	ks = state_in(sdir);
+	for (i = 0; i < nitems(cases); i++) {
+		tofu_swap(&m, cases[i].host, cases[i].leaf, cases[i].issuer,
+		    cases[i].replaces);
+		ask(ks, &m, 0, &r, out, sizeof(out));
+		if (cases[i].ok)
+			assert_int_equal(r.type, KEEPER_OK);
+		else
+			assert_refused(&r, EEXIST, "tofu");
+	}
+	tofu_swap(&m, "n.test", 3, 2, 1);
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_refused(&r, EEXIST, "has no tofu_accept_issuer");
+	/* once the keeper wrote the feed, its rule counts */
+	feed = feed_by(k1);
+	save(ks, KEEPER_FILE_FEED, feed, &r);
+	assert_int_equal(r.type, KEEPER_OK);
+	tofu_swap(&m, "f.test", 3, 2, 1);
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_OK);
+	free(feed);
+	/* what reached the file */
+	t = tofu_open(sdir, 8, NULL);
+	assert_non_null(t);
+	assert_int_equal(tofu_get(t, "n.test")->leaf.hash[0], 1);
+	assert_int_equal(tofu_get(t, "o.test")->leaf.hash[0], 5);
+	assert_int_equal(tofu_get(t, "a.test")->leaf.hash[0], 3);
+	assert_int_equal(tofu_get(t, "u.test")->leaf.hash[0], 1);
+	assert_int_equal(tofu_get(t, "f.test")->leaf.hash[0], 3);
 	tofu_free(t);
 	keeper_state_free(ks);
 }
@@ -621,6 +886,8 @@ main(void)
 		cmocka_unit_test(
 		    test_clock_saves_cannot_ratchet_past_the_system_clock),
 		cmocka_unit_test(test_tofu_never_replaces_another_issuers_pins),
+		cmocka_unit_test(test_key_set_chain_never_goes_back),
+		cmocka_unit_test(test_tofu_swap_needs_the_hosts_rule),
 		cmocka_unit_test(
 		    test_worker_store_sends_what_it_replaces_and_obeys_refusals),
 		cmocka_unit_test(test_sandbox_denies_execve),

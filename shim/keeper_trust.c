@@ -1,0 +1,250 @@
+/*
+ * keeper_trust.c - the keeper's own view of trust (keeper_trust.h): the
+ * worker may ask for pins.keys and pins.feed to be written, but what is
+ * written must not roll trust back, so the keeper judges it with the same
+ * code the device trusts at start (pins/feed_keys.c).
+ *
+ * The key set: the configured one moved on by pins.keys, never behind
+ * pins.keyset, the last set trusted, which this file alone writes, and
+ * only raises. A chain is written only when it proves under the trusted
+ * set and ends at it or after it; pins.keyset goes first, so a crash in
+ * between leaves a floor the chain on disk has not reached, which the
+ * device then trusts (feedsync keeps it). A feed is written only when the
+ * trusted set (after the updates it carries) signed it; its rules then
+ * decide, with the INI's the keeper started with, which TOFU hosts may have
+ * their leaf replaced.
+ *
+ * Must never: write a chain that ends before the trusted set or beside it,
+ * lower pins.keyset, write a feed the trusted set did not sign, or allow a
+ * TOFU swap for a host whose rule does not.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/file.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "conf/conf.h"
+#include "pins/feed_keys.h"
+#include "pins/policy.h"
+#include "shim/keeper_trust.h"
+
+struct keeper_trust {
+	char			*dir;		/* owned: state_dir */
+	struct feed_keyset	 keys;		/* trusted */
+	unsigned long		 floor;		/* pins.keyset's version, or 0 */
+	unsigned long		 configured;	/* the INI's keys_version */
+	struct snapshot		*ini;		/* one ref owned; the INI's */
+	struct snapshot		*snap;		/* one ref owned; with the
+						 * feed's rules */
+	char			*device_id;	/* owned, may be NULL */
+	size_t			 feed_max;
+};
+
+/* What a check wrote to its FILE: the first line, into why. */
+static void
+first_line(char *text, char *why, size_t whysz)
+{
+	text[strcspn(text, "\n")] = '\0';
+	snprintf(why, whysz, "%s", text);
+}
+
+/* pins.keyset := ks, if that raises it. Only a set updates led to: the
+ * INI's own is no floor (a hand reconfiguration at the same keys_version
+ * would then be overruled). 0, or -1 with errno. */
+static int
+floor_raise(struct keeper_trust *kt, const struct feed_keyset *ks)
+{
+	char	*text;
+	size_t	 len;
+	int	 rc;
+
+	if (ks->version <= kt->floor || ks->version <= kt->configured)
+		return 0;
+	text = feed_keyset_format(ks, &len);
+	if ((rc = file_replace(kt->dir, FEED_KEYSET, text, len)) == 0) {
+		kt->floor = ks->version;
+		log_info("keeper: key set %lu recorded in %s/%s: no older one "
+		    "is trusted again", ks->version, kt->dir, FEED_KEYSET);
+	}
+	free(text);
+	return rc;
+}
+
+/* The rules TOFU swaps are judged by: the INI's, with body's over them. */
+static void
+rules_take(struct keeper_trust *kt, const struct feed_body *body)
+{
+	snapshot_unref(kt->snap);
+	kt->snap = feed_body_snapshot(kt->ini, body, kt->device_id);
+}
+
+/* The key set at start: the same rules as the device's (feedsync.c). */
+static void
+keys_load(struct keeper_trust *kt, const struct conf *c, FILE *errs)
+{
+	struct feed_keyset	 floor;
+	char			*chain;
+	size_t			 len;
+
+	(void)feed_chain_load(kt->dir, &c->feed.keys, &kt->keys, &chain, &len,
+	    errs);
+	free(chain);
+	if (feed_keyset_load(kt->dir, &floor, errs) != 1)
+		return;
+	kt->floor = floor.version;
+	if (feed_keyset_behind(&kt->keys, &floor))
+		kt->keys = floor;
+}
+
+/* The feed on disk, if the trusted set signed it: its rules. */
+static void
+feed_load(struct keeper_trust *kt, FILE *errs)
+{
+	struct feed_body	*b;
+	char			 path[4096], *buf;
+	size_t			 len;
+
+	snprintf(path, sizeof(path), "%s/%s", kt->dir, FEED_CACHE);
+	if ((buf = file_read(path, kt->feed_max, &len, NULL)) == NULL)
+		return;
+	if ((b = feed_open(path, buf, len, &kt->keys, errs, NULL)) != NULL)
+		rules_take(kt, b);
+	feed_body_free(b);
+	free(buf);
+}
+
+struct keeper_trust *
+keeper_trust_new(const struct conf *c)
+{
+	struct keeper_trust	*kt = xcalloc(1, sizeof(*kt));
+	char			*text = NULL;
+	size_t			 len;
+	FILE			*errs = xptr(open_memstream(&text, &len));
+
+	kt->dir = xstrdup(c->state_dir);
+	kt->device_id = c->device_id != NULL ? xstrdup(c->device_id) : NULL;
+	kt->feed_max = c->feed.max_size;
+	kt->configured = c->feed.keys.version;
+	kt->ini = c->snap != NULL ? snapshot_ref(c->snap) :
+	    snapshot_new(POLICY_CA);
+	kt->snap = snapshot_ref(kt->ini);
+	/* what a damaged file says is the worker's to log, once */
+	keys_load(kt, c, errs);
+	if (c->feed.present && floor_raise(kt, &kt->keys) == -1)
+		log_warn("keeper: cannot record key set %lu in %s/%s: %s",
+		    kt->keys.version, kt->dir, FEED_KEYSET, strerror(errno));
+	if (c->feed.present)
+		feed_load(kt, errs);
+	fclose(errs);
+	free(text);
+	return kt;
+}
+
+void
+keeper_trust_free(struct keeper_trust *kt)
+{
+	if (kt == NULL)
+		return;
+	snapshot_unref(kt->snap);
+	snapshot_unref(kt->ini);
+	free(kt->device_id);
+	free(kt->dir);
+	free(kt);
+}
+
+/* The chain: forward from the trusted set, recorded in pins.keyset before
+ * pins.keys (after a crash in between, the device trusts the floor, not
+ * the chain that was not written yet). */
+static int
+save_keys(struct keeper_trust *kt, const char *label, const char *text,
+    size_t len, FILE *errs, char *why, size_t whysz)
+{
+	struct feed_keyset	 to;
+
+	if (!feed_chain_forward(label, text, len, &kt->keys, &to, errs)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (floor_raise(kt, &to) == -1) {
+		snprintf(why, whysz, "%s/%s: %s", kt->dir, FEED_KEYSET,
+		    strerror(errno));
+		return -1;
+	}
+	if (file_replace(kt->dir, FEED_KEYS, text, len) == -1) {
+		snprintf(why, whysz, "%s/%s: %s", kt->dir, FEED_KEYS,
+		    strerror(errno));
+		return -1;
+	}
+	kt->keys = to;
+	return 0;
+}
+
+/* The feed: signed under the trusted set; its rules then judge swaps. */
+static int
+save_feed(struct keeper_trust *kt, const char *label, const char *text,
+    size_t len, FILE *errs, char *why, size_t whysz)
+{
+	struct feed_body	*b;
+
+	if ((b = feed_open(label, text, len, &kt->keys, errs, NULL)) ==
+	    NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (file_replace(kt->dir, FEED_CACHE, text, len) == -1) {
+		snprintf(why, whysz, "%s/%s: %s", kt->dir, FEED_CACHE,
+		    strerror(errno));
+		feed_body_free(b);
+		return -1;
+	}
+	rules_take(kt, b);
+	feed_body_free(b);
+	return 0;
+}
+
+int
+keeper_trust_save(struct keeper_trust *kt, enum keeper_file f,
+    const uint8_t *buf, size_t len, char *why, size_t whysz)
+{
+	char	 label[64], *errt = NULL;
+	size_t	 errlen;
+	FILE	*errs = xptr(open_memstream(&errt, &errlen));
+	int	 rc, saved;
+
+	snprintf(label, sizeof(label), "save %s", keeper_file_name(f));
+	*why = '\0';
+	rc = (f == KEEPER_FILE_KEYS ? save_keys : save_feed)(kt, label,
+	    (const char *)buf, len, errs, why, whysz);
+	saved = errno;
+	fclose(errs);
+	if (rc == -1 && *why == '\0')	/* refused: what the check said */
+		first_line(errt, why, whysz);
+	free(errt);
+	errno = saved;
+	return rc;
+}
+
+bool
+keeper_trust_swap_ok(const struct keeper_trust *kt, const char *host,
+    const struct pin *leaf, char *why, size_t whysz)
+{
+	struct verdict_policy	 vp;
+
+	snapshot_resolve(kt->snap, host, (int64_t)clock_now(), &vp);
+	if (vp.policy != POLICY_TOFU || vp.rule == NULL) {
+		snprintf(why, whysz, "no tofu rule covers it (policy %s)",
+		    policy_name(vp.policy));
+		return false;
+	}
+	if (vp.rule->accept_issuer || pinset_contains(&vp.rule->observed,
+	    leaf))
+		return true;
+	snprintf(why, whysz, "its rule (%s) has no tofu_accept_issuer, nor "
+	    "the new leaf in observed", vp.rule->origin != NULL ?
+	    vp.rule->origin : vp.rule->pattern);
+	return false;
+}
