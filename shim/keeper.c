@@ -182,8 +182,9 @@ answer_mint(struct keeper_state *ks, const struct keeper_msg *m, double now,
 
 /* The two one-line files are checked here; the feed and the key-set
  * chain are signed, and proven again whenever they are read. pins.version
- * must be a version number (a signing-role rotation lowers it, which only
- * the feed can prove); clock an RFC 3339 time at most a day past the
+ * must be a version number, never below the highest feed version accepted
+ * (a signing-role rotation lowers it, which only the feed can prove:
+ * keeper_trust.c judges that); clock an RFC 3339 time at most a day past the
  * system clock, so a worker cannot date the device into a future where
  * every certificate has expired. The bound is the system clock's, not a
  * latest known time the worker's saves raised: a day per save would add
@@ -192,8 +193,8 @@ static bool
 small_bad(const struct keeper_msg *m, char line[SMALL_MAX + 1],
     int64_t *when, const char **why)
 {
-	unsigned long	 v;
-	int64_t		 t;
+	unsigned long	 v = 0;
+	int64_t		 t = 0;
 
 	if (m->file != KEEPER_FILE_FLOOR && m->file != KEEPER_FILE_CLOCK)
 		return false;
@@ -220,7 +221,7 @@ small_bad(const struct keeper_msg *m, char line[SMALL_MAX + 1],
 		*why = "over a day past the system clock";
 		return true;
 	}
-	*when = t;
+	*when = m->file == KEEPER_FILE_FLOOR ? (int64_t)v : t;
 	return false;
 }
 
@@ -242,6 +243,12 @@ answer_save(struct keeper_state *ks, const struct keeper_msg *m,
 		    "%zu", name, m->len, max);
 	if (small_bad(m, line, &when, &why))
 		return refuse(ks, m, EINVAL, out, sz, "save %s: %s", name, why);
+	/* the version floor only rises, but for a proven signing-role
+	 * replacement (keeper_trust.c) */
+	if (m->file == KEEPER_FILE_FLOOR && !keeper_trust_floor_ok(ks->trust,
+	    (unsigned long long)when, text, sizeof(text)))
+		return refuse(ks, m, EINVAL, out, sz, "save %s: %s", name,
+		    text);
 	/* the feed and the chain: only what keeps trust where it is, or
 	 * moves it on (keeper_trust.c) */
 	if ((m->file == KEEPER_FILE_FEED || m->file == KEEPER_FILE_KEYS) &&

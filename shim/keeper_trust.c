@@ -10,13 +10,17 @@
  * set and ends at it or after it; pins.keyset goes first, so a crash in
  * between leaves a floor the chain on disk has not reached, which the
  * device then trusts (feedsync keeps it). A feed is written only when the
- * trusted set (after the updates it carries) signed it; its rules then
- * decide, with the INI's the keeper started with, which TOFU hosts may have
- * their leaf replaced.
+ * trusted set (after the updates it carries) signed it, and its version is
+ * not below the highest the device accepted (the version floor) unless it
+ * proves the signing role was replaced, as the device judges a feed
+ * (feedsync.c); its rules then decide, with the INI's the keeper started
+ * with, which TOFU hosts may have their leaf replaced. pins.version, the
+ * floor on disk, is only ever raised, but for that reset.
  *
  * Must never: write a chain that ends before the trusted set or beside it,
- * lower pins.keyset, write a feed the trusted set did not sign, or allow a
- * TOFU swap for a host whose rule does not.
+ * lower pins.keyset, write a feed the trusted set did not sign or one
+ * older than the floor, lower pins.version but for a proven signing-role
+ * replacement, or allow a TOFU swap for a host whose rule does not.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,6 +31,7 @@
 #include "base/file.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/parse.h"
 #include "conf/conf.h"
 #include "pins/feed_keys.h"
 #include "pins/policy.h"
@@ -37,6 +42,8 @@ struct keeper_trust {
 	struct feed_keyset	 keys;		/* trusted */
 	unsigned long		 floor;		/* pins.keyset's version, or 0 */
 	unsigned long		 configured;	/* the INI's keys_version */
+	unsigned long long	 vfloor;	/* highest feed version the
+						 * device accepted, or 0 */
 	struct snapshot		*ini;		/* one ref owned; the INI's */
 	struct snapshot		*snap;		/* one ref owned; with the
 						 * feed's rules */
@@ -100,19 +107,54 @@ keys_load(struct keeper_trust *kt, const struct conf *c, FILE *errs)
 		kt->keys = floor;
 }
 
-/* The feed on disk, if the trusted set signed it: its rules. */
+/* The version floor as the device reads it at start (feedsync.c):
+ * pins.version, or none. */
+static void
+vfloor_load(struct keeper_trust *kt)
+{
+	char		 path[4096], *buf;
+	size_t		 len;
+	unsigned long	 v;
+
+	snprintf(path, sizeof(path), "%s/%s", kt->dir, FEED_FLOOR);
+	if ((buf = file_read(path, 64, &len, NULL)) == NULL)
+		return;
+	if (len > 0 && buf[len - 1] == '\n')
+		buf[len - 1] = '\0';
+	if (parse_uint(buf, 0, 4294967295UL, &v))
+		kt->vfloor = v;
+	free(buf);
+}
+
+/* The floor after a feed of this version and proof is accepted: reset
+ * to it when the signing role was replaced (nothing the old keys signed
+ * passes any more), else raised to it. */
+static void
+vfloor_take(struct keeper_trust *kt, unsigned long long version,
+    const struct feed_proof *p)
+{
+	if (p->sign_rotated || version > kt->vfloor)
+		kt->vfloor = version;
+}
+
+/* The feed on disk, if the trusted set signed it: its rules, and its
+ * version for the floor (a crash between it and pins.version left the
+ * floor behind, or, after a signing-role replacement, ahead). */
 static void
 feed_load(struct keeper_trust *kt, FILE *errs)
 {
 	struct feed_body	*b;
+	struct feed_proof	 p;
 	char			 path[4096], *buf;
 	size_t			 len;
 
 	snprintf(path, sizeof(path), "%s/%s", kt->dir, FEED_CACHE);
 	if ((buf = file_read(path, kt->feed_max, &len, NULL)) == NULL)
 		return;
-	if ((b = feed_open(path, buf, len, &kt->keys, errs, NULL)) != NULL)
+	if ((b = feed_open(path, buf, len, &kt->keys, errs, &p)) != NULL) {
 		rules_take(kt, b);
+		vfloor_take(kt, b->version, &p);
+	}
 	feed_body_free(b);
 	free(buf);
 }
@@ -137,8 +179,10 @@ keeper_trust_new(const struct conf *c)
 	if (c->feed.present && floor_raise(kt, &kt->keys) == -1)
 		log_warn("keeper: cannot record key set %lu in %s/%s: %s",
 		    kt->keys.version, kt->dir, FEED_KEYSET, strerror(errno));
-	if (c->feed.present)
+	if (c->feed.present) {
+		vfloor_load(kt);
 		feed_load(kt, errs);
+	}
 	fclose(errs);
 	free(text);
 	return kt;
@@ -183,15 +227,25 @@ save_keys(struct keeper_trust *kt, const char *label, const char *text,
 	return 0;
 }
 
-/* The feed: signed under the trusted set; its rules then judge swaps. */
+/* The feed: signed under the trusted set, not older than the floor
+ * unless it replaced the signing role; its rules then judge swaps. */
 static int
 save_feed(struct keeper_trust *kt, const char *label, const char *text,
     size_t len, FILE *errs, char *why, size_t whysz)
 {
 	struct feed_body	*b;
+	struct feed_proof	 p;
 
-	if ((b = feed_open(label, text, len, &kt->keys, errs, NULL)) ==
+	if ((b = feed_open(label, text, len, &kt->keys, errs, &p)) ==
 	    NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!p.sign_rotated && b->version < kt->vfloor) {
+		snprintf(why, whysz, "%s: version %llu is older than %llu, the "
+		    "highest the device accepted (a rollback)", label,
+		    b->version, kt->vfloor);
+		feed_body_free(b);
 		errno = EINVAL;
 		return -1;
 	}
@@ -202,8 +256,24 @@ save_feed(struct keeper_trust *kt, const char *label, const char *text,
 		return -1;
 	}
 	rules_take(kt, b);
+	vfloor_take(kt, b->version, &p);
 	feed_body_free(b);
 	return 0;
+}
+
+bool
+keeper_trust_floor_ok(struct keeper_trust *kt, unsigned long long v,
+    char *why, size_t whysz)
+{
+	if (v < kt->vfloor) {
+		snprintf(why, whysz, "version %llu is below %llu, the highest "
+		    "the device accepted (only a feed that replaced the "
+		    "signing role lowers it, and it is written first)", v,
+		    kt->vfloor);
+		return false;
+	}
+	kt->vfloor = v;
+	return true;
 }
 
 int

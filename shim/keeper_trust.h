@@ -24,10 +24,17 @@ struct keeper_trust *keeper_trust_new(const struct conf *);
 void	 keeper_trust_free(struct keeper_trust *);
 /* Replace state_dir/pins.keys or pins.feed with buf if trust allows:
  * a chain that goes forward from the trusted set (pins.keyset raised
- * first), a feed that set signed. 0; -1 with errno and why, which names
+ * first), a feed that set signed, not older than the version floor unless
+ * it replaced the signing role. 0; -1 with errno and why, which names
  * the file (EINVAL: refused). */
 int	 keeper_trust_save(struct keeper_trust *, enum keeper_file,
 	    const uint8_t *buf, size_t len, char *why, size_t whysz);
+/* Whether pins.version may become v: not below the highest feed version
+ * the device accepted (a feed written here that replaced the signing role
+ * reset that to its own); if so, v is that floor from now on. Else false
+ * with why. */
+bool	 keeper_trust_floor_ok(struct keeper_trust *, unsigned long long v,
+	    char *why, size_t whysz);
 /* Whether host's TOFU leaf may be replaced by leaf (the caller has checked
  * the issuer is the pinned one): its rule is tofu with
  * tofu_accept_issuer, or lists leaf in observed. Else false with why. */

@@ -622,6 +622,69 @@ test_key_set_chain_never_goes_back(void **state)
 	free(chain);
 }
 
+/* A feed of version v over feed_text's rules, signed by k, with prefix
+ * (key-set updates) in front. */
+static char *
+feed_v(const char *prefix, unsigned v, struct feed_key *k)
+{
+	char	 text[sizeof(feed_text) + 16];
+	size_t	 len;
+
+	snprintf(text, sizeof(text), "[feed]\nversion = %u%s", v,
+	    strchr(feed_text, '\n') + strlen("\nversion = 9"));
+	return sign_text(prefix, text, &k, 1, true, &len);
+}
+
+/* The version floor: a worker can neither write an older feed the trusted
+ * key set signed, nor lower pins.version, so a restart cannot bring back
+ * a feed the device had moved past; a feed that replaced the signing role
+ * resets it, as the device judges. */
+static void
+test_version_floor_never_goes_back(void **state)
+{
+	struct keeper_state	*ks;
+	struct keeper_msg	 r;
+	struct feed_key		*root = k1;
+	char			 sdir[300], *v5, *v9, *rot, *upd;
+
+	(void)state;
+	subdir("floor", sdir, sizeof(sdir));
+	ks = state_in(sdir);
+	v5 = feed_v("", 5, k1);
+	v9 = feed_v("", 9, k1);
+	save(ks, KEEPER_FILE_FEED, v9, &r);
+	assert_int_equal(r.type, KEEPER_OK);
+	save(ks, KEEPER_FILE_FLOOR, "9\n", &r);
+	assert_int_equal(r.type, KEEPER_OK);
+	save(ks, KEEPER_FILE_FEED, v5, &r);
+	assert_refused(&r, EINVAL, "version 5 is older than 9, the highest "
+	    "the device accepted (a rollback)");
+	save(ks, KEEPER_FILE_FLOOR, "5\n", &r);
+	assert_refused(&r, EINVAL, "version 5 is below 9");
+	save(ks, KEEPER_FILE_FLOOR, "10\n", &r);
+	assert_int_equal(r.type, KEEPER_OK);
+	keeper_state_free(ks);
+	/* a restart: the floor is what pins.version says */
+	ks = state_in(sdir);
+	save(ks, KEEPER_FILE_FEED, v9, &r);
+	assert_refused(&r, EINVAL, "older than 10");
+	save(ks, KEEPER_FILE_FLOOR, "9\n", &r);
+	assert_refused(&r, EINVAL, "below 10");
+	/* the signing role replaced (set 2: s3 signs): version 1 passes,
+	 * and the floor may then go down to it */
+	upd = update(2, pk1, ps3, &root, 1);
+	rot = feed_v(upd, 1, s3);
+	save(ks, KEEPER_FILE_FEED, rot, &r);
+	assert_int_equal(r.type, KEEPER_OK);
+	save(ks, KEEPER_FILE_FLOOR, "1\n", &r);
+	assert_int_equal(r.type, KEEPER_OK);
+	keeper_state_free(ks);
+	free(v5);
+	free(v9);
+	free(upd);
+	free(rot);
+}
+
 static void
 test_tofu_swap_needs_the_hosts_rule(void **state)
 {
@@ -887,6 +950,7 @@ main(void)
 		    test_clock_saves_cannot_ratchet_past_the_system_clock),
 		cmocka_unit_test(test_tofu_never_replaces_another_issuers_pins),
 		cmocka_unit_test(test_key_set_chain_never_goes_back),
+		cmocka_unit_test(test_version_floor_never_goes_back),
 		cmocka_unit_test(test_tofu_swap_needs_the_hosts_rule),
 		cmocka_unit_test(
 		    test_worker_store_sends_what_it_replaces_and_obeys_refusals),
