@@ -145,8 +145,11 @@ end_read(struct end *e, struct evbuffer *b, size_t want, size_t *got)
 		/* A FIN without close_notify: many servers close that way.
 		 * Deliver what arrived and pass the FIN on (the app's own
 		 * framing tells a cut message), but say so in the log.
-		 * wolfSSL reports FIN and RST alike; recv's errno differs. */
-		if (err == SOCKET_PEER_CLOSED_E && errno != ECONNRESET) {
+		 * wolfSSL reports FIN and RST alike; recv's errno differs.
+		 * With the OpenSSL layer, 5.7 names it as OpenSSL does
+		 * (WOLFSSL_ERROR_SYSCALL); 5.5 gave its own code. */
+		if ((err == SOCKET_PEER_CLOSED_E ||
+		    err == WOLFSSL_ERROR_SYSCALL) && errno != ECONNRESET) {
 			e->truncated = true;
 			return IO_EOF;
 		}
