@@ -14,6 +14,18 @@ from test_feed import FeedTest, rfc3339, run
 from datetime import timedelta
 
 
+def tofu_body():
+    """A feed body with one tofu host, www.api.test."""
+    return """[feed]
+version = 5
+issued = %s
+expires = %s
+
+[domain:www.api.test]
+policy = tofu
+""" % (rfc3339(timedelta(0)), rfc3339(timedelta(days=9)))
+
+
 class Monitor(FeedTest):
 
     def soon_cert(self):
@@ -143,14 +155,7 @@ pins = %s
 
     def test_write_observed_for_a_tofu_host(self):
         body = Path(self.tmp) / "tofu.body"
-        text = """[feed]
-version = 5
-issued = %s
-expires = %s
-
-[domain:www.api.test]
-policy = tofu
-""" % (rfc3339(timedelta(0)), rfc3339(timedelta(days=9)))
+        text = tofu_body()
         body.write_text(text)
         feed = Path(self.tmp) / "tofu.feed"
         feed.write_bytes(self.sign(text))
@@ -164,14 +169,7 @@ policy = tofu
     def test_write_observed_keeps_a_link_and_a_mode(self):
         """A body that is a symbolic link is refused with the reason, not
         replaced by a plain 0644 file; a plain body keeps its mode."""
-        text = """[feed]
-version = 5
-issued = %s
-expires = %s
-
-[domain:www.api.test]
-policy = tofu
-""" % (rfc3339(timedelta(0)), rfc3339(timedelta(days=9)))
+        text = tofu_body()
         feed = Path(self.tmp) / "tofu.feed"
         feed.write_bytes(self.sign(text))
         real = Path(self.tmp) / "real.body"
