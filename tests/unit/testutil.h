@@ -81,7 +81,7 @@ tu_write_file(const char *dir, const char *name, const char *text,
 		fail_msg("cannot write %s", out);
 }
 
-/* The whole file, malloc'd; its length in *len. */
+/* The whole file, malloc'd, NUL-terminated; its length in *len. */
 static inline unsigned char *
 tu_read_file(const char *path, size_t *len)
 {
@@ -94,7 +94,7 @@ tu_read_file(const char *path, size_t *len)
 	for (;;) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 4096;
-			if ((buf = realloc(buf, cap)) == NULL)
+			if ((buf = realloc(buf, cap + 1)) == NULL)
 				fail_msg("out of memory");
 		}
 		if ((got = fread(buf + n, 1, cap - n, f)) == 0)
@@ -102,6 +102,7 @@ tu_read_file(const char *path, size_t *len)
 		n += got;
 	}
 	fclose(f);
+	buf[n] = '\0';		/* a text file reads as a string */
 	*len = n;
 	return buf;
 }
