@@ -143,7 +143,8 @@ BASE_SRCS	= base/mem.c base/parse.c base/addr.c base/file.c base/log.c \
 		  base/sock.c base/strmap.c base/clock.c base/unixsock.c \
 		  base/cursor.c base/list.c base/url.c base/ini.c base/json.c
 PINS_SRCS	= pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
-		  pins/rule.c pins/feed_body.c pins/feed_file.c pins/feed_keys.c pins/tofu.c
+		  pins/rule.c pins/feed_body.c pins/feed_file.c pins/feed_keys.c pins/feed_accept.c \
+		  pins/tofu.c
 TLS_SRCS	= tls/tls_client.c tls/tls_verify.c tls/tls_anchors.c \
 		  tls/tls_resume.c tls/tls_ca.c base/clock.c base/log.c \
 		  base/parse.c
@@ -167,7 +168,7 @@ SRCS		= $(sort $(BASE_SRCS) $(PINS_SRCS) $(TLS_SRCS) $(CONF_SRCS) \
 
 # Unit tests link only the modules they test (and what those use).
 PINS_DEPS	= base/mem.c base/list.c base/parse.c base/ini.c base/url.c \
-		  base/cursor.c base/file.c base/strmap.c \
+		  base/cursor.c base/file.c base/strmap.c base/clock.c base/log.c \
 		  $(PINS_SRCS)
 test_pin_SRCS	= $(PINS_DEPS) $(TLS_SRCS)
 test_host_SRCS	= pins/host.c
