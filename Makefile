@@ -155,7 +155,7 @@ SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
 		  shim/conn/clienthello.c \
 		  shim/remote/feedsync.c shim/remote/report.c shim/remote/web.c \
 		  shim/remote/httpc.c \
-		  shim/listener.c shim/quota.c shim/daemon.c shim/privdrop.c \
+		  shim/listener.c shim/quota.c shim/daemon.c shim/inforce.c shim/privdrop.c \
 		  shim/notify.c shim/metrics.c shim/status.c \
 		  shim/origdst.c shim/keeper.c shim/keeper_wire.c \
 		  shim/keeper_trust.c shim/sandbox.c shim/tofusync.c \

@@ -40,8 +40,8 @@
 #include "base/mem.h"
 #include "base/parse.h"
 #include "pins/feed_accept.h"
+#include "shim/inforce.h"
 #include "shim/keeper.h"
-#include "shim/notify.h"
 #include "shim/remote/feedsync.h"
 #include "shim/remote/report.h"
 #include "shim/remote/web.h"
@@ -101,25 +101,26 @@ feed_apply(struct feedsync *fs, struct snapshot *snap)
 {
 	struct server		*srv = fs->srv;
 	const struct feed_body	*b = fs->current;
-	bool			 off;
+	struct inforce_next	 next;
+	char			 status[128];
 
-	off = feed_body_pinning_off(b, srv->conf->device_id);
-	snapshot_unref(srv->snap);
-	srv->snap = snap != NULL ? snap : feed_body_snapshot(srv->conf->snap,
-	    b, srv->conf->device_id);
-	tls_client_forget(srv->tls);	/* sessions were judged by old pins */
-	report_set_feed(srv->rep, b ? b->report_url : NULL,
-	    b ? b->version : 0);
 	if (b != NULL)
-		notify_send("STATUS=feed version %llu in force, %zu host "
-		    "rule(s)", b->version, b->snap->nrules);
+		snprintf(status, sizeof(status), "feed version %llu in force, "
+		    "%zu host rule(s)", b->version, b->snap->nrules);
 	else
-		notify_send("STATUS=bootstrap pins (no feed in force)");
-	if (off)
+		snprintf(status, sizeof(status), "bootstrap pins (no feed in "
+		    "force)");
+	memset(&next, 0, sizeof(next));
+	next.snap = snap != NULL ? snap : feed_body_snapshot(srv->conf->snap,
+	    b, srv->conf->device_id);
+	next.status = status;
+	if (feed_body_pinning_off(b, srv->conf->device_id))
 		log_warn("feed: device %s has pinning off (feed override): "
 		    "pin and pin-only hosts get CA checks only",
 		    srv->conf->device_id);
-	server_log_observed(srv->snap);
+	inforce_apply(srv, &next);
+	report_set_feed(srv->rep, b ? b->report_url : NULL,
+	    b ? b->version : 0);
 }
 
 static void
