@@ -176,6 +176,7 @@ test_policy_SRCS = $(PINS_DEPS)
 test_conf_SRCS	= $(PINS_DEPS) base/addr.c \
 		  base/log.c $(CONF_SRCS)
 test_feed_SRCS	= $(PINS_DEPS)
+test_feed_accept_SRCS = $(PINS_DEPS)
 test_tofu_SRCS	= $(PINS_DEPS) $(TLS_SRCS)
 test_ca_SRCS	= $(TLS_SRCS) pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
 		  base/mem.c base/list.c base/file.c base/strmap.c
@@ -190,7 +191,8 @@ test_keeper_SRCS = $(PINS_DEPS) $(TLS_SRCS) base/log.c shim/keeper.c \
 		  shim/keeper_wire.c shim/keeper_trust.c shim/sandbox.c \
 		  shim/privdrop.c
 test_quota_SRCS	= base/mem.c shim/quota.c
-UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed test_tofu test_ca \
+UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed \
+		  test_feed_accept test_tofu test_ca \
 		  test_base test_http1 test_relay test_clienthello test_keeper \
 		  test_unixsock test_quota
 
