@@ -143,7 +143,8 @@ BASE_SRCS	= base/mem.c base/parse.c base/addr.c base/file.c base/log.c \
 		  base/sock.c base/strmap.c base/clock.c base/unixsock.c \
 		  base/cursor.c base/list.c base/url.c base/ini.c base/json.c
 PINS_SRCS	= pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
-		  pins/rule.c pins/feed_body.c pins/feed_file.c pins/feed_keys.c pins/tofu.c
+		  pins/rule.c pins/feed_body.c pins/feed_file.c pins/feed_keys.c pins/feed_accept.c \
+		  pins/tofu.c
 TLS_SRCS	= tls/tls_client.c tls/tls_verify.c tls/tls_anchors.c \
 		  tls/tls_resume.c tls/tls_ca.c base/clock.c base/log.c \
 		  base/parse.c
@@ -154,7 +155,7 @@ SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
 		  shim/conn/clienthello.c \
 		  shim/remote/feedsync.c shim/remote/report.c shim/remote/web.c \
 		  shim/remote/httpc.c \
-		  shim/listener.c shim/quota.c shim/daemon.c shim/privdrop.c \
+		  shim/listener.c shim/quota.c shim/daemon.c shim/inforce.c shim/privdrop.c \
 		  shim/notify.c shim/metrics.c shim/status.c \
 		  shim/origdst.c shim/keeper.c shim/keeper_wire.c \
 		  shim/keeper_trust.c shim/sandbox.c shim/tofusync.c \
@@ -167,7 +168,7 @@ SRCS		= $(sort $(BASE_SRCS) $(PINS_SRCS) $(TLS_SRCS) $(CONF_SRCS) \
 
 # Unit tests link only the modules they test (and what those use).
 PINS_DEPS	= base/mem.c base/list.c base/parse.c base/ini.c base/url.c \
-		  base/cursor.c base/file.c base/strmap.c \
+		  base/cursor.c base/file.c base/strmap.c base/clock.c base/log.c \
 		  $(PINS_SRCS)
 test_pin_SRCS	= $(PINS_DEPS) $(TLS_SRCS)
 test_host_SRCS	= pins/host.c
@@ -175,6 +176,7 @@ test_policy_SRCS = $(PINS_DEPS)
 test_conf_SRCS	= $(PINS_DEPS) base/addr.c \
 		  base/log.c $(CONF_SRCS)
 test_feed_SRCS	= $(PINS_DEPS)
+test_feed_accept_SRCS = $(PINS_DEPS)
 test_tofu_SRCS	= $(PINS_DEPS) $(TLS_SRCS)
 test_ca_SRCS	= $(TLS_SRCS) pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
 		  base/mem.c base/list.c base/file.c base/strmap.c
@@ -189,7 +191,8 @@ test_keeper_SRCS = $(PINS_DEPS) $(TLS_SRCS) base/log.c shim/keeper.c \
 		  shim/keeper_wire.c shim/keeper_trust.c shim/sandbox.c \
 		  shim/privdrop.c
 test_quota_SRCS	= base/mem.c shim/quota.c
-UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed test_tofu test_ca \
+UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed \
+		  test_feed_accept test_tofu test_ca \
 		  test_base test_http1 test_relay test_clienthello test_keeper \
 		  test_unixsock test_quota
 

@@ -594,6 +594,7 @@ conf_new(const char *path)
 {
 	struct conf	*c = xcalloc(1, sizeof(*c));
 
+	c->refs = 1;
 	c->path = xstrdup(path);
 	c->log_level = LOG_INFO;
 	c->default_policy = POLICY_BLOCK;
@@ -651,12 +652,19 @@ conf_load(const char *path, FILE *errs)
 	return c;
 }
 
+struct conf *
+conf_ref(struct conf *c)
+{
+	c->refs++;
+	return c;
+}
+
 void
 conf_free(struct conf *c)
 {
 	size_t	 i;
 
-	if (c == NULL)
+	if (c == NULL || --c->refs > 0)
 		return;
 	for (i = 0; i < c->nlisteners; i++) {
 		free(c->listeners[i].name);

@@ -99,10 +99,16 @@ struct conf {
 	size_t		 nlisteners;
 	/* [domain:*] and default_policy */
 	struct snapshot	*snap;			/* one reference owned */
+	int		 refs;			/* conf_ref, conf_free */
 };
 
 /* Errors go to errs as "FILE:LINE: [section] key: message"; NULL if any. */
 struct conf	*conf_load(const char *path, FILE *errs);
+/* A configuration is shared: the process, each listener and each
+ * connection hold a reference to the one they run under, so a reload is a
+ * pointer swap and nothing running sees a value change under it. */
+struct conf	*conf_ref(struct conf *);
+/* Drop one reference; the last frees it (NULL is a no-op). */
 void		 conf_free(struct conf *);
 const char	*listen_mode_name(enum listen_mode);
 const struct listen_conf *conf_listener(const struct conf *,

@@ -1,11 +1,42 @@
 /*
  * fuzz_feed.c - the signed feed file: the block and signature-line split,
  * the proof under a fixed key set (must never accept: no key made these
- * bytes, as a feed nor as the chain the keeper would persist), and the
- * key-set and body parsers on the same bytes as if they had been signed.
+ * bytes, as a feed nor as the chain the keeper would persist), the feed
+ * rules (pins/feed_accept.c) on the same bytes, fetched and as the cache
+ * (always rejected with a reason, trust unmoved, nothing left over), and
+ * the key-set and body parsers on them as if they had been signed.
  */
 #include "fuzz/fuzz.h"
-#include "pins/feed_keys.h"
+#include "pins/feed_accept.h"
+
+/* The feed rules never take unsigned bytes, and never move trust on a
+ * rejection. */
+static void
+fuzz_accept(const uint8_t *data, size_t size,
+    const struct feed_keyset *ks, bool cached)
+{
+	struct feed_trust	 t;
+	struct feed_device	 d;
+	struct feed_decision	 out;
+	struct snapshot		*base = snapshot_new(POLICY_BLOCK);
+
+	memset(&t, 0, sizeof(t));
+	t.keys = *ks;
+	t.floor = 3;
+	t.in_force = true;
+	t.version = 3;
+	memset(&d, 0, sizeof(d));
+	d.base = d.enforced = base;
+	d.now = d.sys = 1893456000;
+	d.cached = cached;
+	feed_accept("fuzz", (const char *)data, size, &t, &d, &out);
+	INVARIANT(out.verdict == FEED_REJECTED && out.why[0] != '\0' &&
+	    out.snap == NULL && out.body == NULL &&
+	    out.next.floor == t.floor && out.next.version == t.version &&
+	    feed_keyset_same(&out.next.keys, &t.keys));
+	feed_accept_clear(&out);
+	snapshot_unref(base);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -34,6 +65,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		INVARIANT(!feed_chain_forward("fuzz", (const char *)data, size,
 		    &ks, &to, null));
 	}
+	fuzz_accept(data, size, &ks, false);
+	fuzz_accept(data, size, &ks, true);
 	if (feed_keyset_parse("fuzz", (const char *)data, size, &parsed,
 	    null))
 		INVARIANT(feed_keyset_check(&parsed) == NULL &&

@@ -7,9 +7,10 @@
  * and the TLS context exist before any listener accepts, so no connection
  * ever runs without pins. Privileged work (bind, the trust store) happens
  * before the privilege drop and the sandbox; a failed drop is fatal, and
- * so is the keeper's death. SIGHUP builds a whole new configuration and swaps
- * the pins and trust store in only if it is valid; running connections keep
- * the snapshot they started with. `run -t` runs daemon_prepare(), the very
+ * so is the keeper's death. SIGHUP builds a whole new configuration and,
+ * only if it is valid, swaps it in with the pins and trust store through
+ * inforce_apply(), the one step that changes what is in force; running
+ * connections keep what they started with. `run -t` runs daemon_prepare(), the very
  * checks `run` makes before binding, so what the check accepts starts.
  *
  * Must never: accept before the cached feed is in force, keep running as
@@ -34,6 +35,7 @@
 #include "base/mem.h"
 #include "pins/tofu.h"
 #include "shim/daemon.h"
+#include "shim/inforce.h"
 #include "shim/keeper.h"
 #include "shim/listener.h"
 #include "shim/notify.h"
@@ -307,19 +309,6 @@ daemon_prepare(struct server *srv, struct conf *conf, bool check,
 	return dns_open(srv, dns_flags, err, errsz);
 }
 
-void
-server_log_observed(const struct snapshot *snap)
-{
-	size_t	 i;
-
-	for (i = 0; i < snap->nrules; i++)
-		if (snap->rules[i].observe_only)
-			log_warn("pins: %s is NOT ENFORCED (enforce = no, %s): "
-			    "its pin failures are logged verdict=would-refuse "
-			    "and let through on the CA check",
-			    snap->rules[i].pattern, snap->rules[i].origin);
-}
-
 static bool
 same_str(const char *a, const char *b)
 {
@@ -331,8 +320,7 @@ daemon_reload(struct server *srv)
 {
 	struct conf		*c;
 	struct tls_client	*tls;
-	struct listen_conf	*keep;
-	size_t			 nkeep;
+	struct inforce_next	 next;
 	char			 err[256];
 
 	log_info("SIGHUP: reloading %s", srv->conf->path);
@@ -369,15 +357,6 @@ daemon_reload(struct server *srv)
 		conf_free(c);
 		return;
 	}
-	/* Pins, policies and the trust store change now; so do each
-	 * listener's allow, ports and connect. Binds stay (a rebind may need
-	 * privileges we no longer have). */
-	listeners_reload(srv, c);
-	snapshot_unref(srv->snap);
-	srv->snap = snapshot_ref(c->snap);
-	tls_client_free(srv->tls);
-	srv->tls = tls;
-	tls_client_forget(tls);		/* sessions were judged by old pins */
 	/* status_allow applies now; the address needs a restart (a rebind,
 	 * as for listeners). */
 	if (c->status.present != srv->conf->status.present ||
@@ -389,15 +368,14 @@ daemon_reload(struct server *srv)
 	    srv->conf->status.unix_path) != 0))
 		log_warn("reload: [shim] status changed: takes effect at the "
 		    "next start");
-	/* The listeners point into the old conf: keep their entries. */
-	keep = srv->conf->listeners;
-	nkeep = srv->conf->nlisteners;
-	srv->conf->listeners = c->listeners;
-	srv->conf->nlisteners = c->nlisteners;
-	c->listeners = keep;
-	c->nlisteners = nkeep;
-	conf_free(srv->conf);
-	srv->conf = c;
+	/* The configuration and the trust store change now, and so do each
+	 * listener's allow, ports and connect; binds stay (a rebind may need
+	 * privileges we no longer have). The pins follow: the INI's, or
+	 * the feed's over them once feedsync has re-checked it. */
+	memset(&next, 0, sizeof(next));
+	next.conf = c;
+	next.tls = tls;
+	inforce_apply(srv, &next);
 	log_set_level(c->log_level);
 	if (c->log_syslog == NULL)
 		log_to_stderr();
@@ -414,8 +392,10 @@ daemon_reload(struct server *srv)
 		srv->feed = NULL;
 		report_set_feed(srv->rep, NULL, 0);
 	}
-	if (srv->feed == NULL)
-		server_log_observed(srv->snap);
+	if (srv->feed == NULL) {
+		next.snap = snapshot_ref(c->snap);
+		inforce_apply(srv, &next);
+	}
 	log_info("reload: %zu domain rule(s), default_policy %s",
 	    c->snap->nrules, policy_name(c->snap->default_policy));
 }
@@ -616,8 +596,11 @@ daemon_run(struct conf *conf)
 	 * so no connection is ever served on bootstrap pins by mistake. */
 	srv.rep = report_new(&srv);
 	srv.feed = feedsync_start(&srv);
-	if (srv.feed == NULL)
-		server_log_observed(srv.snap);
+	if (srv.feed == NULL) {
+		struct inforce_next	 next = { .snap = snapshot_ref(conf->snap) };
+
+		inforce_apply(&srv, &next);
+	}
 	/* the keeper lost before the loop ran (a save from the cache) */
 	if (srv.failed || signals_open(&srv) == -1)
 		goto out;

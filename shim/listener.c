@@ -2,9 +2,12 @@
  * listener.c - bind, accept, dispatch by mode, and pause accepting while
  * out of descriptors instead of spinning.
  *
- * Must never: accept on a listener whose configuration is gone (reloads
- * move new values into the live entries; the entries themselves stay), or
- * spin on a failing accept.
+ * A listener holds a reference to the configuration its entry is in; a
+ * reload points it at the new one's entry of the same name, or, when
+ * that needs a rebind, leaves it on the old one, which it keeps alive.
+ *
+ * Must never: accept on a listener whose configuration is gone, or spin
+ * on a failing accept.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -104,7 +107,7 @@ listener_limits(struct listener *l)
 static int
 listener_bind(struct listener *l)
 {
-	struct listen_conf	*lc = l->lc;
+	const struct listen_conf	*lc = l->lc;
 	struct sockaddr_storage	 ss;
 	int			 sslen = sizeof(ss);
 	char			 addr[HOST_MAX + 16];
@@ -151,6 +154,7 @@ listeners_open(struct server *srv)
 	srv->listeners = xcalloc(srv->nlisteners, sizeof(*srv->listeners));
 	for (i = 0; i < srv->nlisteners; i++) {
 		srv->listeners[i].srv = srv;
+		srv->listeners[i].conf = conf_ref(srv->conf);
 		srv->listeners[i].lc = &srv->conf->listeners[i];
 		if (listener_bind(&srv->listeners[i]) == -1)
 			return -1;
@@ -169,57 +173,55 @@ listeners_close(struct server *srv)
 		if (srv->listeners[i].retry != NULL)
 			event_free(srv->listeners[i].retry);
 		quota_free(srv->listeners[i].quota);
+		conf_free(srv->listeners[i].conf);
 	}
 	free(srv->listeners);
 	srv->listeners = NULL;
 	srv->nlisteners = 0;
 }
 
+static struct listener *
+listener_named(struct server *srv, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < srv->nlisteners; i++)
+		if (strcmp(srv->listeners[i].lc->name, name) == 0)
+			return &srv->listeners[i];
+	return NULL;
+}
+
 void
 listeners_reload(struct server *srv, struct conf *next)
 {
-	struct conf	*live = srv->conf;
-	size_t		 i;
+	size_t	 i;
 
-	for (i = 0; i < live->nlisteners; i++) {
-		struct listen_conf	*l = &live->listeners[i];
-		struct listen_conf	*n = (struct listen_conf *)
-		    conf_listener(next, l->name);
-		struct listen_conf	 tmp;
+	for (i = 0; i < srv->nlisteners; i++) {
+		struct listener			*l = &srv->listeners[i];
+		const struct listen_conf	*n = conf_listener(next,
+						    l->lc->name);
 
 		if (n == NULL) {
 			log_warn("reload: [listen:%s] removed; it keeps "
-			    "serving until restart", l->name);
+			    "serving until restart", l->lc->name);
 			continue;
 		}
-		if (n->mode != l->mode || n->bind_port != l->bind_port ||
-		    strcmp(n->bind_host, l->bind_host) != 0) {
+		if (n->mode != l->lc->mode || n->bind_port !=
+		    l->lc->bind_port || strcmp(n->bind_host,
+		    l->lc->bind_host) != 0) {
 			log_warn("reload: [listen:%s] mode or bind changed; "
 			    "that takes a restart (allow, ports, connect and "
-			    "limits are not applied either)", l->name);
+			    "limits are not applied either)", l->lc->name);
 			continue;
 		}
-		tmp = *l;
-		memcpy(l->connect_host, n->connect_host,
-		    sizeof(l->connect_host));
-		l->connect_port = n->connect_port;
-		l->allow = n->allow;
-		l->nallow = n->nallow;
-		l->ports = n->ports;
-		l->nports = n->nports;
-		l->max_conns = n->max_conns;
-		l->max_per_client = n->max_per_client;
-		l->v6_prefix = n->v6_prefix;
-		l->idle_timeout = n->idle_timeout;
-		n->allow = tmp.allow;
-		n->nallow = tmp.nallow;
-		n->ports = tmp.ports;
-		n->nports = tmp.nports;
-		listener_limits(&srv->listeners[i]);
+		conf_free(l->conf);
+		l->conf = conf_ref(next);
+		l->lc = n;
+		listener_limits(l);
 	}
 	conn_gate(srv);
 	for (i = 0; i < next->nlisteners; i++)
-		if (conf_listener(live, next->listeners[i].name) == NULL)
+		if (listener_named(srv, next->listeners[i].name) == NULL)
 			log_warn("reload: [listen:%s] added; it starts serving "
 			    "after a restart", next->listeners[i].name);
 }

@@ -11,9 +11,9 @@ struct server;
 /* Bind every [listen:*] of srv->conf. 0, or -1 after logging why. */
 int	 listeners_open(struct server *);
 void	 listeners_close(struct server *);
-/* Move allow, ports and connect of next into the live listeners (what a
- * running listener can change without a rebind); say what needs a
- * restart. The displaced values stay in next, freed with it. */
+/* Point each listener at next's entry of its name (what a running
+ * listener can change without a rebind: allow, ports, connect, limits);
+ * say what needs a restart. Called by inforce_apply. */
 void	 listeners_reload(struct server *, struct conf *next);
 
 #endif

@@ -3,8 +3,9 @@
  * daemon borrows: the event loop, the resolver, the configuration, the pin
  * snapshot and trust store in force, the listeners, and everything alive
  * that process exit must stop. Data only (plus two list helpers): the
- * process's life cycle is daemon.c, so lower modules can include this
- * without reaching up into it.
+ * process's life cycle is daemon.c, and what is in force changes only
+ * through shim/inforce.c, so lower modules can include this without
+ * reaching up into either.
  */
 #ifndef PINSHIM_SHIM_SERVER_H
 #define PINSHIM_SHIM_SERVER_H
@@ -27,7 +28,11 @@ struct live {
 
 struct listener {
 	struct server		*srv;
-	struct listen_conf	*lc;		/* borrowed from srv->conf */
+	struct conf		*conf;		/* one reference owned: what
+						 * lc is in (srv->conf, or an
+						 * older one a reload could
+						 * not apply to it) */
+	const struct listen_conf *lc;		/* borrowed from conf */
 	struct evconnlistener	*evl;		/* owned */
 	struct event		*retry;		/* owned; re-enable after EMFILE */
 	struct quota		*quota;		/* owned; per-client counts */
@@ -47,8 +52,8 @@ struct listener {
 struct server {
 	struct event_base	*base;		/* owned */
 	struct evdns_base	*dns;		/* owned */
-	struct conf		*conf;		/* owned */
-	struct tls_client	*tls;		/* owned; replaced on reload */
+	struct conf		*conf;		/* one reference owned */
+	struct tls_client	*tls;		/* one reference owned */
 	struct snapshot		*snap;		/* one reference owned */
 	struct feedsync		*feed;		/* owned, NULL without [feed] */
 	struct tls_ca		*ca;		/* owned; NULL if only tunnels */
@@ -74,10 +79,6 @@ struct server {
 	unsigned long long	 accepted, passed, refused;
 	unsigned long long	 would_refuse;	/* passed as enforce = no */
 };
-
-/* Warn about every rule in snap that only observes its pins (enforce =
- * no): nobody may miss that a host is not enforced. */
-void	 server_log_observed(const struct snapshot *snap);
 
 static inline void
 server_live_add(struct server *srv, struct live *l)

@@ -1,10 +1,15 @@
 #!/usr/bin/python3
-"""Check the include graph of pinshim's C sources.
+"""Check the include and call graphs of pinshim's C sources.
 
 Layers, bottom first: base, pins, tls and conf (side by side), shim. A file
 may include headers of its own layer or of a lower one, never a higher one.
-Among shim/ modules (foo.c + foo.h count as one) no include cycle may be
-longer than two. --graph prints the module graph (for review notes).
+Among shim/ modules (foo.c + foo.h count as one) there is no circle, of
+includes or of calls: a module never calls a function defined in a module
+that depends on it (an include or a call, directly or not), so nothing
+reaches back up into daemon.c. A call is a name defined, not static, at
+the start of a line in one module's .c (style(9): the type on the line
+before) and followed by "(" in another module's .c. --graph prints the module graph, calls
+marked "(calls)", for review notes.
 
 Exit 0 and "layers: OK" when the rules hold; 1 with each violation named.
 """
@@ -15,6 +20,14 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAYER = {"base": 0, "pins": 1, "tls": 2, "conf": 2, "shim": 3}
 INC = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+DEF = re.compile(r'^(.*)\n([A-Za-z_]\w*)\(', re.M)
+CALL = re.compile(r'\b([A-Za-z_]\w*)\s*\(')
+NOISE = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"|'
+                   r"'(?:\\.|[^'\\\n])*'", re.S)
+# XXX: keeper.c, keeper_trust.c and keeper_wire.c share keeper.h and call
+# each other; issue 21 item 3 splits the keeper (shim/keeper/), and this
+# entry goes with it.
+KNOWN_CIRCLES = [["shim/keeper", "shim/keeper_trust", "shim/keeper_wire"]]
 
 
 def sources():
@@ -38,6 +51,32 @@ def includes(path):
 
 def module(path):
     return os.path.splitext(path)[0]
+
+
+def code(path):
+    """The file's text without comments and string literals."""
+    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+        return NOISE.sub(" ", f.read())
+
+
+def calls(files):
+    """module -> modules whose functions it calls (shim/ only)."""
+    defs = {}
+    for src in files:
+        if src.endswith(".c"):
+            for before, name in DEF.findall(code(src)):
+                if not before.startswith("static"):
+                    defs.setdefault(name, module(src))
+    edges = {}
+    for src in files:
+        if not src.endswith(".c"):
+            continue    # a header's prototypes are no calls
+        a = module(src)
+        for name in set(CALL.findall(code(src))):
+            b = defs.get(name)
+            if b is not None and b != a:
+                edges.setdefault(a, set()).add(b)
+    return edges
 
 
 def sccs(nodes, edges):
@@ -88,16 +127,27 @@ def main():
             a, b = module(src), module(inc)
             if a != b:
                 edges.setdefault(a, set()).add(b)
+    shim_files = [s for s in sources() if s.startswith("shim" + os.sep)]
+    called = calls(shim_files)
     shim = {m for m in edges if m.startswith("shim")}
     shim |= {b for a in shim for b in edges[a] if b.startswith("shim")}
-    sub = {a: {b for b in edges.get(a, ()) if b in shim} for a in shim}
+    shim |= set(called) | {b for a in called for b in called[a]}
+    sub = {a: {b for b in edges.get(a, set()) | called.get(a, set())
+               if b in shim} for a in shim}
     for comp in sccs(shim, sub):
-        if len(comp) > 2:
-            bad.append("include cycle of %d shim modules: %s"
-                       % (len(comp), " ".join(comp)))
+        if len(comp) > 1 and comp not in KNOWN_CIRCLES:
+            back = sorted("%s calls %s" % (a, b) for a in comp
+                          for b in called.get(a, ()) if b in comp and
+                          b not in edges.get(a, ()))
+            bad.append("circle of %d shim modules: %s%s"
+                       % (len(comp), " ".join(comp),
+                          " (%s)" % "; ".join(back) if back else ""))
     if "--graph" in sys.argv:
-        for a in sorted(edges):
-            print("%s -> %s" % (a, " ".join(sorted(edges[a]))))
+        for a in sorted(set(edges) | set(called)):
+            inc = edges.get(a, set())
+            out = sorted(inc) + ["%s(calls)" % b for b in
+                                 sorted(called.get(a, set()) - inc)]
+            print("%s -> %s" % (a, " ".join(out)))
     for b in bad:
         print("layers: " + b)
     if not bad:

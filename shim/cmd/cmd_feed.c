@@ -7,8 +7,10 @@
  * `sign` validates the body with the very parser the devices use before it
  * signs anything, so an unusable feed or key set is never published;
  * `cosign` lets holders add signatures one by one; `rotate` writes the
- * next key-set update; `verify` judges a signed file exactly as a device
- * would and says which roles and thresholds were met.
+ * next key-set update; `verify` judges a signed file with the device's own
+ * rules (pins/feed_accept.c), from the values a device has (its INI, and
+ * with --previous the feed it has in force), says which, and which roles
+ * and thresholds were met.
  *
  * Must never: sign a body the devices would refuse, or leave a half-written
  * output.
@@ -23,12 +25,13 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 
+#include "base/clock.h"
 #include "base/file.h"
 #include "base/list.h"
 #include "base/mem.h"
 #include "base/parse.h"
 #include "conf/conf.h"
-#include "pins/feed_keys.h"
+#include "pins/feed_accept.h"
 #include "pins/host.h"
 #include "shim/cmd/cmd.h"
 #include "shim/cmd/cmd_body.h"
@@ -550,105 +553,140 @@ usage:
 	return 2;
 }
 
-/* The previous feed's body, for the weakening check (the publisher's own
- * file: parsed, not proven). */
-static struct feed_body *
-previous_body(const char *path)
+/* What `verify` judges against: a device's trust and what it enforces,
+ * made from the same values the device starts from. Owned refs. */
+struct verify_device {
+	struct feed_trust	 trust;
+	struct feed_device	 dev;
+	struct snapshot		*base;		/* one reference owned */
+	struct snapshot		*enforced;	/* one reference owned */
+	char			 feed[300];	/* the feed in force, said */
+};
+
+/* Read path whole; NULL after saying why. */
+static char *
+verify_read(const char *path, size_t *len)
 {
-	struct feed_blocks	*bl = xcalloc(1, sizeof(*bl));
-	struct feed_body	*c = NULL;
-	const char		*why;
+	return file_read(path, FEED_FILE_MAX, len, stderr);
+}
+
+/* The device after it took `previous` as its feed in force: judged as it
+ * judges its own cache at start (proven under the key set, not behind the
+ * floor; a stale feed stays in force), so its key set, floor, rules and
+ * the time its issued attests are the device's. */
+static bool
+verify_previous(struct verify_device *v, const char *previous)
+{
+	struct feed_decision	 d;
 	char			*buf;
 	size_t			 len;
 
-	if ((buf = file_read(path, FEED_FILE_MAX, &len, stderr)) == NULL)
-		goto out;
-	if (!feed_split(buf, len, bl, &why))
-		fprintf(stderr, "%s: %s\n", path, why);
-	else
-		c = feed_body_parse(path, buf + bl->b[bl->n - 1].off,
-		    bl->b[bl->n - 1].len, stderr);
-out:
+	if ((buf = verify_read(previous, &len)) == NULL)
+		return false;
+	v->dev.cached = true;
+	feed_accept(previous, buf, len, &v->trust, &v->dev, &d);
+	v->dev.cached = false;
 	free(buf);
-	free(bl);
-	return c;
+	if (d.verdict != FEED_ACCEPTED) {
+		fprintf(stderr, "%s: not a feed a device with this key set can "
+		    "have in force: %s\n", previous, d.why);
+		feed_accept_clear(&d);
+		return false;
+	}
+	v->trust = d.next;
+	snapshot_unref(v->enforced);
+	v->enforced = d.snap;
+	v->dev.enforced = v->enforced;
+	d.snap = NULL;
+	if (d.attested > v->dev.now)
+		v->dev.now = d.attested;
+	snprintf(v->feed, sizeof(v->feed), "feed version %llu in force "
+	    "(--previous %s)", d.body->version, previous);
+	feed_accept_clear(&d);
+	return true;
 }
 
-/* What a device would find weakened, going from prev (NULL: no feed) to
- * c; device NULL: any device's override counts. */
-static bool
-verify_weakens(const struct snapshot *base, const struct feed_body *prev,
-    const struct feed_body *c, const char *device, char *why, size_t whysz)
+/* One line: the values the verdict was reached from. */
+static void
+verify_said(const struct verify_device *v, const char *ini, FILE *out)
 {
-	struct snapshot	*a, *b;
-	size_t		 i;
-	bool		 weaker;
+	fprintf(out, "judged against: %s key set %lu, %s (%zu host rule(s), "
+	    "default_policy %s), %s, floor %llu, %s%s\n",
+	    ini != NULL ? "the INI's" : "the --pubkey", v->trust.keys.version,
+	    ini != NULL ? "the INI's rules" : "no INI rules",
+	    v->base->nrules, policy_name(v->base->default_policy), v->feed,
+	    v->trust.floor, v->dev.device_id != NULL ? "device " :
+	    "no device_id", v->dev.device_id != NULL ? v->dev.device_id : "");
+}
 
-	for (i = 0; device == NULL && i < c->ndevices; i++)
-		if (c->devices[i].pinning_off &&
-		    !feed_body_pinning_off(prev, c->devices[i].id)) {
-			snprintf(why, whysz, "device %s: pinning off",
+/* Overrides for devices this run did not judge. */
+static void
+verify_overrides(const struct feed_body *c, const char *device)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->ndevices; i++)
+		if (c->devices[i].pinning_off && (device == NULL ||
+		    strcmp(device, c->devices[i].id) != 0))
+			printf("note: [device:%s] pinning = off is a weakening on "
+			    "that device unless its feed in force already has "
+			    "it (--device %s judges it)\n", c->devices[i].id,
 			    c->devices[i].id);
-			return true;
-		}
-	a = feed_body_snapshot(base, prev, device);
-	b = feed_body_snapshot(base, c, device);
-	weaker = snapshot_weaker(a, b, why, whysz);
-	snapshot_unref(a);
-	snapshot_unref(b);
-	return weaker;
 }
 
 static int
 feed_cmd_verify(int argc, char **argv)
 {
+	struct verify_device	 v;
 	struct feed_keyset	 ks;
-	struct feed_proof	 p;
+	struct feed_decision	 d;
+	const struct feed_proof	*p = &d.proof;
 	struct conf		*conf = NULL;
-	struct snapshot		*base = NULL;
-	struct feed_body	*c = NULL, *prev = NULL;
+	const struct feed_body	*c;
 	const char		*file = NULL, *ini = NULL, *previous = NULL,
 				*device = NULL, *why;
-	char			*buf = NULL, iss[32], exp[32], what[300];
+	char			*buf = NULL, iss[32], exp[32];
 	size_t			 len;
-	bool			 sign_given = false, weaker;
+	bool			 sign_given = false;
 	int			 i, status = 2;
 
 	memset(&ks, 0, sizeof(ks));
+	memset(&v, 0, sizeof(v));
+	memset(&d, 0, sizeof(d));
 	ks.version = ks.root.threshold = ks.sign.threshold = 1;
 	for (i = 1; i < argc; i++) {
-		const char	*o = argv[i], *v = i + 1 < argc ? argv[i + 1] :
+		const char	*o = argv[i], *val = i + 1 < argc ? argv[i + 1] :
 				    NULL;
 
 		if (o[0] != '-' && file == NULL) {
 			file = o;
 			continue;
 		}
-		if (v == NULL)
+		if (val == NULL)
 			goto usage;
 		i++;
 		if (strcmp(o, "--pubkey") == 0) {
-			if (!role_add(&ks.root, v))
+			if (!role_add(&ks.root, val))
 				return 2;
 		} else if (strcmp(o, "--sign-key") == 0) {
-			if (!role_add(&ks.sign, v))
+			if (!role_add(&ks.sign, val))
 				return 2;
 			sign_given = true;
 		} else if (strcmp(o, "--root-threshold") == 0) {
-			if (!number(v, 1, FEED_KEYS_MAX, &ks.root.threshold))
+			if (!number(val, 1, FEED_KEYS_MAX, &ks.root.threshold))
 				return 2;
 		} else if (strcmp(o, "--sign-threshold") == 0) {
-			if (!number(v, 1, FEED_KEYS_MAX, &ks.sign.threshold))
+			if (!number(val, 1, FEED_KEYS_MAX, &ks.sign.threshold))
 				return 2;
 		} else if (strcmp(o, "--keys-version") == 0) {
-			if (!number(v, 1, 4294967295UL, &ks.version))
+			if (!number(val, 1, 4294967295UL, &ks.version))
 				return 2;
 		} else if (strcmp(o, "-c") == 0)
-			ini = v;
+			ini = val;
 		else if (strcmp(o, "--previous") == 0)
-			previous = v;
+			previous = val;
 		else if (strcmp(o, "--device") == 0)
-			device = v;
+			device = val;
 		else
 			goto usage;
 	}
@@ -662,7 +700,7 @@ feed_cmd_verify(int argc, char **argv)
 			goto out;
 		}
 		ks = conf->feed.keys;
-		base = snapshot_ref(conf->snap);
+		v.base = snapshot_ref(conf->snap);
 		if (device == NULL)
 			device = conf->device_id;
 	} else {
@@ -674,44 +712,60 @@ feed_cmd_verify(int argc, char **argv)
 			fprintf(stderr, "key set: %s\n", why);
 			goto out;
 		}
-		base = snapshot_new(POLICY_BLOCK);
+		v.base = snapshot_new(POLICY_BLOCK);	/* conf's default */
 	}
+	/* A device as it starts: the INI's key set and rules, no feed, no
+	 * floor, and the latest known time this binary knows (its build
+	 * date, or the system clock). */
+	v.trust.keys = ks;
+	v.enforced = feed_body_snapshot(v.base, NULL, device);
+	v.dev.base = v.base;
+	v.dev.enforced = v.enforced;
+	v.dev.device_id = device;
+	v.dev.now = clock_now();
+	v.dev.sys = time(NULL);
+	snprintf(v.feed, sizeof(v.feed), "no feed in force");
 	status = 1;
-	if ((buf = file_read(file, FEED_FILE_MAX, &len, stderr)) == NULL ||
-	    (previous != NULL && (prev = previous_body(previous)) == NULL) ||
-	    (c = feed_open(file, buf, len, &ks, stderr, &p)) == NULL)
+	if ((previous != NULL && !verify_previous(&v, previous)) ||
+	    (buf = verify_read(file, &len)) == NULL)
 		goto out;
+	feed_accept(file, buf, len, &v.trust, &v.dev, &d);
+	if ((c = d.body) == NULL) {
+		fprintf(stderr, "%s\n", d.why);
+		verify_said(&v, ini, stderr);
+		goto out;
+	}
 	format_rfc3339(c->issued, iss, sizeof(iss));
 	format_rfc3339(c->expires, exp, sizeof(exp));
-	printf("%s: signature good\nkey set %lu", file, p.keys.version);
-	if (p.nupdates > 0)
-		printf(" (%zu update(s) on from key set %lu%s)", p.nupdates,
-		    ks.version, p.sign_rotated ? "; signing role replaced: "
-		    "devices reset their version floor" : "");
+	verify_said(&v, ini, stdout);
+	printf("%s: signature good\nkey set %lu", file, p->keys.version);
+	if (p->nupdates > 0)
+		printf(" (%zu update(s) on from key set %lu%s)", p->nupdates,
+		    v.trust.keys.version, p->sign_rotated ? "; signing role "
+		    "replaced: devices reset their version floor" : "");
 	printf("\nsigning role: %zu of %lu needed: met\nroot role: %zu of %lu "
 	    "needed: %s\nsigned by: %s\nversion %llu\nissued %s\nexpires %s\n"
-	    "hosts %zu\ndevice overrides %zu\n", p.sign_have,
-	    p.keys.sign.threshold, p.root_have, p.keys.root.threshold,
-	    p.root_met ? "met" : "not met", p.signers, c->version, iss, exp,
+	    "hosts %zu\ndevice overrides %zu\n", p->sign_have,
+	    p->keys.sign.threshold, p->root_have, p->keys.root.threshold,
+	    p->root_met ? "met" : "not met", p->signers, c->version, iss, exp,
 	    c->snap->nrules, c->ndevices);
-	status = 0;
-	weaker = verify_weakens(base, prev, c, device, what, sizeof(what));
-	if (weaker && !p.root_met) {
+	if (d.weakens && !p->root_met)
 		printf("%s: WEAKENS pinning (%s) without the root threshold: "
-		    "devices will refuse it\n", file, what);
-		status = 1;
-	} else
-		printf("weakens pinning: %s%s%s\n", weaker ? "yes (" : "no",
-		    weaker ? what : "", weaker ? "), root threshold met" : "");
-	if (c->expires <= time(NULL)) {
-		printf("%s: EXPIRED: devices will refuse it as a new feed\n",
-		    file);
-		status = 1;
-	}
+		    "devices will refuse it\n", file, d.weakened);
+	else if (d.verdict == FEED_ACCEPTED)
+		printf("weakens pinning: %s%s%s\n", d.weakens ? "yes (" : "no",
+		    d.weakens ? d.weakened : "", d.weakens ?
+		    "), root threshold met" : "");
+	verify_overrides(c, device);
+	if (d.verdict == FEED_ACCEPTED)
+		printf("verdict: accepted\n");
+	else
+		printf("verdict: %s: %s\n", feed_verdict_name(d.verdict), d.why);
+	status = d.verdict == FEED_REJECTED ? 1 : 0;
 out:
-	feed_body_free(c);
-	feed_body_free(prev);
-	snapshot_unref(base);
+	feed_accept_clear(&d);
+	snapshot_unref(v.enforced);
+	snapshot_unref(v.base);
 	conf_free(conf);
 	free(buf);
 	return status;

@@ -65,6 +65,7 @@ conn_free(struct conn *c)
 	if (c->ufd != -1)
 		close(c->ufd);
 	conn_gate(c->srv);
+	conf_free(c->conf);
 	free(c);
 }
 
@@ -153,6 +154,8 @@ conn_new(struct listener *l, int fd, const struct sockaddr *sa, size_t size)
 
 	c->srv = l->srv;
 	c->l = l;
+	c->conf = conf_ref(l->conf);
+	c->lc = l->lc;
 	c->cfd = fd;
 	c->ufd = -1;
 	c->live.abort = conn_abort;
@@ -185,8 +188,8 @@ conn_allowed(const struct conn *c, const struct sockaddr *sa)
 {
 	size_t	 i;
 
-	for (i = 0; i < c->l->lc->nallow; i++)
-		if (cidr_match(&c->l->lc->allow[i], sa))
+	for (i = 0; i < c->lc->nallow; i++)
+		if (cidr_match(&c->lc->allow[i], sa))
 			return true;
 	return false;
 }
@@ -194,7 +197,7 @@ conn_allowed(const struct conn *c, const struct sockaddr *sa)
 unsigned
 conn_timeout(const struct conn *c)
 {
-	return (unsigned)c->srv->conf->handshake_timeout;
+	return (unsigned)c->conf->handshake_timeout;
 }
 
 void
@@ -284,7 +287,7 @@ conn_reply(struct conn *c, int status, const char *line)
 static void
 conn_answer(struct conn *c, int status, const char *line)
 {
-	if (status != 0 && c->l->lc->mode == MODE_FORWARD)
+	if (status != 0 && c->lc->mode == MODE_FORWARD)
 		conn_reply(c, status, line);
 	conn_free(c);
 }
@@ -301,7 +304,7 @@ conn_refuse_as(struct conn *c, int status, const char *reason,
 	r.reason = reason;
 	snprintf(r.detail, sizeof(r.detail), "%s", detail);
 	if (logged)
-		upstream_log(&r, c->l->lc->name, c->client, c->host, c->port);
+		upstream_log(&r, c->lc->name, c->client, c->host, c->port);
 	c->srv->refused++;
 	conn_answer(c, status, detail);
 }
@@ -320,10 +323,10 @@ conn_upstream_done(struct upstream_result *r, void *arg)
 	char		 line[1024];
 
 	c->up = NULL;
-	upstream_log(r, c->l->lc->name, c->client, c->host, c->port);
+	upstream_log(r, c->lc->name, c->client, c->host, c->port);
 	if (r->fail != UP_OK) {
 		c->srv->refused++;
-		report_refusal(c->srv->rep, r, c->l->lc->name);
+		report_refusal(c->srv->rep, r, c->lc->name);
 		snprintf(line, sizeof(line), "upstream %s:%u refused: %s (%s)",
 		    c->host, c->port, r->reason, r->detail);
 		conn_answer(c, 502, line);
@@ -332,7 +335,7 @@ conn_upstream_done(struct upstream_result *r, void *arg)
 	c->srv->passed++;
 	if (r->would_refuse) {
 		c->srv->would_refuse++;
-		report_refusal(c->srv->rep, r, c->l->lc->name);
+		report_refusal(c->srv->rep, r, c->lc->name);
 	}
 	c->ufd = r->fd;
 	c->ussl = r->ssl;
@@ -364,7 +367,7 @@ conn_relay_done(void *arg, const char *how, int failed, uint64_t up,
 	gettimeofday(&now, NULL);
 	timersub(&now, &c->start, &d);
 	log_info("close listener=%s client=%s host=%s:%u how=\"%s%s%s\" "
-	    "up=%llu down=%llu duration=%ld.%03lds", c->l->lc->name,
+	    "up=%llu down=%llu duration=%ld.%03lds", c->lc->name,
 	    c->client, c->host, c->port, how, failed >= 0 ? " by " : "",
 	    failed >= 0 ? relay_end_name(failed) : "",
 	    (unsigned long long)up, (unsigned long long)down,
@@ -381,7 +384,7 @@ conn_relay(struct conn *c)
 	conn_idle(c);
 	c->relay = relay_start(c->srv->base, c->cfd, c->cssl, c->ufd,
 	    c->ussl, conn_relay_done, c);
-	relay_idle(c->relay, c->srv->base, (unsigned)c->l->lc->idle_timeout);
+	relay_idle(c->relay, c->srv->base, (unsigned)c->lc->idle_timeout);
 	if (c->pre != NULL)
 		relay_prime(c->relay, c->pre);
 	if (c->up_capped)

@@ -32,6 +32,10 @@ struct conn {
 	struct live		 live;		/* first: the server's list */
 	struct server		*srv;		/* borrowed */
 	struct listener		*l;		/* borrowed */
+	struct conf		*conf;		/* one reference owned: the
+						 * configuration it started
+						 * under (l's) */
+	const struct listen_conf *lc;		/* borrowed from conf */
 	int			 cfd;		/* owned until the relay */
 	WOLFSSL			*cssl;		/* owned until the relay */
 	char			 client[64];
@@ -90,7 +94,7 @@ void		 conn_drop(struct conn *);
 /* Hand both ends (and pre, and up_max) to the relay; its end logs the
  * close line. */
 void		 conn_relay(struct conn *);
-/* The handshake_timeout of the configuration in force. */
+/* The handshake_timeout of the configuration it started under. */
 unsigned	 conn_timeout(const struct conn *);
 
 #endif

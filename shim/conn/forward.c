@@ -70,10 +70,10 @@ forward_connect(struct conn *c, const struct cursor *target)
 	}
 	snprintf(c->host, sizeof(c->host), "%s", canon);
 	c->port = port;
-	for (i = 0; i < c->l->lc->nports; i++)
-		if (c->l->lc->ports[i] == port)
+	for (i = 0; i < c->lc->nports; i++)
+		if (c->lc->ports[i] == port)
 			break;
-	if (i == c->l->lc->nports) {
+	if (i == c->lc->nports) {
 		conn_refuse(c, 403, "port-not-allowed", "CONNECT port not in "
 		    "ports");
 		return;

@@ -41,7 +41,7 @@ take_sni(struct conn *c, const char *sni)
 		conn_refuse(c, 0, "bad-sni", why);
 		return false;
 	}
-	if (c->l->lc->mode == MODE_FORWARD && strcmp(norm, c->host) != 0) {
+	if (c->lc->mode == MODE_FORWARD && strcmp(norm, c->host) != 0) {
 		snprintf(d, sizeof(d), "SNI %s differs from the CONNECT host",
 		    norm);
 		conn_refuse(c, 0, "sni-mismatch", d);
@@ -99,7 +99,7 @@ static void
 accept_timeout(struct conn *c)
 {
 	log_warn("intercept listener=%s client=%s host=%s:%u "
-	    "error=\"client TLS handshake timed out\"", c->l->lc->name,
+	    "error=\"client TLS handshake timed out\"", c->lc->name,
 	    c->client, c->host, c->port);
 	conn_drop(c);
 }
@@ -116,7 +116,7 @@ accept_tls(evutil_socket_t fd, short what, void *arg)
 	ret = wolfSSL_accept(c->cssl);
 	if (ret == WOLFSSL_SUCCESS) {
 		log_debug("intercept listener=%s client=%s host=%s tls=%s",
-		    c->l->lc->name, c->client, c->host,
+		    c->lc->name, c->client, c->host,
 		    wolfSSL_get_version(c->cssl));
 		conn_relay(c);
 		return;
@@ -130,7 +130,7 @@ accept_tls(evutil_socket_t fd, short what, void *arg)
 	wolfSSL_ERR_error_string_n((unsigned long)err, buf, sizeof(buf));
 	log_warn("intercept listener=%s client=%s host=%s:%u error=\"client "
 	    "TLS handshake failed: %s (does the app trust the pinshim CA?)\"",
-	    c->l->lc->name, c->client, c->host, c->port, buf);
+	    c->lc->name, c->client, c->host, c->port, buf);
 	conn_drop(c);
 }
 
@@ -147,7 +147,7 @@ static void
 no_leaf(struct conn *c, const char *why)
 {
 	log_err("intercept listener=%s client=%s host=%s: cannot %s",
-	    c->l->lc->name, c->client, c->host, why);
+	    c->lc->name, c->client, c->host, why);
 	conn_drop(c);
 }
 

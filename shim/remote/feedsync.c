@@ -3,19 +3,13 @@
  * anything is served, fetch fresh ones on a jittered timer, accept only
  * what the contract allows, persist it, and swap the pin snapshot.
  *
- * A feed is used only if it carries the signing threshold of the trusted
- * key set (after any key-set updates it carries, pins/feed_keys.c), its
- * version is not below the highest accepted (greater than the one in
- * force unless the key set moved), it has not expired, it parses
- * completely, and, if it weakens pinning for a host or for this device,
- * the root threshold signed it too. It is written to state_dir (temp,
- * fsync, rename, fsync of the directory) before it is put in force, and a
- * key set it moved to after it. Anything else is rejected whole with the
- * reason logged, and the last good feed stays.
- *
- * Fast-forward recovery (TUF's): an update that leaves no trusted signing
- * key in the signing role resets the version floor, since no feed the old
- * keys signed, however high its version, can be accepted any more.
+ * Whether a file is accepted is pins/feed_accept.c's decision (the one
+ * copy of the rules, which `feed verify` asks too); this file gives it
+ * what the device trusts and enforces now and carries out the verdict. An
+ * accepted feed is written to state_dir (temp, fsync, rename, fsync of
+ * the directory) before it is put in force, and a key set it moved to
+ * after it. Anything else is rejected whole with the reason logged, and
+ * the last good feed stays.
  *
  * Fetching never blocks relaying: web.c opens the connection through
  * net/upstream.c (pinned to [feed] pins, plus the feed's own pins for that
@@ -45,9 +39,9 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/parse.h"
-#include "pins/feed_keys.h"
+#include "pins/feed_accept.h"
+#include "shim/inforce.h"
 #include "shim/keeper.h"
-#include "shim/notify.h"
 #include "shim/remote/feedsync.h"
 #include "shim/remote/report.h"
 #include "shim/remote/web.h"
@@ -99,31 +93,34 @@ struct fetch {
 static void	fetch_start(struct feedsync *, int src);
 static void	clock_persist(struct feedsync *);
 
-/* Put base + feed (+ this device's override) in force for new conns. */
+/* Put base + feed (+ this device's override) in force for new conns:
+ * snap if the acceptance already made it (a reference taken over), else
+ * made here. */
 static void
-feed_apply(struct feedsync *fs)
+feed_apply(struct feedsync *fs, struct snapshot *snap)
 {
 	struct server		*srv = fs->srv;
 	const struct feed_body	*b = fs->current;
-	bool			 off;
+	struct inforce_next	 next;
+	char			 status[128];
 
-	off = feed_body_pinning_off(b, srv->conf->device_id);
-	snapshot_unref(srv->snap);
-	srv->snap = feed_body_snapshot(srv->conf->snap, b,
-	    srv->conf->device_id);
-	tls_client_forget(srv->tls);	/* sessions were judged by old pins */
-	report_set_feed(srv->rep, b ? b->report_url : NULL,
-	    b ? b->version : 0);
 	if (b != NULL)
-		notify_send("STATUS=feed version %llu in force, %zu host "
-		    "rule(s)", b->version, b->snap->nrules);
+		snprintf(status, sizeof(status), "feed version %llu in force, "
+		    "%zu host rule(s)", b->version, b->snap->nrules);
 	else
-		notify_send("STATUS=bootstrap pins (no feed in force)");
-	if (off)
+		snprintf(status, sizeof(status), "bootstrap pins (no feed in "
+		    "force)");
+	memset(&next, 0, sizeof(next));
+	next.snap = snap != NULL ? snap : feed_body_snapshot(srv->conf->snap,
+	    b, srv->conf->device_id);
+	next.status = status;
+	if (feed_body_pinning_off(b, srv->conf->device_id))
 		log_warn("feed: device %s has pinning off (feed override): "
 		    "pin and pin-only hosts get CA checks only",
 		    srv->conf->device_id);
-	server_log_observed(srv->snap);
+	inforce_apply(srv, &next);
+	report_set_feed(srv->rep, b ? b->report_url : NULL,
+	    b ? b->version : 0);
 }
 
 static void
@@ -164,24 +161,6 @@ reason_line(struct reason *r)
 	return r->text;
 }
 
-/* Prove a signed feed under the trusted key set and parse it. NULL: *why
- * says. */
-static struct feed_body *
-feed_check(struct feedsync *fs, const char *name, const char *buf,
-    size_t len, char *why, size_t whysz, struct feed_proof *p)
-{
-	struct feed_body	*c;
-	struct reason		 r;
-	const char		*first;
-
-	c = feed_open(name, buf, len, &fs->keys, reason_open(&r), p);
-	first = reason_line(&r);
-	if (c == NULL)
-		snprintf(why, whysz, "%s", first);
-	free(r.text);
-	return c;
-}
-
 /* The version floor, then the key-set chain, to state_dir, each written
  * once it changed and until it is written. After pins.feed: a crash
  * before either is repaired at start from the cached feed, which carries
@@ -219,32 +198,25 @@ trust_persist(struct feedsync *fs)
 	}
 }
 
-/* A feed's issued is evidence of the time only as far as its signers are
- * trusted: signed by the signing role alone, it raises the latest known
- * time at most a day past a sane system clock (not behind the build
- * date), so a stolen signing key cannot date every device into the
- * future; a device whose clock is not sane (an RTC-less boot) has nothing
- * better than the feed. What raised the floor before is dropped first
- * when no signed feed vouches for it any more: the signing role that
- * signed it was replaced, or it is a persisted time no cached feed backed
- * (a newer signed feed replaces it, lower or not). */
+/* The latest known time an accepted feed attests (feed_accept.c bounds
+ * a time only the signing role signed). What raised the floor before is
+ * dropped first when no signed feed vouches for it any more: the signing
+ * role that signed it was replaced, or it is a persisted time no cached
+ * feed backed (a newer signed feed replaces it, lower or not). */
 static void
-clock_from_feed(struct feedsync *fs, const struct feed_body *c,
-    const struct feed_proof *p)
+clock_from_feed(struct feedsync *fs, const struct feed_decision *d)
 {
-	time_t	 sys = time(NULL), t = (time_t)c->issued;
 	char	 a[32];
 
-	if (p->sign_rotated || !fs->clock_vouched)
+	if (d->proof.sign_rotated || !fs->clock_vouched)
 		clock_reset();
-	if (!p->root_met && clock_too_far_ahead(c->issued, sys)) {
-		format_rfc3339(c->issued, a, sizeof(a));
+	if (d->clamped) {
+		format_rfc3339(d->body->issued, a, sizeof(a));
 		log_warn("feed: version %llu says issued %s, over a day ahead of "
 		    "the system clock; only the root threshold may move the "
-		    "latest known time that far", c->version, a);
-		t = sys + CLOCK_SKEW;
+		    "latest known time that far", d->body->version, a);
 	}
-	clock_raise(t);
+	clock_raise((time_t)d->attested);
 	fs->clock_vouched = true;
 }
 
@@ -310,112 +282,91 @@ chain_repair(struct feedsync *fs, const char *buf, size_t len)
 	free(p);
 }
 
-/* The floor a proven file is judged against: none once the signing role
- * was replaced (nothing the old keys signed passes any more). */
-static unsigned long long
-floor_for(const struct feedsync *fs, const struct feed_proof *p)
+/* What the device trusts now, and what it has, for pins/feed_accept.c:
+ * a fetched file (cached false) or its own cache at start. */
+static void
+judge(struct feedsync *fs, const char *name, const char *buf, size_t len,
+    bool cached, struct feed_decision *d)
 {
-	return p->sign_rotated ? 0 : fs->floor;
+	struct server		*srv = fs->srv;
+	struct feed_trust	 t;
+	struct feed_device	 dev;
+
+	memset(&t, 0, sizeof(t));
+	t.keys = fs->keys;
+	t.keyfloor = fs->keyfloor;
+	t.floor = fs->floor;
+	t.in_force = fs->current != NULL;
+	t.version = t.in_force ? fs->current->version : 0;
+	memset(&dev, 0, sizeof(dev));
+	dev.base = srv->conf->snap;
+	dev.enforced = srv->snap;
+	dev.device_id = srv->conf->device_id;
+	dev.now = clock_now();
+	dev.sys = time(NULL);
+	dev.cached = cached;
+	feed_accept(name, buf, len, &t, &dev, d);
 }
 
-/* A feed that weakens pinning needs the root threshold as well. Judged on
- * what this device would enforce, before and after. */
-static bool
-weakens(struct feedsync *fs, const struct feed_body *c,
-    const struct feed_proof *p, char *why, size_t whysz)
+/* Trust what an accepted file moved: the key set (the chain, written by
+ * trust_persist), the time, the version floor. */
+static void
+trust_take(struct feedsync *fs, const char *buf, size_t len,
+    const struct feed_decision *d)
 {
-	struct server	*srv = fs->srv;
-	struct snapshot	*next;
-	char		 what[300];
-	bool		 weaker;
-
-	if (p->root_met)
-		return false;
-	next = feed_body_snapshot(srv->conf->snap, c, srv->conf->device_id);
-	weaker = snapshot_weaker(srv->snap, next, what, sizeof(what));
-	snapshot_unref(next);
-	if (weaker)
-		snprintf(why, whysz, "version %llu weakens pinning (%s) but "
-		    "carries %zu of the %lu root signature(s) that needs",
-		    c->version, what, p->root_have, p->keys.root.threshold);
-	return weaker;
+	keys_advance(fs, buf, &d->proof);
+	chain_repair(fs, buf, len);
+	clock_from_feed(fs, d);
+	if (d->next.floor != fs->floor || d->proof.sign_rotated) {
+		fs->floor = d->next.floor;
+		fs->floor_dirty = true;
+	}
 }
 
-enum verdict { FEED_ACCEPTED, FEED_UNCHANGED, FEED_REJECTED };
-
-/* The acceptance rules, in order. On FEED_ACCEPTED the feed is persisted
- * and in force. */
-static enum verdict
+/* On FEED_ACCEPTED the feed is persisted and in force. */
+static enum feed_verdict
 feed_consider(struct feedsync *fs, const char *src, const char *buf,
     size_t len, char *why, size_t whysz)
 {
+	struct feed_decision	 d;
 	struct feed_body	*c;
-	struct feed_proof	 p;
-	unsigned long long	 floor;
 	char			 t[32];
 
-	if ((c = feed_check(fs, src, buf, len, why, whysz, &p)) == NULL)
-		return FEED_REJECTED;
-	if (fs->current != NULL && p.nupdates == 0 &&
-	    c->version == fs->current->version) {
-		snprintf(why, whysz, "version %llu is the one in force",
-		    c->version);
-		feed_body_free(c);
+	judge(fs, src, buf, len, false, &d);
+	if (d.verdict == FEED_UNCHANGED)
 		trust_persist(fs);	/* what an earlier write left undone */
-		return FEED_UNCHANGED;
-	}
-	/* Against the highest version ever accepted, not just the one in
-	 * force: after a key rotation dropped it, or a corrupt cache, an
-	 * older signed feed must still not get in. */
-	floor = floor_for(fs, &p);
-	if (c->version < floor || (!p.sign_rotated && fs->current != NULL &&
-	    c->version < fs->current->version)) {
-		snprintf(why, whysz, "rollback refused: version %llu is older "
-		    "than %llu, the highest accepted", c->version, floor);
-		feed_body_free(c);
-		return FEED_REJECTED;
-	}
-	if (c->expires <= clock_now()) {
-		format_rfc3339(c->expires, t, sizeof(t));
-		snprintf(why, whysz, "version %llu expired at %s",
-		    c->version, t);
-		feed_body_free(c);
-		return FEED_REJECTED;
-	}
-	if (weakens(fs, c, &p, why, whysz)) {
-		feed_body_free(c);
-		return FEED_REJECTED;
-	}
 	/* Persist before use: a crash now leaves the old file or this one. */
-	if (state_save(fs->srv, KEEPER_FILE_FEED, buf, len) == -1) {
-		snprintf(why, whysz, "cannot persist to %s/%s: %s",
+	if (d.verdict == FEED_ACCEPTED && state_save(fs->srv,
+	    KEEPER_FILE_FEED, buf, len) == -1) {
+		d.verdict = FEED_REJECTED;
+		snprintf(d.why, sizeof(d.why), "cannot persist to %s/%s: %s",
 		    fs->srv->conf->state_dir, FEED_CACHE, strerror(errno));
-		feed_body_free(c);
-		return FEED_REJECTED;
 	}
-	keys_advance(fs, buf, &p);
-	chain_repair(fs, buf, len);
-	clock_from_feed(fs, c, &p);
-	if (c->version > fs->floor || p.sign_rotated) {
-		fs->floor = c->version;
-		fs->floor_dirty = true;
+	if (d.verdict != FEED_ACCEPTED) {
+		snprintf(why, whysz, "%s", d.why);
+		feed_accept_clear(&d);
+		return d.verdict;
 	}
+	trust_take(fs, buf, len, &d);
 	trust_persist(fs);
 	feed_body_free(fs->current);
 	free(fs->raw);
-	fs->current = c;
+	fs->current = c = d.body;
+	d.body = NULL;
 	fs->raw = xmemdup(buf, len);
 	fs->rawlen = len;
 	free(fs->source);
 	fs->source = xstrdup(src);
 	clock_persist(fs);
-	feed_apply(fs);
+	feed_apply(fs, d.snap);
+	d.snap = NULL;
 	format_rfc3339(c->expires, t, sizeof(t));
 	log_info("feed: version %llu in force from %s: %zu host rule(s), "
 	    "key set %lu, signed by %s (%zu of %lu signing, %zu of %lu root), "
 	    "expires %s", c->version, src, c->snap->nrules, fs->keys.version,
-	    p.signers, p.sign_have, fs->keys.sign.threshold, p.root_have,
-	    fs->keys.root.threshold, t);
+	    d.proof.signers, d.proof.sign_have, fs->keys.sign.threshold,
+	    d.proof.root_have, fs->keys.root.threshold, t);
+	feed_accept_clear(&d);
 	return FEED_ACCEPTED;
 }
 
@@ -473,7 +424,7 @@ fetch_free(struct fetch *f)
 }
 
 static void
-fetch_end(struct fetch *f, enum verdict v, const char *why)
+fetch_end(struct fetch *f, enum feed_verdict v, const char *why)
 {
 	struct feedsync	*fs = f->fs;
 	int			 src = f->src;
@@ -532,7 +483,7 @@ fetch_http_done(struct http_result *r, void *arg)
 	struct fetch		*f = arg;
 	struct feedsync	*fs = f->fs;
 	char			 why[512];
-	enum verdict		 v;
+	enum feed_verdict	 v;
 
 	f->web = NULL;
 	if (r->refusal != NULL)	/* the feed server failed its pin check */
@@ -746,8 +697,8 @@ keys_guard(struct feedsync *fs)
 static void
 load_cache(struct feedsync *fs)
 {
-	struct feed_proof p;
-	char		 path[4096], why[512], t[32], *buf;
+	struct feed_decision d;
+	char		 path[4096], t[32], *buf;
 	size_t		 len;
 
 	snprintf(path, sizeof(path), "%s/%s", fs->srv->conf->state_dir,
@@ -764,39 +715,24 @@ load_cache(struct feedsync *fs)
 			    "max_size)" : "");
 		return;
 	}
-	fs->current = feed_check(fs, path, buf, len, why, sizeof(why), &p);
-	if (fs->current != NULL && fs->keyfloor.version != 0 &&
-	    feed_keyset_behind(&p.keys, &fs->keyfloor)) {
-		snprintf(why, sizeof(why), "signed under key set %lu, behind "
-		    "key set %lu, trusted before", p.keys.version,
-		    fs->keyfloor.version);
-		feed_body_free(fs->current);
-		fs->current = NULL;
-	}
-	if (fs->current != NULL && fs->current->version < floor_for(fs, &p)) {
-		snprintf(why, sizeof(why), "rollback refused: version %llu is "
-		    "older than %llu, the highest accepted",
-		    fs->current->version, fs->floor);
-		feed_body_free(fs->current);
-		fs->current = NULL;
-	}
-	if (fs->current == NULL) {
+	judge(fs, path, buf, len, true, &d);
+	if (d.verdict != FEED_ACCEPTED) {
 		log_err("feed: cached feed rejected: %s; bootstrap pins "
-		    "apply until a good feed is fetched", why);
+		    "apply until a good feed is fetched", d.why);
+		feed_accept_clear(&d);
 		free(buf);
 		return;
 	}
+	fs->current = d.body;
+	d.body = NULL;
 	fs->raw = buf;
 	fs->rawlen = len;
 	fs->source = xstrdup(path);
-	keys_advance(fs, buf, &p);
-	chain_repair(fs, buf, len);
 	clock_vouch(fs);
-	clock_from_feed(fs, fs->current, &p);
-	if (fs->current->version > fs->floor || p.sign_rotated) {
-		fs->floor = fs->current->version;
-		fs->floor_dirty = p.sign_rotated;
-	}
+	trust_take(fs, buf, len, &d);
+	/* the cache carries the floor it raised; a reset is written */
+	fs->floor_dirty = d.proof.sign_rotated;
+	feed_accept_clear(&d);
 	trust_persist(fs);
 	clock_persist(fs);
 	format_rfc3339(fs->current->expires, t, sizeof(t));
@@ -827,7 +763,7 @@ feedsync_start(struct server *srv)
 	 * and the cache once more under it */
 	if (keys_guard(fs))
 		load_cache(fs);
-	feed_apply(fs);
+	feed_apply(fs, NULL);
 	/* First fetch at once: the cache may be old or missing. */
 	evtimer_add(fs->timer, &now);
 	return fs;
@@ -865,7 +801,7 @@ feedsync_reload(struct feedsync *fs)
 		}
 		free(r.text);
 	}
-	feed_apply(fs);
+	feed_apply(fs, NULL);
 	if (fs->fetch != NULL) {
 		fetch_free(fs->fetch);
 		fs->fetch = NULL;

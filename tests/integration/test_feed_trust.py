@@ -3,7 +3,11 @@ HTTPS feed server (nginx) and a running device. Each TUF attack that
 applies to the one-file feed is tried: arbitrary feed, the signing role
 alone weakening pinning, rollback of the feed and of the key set,
 fast-forward then recovery, mix-and-match, threshold not met, a leaked old
-root key after rotation."""
+root key after rotation. Each verdict a device reaches, `feed verify`
+reaches too, given what the device had (its INI, the feed it had in force):
+the rules exist once (pins/feed_accept.c)."""
+
+import re
 
 from datetime import timedelta
 from pathlib import Path
@@ -66,6 +70,27 @@ class Trust(FeedTest):
         text = self.path(name + ".txt").read_text()
         return self.signed(name, text, by)
 
+    def agrees(self, feed, verdict, ini=None, previous=None, keys=()):
+        """`feed verify` judges feed as the device did: the device's INI
+        (ini; or keys, verify's --pubkey options) and, if it had one, the
+        feed in force (previous). verdict: accepted, unchanged or
+        rejected."""
+        argv = ["feed", "verify"] + (["-c", ini] if ini else list(keys))
+        if previous:
+            argv += ["--previous", previous]
+        if not isinstance(feed, Path):
+            path = self.path("judged-%d" % len(list(Path(self.tmp).glob(
+                "judged-*"))))
+            path.write_bytes(feed)
+            feed = path
+        r = run(*argv, feed)
+        self.assertEqual(r.returncode, 1 if verdict == "rejected" else 0,
+                         r.stdout + r.stderr)
+        m = re.search(r"^verdict: (\w+)", r.stdout, re.M)
+        self.assertEqual(m.group(1) if m else "rejected", verdict,
+                         r.stdout + r.stderr)
+        return r
+
     def roles_ini(self, up, roots, sign=None, rt=1, refresh=300):
         extra = "root_threshold = %d\n" % rt
         if sign:
@@ -98,6 +123,7 @@ class Trust(FeedTest):
                    .read_bytes())
         shim = Shim(self, self.feed_ini(up, refresh=10))
         shim.log.wait("feed: version 1 in force")
+        self.agrees(self.path("v1"), "accepted", shim.ini)
         shim.verdict()
         self.passes(shim)
         pid = shim.p.pid
@@ -124,6 +150,7 @@ class Trust(FeedTest):
         self.assertIn("key set 2, signed by %s" % keyid(self.pub("s1")), line)
         self.assertEqual(self.state.joinpath("pins.keys").read_bytes(),
                          upd.read_bytes())
+        self.agrees(feed, "accepted", shim.ini, self.path("v1"))
         shim.verdict()
         self.passes(shim)
 
@@ -133,11 +160,13 @@ class Trust(FeedTest):
         self.hup(shim)
         shim.log.wait(r"bad signature: made by none of the 1 signing "
                       r"key\(s\) of key set 2")
+        self.agrees(self.path("v3old"), "rejected", shim.ini, feed)
         # The new one does, with or without the update in front.
         self.serve(self.signed("v3", self.feed_body(3, [self.leaf]), ["s1"])
                    .read_bytes())
         self.hup(shim)
         shim.log.wait("feed: version 3 in force")
+        self.agrees(self.path("v3"), "accepted", shim.ini, feed)
         self.assertEqual(shim.p.pid, pid)
         shim.stop()
 
@@ -147,6 +176,48 @@ class Trust(FeedTest):
         shim.log.wait(r"feed: key set 2 trusted \(configured: 1\)")
         shim.log.wait("feed: cached version 3 in force: 1 host rule.*key "
                       "set 2")
+        self.passes(shim)
+
+    def test_readme_rotation_walk_through(self):
+        """README "Rotation, step by step": a fleet on one key (prod-2026)
+        moves to two root keys (2 of 2) and a signing key, with the
+        README's body (a [device:lab-phone-7] override in it). feed verify
+        as a device of today judges it exits 0, and a device of today
+        takes it."""
+        up, _ = self.api()
+        body = self.feed_body(42, [self.leaf, self.backup],
+                              extra="\n[device:lab-phone-7]\npinning = off\n")
+        self.serve(self.signed("v42", body, ["k1"]).read_bytes())
+        shim = Shim(self, self.feed_ini(up).replace(
+            "[shim]\n", "[shim]\ndevice_id = gw-0042\n"))
+        shim.log.wait("feed: version 42 in force")
+        t = Path(self.tmp)
+        self.cli("feed", "rotate", "--version", 2, "--root",
+                 self.path("r1.pub"), "--root", self.path("r2.pub"),
+                 "--root-threshold", 2, "--sign", self.path("s1.pub"),
+                 "--sign-threshold", 1, "-o", t / "keys-2.txt")
+        self.cli("feed", "sign", "--key", self.path("k1.key"), "--key",
+                 self.path("r1.key"), t / "keys-2.txt", "-o",
+                 t / "keys.chain")
+        self.cli("feed", "cosign", "--key", self.path("r2.key"),
+                 t / "keys.chain", "-o", t / "keys.chain")
+        (t / "pins.body").write_text(body.replace("version = 42",
+                                                  "version = 43"))
+        self.cli("feed", "sign", "--key", self.path("s1.key"), "--chain",
+                 t / "keys.chain", t / "pins.body", "-o", t / "pins.feed")
+        # "as a device of today judges it"
+        r = self.cli("feed", "verify", "--pubkey", self.path("k1.pub"),
+                     t / "pins.feed")
+        self.assertIn("judged against: the --pubkey key set 1, no INI "
+                      "rules", r.stdout)
+        self.assertIn("no feed in force, floor 0, no device_id", r.stdout)
+        self.assertIn("verdict: accepted", r.stdout)
+        self.serve((t / "pins.feed").read_bytes())
+        self.hup(shim)
+        shim.log.wait("feed: key set 1 -> 2")
+        shim.log.wait("feed: version 43 in force")
+        self.agrees(t / "pins.feed", "accepted", shim.ini, self.path("v42"))
+        shim.verdict()
         self.passes(shim)
 
     def test_fast_forward_then_signing_key_rotation_recovers(self):
@@ -159,17 +230,22 @@ class Trust(FeedTest):
                    .read_bytes())
         shim = Shim(self, ini)
         shim.log.wait("feed: version 1 in force")
+        self.agrees(self.path("v1"), "accepted", shim.ini)
         shim.verdict()
         ff = self.signed("ff", self.feed_body(4294967295, [self.leaf]),
                          ["s1"]).read_bytes()
         self.serve(ff)
         self.hup(shim)
         shim.log.wait("feed: version 4294967295 in force")
+        self.agrees(self.path("ff"), "accepted", shim.ini, self.path("v1"))
         self.serve(self.signed("v2", self.feed_body(2, [self.leaf]), ["s1"])
                    .read_bytes())
         self.hup(shim)
         shim.log.wait("rollback refused: version 2 is older than "
                       "4294967295")
+        self.assertIn("rollback refused: version 2 is older than 4294967295",
+                      self.agrees(self.path("v2"), "rejected", shim.ini,
+                                  self.path("ff")).stdout)
 
         # Recovery: key set 2 keeps root r1 and replaces s1 by s2.
         upd = self.rotate("keys2", 2, ["r1"], 1, ["s2"], 1, ["r1"])
@@ -179,6 +255,7 @@ class Trust(FeedTest):
         self.assertIn("version floor reset",
                       shim.log.wait("feed: key set 1 -> 2"))
         shim.log.wait("feed: version 3 in force")
+        self.agrees(self.path("v3"), "accepted", shim.ini, self.path("ff"))
         self.assertEqual(self.state.joinpath("pins.version").read_text(),
                          "3\n")
         shim.verdict()
@@ -189,10 +266,12 @@ class Trust(FeedTest):
             self.hup(shim)
             shim.log.wait("bad signature: made by none of the 1 signing "
                           r"key\(s\) of key set 2")
+            self.agrees(data, "rejected", shim.ini, self.path("v3"))
         self.serve(self.signed("v4", self.feed_body(4, [self.leaf]), ["s2"])
                    .read_bytes())
         self.hup(shim)
         shim.log.wait("feed: version 4 in force")
+        self.agrees(self.path("v4"), "accepted", shim.ini, self.path("v3"))
 
     def test_signing_role_alone_cannot_weaken_pinning(self):
         up, _ = self.api(leaf="backup")        # matches no pin in use
@@ -219,10 +298,8 @@ class Trust(FeedTest):
                           "the 1 root signature(s) that needs" % "api.test: pin -> ca",
                           line)
             self.refused(shim)
-            r = self.cli("feed", "verify", "-c", shim.ini,
-                         "--previous", self.path("v1"), self.path(name),
-                         ok=False)
-            self.assertEqual(r.returncode, 1, r.stdout)
+            r = self.agrees(self.path(name), "rejected", shim.ini,
+                            self.path("v1"))
             self.assertIn("WEAKENS pinning", r.stdout)
         # Another device's override is not this device's weakening.
         other = self.feed_body(2, [self.leaf],
@@ -230,12 +307,17 @@ class Trust(FeedTest):
         self.serve(self.signed("other", other, ["s1"]).read_bytes())
         self.hup(shim)
         shim.log.wait("feed: version 2 in force")
+        self.agrees(self.path("other"), "accepted", shim.ini, self.path("v1"))
         # With the root threshold too, the weakening is accepted.
         self.serve(self.signed("ca3", self.feed_body(3, policy="ca"),
                                ["s1", "r1"]).read_bytes())
         self.hup(shim)
         self.assertIn("(1 of 1 signing, 1 of 1 root)",
                       shim.log.wait("feed: version 3 in force"))
+        self.assertIn("weakens pinning: yes (api.test: pin -> ca), root "
+                      "threshold met", self.agrees(
+                          self.path("ca3"), "accepted", shim.ini,
+                          self.path("other")).stdout)
         shim.verdict()
         self.passes(shim)
 
@@ -261,9 +343,8 @@ class Trust(FeedTest):
         line = shim.log.wait("weakens pinning")
         self.assertIn("version 2 weakens pinning (*.api.test: pin -> ca)",
                       line)
-        r = self.cli("feed", "verify", "-c", shim.ini, "--previous",
-                     self.path("v1"), self.path("v2"), ok=False)
-        self.assertEqual(r.returncode, 1, r.stdout)
+        r = self.agrees(self.path("v2"), "rejected", shim.ini,
+                        self.path("v1"))
         self.assertIn("*.api.test: pin -> ca", r.stdout)
 
     def test_threshold_not_met_with_one_of_two_roots(self):
@@ -279,12 +360,14 @@ class Trust(FeedTest):
         self.hup(shim)
         shim.log.wait(r"key set 2 refused: signed by 1 of the 2 root "
                       r"key\(s\) of key set 1 and 1 of the 1 of its own")
+        self.agrees(self.path("v2"), "rejected", shim.ini, self.path("v1"))
         self.assertFalse(self.state.joinpath("pins.keys").exists())
         # A weakening signed by one of the two roots: not enough either.
         self.serve(self.signed("ca", self.feed_body(2, policy="ca"),
                                ["s1", "r1"]).read_bytes())
         self.hup(shim)
         shim.log.wait(r"carries 1 of the 2 root signature\(s\)")
+        self.agrees(self.path("ca"), "rejected", shim.ini, self.path("v1"))
         # The second holder cosigns: both thresholds met.
         self.cli("feed", "cosign", "--key", self.path("r2.key"), upd, "-o",
                  upd)
@@ -293,6 +376,7 @@ class Trust(FeedTest):
         self.hup(shim)
         shim.log.wait("feed: key set 1 -> 2")
         shim.log.wait("feed: version 3 in force")
+        self.agrees(self.path("v3"), "accepted", shim.ini, self.path("v1"))
 
     def test_leaked_old_root_and_key_set_rollback_refused(self):
         """After a rotation, neither the old root key (a branch of its
@@ -323,11 +407,14 @@ class Trust(FeedTest):
             self.hup(shim)
             self.assertIn(why, shim.log.wait(r"feed: https://.*(bad "
                                              r"signature|refused)"))
+            self.assertIn(why, self.agrees(self.path(name), "rejected",
+                                           shim.ini, self.path("v2")).stderr)
         # key-set rollback: the file from before the rotation
         self.serve(old.read_bytes())
         self.hup(shim)
         shim.log.wait("bad signature: made by none of the 1 signing "
                       r"key\(s\) of key set 2")
+        self.agrees(old, "rejected", shim.ini, self.path("v2"))
         shim.verdict()
         self.passes(shim)
 
@@ -351,10 +438,15 @@ class Trust(FeedTest):
                       r"\(.*pins.keyset\): keeping key set 2")
         shim.log.wait(r"bad signature: made by none of the 1 signing "
                       r"key\(s\) of key set 2")
+        # what the device had: key set 2 (from pins.keyset), no feed
+        set2 = ("--keys-version", 2, "--pubkey", self.path("r1.pub"),
+                "--sign-key", self.path("s1.pub"))
+        self.agrees(self.path("evil"), "rejected", keys=set2)
         self.serve(self.signed("v3", self.feed_body(3, [self.leaf]), ["s1"],
                                chain=upd).read_bytes())
         self.hup(shim)
         shim.log.wait("feed: version 3 in force.*key set 2")
+        self.agrees(self.path("v3"), "accepted", keys=set2)
         self.assertEqual(self.state.joinpath("pins.keys").read_bytes(),
                          upd.read_bytes())
         self.passes(shim)
@@ -368,6 +460,7 @@ class Trust(FeedTest):
         shim = Shim(self, self.feed_ini(up))
         shim.log.wait("feed: key set 1 -> 2")
         shim.log.wait("feed: cached version 2 in force.*key set 2")
+        self.agrees(self.path("v2"), "accepted", shim.ini)
         self.assertEqual(self.state.joinpath("pins.keys").read_bytes(),
                          upd.read_bytes())
         self.passes(shim)
@@ -379,6 +472,9 @@ class Trust(FeedTest):
                      self.path("k1.key"), body)
         self.assertRegex(r.stdout.splitlines()[-1],
                          r"^signature = ed25519:[A-Za-z0-9+/]{86}==$")
+        self.path("legacy.feed").write_text(r.stdout)
+        self.agrees(self.path("legacy.feed"), "accepted",
+                    keys=("--pubkey", self.path("k1.pub")))
         r = self.cli("feed", "sign", "--legacy", "--key",
                      self.path("k1.key"), "--key", self.path("r1.key"), body,
                      ok=False)
@@ -440,9 +536,11 @@ class Trust(FeedTest):
         self.hup(shim)
         shim.log.wait(r"weakens pinning \(api.test: pin -> pin \(enforce = "
                       r"no\)\)")
+        self.agrees(self.path("o2"), "rejected", shim.ini, self.path("v1"))
         self.serve(self.signed("o2r", observe, ["s1", "r1"]).read_bytes())
         self.hup(shim)
         shim.log.wait("feed: version 2 in force")
+        self.agrees(self.path("o2r"), "accepted", shim.ini, self.path("v1"))
         shim.log.wait(r"api.test is NOT ENFORCED \(enforce = no, https://")
         shim.verdict()
         self.passes_observed(shim)
@@ -450,6 +548,7 @@ class Trust(FeedTest):
                    .read_bytes())
         self.hup(shim)
         shim.log.wait("feed: version 3 in force")
+        self.agrees(self.path("v3"), "accepted", shim.ini, self.path("o2r"))
         shim.verdict()
         self.refused(shim)
 
@@ -484,6 +583,7 @@ class Trust(FeedTest):
         shim = Shim(self, ini)
         shim.log.wait("over a day ahead of the system clock")
         shim.log.wait("feed: version 1 in force")
+        self.agrees(self.path("ff"), "accepted", shim.ini)
         saved = datetime.strptime(
             self.state.joinpath("clock").read_text().strip(),
             "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
@@ -493,5 +593,6 @@ class Trust(FeedTest):
                    .read_bytes())
         self.hup(shim)
         shim.log.wait("feed: version 2 in force")   # not "expired"
+        self.agrees(self.path("v2"), "accepted", shim.ini, self.path("ff"))
         shim.verdict()
         self.passes(shim)

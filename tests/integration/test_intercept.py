@@ -230,6 +230,35 @@ class Forward(Intercept):
         got = self.raw(b"CONNECT api.test:%d HTTP/1.1\r\n\r\n" % up)
         self.assertTrue(got.startswith(b"HTTP/1.1 403 "), got)
 
+    def test_a_connection_keeps_the_configuration_it_started_under(self):
+        """A reload is a pointer swap: a connection accepted before it
+        asks for the CONNECT port its listener allowed then; new ones get
+        the new configuration's answer."""
+        up = self.api()
+        self.proxy_port = free_port()
+        # generous: the head on the first connection waits for a reload
+        shim = Shim(self, self.proxy_ini(up, self.domain(
+            "api.test", [pin_of(self.pki / "leaf.pem")])).replace(
+            "handshake_timeout = 2", "handshake_timeout = 60"))
+        with socket.create_connection(("127.0.0.1", self.proxy_port),
+                                      timeout=WAIT) as early:
+            # accepted in order: once a later client is served, so is it
+            self.assertTrue(self.curl("https://api.test:%d/" % up)
+                            .stdout.endswith("\n200"))
+            shim.ini.write_text(shim.ini.read_text().replace(
+                "ports = %d" % up, "ports = %d" % free_port()))
+            os.kill(shim.p.pid, signal.SIGHUP)
+            shim.log.wait("reload: 1 domain rule")
+            got = self.raw(b"CONNECT api.test:%d HTTP/1.1\r\n\r\n" % up)
+            self.assertTrue(got.startswith(b"HTTP/1.1 403 "), got)
+            early.sendall(b"CONNECT api.test:%d HTTP/1.1\r\n\r\n" % up)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = early.recv(4096)
+                self.assertTrue(chunk, head)
+                head += chunk
+            self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+
     def test_connect_to_a_port_not_allowed_gets_403(self):
         up = self.api()
         shim = self.start(up, [pin_of(self.pki / "leaf.pem")])
