@@ -332,6 +332,29 @@ test_json_valid(void **state)
 	free(j);
 }
 
+/* device_id is the configuration's, as the file spelled it: control
+ * bytes are escaped and bytes that are not UTF-8 become U+FFFD, so the
+ * document stays valid JSON; well-formed UTF-8 passes as it is. */
+static void
+test_json_device_id_escaped(void **state)
+{
+	char	*j;
+
+	(void)state;
+	build_view();
+	fx.v.device_id = "gw\x01\t\xff\"\xc3\xa9\xe2\x82\xac"
+	    "\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80\xe2\x82";
+	j = render(status_render_json);
+	assert_true(valid_json(j));
+	assert_contains(j, "\"device_id\":\"gw\\u0001\\u0009\\ufffd\\\""
+	    "\xc3\xa9\xe2\x82\xac"			/* e-acute, euro */
+	    "\\ufffd\\ufffd"				/* overlong */
+	    "\\ufffd\\ufffd\\ufffd"			/* a surrogate */
+	    "\\ufffd\\ufffd\\ufffd\\ufffd"		/* past U+10FFFF */
+	    "\\ufffd\\ufffd\",");			/* cut short */
+	free(j);
+}
+
 static void
 test_text_summary(void **state)
 {
@@ -424,6 +447,7 @@ main(void)
 		cmocka_unit_test(test_metrics_prometheus_lines),
 		cmocka_unit_test(test_metrics_without_optional_parts),
 		cmocka_unit_test(test_json_valid),
+		cmocka_unit_test(test_json_device_id_escaped),
 		cmocka_unit_test(test_text_summary),
 		cmocka_unit_test(test_health),
 	};
