@@ -301,7 +301,8 @@ conn_refuse_as(struct conn *c, int status, const char *reason,
 	r.reason = reason;
 	snprintf(r.detail, sizeof(r.detail), "%s", detail);
 	if (logged)
-		upstream_log(&r, c->l->lc->name, c->client, c->host, c->port);
+		upstream_log(&r, c->l->lc->name, c->client, c->host, c->port,
+		    true);
 	c->srv->refused++;
 	conn_answer(c, status, detail);
 }
@@ -320,7 +321,8 @@ conn_upstream_done(struct upstream_result *r, void *arg)
 	char		 line[1024];
 
 	c->up = NULL;
-	upstream_log(r, c->l->lc->name, c->client, c->host, c->port);
+	upstream_log(r, c->l->lc->name, c->client, c->host, c->port,
+	    !c->srv->conf->log_refusals_only);
 	if (r->fail != UP_OK) {
 		c->srv->refused++;
 		report_refusal(c->srv->rep, r, c->l->lc->name);
@@ -363,12 +365,14 @@ conn_relay_done(void *arg, const char *how, int failed, uint64_t up,
 
 	gettimeofday(&now, NULL);
 	timersub(&now, &c->start, &d);
-	log_info("close listener=%s client=%s host=%s:%u how=\"%s%s%s\" "
-	    "up=%llu down=%llu duration=%ld.%03lds", c->l->lc->name,
-	    c->client, c->host, c->port, how, failed >= 0 ? " by " : "",
-	    failed >= 0 ? relay_end_name(failed) : "",
-	    (unsigned long long)up, (unsigned long long)down,
-	    (long)d.tv_sec, (long)d.tv_usec / 1000);
+	if (!c->srv->conf->log_refusals_only)
+		log_info("close listener=%s client=%s host=%s:%u how=\"%s%s"
+		    "%s\" up=%llu down=%llu duration=%ld.%03lds",
+		    c->l->lc->name, c->client, c->host, c->port, how,
+		    failed >= 0 ? " by " : "",
+		    failed >= 0 ? relay_end_name(failed) : "",
+		    (unsigned long long)up, (unsigned long long)down,
+		    (long)d.tv_sec, (long)d.tv_usec / 1000);
 	c->l->bytes_up += up;
 	c->l->bytes_down += down;
 	c->relay = NULL;

@@ -171,6 +171,46 @@ class Verdicts(ShimTest):
         self.assert_evidence(v, "rogue")
         self.assertEqual(v["anchor"], pin_of(self.pki / "rogue-root.pem"))
 
+    def test_log_connections_refusals_leaves_out_passes_only(self):
+        """[shim] log_connections: all writes a pass's verdict line and
+        every relay's close line; refusals leaves both out, and still
+        writes every refuse and would-refuse line. One connection of each
+        kind, on its own listener; the whole log is read after SIGTERM,
+        when every line pinshim will write is written."""
+        up = self.rev_server()
+        leaf = pin_of(self.pki / "leaf.pem")
+        domains = (self.domain("api.test", [leaf]) +
+                   self.domain("www.api.test", [UNRELATED]) +
+                   self.domain("feeds.api.test", [UNRELATED]).replace(
+                       "\n\n", "\nenforce = no\n\n"))
+        ports = {name: free_port() for name in ("pass", "refuse", "would")}
+        listeners = "".join(
+            "\n[listen:%s]\nmode = tunnel\nbind = 127.0.0.1:%d\n"
+            "connect = %s:%d\n" % (name, ports[name], host, up)
+            for name, host in (("pass", "api.test"), ("refuse", "www.api.test"),
+                               ("would", "feeds.api.test")))
+        for setting, passes in (("all", 1), ("refusals", 0)):
+            with self.subTest(log_connections=setting):
+                shim = Shim(self, self.ini(None, domains, listeners=listeners) +
+                            "\n[shim]\nlog_connections = %s\n" % setting,
+                            name="pinshim-" + setting)
+                self.assertEqual(self.echo(ports["pass"]), b"mihsnip olleh\n")
+                self.assertEqual(refused_silently(ports["refuse"]), b"")
+                self.assertEqual(self.echo(ports["would"]), b"mihsnip olleh\n")
+                shim.log.wait(r" verdict=refuse ")
+                shim.log.wait(r" verdict=would-refuse ")
+                shim.stop()
+                text = shim.log.text()
+                count = lambda rx: len(re.findall(rx, text, re.M))
+                self.assertEqual(count(r" verdict listener=pass .* "
+                                       r"verdict=pass "), passes, text)
+                self.assertEqual(count(r" close listener="), 2 * passes, text)
+                self.assertEqual(count(r" verdict listener=refuse .* "
+                                       r"verdict=refuse reason=pin-mismatch "),
+                                 1, text)
+                self.assertEqual(count(r" verdict listener=would .* "
+                                       r"verdict=would-refuse "), 1, text)
+
     def test_enforce_no_keeps_the_ca_check(self):
         up = self.rev_server(leaf="selfsigned", chain=None)
         dom = self.domain("api.test", [pin_of(self.pki / "leaf.pem")])

@@ -195,6 +195,28 @@ test_same_section_twice(void **state)
 	    "[shim]: section given twice");
 }
 
+/* log_connections: all (the default) or refusals, nothing else. */
+static void
+test_log_connections(void **state)
+{
+	struct conf	*c;
+
+	(void)state;
+	c = loads(BASE);
+	assert_false(c->log_refusals_only);
+	conf_free(c);
+	c = loads("[shim]\nlog_connections = refusals\n" BASE);
+	assert_true(c->log_refusals_only);
+	conf_free(c);
+	c = loads("[shim]\nlog_connections = all\n" BASE);
+	assert_false(c->log_refusals_only);
+	conf_free(c);
+	fails_at("[shim]\nlog_connections = none\n" BASE, 2,
+	    "[shim] log_connections: not one of all, refusals");
+	fails_at("[shim]\nlog_connections = Refusals\n" BASE, 2,
+	    "not one of all, refusals");
+}
+
 static void
 test_key_given_twice(void **state)
 {
@@ -1320,6 +1342,7 @@ main(void)
 		cmocka_unit_test(test_key_in_wrong_section),
 		cmocka_unit_test(test_key_outside_section),
 		cmocka_unit_test(test_same_section_twice),
+		cmocka_unit_test(test_log_connections),
 		cmocka_unit_test(test_key_given_twice),
 		cmocka_unit_test(test_pins_given_twice),
 		cmocka_unit_test(test_continuation_of_non_list_key),
