@@ -28,9 +28,14 @@
 #include "shim/remote/report.h"
 
 #define LIMIT_LINES	10	/* limit refusals logged per second */
-#define TRIM_PEAK	256	/* bursts smaller than this are not trimmed */
+#define TRIM_MIN	64	/* connections gone since the last trim */
 
-static const struct timeval trim_delay = { 1, 0 };
+/* Memory goes back as a burst ends, not a second later: trim once the
+ * count has halved since the last trim and at least TRIM_MIN connections
+ * have gone, on the next turn of the loop (never inside a teardown). A
+ * burst of N costs about log2(N / TRIM_MIN) trims, each far cheaper
+ * than the TRIM_MIN teardowns before it. */
+static const struct timeval trim_delay = { 0, 0 };
 
 static void	conn_refuse_as(struct conn *, int, const char *, const char *,
 		    bool);
@@ -41,7 +46,7 @@ conn_free(struct conn *c)
 	server_live_del(c->srv, &c->live);
 	c->l->nconns--;
 	c->srv->nconns--;
-	if (c->srv->nconns_peak >= TRIM_PEAK &&
+	if (c->srv->nconns_peak - c->srv->nconns >= TRIM_MIN &&
 	    c->srv->nconns <= c->srv->nconns_peak / 2 &&
 	    c->srv->trim != NULL && !evtimer_pending(c->srv->trim, NULL))
 		evtimer_add(c->srv->trim, &trim_delay);

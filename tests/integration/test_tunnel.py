@@ -1200,3 +1200,60 @@ connect = api.test:443
         self.assertEqual(r.returncode, 1)
         self.assertIn("0 %s" % pin_of(self.pki / "selfsigned.pem"), r.stdout)
         self.assertIn("does NOT verify", r.stdout)
+
+
+def rss_kib(pid):
+    for line in Path("/proc/%d/status" % pid).read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS for pid %d" % pid)
+
+
+class Memory(ShimTest):
+
+    def test_memory_comes_back_after_a_burst(self):
+        """200 connections held at once, each having relayed a request,
+        then closed: once pinshim holds none, its RSS falls back by at
+        least half of what the burst added (glibc keeps the freed heap
+        until malloc_trim; the trim once took bursts of 256 or more, a
+        second late). WAIT is a liveness limit, not a timing claim."""
+        root = Path(self.tmp) / "www"
+        root.mkdir()
+        (root / "small").write_text("ok")
+        up, _ = nginx(self, self.pki / "leaf-chain.pem",
+                      self.pki / "leaf.key", root)
+        ini = self.ini("api.test:%d" % up, self.domain(
+            "api.test", [pin_of(self.pki / "leaf.pem")]))
+        shim = Shim(self, ini + "max_conns = 400\nmax_conns_per_client = "
+                    "400\n", nofile=4096)
+        pid = shim.p.pid
+        fd_dir = "/proc/%d/fd" % pid
+        nfd = len(os.listdir(fd_dir))
+        start = rss_kib(pid)
+
+        def one(_):
+            s = socket.create_connection(("127.0.0.1", self.port),
+                                         timeout=WAIT)
+            s.sendall(b"GET /small HTTP/1.1\r\nHost: api.test\r\n\r\n")
+            got = b""
+            while not got.endswith(b"\r\n\r\nok"):
+                chunk = s.recv(4096)
+                self.assertTrue(chunk, got)
+                got += chunk
+            return s
+
+        with ThreadPoolExecutor(max_workers=50) as ex:
+            socks = list(ex.map(one, range(200)))
+        held = rss_kib(pid)
+        self.assertGreater(held - start, 1024,
+                           "the burst should cost over 1 MiB to measure")
+        for s in socks:
+            s.close()
+        bound = start + (held - start) // 2
+        deadline = time.monotonic() + WAIT
+        while len(os.listdir(fd_dir)) > nfd or rss_kib(pid) > bound:
+            if time.monotonic() > deadline:
+                self.fail("RSS %d KiB after the burst closed: started at "
+                          "%d, held %d, want at most %d" %
+                          (rss_kib(pid), start, held, bound))
+            time.sleep(0.05)
