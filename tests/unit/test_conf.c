@@ -20,7 +20,6 @@
 			"bind = 127.0.0.1:8080\nconnect = api.test:443\n"
 #define BASE		UPSTREAM LISTEN
 
-static char	 dir[256];
 static char	 ca_path[300];
 static char	 ini_path[300];
 static char	*errs;		/* what the last load() wrote */
@@ -28,9 +27,8 @@ static char	*errs;		/* what the last load() wrote */
 static int
 setup(void **state)
 {
-	(void)state;
-	tu_mkdtemp(dir, sizeof(dir));
-	tu_write_file(dir, "ca.pem", "-----BEGIN CERTIFICATE-----\n"
+	tu_tmpdir_setup(state);
+	tu_write_file(tu_tmpdir, "ca.pem", "-----BEGIN CERTIFICATE-----\n"
 	    "-----END CERTIFICATE-----\n", ca_path, sizeof(ca_path));
 	return 0;
 }
@@ -38,11 +36,9 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	(void)state;
 	free(errs);
 	errs = NULL;
-	tu_rmrf(dir);
-	return 0;
+	return tu_tmpdir_teardown(state);
 }
 
 /* text with every "@CA@" replaced by ca_path; malloc'd */
@@ -76,7 +72,7 @@ load(const char *text)
 	size_t		 len = 0;
 	FILE		*f;
 
-	tu_write_file(dir, "t.ini", full, ini_path, sizeof(ini_path));
+	tu_write_file(tu_tmpdir, "t.ini", full, ini_path, sizeof(ini_path));
 	free(full);
 	free(errs);
 	errs = NULL;
