@@ -16,7 +16,7 @@ from pathlib import Path
 from harness import (PINSHIM, PINSHIM_CMD, WAIT, Proc, Shim, ShimTest, TLSServer, free_port,
                      http_get,
                      nginx, pin_of, recv_all, refused_silently, s_server,
-                     wait_port)
+                     wait_for, wait_port)
 
 UNRELATED = "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
@@ -1250,10 +1250,9 @@ class Memory(ShimTest):
         for s in socks:
             s.close()
         bound = start + (held - start) // 2
-        deadline = time.monotonic() + WAIT
-        while len(os.listdir(fd_dir)) > nfd or rss_kib(pid) > bound:
-            if time.monotonic() > deadline:
-                self.fail("RSS %d KiB after the burst closed: started at "
-                          "%d, held %d, want at most %d" %
-                          (rss_kib(pid), start, held, bound))
-            time.sleep(0.05)
+        wait_for(lambda: len(os.listdir(fd_dir)) <= nfd and
+                 rss_kib(pid) <= bound,
+                 lambda: "RSS %d KiB, %d fds after the burst closed: "
+                 "started at %d KiB, %d fds, held %d KiB, want at most %d" %
+                 (rss_kib(pid), len(os.listdir(fd_dir)), start, nfd, held,
+                  bound))
