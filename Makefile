@@ -156,7 +156,7 @@ SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
 		  shim/remote/feedsync.c shim/remote/report.c shim/remote/web.c \
 		  shim/remote/httpc.c \
 		  shim/listener.c shim/quota.c shim/daemon.c shim/inforce.c shim/privdrop.c \
-		  shim/notify.c shim/metrics.c shim/status.c \
+		  shim/notify.c shim/metrics.c shim/status.c shim/status_render.c \
 		  shim/origdst.c shim/keeper.c shim/keeper_wire.c \
 		  shim/keeper_trust.c shim/sandbox.c shim/tofusync.c \
 		  shim/cmd/cmd_pin.c shim/cmd/cmd_feed.c shim/cmd/cmd_ca.c \
@@ -191,10 +191,11 @@ test_keeper_SRCS = $(PINS_DEPS) $(TLS_SRCS) base/log.c shim/keeper.c \
 		  shim/keeper_wire.c shim/keeper_trust.c shim/sandbox.c \
 		  shim/privdrop.c
 test_quota_SRCS	= base/mem.c shim/quota.c
+test_status_SRCS = $(PINS_DEPS) base/json.c shim/metrics.c shim/status_render.c
 UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed \
 		  test_feed_accept test_tofu test_ca \
 		  test_base test_http1 test_relay test_clienthello test_keeper \
-		  test_unixsock test_quota
+		  test_unixsock test_quota test_status
 
 OBJS		= $(SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS	= $(UNIT_TESTS:%=$(BUILD)/tests/%)

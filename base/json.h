@@ -7,7 +7,8 @@
 
 struct evbuffer;
 
-/* s as a JSON string: quotes, backslashes and control bytes escaped. */
+/* s as a JSON string: quotes, backslashes and control bytes escaped,
+ * bytes that are not well-formed UTF-8 written as U+FFFD. */
 void	 json_str(struct evbuffer *, const char *s);
 
 #endif

@@ -67,6 +67,25 @@ p_log_level(struct ini *in, const char *v, void *field, const char **why)
 	return true;
 }
 
+/* all: a verdict line for every connection and a close line for every
+ * relay; refusals: only the lines of refusals and would-refuse (a
+ * gateway on flash: info writes two lines per connection otherwise). */
+static bool
+p_log_connections(struct ini *in, const char *v, void *field,
+    const char **why)
+{
+	(void)in;
+	if (strcmp(v, "all") == 0)
+		*(bool *)field = false;
+	else if (strcmp(v, "refusals") == 0)
+		*(bool *)field = true;
+	else {
+		*why = "not one of all, refusals";
+		return false;
+	}
+	return true;
+}
+
 static bool
 p_default_policy(struct ini *in, const char *v, void *field,
     const char **why)
@@ -286,6 +305,8 @@ static const struct ini_key shim_keys[] = {
 	INI_KEY("user", ini_str, SHIM(user), 0),
 	INI_KEY("log_level", p_log_level, SHIM(log_level), 0),
 	INI_KEY("log", p_log, SHIM(log_syslog), 0),
+	INI_KEY("log_connections", p_log_connections,
+	    SHIM(log_refusals_only), 0),
 	INI_UINT("tofu_max", SHIM(tofu_max), 0, 1, 16384, "whole number"),
 	INI_KEY("ca_dir", p_dir, SHIM(ca_dir), 0),
 	INI_KEY("status", p_status, SHIM(status), 0),

@@ -84,6 +84,7 @@ struct conf {
 	char		*device_id;		/* owned, may be NULL */
 	char		*user;			/* owned, may be NULL */
 	enum log_level	 log_level;
+	bool		 log_refusals_only;	/* log_connections = refusals */
 	char		*log_syslog;		/* owned; NULL: stderr */
 	unsigned long	 tofu_max;		/* hosts the TOFU store holds */
 	char		*ca_dir;		/* owned; default STATE/ca */

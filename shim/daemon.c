@@ -460,7 +460,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
 /* After a burst: glibc keeps a heap that many connections fragmented
  * (10,000 closed: 1 GB resident, 13 MB in use); give it back. Armed by
- * conn_free when the count falls to half its peak, at most once a second. */
+ * conn_free on the next turn of the loop once the count has halved and
+ * at least 64 connections have gone since the last trim. */
 static void
 on_trim(evutil_socket_t fd, short what, void *arg)
 {

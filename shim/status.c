@@ -1,8 +1,8 @@
 /*
- * status.c - [shim] status: what is in force, is it stale, what was
- * refused, is anyone intercepting. GET /metrics is Prometheus text format
- * 0.0.4; GET /status is JSON (with "Accept: text/plain", the summary
- * `pinshim status` prints).
+ * status.c - [shim] status: the responder. GET /metrics and GET /status
+ * (JSON, or with "Accept: text/plain" the summary `pinshim status`
+ * prints), each answered from one view of the server gathered for that
+ * request and written by status_render.c.
  *
  * Served by a small HTTP/1.1 responder on libevent's listener and
  * bufferevents, with net/http1.c's parser: libevent 2.1's evhttp can
@@ -21,7 +21,7 @@
  * that pipelines requests and never reads holds one answer here, not
  * one per request; heads over 8 KiB get 431; methods other than GET and
  * HEAD 405 (and the connection closes, a body is never read); other
- * paths 404. A scrape is linear in listeners, series and rules.
+ * paths 404.
  *
  * Must never: show a private key, block the loop, or let one client hold
  * more than one answer or one slot past its deadline.
@@ -43,11 +43,8 @@
 
 #include "base/addr.h"
 #include "base/clock.h"
-#include "base/json.h"
-#include "base/list.h"
 #include "base/log.h"
 #include "base/mem.h"
-#include "base/parse.h"
 #include "base/unixsock.h"
 #include "conf/conf.h"
 #include "shim/keeper.h"
@@ -57,15 +54,14 @@
 #include "shim/remote/report.h"
 #include "shim/server.h"
 #include "shim/status.h"
+#include "shim/status_render.h"
 #include "shim/tofusync.h"
-#include "shim/version.h"
 
 #define STATUS_DEADLINE		5	/* seconds per connection, in all */
 #define STATUS_KEEPALIVE	2	/* seconds; then answers close it */
 #define STATUS_HEAD_MAX		8192
 #define STATUS_ACCEPTS_PER_SEC	32
 #define STATUS_CONNS_MAX	16
-#define EXPIRING_DAYS		30
 
 struct sconn;
 
@@ -89,7 +85,7 @@ struct sconn {
 	struct sconn		*prev, *next;
 };
 
-/* --- what the daemon knows --------------------------------------------- */
+/* --- the view: what the daemon knows, once per request ------------------ */
 
 static long
 open_fds(void)
@@ -107,491 +103,64 @@ open_fds(void)
 	return n - 1;			/* the DIR's own */
 }
 
-/* The earliest expires of a pin set in force; false if none expires. */
-static bool
-earliest_expiry(const struct snapshot *s, int64_t *out)
-{
-	size_t	 i;
-	bool	 any = false;
-
-	for (i = 0; i < s->nrules; i++)
-		if (s->rules[i].has_expires && (!any ||
-		    s->rules[i].expires < *out)) {
-			*out = s->rules[i].expires;
-			any = true;
-		}
-	return any;
-}
-
-enum health { H_OK, H_NO_FEED, H_STALE, H_EXPIRED, H_PIN_EXPIRED };
-static const char *const health_names[] = { "ok", "no-feed", "stale",
-    "expired", "pin-set-expired" };
-
-/* Stale: no fetch has succeeded for 3 refresh periods (since start, if
- * none ever did); expired: the feed in force is past its expires. */
-static enum health
-health(const struct status *st, const struct feedsync_stats *fst)
+/* The view the renderers read, filled once per request. The listener
+ * array is allocated here: free(v->listeners) when done. */
+static void
+gather(const struct status *st, struct status_view *v)
 {
 	const struct server	*srv = st->srv;
-	time_t			 now = clock_now(), since;
-	int64_t			 first = 0;
+	struct status_listener	*ls;
+	size_t			 i;
 
-	if (earliest_expiry(srv->snap, &first) && first <= now)
-		return H_PIN_EXPIRED;
-	if (!srv->conf->feed.present)
-		return H_OK;
-	if (fst->version != 0 && fst->expires <= now)
-		return H_EXPIRED;
-	since = fst->last_success ? fst->last_success : srv->started;
-	if (now - since > 3 * (time_t)srv->conf->feed.refresh)
-		return H_STALE;
-	return fst->version == 0 ? H_NO_FEED : H_OK;
-}
-
-/* --- /metrics ------------------------------------------------------------ */
-
-static void
-head(struct evbuffer *b, const char *name, const char *type,
-    const char *help)
-{
-	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help,
-	    name, type);
-}
-
-/* A label value: backslash, quote and newline escaped. */
-static void
-label(struct evbuffer *b, const char *s)
-{
-	evbuffer_add(b, "\"", 1);
-	for (; *s != '\0'; s++) {
-		if (*s == '\\' || *s == '"')
-			evbuffer_add_printf(b, "\\%c", *s);
-		else if (*s == '\n')
-			evbuffer_add(b, "\\n", 2);
-		else
-			evbuffer_add(b, s, 1);
-	}
-	evbuffer_add(b, "\"", 1);
-}
-
-/* what: 0 accepted, 1 active. */
-static void
-per_listener(struct evbuffer *b, const struct server *srv, const char *name,
-    const char *type, const char *help, int what)
-{
-	size_t	 i;
-
-	head(b, name, type, help);
+	memset(v, 0, sizeof(*v));
+	v->now = clock_now();
+	v->wall = time(NULL);
+	v->started = srv->started;
+	v->device_id = srv->conf->device_id;
+	v->open_fds = open_fds();
+	v->max_fds = srv->nofile;
+	v->log_dropped = log_dropped();
+	ls = xcalloc(srv->nlisteners ? srv->nlisteners : 1, sizeof(*ls));
 	for (i = 0; i < srv->nlisteners; i++) {
 		const struct listener	*l = &srv->listeners[i];
 
-		evbuffer_add_printf(b, "%s{listener=", name);
-		label(b, l->lc->name);
-		evbuffer_add_printf(b, "} %llu\n", what == 0 ? l->accepted :
-		    (unsigned long long)l->nconns);
+		ls[i].name = l->lc->name;
+		ls[i].mode = listen_mode_name(l->lc->mode);
+		ls[i].bind_host = l->lc->bind_host;
+		ls[i].port = l->lc->bind_port;
+		ls[i].active = l->nconns;
+		ls[i].max_conns = l->max_conns;
+		ls[i].accepted = l->accepted;
+		ls[i].bytes_up = l->bytes_up;
+		ls[i].bytes_down = l->bytes_down;
 	}
-}
-
-static void
-metrics_feed(struct evbuffer *b, const struct status *st,
-    const struct feedsync_stats *f)
-{
-	time_t	 now = time(NULL);
-	int	 i;
-
-	head(b, "pinshim_feed_version", "gauge", "Version of the feed in "
-	    "force (0: bootstrap pins only).");
-	evbuffer_add_printf(b, "pinshim_feed_version %llu\n", f->version);
-	if (f->version != 0) {
-		head(b, "pinshim_feed_issued_timestamp_seconds", "gauge",
-		    "When the feed in force was issued.");
-		evbuffer_add_printf(b, "pinshim_feed_issued_timestamp_seconds "
-		    "%lld\n", (long long)f->issued);
-		head(b, "pinshim_feed_expiry_timestamp_seconds", "gauge",
-		    "When the feed in force expires.");
-		evbuffer_add_printf(b, "pinshim_feed_expiry_timestamp_seconds "
-		    "%lld\n", (long long)f->expires);
+	v->listeners = ls;
+	v->nlisteners = srv->nlisteners;
+	v->held = srv->nconns;
+	v->passed = srv->passed;
+	v->refused = srv->refused;
+	v->would_refuse = srv->would_refuse;
+	v->series = metrics_series(&v->nseries, &v->series_dropped);
+	v->handshakes = metrics_handshakes();
+	while (v->nrecent < METRICS_RECENT &&
+	    (v->recent[v->nrecent] = metrics_recent(v->nrecent)) != NULL)
+		v->nrecent++;
+	v->rules = srv->snap->rules;
+	v->nrules = srv->snap->nrules;
+	v->feed_present = srv->conf->feed.present;
+	v->feed_refresh = srv->conf->feed.refresh;
+	feedsync_stats(srv->feed, &v->feed);
+	v->fetch_outcomes = feed_outcome_names;
+	report_stats(srv->rep, &v->reports);
+	if ((v->ca = srv->ca != NULL))
+		tls_ca_stats(srv->ca, &v->mints, &v->mint_hits,
+		    &v->mint_cached);
+	if ((v->keeper = srv->keeper != NULL))
+		v->mint_refusals = keeper_unminted(srv->keeper);
+	if ((v->tofu = srv->tofu != NULL)) {
+		v->tofu_pending = tofusync_pending(srv->tofusync);
+		v->tofu_retries = tofusync_retries(srv->tofusync);
 	}
-	head(b, "pinshim_feed_key_set_version", "gauge", "Version of the "
-	    "trusted feed key set.");
-	evbuffer_add_printf(b, "pinshim_feed_key_set_version %lu\n",
-	    f->keys_version);
-	if (f->last_success != 0) {
-		head(b, "pinshim_feed_last_success_timestamp_seconds", "gauge",
-		    "When a fetch last succeeded (accepted or unchanged).");
-		evbuffer_add_printf(b, "pinshim_feed_last_success_timestamp_"
-		    "seconds %lld\n", (long long)f->last_success);
-		head(b, "pinshim_feed_seconds_since_last_success", "gauge",
-		    "Seconds since a fetch last succeeded.");
-		evbuffer_add_printf(b, "pinshim_feed_seconds_since_last_success "
-		    "%lld\n", (long long)(now - f->last_success));
-	}
-	head(b, "pinshim_feed_fetches_total", "counter", "Feed fetches by "
-	    "outcome.");
-	for (i = 0; i < FEED_FETCH_OUTCOMES; i++)
-		evbuffer_add_printf(b, "pinshim_feed_fetches_total{outcome="
-		    "\"%s\"} %llu\n", feed_outcome_names[i], f->fetches[i]);
-	head(b, "pinshim_feed_stale", "gauge", "1 when the feed is past its "
-	    "expiry or no fetch has succeeded for 3 refresh periods.");
-	i = health(st, f);
-	evbuffer_add_printf(b, "pinshim_feed_stale %d\n", i == H_STALE ||
-	    i == H_EXPIRED);
-}
-
-static void
-render_metrics(struct status *st, struct evbuffer *b)
-{
-	const struct server		*srv = st->srv;
-	const struct metrics_series	*s;
-	const struct metrics_hist	*h = metrics_handshakes();
-	struct feedsync_stats		 f;
-	struct report_stats		 r;
-	unsigned long long		 dropped, cum = 0;
-	unsigned long			 mints = 0, hits = 0;
-	size_t				 cached = 0;
-	int64_t				 first = 0;
-	size_t				 n, i;
-	long				 fds = open_fds();
-
-	head(b, "pinshim_build_info", "gauge", "pinshim's version.");
-	evbuffer_add_printf(b, "pinshim_build_info{version=\"%s\"} 1\n",
-	    PINSHIM_VERSION);
-	head(b, "process_start_time_seconds", "gauge", "Start time of the "
-	    "process since the Unix epoch in seconds.");
-	evbuffer_add_printf(b, "process_start_time_seconds %lld\n",
-	    (long long)srv->started);
-	if (fds >= 0) {
-		head(b, "process_open_fds", "gauge", "Number of open file "
-		    "descriptors.");
-		evbuffer_add_printf(b, "process_open_fds %ld\n", fds);
-	}
-	head(b, "process_max_fds", "gauge", "Maximum number of open file "
-	    "descriptors.");
-	evbuffer_add_printf(b, "process_max_fds %lu\n", srv->nofile);
-	head(b, "pinshim_log_dropped_total", "counter", "Log lines the syslog "
-	    "socket could not take at once.");
-	evbuffer_add_printf(b, "pinshim_log_dropped_total %llu\n",
-	    log_dropped());
-	per_listener(b, srv, "pinshim_connections_accepted_total", "counter",
-	    "Client connections accepted.", 0);
-	per_listener(b, srv, "pinshim_connections_active", "gauge",
-	    "Client connections held now.", 1);
-	head(b, "pinshim_relayed_bytes_total", "counter", "Bytes relayed by "
-	    "closed connections: up (app to server) and down.");
-	for (i = 0; i < 2; i++) {
-		size_t	 j;
-
-		for (j = 0; j < srv->nlisteners; j++) {
-			const struct listener	*l = &srv->listeners[j];
-
-			evbuffer_add_printf(b, "pinshim_relayed_bytes_total"
-			    "{listener=");
-			label(b, l->lc->name);
-			evbuffer_add_printf(b, ",direction=\"%s\"} %llu\n",
-			    i == 0 ? "up" : "down", i == 0 ? l->bytes_up :
-			    l->bytes_down);
-		}
-	}
-	head(b, "pinshim_verdicts_total", "counter", "Verdict lines, by "
-	    "listener, policy, verdict (pass, refuse, would-refuse) and "
-	    "reason.");
-	s = metrics_series(&n, &dropped);
-	for (i = 0; i < n; i++) {
-		evbuffer_add_printf(b, "pinshim_verdicts_total{listener=");
-		label(b, s[i].listener);
-		evbuffer_add_printf(b, ",policy=");
-		label(b, s[i].policy);
-		evbuffer_add_printf(b, ",verdict=");
-		label(b, s[i].verdict);
-		evbuffer_add_printf(b, ",reason=");
-		label(b, s[i].reason);
-		evbuffer_add_printf(b, "} %llu\n", s[i].n);
-	}
-	head(b, "pinshim_verdict_series_dropped_total", "counter", "Verdicts "
-	    "not counted above: over 512 label combinations.");
-	evbuffer_add_printf(b, "pinshim_verdict_series_dropped_total %llu\n",
-	    dropped);
-	head(b, "pinshim_upstream_handshake_duration_seconds", "histogram",
-	    "TLS handshakes with upstream servers, to the verdict.");
-	for (i = 0; i < METRICS_BUCKETS; i++) {
-		cum += h->bucket[i];
-		evbuffer_add_printf(b, "pinshim_upstream_handshake_duration_"
-		    "seconds_bucket{le=\"%g\"} %llu\n", metrics_le[i], cum);
-	}
-	evbuffer_add_printf(b, "pinshim_upstream_handshake_duration_seconds_"
-	    "bucket{le=\"+Inf\"} %llu\npinshim_upstream_handshake_duration_"
-	    "seconds_sum %.6f\npinshim_upstream_handshake_duration_seconds_"
-	    "count %llu\n", h->count, h->sum, h->count);
-	if (srv->conf->feed.present) {
-		feedsync_stats(srv->feed, &f);
-		metrics_feed(b, st, &f);
-	}
-	if (earliest_expiry(srv->snap, &first)) {
-		head(b, "pinshim_pin_set_earliest_expiry_timestamp_seconds",
-		    "gauge", "The earliest expires of a pin set in force.");
-		evbuffer_add_printf(b, "pinshim_pin_set_earliest_expiry_"
-		    "timestamp_seconds %lld\n", (long long)first);
-	}
-	report_stats(srv->rep, &r);
-	head(b, "pinshim_reports_total", "counter", "Pin-failure reports: "
-	    "queued (passed the rate limits), delivered, failed, "
-	    "suppressed.");
-	evbuffer_add_printf(b, "pinshim_reports_total{outcome=\"queued\"} "
-	    "%llu\npinshim_reports_total{outcome=\"delivered\"} %llu\n"
-	    "pinshim_reports_total{outcome=\"failed\"} %llu\n"
-	    "pinshim_reports_total{outcome=\"suppressed\"} %llu\n", r.queued,
-	    r.delivered, r.failed, r.suppressed);
-	if (srv->ca != NULL) {
-		tls_ca_stats(srv->ca, &mints, &hits, &cached);
-		head(b, "pinshim_minted_leaves_total", "counter", "Leaves the "
-		    "interception CA minted.");
-		evbuffer_add_printf(b, "pinshim_minted_leaves_total %lu\n",
-		    mints);
-		head(b, "pinshim_minted_cache_hits_total", "counter",
-		    "Interceptions served a cached minted leaf.");
-		evbuffer_add_printf(b, "pinshim_minted_cache_hits_total %lu\n",
-		    hits);
-		head(b, "pinshim_minted_cache_entries", "gauge", "Minted leaves "
-		    "held in the cache.");
-		evbuffer_add_printf(b, "pinshim_minted_cache_entries %zu\n",
-		    cached);
-	}
-	if (srv->ca != NULL && srv->keeper != NULL) {
-		head(b, "pinshim_mint_refusals_total", "counter", "Names that "
-		    "got no leaf: the keeper refused them (its rate, a bad "
-		    "name) or too many waited.");
-		evbuffer_add_printf(b, "pinshim_mint_refusals_total %lu\n",
-		    keeper_unminted(srv->keeper));
-	}
-	if (srv->tofu != NULL) {
-		head(b, "pinshim_tofu_pending_writes", "gauge", "TOFU pins "
-		    "held in memory only: their write to state_dir failed and "
-		    "is retried.");
-		evbuffer_add_printf(b, "pinshim_tofu_pending_writes %zu\n",
-		    tofusync_pending(srv->tofusync));
-		head(b, "pinshim_tofu_write_retries_total", "counter",
-		    "Background attempts to write TOFU pins held in memory "
-		    "only.");
-		evbuffer_add_printf(b, "pinshim_tofu_write_retries_total "
-		    "%llu\n", tofusync_retries(srv->tofusync));
-	}
-}
-
-/* --- /status ------------------------------------------------------------- */
-
-static void
-json_time(struct evbuffer *b, int64_t t)
-{
-	char	 s[32];
-
-	format_rfc3339(t, s, sizeof(s));
-	json_str(b, s);
-}
-
-static void
-json_pins(struct evbuffer *b, const char *list)
-{
-	char		 one[PIN_TEXT_LEN + 1];
-	const char	*sep = "";
-
-	evbuffer_add(b, "[", 1);
-	while (list_next(&list, one, sizeof(one)) != LIST_END) {
-		evbuffer_add_printf(b, "%s", sep);
-		json_str(b, one);
-		sep = ",";
-	}
-	evbuffer_add(b, "]", 1);
-}
-
-static void
-render_json(struct status *st, struct evbuffer *b)
-{
-	const struct server	*srv = st->srv;
-	const struct metrics_refusal *m;
-	struct feedsync_stats	 f;
-	time_t			 now = clock_now();
-	const char		*sep;
-	size_t			 i;
-	int			 i2;
-
-	feedsync_stats(srv->feed, &f);
-	evbuffer_add_printf(b, "{\"version\":\"%s\",\"started\":",
-	    PINSHIM_VERSION);
-	json_time(b, srv->started);
-	evbuffer_add_printf(b, ",\"uptime_seconds\":%lld,\"health\":\"%s\","
-	    "\"device_id\":", (long long)(time(NULL) - srv->started),
-	    health_names[health(st, &f)]);
-	if (srv->conf->device_id != NULL)
-		json_str(b, srv->conf->device_id);
-	else
-		evbuffer_add(b, "null", 4);
-	evbuffer_add_printf(b, ",\"connections\":{\"held\":%zu,\"passed\":"
-	    "%llu,\"refused\":%llu,\"would_refuse\":%llu},\"listeners\":[",
-	    srv->nconns, srv->passed, srv->refused, srv->would_refuse);
-	for (i = 0; i < srv->nlisteners; i++) {
-		const struct listener	*l = &srv->listeners[i];
-
-		evbuffer_add_printf(b, "%s{\"name\":", i ? "," : "");
-		json_str(b, l->lc->name);
-		evbuffer_add_printf(b, ",\"mode\":\"%s\",\"bind\":",
-		    listen_mode_name(l->lc->mode));
-		json_str(b, l->lc->bind_host);
-		evbuffer_add_printf(b, ",\"port\":%u,\"active\":%zu,"
-		    "\"max_conns\":%u,\"accepted\":%llu}", l->lc->bind_port,
-		    l->nconns, l->max_conns, l->accepted);
-	}
-	evbuffer_add(b, "],\"feed\":", 9);
-	if (!srv->conf->feed.present)
-		evbuffer_add(b, "null", 4);
-	else {
-		evbuffer_add_printf(b, "{\"version\":%llu,\"key_set\":%lu,",
-		    f.version, f.keys_version);
-		if (f.version != 0) {
-			evbuffer_add_printf(b, "\"issued\":");
-			json_time(b, f.issued);
-			evbuffer_add_printf(b, ",\"expires\":");
-			json_time(b, f.expires);
-			evbuffer_add_printf(b, ",\"source\":");
-			json_str(b, f.source ? f.source : "");
-			evbuffer_add(b, ",", 1);
-		}
-		evbuffer_add_printf(b, "\"last_success\":");
-		if (f.last_success)
-			json_time(b, f.last_success);
-		else
-			evbuffer_add(b, "null", 4);
-		evbuffer_add_printf(b, ",\"last_error\":");
-		if (f.last_error)
-			json_str(b, f.last_error);
-		else
-			evbuffer_add(b, "null", 4);
-		evbuffer_add_printf(b, ",\"fetches\":{");
-		for (i2 = 0; i2 < FEED_FETCH_OUTCOMES; i2++)
-			evbuffer_add_printf(b, "%s\"%s\":%llu", i2 ? "," : "",
-			    feed_outcome_names[i2], f.fetches[i2]);
-		evbuffer_add(b, "}}", 2);
-	}
-	evbuffer_add_printf(b, ",\"recent_refusals\":[");
-	for (i = 0; (m = metrics_recent(i)) != NULL; i++) {
-		evbuffer_add_printf(b, "%s{\"time\":", i ? "," : "");
-		json_time(b, m->when);
-		evbuffer_add_printf(b, ",\"listener\":");
-		json_str(b, m->listener);
-		evbuffer_add_printf(b, ",\"client\":");
-		json_str(b, m->client);
-		evbuffer_add_printf(b, ",\"host\":");
-		json_str(b, m->host);
-		evbuffer_add_printf(b, ",\"port\":%u,\"policy\":", m->port);
-		json_str(b, m->policy);
-		evbuffer_add_printf(b, ",\"verdict\":");
-		json_str(b, m->verdict);
-		evbuffer_add_printf(b, ",\"reason\":");
-		json_str(b, m->reason);
-		evbuffer_add_printf(b, ",\"detail\":");
-		json_str(b, m->detail);
-		evbuffer_add_printf(b, ",\"presented\":");
-		json_pins(b, m->presented);
-		evbuffer_add(b, "}", 1);
-	}
-	evbuffer_add_printf(b, "],\"not_enforced\":[");
-	for (i = 0, sep = ""; i < srv->snap->nrules; i++)
-		if (srv->snap->rules[i].observe_only) {
-			evbuffer_add_printf(b, "%s", sep);
-			json_str(b, srv->snap->rules[i].pattern);
-			sep = ",";
-		}
-	evbuffer_add_printf(b, "],\"expiring_pin_sets\":[");
-	for (i = 0, sep = ""; i < srv->snap->nrules; i++) {
-		const struct rule	*r = &srv->snap->rules[i];
-
-		if (!r->has_expires || r->expires > now + EXPIRING_DAYS *
-		    86400)
-			continue;
-		evbuffer_add_printf(b, "%s{\"pattern\":", sep);
-		json_str(b, r->pattern);
-		evbuffer_add_printf(b, ",\"expires\":");
-		json_time(b, r->expires);
-		evbuffer_add_printf(b, ",\"expired\":%s,\"on_expiry\":\"%s\"}",
-		    r->expires <= now ? "true" : "false",
-		    policy_name(r->on_expiry));
-		sep = ",";
-	}
-	evbuffer_add(b, "]}\n", 3);
-}
-
-/* The summary `pinshim status` prints; its last line is the health. */
-static void
-render_text(struct status *st, struct evbuffer *b)
-{
-	const struct server	*srv = st->srv;
-	const struct metrics_refusal *m;
-	struct feedsync_stats	 f;
-	char			 t1[32], t2[32];
-	time_t			 now = clock_now();
-	enum health		 h;
-	size_t			 i;
-
-	feedsync_stats(srv->feed, &f);
-	h = health(st, &f);
-	evbuffer_add_printf(b, "pinshim %s, up %llds, device %s\n",
-	    PINSHIM_VERSION, (long long)(time(NULL) - srv->started),
-	    srv->conf->device_id ? srv->conf->device_id : "-");
-	for (i = 0; i < srv->nlisteners; i++)
-		evbuffer_add_printf(b, "listener %s (%s) %s:%u: %zu active, "
-		    "%llu accepted\n", srv->listeners[i].lc->name,
-		    listen_mode_name(srv->listeners[i].lc->mode),
-		    srv->listeners[i].lc->bind_host,
-		    srv->listeners[i].lc->bind_port, srv->listeners[i].nconns,
-		    srv->listeners[i].accepted);
-	evbuffer_add_printf(b, "connections: %llu passed, %llu refused, %llu "
-	    "would-refuse (not enforced)\n", srv->passed, srv->refused,
-	    srv->would_refuse);
-	if (!srv->conf->feed.present)
-		evbuffer_add_printf(b, "feed: none configured\n");
-	else if (f.version == 0)
-		evbuffer_add_printf(b, "feed: none in force (bootstrap pins), "
-		    "key set %lu\n", f.keys_version);
-	else {
-		format_rfc3339(f.issued, t1, sizeof(t1));
-		format_rfc3339(f.expires, t2, sizeof(t2));
-		evbuffer_add_printf(b, "feed: version %llu from %s, issued %s, "
-		    "expires %s, key set %lu\n", f.version, f.source ?
-		    f.source : "-", t1, t2, f.keys_version);
-	}
-	if (srv->conf->feed.present) {
-		if (f.last_success) {
-			format_rfc3339(f.last_success, t1, sizeof(t1));
-			evbuffer_add_printf(b, "feed: last fetch that worked %s\n",
-			    t1);
-		} else
-			evbuffer_add_printf(b, "feed: no fetch has worked since "
-			    "start\n");
-		if (f.last_error)
-			evbuffer_add_printf(b, "feed: last error: %s\n",
-			    f.last_error);
-	}
-	for (i = 0; i < srv->snap->nrules; i++) {
-		const struct rule	*r = &srv->snap->rules[i];
-
-		if (r->observe_only)
-			evbuffer_add_printf(b, "NOT ENFORCED: %s (enforce = "
-			    "no)\n", r->pattern);
-		if (r->has_expires && r->expires <= now + EXPIRING_DAYS *
-		    86400) {
-			format_rfc3339(r->expires, t1, sizeof(t1));
-			evbuffer_add_printf(b, "pins of %s %s %s (then %s)\n",
-			    r->pattern, r->expires <= now ? "EXPIRED" :
-			    "expire", t1, policy_name(r->on_expiry));
-		}
-	}
-	for (i = 0; (m = metrics_recent(i)) != NULL; i++) {
-		format_rfc3339(m->when, t1, sizeof(t1));
-		evbuffer_add_printf(b, "%s %s %s:%u %s (%s) listener %s, "
-		    "presented %s\n", t1, m->verdict, m->host, m->port,
-		    m->reason, m->detail, m->listener, m->presented[0] ?
-		    m->presented : "-");
-	}
-	evbuffer_add_printf(b, "health: %s\n", health_names[h]);
 }
 
 /* --- serving ------------------------------------------------------------- */
@@ -688,7 +257,7 @@ age(const struct sconn *c)
 static void
 request(struct sconn *c, const uint8_t *data, const struct http1_head *h)
 {
-	struct status	*st = c->st;
+	struct status_view v;
 	char		 target[512], accept[256], conn[64], *q;
 	struct evbuffer	*b;
 	bool		 head_only, get;
@@ -718,18 +287,20 @@ request(struct sconn *c, const uint8_t *data, const struct http1_head *h)
 	}
 	b = xptr(evbuffer_new());
 	header(h->fields, "Accept", accept, sizeof(accept));
+	gather(c->st, &v);
 	if (strcmp(target, "/metrics") == 0) {
-		render_metrics(st, b);
+		status_render_metrics(&v, b);
 		answer(c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8",
 		    b, head_only, NULL);
 	} else if (strstr(accept, "text/plain") != NULL) {
-		render_text(st, b);
+		status_render_text(&v, b);
 		answer(c, 200, "OK", "text/plain; charset=utf-8", b, head_only,
 		    NULL);
 	} else {
-		render_json(st, b);
+		status_render_json(&v, b);
 		answer(c, 200, "OK", "application/json", b, head_only, NULL);
 	}
+	free(v.listeners);
 	evbuffer_free(b);
 }
 

@@ -28,9 +28,14 @@
 #include "shim/remote/report.h"
 
 #define LIMIT_LINES	10	/* limit refusals logged per second */
-#define TRIM_PEAK	256	/* bursts smaller than this are not trimmed */
+#define TRIM_MIN	64	/* connections gone since the last trim */
 
-static const struct timeval trim_delay = { 1, 0 };
+/* Memory goes back as a burst ends, not a second later: trim once the
+ * count has halved since the last trim and at least TRIM_MIN connections
+ * have gone, on the next turn of the loop (never inside a teardown). A
+ * burst of N costs about log2(N / TRIM_MIN) trims, each far cheaper
+ * than the TRIM_MIN teardowns before it. */
+static const struct timeval trim_delay = { 0, 0 };
 
 static void	conn_refuse_as(struct conn *, int, const char *, const char *,
 		    bool);
@@ -41,7 +46,7 @@ conn_free(struct conn *c)
 	server_live_del(c->srv, &c->live);
 	c->l->nconns--;
 	c->srv->nconns--;
-	if (c->srv->nconns_peak >= TRIM_PEAK &&
+	if (c->srv->nconns_peak - c->srv->nconns >= TRIM_MIN &&
 	    c->srv->nconns <= c->srv->nconns_peak / 2 &&
 	    c->srv->trim != NULL && !evtimer_pending(c->srv->trim, NULL))
 		evtimer_add(c->srv->trim, &trim_delay);
@@ -304,7 +309,8 @@ conn_refuse_as(struct conn *c, int status, const char *reason,
 	r.reason = reason;
 	snprintf(r.detail, sizeof(r.detail), "%s", detail);
 	if (logged)
-		upstream_log(&r, c->lc->name, c->client, c->host, c->port);
+		upstream_log(&r, c->lc->name, c->client, c->host, c->port,
+		    true);
 	c->srv->refused++;
 	conn_answer(c, status, detail);
 }
@@ -323,7 +329,8 @@ conn_upstream_done(struct upstream_result *r, void *arg)
 	char		 line[1024];
 
 	c->up = NULL;
-	upstream_log(r, c->lc->name, c->client, c->host, c->port);
+	upstream_log(r, c->lc->name, c->client, c->host, c->port,
+	    !c->srv->conf->log_refusals_only);
 	if (r->fail != UP_OK) {
 		c->srv->refused++;
 		report_refusal(c->srv->rep, r, c->lc->name);
@@ -366,12 +373,14 @@ conn_relay_done(void *arg, const char *how, int failed, uint64_t up,
 
 	gettimeofday(&now, NULL);
 	timersub(&now, &c->start, &d);
-	log_info("close listener=%s client=%s host=%s:%u how=\"%s%s%s\" "
-	    "up=%llu down=%llu duration=%ld.%03lds", c->lc->name,
-	    c->client, c->host, c->port, how, failed >= 0 ? " by " : "",
-	    failed >= 0 ? relay_end_name(failed) : "",
-	    (unsigned long long)up, (unsigned long long)down,
-	    (long)d.tv_sec, (long)d.tv_usec / 1000);
+	if (!c->srv->conf->log_refusals_only)
+		log_info("close listener=%s client=%s host=%s:%u how=\"%s%s"
+		    "%s\" up=%llu down=%llu duration=%ld.%03lds",
+		    c->lc->name, c->client, c->host, c->port, how,
+		    failed >= 0 ? " by " : "",
+		    failed >= 0 ? relay_end_name(failed) : "",
+		    (unsigned long long)up, (unsigned long long)down,
+		    (long)d.tv_sec, (long)d.tv_usec / 1000);
 	c->l->bytes_up += up;
 	c->l->bytes_down += down;
 	c->relay = NULL;

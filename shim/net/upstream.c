@@ -552,7 +552,7 @@ count(const struct upstream_result *r, const char *listener,
 /* The one verdict line of a connection. */
 void
 upstream_log(const struct upstream_result *r, const char *listener,
-    const char *client, const char *host, unsigned port)
+    const char *client, const char *host, unsigned port, bool passes)
 {
 	const char	*policy = r->local ? "-" : policy_name(r->policy);
 
@@ -567,10 +567,12 @@ upstream_log(const struct upstream_result *r, const char *listener,
 		return;
 	}
 	if (r->fail == UP_OK) {
-		log_info("verdict listener=%s client=%s host=%s:%u addr=%s "
-		    "policy=%s rule=%s verdict=pass reason=%s detail=\"%s\"",
-		    listener, client, host, port, r->addr, policy,
-		    r->pattern ? r->pattern : "-", r->reason, r->detail);
+		if (passes)
+			log_info("verdict listener=%s client=%s host=%s:%u "
+			    "addr=%s policy=%s rule=%s verdict=pass reason=%s "
+			    "detail=\"%s\"", listener, client, host, port,
+			    r->addr, policy, r->pattern ? r->pattern : "-",
+			    r->reason, r->detail);
 		return;
 	}
 	log_warn("verdict listener=%s client=%s host=%s:%u addr=%s policy=%s "

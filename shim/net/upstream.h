@@ -59,10 +59,12 @@ struct upstream	*upstream_open(struct server *, const char *host,
 		    uint16_t port, const struct upstream_opts *opts,
 		    upstream_cb cb, void *arg);
 /* The one verdict line of a connection (every listener mode and pinshim's
- * own requests write theirs here, exactly once). */
+ * own requests write theirs here, exactly once), and its count. passes:
+ * false leaves out the line of a pass ([shim] log_connections =
+ * refusals); refusals and would-refuse are always written. */
 void		 upstream_log(const struct upstream_result *,
 		    const char *listener, const char *client, const char *host,
-		    unsigned port);
+		    unsigned port, bool passes);
 /* Abandon an attempt in progress; cb will not run. */
 void		 upstream_cancel(struct upstream *);
 

@@ -149,7 +149,8 @@ web_connected(struct upstream_result *r, void *arg)
 	int		 sp[2], fd = r->fd;
 
 	w->up = NULL;
-	upstream_log(r, w->o.label, "-", w->host, w->port);
+	upstream_log(r, w->o.label, "-", w->host, w->port,
+	    !w->srv->conf->log_refusals_only);
 	if (r->fail != UP_OK) {
 		char why[600];
 

@@ -238,17 +238,41 @@ class Shim(Proc):
         return rc
 
 
+class SServer(Proc):
+    """openssl s_server on port (a fresh one if None), serving cert and
+    key (and chain) with extra ("-www": a status page; "-rev": each line
+    reversed), accepting: returned once its port takes connections.
+    Stop it and start another on the same .port to rotate a server's
+    certificate."""
+
+    def __init__(self, test, cert, key, chain=None, extra=("-www",),
+                 port=None, name="s_server"):
+        self.port = port or free_port()
+        argv = ["openssl", "s_server", "-accept", "127.0.0.1:%d" % self.port,
+                "-cert", str(cert), "-key", str(key), "-quiet", "-naccept",
+                "1000"]
+        if chain:
+            argv += ["-cert_chain", str(chain)]
+        super().__init__(test, argv + list(extra), name)
+        wait_port(self.port, self.p)
+
+
 def s_server(test, cert, key, chain=None, extra=("-www",), name="s_server"):
-    """openssl s_server on a fresh port, waited for."""
-    port = free_port()
-    argv = ["openssl", "s_server", "-accept", "127.0.0.1:%d" % port,
-            "-cert", str(cert), "-key", str(key), "-quiet", "-naccept", "1000"]
-    if chain:
-        argv += ["-cert_chain", str(chain)]
-    argv += list(extra)
-    proc = Proc(test, argv, name)
-    wait_port(port, proc.p)
-    return port, proc
+    """openssl s_server on a fresh port, waited for: (port, SServer)."""
+    srv = SServer(test, cert, key, chain, extra, name=name)
+    return srv.port, srv
+
+
+def wait_for(cond, what, timeout=WAIT, interval=0.05):
+    """Poll cond() until it is true; fail naming what (a string, or a
+    function giving one: the state to show) after timeout seconds. The
+    timeout is a liveness limit, never a timing claim."""
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            raise AssertionError("not within %ss: %s" % (
+                timeout, what() if callable(what) else what))
+        time.sleep(interval)
 
 
 def nginx(test, cert_chain, key, docroot, name="nginx", plain_port=None,

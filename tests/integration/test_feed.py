@@ -12,9 +12,9 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from harness import (PINSHIM_CMD, WAIT, Proc, Shim, ShimTest, TLSServer,
+from harness import (PINSHIM_CMD, WAIT, SServer, Shim, ShimTest, TLSServer,
                      faketime_env, free_port, http_get, nginx, pin_of,
-                     refused_silently, s_server, wait_port)
+                     refused_silently, s_server, wait_for)
 
 UNRELATED = "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
@@ -131,11 +131,22 @@ policy = pin
         return shim + feed + self.ini("api.test:%d" % upstream_port,
                                       self.domain("api.test", bootstrap))
 
+    def rev_server(self, leaf="leaf", port=None, name="s_server"):
+        """s_server -rev with leaf's key and the intermediate, on port."""
+        return SServer(self, self.pki / ("%s.pem" % leaf),
+                       self.pki / ("%s.key" % leaf), self.pki / "inter.pem",
+                       extra=("-rev",), port=port, name=name)
+
+    def wait_expired(self, feed):
+        """Until the wall clock is past feed's expires (whole seconds)."""
+        expires = feed.decode().split("expires = ")[1][:20]
+        wait_for(lambda: datetime.now(timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%SZ") > expires, "the clock past " + expires,
+            timeout=10, interval=0.2)
+
     def api(self, leaf="leaf"):
-        port, proc = s_server(self, self.pki / ("%s.pem" % leaf),
-                              self.pki / ("%s.key" % leaf),
-                              self.pki / "inter.pem", extra=("-rev",))
-        return port, proc
+        srv = self.rev_server(leaf)
+        return srv.port, srv
 
     def passes(self, shim, detail=None):
         """A connection through listener api passes (with detail in its
@@ -184,13 +195,8 @@ class Device(FeedTest):
         self.passes(shim)
 
     def test_live_rotation_by_sighup_then_by_timer(self):
-        port = free_port()
-        api = Proc(self, ["openssl", "s_server", "-quiet", "-rev",
-                          "-accept", "127.0.0.1:%d" % port,
-                          "-cert", self.pki / "leaf.pem", "-key",
-                          self.pki / "leaf.key", "-cert_chain",
-                          self.pki / "inter.pem"], "api1")
-        wait_port(port, api.p)
+        api = self.rev_server("leaf", name="api1")
+        port = api.port
         self.publish(1, [self.leaf])
         shim = Shim(self, self.feed_ini(port, refresh=10))
         shim.log.wait("feed: version 1 in force")
@@ -201,12 +207,7 @@ class Device(FeedTest):
         # The server rotates to the backup key: refused until the feed
         # says otherwise.
         api.stop()
-        api = Proc(self, ["openssl", "s_server", "-quiet", "-rev",
-                          "-accept", "127.0.0.1:%d" % port,
-                          "-cert", self.pki / "backup.pem", "-key",
-                          self.pki / "backup.key", "-cert_chain",
-                          self.pki / "inter.pem"], "api2")
-        wait_port(port, api.p)
+        api = self.rev_server("backup", port=port, name="api2")
         self.refused(shim)
         self.publish(2, [self.backup])
         self.hup(shim)
@@ -216,12 +217,7 @@ class Device(FeedTest):
 
         # ... and back, picked up by the refresh timer alone.
         api.stop()
-        api = Proc(self, ["openssl", "s_server", "-quiet", "-rev",
-                          "-accept", "127.0.0.1:%d" % port,
-                          "-cert", self.pki / "leaf.pem", "-key",
-                          self.pki / "leaf.key", "-cert_chain",
-                          self.pki / "inter.pem"], "api3")
-        wait_port(port, api.p)
+        api = self.rev_server("leaf", port=port, name="api3")
         self.refused(shim)
         self.publish(3, [self.leaf])
         shim.log.wait("feed: version 3 in force", timeout=30)
@@ -310,11 +306,7 @@ class Device(FeedTest):
         data = self.sign(self.body(2, [UNRELATED],
                                    expires=timedelta(seconds=2)))
         self.serve(data)
-        deadline = time.monotonic() + 10
-        while datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") <= \
-                data.decode().split("expires = ")[1][:20]:
-            self.assertLess(time.monotonic(), deadline)
-            time.sleep(0.2)
+        self.wait_expired(data)
         self.hup(shim)
         self.assertIn("version 2 expired at", shim.log.wait("feed: https://"))
 
@@ -478,11 +470,7 @@ class Device(FeedTest):
                                    expires=timedelta(seconds=2)))
         (self.state / "pins.feed").write_bytes(data)
         self.nginx.stop()
-        deadline = time.monotonic() + 10
-        while datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") <= \
-                data.decode().split("expires = ")[1][:20]:
-            self.assertLess(time.monotonic(), deadline)
-            time.sleep(0.2)
+        self.wait_expired(data)
         shim = Shim(self, self.feed_ini(up))
         shim.log.wait("feed: cached version 1 in force")
         shim.log.wait("STALE: version 1 expired")
@@ -615,16 +603,11 @@ class Device(FeedTest):
             os.kill(shim.p.pid, signal.SIGHUP)
             time.sleep(0.001)   # one delivery each, not merged by the kernel
         # every reload that started has finished (the log says each)
-        deadline = time.monotonic() + WAIT
-        while True:
-            log = shim.log.path.read_text()
-            started = log.count("SIGHUP: reloading")
-            if started == log.count("reload: 1 domain rule"):
-                break
-            self.assertLess(time.monotonic(), deadline, log[-2000:])
-            time.sleep(0.05)
+        wait_for(lambda: shim.log.text().count("SIGHUP: reloading") ==
+                 shim.log.text().count("reload: 1 domain rule"),
+                 lambda: shim.log.text()[-2000:])
         self.passes(shim)
-        reloads = started
+        reloads = shim.log.text().count("SIGHUP: reloading")
         self.assertLessEqual(reloads, 5)
 
     def test_ipv6_literal_feed_url_is_fetched(self):

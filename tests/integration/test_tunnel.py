@@ -16,7 +16,7 @@ from pathlib import Path
 from harness import (PINSHIM, PINSHIM_CMD, WAIT, Proc, Shim, ShimTest, TLSServer, free_port,
                      http_get,
                      nginx, pin_of, recv_all, refused_silently, s_server,
-                     wait_port)
+                     wait_for, wait_port)
 
 UNRELATED = "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
@@ -170,6 +170,46 @@ class Verdicts(ShimTest):
                       v["detail"])
         self.assert_evidence(v, "rogue")
         self.assertEqual(v["anchor"], pin_of(self.pki / "rogue-root.pem"))
+
+    def test_log_connections_refusals_leaves_out_passes_only(self):
+        """[shim] log_connections: all writes a pass's verdict line and
+        every relay's close line; refusals leaves both out, and still
+        writes every refuse and would-refuse line. One connection of each
+        kind, on its own listener; the whole log is read after SIGTERM,
+        when every line pinshim will write is written."""
+        up = self.rev_server()
+        leaf = pin_of(self.pki / "leaf.pem")
+        domains = (self.domain("api.test", [leaf]) +
+                   self.domain("www.api.test", [UNRELATED]) +
+                   self.domain("feeds.api.test", [UNRELATED]).replace(
+                       "\n\n", "\nenforce = no\n\n"))
+        ports = {name: free_port() for name in ("pass", "refuse", "would")}
+        listeners = "".join(
+            "\n[listen:%s]\nmode = tunnel\nbind = 127.0.0.1:%d\n"
+            "connect = %s:%d\n" % (name, ports[name], host, up)
+            for name, host in (("pass", "api.test"), ("refuse", "www.api.test"),
+                               ("would", "feeds.api.test")))
+        for setting, passes in (("all", 1), ("refusals", 0)):
+            with self.subTest(log_connections=setting):
+                shim = Shim(self, self.ini(None, domains, listeners=listeners) +
+                            "\n[shim]\nlog_connections = %s\n" % setting,
+                            name="pinshim-" + setting)
+                self.assertEqual(self.echo(ports["pass"]), b"mihsnip olleh\n")
+                self.assertEqual(refused_silently(ports["refuse"]), b"")
+                self.assertEqual(self.echo(ports["would"]), b"mihsnip olleh\n")
+                shim.log.wait(r" verdict=refuse ")
+                shim.log.wait(r" verdict=would-refuse ")
+                shim.stop()
+                text = shim.log.text()
+                count = lambda rx: len(re.findall(rx, text, re.M))
+                self.assertEqual(count(r" verdict listener=pass .* "
+                                       r"verdict=pass "), passes, text)
+                self.assertEqual(count(r" close listener="), 2 * passes, text)
+                self.assertEqual(count(r" verdict listener=refuse .* "
+                                       r"verdict=refuse reason=pin-mismatch "),
+                                 1, text)
+                self.assertEqual(count(r" verdict listener=would .* "
+                                       r"verdict=would-refuse "), 1, text)
 
     def test_enforce_no_keeps_the_ca_check(self):
         up = self.rev_server(leaf="selfsigned", chain=None)
@@ -1160,3 +1200,59 @@ connect = api.test:443
         self.assertEqual(r.returncode, 1)
         self.assertIn("0 %s" % pin_of(self.pki / "selfsigned.pem"), r.stdout)
         self.assertIn("does NOT verify", r.stdout)
+
+
+def rss_kib(pid):
+    for line in Path("/proc/%d/status" % pid).read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS for pid %d" % pid)
+
+
+class Memory(ShimTest):
+
+    def test_memory_comes_back_after_a_burst(self):
+        """200 connections held at once, each having relayed a request,
+        then closed: once pinshim holds none, its RSS falls back by at
+        least half of what the burst added (glibc keeps the freed heap
+        until malloc_trim; the trim once took bursts of 256 or more, a
+        second late). WAIT is a liveness limit, not a timing claim."""
+        root = Path(self.tmp) / "www"
+        root.mkdir()
+        (root / "small").write_text("ok")
+        up, _ = nginx(self, self.pki / "leaf-chain.pem",
+                      self.pki / "leaf.key", root)
+        ini = self.ini("api.test:%d" % up, self.domain(
+            "api.test", [pin_of(self.pki / "leaf.pem")]))
+        shim = Shim(self, ini + "max_conns = 400\nmax_conns_per_client = "
+                    "400\n", nofile=4096)
+        pid = shim.p.pid
+        fd_dir = "/proc/%d/fd" % pid
+        nfd = len(os.listdir(fd_dir))
+        start = rss_kib(pid)
+
+        def one(_):
+            s = socket.create_connection(("127.0.0.1", self.port),
+                                         timeout=WAIT)
+            s.sendall(b"GET /small HTTP/1.1\r\nHost: api.test\r\n\r\n")
+            got = b""
+            while not got.endswith(b"\r\n\r\nok"):
+                chunk = s.recv(4096)
+                self.assertTrue(chunk, got)
+                got += chunk
+            return s
+
+        with ThreadPoolExecutor(max_workers=50) as ex:
+            socks = list(ex.map(one, range(200)))
+        held = rss_kib(pid)
+        self.assertGreater(held - start, 1024,
+                           "the burst should cost over 1 MiB to measure")
+        for s in socks:
+            s.close()
+        bound = start + (held - start) // 2
+        wait_for(lambda: len(os.listdir(fd_dir)) <= nfd and
+                 rss_kib(pid) <= bound,
+                 lambda: "RSS %d KiB, %d fds after the burst closed: "
+                 "started at %d KiB, %d fds, held %d KiB, want at most %d" %
+                 (rss_kib(pid), len(os.listdir(fd_dir)), start, nfd, held,
+                  bound))

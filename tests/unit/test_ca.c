@@ -10,23 +10,12 @@
 
 #include "tls/tls.h"
 
-static char	 dir[256];
 
 static int
 setup(void **state)
 {
-	(void)state;
-	tu_mkdtemp(dir, sizeof(dir));
 	tls_init();
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	tu_rmrf(dir);
-	return 0;
+	return tu_tmpdir_setup(state);
 }
 
 static void
@@ -37,7 +26,7 @@ test_init_modes_and_no_overwrite(void **state)
 	FILE		*null = fopen("/dev/null", "w");
 
 	(void)state;
-	snprintf(ca, sizeof(ca), "%s/sub/ca", dir);
+	snprintf(ca, sizeof(ca), "%s/sub/ca", tu_tmpdir);
 	assert_int_equal(tls_ca_init(ca, "test CA", null), 0);
 	snprintf(key, sizeof(key), "%s/ca.key", ca);
 	assert_int_equal(stat(key, &st), 0);
@@ -99,7 +88,7 @@ test_minted_san_is_exactly_the_name(void **state)
 	FILE		*null = fopen("/dev/null", "w");
 
 	(void)state;
-	snprintf(ca, sizeof(ca), "%s/ca2", dir);
+	snprintf(ca, sizeof(ca), "%s/ca2", tu_tmpdir);
 	assert_int_equal(tls_ca_init(ca, "test CA", null), 0);
 	fclose(null);
 	c = tls_ca_new(2, err, sizeof(err));
@@ -140,7 +129,7 @@ test_keeper_half_refuses_bad_names_and_keys(void **state)
 	FILE		*null = fopen("/dev/null", "w");
 
 	(void)state;
-	snprintf(ca, sizeof(ca), "%s/ca3", dir);
+	snprintf(ca, sizeof(ca), "%s/ca3", tu_tmpdir);
 	assert_int_equal(tls_ca_init(ca, "test CA", null), 0);
 	fclose(null);
 	c = tls_ca_new(2, err, sizeof(err));
@@ -179,5 +168,5 @@ main(void)
 		cmocka_unit_test(test_keeper_half_refuses_bad_names_and_keys),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, tu_tmpdir_teardown);
 }

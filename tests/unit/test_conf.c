@@ -20,7 +20,6 @@
 			"bind = 127.0.0.1:8080\nconnect = api.test:443\n"
 #define BASE		UPSTREAM LISTEN
 
-static char	 dir[256];
 static char	 ca_path[300];
 static char	 ini_path[300];
 static char	*errs;		/* what the last load() wrote */
@@ -28,9 +27,8 @@ static char	*errs;		/* what the last load() wrote */
 static int
 setup(void **state)
 {
-	(void)state;
-	tu_mkdtemp(dir, sizeof(dir));
-	tu_write_file(dir, "ca.pem", "-----BEGIN CERTIFICATE-----\n"
+	tu_tmpdir_setup(state);
+	tu_write_file(tu_tmpdir, "ca.pem", "-----BEGIN CERTIFICATE-----\n"
 	    "-----END CERTIFICATE-----\n", ca_path, sizeof(ca_path));
 	return 0;
 }
@@ -38,11 +36,9 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	(void)state;
 	free(errs);
 	errs = NULL;
-	tu_rmrf(dir);
-	return 0;
+	return tu_tmpdir_teardown(state);
 }
 
 /* text with every "@CA@" replaced by ca_path; malloc'd */
@@ -76,7 +72,7 @@ load(const char *text)
 	size_t		 len = 0;
 	FILE		*f;
 
-	tu_write_file(dir, "t.ini", full, ini_path, sizeof(ini_path));
+	tu_write_file(tu_tmpdir, "t.ini", full, ini_path, sizeof(ini_path));
 	free(full);
 	free(errs);
 	errs = NULL;
@@ -193,6 +189,28 @@ test_same_section_twice(void **state)
 	(void)state;
 	fails_at("[shim]\nuser = a\n" BASE "[shim]\nlog_level = info\n", 9,
 	    "[shim]: section given twice");
+}
+
+/* log_connections: all (the default) or refusals, nothing else. */
+static void
+test_log_connections(void **state)
+{
+	struct conf	*c;
+
+	(void)state;
+	c = loads(BASE);
+	assert_false(c->log_refusals_only);
+	conf_free(c);
+	c = loads("[shim]\nlog_connections = refusals\n" BASE);
+	assert_true(c->log_refusals_only);
+	conf_free(c);
+	c = loads("[shim]\nlog_connections = all\n" BASE);
+	assert_false(c->log_refusals_only);
+	conf_free(c);
+	fails_at("[shim]\nlog_connections = none\n" BASE, 2,
+	    "[shim] log_connections: not one of all, refusals");
+	fails_at("[shim]\nlog_connections = Refusals\n" BASE, 2,
+	    "not one of all, refusals");
 }
 
 static void
@@ -1320,6 +1338,7 @@ main(void)
 		cmocka_unit_test(test_key_in_wrong_section),
 		cmocka_unit_test(test_key_outside_section),
 		cmocka_unit_test(test_same_section_twice),
+		cmocka_unit_test(test_log_connections),
 		cmocka_unit_test(test_key_given_twice),
 		cmocka_unit_test(test_pins_given_twice),
 		cmocka_unit_test(test_continuation_of_non_list_key),

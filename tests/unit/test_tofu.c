@@ -10,23 +10,6 @@
 #define PIN_A	"sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 #define PIN_B	"sha256/YLh1dUR9y6Kja30RrAn7JKnbQG/uEtLMkBgFF2Fuihg="
 
-static char	 dir[256];
-
-static int
-setup(void **state)
-{
-	(void)state;
-	tu_mkdtemp(dir, sizeof(dir));
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	tu_rmrf(dir);
-	return 0;
-}
 
 static struct pin
 pin(const char *text)
@@ -40,7 +23,7 @@ pin(const char *text)
 static void
 test_put_persist_reopen(void **state)
 {
-	struct tofu		*t = tofu_open(dir, 4, stderr), *u;
+	struct tofu		*t = tofu_open(tu_tmpdir, 4, stderr), *u;
 	const struct tofu_entry	*e;
 	struct pin		 a = pin(PIN_A), b = pin(PIN_B);
 	const char		*why = NULL;
@@ -51,7 +34,7 @@ test_put_persist_reopen(void **state)
 	assert_int_equal(tofu_put(t, "api.test", &a, &b, 1800000000, &why), 0);
 	assert_int_equal(tofu_put(t, "www.test", &b, NULL, 1800000001, &why),
 	    0);
-	u = tofu_open(dir, 4, stderr);		/* as after a restart */
+	u = tofu_open(tu_tmpdir, 4, stderr);		/* as after a restart */
 	assert_int_equal(tofu_count(u), 2);
 	e = tofu_get(u, "api.test");
 	assert_non_null(e);
@@ -71,7 +54,7 @@ test_put_persist_reopen(void **state)
 static void
 test_bound(void **state)
 {
-	struct tofu	*t = tofu_open(dir, 2, stderr);
+	struct tofu	*t = tofu_open(tu_tmpdir, 2, stderr);
 	struct pin	 a = pin(PIN_A);
 	const char	*why = NULL;
 
@@ -86,8 +69,8 @@ test_bound(void **state)
 static void
 test_forget_by_another_process_is_seen(void **state)
 {
-	struct tofu	*daemon = tofu_open(dir, 4, stderr);
-	struct tofu	*cli = tofu_open(dir, 4, stderr);
+	struct tofu	*daemon = tofu_open(tu_tmpdir, 4, stderr);
+	struct tofu	*cli = tofu_open(tu_tmpdir, 4, stderr);
 	struct pin	 a = pin(PIN_A);
 	const char	*why = NULL;
 
@@ -116,10 +99,10 @@ test_damaged_file_refused(void **state)
 	FILE	*f;
 
 	(void)state;
-	tu_write_file(dir, TOFU_FILE, "ok.test " PIN_A " - "
+	tu_write_file(tu_tmpdir, TOFU_FILE, "ok.test " PIN_A " - "
 	    "2026-01-01T00:00:00Z\nbad.test " PIN_A "\n", path, sizeof(path));
 	f = open_memstream(&errs, &elen);
-	assert_null(tofu_open(dir, 4, f));
+	assert_null(tofu_open(tu_tmpdir, 4, f));
 	fclose(f);
 	assert_contains(errs, "tofu.pins:2: not \"HOST sha256/LEAF");
 	free(errs);
@@ -135,5 +118,6 @@ main(void)
 		cmocka_unit_test(test_damaged_file_refused),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tu_tmpdir_setup,
+	    tu_tmpdir_teardown);
 }

@@ -1,7 +1,8 @@
 /*
  * testutil.h - shared bits of the cmocka unit tests: the cmocka include
- * dance and a few file helpers (temp dirs, writing and reading files,
- * running a shell command and reading its one line of output).
+ * dance, the temp-dir fixture, and a few file helpers (writing and
+ * reading files, running a shell command and reading its one line of
+ * output).
  *
  * Everything is static inline so a test that does not use a helper does
  * not get an unused-function warning.
@@ -64,6 +65,29 @@ tu_rmrf(const char *dir)
 {
 	if (dir != NULL && *dir != '\0')
 		nftw(dir, tu_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The shared fixture of a test group that keeps files: one private
+ * directory, made before the group's first test and removed with all it
+ * holds after its last. Pass tu_tmpdir_setup/teardown to
+ * cmocka_run_group_tests (or call them from a group's own). */
+__attribute__((unused)) static char tu_tmpdir[256];
+
+static inline int
+tu_tmpdir_setup(void **state)
+{
+	(void)state;
+	tu_mkdtemp(tu_tmpdir, sizeof(tu_tmpdir));
+	return 0;
+}
+
+static inline int
+tu_tmpdir_teardown(void **state)
+{
+	(void)state;
+	tu_rmrf(tu_tmpdir);
+	tu_tmpdir[0] = '\0';
+	return 0;
 }
 
 /* Write text to dir/name; the full path goes into out. */
