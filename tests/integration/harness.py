@@ -186,6 +186,15 @@ def faketime_env(when):
     return env
 
 
+def sanitized():
+    """Whether pinshim was built with AddressSanitizer (make SAN=1): its
+    allocator, not glibc's, then decides what RSS does."""
+    try:
+        return b"__asan_init" in PINSHIM.read_bytes()
+    except OSError:
+        return False
+
+
 SANITIZER = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:")
 
 
