@@ -187,7 +187,7 @@ test_clienthello_SRCS = base/cursor.c shim/conn/clienthello.c
 test_unixsock_SRCS = base/file.c base/mem.c
 test_keeper_SRCS = $(PINS_DEPS) $(TLS_SRCS) base/log.c shim/keeper.c \
 		  shim/keeper_wire.c shim/keeper_trust.c shim/sandbox.c \
-		  shim/privdrop.c
+		  shim/privdrop.c shim/tofusync.c
 test_quota_SRCS	= base/mem.c shim/quota.c
 UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed test_tofu test_ca \
 		  test_base test_http1 test_relay test_clienthello test_keeper \

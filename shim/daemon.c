@@ -301,7 +301,7 @@ daemon_prepare(struct server *srv, struct conf *conf, bool check,
 		return -1;
 	}
 	if (srv->tofu != NULL && srv->keeper != NULL)
-		tofu_set_writer(srv->tofu, keeper_tofu, srv->keeper);
+		tofu_set_writer(srv->tofu, state_tofu, srv);
 	if (srv->tofu != NULL && !check)
 		srv->tofusync = tofusync_new(srv->base, srv->tofu);
 	return dns_open(srv, dns_flags, err, errsz);

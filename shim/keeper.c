@@ -47,8 +47,9 @@
 #include "shim/privdrop.h"
 #include "shim/sandbox.h"
 #include "shim/server.h"
+#include "shim/tofusync.h"
 
-#define SYNC_TIMEOUT	10	/* s: a keeper this slow is broken */
+#define READY_TIMEOUT	10	/* s: a keeper this slow to start is broken */
 #define REPLY_MAX	(KEEPER_HEAD + TLS_CA_CERT_MAX + 16)
 #define KEYS_MAX	(64 * 1024)	/* as feedsync reads pins.keys */
 #define SMALL_MAX	64		/* pins.version, clock */
@@ -516,9 +517,32 @@ out:
 
 /* --- the worker's end ------------------------------------------------- */
 
+/* A request sent and not answered yet. */
+struct keeper_call {
+	TAILQ_ENTRY(keeper_call) entry;
+	struct keeper_msg	 req;		/* without its bytes */
+	double			 sent;		/* monotonic s */
+	keeper_done		 done;		/* NULL: forgotten */
+	void			*arg;
+};
+
+TAILQ_HEAD(keeper_calls, keeper_call);
+
+/* One socketpair: the keeper answers each in order. Mints have their own,
+ * so that a slow save never holds up a leaf. */
+struct keeper_chan {
+	struct keeper		*k;
+	int			 fd;
+	struct bufferevent	*bev;		/* owned; NULL until watched */
+	struct keeper_calls	 calls;		/* sent, oldest first */
+	size_t			 n;
+};
+
+enum { CHAN_MINT, CHAN_STATE, CHAN_N };
+
+/* A leaf on its way: the key pair made here, the signature asked for. */
 struct keeper_mint {
-	TAILQ_ENTRY(keeper_mint) entry;
-	uint32_t		 id;
+	struct keeper		*k;
 	char			 name[HOST_MAX + 1];
 	struct tls_ca		*ca;
 	uint8_t			 key[TLS_CA_LEAFKEY_MAX];
@@ -530,13 +554,12 @@ struct keeper {
 	pid_t			 pid;
 	uid_t			 uid;		/* the keeper runs as */
 	size_t			 feed_max;	/* its [feed] max_size */
-	int			 afd, sfd;
-	struct bufferevent	*bev;		/* owned; on afd */
+	struct keeper_chan	 chan[CHAN_N];
 	struct server		*srv;		/* NULL until watched */
+	struct event		*stall;		/* owned; the stall report */
 	uint32_t		 next_id;
-	TAILQ_HEAD(, keeper_mint) mints;	/* in flight, oldest first */
-	size_t			 nmints;
 	unsigned long		 unminted;	/* names that got no leaf */
+	bool			 stalled;	/* reported as not answering */
 	bool			 gone;
 };
 
@@ -545,9 +568,9 @@ keeper_start(const struct conf *c, char *err, size_t errsz)
 {
 	struct keeper		*k;
 	struct keeper_msg	 m;
-	struct timeval		 tv = { SYNC_TIMEOUT, 0 };
+	struct timeval		 tv = { READY_TIMEOUT, 0 };
 	uint8_t			 buf[KEEPER_HEAD + KEEPER_TEXT_MAX + 8];
-	int			 a[2], s[2];
+	int			 a[2], s[2], i;
 	pid_t			 self = getpid();
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a) == -1 ||
@@ -557,7 +580,10 @@ keeper_start(const struct conf *c, char *err, size_t errsz)
 	}
 	fflush(NULL);
 	k = xcalloc(1, sizeof(*k));
-	TAILQ_INIT(&k->mints);
+	for (i = 0; i < CHAN_N; i++) {
+		k->chan[i].k = k;
+		TAILQ_INIT(&k->chan[i].calls);
+	}
 	k->uid = geteuid();
 	k->feed_max = c->feed.max_size;
 	if ((k->pid = fork()) == -1) {
@@ -571,13 +597,12 @@ keeper_start(const struct conf *c, char *err, size_t errsz)
 	}
 	close(a[1]);
 	close(s[1]);
-	k->afd = a[0];
-	k->sfd = s[0];
-	a[0] = s[0] = -1;
-	(void)setsockopt(k->sfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	(void)setsockopt(k->sfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	/* READY, or ERR with why the key could not be loaded */
-	if (read_frame(k->sfd, buf, sizeof(buf), &m) == -1) {
+	k->chan[CHAN_MINT].fd = a[0];
+	k->chan[CHAN_STATE].fd = s[0];
+	/* READY, or ERR with why the key could not be loaded: before the
+	 * loop runs, so a blocking read, bounded */
+	(void)setsockopt(s[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (read_frame(s[0], buf, sizeof(buf), &m) == -1) {
 		snprintf(err, errsz, "keeper: exited before it was ready");
 		keeper_stop(k);
 		return NULL;
@@ -627,20 +652,267 @@ keeper_gone(const struct keeper *k)
 	return k->gone;
 }
 
-static void
-lost(struct keeper *k, const char *why)
+/* The oldest request not answered yet, of either channel, or NULL. */
+static const struct keeper_call *
+oldest(const struct keeper *k)
 {
+	const struct keeper_call	*c, *o = NULL;
+	int				 i;
+
+	for (i = 0; i < CHAN_N; i++)
+		if ((c = TAILQ_FIRST(&k->chan[i].calls)) != NULL &&
+		    (o == NULL || c->sent < o->sent))
+			o = c;
+	return o;
+}
+
+void
+keeper_stats(const struct keeper *k, struct keeper_stats *st)
+{
+	const struct keeper_call	*o = oldest(k);
+
+	st->pending = k->chan[CHAN_MINT].n + k->chan[CHAN_STATE].n;
+	st->waiting = o != NULL ? mono() - o->sent : 0;
+	st->stalled = k->stalled;
+}
+
+/* Its answer to c, to whoever asked (unless forgotten), and c freed. */
+static void
+call_end(struct keeper_call *c, int err, const char *why,
+    const uint8_t *data, size_t len)
+{
+	struct keeper_answer	 a;
+
+	a.req = &c->req;
+	a.err = err;
+	a.why = why;
+	a.data = data;
+	a.len = len;
+	if (c->done != NULL)
+		c->done(c->arg, &a);
+	free(c);
+}
+
+/* Every request waiting on ch, answered with err (or dropped: done
+ * NULL). */
+static void
+chan_fail(struct keeper_chan *ch, int err, const char *why, bool tell)
+{
+	struct keeper_call	*c;
+
+	while ((c = TAILQ_FIRST(&ch->calls)) != NULL) {
+		TAILQ_REMOVE(&ch->calls, c, entry);
+		ch->n--;
+		if (!tell)
+			c->done = NULL;
+		call_end(c, err, why, NULL, 0);
+	}
+}
+
+/* The keeper died or broke the channel: the worker stops (the service
+ * manager restarts both), and what waited for it fails. The one place
+ * the worker reacts to losing its keeper. */
+static void
+keeper_died(struct keeper *k, const char *why)
+{
+	int	 i;
+
 	if (k->gone)
 		return;
 	k->gone = true;
 	log_err("keeper (pid %ld) %s: stopping, so the service manager "
 	    "restarts both", (long)k->pid, why);
+	if (k->stall != NULL)
+		event_del(k->stall);
+	for (i = 0; i < CHAN_N; i++)
+		chan_fail(&k->chan[i], EPIPE, "the keeper is gone", true);
 	if (k->srv != NULL) {
 		k->srv->failed = true;
 		/* a one-shot exit: also when the loop has not started yet (a
 		 * save from the cached feed, before dispatch) */
 		event_base_loopexit(k->srv->base, NULL);
 	}
+}
+
+/* A keeper that does not answer is reported, not a reason to stop: the
+ * loop goes on relaying and only what needs the keeper waits for it. The
+ * timer runs only while a request waits: at KEEPER_STALL of its age, then
+ * every KEEPER_STALL_REPEAT while none is answered. */
+static void
+stall_arm(struct keeper *k)
+{
+	const struct keeper_call	*o;
+	struct timeval			 tv;
+	double				 d;
+
+	if (k->stall == NULL || k->gone || evtimer_pending(k->stall, NULL) ||
+	    (o = oldest(k)) == NULL)
+		return;
+	d = k->stalled ? KEEPER_STALL_REPEAT : KEEPER_STALL - (mono() - o->sent);
+	if (d < 0)
+		d = 0;
+	tv.tv_sec = (time_t)d;
+	tv.tv_usec = (suseconds_t)((d - (double)tv.tv_sec) * 1e6);
+	evtimer_add(k->stall, &tv);
+}
+
+static void
+on_stall(evutil_socket_t fd, short what, void *arg)
+{
+	struct keeper		*k = arg;
+	struct keeper_stats	 st;
+
+	(void)fd;
+	(void)what;
+	keeper_stats(k, &st);
+	if (st.pending > 0 && st.waiting >= KEEPER_STALL - 0.01) {
+		log_warn("keeper (pid %ld) has not answered for %.0f s (%zu "
+		    "request(s) waiting): relaying goes on; feed, clock and "
+		    "TOFU writes and new leaves wait for it", (long)k->pid,
+		    st.waiting, st.pending);
+		k->stalled = true;
+	}
+	stall_arm(k);
+}
+
+/* The head of ch answered: c's age says whether a stall ended. */
+static void
+stall_answered(struct keeper *k, const struct keeper_call *c)
+{
+	const struct keeper_call	*o;
+	double				 now = mono();
+
+	if (k->stalled && ((o = oldest(k)) == NULL ||
+	    now - o->sent < KEEPER_STALL)) {
+		k->stalled = false;
+		log_info("keeper (pid %ld) answered again, after %.1f s",
+		    (long)k->pid, now - c->sent);
+	}
+	if (k->stall != NULL)
+		event_del(k->stall);
+	stall_arm(k);
+}
+
+static void
+on_reply(struct bufferevent *bev, void *arg)
+{
+	struct keeper_chan	*ch = arg;
+	struct keeper		*k = ch->k;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct keeper_call	*c;
+	struct keeper_msg	 m;
+	uint8_t			 hdr[4], *frame;
+	char			 text[KEEPER_TEXT_MAX + 1];
+	const char		*why;
+	long			 len;
+
+	while (!k->gone && evbuffer_copyout(in, hdr, 4) == 4) {
+		len = keeper_frame_len(hdr, 4);
+		if (len < KEEPER_HEAD - 4 || len > REPLY_MAX) {
+			keeper_died(k, "sent a malformed reply");
+			return;
+		}
+		if (evbuffer_get_length(in) < 4 + (size_t)len)
+			return;
+		frame = evbuffer_pullup(in, 4 + len);
+		if (keeper_parse(frame + 4, (size_t)len, &m, &why) == -1 ||
+		    (c = TAILQ_FIRST(&ch->calls)) == NULL || c->req.id != m.id ||
+		    (m.type != KEEPER_OK && m.type != KEEPER_ERR)) {
+			keeper_died(k, "sent a reply that answers nothing");
+			return;
+		}
+		TAILQ_REMOVE(&ch->calls, c, entry);
+		ch->n--;
+		stall_answered(k, c);
+		if (m.type == KEEPER_ERR)
+			snprintf(text, sizeof(text), "%.*s", (int)m.len,
+			    (const char *)m.data);
+		else
+			text[0] = '\0';
+		call_end(c, m.type == KEEPER_OK ? 0 : m.err != 0 ? m.err : EIO,
+		    text, m.type == KEEPER_OK ? m.data : NULL,
+		    m.type == KEEPER_OK ? m.len : 0);
+		evbuffer_drain(in, 4 + (size_t)len);
+	}
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct keeper_chan	*ch = arg;
+
+	(void)bev;
+	keeper_died(ch->k, what & BEV_EVENT_EOF ? "exited" : "channel failed");
+}
+
+void
+keeper_watch(struct keeper *k, struct server *srv)
+{
+	struct keeper_chan	*ch;
+	int			 i;
+
+	k->srv = srv;
+	k->stall = xptr(evtimer_new(srv->base, on_stall, k));
+	for (i = 0; i < CHAN_N; i++) {
+		ch = &k->chan[i];
+		evutil_make_socket_nonblocking(ch->fd);
+		ch->bev = xptr(bufferevent_socket_new(srv->base, ch->fd, 0));
+		bufferevent_setcb(ch->bev, on_reply, NULL, on_event, ch);
+		bufferevent_enable(ch->bev, EV_READ);
+	}
+}
+
+/* Send m (its id set here) on channel ch; done runs with the answer. 0;
+ * -1 with errno when it could not be sent (the keeper is gone, or not
+ * watched yet): done never runs then. */
+static int
+call_send(struct keeper *k, int chan, struct keeper_msg *m, keeper_done done,
+    void *arg)
+{
+	struct keeper_chan	*ch = &k->chan[chan];
+	struct keeper_call	*c;
+	uint8_t			*frame;
+	size_t			 n, sz = KEEPER_HEAD + 8 + HOST_MAX + 128 +
+				    TLS_CA_PUB_LEN + m->len;
+
+	if (k->gone || ch->bev == NULL) {
+		errno = k->gone ? EPIPE : ENOTCONN;
+		return -1;
+	}
+	m->id = ++k->next_id;
+	frame = xcalloc(1, sz);
+	n = keeper_encode(m, frame, sz);
+	if (n == 0 || bufferevent_write(ch->bev, frame, n) == -1) {
+		free(frame);
+		errno = n == 0 ? EMSGSIZE : ENOMEM;
+		return -1;
+	}
+	free(frame);
+	c = xcalloc(1, sizeof(*c));
+	c->req = *m;
+	c->req.pub = c->req.data = NULL;	/* borrowed: gone by the
+						 * answer */
+	c->sent = mono();
+	c->done = done;
+	c->arg = arg;
+	TAILQ_INSERT_TAIL(&ch->calls, c, entry);
+	ch->n++;
+	stall_arm(k);
+	return 0;
+}
+
+void
+keeper_forget(struct keeper *k, void *arg)
+{
+	struct keeper_call	*c;
+	int			 i;
+
+	if (k == NULL)
+		return;
+	for (i = 0; i < CHAN_N; i++)
+		TAILQ_FOREACH(c, &k->chan[i].calls, entry)
+			if (c->arg == arg)
+				c->done = NULL;
 }
 
 static void
@@ -658,115 +930,61 @@ mint_finish(struct keeper_mint *km, bool ok)
 }
 
 static void
-on_reply(struct bufferevent *bev, void *arg)
+mint_done(void *arg, const struct keeper_answer *a)
 {
-	struct keeper		*k = arg;
-	struct evbuffer		*in = bufferevent_get_input(bev);
-	struct keeper_mint	*km;
-	struct keeper_msg	 m;
-	uint8_t			 hdr[4], *frame;
-	const char		*why;
-	long			 len;
+	struct keeper_mint	*km = arg;
 	bool			 ok;
 
-	while (!k->gone && evbuffer_copyout(in, hdr, 4) == 4) {
-		len = keeper_frame_len(hdr, 4);
-		if (len < KEEPER_HEAD - 4 || len > REPLY_MAX) {
-			lost(k, "sent a malformed reply");
-			return;
-		}
-		if (evbuffer_get_length(in) < 4 + (size_t)len)
-			return;
-		frame = evbuffer_pullup(in, 4 + len);
-		if (keeper_parse(frame + 4, (size_t)len, &m, &why) == -1 ||
-		    (km = TAILQ_FIRST(&k->mints)) == NULL || km->id != m.id ||
-		    (m.type != KEEPER_OK && m.type != KEEPER_ERR)) {
-			lost(k, "sent a reply that answers nothing");
-			return;
-		}
-		TAILQ_REMOVE(&k->mints, km, entry);
-		k->nmints--;
-		ok = m.type == KEEPER_OK && tls_ca_leaf_put(km->ca, km->name,
-		    m.data, m.len, km->key, (size_t)km->keylen) == 0;
-		if (!ok) {
-			k->unminted++;
-			log_warn("intercept host=%s: no leaf: %.*s", km->name,
-			    m.type == KEEPER_ERR ? (int)m.len : 22,
-			    m.type == KEEPER_ERR ? (const char *)m.data :
-			    "an unusable certificate");
-		}
-		evbuffer_drain(in, 4 + (size_t)len);
-		mint_finish(km, ok);
+	ok = a->err == 0 && tls_ca_leaf_put(km->ca, km->name, a->data, a->len,
+	    km->key, (size_t)km->keylen) == 0;
+	if (!ok && !km->k->gone) {
+		km->k->unminted++;
+		log_warn("intercept host=%s: no leaf: %s", km->name,
+		    a->err != 0 ? a->why : "an unusable certificate");
 	}
-}
-
-static void
-on_event(struct bufferevent *bev, short what, void *arg)
-{
-	(void)bev;
-	lost(arg, what & BEV_EVENT_EOF ? "exited" : "channel failed");
-}
-
-void
-keeper_watch(struct keeper *k, struct server *srv)
-{
-	k->srv = srv;
-	evutil_make_socket_nonblocking(k->afd);
-	k->bev = xptr(bufferevent_socket_new(srv->base, k->afd, 0));
-	bufferevent_setcb(k->bev, on_reply, NULL, on_event, k);
-	bufferevent_enable(k->bev, EV_READ);
+	mint_finish(km, ok);
 }
 
 void
 keeper_mint(struct keeper *k, struct tls_ca *ca, const char *name,
     struct keeper_wait *w)
 {
+	struct keeper_chan	*ch = &k->chan[CHAN_MINT];
+	struct keeper_call	*c;
 	struct keeper_mint	*km;
 	struct keeper_msg	 m;
-	uint8_t			 pub[TLS_CA_PUB_LEN], frame[KEEPER_HEAD + 8 +
-				    HOST_MAX + TLS_CA_PUB_LEN];
-	size_t			 n;
+	uint8_t			 pub[TLS_CA_PUB_LEN];
 
-	TAILQ_FOREACH(km, &k->mints, entry)
-		if (strcmp(km->name, name) == 0)
-			break;
-	if (km != NULL) {
-		w->mint = km;
-		TAILQ_INSERT_TAIL(&km->waiters, w, entry);
-		return;
-	}
+	TAILQ_FOREACH(c, &ch->calls, entry)
+		if (c->done == mint_done && strcmp(c->req.host, name) == 0) {
+			km = c->arg;
+			w->mint = km;
+			TAILQ_INSERT_TAIL(&km->waiters, w, entry);
+			return;
+		}
 	km = xcalloc(1, sizeof(*km));
 	TAILQ_INIT(&km->waiters);
+	km->k = k;
 	km->ca = ca;
-	km->id = ++k->next_id;
 	snprintf(km->name, sizeof(km->name), "%s", name);
-	memset(&m, 0, sizeof(m));
-	m.type = KEEPER_MINT;
-	m.id = km->id;
-	snprintf(m.host, sizeof(m.host), "%s", name);
-	m.pub = pub;
 	w->mint = km;
 	TAILQ_INSERT_TAIL(&km->waiters, w, entry);
-	/* Bounded, so the keeper's answers (~700 bytes each) always fit
-	 * the socket's buffer while a save waits for its own: the keeper,
-	 * which writes them blocking, never stalls on a full one. */
-	if (k->nmints >= KEEPER_MINTS_IN_FLIGHT) {
+	/* Bounded: each waits for one of the keeper's signatures. */
+	if (ch->n >= KEEPER_MINTS_IN_FLIGHT) {
 		k->unminted++;
 		log_warn("intercept host=%s: no leaf: %zu names already wait "
-		    "for the keeper", name, k->nmints);
+		    "for the keeper", name, ch->n);
 		mint_finish(km, false);
 		return;
 	}
-	if (k->gone || k->bev == NULL ||
-	    (km->keylen = tls_ca_leaf_key(ca, pub, km->key,
+	memset(&m, 0, sizeof(m));
+	m.type = KEEPER_MINT;
+	snprintf(m.host, sizeof(m.host), "%s", name);
+	m.pub = pub;
+	if ((km->keylen = tls_ca_leaf_key(ca, pub, km->key,
 	    sizeof(km->key))) < 0 ||
-	    (n = keeper_encode(&m, frame, sizeof(frame))) == 0 ||
-	    bufferevent_write(k->bev, frame, n) == -1) {
+	    call_send(k, CHAN_MINT, &m, mint_done, km) == -1)
 		mint_finish(km, false);
-		return;
-	}
-	TAILQ_INSERT_TAIL(&k->mints, km, entry);
-	k->nmints++;
 }
 
 void
@@ -778,69 +996,42 @@ keeper_mint_cancel(struct keeper_wait *w)
 	w->mint = NULL;	/* the mint goes on: its leaf will be cached */
 }
 
-/* One request on the sync channel and its answer (older answers to
- * requests that timed out are skipped). 0, or -1 with errno and, for an
- * ERR, its text in why. */
-static int
-sync_call(struct keeper *k, struct keeper_msg *req, char *why, size_t whysz)
-{
-	struct keeper_msg	 m;
-	uint8_t			*frame, buf[KEEPER_HEAD + KEEPER_TEXT_MAX + 8];
-	size_t			 n, sz = KEEPER_HEAD + 8 + HOST_MAX + 128 +
-				    req->len;
-
-	snprintf(why, whysz, "the keeper is gone");
-	if (k->gone) {
-		errno = EPIPE;
-		return -1;
-	}
-	req->id = ++k->next_id;
-	frame = xcalloc(1, sz);
-	n = keeper_encode(req, frame, sz);
-	errno = EPROTO;		/* unless a read or write says better */
-	if (n == 0 || write_all(k->sfd, frame, n) == -1) {
-		free(frame);
-		goto broken;
-	}
-	free(frame);
-	do {
-		if (read_frame(k->sfd, buf, sizeof(buf), &m) == -1)
-			goto broken;
-	} while (m.id != req->id);	/* answers to requests timed out */
-	if (m.type == KEEPER_OK)
-		return 0;
-	snprintf(why, whysz, "%.*s", (int)m.len, (const char *)m.data);
-	errno = m.err != 0 ? m.err : EIO;
-	return -1;
-broken:
-	n = (size_t)errno;
-	lost(k, n == ETIMEDOUT ? "did not answer in 10 s" : n == EPROTO ?
-	    "broke the channel's framing" : "exited");
-	errno = (int)n;
-	return -1;
-}
-
 int
 keeper_save(struct keeper *k, enum keeper_file f, const void *buf,
-    size_t len)
+    size_t len, keeper_done done, void *arg)
 {
 	struct keeper_msg	 m;
-	char			 why[KEEPER_TEXT_MAX + 1];
 
 	memset(&m, 0, sizeof(m));
 	m.type = KEEPER_SAVE;
 	m.file = f;
 	m.data = buf;
 	m.len = len;
-	return sync_call(k, &m, why, sizeof(why));
+	return call_send(k, CHAN_STATE, &m, done, arg);
+}
+
+/* The keeper's answer to a TOFU entry, to the store that sent it. */
+static void
+tofu_done(void *arg, const struct keeper_answer *a)
+{
+	struct server	*srv = arg;
+
+	if (a->err != 0)
+		log_warn("tofu: %s: the keeper did not record its pins: %s",
+		    a->req->host, a->why);
+	/* the keeper said no (bad host, another issuer's pins, full):
+	 * asking again would not change that */
+	tofu_written(srv->tofu, a->req->host, &a->req->leaf, a->err == 0 ? 0 :
+	    a->err == EEXIST || a->err == EINVAL || a->err == ENOSPC ?
+	    TOFU_REFUSED : -1);
+	tofusync_kick(srv->tofusync);	/* what failed, written again */
 }
 
 int
-keeper_tofu(void *arg, const struct tofu_entry *e, const struct pin *replaces,
+state_tofu(void *arg, const struct tofu_entry *e, const struct pin *replaces,
     const char **why)
 {
-	static char		 text[KEEPER_TEXT_MAX + 1];
-	struct keeper		*k = arg;
+	struct server		*srv = arg;
 	struct keeper_msg	 m;
 
 	memset(&m, 0, sizeof(m));
@@ -852,24 +1043,28 @@ keeper_tofu(void *arg, const struct tofu_entry *e, const struct pin *replaces,
 	m.since = e->since;
 	if ((m.replaces = replaces != NULL))
 		m.old = *replaces;
-	if (sync_call(k, &m, text, sizeof(text)) == -1) {
-		*why = text;
-		/* the keeper said no (bad host, another issuer's pins, full):
-		 * asking again would not change that */
-		return errno == EEXIST || errno == EINVAL || errno == ENOSPC ?
-		    TOFU_REFUSED : -1;
+	if (call_send(srv->keeper, CHAN_STATE, &m, tofu_done, srv) == -1) {
+		*why = "not sent: the keeper is gone";
+		return -1;
 	}
-	return 0;
+	return TOFU_SENT;
 }
 
 int
 state_save(struct server *srv, enum keeper_file f, const void *buf,
-    size_t len)
+    size_t len, keeper_done done, void *arg)
 {
-	if (srv->keeper != NULL)
-		return keeper_save(srv->keeper, f, buf, len);
-	return file_replace(srv->conf->state_dir, keeper_file_name(f), buf,
-	    len);
+	if (srv->keeper == NULL) {
+		errno = ENOTCONN;	/* conf.c and daemon.c rule it out */
+		return -1;
+	}
+	return keeper_save(srv->keeper, f, buf, len, done, arg);
+}
+
+void
+state_forget(struct server *srv, void *arg)
+{
+	keeper_forget(srv->keeper, arg);
 }
 
 int
@@ -885,21 +1080,22 @@ state_clean_temps(const char *dir)
 void
 keeper_stop(struct keeper *k)
 {
-	struct keeper_mint	*km;
-	int			 i, st;
+	int	 i, st;
 
 	if (k == NULL)
 		return;
 	k->gone = true;
-	while ((km = TAILQ_FIRST(&k->mints)) != NULL) {
-		TAILQ_REMOVE(&k->mints, km, entry);
-		k->nmints--;
-		mint_finish(km, false);
+	/* the connections that waited for leaves are gone by now; the
+	 * rest had their owners stopped first */
+	chan_fail(&k->chan[CHAN_MINT], EPIPE, "the worker is stopping", true);
+	chan_fail(&k->chan[CHAN_STATE], EPIPE, "the worker is stopping", false);
+	if (k->stall != NULL)
+		event_free(k->stall);
+	for (i = 0; i < CHAN_N; i++) {
+		if (k->chan[i].bev != NULL)
+			bufferevent_free(k->chan[i].bev);
+		close(k->chan[i].fd);
 	}
-	if (k->bev != NULL)
-		bufferevent_free(k->bev);
-	close(k->afd);
-	close(k->sfd);
 	/* It exits on EOF; a keeper stuck past that is left to its
 	 * death signal. */
 	for (i = 0; i < 200 && waitpid(k->pid, &st, WNOHANG) == 0; i++)

@@ -18,8 +18,9 @@
  *         u32 since_hi | u32 since_lo | u8 replaces | old leaf[32]
  *                                                    -> OK
  * Replies: OK (body as above), ERR (u8 errno | text), and READY (id 0)
- * once the keeper is up. Integers are big-endian. Mints come and go on the
- * async channel; saves and TOFU writes on the sync one, answered in order.
+ * once the keeper is up. Integers are big-endian. Mints go on one
+ * socketpair, saves and TOFU writes on the other; each is answered in
+ * order, and the worker never waits for an answer: it goes to a callback.
  */
 #ifndef PINSHIM_SHIM_KEEPER_H
 #define PINSHIM_SHIM_KEEPER_H
@@ -67,6 +68,11 @@ enum keeper_file {
 #define KEEPER_MINT_BURST	128
 #define KEEPER_MINT_RATE	16
 #define KEEPER_MINTS_IN_FLIGHT	64	/* names the worker waits for */
+/* A request unanswered this long (s) is reported (log, /status,
+ * /metrics), then again every KEEPER_STALL_REPEAT; never a reason to stop
+ * the traffic that does not need the keeper. */
+#define KEEPER_STALL		5
+#define KEEPER_STALL_REPEAT	60
 
 /* One decoded frame; borrows the buffer it was parsed from. */
 struct keeper_msg {
@@ -128,7 +134,8 @@ struct keeper;
  * NULL with err (the keeper said why, or died). Call before anything
  * reads the network. */
 struct keeper *keeper_start(const struct conf *, char *err, size_t errsz);
-/* From now on, the keeper's death (EOF) ends srv's loop with an error. */
+/* From now on, requests go out on srv's loop, and the keeper's death
+ * (EOF) ends that loop with an error. */
 void	 keeper_watch(struct keeper *, struct server *srv);
 bool	 keeper_gone(const struct keeper *);
 pid_t	 keeper_pid(const struct keeper *);
@@ -138,7 +145,9 @@ uid_t	 keeper_uid(const struct keeper *);
 unsigned long keeper_unminted(const struct keeper *);
 /* The [feed] max_size the keeper started with: saves are bounded by it. */
 size_t	 keeper_feed_max(const struct keeper *);
-/* Close the channel; the keeper exits on EOF and is reaped. */
+/* Close the channel; the keeper exits on EOF and is reaped. Mints still
+ * waiting fail; other requests are dropped unanswered (their owners are
+ * stopped first). */
 void	 keeper_stop(struct keeper *);
 
 /* A connection waiting for a leaf; embedded in it. */
@@ -149,26 +158,55 @@ struct keeper_wait {
 };
 
 /* Ask for a leaf for name (canonical); w->done runs once it is in ca's
- * cache (ok) or the keeper refused it. Requests for the same name share
- * one mint. */
+ * cache (ok) or the keeper refused it (or at once, when it cannot be
+ * asked). Requests for the same name share one mint. */
 void	 keeper_mint(struct keeper *, struct tls_ca *, const char *name,
 	    struct keeper_wait *w);
 /* w no longer waits (its connection is closing). */
 void	 keeper_mint_cancel(struct keeper_wait *w);
-/* Write state_dir/file through the keeper; 0, or -1 with errno (the
- * keeper's, or ETIMEDOUT). Blocks until the keeper answered (at most a
- * few seconds), as a write to disk would. */
+
+/* The keeper's answer to a request: err 0 with the OK's body, or an errno
+ * (the keeper's refusal with its text in why, or EPIPE: the keeper is
+ * gone). req is what was asked, without its bytes. */
+struct keeper_answer {
+	const struct keeper_msg	*req;
+	int			 err;
+	const char		*why;		/* "" when err is 0 */
+	const uint8_t		*data;
+	size_t			 len;
+};
+typedef void	(*keeper_done)(void *arg, const struct keeper_answer *);
+
+/* Write state_dir/file through the keeper, never waiting: done(arg) runs
+ * with its answer. 0; -1 with errno when it could not be asked (EPIPE:
+ * the keeper is gone), and done never runs. */
 int	 keeper_save(struct keeper *, enum keeper_file, const void *buf,
-	    size_t len);
-/* A tofu_writer (pins/tofu.h) for arg = the keeper. */
+	    size_t len, keeper_done done, void *arg);
+/* Answers to requests made with arg go to nobody from now on (arg is
+ * being freed). */
+void	 keeper_forget(struct keeper *, void *arg);
+
+/* How the keeper keeps up: requests sent and not answered yet, how long
+ * the oldest has waited, and whether that was reported as a stall. */
+struct keeper_stats {
+	size_t	 pending;
+	double	 waiting;		/* s; 0 when none */
+	bool	 stalled;
+};
+void	 keeper_stats(const struct keeper *, struct keeper_stats *);
+
+/* A tofu_writer (pins/tofu.h) for arg = the server: the entry goes to the
+ * keeper (TOFU_SENT), its answer to srv->tofu by tofu_written. */
 struct tofu_entry;
-int	 keeper_tofu(void *keeper, const struct tofu_entry *,
+int	 state_tofu(void *srv, const struct tofu_entry *,
 	    const struct pin *replaces, const char **why);
 
-/* state_dir/file written by whoever may: the keeper when one runs, the
- * process itself otherwise. 0, or -1 with errno. */
+/* state_dir/file written through the keeper (under run, every
+ * configuration that writes state_dir has one): keeper_save's contract. */
 int	 state_save(struct server *, enum keeper_file, const void *buf,
-	    size_t len);
+	    size_t len, keeper_done done, void *arg);
+/* keeper_forget, when there is a keeper. */
+void	 state_forget(struct server *, void *arg);
 /* Remove what interrupted writes of the keeper's files left in dir; how
  * many. */
 int	 state_clean_temps(const char *dir);

@@ -363,10 +363,24 @@ render_metrics(struct status *st, struct evbuffer *b)
 		evbuffer_add_printf(b, "pinshim_mint_refusals_total %lu\n",
 		    keeper_unminted(srv->keeper));
 	}
+	if (srv->keeper != NULL) {
+		struct keeper_stats	 ks;
+
+		keeper_stats(srv->keeper, &ks);
+		head(b, "pinshim_keeper_pending_requests", "gauge", "Requests "
+		    "to the keeper not answered yet (leaves, state_dir "
+		    "writes).");
+		evbuffer_add_printf(b, "pinshim_keeper_pending_requests %zu\n",
+		    ks.pending);
+		head(b, "pinshim_keeper_oldest_request_seconds", "gauge", "How "
+		    "long the oldest of them has waited; 0 when none.");
+		evbuffer_add_printf(b, "pinshim_keeper_oldest_request_seconds "
+		    "%.3f\n", ks.waiting);
+	}
 	if (srv->tofu != NULL) {
 		head(b, "pinshim_tofu_pending_writes", "gauge", "TOFU pins "
-		    "held in memory only: their write to state_dir failed and "
-		    "is retried.");
+		    "held in memory only: their write to state_dir is on its "
+		    "way to the keeper, or failed and is retried.");
 		evbuffer_add_printf(b, "pinshim_tofu_pending_writes %zu\n",
 		    tofusync_pending(srv->tofusync));
 		head(b, "pinshim_tofu_write_retries_total", "counter",
@@ -470,6 +484,18 @@ render_json(struct status *st, struct evbuffer *b)
 			evbuffer_add_printf(b, "%s\"%s\":%llu", i2 ? "," : "",
 			    feed_outcome_names[i2], f.fetches[i2]);
 		evbuffer_add(b, "}}", 2);
+	}
+	evbuffer_add_printf(b, ",\"keeper\":");
+	if (srv->keeper == NULL)
+		evbuffer_add(b, "null", 4);
+	else {
+		struct keeper_stats	 ks;
+
+		keeper_stats(srv->keeper, &ks);
+		evbuffer_add_printf(b, "{\"pid\":%ld,\"pending\":%zu,"
+		    "\"oldest_request_seconds\":%.3f,\"stalled\":%s}",
+		    (long)keeper_pid(srv->keeper), ks.pending, ks.waiting,
+		    ks.stalled ? "true" : "false");
 	}
 	evbuffer_add_printf(b, ",\"recent_refusals\":[");
 	for (i = 0; (m = metrics_recent(i)) != NULL; i++) {

@@ -13,6 +13,12 @@
  * key set it moved to after it. Anything else is rejected whole with the
  * reason logged, and the last good feed stays.
  *
+ * The keeper writes state_dir, and the loop never waits for it: a feed
+ * judged acceptable waits for its write's answer (its fetch still in
+ * flight, a reload held until then) and goes in force in feed_commit; the
+ * version floor, the key-set chain and the clock follow, each written
+ * again when its write failed.
+ *
  * Fast-forward recovery (TUF's): an update that leaves no trusted signing
  * key in the signing role resets the version floor, since no feed the old
  * keys signed, however high its version, can be accepted any more.
@@ -57,6 +63,9 @@
 
 struct fetch;
 
+/* FEED_SAVING: accepted, waiting for its write (fetch_judged follows). */
+enum verdict { FEED_ACCEPTED, FEED_UNCHANGED, FEED_REJECTED, FEED_SAVING };
+
 struct feedsync {
 	struct server		*srv;
 	struct feed_body	*current;	/* feed in force; owned */
@@ -70,6 +79,13 @@ struct feedsync {
 	unsigned long long	 floor;		/* highest version accepted */
 	bool			 floor_dirty;	/* not yet in FEED_FLOOR */
 	bool			 keys_dirty;	/* chain not yet in FEED_KEYS */
+	enum keeper_file	 trust_saving;	/* sent, answer to come; 0: none */
+	unsigned long long	 floor_sent;	/* the floor in that save */
+	unsigned long		 chain_gen;	/* changes of the chain */
+	unsigned long		 chain_sent;	/* chain_gen in that save */
+	bool			 clock_saving;	/* sent, answer to come */
+	time_t			 clock_sent;
+	bool			 reload_held;	/* came while a feed was saved */
 	struct feed_keyset	 keys;		/* trusted now */
 	struct feed_keyset	 keyfloor;	/* pins.keyset; version 0: none */
 	bool			 chain_lost;	/* keys from keyfloor, no chain */
@@ -94,10 +110,20 @@ struct fetch {
 	bool			 conditional;	/* validators were sent */
 	bool			 came;		/* a feed body was judged */
 	struct web_req		*web;		/* pending, or NULL */
+	char			*etag, *lastmod; /* the answer's; owned */
+	/* accepted, its write to state_dir sent (saving), to be put in
+	 * force when the keeper answers: */
+	bool			 saving;
+	struct feed_body	*accepted;	/* owned */
+	struct feed_proof	 proof;
+	char			*buf;		/* its bytes; owned */
+	size_t			 len;
 };
 
 static void	fetch_start(struct feedsync *, int src);
+static void	fetch_judged(struct fetch *, enum verdict, const char *why);
 static void	clock_persist(struct feedsync *);
+static void	trust_persist(struct feedsync *);
 
 /* Put base + feed (+ this device's override) in force for new conns. */
 static void
@@ -183,40 +209,73 @@ feed_check(struct feedsync *fs, const char *name, const char *buf,
 }
 
 /* The version floor, then the key-set chain, to state_dir, each written
- * once it changed and until it is written. After pins.feed: a crash
- * before either is repaired at start from the cached feed, which carries
- * the updates (and, applied again, resets the floor again). The floor
- * goes first: a new key set on disk with a fast-forwarded floor beside it
- * would refuse every feed the new keys sign. */
+ * once it changed and until it is written, one at a time (the answer to
+ * one sends the next). After pins.feed: a crash before either is repaired
+ * at start from the cached feed, which carries the updates (and, applied
+ * again, resets the floor again). The floor goes first: a new key set on
+ * disk with a fast-forwarded floor beside it would refuse every feed the
+ * new keys sign. */
 static void
-trust_persist(struct feedsync *fs)
+trust_saved(void *arg, const struct keeper_answer *a)
 {
-	const char	*dir = fs->srv->conf->state_dir;
-	char		 v[32];
+	struct feedsync		*fs = arg;
+	const char		*dir = fs->srv->conf->state_dir;
+	enum keeper_file	 f = fs->trust_saving;
 
-	if (fs->floor_dirty) {
-		snprintf(v, sizeof(v), "%llu\n", fs->floor);
-		if (state_save(fs->srv, KEEPER_FILE_FLOOR, v, strlen(v)) ==
-		    -1) {
+	fs->trust_saving = 0;
+	if (a->err != 0) {
+		if (f == KEEPER_FILE_FLOOR && fs->floor == fs->floor_sent)
+			fs->floor_dirty = true;
+		if (f == KEEPER_FILE_KEYS && fs->chain_gen == fs->chain_sent)
+			fs->keys_dirty = true;
+		if (f == KEEPER_FILE_FLOOR)
 			log_warn("feed: cannot record version %llu in %s/%s: "
 			    "%s (the cached feed still carries it; retried "
-			    "with the next feed)", fs->floor, dir, FEED_FLOOR,
-			    strerror(errno));
-			return;
-		}
-		fs->floor_dirty = false;
-	}
-	if (fs->keys_dirty) {
-		if (state_save(fs->srv, KEEPER_FILE_KEYS, fs->chain,
-		    fs->chainlen) == -1) {
+			    "with the next feed)", fs->floor_sent, dir,
+			    FEED_FLOOR, a->why);
+		else
 			log_warn("feed: cannot record key set %lu in %s/%s: %s "
 			    "(the cached feed still carries it; retried with "
 			    "the next feed)", fs->keys.version, dir, FEED_KEYS,
-			    strerror(errno));
-			return;
-		}
-		fs->keys_dirty = false;
+			    a->why);
+		return;
 	}
+	trust_persist(fs);
+}
+
+static void
+trust_persist(struct feedsync *fs)
+{
+	char		 v[32];
+	int		 rc;
+
+	if (fs->trust_saving != 0)
+		return;		/* its answer sends what is left */
+	if (fs->floor_dirty) {
+		snprintf(v, sizeof(v), "%llu\n", fs->floor);
+		fs->floor_sent = fs->floor;
+		fs->trust_saving = KEEPER_FILE_FLOOR;
+		rc = state_save(fs->srv, KEEPER_FILE_FLOOR, v, strlen(v),
+		    trust_saved, fs);
+	} else if (fs->keys_dirty) {
+		fs->chain_sent = fs->chain_gen;
+		fs->trust_saving = KEEPER_FILE_KEYS;
+		rc = state_save(fs->srv, KEEPER_FILE_KEYS, fs->chain,
+		    fs->chainlen, trust_saved, fs);
+	} else
+		return;
+	if (rc == -1) {
+		struct keeper_answer	 a = { NULL, errno, strerror(errno),
+					    NULL, 0 };
+
+		trust_saved(fs, &a);
+		return;
+	}
+	/* sent: a change from now on makes it dirty again */
+	if (fs->trust_saving == KEEPER_FILE_FLOOR)
+		fs->floor_dirty = false;
+	else
+		fs->keys_dirty = false;
 }
 
 /* A feed's issued is evidence of the time only as far as its signers are
@@ -262,6 +321,7 @@ chain_append(struct feedsync *fs, const char *buf, const struct feed_proof *p)
 		    p->applied[i].len);
 		fs->chainlen += p->applied[i].len;
 	}
+	fs->chain_gen++;
 	fs->keys_dirty = true;
 }
 
@@ -341,20 +401,22 @@ weakens(struct feedsync *fs, const struct feed_body *c,
 	return weaker;
 }
 
-enum verdict { FEED_ACCEPTED, FEED_UNCHANGED, FEED_REJECTED };
+static void	feed_saved(void *arg, const struct keeper_answer *);
 
-/* The acceptance rules, in order. On FEED_ACCEPTED the feed is persisted
- * and in force. */
+/* The acceptance rules, in order. A feed that passes them is sent to
+ * state_dir (FEED_SAVING): f->accepted, put in force by feed_commit once
+ * the keeper wrote it. */
 static enum verdict
-feed_consider(struct feedsync *fs, const char *src, const char *buf,
-    size_t len, char *why, size_t whysz)
+feed_consider(struct fetch *f, const char *buf, size_t len, char *why,
+    size_t whysz)
 {
+	struct feedsync		*fs = f->fs;
 	struct feed_body	*c;
 	struct feed_proof	 p;
 	unsigned long long	 floor;
 	char			 t[32];
 
-	if ((c = feed_check(fs, src, buf, len, why, whysz, &p)) == NULL)
+	if ((c = feed_check(fs, f->url, buf, len, why, whysz, &p)) == NULL)
 		return FEED_REJECTED;
 	if (fs->current != NULL && p.nupdates == 0 &&
 	    c->version == fs->current->version) {
@@ -387,12 +449,28 @@ feed_consider(struct feedsync *fs, const char *src, const char *buf,
 		return FEED_REJECTED;
 	}
 	/* Persist before use: a crash now leaves the old file or this one. */
-	if (state_save(fs->srv, KEEPER_FILE_FEED, buf, len) == -1) {
+	f->accepted = c;
+	f->proof = p;
+	f->buf = xmemdup(buf, len);
+	f->len = len;
+	if (state_save(fs->srv, KEEPER_FILE_FEED, buf, len, feed_saved, f) ==
+	    -1) {
 		snprintf(why, whysz, "cannot persist to %s/%s: %s",
 		    fs->srv->conf->state_dir, FEED_CACHE, strerror(errno));
-		feed_body_free(c);
-		return FEED_REJECTED;
+		return FEED_REJECTED;	/* fetch_free frees f->accepted */
 	}
+	f->saving = true;
+	return FEED_SAVING;
+}
+
+/* A feed persisted: in force, with the trust it moved to. */
+static void
+feed_commit(struct feedsync *fs, const char *src, const char *buf,
+    size_t len, struct feed_body *c, const struct feed_proof *pp)
+{
+	struct feed_proof	 p = *pp;
+	char			 t[32];
+
 	keys_advance(fs, buf, &p);
 	chain_repair(fs, buf, len);
 	clock_from_feed(fs, c, &p);
@@ -416,7 +494,26 @@ feed_consider(struct feedsync *fs, const char *src, const char *buf,
 	    "expires %s", c->version, src, c->snap->nrules, fs->keys.version,
 	    p.signers, p.sign_have, fs->keys.sign.threshold, p.root_have,
 	    fs->keys.root.threshold, t);
-	return FEED_ACCEPTED;
+}
+
+/* The keeper's answer to an accepted feed's write. */
+static void
+feed_saved(void *arg, const struct keeper_answer *a)
+{
+	struct fetch	*f = arg;
+	struct feedsync	*fs = f->fs;
+	char		 why[512];
+
+	f->saving = false;
+	if (a->err != 0) {
+		snprintf(why, sizeof(why), "cannot persist to %s/%s: %s",
+		    fs->srv->conf->state_dir, FEED_CACHE, a->why);
+		fetch_judged(f, FEED_REJECTED, why);
+		return;
+	}
+	feed_commit(fs, f->url, f->buf, f->len, f->accepted, &f->proof);
+	f->accepted = NULL;
+	fetch_judged(f, FEED_ACCEPTED, "");
 }
 
 /* --- scheduling -------------------------------------------------------- */
@@ -468,7 +565,13 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 static void
 fetch_free(struct fetch *f)
 {
+	if (f->saving)		/* the feed is written; not put in force */
+		state_forget(f->fs->srv, f);
 	web_cancel(f->web);
+	feed_body_free(f->accepted);
+	free(f->buf);
+	free(f->etag);
+	free(f->lastmod);
 	free(f);
 }
 
@@ -555,19 +658,36 @@ fetch_http_done(struct http_result *r, void *arg)
 		return;
 	}
 	f->came = true;
-	v = feed_consider(fs, f->url, (const char *)evbuffer_pullup(r->body,
-	    -1), evbuffer_get_length(r->body), why, sizeof(why));
+	f->etag = r->etag ? xstrdup(r->etag) : NULL;
+	f->lastmod = r->last_modified ? xstrdup(r->last_modified) : NULL;
+	v = feed_consider(f, (const char *)evbuffer_pullup(r->body, -1),
+	    evbuffer_get_length(r->body), why, sizeof(why));
+	if (v != FEED_SAVING)
+		fetch_judged(f, v, why);
+}
+
+/* A fetched feed's verdict, final (after its write, if it was
+ * accepted). */
+static void
+fetch_judged(struct fetch *f, enum verdict v, const char *why)
+{
+	struct feedsync	*fs = f->fs;
+
 	if (v == FEED_ACCEPTED)		/* the other source's describe */
 		forget_validators(fs);	/* an older feed now */
 	if (v != FEED_REJECTED) {
 		/* Remember validators only for a feed we have in force. */
 		free(fs->etag[f->src]);
 		free(fs->lastmod[f->src]);
-		fs->etag[f->src] = r->etag ? xstrdup(r->etag) : NULL;
-		fs->lastmod[f->src] = r->last_modified ?
-		    xstrdup(r->last_modified) : NULL;
+		fs->etag[f->src] = f->etag;
+		fs->lastmod[f->src] = f->lastmod;
+		f->etag = f->lastmod = NULL;
 	}
 	fetch_end(f, v, why);
+	if (fs->reload_held && fs->fetch == NULL) {
+		fs->reload_held = false;
+		feedsync_reload(fs);
+	}
 }
 
 static void
@@ -637,21 +757,37 @@ read_floor(struct feedsync *fs)
  * would outlive its correction and refuse valid certificates as expired.
  * Written lower too (a replaced signing role, a dropped bad value). */
 static void
+clock_saved(void *arg, const struct keeper_answer *a)
+{
+	struct feedsync	*fs = arg;
+
+	fs->clock_saving = false;
+	if (a->err != 0) {
+		log_warn("clock: cannot record the latest known time in "
+		    "%s/%s: %s", fs->srv->conf->state_dir, CLOCK_FILE, a->why);
+		return;
+	}
+	fs->clock_saved = fs->clock_sent;
+	clock_persist(fs);	/* moved again while it was written */
+}
+
+static void
 clock_persist(struct feedsync *fs)
 {
 	time_t	 v = clock_floor();
 	char	 line[CLOCK_LINE_MAX];
 
-	if (!fs->clock_vouched || v == fs->clock_saved)
+	if (!fs->clock_vouched || v == fs->clock_saved || fs->clock_saving)
 		return;
-	if (state_save(fs->srv, KEEPER_FILE_CLOCK, line, clock_line(v,
-	    line)) == -1) {
-		log_warn("clock: cannot record the latest known time in "
-		    "%s/%s: %s", fs->srv->conf->state_dir, CLOCK_FILE,
-		    strerror(errno));
-		return;
+	fs->clock_saving = true;
+	fs->clock_sent = v;
+	if (state_save(fs->srv, KEEPER_FILE_CLOCK, line, clock_line(v, line),
+	    clock_saved, fs) == -1) {
+		struct keeper_answer	 a = { NULL, errno, strerror(errno),
+					    NULL, 0 };
+
+		clock_saved(fs, &a);
 	}
-	fs->clock_saved = v;
 }
 
 /* The key set trusted: the configured one, moved on by the persisted
@@ -667,6 +803,7 @@ keys_load(struct feedsync *fs)
 	int			 rc;
 
 	free(fs->chain);
+	fs->chain_gen++;
 	fs->chain_lost = false;
 	rc = feed_chain_load(fs->srv->conf->state_dir, conf, &fs->keys,
 	    &fs->chain, &fs->chainlen, reason_open(&r));
@@ -733,6 +870,7 @@ keys_guard(struct feedsync *fs)
 	    fs->keyfloor.version);
 	fs->keys = fs->keyfloor;
 	free(fs->chain);
+	fs->chain_gen++;
 	fs->chain = NULL;
 	fs->chainlen = 0;
 	fs->keys_dirty = false;
@@ -843,6 +981,14 @@ feedsync_reload(struct feedsync *fs)
 
 	if (fs == NULL)
 		return;
+	/* A feed on its way to state_dir was judged under the running keys:
+	 * it goes in force (or not) first, then the reload follows. Until
+	 * then the feed in force stays, on the new bootstrap pins. */
+	if (fs->fetch != NULL && fs->fetch->saving) {
+		fs->reload_held = true;
+		feed_apply(fs);
+		return;
+	}
 	/* The configured keys may have changed: trust follows them, and
 	 * what is in force must still be signed under it. The body was
 	 * parsed when it was accepted; only the signatures need checking
@@ -907,6 +1053,7 @@ feedsync_stop(struct feedsync *fs)
 
 	if (fs == NULL)
 		return;
+	state_forget(fs->srv, fs);	/* the floor's, chain's, clock's */
 	if (fs->fetch != NULL)
 		fetch_free(fs->fetch);
 	if (fs->timer != NULL)
