@@ -14,10 +14,11 @@
  * reason logged, and the last good feed stays.
  *
  * The keeper writes state_dir, and the loop never waits for it: a feed
- * judged acceptable waits for its write's answer (its fetch still in
- * flight, a reload held until then) and goes in force in feed_commit; the
- * version floor, the key-set chain and the clock follow, each written
- * again when its write failed.
+ * judged acceptable waits for its write's answer, then for the writes of
+ * the version floor, key-set chain and clock it moved (each tried again
+ * with the next feed when it failed), and goes in force after them, as
+ * when they were written in line (its fetch is in flight and a reload is
+ * held until then).
  *
  * Fast-forward recovery (TUF's): an update that leaves no trusted signing
  * key in the signing role resets the version floor, since no feed the old
@@ -111,9 +112,10 @@ struct fetch {
 	bool			 came;		/* a feed body was judged */
 	struct web_req		*web;		/* pending, or NULL */
 	char			*etag, *lastmod; /* the answer's; owned */
-	/* accepted, its write to state_dir sent (saving), to be put in
-	 * force when the keeper answers: */
+	/* accepted, its writes to state_dir sent (saving), put in force
+	 * when the keeper answered them: */
 	bool			 saving;
+	bool			 saved;		/* pins.feed written */
 	struct feed_body	*accepted;	/* owned */
 	struct feed_proof	 proof;
 	char			*buf;		/* its bytes; owned */
@@ -124,6 +126,7 @@ static void	fetch_start(struct feedsync *, int src);
 static void	fetch_judged(struct fetch *, enum verdict, const char *why);
 static void	clock_persist(struct feedsync *);
 static void	trust_persist(struct feedsync *);
+static void	feed_settle(struct feedsync *);
 
 /* Put base + feed (+ this device's override) in force for new conns. */
 static void
@@ -238,9 +241,14 @@ trust_saved(void *arg, const struct keeper_answer *a)
 			    "(the cached feed still carries it; retried with "
 			    "the next feed)", fs->keys.version, dir, FEED_KEYS,
 			    a->why);
+		feed_settle(fs);
 		return;
 	}
+	if (f == KEEPER_FILE_KEYS)
+		log_info("feed: key set %lu recorded in %s/%s",
+		    fs->keys.version, dir, FEED_KEYS);
 	trust_persist(fs);
+	feed_settle(fs);
 }
 
 static void
@@ -463,37 +471,54 @@ feed_consider(struct fetch *f, const char *buf, size_t len, char *why,
 	return FEED_SAVING;
 }
 
-/* A feed persisted: in force, with the trust it moved to. */
+/* A feed persisted: the trust it moved to, to state_dir before it goes in
+ * force (feed_settle). */
 static void
-feed_commit(struct feedsync *fs, const char *src, const char *buf,
-    size_t len, struct feed_body *c, const struct feed_proof *pp)
+feed_commit(struct feedsync *fs, const char *buf, size_t len,
+    const struct feed_body *c, const struct feed_proof *p)
 {
-	struct feed_proof	 p = *pp;
-	char			 t[32];
-
-	keys_advance(fs, buf, &p);
+	keys_advance(fs, buf, p);
 	chain_repair(fs, buf, len);
-	clock_from_feed(fs, c, &p);
-	if (c->version > fs->floor || p.sign_rotated) {
+	clock_from_feed(fs, c, p);
+	if (c->version > fs->floor || p->sign_rotated) {
 		fs->floor = c->version;
 		fs->floor_dirty = true;
 	}
 	trust_persist(fs);
+	clock_persist(fs);
+}
+
+/* The fetch's feed in force once its writes are all answered. */
+static void
+feed_settle(struct feedsync *fs)
+{
+	struct fetch		*f = fs->fetch;
+	struct feed_body	*c;
+	char			 t[32];
+
+	if (f == NULL || !f->saved || fs->trust_saving != 0 ||
+	    fs->clock_saving)
+		return;
+	c = f->accepted;
+	f->accepted = NULL;
+	f->saving = f->saved = false;
 	feed_body_free(fs->current);
 	free(fs->raw);
 	fs->current = c;
-	fs->raw = xmemdup(buf, len);
-	fs->rawlen = len;
+	fs->raw = f->buf;
+	fs->rawlen = f->len;
+	f->buf = NULL;
 	free(fs->source);
-	fs->source = xstrdup(src);
-	clock_persist(fs);
+	fs->source = xstrdup(f->url);
 	feed_apply(fs);
 	format_rfc3339(c->expires, t, sizeof(t));
 	log_info("feed: version %llu in force from %s: %zu host rule(s), "
 	    "key set %lu, signed by %s (%zu of %lu signing, %zu of %lu root), "
-	    "expires %s", c->version, src, c->snap->nrules, fs->keys.version,
-	    p.signers, p.sign_have, fs->keys.sign.threshold, p.root_have,
+	    "expires %s", c->version, f->url, c->snap->nrules,
+	    fs->keys.version, f->proof.signers, f->proof.sign_have,
+	    fs->keys.sign.threshold, f->proof.root_have,
 	    fs->keys.root.threshold, t);
+	fetch_judged(f, FEED_ACCEPTED, "");
 }
 
 /* The keeper's answer to an accepted feed's write. */
@@ -504,16 +529,16 @@ feed_saved(void *arg, const struct keeper_answer *a)
 	struct feedsync	*fs = f->fs;
 	char		 why[512];
 
-	f->saving = false;
 	if (a->err != 0) {
+		f->saving = false;
 		snprintf(why, sizeof(why), "cannot persist to %s/%s: %s",
 		    fs->srv->conf->state_dir, FEED_CACHE, a->why);
 		fetch_judged(f, FEED_REJECTED, why);
 		return;
 	}
-	feed_commit(fs, f->url, f->buf, f->len, f->accepted, &f->proof);
-	f->accepted = NULL;
-	fetch_judged(f, FEED_ACCEPTED, "");
+	feed_commit(fs, f->buf, f->len, f->accepted, &f->proof);
+	f->saved = true;	/* now: its writes are all sent */
+	feed_settle(fs);
 }
 
 /* --- scheduling -------------------------------------------------------- */
@@ -765,10 +790,12 @@ clock_saved(void *arg, const struct keeper_answer *a)
 	if (a->err != 0) {
 		log_warn("clock: cannot record the latest known time in "
 		    "%s/%s: %s", fs->srv->conf->state_dir, CLOCK_FILE, a->why);
+		feed_settle(fs);
 		return;
 	}
 	fs->clock_saved = fs->clock_sent;
 	clock_persist(fs);	/* moved again while it was written */
+	feed_settle(fs);
 }
 
 static void
