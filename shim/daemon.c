@@ -34,7 +34,7 @@
 #include "base/mem.h"
 #include "pins/tofu.h"
 #include "shim/daemon.h"
-#include "shim/keeper.h"
+#include "shim/keeper/keeper.h"
 #include "shim/listener.h"
 #include "shim/notify.h"
 #include "shim/privdrop.h"

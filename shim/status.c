@@ -50,7 +50,7 @@
 #include "base/parse.h"
 #include "base/unixsock.h"
 #include "conf/conf.h"
-#include "shim/keeper.h"
+#include "shim/keeper/keeper.h"
 #include "shim/metrics.h"
 #include "shim/net/http1.h"
 #include "shim/remote/feedsync.h"

@@ -53,7 +53,7 @@
 #include "base/mem.h"
 #include "base/parse.h"
 #include "pins/feed_keys.h"
-#include "shim/keeper.h"
+#include "shim/keeper/keeper.h"
 #include "shim/notify.h"
 #include "shim/remote/feedsync.h"
 #include "shim/remote/report.h"

@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #include "pins/pin.h"
-#include "shim/keeper.h"
+#include "shim/keeper/keeper.h"
 
 struct conf;
 struct keeper_trust;

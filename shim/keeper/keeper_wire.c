@@ -11,7 +11,7 @@
 
 #include "base/clock.h"
 #include "base/cursor.h"
-#include "shim/keeper.h"
+#include "shim/keeper/keeper.h"
 
 static const char *const file_names[KEEPER_FILE_N] = {
 	[KEEPER_FILE_FEED] = FEED_CACHE,
