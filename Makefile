@@ -145,7 +145,7 @@ BASE_SRCS	= base/mem.c base/parse.c base/addr.c base/file.c base/log.c \
 PINS_SRCS	= pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
 		  pins/rule.c pins/feed_body.c pins/feed_file.c pins/feed_keys.c pins/tofu.c
 TLS_SRCS	= tls/tls_client.c tls/tls_verify.c tls/tls_anchors.c \
-		  tls/tls_resume.c tls/tls_ca_key.c base/clock.c base/log.c \
+		  tls/tls_resume.c tls/tls_ca.c tls/tls_ca_key.c base/clock.c base/log.c \
 		  base/parse.c
 CONF_SRCS	= conf/conf.c
 SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
@@ -156,7 +156,8 @@ SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
 		  shim/remote/httpc.c \
 		  shim/listener.c shim/quota.c shim/daemon.c shim/privdrop.c \
 		  shim/notify.c shim/metrics.c shim/status.c \
-		  shim/origdst.c shim/keeper/keeper_answer.c shim/keeper/keeper_wire.c \
+		  shim/origdst.c shim/keeper/keeper_answer.c shim/keeper/keeper_client.c \
+		  shim/keeper/keeper_proc.c shim/keeper/keeper_wire.c \
 		  shim/keeper/keeper_trust.c shim/sandbox.c shim/tofusync.c \
 		  shim/cmd/cmd_pin.c shim/cmd/cmd_feed.c shim/cmd/cmd_ca.c \
 		  shim/cmd/cmd_status.c shim/cmd/cmd_tofu.c \
@@ -187,7 +188,7 @@ test_clienthello_SRCS = base/cursor.c shim/conn/clienthello.c
 test_unixsock_SRCS = base/file.c base/mem.c
 test_keeper_SRCS = $(PINS_DEPS) $(TLS_SRCS) base/log.c shim/keeper/keeper_answer.c \
 		  shim/keeper/keeper_wire.c shim/keeper/keeper_trust.c shim/sandbox.c \
-		  shim/privdrop.c shim/tofusync.c
+		  shim/privdrop.c
 test_quota_SRCS	= base/mem.c shim/quota.c
 UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed test_tofu test_ca \
 		  test_base test_http1 test_relay test_clienthello test_keeper \

@@ -2,7 +2,7 @@
  * daemon.c - the pinshim process: build everything from a valid
  * configuration, bind, drop privileges, run the loop, stop cleanly.
  *
- * Order matters: the keeper (shim/keeper.c), when one is needed, is forked
+ * Order matters: the keeper (shim/keeper/), when one is needed, is forked
  * first, so the CA key is never read into this process; the pin snapshot
  * and the TLS context exist before any listener accepts, so no connection
  * ever runs without pins. Privileged work (bind, the trust store) happens

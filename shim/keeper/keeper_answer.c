@@ -1,39 +1,24 @@
 /*
- * keeper.c - the privileged half of pinshim (see keeper.h): a process
- * that holds the interception CA key and writes state_dir, and does
- * nothing else; and the worker's end of the channel to it.
+ * keeper_answer.c - what the keeper answers, and how it judges each
+ * request (runs in the keeper, with the CA key): a table of {type,
+ * handler}, one handler per request. A mint when the name is a valid host
+ * name or address literal, the key a P-256 point, and the rate bucket has
+ * a token; a save only to the four files of enum keeper_file, bounded,
+ * the feed and the key-set chain only if they keep trust where it is or
+ * move it on (keeper_trust.c); a TOFU entry only for a host it has none
+ * for (or with the same issuer, where the host's rule allows a new leaf).
+ * Every signature is logged. No I/O but state_dir's files: the process
+ * around it is keeper_proc.c.
  *
- * The keeper is forked before the worker reads the key or the network. It
- * keeps its user (root, when pinshim starts as root), is not dumpable (the
- * worker cannot ptrace it or read its memory even as the same user), and
- * answers one frame at a time: a mint when the name is a valid host name
- * or address literal, the key a P-256 point, and the rate bucket has a
- * token; a save only to the four files of enum keeper_file, bounded, the
- * feed and the key-set chain only if they keep trust where it is or move
- * it on (keeper_trust.c); a TOFU entry only for a host it has none for (or
- * with the same issuer, where the host's rule allows a new leaf).
- * Every signature is logged. It exits when the worker's end closes.
- *
- * Must never: sign for a name or key it did not check, write outside
- * state_dir's known files, or outlive the worker.
+ * Must never: sign for a name or key it did not check, or write outside
+ * state_dir's known files.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 
 #include "base/clock.h"
 #include "base/file.h"
@@ -42,19 +27,12 @@
 #include "base/parse.h"
 #include "conf/conf.h"
 #include "pins/tofu.h"
-#include "shim/keeper/keeper.h"
+#include "shim/keeper/keeper_answer.h"
 #include "shim/keeper/keeper_trust.h"
-#include "shim/privdrop.h"
-#include "shim/sandbox.h"
-#include "shim/server.h"
-#include "shim/tofusync.h"
+#include "tls/tls.h"
 
-#define READY_TIMEOUT	10	/* s: a keeper this slow to start is broken */
-#define REPLY_MAX	(KEEPER_HEAD + TLS_CA_CERT_MAX + 16)
 #define KEYS_MAX	(64 * 1024)	/* as feedsync reads pins.keys */
 #define SMALL_MAX	64		/* pins.version, clock */
-
-/* --- answering requests ------------------------------------------------ */
 
 struct keeper_state {
 	struct tls_ca_key	*key;		/* owned */
@@ -65,7 +43,6 @@ struct keeper_state {
 	size_t			 feed_max;
 	double			 tokens, last;	/* the mint bucket */
 	unsigned long		 signed_, refused;
-	bool			 ready;
 };
 
 struct keeper_state *
@@ -227,7 +204,7 @@ small_bad(const struct keeper_msg *m, char line[SMALL_MAX + 1],
 }
 
 static size_t
-answer_save(struct keeper_state *ks, const struct keeper_msg *m,
+answer_save(struct keeper_state *ks, const struct keeper_msg *m, double now,
     uint8_t *out, size_t sz)
 {
 	const char	*name = keeper_file_name(m->file), *why;
@@ -235,6 +212,8 @@ answer_save(struct keeper_state *ks, const struct keeper_msg *m,
 	int64_t		 when = 0;
 	size_t		 max = m->file == KEEPER_FILE_FEED ? ks->feed_max :
 			    m->file == KEEPER_FILE_KEYS ? KEYS_MAX : SMALL_MAX;
+
+	(void)now;
 
 	if (ks->state_dir == NULL)
 		return refuse(ks, m, EINVAL, out, sz, "save %s: no state_dir",
@@ -280,12 +259,14 @@ answer_save(struct keeper_state *ks, const struct keeper_msg *m,
  * worker cannot swap a known host's pins for an attacker's, nor pass a
  * rotation off as a first use. */
 static size_t
-answer_tofu(struct keeper_state *ks, const struct keeper_msg *m,
+answer_tofu(struct keeper_state *ks, const struct keeper_msg *m, double now,
     uint8_t *out, size_t sz)
 {
 	const struct tofu_entry	*e;
 	const char		*why;
 	char			 canon[HOST_MAX + 1], text[KEEPER_TEXT_MAX];
+
+	(void)now;
 
 	if (ks->state_dir == NULL)
 		return refuse(ks, m, EINVAL, out, sz, "tofu: no state_dir");
@@ -328,743 +309,43 @@ answer_tofu(struct keeper_state *ks, const struct keeper_msg *m,
 	return reply(m, KEEPER_OK, 0, NULL, 0, out, sz);
 }
 
+/* What the keeper answers: one handler per request type, and nothing
+ * else. */
+static const struct {
+	enum keeper_type	 type;
+	size_t			(*answer)(struct keeper_state *,
+				    const struct keeper_msg *, double now,
+				    uint8_t *out, size_t sz);
+} handlers[] = {
+	{ KEEPER_MINT,	answer_mint },
+	{ KEEPER_SAVE,	answer_save },
+	{ KEEPER_TOFU,	answer_tofu },
+};
+
 size_t
 keeper_answer(struct keeper_state *ks, const struct keeper_msg *m,
     double now, uint8_t *out, size_t sz)
 {
-	switch (m->type) {
-	case KEEPER_MINT:
-		return answer_mint(ks, m, now, out, sz);
-	case KEEPER_SAVE:
-		return answer_save(ks, m, out, sz);
-	case KEEPER_TOFU:
-		return answer_tofu(ks, m, out, sz);
-	default:
-		return refuse(ks, m, EINVAL, out, sz, "not a request (type "
-		    "%d)", (int)m->type);
-	}
-}
+	size_t	 i;
 
-/* --- the keeper process ------------------------------------------------ */
-
-static int
-write_all(int fd, const uint8_t *p, size_t n)
-{
-	ssize_t	 w;
-
-	while (n > 0) {
-		if ((w = write(fd, p, n)) == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				errno = ETIMEDOUT;	/* SO_SNDTIMEO */
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Exactly n bytes; 0, or -1 at EOF, error or timeout (errno). */
-static int
-read_all(int fd, uint8_t *p, size_t n)
-{
-	ssize_t	 r;
-
-	while (n > 0) {
-		if ((r = read(fd, p, n)) == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				errno = ETIMEDOUT;
-			return -1;
-		}
-		if (r == 0) {
-			errno = EPIPE;
-			return -1;
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
-/* One whole frame of at most sz bytes into buf, decoded into m (which
- * borrows buf). 0, or -1 with errno: EOF and timeouts as read_all says,
- * EPROTO for a frame that is too long or does not parse. */
-static int
-read_frame(int fd, uint8_t *buf, size_t sz, struct keeper_msg *m)
-{
-	const char	*why;
-	long		 len;
-
-	if (read_all(fd, buf, 4) == -1)
-		return -1;
-	len = keeper_frame_len(buf, 4);
-	errno = EPROTO;
-	if (len < KEEPER_HEAD - 4 || (size_t)len > sz)
-		return -1;
-	if (read_all(fd, buf, (size_t)len) == -1)
-		return -1;
-	errno = EPROTO;
-	return keeper_parse(buf, (size_t)len, m, &why);
-}
-
-static double
-mono(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* One request from fd, answered. 0, or -1: the worker is gone or broke
- * the framing (a frame cannot be skipped safely: stop). */
-static int
-serve_one(struct keeper_state *ks, int fd, uint8_t *buf, size_t max)
-{
-	struct keeper_msg	 m;
-	uint8_t			 out[REPLY_MAX];
-	const char		*why;
-	long			 len;
-	size_t			 n;
-
-	if (read_all(fd, buf, 4) == -1)
-		return -1;
-	len = keeper_frame_len(buf, 4);
-	if (len < KEEPER_HEAD - 4 || (size_t)len > max) {
-		log_err("keeper: a %ld-byte frame (at most %zu): the worker is "
-		    "broken or compromised; stopping", len, max);
-		return -1;
-	}
-	if (read_all(fd, buf, (size_t)len) == -1)
-		return -1;
-	if (keeper_parse(buf, (size_t)len, &m, &why) == -1)
-		n = refuse(ks, &m, EINVAL, out, sizeof(out), "malformed "
-		    "request: %s", why);
-	else
-		n = keeper_answer(ks, &m, mono(), out, sizeof(out));
-	if (n == 0 || write_all(fd, out, n) == -1)
-		return -1;
-	return 0;
-}
-
-static void __attribute__((noreturn))
-keeper_main(const struct conf *c, int afd, int sfd, pid_t worker)
-{
-	struct keeper_state	*ks = NULL;
-	struct keeper_msg	 hello;
-	struct pollfd		 pfd[2];
-	uint8_t			 out[REPLY_MAX], *buf;
-	char			 err[600];
-	size_t			 max, n;
-	int			 i;
-
-	signal(SIGINT, SIG_IGN);	/* the worker stops; EOF stops us */
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
-	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != worker)
-		_exit(0);		/* it died before the line above */
-	(void)prctl(PR_SET_DUMPABLE, 0);
-	memset(&hello, 0, sizeof(hello));
-	clock_load(c->state_dir);	/* as the worker does, for dates */
-	if (tls_init() == -1)
-		snprintf(err, sizeof(err), "keeper: wolfSSL initialisation "
-		    "failed");
-	else if ((ks = keeper_state_new(c, err, sizeof(err))) != NULL &&
-	    privdrop_caps(err, sizeof(err)) == 0 &&
-	    sandbox_apply(err, sizeof(err)) == 0)
-		ks->ready = true;
-	if (ks == NULL || !ks->ready) {
-		n = reply(&hello, KEEPER_ERR, EINVAL, err, strlen(err), out,
-		    sizeof(out));
-		(void)write_all(sfd, out, n);
-		_exit(1);
-	}
-	n = reply(&hello, KEEPER_READY, 0, NULL, 0, out, sizeof(out));
-	if (write_all(sfd, out, n) == -1)
-		_exit(1);
-	if (c->ca_dir != NULL)
-		log_info("keeper: holding the interception CA key of %s (pid "
-		    "%ld)", c->ca_dir, (long)getpid());
-	else
-		log_info("keeper: writing %s for the worker (pid %ld)",
-		    c->state_dir, (long)getpid());
-	max = (ks->feed_max > KEYS_MAX ? ks->feed_max : KEYS_MAX) + 64;
-	buf = xcalloc(1, max);
-	pfd[0].fd = afd;
-	pfd[1].fd = sfd;
-	for (;;) {
-		pfd[0].events = pfd[1].events = POLLIN;
-		if (poll(pfd, 2, -1) == -1) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (i = 0; i < 2; i++)
-			if (pfd[i].revents != 0 &&
-			    serve_one(ks, pfd[i].fd, buf, max) == -1)
-				goto out;
-	}
-out:
-	log_debug("keeper: the worker closed its end; exiting");
-	_exit(0);
-}
-
-/* --- the worker's end ------------------------------------------------- */
-
-/* A request sent and not answered yet. */
-struct keeper_call {
-	TAILQ_ENTRY(keeper_call) entry;
-	struct keeper_msg	 req;		/* without its bytes */
-	double			 sent;		/* monotonic s */
-	keeper_done		 done;		/* NULL: forgotten */
-	void			*arg;
-};
-
-TAILQ_HEAD(keeper_calls, keeper_call);
-
-/* One socketpair: the keeper answers each in order. Mints have their own,
- * so that a slow save never holds up a leaf. */
-struct keeper_chan {
-	struct keeper		*k;
-	int			 fd;
-	struct bufferevent	*bev;		/* owned; NULL until watched */
-	struct keeper_calls	 calls;		/* sent, oldest first */
-	size_t			 n;
-};
-
-enum { CHAN_MINT, CHAN_STATE, CHAN_N };
-
-/* A leaf on its way: the key pair made here, the signature asked for. */
-struct keeper_mint {
-	struct keeper		*k;
-	char			 name[HOST_MAX + 1];
-	struct tls_ca		*ca;
-	uint8_t			 key[TLS_CA_LEAFKEY_MAX];
-	int			 keylen;
-	TAILQ_HEAD(, keeper_wait) waiters;
-};
-
-struct keeper {
-	pid_t			 pid;
-	uid_t			 uid;		/* the keeper runs as */
-	size_t			 feed_max;	/* its [feed] max_size */
-	struct keeper_chan	 chan[CHAN_N];
-	struct server		*srv;		/* NULL until watched */
-	struct event		*stall;		/* owned; the stall report */
-	uint32_t		 next_id;
-	unsigned long		 unminted;	/* names that got no leaf */
-	bool			 stalled;	/* reported as not answering */
-	bool			 gone;
-};
-
-struct keeper *
-keeper_start(const struct conf *c, char *err, size_t errsz)
-{
-	struct keeper		*k;
-	struct keeper_msg	 m;
-	struct timeval		 tv = { READY_TIMEOUT, 0 };
-	uint8_t			 buf[KEEPER_HEAD + KEEPER_TEXT_MAX + 8];
-	int			 a[2], s[2], i;
-	pid_t			 self = getpid();
-
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a) == -1 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s) == -1) {
-		snprintf(err, errsz, "keeper: socketpair: %s", strerror(errno));
-		return NULL;
-	}
-	fflush(NULL);
-	k = xcalloc(1, sizeof(*k));
-	for (i = 0; i < CHAN_N; i++) {
-		k->chan[i].k = k;
-		TAILQ_INIT(&k->chan[i].calls);
-	}
-	k->uid = geteuid();
-	k->feed_max = c->feed.max_size;
-	if ((k->pid = fork()) == -1) {
-		snprintf(err, errsz, "keeper: fork: %s", strerror(errno));
-		goto bad;
-	}
-	if (k->pid == 0) {
-		close(a[0]);
-		close(s[0]);
-		keeper_main(c, a[1], s[1], self);
-	}
-	close(a[1]);
-	close(s[1]);
-	k->chan[CHAN_MINT].fd = a[0];
-	k->chan[CHAN_STATE].fd = s[0];
-	/* READY, or ERR with why the key could not be loaded: before the
-	 * loop runs, so a blocking read, bounded */
-	(void)setsockopt(s[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (read_frame(s[0], buf, sizeof(buf), &m) == -1) {
-		snprintf(err, errsz, "keeper: exited before it was ready");
-		keeper_stop(k);
-		return NULL;
-	}
-	if (m.type != KEEPER_READY) {
-		snprintf(err, errsz, "%.*s", (int)m.len, (const char *)m.data);
-		keeper_stop(k);
-		return NULL;
-	}
-	return k;
-bad:
-	close(a[0]);
-	close(a[1]);
-	close(s[0]);
-	close(s[1]);
-	free(k);
-	return NULL;
-}
-
-pid_t
-keeper_pid(const struct keeper *k)
-{
-	return k->pid;
-}
-
-unsigned long
-keeper_unminted(const struct keeper *k)
-{
-	return k->unminted;
+	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		if (handlers[i].type == m->type)
+			return handlers[i].answer(ks, m, now, out, sz);
+	return refuse(ks, m, EINVAL, out, sz, "not a request (type %d)",
+	    (int)m->type);
 }
 
 size_t
-keeper_feed_max(const struct keeper *k)
+keeper_refuse(struct keeper_state *ks, const struct keeper_msg *m,
+    const char *why, uint8_t *out, size_t sz)
 {
-	return k->feed_max;
+	return refuse(ks, m, EINVAL, out, sz, "malformed request: %s", why);
 }
 
-uid_t
-keeper_uid(const struct keeper *k)
+size_t
+keeper_state_frame_max(const struct keeper_state *ks)
 {
-	return k->uid;
-}
-
-bool
-keeper_gone(const struct keeper *k)
-{
-	return k->gone;
-}
-
-/* The oldest request not answered yet, of either channel, or NULL. */
-static const struct keeper_call *
-oldest(const struct keeper *k)
-{
-	const struct keeper_call	*c, *o = NULL;
-	int				 i;
-
-	for (i = 0; i < CHAN_N; i++)
-		if ((c = TAILQ_FIRST(&k->chan[i].calls)) != NULL &&
-		    (o == NULL || c->sent < o->sent))
-			o = c;
-	return o;
-}
-
-void
-keeper_stats(const struct keeper *k, struct keeper_stats *st)
-{
-	const struct keeper_call	*o = oldest(k);
-
-	st->pending = k->chan[CHAN_MINT].n + k->chan[CHAN_STATE].n;
-	st->waiting = o != NULL ? mono() - o->sent : 0;
-	st->stalled = k->stalled;
-}
-
-/* Its answer to c, to whoever asked (unless forgotten), and c freed. */
-static void
-call_end(struct keeper_call *c, int err, const char *why,
-    const uint8_t *data, size_t len)
-{
-	struct keeper_answer	 a;
-
-	a.req = &c->req;
-	a.err = err;
-	a.why = why;
-	a.data = data;
-	a.len = len;
-	if (c->done != NULL)
-		c->done(c->arg, &a);
-	free(c);
-}
-
-/* Every request waiting on ch, answered with err (or dropped: done
- * NULL). */
-static void
-chan_fail(struct keeper_chan *ch, int err, const char *why, bool tell)
-{
-	struct keeper_call	*c;
-
-	while ((c = TAILQ_FIRST(&ch->calls)) != NULL) {
-		TAILQ_REMOVE(&ch->calls, c, entry);
-		ch->n--;
-		if (!tell)
-			c->done = NULL;
-		call_end(c, err, why, NULL, 0);
-	}
-}
-
-/* The keeper died or broke the channel: the worker stops (the service
- * manager restarts both), and what waited for it fails. The one place
- * the worker reacts to losing its keeper. */
-static void
-keeper_died(struct keeper *k, const char *why)
-{
-	int	 i;
-
-	if (k->gone)
-		return;
-	k->gone = true;
-	log_err("keeper (pid %ld) %s: stopping, so the service manager "
-	    "restarts both", (long)k->pid, why);
-	if (k->stall != NULL)
-		event_del(k->stall);
-	for (i = 0; i < CHAN_N; i++)
-		chan_fail(&k->chan[i], EPIPE, "the keeper is gone", true);
-	if (k->srv != NULL) {
-		k->srv->failed = true;
-		/* a one-shot exit: also when the loop has not started yet (a
-		 * save from the cached feed, before dispatch) */
-		event_base_loopexit(k->srv->base, NULL);
-	}
-}
-
-/* A keeper that does not answer is reported, not a reason to stop: the
- * loop goes on relaying and only what needs the keeper waits for it. The
- * timer runs only while a request waits: at KEEPER_STALL of its age, then
- * every KEEPER_STALL_REPEAT while none is answered. */
-static void
-stall_arm(struct keeper *k)
-{
-	const struct keeper_call	*o;
-	struct timeval			 tv;
-	double				 d;
-
-	if (k->stall == NULL || k->gone || evtimer_pending(k->stall, NULL) ||
-	    (o = oldest(k)) == NULL)
-		return;
-	d = k->stalled ? KEEPER_STALL_REPEAT : KEEPER_STALL - (mono() - o->sent);
-	if (d < 0)
-		d = 0;
-	tv.tv_sec = (time_t)d;
-	tv.tv_usec = (suseconds_t)((d - (double)tv.tv_sec) * 1e6);
-	evtimer_add(k->stall, &tv);
-}
-
-static void
-on_stall(evutil_socket_t fd, short what, void *arg)
-{
-	struct keeper		*k = arg;
-	struct keeper_stats	 st;
-
-	(void)fd;
-	(void)what;
-	keeper_stats(k, &st);
-	if (st.pending > 0 && st.waiting >= KEEPER_STALL - 0.01) {
-		log_warn("keeper (pid %ld) has not answered for %.0f s (%zu "
-		    "request(s) waiting): relaying goes on; feed, clock and "
-		    "TOFU writes and new leaves wait for it", (long)k->pid,
-		    st.waiting, st.pending);
-		k->stalled = true;
-	}
-	stall_arm(k);
-}
-
-/* The head of ch answered: c's age says whether a stall ended. */
-static void
-stall_answered(struct keeper *k, const struct keeper_call *c)
-{
-	const struct keeper_call	*o;
-	double				 now = mono();
-
-	if (k->stalled && ((o = oldest(k)) == NULL ||
-	    now - o->sent < KEEPER_STALL)) {
-		k->stalled = false;
-		log_info("keeper (pid %ld) answered again, after %.1f s",
-		    (long)k->pid, now - c->sent);
-	}
-	if (k->stall != NULL)
-		event_del(k->stall);
-	stall_arm(k);
-}
-
-static void
-on_reply(struct bufferevent *bev, void *arg)
-{
-	struct keeper_chan	*ch = arg;
-	struct keeper		*k = ch->k;
-	struct evbuffer		*in = bufferevent_get_input(bev);
-	struct keeper_call	*c;
-	struct keeper_msg	 m;
-	uint8_t			 hdr[4], *frame;
-	char			 text[KEEPER_TEXT_MAX + 1];
-	const char		*why;
-	long			 len;
-
-	while (!k->gone && evbuffer_copyout(in, hdr, 4) == 4) {
-		len = keeper_frame_len(hdr, 4);
-		if (len < KEEPER_HEAD - 4 || len > REPLY_MAX) {
-			keeper_died(k, "sent a malformed reply");
-			return;
-		}
-		if (evbuffer_get_length(in) < 4 + (size_t)len)
-			return;
-		frame = evbuffer_pullup(in, 4 + len);
-		if (keeper_parse(frame + 4, (size_t)len, &m, &why) == -1 ||
-		    (c = TAILQ_FIRST(&ch->calls)) == NULL || c->req.id != m.id ||
-		    (m.type != KEEPER_OK && m.type != KEEPER_ERR)) {
-			keeper_died(k, "sent a reply that answers nothing");
-			return;
-		}
-		TAILQ_REMOVE(&ch->calls, c, entry);
-		ch->n--;
-		stall_answered(k, c);
-		if (m.type == KEEPER_ERR)
-			snprintf(text, sizeof(text), "%.*s", (int)m.len,
-			    (const char *)m.data);
-		else
-			text[0] = '\0';
-		call_end(c, m.type == KEEPER_OK ? 0 : m.err != 0 ? m.err : EIO,
-		    text, m.type == KEEPER_OK ? m.data : NULL,
-		    m.type == KEEPER_OK ? m.len : 0);
-		evbuffer_drain(in, 4 + (size_t)len);
-	}
-}
-
-static void
-on_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct keeper_chan	*ch = arg;
-
-	(void)bev;
-	keeper_died(ch->k, what & BEV_EVENT_EOF ? "exited" : "channel failed");
-}
-
-void
-keeper_watch(struct keeper *k, struct server *srv)
-{
-	struct keeper_chan	*ch;
-	int			 i;
-
-	k->srv = srv;
-	k->stall = xptr(evtimer_new(srv->base, on_stall, k));
-	for (i = 0; i < CHAN_N; i++) {
-		ch = &k->chan[i];
-		evutil_make_socket_nonblocking(ch->fd);
-		ch->bev = xptr(bufferevent_socket_new(srv->base, ch->fd, 0));
-		bufferevent_setcb(ch->bev, on_reply, NULL, on_event, ch);
-		bufferevent_enable(ch->bev, EV_READ);
-	}
-}
-
-/* Send m (its id set here) on channel ch; done runs with the answer. 0;
- * -1 with errno when it could not be sent (the keeper is gone, or not
- * watched yet): done never runs then. */
-static int
-call_send(struct keeper *k, int chan, struct keeper_msg *m, keeper_done done,
-    void *arg)
-{
-	struct keeper_chan	*ch = &k->chan[chan];
-	struct keeper_call	*c;
-	uint8_t			*frame;
-	size_t			 n, sz = KEEPER_HEAD + 8 + HOST_MAX + 128 +
-				    TLS_CA_PUB_LEN + m->len;
-
-	if (k->gone || ch->bev == NULL) {
-		errno = k->gone ? EPIPE : ENOTCONN;
-		return -1;
-	}
-	m->id = ++k->next_id;
-	frame = xcalloc(1, sz);
-	n = keeper_encode(m, frame, sz);
-	if (n == 0 || bufferevent_write(ch->bev, frame, n) == -1) {
-		free(frame);
-		errno = n == 0 ? EMSGSIZE : ENOMEM;
-		return -1;
-	}
-	free(frame);
-	c = xcalloc(1, sizeof(*c));
-	c->req = *m;
-	c->req.pub = c->req.data = NULL;	/* borrowed: gone by the
-						 * answer */
-	c->sent = mono();
-	c->done = done;
-	c->arg = arg;
-	TAILQ_INSERT_TAIL(&ch->calls, c, entry);
-	ch->n++;
-	stall_arm(k);
-	return 0;
-}
-
-void
-keeper_forget(struct keeper *k, void *arg)
-{
-	struct keeper_call	*c;
-	int			 i;
-
-	if (k == NULL)
-		return;
-	for (i = 0; i < CHAN_N; i++)
-		TAILQ_FOREACH(c, &k->chan[i].calls, entry)
-			if (c->arg == arg)
-				c->done = NULL;
-}
-
-static void
-mint_finish(struct keeper_mint *km, bool ok)
-{
-	struct keeper_wait	*w;
-
-	explicit_bzero(km->key, sizeof(km->key));
-	while ((w = TAILQ_FIRST(&km->waiters)) != NULL) {
-		TAILQ_REMOVE(&km->waiters, w, entry);
-		w->mint = NULL;
-		w->done(w, ok);		/* may free w's connection */
-	}
-	free(km);
-}
-
-static void
-mint_done(void *arg, const struct keeper_answer *a)
-{
-	struct keeper_mint	*km = arg;
-	bool			 ok;
-
-	ok = a->err == 0 && tls_ca_leaf_put(km->ca, km->name, a->data, a->len,
-	    km->key, (size_t)km->keylen) == 0;
-	if (!ok && !km->k->gone) {
-		km->k->unminted++;
-		log_warn("intercept host=%s: no leaf: %s", km->name,
-		    a->err != 0 ? a->why : "an unusable certificate");
-	}
-	mint_finish(km, ok);
-}
-
-void
-keeper_mint(struct keeper *k, struct tls_ca *ca, const char *name,
-    struct keeper_wait *w)
-{
-	struct keeper_chan	*ch = &k->chan[CHAN_MINT];
-	struct keeper_call	*c;
-	struct keeper_mint	*km;
-	struct keeper_msg	 m;
-	uint8_t			 pub[TLS_CA_PUB_LEN];
-
-	TAILQ_FOREACH(c, &ch->calls, entry)
-		if (c->done == mint_done && strcmp(c->req.host, name) == 0) {
-			km = c->arg;
-			w->mint = km;
-			TAILQ_INSERT_TAIL(&km->waiters, w, entry);
-			return;
-		}
-	km = xcalloc(1, sizeof(*km));
-	TAILQ_INIT(&km->waiters);
-	km->k = k;
-	km->ca = ca;
-	snprintf(km->name, sizeof(km->name), "%s", name);
-	w->mint = km;
-	TAILQ_INSERT_TAIL(&km->waiters, w, entry);
-	/* Bounded: each waits for one of the keeper's signatures. */
-	if (ch->n >= KEEPER_MINTS_IN_FLIGHT) {
-		k->unminted++;
-		log_warn("intercept host=%s: no leaf: %zu names already wait "
-		    "for the keeper", name, ch->n);
-		mint_finish(km, false);
-		return;
-	}
-	memset(&m, 0, sizeof(m));
-	m.type = KEEPER_MINT;
-	snprintf(m.host, sizeof(m.host), "%s", name);
-	m.pub = pub;
-	if ((km->keylen = tls_ca_leaf_key(ca, pub, km->key,
-	    sizeof(km->key))) < 0 ||
-	    call_send(k, CHAN_MINT, &m, mint_done, km) == -1)
-		mint_finish(km, false);
-}
-
-void
-keeper_mint_cancel(struct keeper_wait *w)
-{
-	if (w->mint == NULL)
-		return;
-	TAILQ_REMOVE(&w->mint->waiters, w, entry);
-	w->mint = NULL;	/* the mint goes on: its leaf will be cached */
-}
-
-int
-keeper_save(struct keeper *k, enum keeper_file f, const void *buf,
-    size_t len, keeper_done done, void *arg)
-{
-	struct keeper_msg	 m;
-
-	memset(&m, 0, sizeof(m));
-	m.type = KEEPER_SAVE;
-	m.file = f;
-	m.data = buf;
-	m.len = len;
-	return call_send(k, CHAN_STATE, &m, done, arg);
-}
-
-/* The keeper's answer to a TOFU entry, to the store that sent it. */
-static void
-tofu_done(void *arg, const struct keeper_answer *a)
-{
-	struct server	*srv = arg;
-
-	if (a->err != 0)
-		log_warn("tofu: %s: the keeper did not record its pins: %s",
-		    a->req->host, a->why);
-	/* the keeper said no (bad host, another issuer's pins, full):
-	 * asking again would not change that */
-	tofu_written(srv->tofu, a->req->host, &a->req->leaf, a->err == 0 ? 0 :
-	    a->err == EEXIST || a->err == EINVAL || a->err == ENOSPC ?
-	    TOFU_REFUSED : -1);
-	tofusync_kick(srv->tofusync);	/* what failed, written again */
-}
-
-int
-state_tofu(void *arg, const struct tofu_entry *e, const struct pin *replaces,
-    const char **why)
-{
-	struct server		*srv = arg;
-	struct keeper_msg	 m;
-
-	memset(&m, 0, sizeof(m));
-	m.type = KEEPER_TOFU;
-	snprintf(m.host, sizeof(m.host), "%s", e->host);
-	m.leaf = e->leaf;
-	if ((m.has_issuer = e->has_issuer))
-		m.issuer = e->issuer;
-	m.since = e->since;
-	if ((m.replaces = replaces != NULL))
-		m.old = *replaces;
-	if (call_send(srv->keeper, CHAN_STATE, &m, tofu_done, srv) == -1) {
-		*why = "not sent: the keeper is gone";
-		return -1;
-	}
-	return TOFU_SENT;
-}
-
-int
-state_save(struct server *srv, enum keeper_file f, const void *buf,
-    size_t len, keeper_done done, void *arg)
-{
-	if (srv->keeper == NULL) {
-		errno = ENOTCONN;	/* conf.c and daemon.c rule it out */
-		return -1;
-	}
-	return keeper_save(srv->keeper, f, buf, len, done, arg);
-}
-
-void
-state_forget(struct server *srv, void *arg)
-{
-	keeper_forget(srv->keeper, arg);
+	return (ks->feed_max > KEYS_MAX ? ks->feed_max : KEYS_MAX) + 64;
 }
 
 int
@@ -1075,30 +356,4 @@ state_clean_temps(const char *dir)
 	for (f = 1; f < KEEPER_FILE_N; f++)
 		n += file_clean_temps(dir, keeper_file_name(f));
 	return n + file_clean_temps(dir, FEED_KEYSET);
-}
-
-void
-keeper_stop(struct keeper *k)
-{
-	int	 i, st;
-
-	if (k == NULL)
-		return;
-	k->gone = true;
-	/* the connections that waited for leaves are gone by now; the
-	 * rest had their owners stopped first */
-	chan_fail(&k->chan[CHAN_MINT], EPIPE, "the worker is stopping", true);
-	chan_fail(&k->chan[CHAN_STATE], EPIPE, "the worker is stopping", false);
-	if (k->stall != NULL)
-		event_free(k->stall);
-	for (i = 0; i < CHAN_N; i++) {
-		if (k->chan[i].bev != NULL)
-			bufferevent_free(k->chan[i].bev);
-		close(k->chan[i].fd);
-	}
-	/* It exits on EOF; a keeper stuck past that is left to its
-	 * death signal. */
-	for (i = 0; i < 200 && waitpid(k->pid, &st, WNOHANG) == 0; i++)
-		usleep(5000);
-	free(k);
 }

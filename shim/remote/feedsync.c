@@ -54,6 +54,7 @@
 #include "base/parse.h"
 #include "pins/feed_keys.h"
 #include "shim/keeper/keeper.h"
+#include "shim/keeper/keeper_answer.h"	/* state_clean_temps */
 #include "shim/notify.h"
 #include "shim/remote/feedsync.h"
 #include "shim/remote/report.h"

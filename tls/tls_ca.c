@@ -1,0 +1,229 @@
+/*
+ * tls_ca.c - the local interception CA's worker half (struct tls_ca): the
+ * TLS server context and a bounded LRU of minted leaves, so a repeated
+ * name costs no round trip. The worker makes each leaf's P-256 key pair
+ * here and keeps the leaf the keeper signed over its public half
+ * (tls_ca_key.c, the half with the CA key, never in this process).
+ *
+ * Must never: hold or load the CA key, serve a leaf for a name other than
+ * the one it was minted for, or serve one older than LEAF_REMINT.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+#include <wolfssl/wolfcrypt/random.h>
+
+#include "pins/host.h"
+#include "base/mem.h"
+#include "tls/tls.h"
+#include "tls/tls_ca_int.h"
+#include "tls/tls_ca_int.h"
+
+#define LEAF_REMINT	(24 * 3600)	/* re-mint a cached leaf after a day */
+#define DER_MAX		TLS_CA_CERT_MAX
+
+struct leaf {
+	char		 name[HOST_MAX + 1];
+	uint8_t		 cert[DER_MAX];
+	int		 certlen;
+	uint8_t		 key[TLS_CA_LEAFKEY_MAX];
+	int		 keylen;
+	time_t		 minted;
+	unsigned long	 used;		/* LRU clock */
+	bool		 fresh;		/* not served yet: no cache hit */
+};
+
+/* The worker's half. */
+struct tls_ca {
+	WOLFSSL_CTX	*ctx;		/* server side; owned */
+	WC_RNG		 rng;
+	struct leaf	*cache;		/* owned; ncache entries */
+	size_t		 ncache, used;
+	unsigned long	 clock;
+	unsigned long	 mints, hits;
+};
+
+/* wolfSSL (unless built with session export) refuses wolfSSL_new() on a
+ * server context without a certificate and key, though every session gets
+ * its own minted leaf before its handshake. The context holds a
+ * self-signed certificate for the reserved name "invalid" (RFC 6761) with
+ * a throwaway key, never served. */
+static int
+ctx_placeholder(struct tls_ca *ca)
+{
+	uint8_t		 cert[DER_MAX], key[TLS_CA_LEAFKEY_MAX];
+	ecc_key		 k;
+	int		 certlen, keylen, status = -1;
+
+	if (wc_ecc_init(&k) != 0)
+		return -1;
+	if (wc_ecc_make_key_ex(&ca->rng, 32, &k, ECC_SECP256R1) == 0 &&
+	    (certlen = tls_ca_selfsigned(&k, &ca->rng, "invalid", false, cert,
+	    sizeof(cert))) > 0 &&
+	    (keylen = wc_EccKeyToDer(&k, key, sizeof(key))) > 0 &&
+	    wolfSSL_CTX_use_certificate_buffer(ca->ctx, cert, certlen,
+	    WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS &&
+	    wolfSSL_CTX_use_PrivateKey_buffer(ca->ctx, key, keylen,
+	    WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS)
+		status = 0;
+	explicit_bzero(key, sizeof(key));
+	wc_ecc_free(&k);
+	return status;
+}
+
+struct tls_ca *
+tls_ca_new(size_t cache, char *err, size_t errsz)
+{
+	struct tls_ca	*ca = xcalloc(1, sizeof(*ca));
+
+	if (wc_InitRng(&ca->rng) != 0) {
+		snprintf(err, errsz, "crypto initialisation failed");
+		free(ca);
+		return NULL;
+	}
+	ca->ctx = wolfSSL_CTX_new(wolfSSLv23_server_method());
+	if (ca->ctx == NULL ||
+	    wolfSSL_CTX_SetMinVersion(ca->ctx, WOLFSSL_TLSV1_2) !=
+	    WOLFSSL_SUCCESS ||
+	    wolfSSL_CTX_set_cipher_list(ca->ctx, TLS_CIPHERS) !=
+	    WOLFSSL_SUCCESS) {
+		snprintf(err, errsz, "cannot create the TLS server context");
+		goto bad;
+	}
+	if (ctx_placeholder(ca) == -1) {
+		snprintf(err, errsz, "cannot make the context's placeholder "
+		    "certificate");
+		goto bad;
+	}
+	ca->ncache = cache ? cache : 1;
+	ca->cache = xcalloc(ca->ncache, sizeof(*ca->cache));
+	return ca;
+bad:
+	tls_ca_free(ca);
+	return NULL;
+}
+
+void
+tls_ca_free(struct tls_ca *ca)
+{
+	if (ca == NULL)
+		return;
+	if (ca->ctx != NULL)
+		wolfSSL_CTX_free(ca->ctx);
+	if (ca->cache != NULL) {
+		explicit_bzero(ca->cache, ca->ncache * sizeof(*ca->cache));
+		free(ca->cache);
+	}
+	wc_FreeRng(&ca->rng);
+	free(ca);
+}
+
+int
+tls_ca_leaf_key(struct tls_ca *ca, uint8_t pub[TLS_CA_PUB_LEN],
+    uint8_t *key, size_t keysz)
+{
+	ecc_key		 k;
+	word32		 publen = TLS_CA_PUB_LEN;
+	int		 n = -1;
+
+	if (wc_ecc_init(&k) != 0)
+		return -1;
+	if (wc_ecc_make_key_ex(&ca->rng, 32, &k, ECC_SECP256R1) == 0 &&
+	    wc_ecc_export_x963(&k, pub, &publen) == 0 &&
+	    publen == TLS_CA_PUB_LEN)
+		n = wc_EccKeyToDer(&k, key, (word32)keysz);
+	wc_ecc_free(&k);
+	return n > 0 ? n : -1;
+}
+
+/* The cached leaf for name, or NULL; stale ones do not count. */
+static struct leaf *
+leaf_find(struct tls_ca *ca, const char *name, bool stale_too)
+{
+	time_t	 now = time(NULL);
+	size_t	 i;
+
+	for (i = 0; i < ca->used; i++) {
+		struct leaf *l = &ca->cache[i];
+
+		if (strcmp(l->name, name) == 0 && (stale_too ||
+		    now - l->minted < LEAF_REMINT))
+			return l;
+	}
+	return NULL;
+}
+
+int
+tls_ca_leaf_put(struct tls_ca *ca, const char *name, const uint8_t *cert,
+    size_t certlen, const uint8_t *key, size_t keylen)
+{
+	struct leaf	*victim;
+	size_t		 i;
+
+	if (certlen == 0 || certlen > DER_MAX || keylen == 0 ||
+	    keylen > TLS_CA_LEAFKEY_MAX || strlen(name) > HOST_MAX)
+		return -1;
+	if ((victim = leaf_find(ca, name, true)) != NULL)
+		;			/* stale: re-mint in place */
+	else if (ca->used < ca->ncache)
+		victim = &ca->cache[ca->used++];
+	else {				/* full: evict the least recent */
+		victim = &ca->cache[0];
+		for (i = 1; i < ca->used; i++)
+			if (ca->cache[i].used < victim->used)
+				victim = &ca->cache[i];
+	}
+	explicit_bzero(victim, sizeof(*victim));
+	snprintf(victim->name, sizeof(victim->name), "%s", name);
+	memcpy(victim->cert, cert, certlen);
+	victim->certlen = (int)certlen;
+	memcpy(victim->key, key, keylen);
+	victim->keylen = (int)keylen;
+	victim->minted = time(NULL);
+	victim->used = ++ca->clock;
+	victim->fresh = true;
+	ca->mints++;
+	return 0;
+}
+
+WOLFSSL *
+tls_ca_session(struct tls_ca *ca, int fd, const char *name, bool *missing)
+{
+	struct leaf	*l;
+	WOLFSSL		*ssl;
+
+	if ((*missing = (l = leaf_find(ca, name, false)) == NULL))
+		return NULL;
+	l->used = ++ca->clock;
+	if (!l->fresh)
+		ca->hits++;
+	l->fresh = false;
+	if ((ssl = wolfSSL_new(ca->ctx)) == NULL)
+		return NULL;
+	if (wolfSSL_use_certificate_buffer(ssl, l->cert, l->certlen,
+	    WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS ||
+	    wolfSSL_use_PrivateKey_buffer(ssl, l->key, l->keylen,
+	    WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS ||
+	    wolfSSL_set_fd(ssl, fd) != WOLFSSL_SUCCESS) {
+		wolfSSL_free(ssl);
+		return NULL;
+	}
+	wolfSSL_set_using_nonblock(ssl, 1);
+	return ssl;
+}
+
+void
+tls_ca_stats(const struct tls_ca *ca, unsigned long *mints,
+    unsigned long *hits, size_t *cached)
+{
+	*mints = ca->mints;
+	*hits = ca->hits;
+	*cached = ca->used < ca->ncache ? ca->used : ca->ncache;
+}
