@@ -52,9 +52,13 @@ uid_t	 keeper_uid(const struct keeper *);
 unsigned long keeper_unminted(const struct keeper *);
 /* The [feed] max_size the keeper started with: saves are bounded by it. */
 size_t	 keeper_feed_max(const struct keeper *);
-/* Close the channel; the keeper exits on EOF and is reaped. Mints still
- * waiting fail; other requests are dropped unanswered (their owners are
- * stopped first). */
+/* Before the loop runs (start) or after it stopped: send the saves and
+ * TOFU entries queued and wait up to ms for their answers, which go to
+ * their callbacks. Blocks: never call it from the loop. */
+void	 keeper_flush(struct keeper *, int ms);
+/* Close the channel, after what is queued was flushed (2 s at most): the
+ * keeper exits on EOF and is reaped. Mints still waiting fail; answers to
+ * other requests go to nobody (their owners are stopped first). */
 void	 keeper_stop(struct keeper *);
 
 /* A connection waiting for a leaf; embedded in it. */

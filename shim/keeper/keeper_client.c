@@ -12,6 +12,7 @@
  * keeper died as if it had not.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 #include "shim/tofusync.h"
 
 #define REPLY_MAX	(KEEPER_HEAD + TLS_CA_CERT_MAX + 16)
+#define STOP_FLUSH_MS	2000	/* writes in flight at stop: this long */
 
 static double
 mono(void)
@@ -386,6 +388,16 @@ call_send(struct keeper *k, int chan, struct keeper_msg *m, keeper_done done,
 	return 0;
 }
 
+/* Every state request answered to nobody (their owners are gone). */
+static void
+keeper_forget_all(struct keeper *k)
+{
+	struct keeper_call	*c;
+
+	TAILQ_FOREACH(c, &k->chan[CHAN_STATE].calls, entry)
+		c->done = NULL;
+}
+
 void
 keeper_forget(struct keeper *k, void *arg)
 {
@@ -553,15 +565,54 @@ state_forget(struct server *srv, void *arg)
 }
 
 void
+keeper_flush(struct keeper *k, int ms)
+{
+	struct keeper_chan	*ch = &k->chan[CHAN_STATE];
+	struct evbuffer		*out;
+	struct pollfd		 pfd;
+	struct timespec		 t0, t;
+	int			 left;
+
+	if (k->gone || ch->bev == NULL)
+		return;
+	out = bufferevent_get_output(ch->bev);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pfd.fd = ch->fd;
+	while (!k->gone && (ch->n > 0 || evbuffer_get_length(out) > 0)) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = ms - (int)((t.tv_sec - t0.tv_sec) * 1000 +
+		    (t.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0)
+			break;
+		pfd.events = POLLIN | (evbuffer_get_length(out) > 0 ?
+		    POLLOUT : 0);
+		if (poll(&pfd, 1, left) <= 0)
+			continue;
+		if ((pfd.revents & POLLOUT) && evbuffer_write(out, ch->fd) ==
+		    -1 && errno != EAGAIN && errno != EINTR)
+			break;
+		if (pfd.revents & (POLLIN | POLLHUP)) {
+			if (evbuffer_read(bufferevent_get_input(ch->bev), ch->fd,
+			    -1) <= 0 && errno != EAGAIN && errno != EINTR)
+				break;
+			on_reply(ch->bev, ch);
+		}
+	}
+}
+
+void
 keeper_stop(struct keeper *k)
 {
 	int	 i;
 
 	if (k == NULL)
 		return;
-	k->gone = true;
 	/* the connections that waited for leaves are gone by now; the
-	 * rest had their owners stopped first */
+	 * rest had their owners stopped first: what they sent (a first-use
+	 * pin) still goes out, unanswered */
+	keeper_forget_all(k);
+	keeper_flush(k, STOP_FLUSH_MS);
+	k->gone = true;
 	chan_fail(&k->chan[CHAN_MINT], EPIPE, "the worker is stopping", true);
 	chan_fail(&k->chan[CHAN_STATE], EPIPE, "the worker is stopping", false);
 	if (k->stall != NULL)

@@ -994,6 +994,10 @@ feedsync_start(struct server *srv)
 	if (keys_guard(fs))
 		load_cache(fs);
 	feed_apply(fs);
+	/* What the cache repaired (floor, chain, clock) is on disk before
+	 * the loop runs, as it was before it serves */
+	if (srv->keeper != NULL)
+		keeper_flush(srv->keeper, 10000);
 	/* First fetch at once: the cache may be old or missing. */
 	evtimer_add(fs->timer, &now);
 	return fs;
