@@ -146,7 +146,7 @@ PINS_SRCS	= pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
 		  pins/rule.c pins/feed_body.c pins/feed_file.c pins/feed_keys.c pins/feed_accept.c \
 		  pins/tofu.c
 TLS_SRCS	= tls/tls_client.c tls/tls_verify.c tls/tls_anchors.c \
-		  tls/tls_resume.c tls/tls_ca.c base/clock.c base/log.c \
+		  tls/tls_resume.c tls/tls_ca.c tls/tls_ca_key.c base/clock.c base/log.c \
 		  base/parse.c
 CONF_SRCS	= conf/conf.c
 SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
@@ -157,8 +157,9 @@ SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
 		  shim/remote/httpc.c \
 		  shim/listener.c shim/quota.c shim/daemon.c shim/inforce.c shim/privdrop.c \
 		  shim/notify.c shim/metrics.c shim/status.c shim/status_render.c \
-		  shim/origdst.c shim/keeper.c shim/keeper_wire.c \
-		  shim/keeper_trust.c shim/sandbox.c shim/tofusync.c \
+		  shim/origdst.c shim/keeper/keeper_answer.c shim/keeper/keeper_client.c \
+		  shim/keeper/keeper_proc.c shim/keeper/keeper_wire.c \
+		  shim/keeper/keeper_trust.c shim/sandbox.c shim/tofusync.c \
 		  shim/cmd/cmd_pin.c shim/cmd/cmd_feed.c shim/cmd/cmd_ca.c \
 		  shim/cmd/cmd_status.c shim/cmd/cmd_tofu.c \
 		  shim/cmd/cmd_monitor.c shim/cmd/cmd_body.c \
@@ -187,8 +188,8 @@ test_relay_SRCS	= $(test_ca_SRCS) base/log.c shim/net/relay.c
 test_clienthello_SRCS = base/cursor.c shim/conn/clienthello.c
 # test_unixsock includes base/unixsock.c itself, with a hook in it
 test_unixsock_SRCS = base/file.c base/mem.c
-test_keeper_SRCS = $(PINS_DEPS) $(TLS_SRCS) base/log.c shim/keeper.c \
-		  shim/keeper_wire.c shim/keeper_trust.c shim/sandbox.c \
+test_keeper_SRCS = $(PINS_DEPS) $(TLS_SRCS) base/log.c shim/keeper/keeper_answer.c \
+		  shim/keeper/keeper_wire.c shim/keeper/keeper_trust.c shim/sandbox.c \
 		  shim/privdrop.c
 test_quota_SRCS	= base/mem.c shim/quota.c
 test_status_SRCS = $(PINS_DEPS) base/json.c shim/metrics.c shim/status_render.c
@@ -226,7 +227,7 @@ fuzz_feed_SRCS	= $(PINS_DEPS)
 fuzz_ini_SRCS	= $(test_conf_SRCS)
 fuzz_pins_SRCS	= base/mem.c base/list.c pins/pin.c pins/pinset.c
 fuzz_host_SRCS	= pins/host.c
-fuzz_keeper_SRCS = base/cursor.c shim/keeper_wire.c
+fuzz_keeper_SRCS = base/cursor.c shim/keeper/keeper_wire.c
 fuzz_weaken_SRCS = $(PINS_DEPS)
 FUZZERS		= fuzz_clienthello fuzz_http1 fuzz_feed fuzz_ini fuzz_pins \
 		  fuzz_host fuzz_keeper fuzz_weaken

@@ -6,7 +6,7 @@
  * NUL-free string of 1..253 bytes.
  */
 #include "fuzz/fuzz.h"
-#include "shim/keeper.h"
+#include "shim/keeper/keeper_wire.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

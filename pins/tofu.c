@@ -32,6 +32,8 @@ struct slot {
 	bool		 dirty;		/* not yet in the file */
 	bool		 has_prev;	/* dirty: replaces prev's leaf */
 	struct pin	 prev;
+	bool		 sending;	/* with the writer, answer to come */
+	struct pin	 sent;		/* sending: the leaf it was given */
 };
 
 struct tofu {
@@ -273,19 +275,28 @@ reread(struct tofu *t)
 }
 
 /* Slot i through the writer (the keeper, which owns the file under
- * privilege separation), saying which leaf it replaces, if any: 0; -1 kept
- * dirty; or TOFU_REFUSED: the slot is dropped and the file read again, so
- * what it holds is what applies (and were it unreadable, the writer would
- * still refuse a first use of a host it knows). */
+ * privilege separation), saying which leaf it replaces, if any: 0 written
+ * or handed over (TOFU_SENT: its answer comes through tofu_written; one
+ * per host at a time, so answers apply in order); -1 kept dirty; or
+ * TOFU_REFUSED: the slot is dropped and the file read again, so what it
+ * holds is what applies (and were it unreadable, the writer would still
+ * refuse a first use of a host it knows). */
 static int
 write_one(struct tofu *t, size_t i, bool *dropped)
 {
 	struct slot	*s = &t->s[i];
 	int		 w;
 
+	*dropped = false;
+	if (s->sending)
+		return 0;	/* sent again once the writer answered */
 	w = t->writer(t->writer_arg, &s->e, s->has_prev ? &s->prev : NULL,
 	    &t->writer_why);
-	*dropped = false;
+	if (w == TOFU_SENT) {
+		s->sending = true;
+		s->sent = s->e.leaf;
+		return 0;
+	}
 	if (w == 0) {
 		s->dirty = false;
 		s->has_prev = false;
@@ -297,6 +308,34 @@ write_one(struct tofu *t, size_t i, bool *dropped)
 		reread(t);
 	}
 	return w;
+}
+
+void
+tofu_written(struct tofu *t, const char *host, const struct pin *leaf,
+    int rc)
+{
+	struct slot	*s = find(t, host);
+	bool		 same, dropped;
+
+	if (s == NULL || !s->sending)
+		return;		/* forgotten meanwhile */
+	s->sending = false;
+	same = memcmp(s->sent.hash, leaf->hash, PIN_HASH_LEN) == 0 &&
+	    memcmp(s->e.leaf.hash, leaf->hash, PIN_HASH_LEN) == 0;
+	if (same && rc == 0) {
+		s->dirty = false;
+		s->has_prev = false;
+	} else if (same && rc == TOFU_REFUSED) {
+		*s = t->s[--t->n];
+		reread(t);
+	} else if (!same) {	/* put again while it was sent: this one */
+		if (rc == 0) {
+			s->prev = s->sent;
+			s->has_prev = true;
+		}
+		(void)write_one(t, (size_t)(s - t->s), &dropped);
+	}
+	/* else -1: dirty, written again by the next tofu_refresh */
 }
 
 /* What is not in the file yet, to it: here, under the lock, or each entry
@@ -311,7 +350,7 @@ save(struct tofu *t)
 	if (t->writer == NULL)
 		return update(t, NULL) == 1 ? 0 : -1;
 	for (i = 0; i < t->n; i++) {
-		if (!t->s[i].dirty)
+		if (!t->s[i].dirty || t->s[i].sending)
 			continue;
 		if (write_one(t, i, &dropped) != 0)
 			rc = -1;
@@ -456,6 +495,16 @@ tofu_pending(const struct tofu *t)
 
 	for (i = 0; i < t->n; i++)
 		n += t->s[i].dirty;
+	return n;
+}
+
+size_t
+tofu_unsent(const struct tofu *t)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < t->n; i++)
+		n += t->s[i].dirty && !t->s[i].sending;
 	return n;
 }
 

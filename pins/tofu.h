@@ -33,15 +33,23 @@ struct tofu;
 struct tofu	*tofu_open(const char *dir, size_t max, FILE *errs);
 void		 tofu_free(struct tofu *);
 /* Entries go to w instead of the file (the worker, whose keeper writes
- * the file), each with the leaf it replaces (NULL: a first use): 0; -1
- * with *why, kept to be written again at the next refresh; or
- * TOFU_REFUSED with *why: refused for good, the entry is dropped and the
- * file read again. */
+ * the file), each with the leaf it replaces (NULL: a first use): 0
+ * written; TOFU_SENT: handed over, its answer to come through
+ * tofu_written (the entry is enforced from memory meanwhile, and counted
+ * by tofu_pending); -1 with *why, kept to be written again at the next
+ * refresh; or TOFU_REFUSED with *why: refused for good, the entry is
+ * dropped and the file read again. */
 #define TOFU_REFUSED	(-2)
+#define TOFU_SENT	1
 #define TOFU_TIME_MAX	253402300799LL	/* 9999-12-31T23:59:59Z */
 typedef int	(*tofu_writer)(void *arg, const struct tofu_entry *,
 		    const struct pin *replaces, const char **why);
 void		 tofu_set_writer(struct tofu *, tofu_writer, void *arg);
+/* The writer's answer to host's entry with leaf, sent by TOFU_SENT: 0
+ * written, -1 not (kept dirty), TOFU_REFUSED (dropped, the file read
+ * again). An answer for an entry put again since sends the newer one. */
+void		 tofu_written(struct tofu *, const char *host,
+		    const struct pin *leaf, int rc);
 /* For `pinshim tofu`: wait (up to 2 s) for the daemon's write, instead
  * of giving up at once. */
 void		 tofu_wait_for_lock(struct tofu *);
@@ -49,7 +57,8 @@ void		 tofu_wait_for_lock(struct tofu *);
 void		 tofu_refresh(struct tofu *);
 const struct tofu_entry *tofu_get(const struct tofu *, const char *host);
 /* Add or replace host's entry (host canonical, now within years
- * 1970..9999) and write the file (temp, fsync, rename). 0; -1 with *why:
+ * 1970..9999) and write the file (temp, fsync, rename). 0 (written, or
+ * sent to the writer); -1 with *why:
  * a bad host or time, full, or the file could not be written (the entry
  * is then kept in memory and written with the next change; refused by
  * the writer, it is gone: see tofu_set_writer). */
@@ -61,6 +70,8 @@ size_t		 tofu_count(const struct tofu *);
 /* Entries held in memory only: their write failed (the disk full or
  * read-only, the lock busy); tofu_refresh writes them again. */
 size_t		 tofu_pending(const struct tofu *);
+/* Of those, the ones not with the writer now: their write failed. */
+size_t		 tofu_unsent(const struct tofu *);
 const struct tofu_entry *tofu_at(const struct tofu *, size_t i);
 
 #endif

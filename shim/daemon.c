@@ -2,7 +2,7 @@
  * daemon.c - the pinshim process: build everything from a valid
  * configuration, bind, drop privileges, run the loop, stop cleanly.
  *
- * Order matters: the keeper (shim/keeper.c), when one is needed, is forked
+ * Order matters: the keeper (shim/keeper/), when one is needed, is forked
  * first, so the CA key is never read into this process; the pin snapshot
  * and the TLS context exist before any listener accepts, so no connection
  * ever runs without pins. Privileged work (bind, the trust store) happens
@@ -36,7 +36,7 @@
 #include "pins/tofu.h"
 #include "shim/daemon.h"
 #include "shim/inforce.h"
-#include "shim/keeper.h"
+#include "shim/keeper/keeper.h"
 #include "shim/listener.h"
 #include "shim/notify.h"
 #include "shim/privdrop.h"
@@ -303,7 +303,7 @@ daemon_prepare(struct server *srv, struct conf *conf, bool check,
 		return -1;
 	}
 	if (srv->tofu != NULL && srv->keeper != NULL)
-		tofu_set_writer(srv->tofu, keeper_tofu, srv->keeper);
+		tofu_set_writer(srv->tofu, state_tofu, srv);
 	if (srv->tofu != NULL && !check)
 		srv->tofusync = tofusync_new(srv->base, srv->tofu);
 	return dns_open(srv, dns_flags, err, errsz);

@@ -47,7 +47,7 @@
 #include "base/mem.h"
 #include "base/unixsock.h"
 #include "conf/conf.h"
-#include "shim/keeper.h"
+#include "shim/keeper/keeper.h"
 #include "shim/metrics.h"
 #include "shim/net/http1.h"
 #include "shim/remote/feedsync.h"
@@ -155,8 +155,16 @@ gather(const struct status *st, struct status_view *v)
 	if ((v->ca = srv->ca != NULL))
 		tls_ca_stats(srv->ca, &v->mints, &v->mint_hits,
 		    &v->mint_cached);
-	if ((v->keeper = srv->keeper != NULL))
+	if ((v->keeper = srv->keeper != NULL)) {
+		struct keeper_stats	 ks;
+
 		v->mint_refusals = keeper_unminted(srv->keeper);
+		keeper_stats(srv->keeper, &ks);
+		v->keeper_pid = (long)keeper_pid(srv->keeper);
+		v->keeper_pending = ks.pending;
+		v->keeper_waiting = ks.waiting;
+		v->keeper_stalled = ks.stalled;
+	}
 	if ((v->tofu = srv->tofu != NULL)) {
 		v->tofu_pending = tofusync_pending(srv->tofusync);
 		v->tofu_retries = tofusync_retries(srv->tofusync);

@@ -269,10 +269,21 @@ status_render_metrics(const struct status_view *v, struct evbuffer *b)
 		evbuffer_add_printf(b, "pinshim_mint_refusals_total %lu\n",
 		    v->mint_refusals);
 	}
+	if (v->keeper) {
+		head(b, "pinshim_keeper_pending_requests", "gauge", "Requests "
+		    "to the keeper not answered yet (leaves, state_dir "
+		    "writes).");
+		evbuffer_add_printf(b, "pinshim_keeper_pending_requests %zu\n",
+		    v->keeper_pending);
+		head(b, "pinshim_keeper_oldest_request_seconds", "gauge", "How "
+		    "long the oldest of them has waited; 0 when none.");
+		evbuffer_add_printf(b, "pinshim_keeper_oldest_request_seconds "
+		    "%.3f\n", v->keeper_waiting);
+	}
 	if (v->tofu) {
 		head(b, "pinshim_tofu_pending_writes", "gauge", "TOFU pins "
-		    "held in memory only: their write to state_dir failed and "
-		    "is retried.");
+		    "held in memory only: their write to state_dir is on its "
+		    "way to the keeper, or failed and is retried.");
 		evbuffer_add_printf(b, "pinshim_tofu_pending_writes %zu\n",
 		    v->tofu_pending);
 		head(b, "pinshim_tofu_write_retries_total", "counter",
@@ -375,6 +386,14 @@ status_render_json(const struct status_view *v, struct evbuffer *b)
 			    v->fetch_outcomes[i2], f->fetches[i2]);
 		evbuffer_add(b, "}}", 2);
 	}
+	evbuffer_add_printf(b, ",\"keeper\":");
+	if (!v->keeper)
+		evbuffer_add(b, "null", 4);
+	else
+		evbuffer_add_printf(b, "{\"pid\":%ld,\"pending\":%zu,"
+		    "\"oldest_request_seconds\":%.3f,\"stalled\":%s}",
+		    v->keeper_pid, v->keeper_pending, v->keeper_waiting,
+		    v->keeper_stalled ? "true" : "false");
 	evbuffer_add_printf(b, ",\"recent_refusals\":[");
 	for (i = 0; i < v->nrecent && (m = v->recent[i]) != NULL; i++) {
 		evbuffer_add_printf(b, "%s{\"time\":", i ? "," : "");

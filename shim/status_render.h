@@ -60,8 +60,12 @@ struct status_view {
 	bool			 ca;		/* the mint_* counts are valid */
 	unsigned long		 mints, mint_hits;
 	size_t			 mint_cached;
-	bool			 keeper;	/* mint_refusals is valid */
+	bool			 keeper;	/* mint_refusals, keeper_* valid */
 	unsigned long		 mint_refusals;
+	long			 keeper_pid;
+	size_t			 keeper_pending;	/* requests unanswered */
+	double			 keeper_waiting;	/* s, the oldest; 0: none */
+	bool			 keeper_stalled;
 	bool			 tofu;		/* the tofu_* counts are valid */
 	size_t			 tofu_pending;
 	unsigned long long	 tofu_retries;

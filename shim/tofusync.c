@@ -4,11 +4,14 @@
  * restart would forget it and open the first-use window again. So it is
  * written again on a timer, 1 s after the failure and then twice as long
  * each time up to RETRY_MAX, until every entry has landed, whether or not
- * its host is used again. Each attempt is counted for /metrics.
+ * its host is used again. Each attempt is counted for /metrics. An entry
+ * on its way to the keeper is not a failure: its answer says (and calls
+ * tofusync_kick).
  *
  * Must never: block the loop (each attempt is one tofu_refresh, as a TOFU
- * verdict makes), retry faster than once a second, or stop retrying while
- * an entry is held in memory only.
+ * verdict makes, and writes go to the keeper without waiting), retry
+ * faster than once a second, or stop retrying while an entry is held in
+ * memory only.
  */
 #include <stdlib.h>
 
@@ -23,7 +26,8 @@
 struct tofusync {
 	struct tofu		*tofu;		/* borrowed */
 	struct event		*timer;		/* owned */
-	unsigned		 delay;		/* s; 0: not scheduled */
+	unsigned		 delay;		/* s; 0: not retrying */
+	size_t			 held;		/* failed, this retry cycle */
 	unsigned long long	 retries;
 };
 
@@ -38,25 +42,48 @@ schedule(struct tofusync *ts)
 	evtimer_add(ts->timer, &tv);
 }
 
+/* After an attempt or a writer's answer: a cycle of retries starts with
+ * a failure, waits for what is on its way, and ends when all landed. */
+static void
+settle(struct tofusync *ts)
+{
+	size_t	 left = tofu_pending(ts->tofu), unsent = tofu_unsent(ts->tofu);
+
+	if (unsent > ts->held)
+		ts->held = unsent;
+	if (ts->delay == 0) {
+		if (unsent == 0)
+			return;
+		log_warn("tofu: %zu pin(s) held in memory only (not written to "
+		    "state_dir); retrying in the background", unsent);
+		schedule(ts);
+		return;
+	}
+	if (left == 0) {
+		log_info("tofu: %zu pin(s) held in memory now written to "
+		    "state_dir", ts->held);
+		event_del(ts->timer);
+		ts->delay = 0;
+		ts->held = 0;
+		return;
+	}
+	if (unsent > 0 && !evtimer_pending(ts->timer, NULL)) {
+		schedule(ts);
+		log_warn("tofu: %zu pin(s) still not written to state_dir; "
+		    "next attempt in %us", unsent, ts->delay);
+	}
+}
+
 static void
 on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct tofusync	*ts = arg;
-	size_t		 before = tofu_pending(ts->tofu), left;
 
 	(void)fd;
 	(void)what;
 	ts->retries++;
 	tofu_refresh(ts->tofu);		/* writes what is held only here */
-	if ((left = tofu_pending(ts->tofu)) > 0) {
-		schedule(ts);
-		log_warn("tofu: %zu pin(s) still not written to state_dir; "
-		    "next attempt in %us", left, ts->delay);
-		return;
-	}
-	log_info("tofu: %zu pin(s) held in memory now written to state_dir",
-	    before);
-	ts->delay = 0;
+	settle(ts);
 }
 
 struct tofusync *
@@ -81,11 +108,8 @@ tofusync_free(struct tofusync *ts)
 void
 tofusync_kick(struct tofusync *ts)
 {
-	if (ts == NULL || ts->delay != 0 || tofu_pending(ts->tofu) == 0)
-		return;
-	log_warn("tofu: %zu pin(s) held in memory only (not written to "
-	    "state_dir); retrying in the background", tofu_pending(ts->tofu));
-	schedule(ts);
+	if (ts != NULL)
+		settle(ts);
 }
 
 size_t

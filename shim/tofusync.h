@@ -15,8 +15,9 @@ struct tofusync;
 /* Retries for store t (borrowed: it outlives the tofusync) on base. */
 struct tofusync	*tofusync_new(struct event_base *, struct tofu *t);
 void		 tofusync_free(struct tofusync *);
-/* After a TOFU verdict: if an entry is held in memory only, its retry is
- * scheduled (unless one already is). */
+/* After a TOFU verdict or the writer's answer: if an entry is held in
+ * memory only (its write failed), its retry is scheduled (unless one
+ * already is); once all landed, that is said. */
 void		 tofusync_kick(struct tofusync *);
 /* Entries not written yet; background attempts since start. */
 size_t		 tofusync_pending(const struct tofusync *);

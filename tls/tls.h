@@ -179,8 +179,8 @@ int		 tls_cert_pin(WOLFSSL_X509 *, struct pin *);
 /* Subject as a one-line string into buf. */
 void		 tls_cert_subject(WOLFSSL_X509 *, char *buf, size_t);
 
-/* The local interception CA (tls_ca.c), in two halves: the keeper's
- * holds the CA key and signs, the worker's serves minted leaves. */
+/* The local interception CA, in two halves: the keeper's holds the CA key
+ * and signs (tls_ca_key.c), the worker's serves minted leaves (tls_ca.c). */
 #define TLS_CA_PUB_LEN		65	/* P-256 point, X9.63 uncompressed */
 #define TLS_CA_CERT_MAX		2048	/* a minted leaf's DER */
 #define TLS_CA_LEAFKEY_MAX	256	/* a leaf's private key DER */

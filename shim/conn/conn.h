@@ -21,7 +21,7 @@
 
 #include <event2/event.h>
 
-#include "shim/keeper.h"
+#include "shim/keeper/keeper.h"
 #include "shim/quota.h"
 #include "shim/server.h"
 

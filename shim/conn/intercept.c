@@ -2,7 +2,7 @@
  * intercept.c - the interception steps shared by forward and transparent
  * (see intercept.h): the SNI from a peeked ClientHello, then the app's TLS
  * terminated with a leaf from the worker's cache, or minted for it: a key
- * pair here, signed by the keeper (shim/keeper.c), off the loop.
+ * pair here, signed by the keeper (shim/keeper/), off the loop.
  *
  * Must never: complete the app's handshake before the upstream verdict
  * passed (intercept_accept runs only from a passed dial), or mint for a

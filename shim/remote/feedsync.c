@@ -11,6 +11,13 @@
  * after it. Anything else is rejected whole with the reason logged, and
  * the last good feed stays.
  *
+ * The keeper writes state_dir, and the loop never waits for it: a feed
+ * judged acceptable waits for its write's answer, then for the writes of
+ * the version floor, key-set chain and clock it moved (each tried again
+ * with the next feed when it failed), and goes in force after them, as
+ * when they were written in line (its fetch is in flight and a reload is
+ * held until then).
+ *
  * Fetching never blocks relaying: web.c opens the connection through
  * net/upstream.c (pinned to [feed] pins, plus the feed's own pins for that
  * host) and speaks HTTP over it. The fallback URL may be plain HTTP: the
@@ -41,7 +48,8 @@
 #include "base/parse.h"
 #include "pins/feed_accept.h"
 #include "shim/inforce.h"
-#include "shim/keeper.h"
+#include "shim/keeper/keeper.h"
+#include "shim/keeper/keeper_answer.h"	/* state_clean_temps */
 #include "shim/remote/feedsync.h"
 #include "shim/remote/report.h"
 #include "shim/remote/web.h"
@@ -50,6 +58,7 @@
 #define BACKOFF_FIRST	15		/* seconds; doubles per failure */
 
 struct fetch;
+
 
 struct feedsync {
 	struct server		*srv;
@@ -64,6 +73,13 @@ struct feedsync {
 	unsigned long long	 floor;		/* highest version accepted */
 	bool			 floor_dirty;	/* not yet in FEED_FLOOR */
 	bool			 keys_dirty;	/* chain not yet in FEED_KEYS */
+	enum keeper_file	 trust_saving;	/* sent, answer to come; 0: none */
+	unsigned long long	 floor_sent;	/* the floor in that save */
+	unsigned long		 chain_gen;	/* changes of the chain */
+	unsigned long		 chain_sent;	/* chain_gen in that save */
+	bool			 clock_saving;	/* sent, answer to come */
+	time_t			 clock_sent;
+	bool			 reload_held;	/* came while a feed was saved */
 	struct feed_keyset	 keys;		/* trusted now */
 	struct feed_keyset	 keyfloor;	/* pins.keyset; version 0: none */
 	bool			 chain_lost;	/* keys from keyfloor, no chain */
@@ -88,10 +104,22 @@ struct fetch {
 	bool			 conditional;	/* validators were sent */
 	bool			 came;		/* a feed body was judged */
 	struct web_req		*web;		/* pending, or NULL */
+	char			*etag, *lastmod; /* the answer's; owned */
+	/* accepted, its writes to state_dir sent (saving), put in force
+	 * when the keeper answered them: */
+	bool			 saving;
+	bool			 saved;		/* pins.feed written */
+	struct feed_decision	*dec;		/* owned; its verdict */
+	char			*buf;		/* its bytes; owned */
+	size_t			 len;
 };
 
 static void	fetch_start(struct feedsync *, int src);
+static void	fetch_judged(struct fetch *, enum feed_verdict,
+		    const char *why);
 static void	clock_persist(struct feedsync *);
+static void	trust_persist(struct feedsync *);
+static void	feed_settle(struct feedsync *);
 
 /* Put base + feed (+ this device's override) in force for new conns:
  * snap if the acceptance already made it (a reference taken over), else
@@ -162,40 +190,78 @@ reason_line(struct reason *r)
 }
 
 /* The version floor, then the key-set chain, to state_dir, each written
- * once it changed and until it is written. After pins.feed: a crash
- * before either is repaired at start from the cached feed, which carries
- * the updates (and, applied again, resets the floor again). The floor
- * goes first: a new key set on disk with a fast-forwarded floor beside it
- * would refuse every feed the new keys sign. */
+ * once it changed and until it is written, one at a time (the answer to
+ * one sends the next). After pins.feed: a crash before either is repaired
+ * at start from the cached feed, which carries the updates (and, applied
+ * again, resets the floor again). The floor goes first: a new key set on
+ * disk with a fast-forwarded floor beside it would refuse every feed the
+ * new keys sign. */
 static void
-trust_persist(struct feedsync *fs)
+trust_saved(void *arg, const struct keeper_answer *a)
 {
-	const char	*dir = fs->srv->conf->state_dir;
-	char		 v[32];
+	struct feedsync		*fs = arg;
+	const char		*dir = fs->srv->conf->state_dir;
+	enum keeper_file	 f = fs->trust_saving;
 
-	if (fs->floor_dirty) {
-		snprintf(v, sizeof(v), "%llu\n", fs->floor);
-		if (state_save(fs->srv, KEEPER_FILE_FLOOR, v, strlen(v)) ==
-		    -1) {
+	fs->trust_saving = 0;
+	if (a->err != 0) {
+		if (f == KEEPER_FILE_FLOOR && fs->floor == fs->floor_sent)
+			fs->floor_dirty = true;
+		if (f == KEEPER_FILE_KEYS && fs->chain_gen == fs->chain_sent)
+			fs->keys_dirty = true;
+		if (f == KEEPER_FILE_FLOOR)
 			log_warn("feed: cannot record version %llu in %s/%s: "
 			    "%s (the cached feed still carries it; retried "
-			    "with the next feed)", fs->floor, dir, FEED_FLOOR,
-			    strerror(errno));
-			return;
-		}
-		fs->floor_dirty = false;
-	}
-	if (fs->keys_dirty) {
-		if (state_save(fs->srv, KEEPER_FILE_KEYS, fs->chain,
-		    fs->chainlen) == -1) {
+			    "with the next feed)", fs->floor_sent, dir,
+			    FEED_FLOOR, a->why);
+		else
 			log_warn("feed: cannot record key set %lu in %s/%s: %s "
 			    "(the cached feed still carries it; retried with "
 			    "the next feed)", fs->keys.version, dir, FEED_KEYS,
-			    strerror(errno));
-			return;
-		}
-		fs->keys_dirty = false;
+			    a->why);
+		feed_settle(fs);
+		return;
 	}
+	if (f == KEEPER_FILE_KEYS)
+		log_info("feed: key set %lu recorded in %s/%s",
+		    fs->keys.version, dir, FEED_KEYS);
+	trust_persist(fs);
+	feed_settle(fs);
+}
+
+static void
+trust_persist(struct feedsync *fs)
+{
+	char		 v[32];
+	int		 rc;
+
+	if (fs->trust_saving != 0)
+		return;		/* its answer sends what is left */
+	if (fs->floor_dirty) {
+		snprintf(v, sizeof(v), "%llu\n", fs->floor);
+		fs->floor_sent = fs->floor;
+		fs->trust_saving = KEEPER_FILE_FLOOR;
+		rc = state_save(fs->srv, KEEPER_FILE_FLOOR, v, strlen(v),
+		    trust_saved, fs);
+	} else if (fs->keys_dirty) {
+		fs->chain_sent = fs->chain_gen;
+		fs->trust_saving = KEEPER_FILE_KEYS;
+		rc = state_save(fs->srv, KEEPER_FILE_KEYS, fs->chain,
+		    fs->chainlen, trust_saved, fs);
+	} else
+		return;
+	if (rc == -1) {
+		struct keeper_answer	 a = { NULL, errno, strerror(errno),
+					    NULL, 0 };
+
+		trust_saved(fs, &a);
+		return;
+	}
+	/* sent: a change from now on makes it dirty again */
+	if (fs->trust_saving == KEEPER_FILE_FLOOR)
+		fs->floor_dirty = false;
+	else
+		fs->keys_dirty = false;
 }
 
 /* The latest known time an accepted feed attests (feed_accept.c bounds
@@ -234,6 +300,7 @@ chain_append(struct feedsync *fs, const char *buf, const struct feed_proof *p)
 		    p->applied[i].len);
 		fs->chainlen += p->applied[i].len;
 	}
+	fs->chain_gen++;
 	fs->keys_dirty = true;
 }
 
@@ -323,51 +390,111 @@ trust_take(struct feedsync *fs, const char *buf, size_t len,
 	}
 }
 
-/* On FEED_ACCEPTED the feed is persisted and in force. */
-static enum feed_verdict
-feed_consider(struct feedsync *fs, const char *src, const char *buf,
-    size_t len, char *why, size_t whysz)
+static void	feed_saved(void *arg, const struct keeper_answer *);
+
+/* feed_accept.c's verdict on a fetched file. An accepted one is sent to
+ * state_dir and kept in f->dec: put in force by feed_settle once the
+ * keeper wrote it and what it moved (false: fetch_judged follows its
+ * write). Otherwise true, with the verdict in *v and why. */
+static bool
+feed_consider(struct fetch *f, const char *buf, size_t len,
+    enum feed_verdict *v, char *why, size_t whysz)
 {
-	struct feed_decision	 d;
+	struct feedsync		*fs = f->fs;
+	struct feed_decision	*d = xcalloc(1, sizeof(*d));
+
+	judge(fs, f->url, buf, len, false, d);
+	if (d->verdict == FEED_UNCHANGED)
+		trust_persist(fs);	/* what an earlier write left undone */
+	if (d->verdict != FEED_ACCEPTED) {
+		*v = d->verdict;
+		snprintf(why, whysz, "%s", d->why);
+		feed_accept_clear(d);
+		free(d);
+		return true;
+	}
+	/* Persist before use: a crash now leaves the old file or this one. */
+	f->dec = d;
+	f->buf = xmemdup(buf, len);
+	f->len = len;
+	if (state_save(fs->srv, KEEPER_FILE_FEED, buf, len, feed_saved, f) ==
+	    -1) {
+		snprintf(why, whysz, "cannot persist to %s/%s: %s",
+		    fs->srv->conf->state_dir, FEED_CACHE, strerror(errno));
+		*v = FEED_REJECTED;
+		return true;		/* fetch_free frees f->dec */
+	}
+	f->saving = true;
+	return false;
+}
+
+/* A feed persisted: the trust it moved to, to state_dir before it goes in
+ * force (feed_settle). */
+static void
+feed_commit(struct feedsync *fs, const char *buf, size_t len,
+    const struct feed_decision *d)
+{
+	trust_take(fs, buf, len, d);
+	trust_persist(fs);
+	clock_persist(fs);
+}
+
+/* The fetch's feed in force once its writes are all answered. */
+static void
+feed_settle(struct feedsync *fs)
+{
+	struct fetch		*f = fs->fetch;
+	struct feed_decision	*d;
 	struct feed_body	*c;
 	char			 t[32];
 
-	judge(fs, src, buf, len, false, &d);
-	if (d.verdict == FEED_UNCHANGED)
-		trust_persist(fs);	/* what an earlier write left undone */
-	/* Persist before use: a crash now leaves the old file or this one. */
-	if (d.verdict == FEED_ACCEPTED && state_save(fs->srv,
-	    KEEPER_FILE_FEED, buf, len) == -1) {
-		d.verdict = FEED_REJECTED;
-		snprintf(d.why, sizeof(d.why), "cannot persist to %s/%s: %s",
-		    fs->srv->conf->state_dir, FEED_CACHE, strerror(errno));
-	}
-	if (d.verdict != FEED_ACCEPTED) {
-		snprintf(why, whysz, "%s", d.why);
-		feed_accept_clear(&d);
-		return d.verdict;
-	}
-	trust_take(fs, buf, len, &d);
-	trust_persist(fs);
+	if (f == NULL || !f->saved || fs->trust_saving != 0 ||
+	    fs->clock_saving)
+		return;
+	d = f->dec;
+	f->dec = NULL;
+	f->saving = f->saved = false;
 	feed_body_free(fs->current);
 	free(fs->raw);
-	fs->current = c = d.body;
-	d.body = NULL;
-	fs->raw = xmemdup(buf, len);
-	fs->rawlen = len;
+	fs->current = c = d->body;
+	d->body = NULL;
+	fs->raw = f->buf;
+	fs->rawlen = f->len;
+	f->buf = NULL;
 	free(fs->source);
-	fs->source = xstrdup(src);
-	clock_persist(fs);
-	feed_apply(fs, d.snap);
-	d.snap = NULL;
+	fs->source = xstrdup(f->url);
+	feed_apply(fs, d->snap);
+	d->snap = NULL;
 	format_rfc3339(c->expires, t, sizeof(t));
 	log_info("feed: version %llu in force from %s: %zu host rule(s), "
 	    "key set %lu, signed by %s (%zu of %lu signing, %zu of %lu root), "
-	    "expires %s", c->version, src, c->snap->nrules, fs->keys.version,
-	    d.proof.signers, d.proof.sign_have, fs->keys.sign.threshold,
-	    d.proof.root_have, fs->keys.root.threshold, t);
-	feed_accept_clear(&d);
-	return FEED_ACCEPTED;
+	    "expires %s", c->version, f->url, c->snap->nrules,
+	    fs->keys.version, d->proof.signers, d->proof.sign_have,
+	    fs->keys.sign.threshold, d->proof.root_have,
+	    fs->keys.root.threshold, t);
+	feed_accept_clear(d);
+	free(d);
+	fetch_judged(f, FEED_ACCEPTED, "");
+}
+
+/* The keeper's answer to an accepted feed's write. */
+static void
+feed_saved(void *arg, const struct keeper_answer *a)
+{
+	struct fetch	*f = arg;
+	struct feedsync	*fs = f->fs;
+	char		 why[512];
+
+	if (a->err != 0) {
+		f->saving = false;
+		snprintf(why, sizeof(why), "cannot persist to %s/%s: %s",
+		    fs->srv->conf->state_dir, FEED_CACHE, a->why);
+		fetch_judged(f, FEED_REJECTED, why);
+		return;
+	}
+	feed_commit(fs, f->buf, f->len, f->dec);
+	f->saved = true;	/* now: its writes are all sent */
+	feed_settle(fs);
 }
 
 /* --- scheduling -------------------------------------------------------- */
@@ -419,7 +546,16 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 static void
 fetch_free(struct fetch *f)
 {
+	if (f->saving)		/* the feed is written; not put in force */
+		state_forget(f->fs->srv, f);
 	web_cancel(f->web);
+	if (f->dec != NULL) {
+		feed_accept_clear(f->dec);
+		free(f->dec);
+	}
+	free(f->buf);
+	free(f->etag);
+	free(f->lastmod);
 	free(f);
 }
 
@@ -506,19 +642,35 @@ fetch_http_done(struct http_result *r, void *arg)
 		return;
 	}
 	f->came = true;
-	v = feed_consider(fs, f->url, (const char *)evbuffer_pullup(r->body,
-	    -1), evbuffer_get_length(r->body), why, sizeof(why));
+	f->etag = r->etag ? xstrdup(r->etag) : NULL;
+	f->lastmod = r->last_modified ? xstrdup(r->last_modified) : NULL;
+	if (feed_consider(f, (const char *)evbuffer_pullup(r->body, -1),
+	    evbuffer_get_length(r->body), &v, why, sizeof(why)))
+		fetch_judged(f, v, why);
+}
+
+/* A fetched feed's verdict, final (after its write, if it was
+ * accepted). */
+static void
+fetch_judged(struct fetch *f, enum feed_verdict v, const char *why)
+{
+	struct feedsync	*fs = f->fs;
+
 	if (v == FEED_ACCEPTED)		/* the other source's describe */
 		forget_validators(fs);	/* an older feed now */
 	if (v != FEED_REJECTED) {
 		/* Remember validators only for a feed we have in force. */
 		free(fs->etag[f->src]);
 		free(fs->lastmod[f->src]);
-		fs->etag[f->src] = r->etag ? xstrdup(r->etag) : NULL;
-		fs->lastmod[f->src] = r->last_modified ?
-		    xstrdup(r->last_modified) : NULL;
+		fs->etag[f->src] = f->etag;
+		fs->lastmod[f->src] = f->lastmod;
+		f->etag = f->lastmod = NULL;
 	}
 	fetch_end(f, v, why);
+	if (fs->reload_held && fs->fetch == NULL) {
+		fs->reload_held = false;
+		feedsync_reload(fs);
+	}
 }
 
 static void
@@ -588,21 +740,39 @@ read_floor(struct feedsync *fs)
  * would outlive its correction and refuse valid certificates as expired.
  * Written lower too (a replaced signing role, a dropped bad value). */
 static void
+clock_saved(void *arg, const struct keeper_answer *a)
+{
+	struct feedsync	*fs = arg;
+
+	fs->clock_saving = false;
+	if (a->err != 0) {
+		log_warn("clock: cannot record the latest known time in "
+		    "%s/%s: %s", fs->srv->conf->state_dir, CLOCK_FILE, a->why);
+		feed_settle(fs);
+		return;
+	}
+	fs->clock_saved = fs->clock_sent;
+	clock_persist(fs);	/* moved again while it was written */
+	feed_settle(fs);
+}
+
+static void
 clock_persist(struct feedsync *fs)
 {
 	time_t	 v = clock_floor();
 	char	 line[CLOCK_LINE_MAX];
 
-	if (!fs->clock_vouched || v == fs->clock_saved)
+	if (!fs->clock_vouched || v == fs->clock_saved || fs->clock_saving)
 		return;
-	if (state_save(fs->srv, KEEPER_FILE_CLOCK, line, clock_line(v,
-	    line)) == -1) {
-		log_warn("clock: cannot record the latest known time in "
-		    "%s/%s: %s", fs->srv->conf->state_dir, CLOCK_FILE,
-		    strerror(errno));
-		return;
+	fs->clock_saving = true;
+	fs->clock_sent = v;
+	if (state_save(fs->srv, KEEPER_FILE_CLOCK, line, clock_line(v, line),
+	    clock_saved, fs) == -1) {
+		struct keeper_answer	 a = { NULL, errno, strerror(errno),
+					    NULL, 0 };
+
+		clock_saved(fs, &a);
 	}
-	fs->clock_saved = v;
 }
 
 /* The key set trusted: the configured one, moved on by the persisted
@@ -618,6 +788,7 @@ keys_load(struct feedsync *fs)
 	int			 rc;
 
 	free(fs->chain);
+	fs->chain_gen++;
 	fs->chain_lost = false;
 	rc = feed_chain_load(fs->srv->conf->state_dir, conf, &fs->keys,
 	    &fs->chain, &fs->chainlen, reason_open(&r));
@@ -684,6 +855,7 @@ keys_guard(struct feedsync *fs)
 	    fs->keyfloor.version);
 	fs->keys = fs->keyfloor;
 	free(fs->chain);
+	fs->chain_gen++;
 	fs->chain = NULL;
 	fs->chainlen = 0;
 	fs->keys_dirty = false;
@@ -764,6 +936,10 @@ feedsync_start(struct server *srv)
 	if (keys_guard(fs))
 		load_cache(fs);
 	feed_apply(fs, NULL);
+	/* What the cache repaired (floor, chain, clock) is on disk before
+	 * the loop runs, as it was before it serves */
+	if (srv->keeper != NULL)
+		keeper_flush(srv->keeper, 10000);
 	/* First fetch at once: the cache may be old or missing. */
 	evtimer_add(fs->timer, &now);
 	return fs;
@@ -779,6 +955,14 @@ feedsync_reload(struct feedsync *fs)
 
 	if (fs == NULL)
 		return;
+	/* A feed on its way to state_dir was judged under the running keys:
+	 * it goes in force (or not) first, then the reload follows. Until
+	 * then the feed in force stays, on the new bootstrap pins. */
+	if (fs->fetch != NULL && fs->fetch->saving) {
+		fs->reload_held = true;
+		feed_apply(fs, NULL);
+		return;
+	}
 	/* The configured keys may have changed: trust follows them, and
 	 * what is in force must still be signed under it. The body was
 	 * parsed when it was accepted; only the signatures need checking
@@ -843,6 +1027,7 @@ feedsync_stop(struct feedsync *fs)
 
 	if (fs == NULL)
 		return;
+	state_forget(fs->srv, fs);	/* the floor's, chain's, clock's */
 	if (fs->fetch != NULL)
 		fetch_free(fs->fetch);
 	if (fs->timer != NULL)

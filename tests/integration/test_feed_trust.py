@@ -460,6 +460,8 @@ class Trust(FeedTest):
         shim = Shim(self, self.feed_ini(up))
         shim.log.wait("feed: key set 1 -> 2")
         shim.log.wait("feed: cached version 2 in force.*key set 2")
+        # written once the loop runs: the keeper is not waited for
+        shim.log.wait("feed: key set 2 recorded in")
         self.agrees(self.path("v2"), "accepted", shim.ini)
         self.assertEqual(self.state.joinpath("pins.keys").read_bytes(),
                          upd.read_bytes())

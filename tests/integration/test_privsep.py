@@ -2,18 +2,23 @@
 Read from /proc: the worker's memory holds no copy of the CA's private
 scalar (in either byte order) while the keeper's does; the worker runs as
 [shim] user with no-new-privileges and a seccomp filter; the keeper writes
-state_dir; and when either process dies, the other ends."""
+state_dir; when either process dies, the other ends; and a keeper that
+stops answering holds up only what needs it."""
 
 import base64
+import json
 import os
 import pwd
 import signal
+import socket
 import subprocess
 import time
 import unittest
+import urllib.request
 from pathlib import Path
 
 from harness import PINSHIM_CMD, WAIT, Shim, free_port, pin_of
+from test_feed import FeedTest
 from test_intercept import Intercept
 
 
@@ -237,3 +242,101 @@ class Privsep(Intercept):      # its helpers: Intercept has no tests itself
         r = self.curl("https://api.test:%d/" % up)
         self.assertEqual(r.stdout.splitlines()[-1], "200", r.stderr)
         self.assertFalse(gone(keeper))
+
+
+class StalledKeeper(FeedTest):
+    """The keeper stopped (SIGSTOP) while a feed arrives: tunnels keep
+    passing, the worker lives, the stall is reported, and the feed goes in
+    force once the keeper answers again, not before (persisted before
+    use)."""
+
+    STOPPED = 12        # s: past the 10 s after which the worker used to exit
+    LIVENESS = 1.0      # s: a generous bound on one tunnel round trip
+
+    def round_trip(self):
+        start = time.monotonic()
+        with socket.create_connection(("127.0.0.1", self.port),
+                                      timeout=WAIT) as s:
+            s.sendall(b"ping\n")
+            got = s.recv(100)
+        self.assertEqual(got, b"gnip\n")
+        return time.monotonic() - start
+
+    def status(self, sport):
+        return json.loads(urllib.request.urlopen(
+            "http://127.0.0.1:%d/status" % sport, timeout=WAIT).read())
+
+    def test_a_stopped_keeper_holds_up_only_the_feed_write(self):
+        up, _ = self.api()
+        sport = free_port()
+        self.publish(1, [self.leaf])
+        shim = Shim(self, self.feed_ini(
+            up, extra_shim="status = 127.0.0.1:%d" % sport))
+        shim.log.wait("feed: version 1 in force")
+        keepers = children(shim.p.pid)
+        self.assertEqual(len(keepers), 1, keepers)
+        keeper = keepers[0]
+        self.assertEqual(self.status(sport)["keeper"]["pending"], 0)
+        self.round_trip()
+
+        self.publish(2, [self.leaf])
+        os.kill(keeper, signal.SIGSTOP)
+        self.addCleanup(lambda: gone(keeper) or
+                        os.kill(keeper, signal.SIGCONT))
+        stopped = time.monotonic()
+        self.hup(shim)                  # fetches version 2 at once
+        slowest, n = 0.0, 0
+        while time.monotonic() - stopped < self.STOPPED:
+            slowest = max(slowest, self.round_trip())
+            n += 1
+            time.sleep(0.05)    # pacing: s_server takes 1000 in all
+        self.assertIsNone(shim.p.poll(), "the worker exited")
+        print("\n  %d tunnels while the keeper was stopped for %d s, "
+              "slowest %.3f s" % (n, self.STOPPED, slowest))
+        self.assertLess(slowest, self.LIVENESS)
+        # reported, and the feed not in force while it is not written
+        shim.log.wait(r"keeper \(pid %d\) has not answered for 5 s "
+                      r"\(1 request\(s\) waiting\): relaying goes on"
+                      % keeper)
+        k = self.status(sport)["keeper"]
+        self.assertEqual((k["pid"], k["pending"], k["stalled"]),
+                         (keeper, 1, True))
+        self.assertGreater(k["oldest_request_seconds"], 5)
+        self.assertNotIn("feed: version 2 in force", shim.log.text())
+        self.assertEqual(self.status(sport)["feed"]["version"], 1)
+
+        os.kill(keeper, signal.SIGCONT)
+        shim.log.wait("feed: version 2 in force")
+        shim.log.wait(r"keeper \(pid %d\) answered again, after 1\d\.\d s"
+                      % keeper)
+        self.assertEqual(self.status(sport)["feed"]["version"], 2)
+        self.assertIn(b"version = 2\n", (self.state / "pins.feed")
+                      .read_bytes())
+        self.round_trip()
+        self.assertIsNone(shim.p.poll())
+
+    def test_a_first_use_passes_while_its_record_waits_for_the_keeper(self):
+        up, _ = self.api()
+        sport = free_port()
+        shim = Shim(self, "[shim]\nstate_dir = %s\nstatus = 127.0.0.1:%d\n"
+                    % (self.state, sport) + self.ini(
+                        "api.test:%d" % up,
+                        self.domain("api.test", policy="tofu")))
+        keeper = children(shim.p.pid)[0]
+        os.kill(keeper, signal.SIGSTOP)
+        self.addCleanup(lambda: gone(keeper) or
+                        os.kill(keeper, signal.SIGCONT))
+        # pinned from memory at once; the record waits for the keeper
+        self.assertLess(self.round_trip(), self.LIVENESS)
+        v = shim.verdict(listener="api")
+        self.assertEqual(v["verdict"], "pass", v)
+        self.assertIn("tofu: first use", v["detail"])
+        self.assertLess(self.round_trip(), self.LIVENESS)
+        self.assertIn("matches the one pinned",
+                      shim.verdict(listener="api")["detail"])
+        self.assertEqual(self.status(sport)["keeper"]["pending"], 1)
+        self.assertFalse((self.state / "tofu.pins").exists())
+        os.kill(keeper, signal.SIGCONT)
+        shim.log.wait("keeper: recorded the TOFU pins of api.test")
+        self.assertIn("api.test %s" % self.leaf,
+                      (self.state / "tofu.pins").read_text())

@@ -48,6 +48,8 @@ class Tofu(FeedTest):
         shim = Shim(self, self.tofu_ini(up))
         self.passes(shim, "tofu: first use, leaf key %s pinned"
                             % self.leaf)
+        # the keeper records it without holding up the connection
+        shim.log.wait("keeper: recorded the TOFU pins of api.test")
         line = self.store().splitlines()[0].split()
         self.assertEqual(line[:3], ["api.test", self.leaf,
                                     pin_of(self.pki / "inter.pem")])
@@ -67,6 +69,7 @@ class Tofu(FeedTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.passes(shim, "tofu: first use, leaf key %s pinned"
                             % self.backup)
+        shim.log.wait("keeper: recorded the TOFU pins of api.test")
         self.assertIn("api.test %s" % self.backup, self.store())
         self.assertEqual(tofu_cli(shim.ini, "forget", "other.test")
                          .returncode, 1)
@@ -83,6 +86,7 @@ class Tofu(FeedTest):
                             "pinned issuer), was %s" % (self.backup,
                                                         self.leaf))
         shim.log.wait("tofu: api.test: leaf key rotated")
+        shim.log.wait("keeper: recorded the TOFU pins of api.test")
         self.assertIn("api.test %s" % self.backup, self.store())
 
     def test_observed_pins_refuse_an_intercepted_first_contact(self):

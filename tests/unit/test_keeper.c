@@ -33,7 +33,7 @@
 #include "base/parse.h"
 #include "conf/conf.h"
 #include "pins/tofu.h"
-#include "shim/keeper.h"
+#include "shim/keeper/keeper_answer.h"
 #include "shim/sandbox.h"
 #include "tls/tls.h"
 

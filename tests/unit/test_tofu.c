@@ -108,6 +108,79 @@ test_damaged_file_refused(void **state)
 	free(errs);
 }
 
+/* A writer that answers later (the keeper's, over its socket): what it
+ * was handed, in order. */
+struct later {
+	int		 n;
+	struct pin	 leaf[4];
+	bool		 replaces[4];
+};
+
+static int
+later_writer(void *arg, const struct tofu_entry *e, const struct pin *was,
+    const char **why)
+{
+	struct later	*l = arg;
+
+	(void)why;
+	assert_true(l->n < 4);
+	l->leaf[l->n] = e->leaf;
+	l->replaces[l->n++] = was != NULL;
+	return TOFU_SENT;
+}
+
+static void
+test_an_async_writer_is_answered_in_order(void **state)
+{
+	struct tofu	*t;
+	struct pin	 a = pin(PIN_A), b = pin(PIN_B);
+	struct later	 l = { 0 };
+	const char	*why = NULL;
+	char		 path[300];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/tofu.pins", tu_tmpdir);
+	(void)unlink(path);	/* the damaged one of the test before */
+	t = tofu_open(tu_tmpdir, 4, stderr);
+	assert_non_null(t);
+	tofu_set_writer(t, later_writer, &l);
+	/* handed over: enforced from memory, pending until answered */
+	assert_int_equal(tofu_put(t, "api.test", &a, NULL, 1800000000, &why),
+	    0);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(tofu_pending(t), 1);
+	assert_non_null(tofu_get(t, "api.test"));
+	/* a refresh does not send it twice while it is out */
+	tofu_refresh(t);
+	assert_int_equal(l.n, 1);
+	/* put again meanwhile: sent once the first is answered, as the
+	 * replacement of what that one wrote */
+	assert_int_equal(tofu_put(t, "api.test", &b, NULL, 1800000001, &why),
+	    0);
+	assert_int_equal(l.n, 1);
+	tofu_written(t, "api.test", &a, 0);
+	assert_int_equal(l.n, 2);
+	assert_memory_equal(l.leaf[1].hash, b.hash, PIN_HASH_LEN);
+	assert_true(l.replaces[1]);
+	assert_int_equal(tofu_pending(t), 1);
+	tofu_written(t, "api.test", &b, 0);
+	assert_int_equal(tofu_pending(t), 0);
+	/* an answer for nothing sent changes nothing */
+	tofu_written(t, "api.test", &b, TOFU_REFUSED);
+	assert_non_null(tofu_get(t, "api.test"));
+	/* a failure keeps it for the next refresh; a refusal drops it */
+	assert_int_equal(tofu_put(t, "www.test", &a, NULL, 1800000002, &why),
+	    0);
+	tofu_written(t, "www.test", &a, -1);
+	assert_int_equal(tofu_pending(t), 1);
+	tofu_refresh(t);
+	assert_int_equal(l.n, 4);
+	tofu_written(t, "www.test", &a, TOFU_REFUSED);
+	assert_int_equal(tofu_pending(t), 0);
+	assert_null(tofu_get(t, "www.test"));
+	tofu_free(t);
+}
+
 int
 main(void)
 {
@@ -116,6 +189,7 @@ main(void)
 		cmocka_unit_test(test_bound),
 		cmocka_unit_test(test_forget_by_another_process_is_seen),
 		cmocka_unit_test(test_damaged_file_refused),
+		cmocka_unit_test(test_an_async_writer_is_answered_in_order),
 	};
 
 	return cmocka_run_group_tests(tests, tu_tmpdir_setup,

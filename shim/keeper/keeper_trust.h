@@ -2,7 +2,7 @@
  * keeper_trust.h - what the keeper knows of trust (keeper_trust.c), so
  * that what a worker asks it to write cannot roll trust back: the feed key
  * set the device trusts, and the rules of the feed it last wrote, by which
- * a TOFU rotation is judged. Used by the keeper only (keeper.c).
+ * a TOFU rotation is judged. Used by the keeper only (keeper_answer.c).
  */
 #ifndef PINSHIM_SHIM_KEEPER_TRUST_H
 #define PINSHIM_SHIM_KEEPER_TRUST_H
@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #include "pins/pin.h"
-#include "shim/keeper.h"
+#include "shim/keeper/keeper_wire.h"
 
 struct conf;
 struct keeper_trust;

@@ -35,7 +35,7 @@
 #include "conf/conf.h"
 #include "pins/feed_keys.h"
 #include "pins/policy.h"
-#include "shim/keeper_trust.h"
+#include "shim/keeper/keeper_trust.h"
 
 struct keeper_trust {
 	char			*dir;		/* owned: state_dir */

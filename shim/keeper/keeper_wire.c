@@ -1,5 +1,5 @@
 /*
- * keeper_wire.c - the keeper channel's frames (format in keeper.h):
+ * keeper_wire.c - the keeper channel's frames (format in keeper_wire.h):
  * decoded with the bounds-checked cursor, encoded into a caller's buffer.
  * Both sides parse with this; the keeper trusts nothing it decodes
  * beyond the bounds checked here.
@@ -11,7 +11,7 @@
 
 #include "base/clock.h"
 #include "base/cursor.h"
-#include "shim/keeper.h"
+#include "shim/keeper/keeper_wire.h"
 
 static const char *const file_names[KEEPER_FILE_N] = {
 	[KEEPER_FILE_FEED] = FEED_CACHE,

@@ -1,0 +1,627 @@
+/*
+ * keeper_client.c - the worker's end of the channel to the keeper (see
+ * keeper.h): it forks the keeper (keeper_proc.c), then asks on two
+ * bufferevents and never waits. Each request is queued with a callback
+ * and answered in order; a mint's leaf goes to the CA cache and the
+ * connections waiting for it, a save's or a TOFU entry's answer to
+ * whoever asked. A keeper slow to answer is reported, not a reason to
+ * stop; its death stops the worker (keeper_died).
+ *
+ * Must never: block the loop on the keeper, hold the CA key, match an
+ * answer to any request but the oldest on its channel, or go on after the
+ * keeper died as if it had not.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "pins/tofu.h"
+#include "shim/keeper/keeper.h"
+#include "shim/keeper/keeper_proc.h"
+#include "shim/server.h"
+#include "shim/tofusync.h"
+
+#define REPLY_MAX	(KEEPER_HEAD + TLS_CA_CERT_MAX + 16)
+#define STOP_FLUSH_MS	2000	/* writes in flight at stop: this long */
+
+static double
+mono(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A request sent and not answered yet. */
+struct keeper_call {
+	TAILQ_ENTRY(keeper_call) entry;
+	struct keeper_msg	 req;		/* without its bytes */
+	double			 sent;		/* monotonic s */
+	keeper_done		 done;		/* NULL: forgotten */
+	void			*arg;
+};
+
+TAILQ_HEAD(keeper_calls, keeper_call);
+
+/* One socketpair: the keeper answers each in order. Mints have their own,
+ * so that a slow save never holds up a leaf. */
+struct keeper_chan {
+	struct keeper		*k;
+	int			 fd;
+	struct bufferevent	*bev;		/* owned; NULL until watched */
+	struct keeper_calls	 calls;		/* sent, oldest first */
+	size_t			 n;
+};
+
+enum { CHAN_MINT, CHAN_STATE, CHAN_N };
+
+/* A leaf on its way: the key pair made here, the signature asked for. */
+struct keeper_mint {
+	struct keeper		*k;
+	char			 name[HOST_MAX + 1];
+	struct tls_ca		*ca;
+	uint8_t			 key[TLS_CA_LEAFKEY_MAX];
+	int			 keylen;
+	TAILQ_HEAD(, keeper_wait) waiters;
+};
+
+struct keeper {
+	pid_t			 pid;
+	uid_t			 uid;		/* the keeper runs as */
+	size_t			 feed_max;	/* its [feed] max_size */
+	struct keeper_chan	 chan[CHAN_N];
+	struct server		*srv;		/* NULL until watched */
+	struct event		*stall;		/* owned; the stall report */
+	uint32_t		 next_id;
+	unsigned long		 unminted;	/* names that got no leaf */
+	bool			 stalled;	/* reported as not answering */
+	bool			 gone;
+};
+
+struct keeper *
+keeper_start(const struct conf *c, char *err, size_t errsz)
+{
+	struct keeper	*k;
+	int		 fds[CHAN_N], i;
+	pid_t		 pid;
+
+	if (keeper_spawn(c, fds, &pid, err, errsz) == -1)
+		return NULL;
+	k = xcalloc(1, sizeof(*k));
+	for (i = 0; i < CHAN_N; i++) {
+		k->chan[i].k = k;
+		k->chan[i].fd = fds[i];
+		TAILQ_INIT(&k->chan[i].calls);
+	}
+	k->pid = pid;
+	k->uid = geteuid();
+	k->feed_max = c->feed.max_size;
+	return k;
+}
+
+pid_t
+keeper_pid(const struct keeper *k)
+{
+	return k->pid;
+}
+
+unsigned long
+keeper_unminted(const struct keeper *k)
+{
+	return k->unminted;
+}
+
+size_t
+keeper_feed_max(const struct keeper *k)
+{
+	return k->feed_max;
+}
+
+uid_t
+keeper_uid(const struct keeper *k)
+{
+	return k->uid;
+}
+
+bool
+keeper_gone(const struct keeper *k)
+{
+	return k->gone;
+}
+
+/* The oldest request not answered yet, of either channel, or NULL. */
+static const struct keeper_call *
+oldest(const struct keeper *k)
+{
+	const struct keeper_call	*c, *o = NULL;
+	int				 i;
+
+	for (i = 0; i < CHAN_N; i++)
+		if ((c = TAILQ_FIRST(&k->chan[i].calls)) != NULL &&
+		    (o == NULL || c->sent < o->sent))
+			o = c;
+	return o;
+}
+
+void
+keeper_stats(const struct keeper *k, struct keeper_stats *st)
+{
+	const struct keeper_call	*o = oldest(k);
+
+	st->pending = k->chan[CHAN_MINT].n + k->chan[CHAN_STATE].n;
+	st->waiting = o != NULL ? mono() - o->sent : 0;
+	st->stalled = k->stalled;
+}
+
+/* Its answer to c, to whoever asked (unless forgotten), and c freed. */
+static void
+call_end(struct keeper_call *c, int err, const char *why,
+    const uint8_t *data, size_t len)
+{
+	struct keeper_answer	 a;
+
+	a.req = &c->req;
+	a.err = err;
+	a.why = why;
+	a.data = data;
+	a.len = len;
+	if (c->done != NULL)
+		c->done(c->arg, &a);
+	free(c);
+}
+
+/* Every request waiting on ch, answered with err (or dropped: done
+ * NULL). */
+static void
+chan_fail(struct keeper_chan *ch, int err, const char *why, bool tell)
+{
+	struct keeper_call	*c;
+
+	while ((c = TAILQ_FIRST(&ch->calls)) != NULL) {
+		TAILQ_REMOVE(&ch->calls, c, entry);
+		ch->n--;
+		if (!tell)
+			c->done = NULL;
+		call_end(c, err, why, NULL, 0);
+	}
+}
+
+/* The keeper died or broke the channel: the worker stops (the service
+ * manager restarts both), and what waited for it fails. The one place
+ * the worker reacts to losing its keeper. */
+static void
+keeper_died(struct keeper *k, const char *why)
+{
+	int	 i;
+
+	if (k->gone)
+		return;
+	k->gone = true;
+	log_err("keeper (pid %ld) %s: stopping, so the service manager "
+	    "restarts both", (long)k->pid, why);
+	if (k->stall != NULL)
+		event_del(k->stall);
+	for (i = 0; i < CHAN_N; i++)
+		chan_fail(&k->chan[i], EPIPE, "the keeper is gone", true);
+	if (k->srv != NULL) {
+		k->srv->failed = true;
+		/* a one-shot exit: also when the loop has not started yet (a
+		 * save from the cached feed, before dispatch) */
+		event_base_loopexit(k->srv->base, NULL);
+	}
+}
+
+/* A keeper that does not answer is reported, not a reason to stop: the
+ * loop goes on relaying and only what needs the keeper waits for it. The
+ * timer runs only while a request waits: at KEEPER_STALL of its age, then
+ * every KEEPER_STALL_REPEAT while none is answered. */
+static void
+stall_arm(struct keeper *k)
+{
+	const struct keeper_call	*o;
+	struct timeval			 tv;
+	double				 d;
+
+	if (k->stall == NULL || k->gone || evtimer_pending(k->stall, NULL) ||
+	    (o = oldest(k)) == NULL)
+		return;
+	d = k->stalled ? KEEPER_STALL_REPEAT : KEEPER_STALL - (mono() - o->sent);
+	if (d < 0)
+		d = 0;
+	tv.tv_sec = (time_t)d;
+	tv.tv_usec = (suseconds_t)((d - (double)tv.tv_sec) * 1e6);
+	evtimer_add(k->stall, &tv);
+}
+
+static void
+on_stall(evutil_socket_t fd, short what, void *arg)
+{
+	struct keeper		*k = arg;
+	struct keeper_stats	 st;
+
+	(void)fd;
+	(void)what;
+	keeper_stats(k, &st);
+	if (st.pending > 0 && st.waiting >= KEEPER_STALL - 0.01) {
+		log_warn("keeper (pid %ld) has not answered for %.0f s (%zu "
+		    "request(s) waiting): relaying goes on; feed, clock and "
+		    "TOFU writes and new leaves wait for it", (long)k->pid,
+		    st.waiting, st.pending);
+		k->stalled = true;
+	}
+	stall_arm(k);
+}
+
+/* The head of ch answered: c's age says whether a stall ended. */
+static void
+stall_answered(struct keeper *k, const struct keeper_call *c)
+{
+	const struct keeper_call	*o;
+	double				 now = mono();
+
+	if (k->stalled && ((o = oldest(k)) == NULL ||
+	    now - o->sent < KEEPER_STALL)) {
+		k->stalled = false;
+		log_info("keeper (pid %ld) answered again, after %.1f s",
+		    (long)k->pid, now - c->sent);
+	}
+	if (k->stall != NULL)
+		event_del(k->stall);
+	stall_arm(k);
+}
+
+static void
+on_reply(struct bufferevent *bev, void *arg)
+{
+	struct keeper_chan	*ch = arg;
+	struct keeper		*k = ch->k;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct keeper_call	*c;
+	struct keeper_msg	 m;
+	uint8_t			 hdr[4], *frame;
+	char			 text[KEEPER_TEXT_MAX + 1];
+	const char		*why;
+	long			 len;
+
+	while (!k->gone && evbuffer_copyout(in, hdr, 4) == 4) {
+		len = keeper_frame_len(hdr, 4);
+		if (len < KEEPER_HEAD - 4 || len > REPLY_MAX) {
+			keeper_died(k, "sent a malformed reply");
+			return;
+		}
+		if (evbuffer_get_length(in) < 4 + (size_t)len)
+			return;
+		frame = evbuffer_pullup(in, 4 + len);
+		if (keeper_parse(frame + 4, (size_t)len, &m, &why) == -1 ||
+		    (c = TAILQ_FIRST(&ch->calls)) == NULL || c->req.id != m.id ||
+		    (m.type != KEEPER_OK && m.type != KEEPER_ERR)) {
+			keeper_died(k, "sent a reply that answers nothing");
+			return;
+		}
+		TAILQ_REMOVE(&ch->calls, c, entry);
+		ch->n--;
+		stall_answered(k, c);
+		if (m.type == KEEPER_ERR)
+			snprintf(text, sizeof(text), "%.*s", (int)m.len,
+			    (const char *)m.data);
+		else
+			text[0] = '\0';
+		call_end(c, m.type == KEEPER_OK ? 0 : m.err != 0 ? m.err : EIO,
+		    text, m.type == KEEPER_OK ? m.data : NULL,
+		    m.type == KEEPER_OK ? m.len : 0);
+		evbuffer_drain(in, 4 + (size_t)len);
+	}
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct keeper_chan	*ch = arg;
+
+	(void)bev;
+	keeper_died(ch->k, what & BEV_EVENT_EOF ? "exited" : "channel failed");
+}
+
+void
+keeper_watch(struct keeper *k, struct server *srv)
+{
+	struct keeper_chan	*ch;
+	int			 i;
+
+	k->srv = srv;
+	k->stall = xptr(evtimer_new(srv->base, on_stall, k));
+	for (i = 0; i < CHAN_N; i++) {
+		ch = &k->chan[i];
+		evutil_make_socket_nonblocking(ch->fd);
+		ch->bev = xptr(bufferevent_socket_new(srv->base, ch->fd, 0));
+		bufferevent_setcb(ch->bev, on_reply, NULL, on_event, ch);
+		bufferevent_enable(ch->bev, EV_READ);
+	}
+}
+
+/* Send m (its id set here) on channel ch; done runs with the answer. 0;
+ * -1 with errno when it could not be sent (the keeper is gone, or not
+ * watched yet): done never runs then. */
+static int
+call_send(struct keeper *k, int chan, struct keeper_msg *m, keeper_done done,
+    void *arg)
+{
+	struct keeper_chan	*ch = &k->chan[chan];
+	struct keeper_call	*c;
+	uint8_t			*frame;
+	size_t			 n, sz = KEEPER_HEAD + 8 + HOST_MAX + 128 +
+				    TLS_CA_PUB_LEN + m->len;
+
+	if (k->gone || ch->bev == NULL) {
+		errno = k->gone ? EPIPE : ENOTCONN;
+		return -1;
+	}
+	m->id = ++k->next_id;
+	frame = xcalloc(1, sz);
+	n = keeper_encode(m, frame, sz);
+	if (n == 0 || bufferevent_write(ch->bev, frame, n) == -1) {
+		free(frame);
+		errno = n == 0 ? EMSGSIZE : ENOMEM;
+		return -1;
+	}
+	free(frame);
+	c = xcalloc(1, sizeof(*c));
+	c->req = *m;
+	c->req.pub = c->req.data = NULL;	/* borrowed: gone by the
+						 * answer */
+	c->sent = mono();
+	c->done = done;
+	c->arg = arg;
+	TAILQ_INSERT_TAIL(&ch->calls, c, entry);
+	ch->n++;
+	stall_arm(k);
+	return 0;
+}
+
+/* Every state request answered to nobody (their owners are gone). */
+static void
+keeper_forget_all(struct keeper *k)
+{
+	struct keeper_call	*c;
+
+	TAILQ_FOREACH(c, &k->chan[CHAN_STATE].calls, entry)
+		c->done = NULL;
+}
+
+void
+keeper_forget(struct keeper *k, void *arg)
+{
+	struct keeper_call	*c;
+	int			 i;
+
+	if (k == NULL)
+		return;
+	for (i = 0; i < CHAN_N; i++)
+		TAILQ_FOREACH(c, &k->chan[i].calls, entry)
+			if (c->arg == arg)
+				c->done = NULL;
+}
+
+static void
+mint_finish(struct keeper_mint *km, bool ok)
+{
+	struct keeper_wait	*w;
+
+	explicit_bzero(km->key, sizeof(km->key));
+	while ((w = TAILQ_FIRST(&km->waiters)) != NULL) {
+		TAILQ_REMOVE(&km->waiters, w, entry);
+		w->mint = NULL;
+		w->done(w, ok);		/* may free w's connection */
+	}
+	free(km);
+}
+
+static void
+mint_done(void *arg, const struct keeper_answer *a)
+{
+	struct keeper_mint	*km = arg;
+	bool			 ok;
+
+	ok = a->err == 0 && tls_ca_leaf_put(km->ca, km->name, a->data, a->len,
+	    km->key, (size_t)km->keylen) == 0;
+	if (!ok && !km->k->gone) {
+		km->k->unminted++;
+		log_warn("intercept host=%s: no leaf: %s", km->name,
+		    a->err != 0 ? a->why : "an unusable certificate");
+	}
+	mint_finish(km, ok);
+}
+
+void
+keeper_mint(struct keeper *k, struct tls_ca *ca, const char *name,
+    struct keeper_wait *w)
+{
+	struct keeper_chan	*ch = &k->chan[CHAN_MINT];
+	struct keeper_call	*c;
+	struct keeper_mint	*km;
+	struct keeper_msg	 m;
+	uint8_t			 pub[TLS_CA_PUB_LEN];
+
+	TAILQ_FOREACH(c, &ch->calls, entry)
+		if (c->done == mint_done && strcmp(c->req.host, name) == 0) {
+			km = c->arg;
+			w->mint = km;
+			TAILQ_INSERT_TAIL(&km->waiters, w, entry);
+			return;
+		}
+	km = xcalloc(1, sizeof(*km));
+	TAILQ_INIT(&km->waiters);
+	km->k = k;
+	km->ca = ca;
+	snprintf(km->name, sizeof(km->name), "%s", name);
+	w->mint = km;
+	TAILQ_INSERT_TAIL(&km->waiters, w, entry);
+	/* Bounded: each waits for one of the keeper's signatures. */
+	if (ch->n >= KEEPER_MINTS_IN_FLIGHT) {
+		k->unminted++;
+		log_warn("intercept host=%s: no leaf: %zu names already wait "
+		    "for the keeper", name, ch->n);
+		mint_finish(km, false);
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	m.type = KEEPER_MINT;
+	snprintf(m.host, sizeof(m.host), "%s", name);
+	m.pub = pub;
+	if ((km->keylen = tls_ca_leaf_key(ca, pub, km->key,
+	    sizeof(km->key))) < 0 ||
+	    call_send(k, CHAN_MINT, &m, mint_done, km) == -1)
+		mint_finish(km, false);
+}
+
+void
+keeper_mint_cancel(struct keeper_wait *w)
+{
+	if (w->mint == NULL)
+		return;
+	TAILQ_REMOVE(&w->mint->waiters, w, entry);
+	w->mint = NULL;	/* the mint goes on: its leaf will be cached */
+}
+
+int
+keeper_save(struct keeper *k, enum keeper_file f, const void *buf,
+    size_t len, keeper_done done, void *arg)
+{
+	struct keeper_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = KEEPER_SAVE;
+	m.file = f;
+	m.data = buf;
+	m.len = len;
+	return call_send(k, CHAN_STATE, &m, done, arg);
+}
+
+/* The keeper's answer to a TOFU entry, to the store that sent it. */
+static void
+tofu_done(void *arg, const struct keeper_answer *a)
+{
+	struct server	*srv = arg;
+
+	if (a->err != 0)
+		log_warn("tofu: %s: the keeper did not record its pins: %s",
+		    a->req->host, a->why);
+	/* the keeper said no (bad host, another issuer's pins, full):
+	 * asking again would not change that */
+	tofu_written(srv->tofu, a->req->host, &a->req->leaf, a->err == 0 ? 0 :
+	    a->err == EEXIST || a->err == EINVAL || a->err == ENOSPC ?
+	    TOFU_REFUSED : -1);
+	tofusync_kick(srv->tofusync);	/* what failed, written again */
+}
+
+int
+state_tofu(void *arg, const struct tofu_entry *e, const struct pin *replaces,
+    const char **why)
+{
+	struct server		*srv = arg;
+	struct keeper_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = KEEPER_TOFU;
+	snprintf(m.host, sizeof(m.host), "%s", e->host);
+	m.leaf = e->leaf;
+	if ((m.has_issuer = e->has_issuer))
+		m.issuer = e->issuer;
+	m.since = e->since;
+	if ((m.replaces = replaces != NULL))
+		m.old = *replaces;
+	if (call_send(srv->keeper, CHAN_STATE, &m, tofu_done, srv) == -1) {
+		*why = "not sent: the keeper is gone";
+		return -1;
+	}
+	return TOFU_SENT;
+}
+
+int
+state_save(struct server *srv, enum keeper_file f, const void *buf,
+    size_t len, keeper_done done, void *arg)
+{
+	if (srv->keeper == NULL) {
+		errno = ENOTCONN;	/* conf.c and daemon.c rule it out */
+		return -1;
+	}
+	return keeper_save(srv->keeper, f, buf, len, done, arg);
+}
+
+void
+state_forget(struct server *srv, void *arg)
+{
+	keeper_forget(srv->keeper, arg);
+}
+
+void
+keeper_flush(struct keeper *k, int ms)
+{
+	struct keeper_chan	*ch = &k->chan[CHAN_STATE];
+	struct evbuffer		*out;
+	struct pollfd		 pfd;
+	struct timespec		 t0, t;
+	int			 left;
+
+	if (k->gone || ch->bev == NULL)
+		return;
+	out = bufferevent_get_output(ch->bev);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pfd.fd = ch->fd;
+	while (!k->gone && (ch->n > 0 || evbuffer_get_length(out) > 0)) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = ms - (int)((t.tv_sec - t0.tv_sec) * 1000 +
+		    (t.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0)
+			break;
+		pfd.events = POLLIN | (evbuffer_get_length(out) > 0 ?
+		    POLLOUT : 0);
+		if (poll(&pfd, 1, left) <= 0)
+			continue;
+		if ((pfd.revents & POLLOUT) && evbuffer_write(out, ch->fd) ==
+		    -1 && errno != EAGAIN && errno != EINTR)
+			break;
+		if (pfd.revents & (POLLIN | POLLHUP)) {
+			if (evbuffer_read(bufferevent_get_input(ch->bev), ch->fd,
+			    -1) <= 0 && errno != EAGAIN && errno != EINTR)
+				break;
+			on_reply(ch->bev, ch);
+		}
+	}
+}
+
+void
+keeper_stop(struct keeper *k)
+{
+	int	 i;
+
+	if (k == NULL)
+		return;
+	/* the connections that waited for leaves are gone by now; the
+	 * rest had their owners stopped first: what they sent (a first-use
+	 * pin) still goes out, unanswered */
+	keeper_forget_all(k);
+	keeper_flush(k, STOP_FLUSH_MS);
+	k->gone = true;
+	chan_fail(&k->chan[CHAN_MINT], EPIPE, "the worker is stopping", true);
+	chan_fail(&k->chan[CHAN_STATE], EPIPE, "the worker is stopping", false);
+	if (k->stall != NULL)
+		event_free(k->stall);
+	for (i = 0; i < CHAN_N; i++) {
+		if (k->chan[i].bev != NULL)
+			bufferevent_free(k->chan[i].bev);
+		close(k->chan[i].fd);
+	}
+	keeper_reap(k->pid);
+	free(k);
+}
