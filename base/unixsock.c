@@ -101,7 +101,8 @@ unixsock_listen(const char *path, unsigned mode, uid_t uid, gid_t gid,
 	memset(&un, 0, sizeof(un));
 	un.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(un.sun_path)) {
-		snprintf(err, errsz, "unix:%s: longer than %zu bytes", path,
+		snprintf(err, errsz, "unix:%.*s...: longer than %zu bytes",
+		    (int)sizeof(un.sun_path) - 1, path,
 		    sizeof(un.sun_path) - 1);
 		return -1;
 	}
