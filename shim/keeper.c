@@ -637,9 +637,9 @@ lost(struct keeper *k, const char *why)
 	    "restarts both", (long)k->pid, why);
 	if (k->srv != NULL) {
 		k->srv->failed = true;
-		/* a one-shot exit: also when the loop has not started yet (a
-		 * save from the cached feed, before dispatch) */
-		event_base_loopexit(k->srv->base, NULL);
+		/* the stop drains relays (before the loop runs, daemon_run
+		 * sees failed and does not start it) */
+		event_active(k->srv->stop, 0, 0);
 	}
 }
 

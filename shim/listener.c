@@ -159,6 +159,21 @@ listeners_open(struct server *srv)
 }
 
 void
+listeners_stop(struct server *srv)
+{
+	size_t	 i;
+
+	/* Closed, not paused: what waits in a backlog is refused now, and a
+	 * new client is refused at once, instead of waiting for the exit. */
+	for (i = 0; i < srv->nlisteners; i++)
+		if (srv->listeners[i].evl != NULL) {
+			evconnlistener_free(srv->listeners[i].evl);
+			srv->listeners[i].evl = NULL;
+			srv->listeners[i].accepting = false;
+		}
+}
+
+void
 listeners_close(struct server *srv)
 {
 	size_t	 i;

@@ -41,6 +41,9 @@ conn_free(struct conn *c)
 	server_live_del(c->srv, &c->live);
 	c->l->nconns--;
 	c->srv->nconns--;
+	/* stopping: the last connection drained */
+	if (c->srv->drain != NULL && c->srv->nconns == 0)
+		event_active(c->srv->drain, EV_TIMEOUT, 0);
 	if (c->srv->nconns_peak >= TRIM_PEAK &&
 	    c->srv->nconns <= c->srv->nconns_peak / 2 &&
 	    c->srv->trim != NULL && !evtimer_pending(c->srv->trim, NULL))
@@ -68,15 +71,38 @@ conn_free(struct conn *c)
 	free(c);
 }
 
+/* End c now with a reset to the app (and to the upstream, if relaying):
+ * whatever it was doing is not finished. how: the close line's. */
+static void
+conn_reset(struct conn *c, const char *how)
+{
+	struct linger	 l = { 1, 0 };
+
+	if (c->relay != NULL) {
+		relay_abort(c->relay, how);	/* frees c through relay_done */
+		return;
+	}
+	if (c->cfd != -1)
+		(void)setsockopt(c->cfd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	conn_free(c);
+}
+
 static void
 conn_abort(struct live *lv)
 {
+	conn_reset((struct conn *)lv, "shutting down");
+}
+
+/* The process stops: a relay may finish (the daemon bounds it by
+ * shutdown_timeout); anything before its relay has nothing the app could
+ * lose, and is reset now instead of starting one. */
+static void
+conn_stop(struct live *lv)
+{
 	struct conn	*c = (struct conn *)lv;
 
-	if (c->relay != NULL)
-		relay_abort(c->relay);	/* frees c through relay_done */
-	else
-		conn_free(c);
+	if (c->relay == NULL)
+		conn_reset(c, "shutting down");
 }
 
 static void
@@ -160,6 +186,7 @@ conn_new(struct listener *l, int fd, const struct sockaddr *sa, size_t size)
 	sockaddr_format(sa, c->client, sizeof(c->client));
 	memcpy(&c->peer, sa, sa->sa_family == AF_INET6 ?
 	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	c->live.stop = conn_stop;
 	c->deadline = xptr(evtimer_new(c->srv->base, conn_deadline, c));
 	server_live_add(c->srv, &c->live);
 	l->nconns++;
@@ -382,6 +409,8 @@ conn_relay(struct conn *c)
 	c->relay = relay_start(c->srv->base, c->cfd, c->cssl, c->ufd,
 	    c->ussl, conn_relay_done, c);
 	relay_idle(c->relay, c->srv->base, (unsigned)c->l->lc->idle_timeout);
+	if (c->srv->conf->truncation == TRUNCATION_CLOSE)
+		relay_keep_fin(c->relay);
 	if (c->pre != NULL)
 		relay_prime(c->relay, c->pre);
 	if (c->up_capped)

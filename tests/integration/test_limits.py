@@ -203,9 +203,10 @@ class Fairness(ShimTest):
         (www / "small").write_text("small\n")
         self.up, _ = nginx(self, self.pki / "leaf-chain.pem",
                            self.pki / "leaf.key", www)
-        self.shim = Shim(self, self.ini("api.test:%d" % self.up,
-                                        self.domain("api.test", [
-                                            pin_of(self.pki / "leaf.pem")])))
+        # no drain: SIGTERM resets what runs (test_stop.py drains)
+        self.shim = Shim(self, "[shim]\nshutdown_timeout = 0\n" + self.ini(
+            "api.test:%d" % self.up, self.domain("api.test", [
+                pin_of(self.pki / "leaf.pem")])))
 
     def downloads(self, n, events, path="/big"):
         def one(i):
