@@ -359,6 +359,7 @@ static const struct ini_key listen_keys[] = {
 	    "prefix length"),
 	INI_UINT("idle_timeout", LISTEN(idle_timeout), 0, 0, 86400,
 	    "whole number of seconds"),
+	INI_UINT("backlog", LISTEN(backlog), 0, 1, 65535, "whole number"),
 };
 
 static void *

@@ -44,6 +44,7 @@ struct listen_conf {
 	unsigned long	 max_per_client;	/* one client */
 	unsigned long	 v6_prefix;		/* an IPv6 client's bits */
 	unsigned long	 idle_timeout;		/* seconds; 0: none */
+	unsigned long	 backlog;		/* listen(); 0: somaxconn */
 };
 
 #define LISTEN_IDLE_DEFAULT	300	/* forward, transparent (not tunnel) */

@@ -35,6 +35,7 @@ struct listener {
 	struct quota		*quota;		/* owned; per-client counts */
 	size_t			 nconns;	/* client connections held */
 	unsigned long long	 accepted;	/* since start, for /metrics */
+	unsigned long long	 evicted;	/* at max_conns, for a newcomer */
 	unsigned long long	 bytes_up, bytes_down;	/* relayed, closed */
 	unsigned		 max_conns;	/* in force (derived if unset) */
 	unsigned		 max_per_client;

@@ -174,7 +174,7 @@ label(struct evbuffer *b, const char *s)
 	evbuffer_add(b, "\"", 1);
 }
 
-/* what: 0 accepted, 1 active. */
+/* what: 0 accepted, 1 active, 2 evicted. */
 static void
 per_listener(struct evbuffer *b, const struct server *srv, const char *name,
     const char *type, const char *help, int what)
@@ -188,7 +188,7 @@ per_listener(struct evbuffer *b, const struct server *srv, const char *name,
 		evbuffer_add_printf(b, "%s{listener=", name);
 		label(b, l->lc->name);
 		evbuffer_add_printf(b, "} %llu\n", what == 0 ? l->accepted :
-		    (unsigned long long)l->nconns);
+		    what == 2 ? l->evicted : (unsigned long long)l->nconns);
 	}
 }
 
@@ -276,6 +276,8 @@ render_metrics(struct status *st, struct evbuffer *b)
 	    "Client connections accepted.", 0);
 	per_listener(b, srv, "pinshim_connections_active", "gauge",
 	    "Client connections held now.", 1);
+	per_listener(b, srv, "pinshim_connections_evicted_total", "counter",
+	    "Idle connections reset at max_conns to serve a newcomer.", 2);
 	head(b, "pinshim_relayed_bytes_total", "counter", "Bytes relayed by "
 	    "closed connections: up (app to server) and down.");
 	for (i = 0; i < 2; i++) {
