@@ -198,21 +198,22 @@ conn_evict(struct listener *l, const char *client)
 	struct quota_member	*m;
 	struct conn		*v;
 	struct timeval		 now;
-	uint64_t		 since;
+	uint64_t		 since, usec;
 
 	if ((m = quota_victim(l->quota, conn_since)) == NULL)
 		return;
 	v = conn_of(m);
 	since = conn_since(m);
 	gettimeofday(&now, NULL);	/* the clock of c->start */
+	usec = (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_usec;
 	l->evicted++;
 	if (limit_log_ok(l))
 		log_warn("listener=%s: at max_conns %u: evicted client=%s "
 		    "host=%s:%u (its client holds %u, idle %llus) for "
 		    "client=%s", l->lc->name, l->max_conns, v->client,
 		    v->host, v->port, quota_held(l->quota, &v->quota_key),
-		    (unsigned long long)(((uint64_t)now.tv_sec * 1000000 +
-		    (uint64_t)now.tv_usec - since) / 1000000), client);
+		    (unsigned long long)(usec > since ? (usec - since) /
+		    1000000 : 0), client);
 	conn_reset(v, "evicted");
 }
 
