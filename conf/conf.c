@@ -101,6 +101,23 @@ p_default_policy(struct ini *in, const char *v, void *field,
 }
 
 static bool
+p_truncation(struct ini *in, const char *v, void *field, const char **why)
+{
+	enum truncation	*dst = field;
+
+	(void)in;
+	if (strcmp(v, "reset") == 0)
+		*dst = TRUNCATION_RESET;
+	else if (strcmp(v, "close") == 0)
+		*dst = TRUNCATION_CLOSE;
+	else {
+		*why = "not reset or close";
+		return false;
+	}
+	return true;
+}
+
+static bool
 p_mode(struct ini *in, const char *v, void *field, const char **why)
 {
 	enum listen_mode	*dst = field;
@@ -311,6 +328,8 @@ static const struct ini_key shim_keys[] = {
 	INI_KEY("ca_dir", p_dir, SHIM(ca_dir), 0),
 	INI_KEY("status", p_status, SHIM(status), 0),
 	INI_KEY("status_allow", p_status_allow, SHIM(status), INI_LIST),
+	INI_UINT("shutdown_timeout", SHIM(shutdown_timeout), 0, 0, 3600,
+	    "whole number of seconds"),
 };
 
 static const struct ini_key upstream_keys[] = {
@@ -321,6 +340,7 @@ static const struct ini_key upstream_keys[] = {
 	INI_KEY("nameservers", p_nameservers, SHIM(nameservers), INI_LIST),
 	INI_UINT("connect_timeout", SHIM(connect_timeout), 0, SECONDS),
 	INI_UINT("handshake_timeout", SHIM(handshake_timeout), 0, SECONDS),
+	INI_KEY("truncation", p_truncation, SHIM(truncation), 0),
 };
 
 static const struct ini_key feed_keys[] = {
@@ -360,6 +380,7 @@ static const struct ini_key listen_keys[] = {
 	    "prefix length"),
 	INI_UINT("idle_timeout", LISTEN(idle_timeout), 0, 0, 86400,
 	    "whole number of seconds"),
+	INI_UINT("backlog", LISTEN(backlog), 0, 1, 65535, "whole number"),
 };
 
 static void *
@@ -621,6 +642,8 @@ conf_new(const char *path)
 	c->default_policy = POLICY_BLOCK;
 	c->connect_timeout = 10;
 	c->handshake_timeout = 10;
+	c->shutdown_timeout = SHUTDOWN_TIMEOUT_DEFAULT;
+	c->truncation = TRUNCATION_RESET;
 	c->feed.refresh = FEED_DEFAULT_REFRESH;
 	c->feed.max_size = FEED_DEFAULT_MAX_SIZE;
 	c->feed.timeout = FEED_DEFAULT_TIMEOUT;

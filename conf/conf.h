@@ -44,10 +44,20 @@ struct listen_conf {
 	unsigned long	 max_per_client;	/* one client */
 	unsigned long	 v6_prefix;		/* an IPv6 client's bits */
 	unsigned long	 idle_timeout;		/* seconds; 0: none */
+	unsigned long	 backlog;		/* listen(); 0: somaxconn */
 };
 
 #define LISTEN_IDLE_DEFAULT	300	/* forward, transparent (not tunnel) */
 #define LISTEN_V6_PREFIX_DEFAULT 64	/* one host's usual IPv6 share */
+
+#define SHUTDOWN_TIMEOUT_DEFAULT 30	/* seconds relays may drain */
+
+/* [upstream] truncation: what the app gets when the upstream closes
+ * without close_notify. */
+enum truncation {
+	TRUNCATION_RESET,	/* a reset: the stream may have been cut */
+	TRUNCATION_CLOSE,	/* a FIN, as if it ended cleanly */
+};
 
 #define FEED_DEFAULT_REFRESH	200
 #define FEED_DEFAULT_MAX_SIZE	(1024 * 1024)
@@ -88,6 +98,7 @@ struct conf {
 	char		*log_syslog;		/* owned; NULL: stderr */
 	unsigned long	 tofu_max;		/* hosts the TOFU store holds */
 	char		*ca_dir;		/* owned; default STATE/ca */
+	unsigned long	 shutdown_timeout;	/* seconds relays may drain */
 	/* [upstream] */
 	char		*ca_file;		/* owned */
 	char		*hosts_file;		/* owned, may be NULL */
@@ -95,6 +106,7 @@ struct conf {
 	enum policy	 default_policy;
 	unsigned long	 connect_timeout;	/* seconds */
 	unsigned long	 handshake_timeout;	/* seconds */
+	enum truncation	 truncation;
 	/* [listen:*] */
 	struct listen_conf *listeners;		/* owned */
 	size_t		 nlisteners;

@@ -7,15 +7,19 @@
  * and the TLS context exist before any listener accepts, so no connection
  * ever runs without pins. Privileged work (bind, the trust store) happens
  * before the privilege drop and the sandbox; a failed drop is fatal, and
- * so is the keeper's death. SIGHUP builds a whole new configuration and,
- * only if it is valid, swaps it in with the pins and trust store through
- * inforce_apply(), the one step that changes what is in force; running
- * connections keep what they started with. `run -t` runs daemon_prepare(), the very
+ * so is the keeper's death. A stop (SIGTERM, SIGINT, the keeper's death)
+ * closes the listeners, resets connections that have not started to relay,
+ * and lets relays finish for up to shutdown_timeout before the rest are
+ * reset; a second signal resets them at once. SIGHUP builds a whole new
+ * configuration and, only if it is valid, swaps it in with the pins and
+ * trust store through inforce_apply(), the one step that changes what is
+ * in force; running connections keep what they started with. `run -t`
+ * runs daemon_prepare(), the very
  * checks `run` makes before binding, so what the check accepts starts.
  *
  * Must never: accept before the cached feed is in force, keep running as
- * root when [shim] user is set and the drop failed, or load the CA key
- * under `run`.
+ * root when [shim] user is set and the drop failed, load the CA key under
+ * `run`, or end an unfinished relay with an orderly close.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -454,8 +458,65 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	}
 	log_info("%s: stopping (%zu connection(s) open)",
 	    sig == SIGTERM ? "SIGTERM" : "SIGINT", srv->nlive);
-	notify_send("STOPPING=1");
+	if (srv->drain == NULL) {
+		event_active(srv->stop, 0, 0);
+		return;
+	}
+	/* a second signal: the operator will not wait for the drain */
+	log_warn("shutdown: stopping again: resetting %zu connection(s) now",
+	    srv->nconns);
 	event_base_loopbreak(srv->base);
+}
+
+/* The drain is over: every connection ended, or shutdown_timeout came
+ * (daemon_free then resets what is left). */
+static void
+on_drain(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+
+	(void)fd;
+	(void)what;
+	if (srv->nconns > 0)
+		log_warn("shutdown: %zu connection(s) still relaying after "
+		    "%lus (shutdown_timeout): resetting them", srv->nconns,
+		    srv->conf->shutdown_timeout);
+	else
+		log_info("shutdown: every connection finished");
+	event_base_loopbreak(srv->base);
+}
+
+/* Stop: accept nothing more, reset what has not started relaying (the
+ * keeper's work among it), let relays finish within shutdown_timeout.
+ * Never a FIN on an unfinished stream: what is left is reset. Once only:
+ * the keeper's death during a drain does not cut it short. */
+static void
+on_stop(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+	struct timeval	 tv = { (time_t)srv->conf->shutdown_timeout, 0 };
+	struct live	*lv, *next;
+
+	(void)fd;
+	(void)what;
+	if (srv->drain != NULL)
+		return;
+	notify_send("STOPPING=1");
+	listeners_stop(srv);
+	srv->drain = xptr(evtimer_new(srv->base, on_drain, srv));
+	for (lv = TAILQ_FIRST(&srv->live); lv != NULL; lv = next) {
+		next = TAILQ_NEXT(lv, entry);
+		if (lv->stop != NULL)
+			lv->stop(lv);	/* may free lv, never another */
+	}
+	if (srv->nconns == 0) {
+		event_active(srv->drain, EV_TIMEOUT, 0);
+		return;
+	}
+	log_info("shutdown: listeners closed; %zu relayed connection(s) may "
+	    "finish within %lus (shutdown_timeout)", srv->nconns,
+	    srv->conf->shutdown_timeout);
+	evtimer_add(srv->drain, &tv);
 }
 
 /* After a burst: glibc keeps a heap that many connections fragmented
@@ -516,6 +577,10 @@ daemon_free(struct server *srv)
 		event_free(srv->reload);
 	if (srv->trim)
 		event_free(srv->trim);
+	if (srv->stop)
+		event_free(srv->stop);
+	if (srv->drain)
+		event_free(srv->drain);
 	if (srv->watchdog)
 		event_free(srv->watchdog);
 	if (srv->dns != NULL)
@@ -585,6 +650,8 @@ daemon_run(struct conf *conf)
 		log_err("%s", err);
 		goto out;
 	}
+	/* before the keeper is watched: its death stops through it */
+	srv.stop = xptr(event_new(srv.base, -1, 0, on_stop, &srv));
 	if (srv.keeper != NULL) {
 		keeper_watch(srv.keeper, &srv);
 		if (geteuid() == keeper_uid(srv.keeper))

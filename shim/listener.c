@@ -1,21 +1,26 @@
 /*
- * listener.c - bind, accept, dispatch by mode, and pause accepting while
- * out of descriptors instead of spinning.
+ * listener.c - bind (with a backlog that follows net.core.somaxconn),
+ * accept, dispatch by mode, pause accepting while out of descriptors
+ * instead of spinning, and close the listening sockets when the process
+ * stops.
  *
  * A listener holds a reference to the configuration its entry is in; a
  * reload points it at the new one's entry of the same name, or, when
  * that needs a rebind, leaves it on the old one, which it keeps alive.
  *
- * Must never: accept on a listener whose configuration is gone, or spin
- * on a failing accept.
+ * Must never: accept on a listener whose configuration is gone, spin on
+ * a failing accept, or leave connections waiting in a backlog nobody will
+ * accept from.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/file.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/parse.h"
 #include "shim/conn/conn.h"
 #include "shim/conn/front.h"
 #include "shim/listener.h"
@@ -24,6 +29,8 @@
 
 #define LISTEN_MAX_DEFAULT	4096	/* max_conns, if fds allow */
 #define CLIENT_MAX_DEFAULT	256	/* max_conns_per_client at most */
+#define SOMAXCONN_FILE		"/proc/sys/net/core/somaxconn"
+#define BACKLOG_FALLBACK	4096	/* Linux's somaxconn since 5.4 */
 
 static void
 listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
@@ -104,12 +111,46 @@ listener_limits(struct listener *l)
 	}
 }
 
+/* The kernel's cap on a listen() backlog (it clamps larger ones to it
+ * silently), read at bind time; BACKLOG_FALLBACK if it cannot be read. */
+static unsigned long
+listener_somaxconn(void)
+{
+	unsigned long	 n;
+	size_t		 len;
+	char		*text = file_read(SOMAXCONN_FILE, 32, &len, NULL);
+
+	if (text != NULL && len > 0 && text[len - 1] == '\n')
+		text[len - 1] = '\0';
+	if (text == NULL || !parse_uint(text, 1, 0x7fffffff, &n))
+		n = BACKLOG_FALLBACK;
+	free(text);
+	return n;
+}
+
+/* The backlog to ask for: [listen] backlog, or somaxconn; a configured
+ * one over somaxconn is said, as the kernel will not give it. */
+static int
+listener_backlog(const struct listen_conf *lc)
+{
+	unsigned long	 max = listener_somaxconn();
+
+	if (lc->backlog == 0)
+		return (int)max;
+	if (lc->backlog > max)
+		log_warn("listener=%s: backlog %lu is more than "
+		    "net.core.somaxconn %lu; the kernel uses %lu", lc->name,
+		    lc->backlog, max, max);
+	return (int)lc->backlog;
+}
+
 static int
 listener_bind(struct listener *l)
 {
 	const struct listen_conf	*lc = l->lc;
 	struct sockaddr_storage	 ss;
 	int			 sslen = sizeof(ss);
+	int			 backlog = listener_backlog(lc);
 	char			 addr[HOST_MAX + 16];
 
 	snprintf(addr, sizeof(addr), strchr(lc->bind_host, ':') ?
@@ -121,7 +162,7 @@ listener_bind(struct listener *l)
 	}
 	l->evl = evconnlistener_new_bind(l->srv->base, listener_accept, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    128, (struct sockaddr *)&ss, sslen);
+	    backlog, (struct sockaddr *)&ss, sslen);
 	if (l->evl == NULL) {
 		log_err("listener=%s bind %s: %s", lc->name, addr,
 		    strerror(errno));
@@ -134,14 +175,15 @@ listener_bind(struct listener *l)
 	listener_limits(l);
 	if (lc->mode == MODE_TUNNEL)
 		log_info("listening listener=%s mode=tunnel bind=%s "
-		    "connect=%s:%u max_conns=%u per_client=%u idle=%lus",
-		    lc->name, addr, lc->connect_host, lc->connect_port,
-		    l->max_conns, l->max_per_client, lc->idle_timeout);
+		    "connect=%s:%u max_conns=%u per_client=%u idle=%lus "
+		    "backlog=%d", lc->name, addr, lc->connect_host,
+		    lc->connect_port, l->max_conns, l->max_per_client,
+		    lc->idle_timeout, backlog);
 	else
 		log_info("listening listener=%s mode=%s bind=%s max_conns=%u "
-		    "per_client=%u idle=%lus", lc->name,
+		    "per_client=%u idle=%lus backlog=%d", lc->name,
 		    listen_mode_name(lc->mode), addr, l->max_conns,
-		    l->max_per_client, lc->idle_timeout);
+		    l->max_per_client, lc->idle_timeout, backlog);
 	return 0;
 }
 
@@ -160,6 +202,21 @@ listeners_open(struct server *srv)
 			return -1;
 	}
 	return 0;
+}
+
+void
+listeners_stop(struct server *srv)
+{
+	size_t	 i;
+
+	/* Closed, not paused: what waits in a backlog is refused now, and a
+	 * new client is refused at once, instead of waiting for the exit. */
+	for (i = 0; i < srv->nlisteners; i++)
+		if (srv->listeners[i].evl != NULL) {
+			evconnlistener_free(srv->listeners[i].evl);
+			srv->listeners[i].evl = NULL;
+			srv->listeners[i].accepting = false;
+		}
 }
 
 void

@@ -7,6 +7,11 @@
  * keeps the key it took, so a reload that changes the prefix cannot make
  * a give miss its take.
  *
+ * It also knows who holds the most: clients sit in one list per count
+ * (held[n]), so the heaviest is found in O(1) when a full listener evicts
+ * for a newcomer (quota_victim); only that client's own connections are
+ * then compared, at most max_conns_per_client of them.
+ *
  * Must never: let counts drift (every take has its give), or cost more
  * than O(1) expected per connection; entries go when their count is 0.
  */
@@ -15,6 +20,7 @@
 #include <string.h>
 
 #include <netinet/in.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <event2/util.h>
@@ -26,12 +32,22 @@
 
 struct slot {
 	struct slot	*next;		/* owned */
+	TAILQ_ENTRY(slot) by_n;		/* in held[n] */
+	TAILQ_HEAD(, quota_member) members; /* borrowed: the connections */
 	uint8_t		 addr[16];
 	unsigned	 n;
 };
 
+TAILQ_HEAD(slots, slot);
+
 struct quota {
 	struct slot	*bucket[QUOTA_BUCKETS];	/* owned chains */
+	struct slots	**held;		/* owned, each owned; held[n]: the
+					 * clients that hold n, in the order
+					 * they got there (each list apart: a
+					 * TAILQ head cannot move) */
+	unsigned	 nheld;		/* held's length */
+	unsigned	 top;		/* the most one client holds; 0: none */
 	uint32_t	 seed;
 };
 
@@ -57,6 +73,9 @@ quota_free(struct quota *q)
 			next = s->next;
 			free(s);
 		}
+	for (i = 0; i < q->nheld; i++)
+		free(q->held[i]);
+	free(q->held);
 	free(q);
 }
 
@@ -105,8 +124,35 @@ find(const struct quota *q, const struct quota_key *k)
 	return sp;
 }
 
+/* Move s from held[s->n] to held[n]; 0 is no list. */
+static void
+move(struct quota *q, struct slot *s, unsigned n)
+{
+	unsigned	 i;
+
+	if (s->n > 0)
+		TAILQ_REMOVE(q->held[s->n], s, by_n);
+	if (n >= q->nheld) {
+		q->held = xreallocarray(q->held, n + 1, sizeof(*q->held));
+		for (i = q->nheld; i <= n; i++) {
+			q->held[i] = xcalloc(1, sizeof(*q->held[i]));
+			TAILQ_INIT(q->held[i]);
+		}
+		q->nheld = n + 1;
+	}
+	if (n > 0)
+		TAILQ_INSERT_TAIL(q->held[n], s, by_n);
+	s->n = n;
+	/* counts move by one: the top moves by one at most */
+	if (n > q->top)
+		q->top = n;
+	while (q->top > 0 && TAILQ_EMPTY(q->held[q->top]))
+		q->top--;
+}
+
 bool
-quota_take(struct quota *q, const struct quota_key *k, unsigned max)
+quota_take(struct quota *q, const struct quota_key *k, unsigned max,
+    struct quota_member *m)
 {
 	struct slot	**sp = find(q, k);
 
@@ -115,24 +161,57 @@ quota_take(struct quota *q, const struct quota_key *k, unsigned max)
 			return false;
 		*sp = xcalloc(1, sizeof(**sp));
 		memcpy((*sp)->addr, k->b, 16);
+		TAILQ_INIT(&(*sp)->members);
 	}
 	if ((*sp)->n >= max)
 		return false;
-	(*sp)->n++;
+	move(q, *sp, (*sp)->n + 1);
+	if (m != NULL)
+		TAILQ_INSERT_TAIL(&(*sp)->members, m, entry);
 	return true;
 }
 
 void
-quota_give(struct quota *q, const struct quota_key *k)
+quota_give(struct quota *q, const struct quota_key *k,
+    struct quota_member *m)
 {
 	struct slot	**sp = find(q, k), *s;
 
 	if ((s = *sp) == NULL)
 		return;
-	if (--s->n == 0) {
+	if (m != NULL)
+		TAILQ_REMOVE(&s->members, m, entry);
+	move(q, s, s->n - 1);
+	if (s->n == 0) {
 		*sp = s->next;
 		free(s);
 	}
+}
+
+struct quota_member *
+quota_victim(const struct quota *q,
+    uint64_t (*since)(const struct quota_member *))
+{
+	struct quota_member	*m, *best = NULL;
+	struct slot		*s;
+	uint64_t		 t, oldest = 0;
+
+	/* Of the clients tied at the top, the one there longest: a client
+	 * that just caught up is not the one parked on the listener. */
+	if (q->top == 0)
+		return NULL;
+	TAILQ_FOREACH(s, q->held[q->top], by_n) {
+		TAILQ_FOREACH(m, &s->members, entry) {
+			t = since(m);
+			if (best == NULL || t < oldest) {
+				best = m;
+				oldest = t;
+			}
+		}
+		if (best != NULL)
+			return best;
+	}
+	return NULL;
 }
 
 unsigned

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 struct quota;
 struct sockaddr;
@@ -17,6 +18,12 @@ struct sockaddr;
 /* Who a connection counts for: 16 bytes, IPv4 as ::ffff:a.b.c.d. */
 struct quota_key {
 	uint8_t		 b[16];
+};
+
+/* A connection as its client's quota knows it, embedded in it: what a
+ * full listener can evict. */
+struct quota_member {
+	TAILQ_ENTRY(quota_member) entry;
 };
 
 struct quota	*quota_new(void);
@@ -28,11 +35,19 @@ void		 quota_key(const struct sockaddr *, unsigned v6_prefix,
 /* Whether k is an IPv6 client (cut to a prefix), not an IPv4 one. */
 bool		 quota_key_v6(const struct quota_key *);
 /* Count one more connection for k, unless it already holds max: then
- * false and nothing counted. */
+ * false and nothing counted. m, if not NULL, is that connection, and may
+ * be chosen by quota_victim until its give. */
 bool		 quota_take(struct quota *, const struct quota_key *,
-		    unsigned max);
-/* One connection of k ended (it must have been taken with this key). */
-void		 quota_give(struct quota *, const struct quota_key *);
+		    unsigned max, struct quota_member *m);
+/* One connection of k ended (it must have been taken with this key and
+ * this m). */
+void		 quota_give(struct quota *, const struct quota_key *,
+		    struct quota_member *m);
+/* The connection to end so a newcomer fits: of the client holding the
+ * most (tied: the one that got there first), the member whose since() is
+ * the smallest, i.e. idle the longest. NULL: no member. */
+struct quota_member *quota_victim(const struct quota *,
+		    uint64_t (*since)(const struct quota_member *));
 /* Connections k holds now. */
 unsigned	 quota_held(const struct quota *, const struct quota_key *);
 

@@ -20,10 +20,12 @@
 #include "tls/tls.h"
 
 /* Anything that holds resources until it ends on its own (a client
- * connection, the TLS half of a web request): exit aborts each. */
+ * connection, the TLS half of a web request): a stop calls stop (if set)
+ * on each, exit aborts each. */
 struct live {
 	TAILQ_ENTRY(live)	 entry;
 	void			(*abort)(struct live *);
+	void			(*stop)(struct live *);	/* or NULL */
 };
 
 struct listener {
@@ -38,6 +40,7 @@ struct listener {
 	struct quota		*quota;		/* owned; per-client counts */
 	size_t			 nconns;	/* client connections held */
 	unsigned long long	 accepted;	/* since start, for /metrics */
+	unsigned long long	 evicted;	/* at max_conns, for a newcomer */
 	unsigned long long	 bytes_up, bytes_down;	/* relayed, closed */
 	unsigned		 max_conns;	/* in force (derived if unset) */
 	unsigned		 max_per_client;
@@ -68,6 +71,11 @@ struct server {
 	size_t			 nlisteners;
 	struct event		*sig_term, *sig_int, *sig_hup; /* owned */
 	struct event		*reload;	/* owned; SIGHUPs coalesce */
+	struct event		*stop;		/* owned; active: stop (a signal,
+						 * the keeper's death) */
+	struct event		*drain;		/* owned; stopping: runs at
+						 * shutdown_timeout, or when the
+						 * last connection ends */
 	TAILQ_HEAD(, live)	 live;		/* each entry owns itself */
 	size_t			 nlive;
 	size_t			 nconns;	/* client connections, all */

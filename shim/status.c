@@ -131,6 +131,7 @@ gather(const struct status *st, struct status_view *v)
 		ls[i].active = l->nconns;
 		ls[i].max_conns = l->max_conns;
 		ls[i].accepted = l->accepted;
+		ls[i].evicted = l->evicted;
 		ls[i].bytes_up = l->bytes_up;
 		ls[i].bytes_down = l->bytes_down;
 	}

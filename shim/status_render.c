@@ -89,7 +89,7 @@ label(struct evbuffer *b, const char *s)
 	evbuffer_add(b, "\"", 1);
 }
 
-/* what: 0 accepted, 1 active. */
+/* what: 0 accepted, 1 active, 2 evicted. */
 static void
 per_listener(struct evbuffer *b, const struct status_view *v,
     const char *name, const char *type, const char *help, int what)
@@ -103,7 +103,7 @@ per_listener(struct evbuffer *b, const struct status_view *v,
 		evbuffer_add_printf(b, "%s{listener=", name);
 		label(b, l->name);
 		evbuffer_add_printf(b, "} %llu\n", what == 0 ? l->accepted :
-		    (unsigned long long)l->active);
+		    what == 2 ? l->evicted : (unsigned long long)l->active);
 	}
 }
 
@@ -187,6 +187,8 @@ status_render_metrics(const struct status_view *v, struct evbuffer *b)
 	    "Client connections accepted.", 0);
 	per_listener(b, v, "pinshim_connections_active", "gauge",
 	    "Client connections held now.", 1);
+	per_listener(b, v, "pinshim_connections_evicted_total", "counter",
+	    "Idle connections reset at max_conns to serve a newcomer.", 2);
 	head(b, "pinshim_relayed_bytes_total", "counter", "Bytes relayed by "
 	    "closed connections: up (app to server) and down.");
 	for (i = 0; i < 2; i++) {

@@ -27,6 +27,7 @@ struct status_listener {
 	size_t			 active;
 	unsigned		 max_conns;
 	unsigned long long	 accepted;
+	unsigned long long	 evicted;	/* at max_conns, for a newcomer */
 	unsigned long long	 bytes_up, bytes_down;	/* relayed, closed */
 };
 

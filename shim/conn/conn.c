@@ -1,12 +1,14 @@
 /*
  * conn.c - the connection object every listener mode is built on (see
- * conn.h): the accept prologue, waiting on the client under a deadline,
- * the upstream dial and its verdict, the one refuse path, the relay.
+ * conn.h): the accept prologue (with eviction at max_conns), waiting on
+ * the client under a deadline, the upstream dial and its verdict, the one
+ * refuse path, the relay, and the ends a stop imposes.
  *
  * Must never: let an application byte move before the verdict passed
  * (the relay starts only from conn_relay, which only runs after on_pass),
- * end a connection without freeing everything it holds, or write a
- * second verdict line for one connection.
+ * end a connection without freeing everything it holds, write a second
+ * verdict line for one connection, or end one it did not finish (stop,
+ * eviction) with an orderly close: those get a reset.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -40,18 +42,24 @@ static const struct timeval trim_delay = { 0, 0 };
 static void	conn_refuse_as(struct conn *, int, const char *, const char *,
 		    bool);
 
+#define conn_of(m)	((struct conn *)(void *)((char *)(m) - \
+			    offsetof(struct conn, quota_member)))
+
 static void
 conn_free(struct conn *c)
 {
 	server_live_del(c->srv, &c->live);
 	c->l->nconns--;
 	c->srv->nconns--;
+	/* stopping: the last connection drained */
+	if (c->srv->drain != NULL && c->srv->nconns == 0)
+		event_active(c->srv->drain, EV_TIMEOUT, 0);
 	if (c->srv->nconns_peak - c->srv->nconns >= TRIM_MIN &&
 	    c->srv->nconns <= c->srv->nconns_peak / 2 &&
 	    c->srv->trim != NULL && !evtimer_pending(c->srv->trim, NULL))
 		evtimer_add(c->srv->trim, &trim_delay);
 	if (c->quota_taken)
-		quota_give(c->l->quota, &c->quota_key);
+		quota_give(c->l->quota, &c->quota_key, &c->quota_member);
 	if (c->up != NULL)
 		upstream_cancel(c->up);
 	keeper_mint_cancel(&c->kw);
@@ -74,15 +82,38 @@ conn_free(struct conn *c)
 	free(c);
 }
 
+/* End c now with a reset to the app (and to the upstream, if relaying):
+ * whatever it was doing is not finished. how: the close line's. */
+static void
+conn_reset(struct conn *c, const char *how)
+{
+	struct linger	 l = { 1, 0 };
+
+	if (c->relay != NULL) {
+		relay_abort(c->relay, how);	/* frees c through relay_done */
+		return;
+	}
+	if (c->cfd != -1)
+		(void)setsockopt(c->cfd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	conn_free(c);
+}
+
 static void
 conn_abort(struct live *lv)
 {
+	conn_reset((struct conn *)lv, "shutting down");
+}
+
+/* The process stops: a relay may finish (the daemon bounds it by
+ * shutdown_timeout); anything before its relay has nothing the app could
+ * lose, and is reset now instead of starting one. */
+static void
+conn_stop(struct live *lv)
+{
 	struct conn	*c = (struct conn *)lv;
 
-	if (c->relay != NULL)
-		relay_abort(c->relay);	/* frees c through relay_done */
-	else
-		conn_free(c);
+	if (c->relay == NULL)
+		conn_reset(c, "shutting down");
 }
 
 static void
@@ -106,10 +137,11 @@ conn_gate(struct server *srv)
 	size_t		 i;
 	time_t		 now;
 
+	/* A listener at its own max_conns keeps accepting: a newcomer takes
+	 * the place of an idle connection (conn_evict). */
 	for (i = 0; i < srv->nlisteners; i++) {
 		l = &srv->listeners[i];
-		want = !l->fd_paused && l->nconns < l->max_conns &&
-		    srv->nconns < srv->max_conns;
+		want = !l->fd_paused && srv->nconns < srv->max_conns;
 		if (l->evl == NULL || want == l->accepting)
 			continue;
 		l->accepting = want;
@@ -120,10 +152,10 @@ conn_gate(struct server *srv)
 		evconnlistener_disable(l->evl);
 		if (!l->fd_paused && (now = time(NULL)) != l->full_logged) {
 			l->full_logged = now;
-			log_warn("listener=%s: at its limit (%zu of max_conns "
-			    "%u, %zu of %u in the process); new connections "
-			    "wait in the backlog", l->lc->name, l->nconns,
-			    l->max_conns, srv->nconns, srv->max_conns);
+			log_warn("listener=%s: the process is at its limit "
+			    "(%zu of %u connections, from RLIMIT_NOFILE); new "
+			    "connections wait in the backlog", l->lc->name,
+			    srv->nconns, srv->max_conns);
 		}
 	}
 }
@@ -151,6 +183,46 @@ limit_log_ok(struct listener *l)
 	return false;
 }
 
+/* When c last moved a byte; before its relay, when it came. */
+static uint64_t
+conn_since(const struct quota_member *m)
+{
+	const struct conn	*c = conn_of(m);
+	struct timeval		 tv = c->start;
+
+	if (c->relay != NULL)
+		relay_last_active(c->relay, &tv);
+	return (uint64_t)tv.tv_sec * 1000000 + (uint64_t)tv.tv_usec;
+}
+
+/* l is at max_conns and a newcomer from client may have a place: end the
+ * longest-idle connection of the client that holds the most, so idle
+ * clients cannot keep a listener from serving. */
+static void
+conn_evict(struct listener *l, const char *client)
+{
+	struct quota_member	*m;
+	struct conn		*v;
+	struct timeval		 now;
+	uint64_t		 since, usec;
+
+	if ((m = quota_victim(l->quota, conn_since)) == NULL)
+		return;
+	v = conn_of(m);
+	since = conn_since(m);
+	gettimeofday(&now, NULL);	/* the clock of c->start */
+	usec = (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_usec;
+	l->evicted++;
+	if (limit_log_ok(l))
+		log_warn("listener=%s: at max_conns %u: evicted client=%s "
+		    "host=%s:%u (its client holds %u, idle %llus) for "
+		    "client=%s", l->lc->name, l->max_conns, v->client,
+		    v->host, v->port, quota_held(l->quota, &v->quota_key),
+		    (unsigned long long)(usec > since ? (usec - since) /
+		    1000000 : 0), client);
+	conn_reset(v, "evicted");
+}
+
 struct conn *
 conn_new(struct listener *l, int fd, const struct sockaddr *sa, size_t size)
 {
@@ -168,16 +240,23 @@ conn_new(struct listener *l, int fd, const struct sockaddr *sa, size_t size)
 	sockaddr_format(sa, c->client, sizeof(c->client));
 	memcpy(&c->peer, sa, sa->sa_family == AF_INET6 ?
 	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	c->live.stop = conn_stop;
 	c->deadline = xptr(evtimer_new(c->srv->base, conn_deadline, c));
+	quota_key(sa, (unsigned)l->lc->v6_prefix, &c->quota_key);
+	/* Only a newcomer that will be served takes a place: one at its own
+	 * max_conns_per_client, or outside allow, is refused below or by its
+	 * front end, and evicts nobody. */
+	if (l->nconns >= l->max_conns && quota_held(l->quota, &c->quota_key) <
+	    l->max_per_client && (l->lc->nallow == 0 || conn_allowed(c, sa)))
+		conn_evict(l, c->client);
 	server_live_add(c->srv, &c->live);
 	l->nconns++;
 	l->accepted++;
 	if (++c->srv->nconns > c->srv->nconns_peak)
 		c->srv->nconns_peak = c->srv->nconns;
 	sock_relay_options(fd);
-	quota_key(sa, (unsigned)l->lc->v6_prefix, &c->quota_key);
 	if (!(c->quota_taken = quota_take(l->quota, &c->quota_key,
-	    l->max_per_client))) {
+	    l->max_per_client, &c->quota_member))) {
 		snprintf(d, sizeof(d), "this client%s holds %u connection(s), "
 		    "max_conns_per_client", quota_key_v6(&c->quota_key) ?
 		    "'s IPv6 prefix" : "", quota_held(l->quota, &c->quota_key));
@@ -394,6 +473,8 @@ conn_relay(struct conn *c)
 	c->relay = relay_start(c->srv->base, c->cfd, c->cssl, c->ufd,
 	    c->ussl, conn_relay_done, c);
 	relay_idle(c->relay, c->srv->base, (unsigned)c->lc->idle_timeout);
+	if (c->conf->truncation == TRUNCATION_CLOSE)
+		relay_keep_fin(c->relay);
 	if (c->pre != NULL)
 		relay_prime(c->relay, c->pre);
 	if (c->up_capped)

@@ -56,13 +56,16 @@ struct conn {
 	struct sockaddr_storage	 peer;		/* the client's address */
 	struct quota_key	 quota_key;	/* who it counts for */
 	bool			 quota_taken;	/* counted for quota_key */
+	struct quota_member	 quota_member;	/* in l->quota, when taken */
 	struct keeper_wait	 kw;		/* intercept: for a leaf */
 };
 
 /* The accept prologue: size bytes (a front end's struct that starts with
  * a struct conn), the common fields filled, registered with the server
- * and counted against the listener's limits. NULL: the client is at its
- * max_conns_per_client, and was refused (reason=limit). */
+ * and counted against the listener's limits; at max_conns, the
+ * longest-idle connection of the client holding the most is reset to
+ * make room. NULL: the client is at its max_conns_per_client, and was
+ * refused (reason=limit). */
 struct conn	*conn_new(struct listener *, int fd, const struct sockaddr *,
 		    size_t size);
 /* Pause or resume accepting on every listener by its limits, the

@@ -215,9 +215,9 @@ keeper_died(struct keeper *k, const char *why)
 		chan_fail(&k->chan[i], EPIPE, "the keeper is gone", true);
 	if (k->srv != NULL) {
 		k->srv->failed = true;
-		/* a one-shot exit: also when the loop has not started yet (a
-		 * save from the cached feed, before dispatch) */
-		event_base_loopexit(k->srv->base, NULL);
+		/* the stop drains relays (before the loop runs, daemon_run
+		 * sees failed and does not start it) */
+		event_active(k->srv->stop, 0, 0);
 	}
 }
 

@@ -8,8 +8,11 @@
  * triggered and non-blocking; wolfSSL's WANT_READ/WANT_WRITE map onto the
  * same events. EOF is propagated as a half-close (close_notify plus
  * SHUT_WR towards TLS, SHUT_WR towards TCP) after the buffer drains; an
- * error or reset on one end resets the other. There is exactly one teardown
- * path, relay_end_all().
+ * error or reset on one end resets the other. So does an upstream that
+ * closes without close_notify (unless relay_keep_fin): a FIN the network
+ * could have forged must not reach the app as a clean end. An abort
+ * (stop, eviction) resets both. There is exactly one teardown path,
+ * relay_end_all().
  *
  * A capped relay (relay_cap_up) delivers a fixed number of the client's
  * bytes, a request body, and drops what follows: an upgraded HTTP request
@@ -18,7 +21,8 @@
  * seen and its socket is not reset with the answer still queued.
  *
  * Must never: read from an end whose partner buffer is full, drop buffered
- * bytes on a clean close, or keep running after either end failed.
+ * bytes on a clean close, keep running after either end failed, or end
+ * an unfinished stream with an orderly close.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -73,6 +77,10 @@ struct relay {
 	struct evbuffer	*sink;		/* owned; NULL: the client's bytes
 					 * are not capped */
 	uint64_t	 cap_left;	/* capped: still for the upstream */
+	bool		 keep_fin;	/* an upstream's FIN without
+					 * close_notify reaches the app as a
+					 * FIN, not a reset */
+	struct timeval	 last;		/* a byte last moved */
 };
 
 static const char *const end_names[] = { "client", "upstream" };
@@ -234,6 +242,10 @@ end_reset(struct end *e)
 		(void)setsockopt(e->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 }
 
+/* failed: the end that failed (the other is reset), -1 for none, or
+ * RELAY_BOTH: reset both. */
+#define RELAY_BOTH	2
+
 static void
 relay_end_all(struct relay *r, const char *how, int failed)
 {
@@ -244,7 +256,11 @@ relay_end_all(struct relay *r, const char *how, int failed)
 	r->dead = true;
 	/* A failure on one end resets the other, so the app sees an error
 	 * instead of a clean, possibly truncated, stream. */
-	if (failed >= 0)
+	if (failed == RELAY_BOTH) {
+		end_reset(&r->e[RELAY_CLIENT]);
+		end_reset(&r->e[RELAY_UPSTREAM]);
+		failed = -1;
+	} else if (failed >= 0)
 		end_reset(&r->e[!failed]);
 	for (i = 0; i < 2; i++) {
 		struct end *e = &r->e[i];
@@ -335,6 +351,14 @@ relay_move(struct relay *r, int s, size_t *budget, bool *more)
 		if (!moved)
 			break;
 	}
+	/* An upstream that stopped without close_notify may have been cut
+	 * (by the network, or by an attacker's FIN): what it sent is
+	 * delivered, then the app gets a reset, not a clean end. */
+	if (src->rd_eof && src->truncated && s == RELAY_UPSTREAM &&
+	    !r->keep_fin && evbuffer_get_length(b) == 0) {
+		relay_end_all(r, "closed without close_notify", s);
+		return false;
+	}
 	if ((src->rd_eof && evbuffer_get_length(b) == 0 && !dst->wr_shut) ||
 	    dst->shut_pending) {
 		if (end_shutdown(dst) == -1) {
@@ -398,8 +422,13 @@ relay_pump(evutil_socket_t fd, short what, void *arg)
 	budget = PUMP_BUDGET;
 	if (!relay_move(r, RELAY_UPSTREAM, &budget, &more))
 		return;
-	if (r->idle != NULL && r->bytes[0] + r->bytes[1] != before)
-		event_add(r->idle, r->idle_tv);	/* activity: start again */
+	if (r->bytes[0] + r->bytes[1] != before) {
+		/* not the loop's cached time: libevent's coarse clock
+		 * gives relays that moved within a few ms the same one */
+		gettimeofday(&r->last, NULL);
+		if (r->idle != NULL)	/* activity: start again */
+			event_add(r->idle, r->idle_tv);
+	}
 
 	if (r->e[0].rd_eof && r->e[1].rd_eof &&
 	    r->e[0].wr_shut && r->e[1].wr_shut) {
@@ -441,6 +470,7 @@ relay_start(struct event_base *base, int cfd, WOLFSSL *cssl, int ufd,
 
 	r->done = done;
 	r->arg = arg;
+	gettimeofday(&r->last, NULL);
 	r->e[RELAY_CLIENT].fd = cfd;
 	r->e[RELAY_CLIENT].ssl = cssl;
 	r->e[RELAY_UPSTREAM].fd = ufd;
@@ -483,9 +513,21 @@ relay_idle(struct relay *r, struct event_base *base, unsigned secs)
 }
 
 void
-relay_abort(struct relay *r)
+relay_abort(struct relay *r, const char *how)
 {
-	relay_end_all(r, "shutting down", -1);
+	relay_end_all(r, how, RELAY_BOTH);
+}
+
+void
+relay_keep_fin(struct relay *r)
+{
+	r->keep_fin = true;
+}
+
+void
+relay_last_active(const struct relay *r, struct timeval *tv)
+{
+	*tv = r->last;
 }
 
 const char *

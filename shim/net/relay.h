@@ -5,6 +5,7 @@
 #define PINSHIM_NET_RELAY_H
 
 #include <stdint.h>
+#include <sys/time.h>
 
 #include <event2/event.h>
 #include <wolfssl/options.h>
@@ -25,7 +26,16 @@ typedef void (*relay_done_cb)(void *arg, const char *how, int failed,
  * done runs exactly once, never from inside relay_start. */
 struct relay	*relay_start(struct event_base *, int cfd, WOLFSSL *cssl,
 		    int ufd, WOLFSSL *ussl, relay_done_cb done, void *arg);
-void		 relay_abort(struct relay *);
+/* End now with a reset on both ends (how: for done), never an orderly
+ * close: the streams were not finished. */
+void		 relay_abort(struct relay *, const char *how);
+/* Pass an upstream's FIN without close_notify on to the client as a FIN
+ * (HTTP/1.0-style servers that end a body by closing), instead of the
+ * default reset. */
+void		 relay_keep_fin(struct relay *);
+/* When a byte last moved either way (gettimeofday), or the relay
+ * started. */
+void		 relay_last_active(const struct relay *, struct timeval *);
 /* End the relay ("idle timeout") after secs without a byte either way;
  * 0: never. */
 void		 relay_idle(struct relay *, struct event_base *, unsigned secs);

@@ -63,7 +63,7 @@ web_cancel(struct web_req *w)
 	 * long a hung server takes: the exchange is over, so is it. */
 	if (w->pipe != NULL) {
 		w->pipe->owner = NULL;
-		relay_abort(w->pipe->relay);
+		relay_abort(w->pipe->relay, "cancelled");
 		w->pipe = NULL;
 	}
 	if (w->up != NULL)
@@ -123,7 +123,7 @@ pipe_done(void *arg, const char *how, int failed, uint64_t up, uint64_t down)
 static void
 pipe_abort(struct live *lv)
 {
-	relay_abort(((struct web_pipe *)lv)->relay);
+	relay_abort(((struct web_pipe *)lv)->relay, "shutting down");
 }
 
 /* The TLS half: the relay between sp[0] and the upstream. */

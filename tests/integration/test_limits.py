@@ -1,7 +1,8 @@
 """Limits against a flooding client: per-client and per-listener caps
-(defaults from RLIMIT_NOFILE), an IPv6 client counted by its /64, accept
-pausing, idle timeout, keepalive. Clients come from distinct loopback
-addresses (127.0.0.2, .3, ...; IPv6 ones in a network namespace)."""
+(defaults from RLIMIT_NOFILE), an IPv6 client counted by its /64,
+eviction at max_conns, the listen backlog, idle timeout, keepalive.
+Clients come from distinct loopback addresses (127.0.0.2, .3, ...; IPv6
+ones in a network namespace)."""
 
 import json
 import os
@@ -13,8 +14,8 @@ import threading
 import unittest
 from pathlib import Path
 
-from harness import (WAIT, Shim, ShimTest, TLSServer, free_port, http_get,
-                     nginx, pin_of)
+from harness import (WAIT, Shim, ShimTest, TLSServer, fields, free_port,
+                     http_get, nginx, pin_of)
 from test_intercept import Intercept
 
 
@@ -33,10 +34,10 @@ class Limits(ShimTest):
         self.up = TLSServer(self, self.pki / "leaf-chain.pem",
                             self.pki / "leaf.key", echo_lines)
 
-    def shim(self, limits="", **kw):
-        ini = self.ini("api.test:%d" % self.up.port,
-                       self.domain("api.test",
-                                   [pin_of(self.pki / "leaf.pem")]))
+    def shim(self, limits="", shim="", **kw):
+        ini = shim + self.ini("api.test:%d" % self.up.port,
+                              self.domain("api.test",
+                                          [pin_of(self.pki / "leaf.pem")]))
         ini = ini.replace("connect = api.test:%d\n" % self.up.port,
                           "connect = api.test:%d\n%s" % (self.up.port, limits))
         return Shim(self, ini, **kw)
@@ -76,20 +77,67 @@ class Limits(ShimTest):
         again = self.connect("127.0.0.2")
         self.assertEqual(self.talk(again), b"cba\n")
 
-    def test_listener_at_max_conns_pauses_then_resumes(self):
-        shim = self.shim("max_conns = 3\nmax_conns_per_client = 3\n")
-        held = [self.connect("127.0.0.2") for _ in range(3)]
+    def test_listener_at_max_conns_evicts_for_a_newcomer(self):
+        # Full with idle clients, the listener still serves: a newcomer
+        # takes the place of the longest-idle connection of the client
+        # holding the most (.2: 3 of 4), which gets a reset.
+        sport = free_port()
+        shim = self.shim("max_conns = 4\nmax_conns_per_client = 3\n",
+                         "[shim]\nstatus = 127.0.0.1:%d\n" % sport)
+        a = [self.connect("127.0.0.2") for _ in range(3)]
+        b = self.connect("127.0.0.3")
+        for s in a + [b, a[0]]:         # a[1] is now the longest idle
+            self.assertEqual(self.talk(s), b"cba\n")
+        c = self.connect("127.0.0.4")
+        self.assertEqual(self.talk(c, b"new"), b"wen\n")
+        line = shim.log.wait(r"at max_conns 4: evicted")
+        self.assertIn("evicted client=127.0.0.2:%d " %
+                      a[1].getsockname()[1], line)
+        self.assertIn("its client holds 3", line)
+        self.assertIn("for client=127.0.0.4:", line)
+        with self.assertRaises(ConnectionResetError):
+            a[1].recv(10)
+        closed = fields(shim.log.wait(r" close listener=api"))
+        self.assertEqual((closed["client"], closed["how"]),
+                         ("127.0.0.2:%d" % a[1].getsockname()[1],
+                          "evicted"))
+        for s in (a[0], a[2], b):       # the others were not touched
+            self.assertEqual(self.talk(s), b"cba\n")
+        import urllib.request
+        metrics = urllib.request.urlopen("http://127.0.0.1:%d/metrics"
+                                         % sport, timeout=WAIT).read()
+        self.assertIn(b'\npinshim_connections_evicted_total{listener="api"}'
+                      b' 1\n', metrics)
+
+    def test_a_client_at_its_own_max_evicts_nobody(self):
+        shim = self.shim("max_conns = 2\nmax_conns_per_client = 2\n")
+        held = [self.connect("127.0.0.2") for _ in range(2)]
         for s in held:
             self.assertEqual(self.talk(s), b"cba\n")
-        shim.log.wait("listener=api: at its limit")
-        waiting = self.connect("127.0.0.3")     # queued in the backlog
-        waiting.sendall(b"late\n")
-        held[0].close()
-        self.assertEqual(waiting.makefile("rb").readline(), b"etal\n")
-        log = shim.log.path.read_text()
-        closed = log.index("close listener=api client=127.0.0.2")
-        served = log.index("verdict listener=api client=127.0.0.3")
-        self.assertLess(closed, served)   # served only after one closed
+        self.assert_refused(self.connect("127.0.0.2"))
+        shim.log.wait("reason=limit")
+        for s in held:
+            self.assertEqual(self.talk(s), b"cba\n")
+        self.assertNotIn("evicted", shim.log.text())
+
+    def test_backlog_follows_somaxconn_and_is_configurable(self):
+        somaxconn = int(open("/proc/sys/net/core/somaxconn").read())
+        shim = self.shim()
+        self.assertIn(" backlog=%d" % somaxconn,
+                      shim.log.wait("listening listener=api"))
+        self.assertEqual(self.listen_backlog(self.port), somaxconn)
+        shim.stop()
+        shim = self.shim("backlog = 7\n", name="seven")
+        self.assertEqual(self.listen_backlog(self.port), 7)
+
+    def listen_backlog(self, port):
+        """The backlog of what listens on 127.0.0.1:port, as ss shows it
+        (Send-Q of a listening socket)."""
+        out = subprocess.run(["ss", "-ltnH", "sport", "= :%d" % port],
+                             capture_output=True, text=True).stdout
+        rows = [l.split() for l in out.splitlines()]
+        self.assertEqual(len(rows), 1, out)
+        return int(rows[0][2])
 
     def test_defaults_follow_the_descriptor_limit(self):
         # 128 descriptors: (128 - 32) / 2 = 48 connections, 48 / 8 = 6
@@ -203,9 +251,10 @@ class Fairness(ShimTest):
         (www / "small").write_text("small\n")
         self.up, _ = nginx(self, self.pki / "leaf-chain.pem",
                            self.pki / "leaf.key", www)
-        self.shim = Shim(self, self.ini("api.test:%d" % self.up,
-                                        self.domain("api.test", [
-                                            pin_of(self.pki / "leaf.pem")])))
+        # no drain: SIGTERM resets what runs (test_stop.py drains)
+        self.shim = Shim(self, "[shim]\nshutdown_timeout = 0\n" + self.ini(
+            "api.test:%d" % self.up, self.domain("api.test", [
+                pin_of(self.pki / "leaf.pem")])))
 
     def downloads(self, n, events, path="/big"):
         def one(i):

@@ -47,6 +47,8 @@ class OpenWrt(ShimTest):
         self.assertIn("param file %s" % ini, lines)
         self.assertIn("param reload_signal HUP", lines)
         self.assertIn("param respawn 3600 5 5", lines)
+        # SIGKILL only after [shim] shutdown_timeout's default drain
+        self.assertIn("param term_timeout 35", lines)
         self.assertEqual(lines[-2:], ["close", "rc=0"])
 
     def test_start_service_refuses_a_bad_configuration(self):

@@ -943,6 +943,35 @@ test_listen_ipv6_client_prefix(void **state)
 }
 
 static void
+test_stop_keys(void **state)
+{
+	struct conf	*c;
+
+	(void)state;
+	fails_at("[shim]\nshutdown_timeout = 3601\n" BASE, 2,
+	    "[shim] shutdown_timeout: not a whole number of seconds in "
+	    "0..3600");
+	fails_at("[shim]\nshutdown_timeout = -1\n" BASE, 2,
+	    "[shim] shutdown_timeout: not a whole number");
+	fails_at(UPSTREAM "truncation = fin\n" LISTEN, 3,
+	    "[upstream] truncation: not reset or close");
+	fails_at(BASE "backlog = 0\n", 7,
+	    "[listen:api] backlog: not a whole number in 1..65535");
+	fails_at(BASE "backlog = 65536\n", 7, "[listen:api] backlog: not");
+	c = loads(BASE);
+	assert_int_equal(c->shutdown_timeout, 30);	/* defaults */
+	assert_int_equal(c->truncation, TRUNCATION_RESET);
+	assert_int_equal(c->listeners[0].backlog, 0);	/* somaxconn */
+	conf_free(c);
+	c = loads("[shim]\nshutdown_timeout = 0\n" UPSTREAM
+	    "truncation = close\n" LISTEN "backlog = 1024\n");
+	assert_int_equal(c->shutdown_timeout, 0);
+	assert_int_equal(c->truncation, TRUNCATION_CLOSE);
+	assert_int_equal(c->listeners[0].backlog, 1024);
+	conf_free(c);
+}
+
+static void
 test_duplicate_binds(void **state)
 {
 	char	 want[800];
@@ -1393,6 +1422,7 @@ main(void)
 		cmocka_unit_test(test_listen_bad_name),
 		cmocka_unit_test(test_listen_mode_forward),
 		cmocka_unit_test(test_listen_ipv6_client_prefix),
+		cmocka_unit_test(test_stop_keys),
 		cmocka_unit_test(test_duplicate_binds),
 		cmocka_unit_test(test_duplicate_binds_wildcard),
 		cmocka_unit_test(test_same_port_other_address_ok),

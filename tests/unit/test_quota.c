@@ -2,7 +2,9 @@
  * test_quota.c - who a connection counts for under max_conns_per_client:
  * an IPv4 address alone (IPv4-mapped IPv6 the same), an IPv6 client by
  * its prefix (a /64 unless configured), so one host cannot multiply its
- * share by the 2^64 addresses of its /64; and every give undoes its take.
+ * share by the 2^64 addresses of its /64; every give undoes its take; and
+ * a full listener evicts the longest-idle connection of the client that
+ * holds the most, whatever the order connections came and went in.
  */
 #include "testutil.h"
 
@@ -37,7 +39,7 @@ take(struct quota *q, const char *text, unsigned prefix, unsigned max)
 	struct quota_key	 k;
 
 	quota_key(addr(text), prefix, &k);
-	return quota_take(q, &k, max);
+	return quota_take(q, &k, max, NULL);
 }
 
 static unsigned
@@ -114,15 +116,130 @@ test_every_give_undoes_its_take(void **state)
 	(void)state;
 	quota_key(addr("2001:db8::1"), 64, &a);
 	quota_key(addr("2001:db8::2"), 64, &b);
-	assert_true(quota_take(q, &a, 2));
-	assert_true(quota_take(q, &b, 2));
-	assert_false(quota_take(q, &a, 2));
-	quota_give(q, &a);
+	assert_true(quota_take(q, &a, 2, NULL));
+	assert_true(quota_take(q, &b, 2, NULL));
+	assert_false(quota_take(q, &a, 2, NULL));
+	quota_give(q, &a, NULL);
 	assert_int_equal(quota_held(q, &b), 1);
-	quota_give(q, &b);
+	quota_give(q, &b, NULL);
 	assert_int_equal(quota_held(q, &a), 0);
-	assert_true(quota_take(q, &a, 2));
-	quota_give(q, &a);
+	assert_true(quota_take(q, &a, 2, NULL));
+	quota_give(q, &a, NULL);
+	quota_free(q);
+}
+
+/* A connection for the eviction tests: its client and when it last moved
+ * a byte. */
+struct fake {
+	struct quota_member	 m;	/* first */
+	struct quota_key	 k;
+	uint64_t		 since;
+	bool			 held;
+};
+
+static uint64_t
+since(const struct quota_member *m)
+{
+	return ((const struct fake *)(const void *)m)->since;
+}
+
+static void
+join(struct quota *q, struct fake *f, const char *client, uint64_t when)
+{
+	quota_key(addr(client), 64, &f->k);
+	f->since = when;
+	assert_true(quota_take(q, &f->k, 100, &f->m));
+	f->held = true;
+}
+
+static void
+leave(struct quota *q, struct fake *f)
+{
+	quota_give(q, &f->k, &f->m);
+	f->held = false;
+}
+
+static struct fake *
+victim(struct quota *q)
+{
+	return (struct fake *)(void *)quota_victim(q, since);
+}
+
+static void
+test_nothing_to_evict_when_empty(void **state)
+{
+	struct quota	*q = quota_new();
+	struct fake	 a;
+
+	(void)state;
+	assert_null(victim(q));
+	join(q, &a, "192.0.2.1", 5);
+	leave(q, &a);
+	assert_null(victim(q));
+	/* counted without a member: counted, never chosen */
+	assert_true(take(q, "192.0.2.1", 64, 5));
+	assert_null(victim(q));
+	quota_free(q);
+}
+
+static void
+test_evicts_the_longest_idle_of_the_heaviest_client(void **state)
+{
+	struct quota	*q = quota_new();
+	struct fake	 a[3], b[2], c;
+
+	(void)state;
+	/* c idles longest of all, but holds one: a holds the most */
+	join(q, &c, "192.0.2.3", 1);
+	join(q, &a[0], "192.0.2.1", 30);
+	join(q, &a[1], "192.0.2.1", 10);	/* a's longest idle */
+	join(q, &a[2], "192.0.2.1", 20);
+	join(q, &b[0], "2001:db8::1", 2);
+	join(q, &b[1], "2001:db8::2", 3);	/* the same /64: 2 */
+	assert_ptr_equal(victim(q), &a[1]);
+	leave(q, &a[1]);
+	/* a and b hold 2 each now: b got there first */
+	assert_ptr_equal(victim(q), &b[0]);
+	leave(q, &b[0]);
+	assert_ptr_equal(victim(q), &a[2]);	/* a holds the most */
+	leave(q, &a[2]);
+	/* 1 each: c, b, a, in the order they got to 1 */
+	assert_ptr_equal(victim(q), &c);
+	leave(q, &c);
+	assert_ptr_equal(victim(q), &b[1]);
+	leave(q, &b[1]);
+	assert_ptr_equal(victim(q), &a[0]);
+	leave(q, &a[0]);
+	assert_null(victim(q));
+	quota_free(q);
+}
+
+static void
+test_the_heaviest_follows_takes_and_gives(void **state)
+{
+	struct quota	*q = quota_new();
+	struct fake	 a[4], b[3];
+	int		 i;
+
+	(void)state;
+	for (i = 0; i < 3; i++)
+		join(q, &b[i], "198.51.100.7", 100 + (uint64_t)i);
+	for (i = 0; i < 4; i++)
+		join(q, &a[i], "192.0.2.1", 200 + (uint64_t)i);
+	assert_ptr_equal(victim(q), &a[0]);	/* a: 4 */
+	leave(q, &a[0]);
+	leave(q, &a[1]);
+	assert_ptr_equal(victim(q), &b[0]);	/* b: 3, a: 2 */
+	b[0].since = 500;			/* b[0] moved a byte */
+	assert_ptr_equal(victim(q), &b[1]);
+	join(q, &a[0], "192.0.2.1", 50);
+	join(q, &a[1], "192.0.2.1", 60);	/* a: 4 again */
+	assert_ptr_equal(victim(q), &a[0]);
+	for (i = 0; i < 4; i++)
+		leave(q, &a[i]);
+	for (i = 0; i < 3; i++)
+		leave(q, &b[i]);
+	assert_null(victim(q));
 	quota_free(q);
 }
 
@@ -135,6 +252,10 @@ main(void)
 		cmocka_unit_test(
 		    test_ipv4_is_counted_per_address_whatever_the_prefix),
 		cmocka_unit_test(test_every_give_undoes_its_take),
+		cmocka_unit_test(test_nothing_to_evict_when_empty),
+		cmocka_unit_test(
+		    test_evicts_the_longest_idle_of_the_heaviest_client),
+		cmocka_unit_test(test_the_heaviest_follows_takes_and_gives),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
