@@ -534,6 +534,8 @@ on_trim(evutil_socket_t fd, short what, void *arg)
 	malloc_trim(0);		/* musl returns memory on its own */
 #endif
 	srv->nconns_peak = srv->nconns;
+	/* mid-burst: once more when its last connection goes */
+	srv->trim_tail = srv->nconns > 0;
 }
 
 static int
@@ -622,6 +624,7 @@ daemon_run(struct conf *conf)
 	struct runas	 who;
 	char		 err[512];
 	int		 status = 1;
+	sigset_t	 late;
 
 	signal(SIGPIPE, SIG_IGN);
 	if (daemon_prepare(&srv, conf, false,
@@ -690,6 +693,16 @@ daemon_run(struct conf *conf)
 	log_info("stopped: accepted %llu, passed %llu, refused %llu",
 	    srv.accepted, srv.passed, srv.refused);
 	status = srv.failed ? 1 : 0;
+	/* stopped: a late SIGTERM (a service manager's, an impatient
+	 * operator's third) must not turn the teardown's exit status into
+	 * death by a signal once libevent's handlers are gone (freeing them
+	 * restores the default action): blocked, it stays pending and dies
+	 * with the process */
+	sigemptyset(&late);
+	sigaddset(&late, SIGTERM);
+	sigaddset(&late, SIGINT);
+	sigaddset(&late, SIGHUP);
+	sigprocmask(SIG_BLOCK, &late, NULL);
 out:
 	daemon_free(&srv);
 	return status;

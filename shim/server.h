@@ -80,6 +80,8 @@ struct server {
 	size_t			 nlive;
 	size_t			 nconns;	/* client connections, all */
 	size_t			 nconns_peak;	/* since memory was trimmed */
+	bool			 trim_tail;	/* a trim ran mid-burst: trim again
+						 * when the count reaches 0 */
 	struct event		*trim;		/* owned; gives memory back */
 	struct event		*watchdog;	/* owned; NULL: none asked */
 	unsigned		 max_conns;	/* fds allow this many */

@@ -34,9 +34,12 @@
 
 /* Memory goes back as a burst ends, not a second later: trim once the
  * count has halved since the last trim and at least TRIM_MIN connections
- * have gone, on the next turn of the loop (never inside a teardown). A
- * burst of N costs about log2(N / TRIM_MIN) trims, each far cheaper
- * than the TRIM_MIN teardowns before it. */
+ * have gone, on the next turn of the loop (never inside a teardown), and
+ * once more when the last connection of a burst that was trimmed goes
+ * (what its tail freed sits at the heap's top). A burst of N costs about
+ * log2(N / TRIM_MIN) + 1 trims, each far cheaper than the TRIM_MIN
+ * teardowns before it; connections that come and go one at a time cost
+ * none. */
 static const struct timeval trim_delay = { 0, 0 };
 
 static void	conn_refuse_as(struct conn *, int, const char *, const char *,
@@ -54,8 +57,9 @@ conn_free(struct conn *c)
 	/* stopping: the last connection drained */
 	if (c->srv->drain != NULL && c->srv->nconns == 0)
 		event_active(c->srv->drain, EV_TIMEOUT, 0);
-	if (c->srv->nconns_peak - c->srv->nconns >= TRIM_MIN &&
-	    c->srv->nconns <= c->srv->nconns_peak / 2 &&
+	if (((c->srv->nconns_peak - c->srv->nconns >= TRIM_MIN &&
+	    c->srv->nconns <= c->srv->nconns_peak / 2) ||
+	    (c->srv->nconns == 0 && c->srv->trim_tail)) &&
 	    c->srv->trim != NULL && !evtimer_pending(c->srv->trim, NULL))
 		evtimer_add(c->srv->trim, &trim_delay);
 	if (c->quota_taken)
