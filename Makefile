@@ -152,10 +152,10 @@ CONF_SRCS	= conf/conf.c
 SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
 		  shim/conn/conn.c shim/conn/tunnel.c shim/conn/forward.c \
 		  shim/conn/transparent.c shim/conn/intercept.c \
-		  shim/conn/clienthello.c \
+		  shim/conn/clienthello.c shim/conn/front.c \
 		  shim/remote/feedsync.c shim/remote/report.c shim/remote/web.c \
 		  shim/remote/httpc.c \
-		  shim/listener.c shim/quota.c shim/daemon.c shim/inforce.c shim/privdrop.c \
+		  shim/listener.c shim/gate.c shim/quota.c shim/daemon.c shim/inforce.c shim/privdrop.c \
 		  shim/notify.c shim/metrics.c shim/status.c shim/status_render.c \
 		  shim/origdst.c shim/keeper/keeper_answer.c shim/keeper/keeper_client.c \
 		  shim/keeper/keeper_proc.c shim/keeper/keeper_wire.c \
@@ -192,11 +192,12 @@ test_keeper_SRCS = $(PINS_DEPS) $(TLS_SRCS) base/log.c shim/keeper/keeper_answer
 		  shim/keeper/keeper_wire.c shim/keeper/keeper_trust.c shim/sandbox.c \
 		  shim/privdrop.c
 test_quota_SRCS	= base/mem.c shim/quota.c
+test_gate_SRCS	= base/addr.c base/parse.c base/log.c shim/gate.c
 test_status_SRCS = $(PINS_DEPS) base/json.c shim/metrics.c shim/status_render.c
 UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed \
 		  test_feed_accept test_tofu test_ca \
 		  test_base test_http1 test_relay test_clienthello test_keeper \
-		  test_unixsock test_quota test_status
+		  test_unixsock test_quota test_gate test_status
 
 OBJS		= $(SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS	= $(UNIT_TESTS:%=$(BUILD)/tests/%)

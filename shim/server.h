@@ -35,6 +35,7 @@ struct listener {
 						 * older one a reload could
 						 * not apply to it) */
 	const struct listen_conf *lc;		/* borrowed from conf */
+	const struct front	*front;		/* static: lc's mode's */
 	struct evconnlistener	*evl;		/* owned */
 	struct event		*retry;		/* owned; re-enable after EMFILE */
 	struct quota		*quota;		/* owned; per-client counts */
