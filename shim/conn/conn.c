@@ -25,10 +25,10 @@
 #include "base/mem.h"
 #include "base/sock.h"
 #include "shim/conn/conn.h"
-#include "shim/gate.h"
+#include "shim/listen/gate.h"
 #include "shim/net/relay.h"
 #include "shim/net/upstream.h"
-#include "shim/quota.h"
+#include "shim/listen/quota.h"
 #include "shim/remote/report.h"
 
 #define TRIM_MIN	64	/* connections gone since the last trim */

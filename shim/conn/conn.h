@@ -22,8 +22,8 @@
 #include <event2/event.h>
 
 #include "shim/keeper/keeper.h"
-#include "shim/quota.h"
-#include "shim/server.h"
+#include "shim/listen/quota.h"
+#include "shim/proc/server.h"
 
 struct conn;
 typedef void (*conn_step)(struct conn *);
@@ -62,7 +62,7 @@ struct conn {
 
 /* The accept prologue: size bytes (a front end's struct that starts with
  * a struct conn), the common fields filled, registered with the server
- * and counted against the listener's limits as the gate (shim/gate.h)
+ * and counted against the listener's limits as the gate (shim/listen/gate.h)
  * rules: at max_conns, the longest-idle connection of the client holding
  * the most is reset to make room. NULL: the client is at its
  * max_conns_per_client, and was refused (reason=limit). */

@@ -30,7 +30,7 @@
 #include "base/url.h"
 #include "shim/conn/front.h"
 #include "shim/conn/intercept.h"
-#include "shim/gate.h"
+#include "shim/listen/gate.h"
 #include "shim/net/http1.h"
 
 #define HEAD_MAX	8192		/* request line + headers */

@@ -14,8 +14,8 @@
 #include "base/addr.h"
 #include "shim/conn/front.h"
 #include "shim/conn/intercept.h"
-#include "shim/gate.h"
-#include "shim/origdst.h"
+#include "shim/listen/gate.h"
+#include "shim/net/origdst.h"
 
 struct tproxy {
 	struct icpt		 i;		/* first */

@@ -14,8 +14,8 @@
 #include <sys/socket.h>
 
 #include "base/addr.h"
-#include "shim/gate.h"
-#include "shim/server.h"
+#include "shim/listen/gate.h"
+#include "shim/proc/server.h"
 
 static const struct {
 	const char		*what;

@@ -34,7 +34,7 @@
 #include "conf/conf.h"
 #include "pins/tofu.h"
 #include "shim/keeper/keeper_answer.h"
-#include "shim/sandbox.h"
+#include "shim/proc/sandbox.h"
 #include "tls/tls.h"
 
 #define PIN_5	"sha256/BQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQU="

@@ -1,7 +1,7 @@
 /*
  * listener.c - bind (with a backlog that follows net.core.somaxconn),
  * accept, hand each client to its mode's front end (the table in
- * conn/front.c), keep the gate (shim/gate.c) in force: its limits, an
+ * conn/front.c), keep the gate (shim/listen/gate.c) in force: its limits, an
  * accept pause while out of descriptors instead of a spin; and close the
  * listening sockets when the process stops.
  *
@@ -23,10 +23,10 @@
 #include "base/mem.h"
 #include "base/parse.h"
 #include "shim/conn/front.h"
-#include "shim/gate.h"
-#include "shim/listener.h"
-#include "shim/quota.h"
-#include "shim/server.h"
+#include "shim/listen/gate.h"
+#include "shim/listen/listener.h"
+#include "shim/listen/quota.h"
+#include "shim/proc/server.h"
 
 #define SOMAXCONN_FILE		"/proc/sys/net/core/somaxconn"
 #define BACKLOG_FALLBACK	4096	/* Linux's somaxconn since 5.4 */

@@ -4,7 +4,7 @@
  * snapshot and trust store in force, the listeners, and everything alive
  * that process exit must stop. Data only (plus two list helpers): the
  * process's life cycle is daemon.c, and what is in force changes only
- * through shim/inforce.c, so lower modules can include this without
+ * through shim/proc/inforce.c, so lower modules can include this without
  * reaching up into either.
  */
 #ifndef PINSHIM_SHIM_SERVER_H

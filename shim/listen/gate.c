@@ -12,8 +12,8 @@
  */
 #include "base/addr.h"
 #include "base/log.h"
-#include "shim/gate.h"
-#include "shim/server.h"
+#include "shim/listen/gate.h"
+#include "shim/proc/server.h"
 
 #define LISTEN_MAX_DEFAULT	4096	/* max_conns, if fds allow */
 #define CLIENT_MAX_DEFAULT	256	/* max_conns_per_client at most */
