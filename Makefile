@@ -37,7 +37,7 @@ endif
 # (rooted devices, adb shell, embedded Linux without a package manager):
 # glibc, libevent, inih and pinshim's own wolfSSL linked in. Names are
 # resolved by libevent's evdns, never NSS; [shim] user is looked up in
-# /etc/passwd directly (shim/privdrop.c).
+# /etc/passwd directly (shim/proc/privdrop.c).
 ifeq ($(STATIC),1)
 ifneq ($(SAN)$(filter system,$(WOLFSSL)),)
 $(error STATIC=1 links pinshim's own wolfSSL, without sanitizers)
@@ -150,16 +150,20 @@ TLS_SRCS	= tls/tls_client.c tls/tls_verify.c tls/tls_anchors.c \
 		  base/parse.c
 CONF_SRCS	= conf/conf.c
 SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
+		  shim/net/origdst.c \
 		  shim/conn/conn.c shim/conn/tunnel.c shim/conn/forward.c \
 		  shim/conn/transparent.c shim/conn/intercept.c \
-		  shim/conn/clienthello.c \
+		  shim/conn/clienthello.c shim/conn/front.c \
+		  shim/listen/listener.c shim/listen/gate.c shim/listen/quota.c \
 		  shim/remote/feedsync.c shim/remote/report.c shim/remote/web.c \
 		  shim/remote/httpc.c \
-		  shim/listener.c shim/quota.c shim/daemon.c shim/inforce.c shim/privdrop.c \
-		  shim/notify.c shim/metrics.c shim/status.c shim/status_render.c \
-		  shim/origdst.c shim/keeper/keeper_answer.c shim/keeper/keeper_client.c \
+		  shim/status/status.c shim/status/status_render.c \
+		  shim/status/metrics.c \
+		  shim/keeper/keeper_answer.c shim/keeper/keeper_client.c \
 		  shim/keeper/keeper_proc.c shim/keeper/keeper_wire.c \
-		  shim/keeper/keeper_trust.c shim/sandbox.c shim/tofusync.c \
+		  shim/keeper/keeper_trust.c \
+		  shim/proc/daemon.c shim/proc/inforce.c shim/proc/tofusync.c \
+		  shim/proc/sandbox.c shim/proc/privdrop.c shim/proc/notify.c \
 		  shim/cmd/cmd_pin.c shim/cmd/cmd_feed.c shim/cmd/cmd_ca.c \
 		  shim/cmd/cmd_status.c shim/cmd/cmd_tofu.c \
 		  shim/cmd/cmd_monitor.c shim/cmd/cmd_body.c \
@@ -189,14 +193,16 @@ test_clienthello_SRCS = base/cursor.c shim/conn/clienthello.c
 # test_unixsock includes base/unixsock.c itself, with a hook in it
 test_unixsock_SRCS = base/file.c base/mem.c
 test_keeper_SRCS = $(PINS_DEPS) $(TLS_SRCS) base/log.c shim/keeper/keeper_answer.c \
-		  shim/keeper/keeper_wire.c shim/keeper/keeper_trust.c shim/sandbox.c \
-		  shim/privdrop.c
-test_quota_SRCS	= base/mem.c shim/quota.c
-test_status_SRCS = $(PINS_DEPS) base/json.c shim/metrics.c shim/status_render.c
+		  shim/keeper/keeper_wire.c shim/keeper/keeper_trust.c \
+		  shim/proc/sandbox.c shim/proc/privdrop.c
+test_quota_SRCS	= base/mem.c shim/listen/quota.c
+test_gate_SRCS	= base/addr.c base/parse.c base/log.c shim/listen/gate.c
+test_status_SRCS = $(PINS_DEPS) base/json.c shim/status/metrics.c \
+		  shim/status/status_render.c
 UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed \
 		  test_feed_accept test_tofu test_ca \
 		  test_base test_http1 test_relay test_clienthello test_keeper \
-		  test_unixsock test_quota test_status
+		  test_unixsock test_quota test_gate test_status
 
 OBJS		= $(SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS	= $(UNIT_TESTS:%=$(BUILD)/tests/%)

@@ -16,7 +16,7 @@
 
 #include "conf/conf.h"
 #include "shim/cmd/cmd.h"
-#include "shim/daemon.h"
+#include "shim/proc/daemon.h"
 #include "shim/version.h"
 
 

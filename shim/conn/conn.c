@@ -1,8 +1,9 @@
 /*
  * conn.c - the connection object every listener mode is built on (see
- * conn.h): the accept prologue (with eviction at max_conns), waiting on
- * the client under a deadline, the upstream dial and its verdict, the one
- * refuse path, the relay, and the ends a stop imposes.
+ * conn.h): the accept prologue (acting on the gate's verdict: room made
+ * at max_conns, a client over its quota refused), waiting on the client
+ * under a deadline, the upstream dial and its verdict, the one refuse
+ * path, the relay, and the ends a stop imposes.
  *
  * Must never: let an application byte move before the verdict passed
  * (the relay starts only from conn_relay, which only runs after on_pass),
@@ -24,12 +25,12 @@
 #include "base/mem.h"
 #include "base/sock.h"
 #include "shim/conn/conn.h"
+#include "shim/listen/gate.h"
 #include "shim/net/relay.h"
 #include "shim/net/upstream.h"
-#include "shim/quota.h"
+#include "shim/listen/quota.h"
 #include "shim/remote/report.h"
 
-#define LIMIT_LINES	10	/* limit refusals logged per second */
 #define TRIM_MIN	64	/* connections gone since the last trim */
 
 /* Memory goes back as a burst ends, not a second later: trim once the
@@ -81,7 +82,7 @@ conn_free(struct conn *c)
 		close(c->cfd);
 	if (c->ufd != -1)
 		close(c->ufd);
-	conn_gate(c->srv);
+	gate_apply(c->srv);
 	conf_free(c->conf);
 	free(c);
 }
@@ -133,60 +134,6 @@ conn_deadline(evutil_socket_t fd, short what, void *arg)
 		conn_drop(c);
 }
 
-void
-conn_gate(struct server *srv)
-{
-	struct listener	*l;
-	bool		 want;
-	size_t		 i;
-	time_t		 now;
-
-	/* A listener at its own max_conns keeps accepting: a newcomer takes
-	 * the place of an idle connection (conn_evict). */
-	for (i = 0; i < srv->nlisteners; i++) {
-		l = &srv->listeners[i];
-		want = !l->fd_paused && srv->nconns < srv->max_conns;
-		if (l->evl == NULL || want == l->accepting)
-			continue;
-		l->accepting = want;
-		if (want) {
-			evconnlistener_enable(l->evl);
-			continue;
-		}
-		evconnlistener_disable(l->evl);
-		if (!l->fd_paused && (now = time(NULL)) != l->full_logged) {
-			l->full_logged = now;
-			log_warn("listener=%s: the process is at its limit "
-			    "(%zu of %u connections, from RLIMIT_NOFILE); new "
-			    "connections wait in the backlog", l->lc->name,
-			    srv->nconns, srv->max_conns);
-		}
-	}
-}
-
-/* Limit refusals are logged, but at most LIMIT_LINES a second per
- * listener: a flood must not turn into a flood of log lines. */
-static bool
-limit_log_ok(struct listener *l)
-{
-	time_t	 now = time(NULL);
-
-	if (now != l->limit_second) {
-		if (l->limit_quiet > 0)
-			log_warn("listener=%s: %lu more limit refusal(s) not "
-			    "logged", l->lc->name, l->limit_quiet);
-		l->limit_second = now;
-		l->limit_logged = 0;
-		l->limit_quiet = 0;
-	}
-	if (l->limit_logged < LIMIT_LINES) {
-		l->limit_logged++;
-		return true;
-	}
-	l->limit_quiet++;
-	return false;
-}
-
 /* When c last moved a byte; before its relay, when it came. */
 static uint64_t
 conn_since(const struct quota_member *m)
@@ -217,7 +164,7 @@ conn_evict(struct listener *l, const char *client)
 	gettimeofday(&now, NULL);	/* the clock of c->start */
 	usec = (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_usec;
 	l->evicted++;
-	if (limit_log_ok(l))
+	if (gate_log_ok(l, time(NULL)))
 		log_warn("listener=%s: at max_conns %u: evicted client=%s "
 		    "host=%s:%u (its client holds %u, idle %llus) for "
 		    "client=%s", l->lc->name, l->max_conns, v->client,
@@ -231,6 +178,8 @@ struct conn *
 conn_new(struct listener *l, int fd, const struct sockaddr *sa, size_t size)
 {
 	struct conn	*c = xcalloc(1, size);
+	struct gate_ask	 ask;
+	enum gate_verdict v;
 	char		 d[160];
 
 	c->srv = l->srv;
@@ -247,11 +196,12 @@ conn_new(struct listener *l, int fd, const struct sockaddr *sa, size_t size)
 	c->live.stop = conn_stop;
 	c->deadline = xptr(evtimer_new(c->srv->base, conn_deadline, c));
 	quota_key(sa, (unsigned)l->lc->v6_prefix, &c->quota_key);
-	/* Only a newcomer that will be served takes a place: one at its own
-	 * max_conns_per_client, or outside allow, is refused below or by its
-	 * front end, and evicts nobody. */
-	if (l->nconns >= l->max_conns && quota_held(l->quota, &c->quota_key) <
-	    l->max_per_client && (l->lc->nallow == 0 || conn_allowed(c, sa)))
+	ask.nconns = l->nconns;
+	ask.max_conns = l->max_conns;
+	ask.held = quota_held(l->quota, &c->quota_key);
+	ask.max_per_client = l->max_per_client;
+	ask.allowed = l->lc->nallow == 0 || gate_allowed(l->lc, sa);
+	if ((v = gate_admit(&ask)) == GATE_EVICT)
 		conn_evict(l, c->client);
 	server_live_add(c->srv, &c->live);
 	l->nconns++;
@@ -259,27 +209,19 @@ conn_new(struct listener *l, int fd, const struct sockaddr *sa, size_t size)
 	if (++c->srv->nconns > c->srv->nconns_peak)
 		c->srv->nconns_peak = c->srv->nconns;
 	sock_relay_options(fd);
-	if (!(c->quota_taken = quota_take(l->quota, &c->quota_key,
-	    l->max_per_client, &c->quota_member))) {
+	/* quota_take cannot fail after GATE_ADMIT or GATE_EVICT; if it ever
+	 * did, the newcomer is refused, not served uncounted. */
+	if (v == GATE_REFUSE || !(c->quota_taken = quota_take(l->quota,
+	    &c->quota_key, l->max_per_client, &c->quota_member))) {
 		snprintf(d, sizeof(d), "this client%s holds %u connection(s), "
 		    "max_conns_per_client", quota_key_v6(&c->quota_key) ?
 		    "'s IPv6 prefix" : "", quota_held(l->quota, &c->quota_key));
-		conn_refuse_as(c, 503, "limit", d, limit_log_ok(l));
+		conn_refuse_as(c, 503, "limit", d, gate_log_ok(l,
+		    time(NULL)));
 		return NULL;
 	}
-	conn_gate(c->srv);
+	gate_apply(c->srv);
 	return c;
-}
-
-bool
-conn_allowed(const struct conn *c, const struct sockaddr *sa)
-{
-	size_t	 i;
-
-	for (i = 0; i < c->lc->nallow; i++)
-		if (cidr_match(&c->lc->allow[i], sa))
-			return true;
-	return false;
 }
 
 unsigned

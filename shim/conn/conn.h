@@ -22,8 +22,8 @@
 #include <event2/event.h>
 
 #include "shim/keeper/keeper.h"
-#include "shim/quota.h"
-#include "shim/server.h"
+#include "shim/listen/quota.h"
+#include "shim/proc/server.h"
 
 struct conn;
 typedef void (*conn_step)(struct conn *);
@@ -62,18 +62,12 @@ struct conn {
 
 /* The accept prologue: size bytes (a front end's struct that starts with
  * a struct conn), the common fields filled, registered with the server
- * and counted against the listener's limits; at max_conns, the
- * longest-idle connection of the client holding the most is reset to
- * make room. NULL: the client is at its max_conns_per_client, and was
- * refused (reason=limit). */
+ * and counted against the listener's limits as the gate (shim/listen/gate.h)
+ * rules: at max_conns, the longest-idle connection of the client holding
+ * the most is reset to make room. NULL: the client is at its
+ * max_conns_per_client, and was refused (reason=limit). */
 struct conn	*conn_new(struct listener *, int fd, const struct sockaddr *,
 		    size_t size);
-/* Pause or resume accepting on every listener by its limits, the
- * process's, and a pending EMFILE pause (never spins: a paused listener
- * is off the loop, its backlog waits in the kernel). */
-void		 conn_gate(struct server *);
-/* Whether the client's address is in the listener's allow. */
-bool		 conn_allowed(const struct conn *, const struct sockaddr *);
 /* Wait for what on the client socket with fn; secs > 0 also (re)starts
  * the deadline, whose expiry calls on_deadline. */
 void		 conn_wait(struct conn *, short what, event_callback_fn fn,

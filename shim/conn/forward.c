@@ -30,6 +30,7 @@
 #include "base/url.h"
 #include "shim/conn/front.h"
 #include "shim/conn/intercept.h"
+#include "shim/listen/gate.h"
 #include "shim/net/http1.h"
 
 #define HEAD_MAX	8192		/* request line + headers */
@@ -202,7 +203,7 @@ forward_accept(struct listener *l, int fd, const struct sockaddr *sa)
 
 	if ((c = conn_new(l, fd, sa, sizeof(struct icpt))) == NULL)
 		return;
-	if (!conn_allowed(c, sa)) {
+	if (!gate_allowed(c->lc, sa)) {
 		conn_refuse(c, 403, "client-not-allowed", "client address not "
 		    "in allow");
 		return;

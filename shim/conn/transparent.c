@@ -14,7 +14,8 @@
 #include "base/addr.h"
 #include "shim/conn/front.h"
 #include "shim/conn/intercept.h"
-#include "shim/origdst.h"
+#include "shim/listen/gate.h"
+#include "shim/net/origdst.h"
 
 struct tproxy {
 	struct icpt		 i;		/* first */
@@ -53,7 +54,7 @@ transparent_accept(struct listener *l, int fd, const struct sockaddr *sa)
 	if ((c = conn_new(l, fd, sa, sizeof(*t))) == NULL)
 		return;
 	t = (struct tproxy *)c;
-	if (!conn_allowed(c, sa)) {
+	if (!gate_allowed(c->lc, sa)) {
 		conn_refuse(c, 0, "client-not-allowed", "client address not "
 		    "in allow");
 		return;

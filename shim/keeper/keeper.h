@@ -8,7 +8,7 @@
  * before it reads anything from the network or loads the key. The keeper
  * loads the CA key and answers requests on two socketpairs; the worker
  * (the event loop, which parses everything hostile) drops to [shim] user,
- * locks itself down (shim/sandbox.c) and never has the key in its address
+ * locks itself down (shim/proc/sandbox.c) and never has the key in its address
  * space. What runs in the keeper, with the key: keeper_proc.c,
  * keeper_answer.c, keeper_trust.c, keeper_wire.c and tls/tls_ca_key.c.
  * The worker never waits for an answer: it goes to a callback.

@@ -27,8 +27,8 @@
 #include "pins/tofu.h"
 #include "shim/keeper/keeper.h"
 #include "shim/keeper/keeper_proc.h"
-#include "shim/server.h"
-#include "shim/tofusync.h"
+#include "shim/proc/server.h"
+#include "shim/proc/tofusync.h"
 
 #define REPLY_MAX	(KEEPER_HEAD + TLS_CA_CERT_MAX + 16)
 #define STOP_FLUSH_MS	2000	/* writes in flight at stop: this long */

@@ -31,8 +31,8 @@
 #include "conf/conf.h"
 #include "shim/keeper/keeper_answer.h"
 #include "shim/keeper/keeper_proc.h"
-#include "shim/privdrop.h"
-#include "shim/sandbox.h"
+#include "shim/proc/privdrop.h"
+#include "shim/proc/sandbox.h"
 #include "tls/tls.h"
 
 #define READY_TIMEOUT	10	/* s: a keeper this slow to start is broken */

@@ -30,10 +30,10 @@
 #include "base/parse.h"
 #include "base/sock.h"
 #include "pins/tofu.h"
-#include "shim/metrics.h"
+#include "shim/status/metrics.h"
 #include "shim/net/upstream.h"
-#include "shim/server.h"
-#include "shim/tofusync.h"
+#include "shim/proc/server.h"
+#include "shim/proc/tofusync.h"
 
 enum up_state { ST_BLOCKED, ST_RESOLVE, ST_CONNECT, ST_HANDSHAKE, ST_DONE };
 

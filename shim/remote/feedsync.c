@@ -47,13 +47,13 @@
 #include "base/mem.h"
 #include "base/parse.h"
 #include "pins/feed_accept.h"
-#include "shim/inforce.h"
+#include "shim/proc/inforce.h"
 #include "shim/keeper/keeper.h"
 #include "shim/keeper/keeper_answer.h"	/* state_clean_temps */
 #include "shim/remote/feedsync.h"
 #include "shim/remote/report.h"
 #include "shim/remote/web.h"
-#include "shim/server.h"
+#include "shim/proc/server.h"
 
 #define BACKOFF_FIRST	15		/* seconds; doubles per failure */
 

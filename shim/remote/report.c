@@ -28,7 +28,7 @@
 #include "shim/net/upstream.h"
 #include "shim/remote/report.h"
 #include "shim/remote/web.h"
-#include "shim/server.h"
+#include "shim/proc/server.h"
 
 #define REPORT_HOST_GAP	600	/* seconds between reports for one host */
 #define REPORT_BURST	20	/* reports per hour */

@@ -26,7 +26,7 @@
 #include "shim/net/relay.h"
 #include "shim/net/upstream.h"
 #include "shim/remote/web.h"
-#include "shim/server.h"
+#include "shim/proc/server.h"
 
 struct web_req {
 	struct server		*srv;

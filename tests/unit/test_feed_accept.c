@@ -144,7 +144,6 @@ static const struct accept_case cases[] = {
 	  .next_floor = 3, .next_keys = 1 },
 };
 
-static char		 dir[256];
 static struct feed_key	*kroot, *ksign, *kother, *ksign2;
 static struct feed_keyset ks1, ks2;
 static char		*upd2;		/* key set 2, signed by the root */
@@ -158,12 +157,11 @@ setup(void **state)
 	char	*text;
 	FILE	*null = fopen("/dev/null", "w");
 
-	(void)state;
-	tu_mkdtemp(dir, sizeof(dir));
-	load_key(dir, "root", &kroot, root[0]);
-	load_key(dir, "sign", &ksign, sign[0]);
-	load_key(dir, "other", &kother, other);
-	load_key(dir, "sign2", &ksign2, sign2[0]);
+	tu_tmpdir_setup(state);
+	load_key(tu_tmpdir, "root", &kroot, root[0]);
+	load_key(tu_tmpdir, "sign", &ksign, sign[0]);
+	load_key(tu_tmpdir, "other", &kother, other);
+	load_key(tu_tmpdir, "sign2", &ksign2, sign2[0]);
 	memset(&ks1, 0, sizeof(ks1));
 	ks1.version = 1;
 	memcpy(ks1.root.keys[0], root[0], FEED_KEY_LEN);
@@ -183,14 +181,12 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	(void)state;
 	feed_key_free(kroot);
 	feed_key_free(ksign);
 	feed_key_free(kother);
 	feed_key_free(ksign2);
 	free(upd2);
-	tu_rmrf(dir);
-	return 0;
+	return tu_tmpdir_teardown(state);
 }
 
 /* The case's file: [key set 2 update] body, signed as .by says. */

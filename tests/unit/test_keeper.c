@@ -34,12 +34,12 @@
 #include "conf/conf.h"
 #include "pins/tofu.h"
 #include "shim/keeper/keeper_answer.h"
-#include "shim/sandbox.h"
+#include "shim/proc/sandbox.h"
 #include "tls/tls.h"
 
 #define PIN_5	"sha256/BQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQU="
 
-static char		 dir[256], cadir[300];
+static char		 cadir[300];	/* the test CA, in tu_tmpdir */
 /* the configured key set: k1 holds both roles; set 2: root r2, sign s2,
  * signed by k1 and r2; set 3: root r3, sign s3, by r2 and r3 */
 static struct feed_key	*k1, *r2, *s2, *r3, *s3;
@@ -77,17 +77,16 @@ setup(void **state)
 	struct feed_key	*by[2];
 	FILE		*null = fopen("/dev/null", "w");
 
-	(void)state;
-	tu_mkdtemp(dir, sizeof(dir));
-	snprintf(cadir, sizeof(cadir), "%s/ca", dir);
+	tu_tmpdir_setup(state);
+	snprintf(cadir, sizeof(cadir), "%s/ca", tu_tmpdir);
 	tls_init();
 	assert_int_equal(tls_ca_init(cadir, "test CA", null), 0);
 	fclose(null);
-	load_key(dir, "k1", &k1, pk1);
-	load_key(dir, "r2", &r2, pr2);
-	load_key(dir, "s2", &s2, ps2);
-	load_key(dir, "r3", &r3, pr3);
-	load_key(dir, "s3", &s3, ps3);
+	load_key(tu_tmpdir, "k1", &k1, pk1);
+	load_key(tu_tmpdir, "r2", &r2, pr2);
+	load_key(tu_tmpdir, "s2", &s2, ps2);
+	load_key(tu_tmpdir, "r3", &r3, pr3);
+	load_key(tu_tmpdir, "s3", &s3, ps3);
 	by[0] = k1;
 	by[1] = r2;
 	upd2 = update(2, pr2, ps2, by, 2);
@@ -100,7 +99,6 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	(void)state;
 	feed_key_free(k1);
 	feed_key_free(r2);
 	feed_key_free(s2);
@@ -108,8 +106,7 @@ teardown(void **state)
 	feed_key_free(s3);
 	free(upd2);
 	free(upd3);
-	tu_rmrf(dir);
-	return 0;
+	return tu_tmpdir_teardown(state);
 }
 
 /* A keeper for state directory sdir, with [feed] (key set 1: k1) and the
@@ -145,14 +142,14 @@ state_in(const char *sdir)
 static struct keeper_state *
 state_new(void)
 {
-	return state_in(dir);
+	return state_in(tu_tmpdir);
 }
 
-/* A fresh state directory under dir. */
+/* A fresh state directory under tu_tmpdir. */
 static void
 subdir(const char *name, char *out, size_t outsz)
 {
-	snprintf(out, outsz, "%s/%s", dir, name);
+	snprintf(out, outsz, "%s/%s", tu_tmpdir, name);
 	assert_int_equal(mkdir(out, 0755), 0);
 }
 
@@ -319,7 +316,7 @@ test_save_writes_only_known_files_within_bounds(void **state)
 	m.len = 3;
 	ask(ks, &m, 0, &r, out, sizeof(out));
 	assert_int_equal(r.type, KEEPER_OK);
-	snprintf(path, sizeof(path), "%s/pins.version", dir);
+	snprintf(path, sizeof(path), "%s/pins.version", tu_tmpdir);
 	got = (char *)tu_read_file(path, &len);
 	assert_int_equal(len, 3);
 	assert_memory_equal(got, "42\n", 3);
@@ -382,7 +379,7 @@ test_clock_saves_cannot_ratchet_past_the_system_clock(void **state)
 	int			 i;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/%s", dir, CLOCK_FILE);
+	snprintf(path, sizeof(path), "%s/%s", tu_tmpdir, CLOCK_FILE);
 	unlink(path);
 	memset(&m, 0, sizeof(m));
 	m.type = KEEPER_SAVE;
@@ -495,7 +492,7 @@ test_tofu_never_replaces_another_issuers_pins(void **state)
 	ask(ks, &m, 0, &r, out, sizeof(out));
 	assert_int_equal(r.type, KEEPER_OK);
 	/* what reached the file */
-	t = tofu_open(dir, 4, NULL);
+	t = tofu_open(tu_tmpdir, 4, NULL);
 	assert_non_null(t);
 	e = tofu_get(t, "a.test");
 	assert_non_null(e);
@@ -783,7 +780,7 @@ test_worker_store_sends_what_it_replaces_and_obeys_refusals(void **state)
 	FILE		*f;
 
 	(void)state;
-	snprintf(wdir, sizeof(wdir), "%s/worker", dir);
+	snprintf(wdir, sizeof(wdir), "%s/worker", tu_tmpdir);
 	assert_int_equal(mkdir(wdir, 0755), 0);
 	memset(a.hash, 0xaa, PIN_HASH_LEN);
 	memset(b.hash, 0xbb, PIN_HASH_LEN);

@@ -12,7 +12,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include "shim/quota.h"
+#include "shim/listen/quota.h"
 
 static struct sockaddr_storage	 ss;
 

@@ -11,7 +11,7 @@
 
 #include <event2/buffer.h>
 
-#include "shim/status_render.h"
+#include "shim/status/status_render.h"
 #include "shim/version.h"
 
 #define NOW	1750000000		/* 2025-06-15 */

@@ -1,8 +1,9 @@
 /*
  * listener.c - bind (with a backlog that follows net.core.somaxconn),
- * accept, dispatch by mode, pause accepting while out of descriptors
- * instead of spinning, and close the listening sockets when the process
- * stops.
+ * accept, hand each client to its mode's front end (the table in
+ * conn/front.c), keep the gate (shim/listen/gate.c) in force: its limits, an
+ * accept pause while out of descriptors instead of a spin; and close the
+ * listening sockets when the process stops.
  *
  * A listener holds a reference to the configuration its entry is in; a
  * reload points it at the new one's entry of the same name, or, when
@@ -21,14 +22,12 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/parse.h"
-#include "shim/conn/conn.h"
 #include "shim/conn/front.h"
-#include "shim/listener.h"
-#include "shim/quota.h"
-#include "shim/server.h"
+#include "shim/listen/gate.h"
+#include "shim/listen/listener.h"
+#include "shim/listen/quota.h"
+#include "shim/proc/server.h"
 
-#define LISTEN_MAX_DEFAULT	4096	/* max_conns, if fds allow */
-#define CLIENT_MAX_DEFAULT	256	/* max_conns_per_client at most */
 #define SOMAXCONN_FILE		"/proc/sys/net/core/somaxconn"
 #define BACKLOG_FALLBACK	4096	/* Linux's somaxconn since 5.4 */
 
@@ -41,17 +40,7 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	(void)evl;
 	(void)salen;
 	l->srv->accepted++;
-	switch (l->lc->mode) {
-	case MODE_TUNNEL:
-		tunnel_accept(l, fd, sa);
-		break;
-	case MODE_FORWARD:
-		forward_accept(l, fd, sa);
-		break;
-	case MODE_TRANSPARENT:
-		transparent_accept(l, fd, sa);
-		break;
-	}
+	l->front->accept(l, fd, sa);
 }
 
 static void
@@ -62,7 +51,7 @@ listener_resume(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	l->fd_paused = false;
-	conn_gate(l->srv);
+	gate_apply(l->srv);
 }
 
 /* Out of descriptors: pause accepting for a second instead of spinning. */
@@ -80,13 +69,13 @@ listener_error(struct evconnlistener *evl, void *arg)
 	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
 	    err == ENOMEM) {
 		l->fd_paused = true;
-		conn_gate(l->srv);
+		gate_apply(l->srv);
 		evtimer_add(l->retry, &tv);
 	}
 }
 
-/* The limits in force: what the INI says, within what the descriptors
- * allow; unset ones derived (see the README's limits section). */
+/* The limits in force (gate_limits), and a word when the INI asks for
+ * more than the descriptors allow. */
 static void
 listener_limits(struct listener *l)
 {
@@ -97,18 +86,7 @@ listener_limits(struct listener *l)
 		log_warn("listener=%s: max_conns %lu is more than "
 		    "RLIMIT_NOFILE %lu allows; using %u", lc->name,
 		    lc->max_conns, l->srv->nofile, cap);
-	l->max_conns = lc->max_conns != 0 ? (unsigned)(lc->max_conns < cap ?
-	    lc->max_conns : cap) : cap < LISTEN_MAX_DEFAULT ? cap :
-	    LISTEN_MAX_DEFAULT;
-	if (lc->max_per_client != 0)
-		l->max_per_client = (unsigned)lc->max_per_client;
-	else {
-		l->max_per_client = l->max_conns / 8;
-		if (l->max_per_client < 1)
-			l->max_per_client = 1;
-		if (l->max_per_client > CLIENT_MAX_DEFAULT)
-			l->max_per_client = CLIENT_MAX_DEFAULT;
-	}
+	gate_limits(lc, cap, &l->max_conns, &l->max_per_client);
 }
 
 /* The kernel's cap on a listen() backlog (it clamps larger ones to it
@@ -155,6 +133,11 @@ listener_bind(struct listener *l)
 
 	snprintf(addr, sizeof(addr), strchr(lc->bind_host, ':') ?
 	    "[%s]:%u" : "%s:%u", lc->bind_host, lc->bind_port);
+	if ((l->front = front_for(lc->mode)) == NULL) {
+		log_err("listener=%s: mode %s has no front end", lc->name,
+		    listen_mode_name(lc->mode));
+		return -1;
+	}
 	if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss,
 	    &sslen) == -1) {
 		log_err("listener=%s bind %s: bad address", lc->name, addr);
@@ -276,7 +259,7 @@ listeners_reload(struct server *srv, struct conf *next)
 		l->lc = n;
 		listener_limits(l);
 	}
-	conn_gate(srv);
+	gate_apply(srv);
 	for (i = 0; i < next->nlisteners; i++)
 		if (listener_named(srv, next->listeners[i].name) == NULL)
 			log_warn("reload: [listen:%s] added; it starts serving "

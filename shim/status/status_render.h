@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "pins/policy.h"
-#include "shim/metrics.h"
+#include "shim/status/metrics.h"
 #include "shim/remote/feedsync.h"
 #include "shim/remote/report.h"
 

@@ -18,7 +18,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "pins/tofu.h"
-#include "shim/tofusync.h"
+#include "shim/proc/tofusync.h"
 
 #define RETRY_FIRST	1	/* s */
 #define RETRY_MAX	60	/* s: the backoff's bound */

@@ -28,7 +28,7 @@
 #endif
 
 #include "base/log.h"
-#include "shim/privdrop.h"
+#include "shim/proc/privdrop.h"
 
 /* A static build has no NSS modules to load (and glibc warns that
  * getpwnam would need them at run time): read /etc/passwd itself. */

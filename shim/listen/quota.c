@@ -26,7 +26,7 @@
 #include <event2/util.h>
 
 #include "base/mem.h"
-#include "shim/quota.h"
+#include "shim/listen/quota.h"
 
 #define QUOTA_BUCKETS	1024		/* power of two */
 

@@ -48,14 +48,14 @@
 #include "base/unixsock.h"
 #include "conf/conf.h"
 #include "shim/keeper/keeper.h"
-#include "shim/metrics.h"
+#include "shim/status/metrics.h"
 #include "shim/net/http1.h"
 #include "shim/remote/feedsync.h"
 #include "shim/remote/report.h"
-#include "shim/server.h"
-#include "shim/status.h"
-#include "shim/status_render.h"
-#include "shim/tofusync.h"
+#include "shim/proc/server.h"
+#include "shim/status/status.h"
+#include "shim/status/status_render.h"
+#include "shim/proc/tofusync.h"
 
 #define STATUS_DEADLINE		5	/* seconds per connection, in all */
 #define STATUS_KEEPALIVE	2	/* seconds; then answers close it */

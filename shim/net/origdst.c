@@ -11,7 +11,7 @@
 #include <linux/netfilter_ipv4.h>
 #include <linux/netfilter_ipv6/ip6_tables.h>
 
-#include "shim/origdst.h"
+#include "shim/net/origdst.h"
 
 int
 origdst_get(int fd, struct sockaddr_storage *out, socklen_t *len)

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "base/strmap.h"
-#include "shim/metrics.h"
+#include "shim/status/metrics.h"
 
 const double metrics_le[METRICS_BUCKETS] = { 0.005, 0.01, 0.025, 0.05, 0.1,
     0.25, 0.5, 1, 2.5, 5, 10 };

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
-#include "shim/notify.h"
+#include "shim/proc/notify.h"
 
 static int	 fd = -1;
 

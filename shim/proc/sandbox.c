@@ -49,7 +49,7 @@
 #include <string.h>
 
 #include "base/log.h"
-#include "shim/sandbox.h"
+#include "shim/proc/sandbox.h"
 
 #if defined(__linux__)
 #include <sched.h>

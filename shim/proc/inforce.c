@@ -13,10 +13,10 @@
  * warning, or change a value a running connection holds.
  */
 #include "base/log.h"
-#include "shim/inforce.h"
-#include "shim/listener.h"
-#include "shim/notify.h"
-#include "shim/server.h"
+#include "shim/proc/inforce.h"
+#include "shim/listen/listener.h"
+#include "shim/proc/notify.h"
+#include "shim/proc/server.h"
 
 /* Every rule in snap that only observes its pins (enforce = no): nobody
  * may miss that a host is not enforced. */

@@ -17,7 +17,7 @@
 #include "base/json.h"
 #include "base/list.h"
 #include "base/parse.h"
-#include "shim/status_render.h"
+#include "shim/status/status_render.h"
 #include "shim/version.h"
 
 #define EXPIRING_DAYS		30

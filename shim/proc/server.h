@@ -4,7 +4,7 @@
  * snapshot and trust store in force, the listeners, and everything alive
  * that process exit must stop. Data only (plus two list helpers): the
  * process's life cycle is daemon.c, and what is in force changes only
- * through shim/inforce.c, so lower modules can include this without
+ * through shim/proc/inforce.c, so lower modules can include this without
  * reaching up into either.
  */
 #ifndef PINSHIM_SHIM_SERVER_H
@@ -35,6 +35,7 @@ struct listener {
 						 * older one a reload could
 						 * not apply to it) */
 	const struct listen_conf *lc;		/* borrowed from conf */
+	const struct front	*front;		/* static: lc's mode's */
 	struct evconnlistener	*evl;		/* owned */
 	struct event		*retry;		/* owned; re-enable after EMFILE */
 	struct quota		*quota;		/* owned; per-client counts */
