@@ -42,10 +42,13 @@ TAILQ_HEAD(slots, slot);
 
 struct quota {
 	struct slot	*bucket[QUOTA_BUCKETS];	/* owned chains */
-	struct slots	**held;		/* owned, each owned; held[n]: the
-					 * clients that hold n, in the order
-					 * they got there (each list apart: a
-					 * TAILQ head cannot move) */
+	struct slots	*held;		/* owned; held[n]: the clients
+					 * holding n connections, oldest
+					 * first. One array, grown by
+					 * doubling: a small allocation per
+					 * count, made while connections
+					 * are, would pin their heap pages
+					 * after a burst */
 	unsigned	 nheld;		/* held's length */
 	unsigned	 top;		/* the most one client holds; 0: none */
 	uint32_t	 seed;
@@ -73,8 +76,6 @@ quota_free(struct quota *q)
 			next = s->next;
 			free(s);
 		}
-	for (i = 0; i < q->nheld; i++)
-		free(q->held[i]);
 	free(q->held);
 	free(q);
 }
@@ -131,22 +132,31 @@ move(struct quota *q, struct slot *s, unsigned n)
 	unsigned	 i;
 
 	if (s->n > 0)
-		TAILQ_REMOVE(q->held[s->n], s, by_n);
+		TAILQ_REMOVE(&q->held[s->n], s, by_n);
 	if (n >= q->nheld) {
-		q->held = xreallocarray(q->held, n + 1, sizeof(*q->held));
-		for (i = q->nheld; i <= n; i++) {
-			q->held[i] = xcalloc(1, sizeof(*q->held[i]));
-			TAILQ_INIT(q->held[i]);
-		}
-		q->nheld = n + 1;
+		unsigned	 want = q->nheld ? q->nheld * 2 : 16;
+
+		if (want <= n)
+			want = n + 1;
+		q->held = xreallocarray(q->held, want, sizeof(*q->held));
+		/* the heads moved: what pointed at them follows */
+		for (i = 0; i < q->nheld; i++)
+			if (TAILQ_EMPTY(&q->held[i]))
+				TAILQ_INIT(&q->held[i]);
+			else
+				TAILQ_FIRST(&q->held[i])->by_n.tqe_prev =
+				    &TAILQ_FIRST(&q->held[i]);
+		for (; i < want; i++)
+			TAILQ_INIT(&q->held[i]);
+		q->nheld = want;
 	}
 	if (n > 0)
-		TAILQ_INSERT_TAIL(q->held[n], s, by_n);
+		TAILQ_INSERT_TAIL(&q->held[n], s, by_n);
 	s->n = n;
 	/* counts move by one: the top moves by one at most */
 	if (n > q->top)
 		q->top = n;
-	while (q->top > 0 && TAILQ_EMPTY(q->held[q->top]))
+	while (q->top > 0 && TAILQ_EMPTY(&q->held[q->top]))
 		q->top--;
 }
 
@@ -200,7 +210,7 @@ quota_victim(const struct quota *q,
 	 * that just caught up is not the one parked on the listener. */
 	if (q->top == 0)
 		return NULL;
-	TAILQ_FOREACH(s, q->held[q->top], by_n) {
+	TAILQ_FOREACH(s, &q->held[q->top], by_n) {
 		TAILQ_FOREACH(m, &s->members, entry) {
 			t = since(m);
 			if (best == NULL || t < oldest) {

@@ -243,6 +243,35 @@ test_the_heaviest_follows_takes_and_gives(void **state)
 	quota_free(q);
 }
 
+/* The per-count lists live in one array that grows by doubling: lists
+ * that hold clients when it moves must still be whole after (40 clients
+ * 1..40 each take it past 16 and 32 with every list in use). */
+static void
+test_lists_survive_the_array_growing(void **state)
+{
+	static struct fake	 f[40][40];
+	struct quota		*q = quota_new();
+	char			 client[32];
+	int			 i, j;
+
+	(void)state;
+	for (j = 0; j < 40; j++)
+		for (i = 0; i <= j; i++) {
+			snprintf(client, sizeof(client), "192.0.2.%d", i + 1);
+			join(q, &f[i][j], client, (uint64_t)(1000 * i + j));
+		}
+	/* 192.0.2.1 joined at every step: it holds 40, and its longest
+	 * idle goes first; then every list is walked as the counts fall */
+	assert_ptr_equal(victim(q), &f[0][0]);
+	for (i = 0; i < 40; i++)
+		for (j = i; j < 40; j++) {
+			assert_non_null(victim(q));
+			leave(q, &f[i][j]);
+		}
+	assert_null(victim(q));
+	quota_free(q);
+}
+
 int
 main(void)
 {
@@ -256,6 +285,7 @@ main(void)
 		cmocka_unit_test(
 		    test_evicts_the_longest_idle_of_the_heaviest_client),
 		cmocka_unit_test(test_the_heaviest_follows_takes_and_gives),
+		cmocka_unit_test(test_lists_survive_the_array_growing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
