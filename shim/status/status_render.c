@@ -153,15 +153,11 @@ metrics_feed(struct evbuffer *b, const struct status_view *v)
 	    i == H_EXPIRED);
 }
 
-void
-status_render_metrics(const struct status_view *v, struct evbuffer *b)
+/* The process, and each listener's connections and bytes. */
+static void
+metrics_process(const struct status_view *v, struct evbuffer *b)
 {
-	const struct metrics_series	*s = v->series;
-	const struct metrics_hist	*h = v->handshakes;
-	const struct report_stats	*r = &v->reports;
-	unsigned long long		 cum = 0;
-	int64_t				 first = 0;
-	size_t				 i;
+	size_t	 i;
 
 	head(b, "pinshim_build_info", "gauge", "pinshim's version.");
 	evbuffer_add_printf(b, "pinshim_build_info{version=\"%s\"} 1\n",
@@ -205,6 +201,17 @@ status_render_metrics(const struct status_view *v, struct evbuffer *b)
 			    l->bytes_down);
 		}
 	}
+}
+
+/* Verdicts by label, and the upstream handshake histogram. */
+static void
+metrics_verdicts(const struct status_view *v, struct evbuffer *b)
+{
+	const struct metrics_series	*s = v->series;
+	const struct metrics_hist	*h = v->handshakes;
+	unsigned long long		 cum = 0;
+	size_t				 i;
+
 	head(b, "pinshim_verdicts_total", "counter", "Verdict lines, by "
 	    "listener, policy, verdict (pass, refuse, would-refuse) and "
 	    "reason.");
@@ -234,22 +241,12 @@ status_render_metrics(const struct status_view *v, struct evbuffer *b)
 	    "bucket{le=\"+Inf\"} %llu\npinshim_upstream_handshake_duration_"
 	    "seconds_sum %.6f\npinshim_upstream_handshake_duration_seconds_"
 	    "count %llu\n", h->count, h->sum, h->count);
-	if (v->feed_present)
-		metrics_feed(b, v);
-	if (earliest_expiry(v, &first)) {
-		head(b, "pinshim_pin_set_earliest_expiry_timestamp_seconds",
-		    "gauge", "The earliest expires of a pin set in force.");
-		evbuffer_add_printf(b, "pinshim_pin_set_earliest_expiry_"
-		    "timestamp_seconds %lld\n", (long long)first);
-	}
-	head(b, "pinshim_reports_total", "counter", "Pin-failure reports: "
-	    "queued (passed the rate limits), delivered, failed, "
-	    "suppressed.");
-	evbuffer_add_printf(b, "pinshim_reports_total{outcome=\"queued\"} "
-	    "%llu\npinshim_reports_total{outcome=\"delivered\"} %llu\n"
-	    "pinshim_reports_total{outcome=\"failed\"} %llu\n"
-	    "pinshim_reports_total{outcome=\"suppressed\"} %llu\n", r->queued,
-	    r->delivered, r->failed, r->suppressed);
+}
+
+/* The interception CA, the keeper and the TOFU store, where there are. */
+static void
+metrics_helpers(const struct status_view *v, struct evbuffer *b)
+{
 	if (v->ca) {
 		head(b, "pinshim_minted_leaves_total", "counter", "Leaves the "
 		    "interception CA minted.");
@@ -294,6 +291,33 @@ status_render_metrics(const struct status_view *v, struct evbuffer *b)
 		evbuffer_add_printf(b, "pinshim_tofu_write_retries_total "
 		    "%llu\n", v->tofu_retries);
 	}
+}
+
+void
+status_render_metrics(const struct status_view *v, struct evbuffer *b)
+{
+	const struct report_stats	*r = &v->reports;
+	int64_t				 first = 0;
+
+	metrics_process(v, b);
+	metrics_verdicts(v, b);
+	if (v->feed_present)
+		metrics_feed(b, v);
+	if (earliest_expiry(v, &first)) {
+		head(b, "pinshim_pin_set_earliest_expiry_timestamp_seconds",
+		    "gauge", "The earliest expires of a pin set in force.");
+		evbuffer_add_printf(b, "pinshim_pin_set_earliest_expiry_"
+		    "timestamp_seconds %lld\n", (long long)first);
+	}
+	head(b, "pinshim_reports_total", "counter", "Pin-failure reports: "
+	    "queued (passed the rate limits), delivered, failed, "
+	    "suppressed.");
+	evbuffer_add_printf(b, "pinshim_reports_total{outcome=\"queued\"} "
+	    "%llu\npinshim_reports_total{outcome=\"delivered\"} %llu\n"
+	    "pinshim_reports_total{outcome=\"failed\"} %llu\n"
+	    "pinshim_reports_total{outcome=\"suppressed\"} %llu\n", r->queued,
+	    r->delivered, r->failed, r->suppressed);
+	metrics_helpers(v, b);
 }
 
 /* --- /status ------------------------------------------------------------- */
