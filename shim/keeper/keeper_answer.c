@@ -347,13 +347,3 @@ keeper_state_frame_max(const struct keeper_state *ks)
 {
 	return (ks->feed_max > KEYS_MAX ? ks->feed_max : KEYS_MAX) + 64;
 }
-
-int
-state_clean_temps(const char *dir)
-{
-	int	 n = 0, f;
-
-	for (f = 1; f < KEEPER_FILE_N; f++)
-		n += file_clean_temps(dir, keeper_file_name(f));
-	return n + file_clean_temps(dir, FEED_KEYSET);
-}

@@ -34,8 +34,5 @@ size_t	 keeper_refuse(struct keeper_state *, const struct keeper_msg *m,
 	    const char *why, uint8_t *out, size_t sz);
 /* The longest request frame the keeper reads. */
 size_t	 keeper_state_frame_max(const struct keeper_state *);
-/* Remove what interrupted writes of the keeper's files left in dir; how
- * many. */
-int	 state_clean_temps(const char *dir);
 
 #endif

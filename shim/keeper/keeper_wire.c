@@ -11,6 +11,8 @@
 
 #include "base/clock.h"
 #include "base/cursor.h"
+#include "base/file.h"
+#include "pins/feed_keys.h"
 #include "shim/keeper/keeper_wire.h"
 
 static const char *const file_names[KEEPER_FILE_N] = {
@@ -224,4 +226,14 @@ keeper_encode(const struct keeper_msg *m, uint8_t *buf, size_t sz)
 	buf[2] = (uint8_t)((o.len - 4) >> 8);
 	buf[3] = (uint8_t)(o.len - 4);
 	return o.len;
+}
+
+int
+state_clean_temps(const char *dir)
+{
+	int	 n = 0, f;
+
+	for (f = 1; f < KEEPER_FILE_N; f++)
+		n += file_clean_temps(dir, keeper_file_name(f));
+	return n + file_clean_temps(dir, FEED_KEYSET);
 }

@@ -86,5 +86,9 @@ int	 keeper_parse(const uint8_t *buf, size_t len, struct keeper_msg *m,
  * does not fit. */
 size_t	 keeper_encode(const struct keeper_msg *m, uint8_t *buf, size_t sz);
 const char *keeper_file_name(enum keeper_file);
+/* Remove what interrupted writes of the keeper's files left in dir (the
+ * keeper at start, or the worker that writes them itself when no keeper
+ * runs); how many. */
+int	 state_clean_temps(const char *dir);
 
 #endif

@@ -49,7 +49,7 @@
 #include "pins/feed_accept.h"
 #include "shim/proc/inforce.h"
 #include "shim/keeper/keeper.h"
-#include "shim/keeper/keeper_answer.h"	/* state_clean_temps */
+#include "shim/keeper/keeper_wire.h"	/* state_clean_temps */
 #include "shim/remote/feedsync.h"
 #include "shim/remote/report.h"
 #include "shim/remote/web.h"
