@@ -27,7 +27,8 @@
 #endif
 
 static time_t	 floor_t = PINSHIM_BUILD_TIME;
-static time_t	 loaded;		/* as clock_load read it */
+static int64_t	 loaded;		/* as clock_load read it: a
+					 * 32-bit time_t may not hold it */
 static bool	 behind;		/* said once per episode */
 
 time_t
@@ -84,7 +85,7 @@ clock_floor(void)
 	return floor_t;
 }
 
-time_t
+int64_t
 clock_loaded(void)
 {
 	return loaded;
@@ -109,7 +110,7 @@ clock_load(const char *dir)
 	if (len > 0 && buf[len - 1] == '\n')
 		buf[len - 1] = '\0';
 	if (parse_rfc3339(buf, &t)) {
-		loaded = (time_t)t;
+		loaded = t;
 		/* No writer persists that far ahead of a sane clock (the
 		 * keeper refuses it): believed so far would refuse every
 		 * certificate, the trust store's at start included. */

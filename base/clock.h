@@ -40,7 +40,7 @@ bool		 clock_too_far_ahead(int64_t t, time_t sys);
 #define CLOCK_FILE	"clock"
 void		 clock_load(const char *dir);
 /* What clock_load read, before that bound; 0: nothing. */
-time_t		 clock_loaded(void);
+int64_t		 clock_loaded(void);
 /* Persist t there (one RFC 3339 line, crash-safe); -1 and errno. */
 int		 clock_save(const char *dir, time_t t);
 /* That line, for a writer elsewhere (the keeper); its length. */

@@ -822,15 +822,15 @@ keys_load(struct feedsync *fs)
 static void
 clock_vouch(struct feedsync *fs)
 {
-	time_t	 f = clock_loaded();
+	int64_t	 f = clock_loaded();
 	char	 a[32], b[32];
 
-	if (f <= (time_t)fs->current->issued || f <= clock_build_time()) {
-		clock_raise(f);
+	if (f <= fs->current->issued || f <= (int64_t)clock_build_time()) {
+		clock_raise((time_t)f);
 		fs->clock_vouched = true;
 		return;
 	}
-	format_rfc3339((int64_t)f, a, sizeof(a));
+	format_rfc3339(f, a, sizeof(a));
 	format_rfc3339(fs->current->issued, b, sizeof(b));
 	log_warn("clock: %s/%s says %s, past the cached feed's issued time "
 	    "(%s), the latest time a signed feed attests: dropped",
@@ -929,7 +929,7 @@ feedsync_start(struct server *srv)
 		    "left in %s", srv->conf->state_dir);
 	read_floor(fs);
 	keys_load(fs);
-	fs->clock_saved = clock_loaded();	/* what is on disk */
+	fs->clock_saved = (time_t)clock_loaded();	/* what is on disk */
 	load_cache(fs);
 	/* the cache may have repaired the chain; if not, the floor's set,
 	 * and the cache once more under it */
