@@ -2,7 +2,8 @@
  * keeper_trust.c - the keeper's own view of trust (keeper_trust.h): the
  * worker may ask for pins.keys and pins.feed to be written, but what is
  * written must not roll trust back, so the keeper judges it with the same
- * code the device trusts at start (pins/feed_keys.c).
+ * code the device trusts at start: the chain with pins/feed_keys.c, a feed
+ * with pins/feed_accept.c, the device's own rules.
  *
  * The key set: the configured one moved on by pins.keys, never behind
  * pins.keyset, the last set trusted, which this file alone writes, and
@@ -12,8 +13,8 @@
  * device then trusts (feedsync keeps it). A feed is written only when the
  * trusted set (after the updates it carries) signed it, and its version is
  * not below the highest the device accepted (the version floor) unless it
- * proves the signing role was replaced, as the device judges a feed
- * (feedsync.c); its rules then decide, with the INI's the keeper started
+ * proves the signing role was replaced: feed_accept() decides, as it does
+ * for the device's cache at start; its rules then decide, with the INI's the keeper started
  * with, which TOFU hosts may have their leaf replaced. pins.version, the
  * floor on disk, is only ever raised, but for that reset.
  *
@@ -33,6 +34,7 @@
 #include "base/mem.h"
 #include "base/parse.h"
 #include "conf/conf.h"
+#include "pins/feed_accept.h"
 #include "pins/feed_keys.h"
 #include "pins/policy.h"
 #include "shim/keeper/keeper_trust.h"
@@ -81,14 +83,6 @@ floor_raise(struct keeper_trust *kt, const struct feed_keyset *ks)
 	return rc;
 }
 
-/* The rules TOFU swaps are judged by: the INI's, with body's over them. */
-static void
-rules_take(struct keeper_trust *kt, const struct feed_body *body)
-{
-	snapshot_unref(kt->snap);
-	kt->snap = feed_body_snapshot(kt->ini, body, kt->device_id);
-}
-
 /* The key set at start: the same rules as the device's (feedsync.c). */
 static void
 keys_load(struct keeper_trust *kt, const struct conf *c, FILE *errs)
@@ -126,36 +120,58 @@ vfloor_load(struct keeper_trust *kt)
 	free(buf);
 }
 
-/* The floor after a feed of this version and proof is accepted: reset
- * to it when the signing role was replaced (nothing the old keys signed
- * passes any more), else raised to it. */
+/* The device's own rules (pins/feed_accept.c) over a file the worker
+ * hands over, judged as the device judges its cache at start: proven
+ * under the trusted set, and not below the version floor unless it
+ * replaced the signing role. Expiry and weakening were the device's to
+ * judge when it fetched the file; it would not be here otherwise. */
 static void
-vfloor_take(struct keeper_trust *kt, unsigned long long version,
-    const struct feed_proof *p)
+judge(const struct keeper_trust *kt, const char *name, const char *buf,
+    size_t len, struct feed_decision *d)
 {
-	if (p->sign_rotated || version > kt->vfloor)
-		kt->vfloor = version;
+	struct feed_trust	 t;
+	struct feed_device	 dev;
+
+	memset(&t, 0, sizeof(t));
+	t.keys = kt->keys;
+	t.floor = kt->vfloor;
+	memset(&dev, 0, sizeof(dev));
+	dev.base = kt->ini;
+	dev.device_id = kt->device_id;
+	dev.now = (int64_t)clock_now();
+	dev.sys = (int64_t)time(NULL);
+	dev.cached = true;
+	feed_accept(name, buf, len, &t, &dev, d);
+}
+
+/* What an accepted file moves: the rules TOFU swaps are judged by (the
+ * INI's, with the feed's over them), and the floor. */
+static void
+take(struct keeper_trust *kt, struct feed_decision *d)
+{
+	snapshot_unref(kt->snap);
+	kt->snap = d->snap;
+	d->snap = NULL;
+	kt->vfloor = d->next.floor;
 }
 
 /* The feed on disk, if the trusted set signed it: its rules, and its
  * version for the floor (a crash between it and pins.version left the
  * floor behind, or, after a signing-role replacement, ahead). */
 static void
-feed_load(struct keeper_trust *kt, FILE *errs)
+feed_load(struct keeper_trust *kt)
 {
-	struct feed_body	*b;
-	struct feed_proof	 p;
+	struct feed_decision	 d;
 	char			 path[4096], *buf;
 	size_t			 len;
 
 	snprintf(path, sizeof(path), "%s/%s", kt->dir, FEED_CACHE);
 	if ((buf = file_read(path, kt->feed_max, &len, NULL)) == NULL)
 		return;
-	if ((b = feed_open(path, buf, len, &kt->keys, errs, &p)) != NULL) {
-		rules_take(kt, b);
-		vfloor_take(kt, b->version, &p);
-	}
-	feed_body_free(b);
+	judge(kt, path, buf, len, &d);
+	if (d.verdict == FEED_ACCEPTED)
+		take(kt, &d);
+	feed_accept_clear(&d);
 	free(buf);
 }
 
@@ -181,7 +197,7 @@ keeper_trust_new(const struct conf *c)
 		    kt->keys.version, kt->dir, FEED_KEYSET, strerror(errno));
 	if (c->feed.present) {
 		vfloor_load(kt);
-		feed_load(kt, errs);
+		feed_load(kt);
 	}
 	fclose(errs);
 	free(text);
@@ -227,37 +243,30 @@ save_keys(struct keeper_trust *kt, const char *label, const char *text,
 	return 0;
 }
 
-/* The feed: signed under the trusted set, not older than the floor
- * unless it replaced the signing role; its rules then judge swaps. */
+/* The feed: what the device's rules accept (judge); its rules then judge
+ * swaps. */
 static int
 save_feed(struct keeper_trust *kt, const char *label, const char *text,
     size_t len, FILE *errs, char *why, size_t whysz)
 {
-	struct feed_body	*b;
-	struct feed_proof	 p;
+	struct feed_decision	 d;
 
-	if ((b = feed_open(label, text, len, &kt->keys, errs, &p)) ==
-	    NULL) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (!p.sign_rotated && b->version < kt->vfloor) {
-		snprintf(why, whysz, "%s: version %llu is older than %llu, the "
-		    "highest the device accepted (a rollback)", label,
-		    b->version, kt->vfloor);
-		feed_body_free(b);
+	(void)errs;
+	judge(kt, label, text, len, &d);
+	if (d.verdict != FEED_ACCEPTED) {
+		snprintf(why, whysz, "%s", d.why);
+		feed_accept_clear(&d);
 		errno = EINVAL;
 		return -1;
 	}
 	if (file_replace(kt->dir, FEED_CACHE, text, len) == -1) {
 		snprintf(why, whysz, "%s/%s: %s", kt->dir, FEED_CACHE,
 		    strerror(errno));
-		feed_body_free(b);
+		feed_accept_clear(&d);
 		return -1;
 	}
-	rules_take(kt, b);
-	vfloor_take(kt, b->version, &p);
-	feed_body_free(b);
+	take(kt, &d);
+	feed_accept_clear(&d);
 	return 0;
 }
 

@@ -654,8 +654,9 @@ test_version_floor_never_goes_back(void **state)
 	save(ks, KEEPER_FILE_FLOOR, "9\n", &r);
 	assert_int_equal(r.type, KEEPER_OK);
 	save(ks, KEEPER_FILE_FEED, v5, &r);
-	assert_refused(&r, EINVAL, "version 5 is older than 9, the highest "
-	    "the device accepted (a rollback)");
+	/* the device's own rule and reason (pins/feed_accept.c) */
+	assert_refused(&r, EINVAL, "rollback refused: version 5 is older "
+	    "than 9, the highest accepted");
 	save(ks, KEEPER_FILE_FLOOR, "5\n", &r);
 	assert_refused(&r, EINVAL, "version 5 is below 9");
 	save(ks, KEEPER_FILE_FLOOR, "10\n", &r);
