@@ -233,7 +233,8 @@ fuzz_feed_SRCS	= $(PINS_DEPS)
 fuzz_ini_SRCS	= $(test_conf_SRCS)
 fuzz_pins_SRCS	= base/mem.c base/list.c pins/pin.c pins/pinset.c
 fuzz_host_SRCS	= pins/host.c
-fuzz_keeper_SRCS = base/cursor.c base/file.c base/mem.c shim/keeper/keeper_wire.c
+fuzz_keeper_SRCS = base/cursor.c base/file.c base/mem.c base/parse.c \
+		   shim/keeper/keeper_wire.c
 fuzz_weaken_SRCS = $(PINS_DEPS)
 FUZZERS		= fuzz_clienthello fuzz_http1 fuzz_feed fuzz_ini fuzz_pins \
 		  fuzz_host fuzz_keeper fuzz_weaken

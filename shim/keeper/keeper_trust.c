@@ -32,7 +32,6 @@
 #include "base/file.h"
 #include "base/log.h"
 #include "base/mem.h"
-#include "base/parse.h"
 #include "conf/conf.h"
 #include "pins/feed_accept.h"
 #include "pins/feed_keys.h"
@@ -101,23 +100,15 @@ keys_load(struct keeper_trust *kt, const struct conf *c, FILE *errs)
 		kt->keys = floor;
 }
 
-/* The version floor as the device reads it at start (feedsync.c):
- * pins.version, or none. */
+/* The version floor as the device reads it at start: pins.version, or
+ * none (a damaged one is the worker's to log). */
 static void
 vfloor_load(struct keeper_trust *kt)
 {
-	char		 path[4096], *buf;
-	size_t		 len;
-	unsigned long	 v;
+	unsigned long long	 v;
 
-	snprintf(path, sizeof(path), "%s/%s", kt->dir, FEED_FLOOR);
-	if ((buf = file_read(path, 64, &len, NULL)) == NULL)
-		return;
-	if (len > 0 && buf[len - 1] == '\n')
-		buf[len - 1] = '\0';
-	if (parse_uint(buf, 0, 4294967295UL, &v))
+	if (state_floor_load(kt->dir, &v) == 1)
 		kt->vfloor = v;
-	free(buf);
 }
 
 /* The device's own rules (pins/feed_accept.c) over a file the worker

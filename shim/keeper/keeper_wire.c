@@ -7,11 +7,15 @@
  * Must never: accept a frame with bytes left over, a host with a NUL or
  * over 253 bytes, or a file that is not one of enum keeper_file.
  */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/clock.h"
 #include "base/cursor.h"
 #include "base/file.h"
+#include "base/parse.h"
 #include "pins/feed_keys.h"
 #include "shim/keeper/keeper_wire.h"
 
@@ -236,4 +240,27 @@ state_clean_temps(const char *dir)
 	for (f = 1; f < KEEPER_FILE_N; f++)
 		n += file_clean_temps(dir, keeper_file_name(f));
 	return n + file_clean_temps(dir, FEED_KEYSET);
+}
+
+int
+state_floor_load(const char *dir, unsigned long long *v)
+{
+	char		 path[4096], *buf;
+	size_t		 len;
+	unsigned long	 n;
+	bool		 ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, FEED_FLOOR);
+	if ((buf = file_read(path, 64, &len, NULL)) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	if (len > 0 && buf[len - 1] == '\n')
+		buf[len - 1] = '\0';
+	if ((ok = parse_uint(buf, 0, 4294967295UL, &n)))
+		*v = n;
+	free(buf);
+	if (!ok) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 1;
 }

@@ -90,5 +90,9 @@ const char *keeper_file_name(enum keeper_file);
  * keeper at start, or the worker that writes them itself when no keeper
  * runs); how many. */
 int	 state_clean_temps(const char *dir);
+/* dir/pins.version, the version floor, into *v: 1; 0 when there is none;
+ * -1 with errno when it cannot be read, EINVAL when it is not one line
+ * holding a version number. */
+int	 state_floor_load(const char *dir, unsigned long long *v);
 
 #endif

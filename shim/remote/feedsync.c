@@ -712,26 +712,11 @@ static const struct timeval now = { 0, 0 };
 static void
 read_floor(struct feedsync *fs)
 {
-	char		 path[4096], *buf;
-	size_t		 len;
-	unsigned long	 v;
-
-	snprintf(path, sizeof(path), "%s/%s", fs->srv->conf->state_dir,
-	    FEED_FLOOR);
-	if ((buf = file_read(path, 64, &len, NULL)) == NULL) {
-		if (errno != ENOENT)
-			log_err("feed: %s: %s; the cached feed's version is "
-			    "the rollback floor", path, strerror(errno));
-		return;
-	}
-	if (len > 0 && buf[len - 1] == '\n')
-		buf[len - 1] = '\0';
-	if (parse_uint(buf, 0, 4294967295UL, &v))
-		fs->floor = v;
-	else
-		log_err("feed: %s: not a version number; the cached feed's "
-		    "version is the rollback floor", path);
-	free(buf);
+	if (state_floor_load(fs->srv->conf->state_dir, &fs->floor) == -1)
+		log_err("feed: %s/%s: %s; the cached feed's version is the "
+		    "rollback floor", fs->srv->conf->state_dir, FEED_FLOOR,
+		    errno == EINVAL ? "not a version number" :
+		    strerror(errno));
 }
 
 /* Persist the latest known time once a feed moved it: the floor, which
