@@ -112,6 +112,7 @@ flags="--enable-static --disable-shared --disable-examples \
 	--enable-session-ticket --enable-opensslextra \
 	--enable-curve25519 --enable-ed25519 --enable-certgen --enable-certext \
 	--enable-keygen --enable-ip-alt-name --enable-pkcs8 --enable-base64encode \
+	--enable-alpn --enable-pkcallbacks \
 	--disable-dh --disable-fpecc"
 defines="-DWOLFSSL_ALWAYS_VERIFY_CB -DWOLFSSL_ALT_NAMES -DKEEP_OUR_CERT -DHAVE_EX_DATA"
 case $target in
