@@ -16,7 +16,8 @@ Workloads, as in the performance issue:
   (d) memory per idle connection (each having relayed one request) at
       IDLE connections, every proxy freshly started, and its RSS at start
 
-Each throughput figure is the median of RUNS runs of SECS seconds, with the
+BASELINE=/path/to/pinshim adds an older pinshim build as one more candidate
+(before and after a change, in one run). Each throughput figure is the median of RUNS runs of SECS seconds, with the
 spread (min-max). Then bench/intercept.py: forward mode's time to first
 byte for a new and a repeated host against direct TLS. Numbers, not
 assertions: this is not a test.
@@ -42,6 +43,9 @@ SECS = float(os.environ.get("SECS", "5"))
 RUNS = int(os.environ.get("RUNS", "2"))
 IDLE = [int(x) for x in os.environ.get("IDLE", "1000,10000").split(",")]
 ONLY = os.environ.get("ONLY", "")       # e.g. "pinshim,nginx"
+# Another pinshim binary (an older build) as one more candidate, so a change
+# is measured before and after in one run: BASELINE=/path/to/pinshim
+BASELINE = os.environ.get("BASELINE", "")
 CPU_PROXY, CPU_LOAD = "0", "1"
 
 
@@ -327,6 +331,11 @@ def main():
                          (git_rev(), wolfssl_version()), PINSHIM_INI,
                          lambda c: [str(harness.PINSHIM), "run", "-c",
                                     str(c)], hard)]
+        if BASELINE:
+            proxies.append(Proxy(ctx, "baseline", "pinshim %s (baseline)" %
+                                 binary_version(BASELINE), PINSHIM_INI,
+                                 lambda c: [BASELINE, "run", "-c", str(c)],
+                                 hard))
         if shutil.which("nginx") and \
                 os.path.exists(ctx.vars["module"]):
             proxies.append(Proxy(ctx, "nginx", "nginx %s stream" %
@@ -414,6 +423,13 @@ def main():
             cells.append(str(r.get("start", "-")))
             cells.append(str(r.get("after") or "-"))
             print("| %s | %s |" % (r["label"], " | ".join(cells)))
+        if "pinshim" in rows and "baseline" in rows:
+            print()
+            for w, name in (("a", "(a)"), ("b", "(b)"), ("c", "(c)")):
+                ps, bs = rows["pinshim"].get(w), rows["baseline"].get(w)
+                if ps and bs:
+                    print("pinshim / baseline %s: %.2f" % (
+                        name, statistics.median(ps) / statistics.median(bs)))
         if "pinshim" in rows and "nginx" in rows:
             print()
             for w, name in (("a", "(a)"), ("b", "(b)"), ("c", "(c)")):
@@ -447,6 +463,12 @@ def stripped_size():
         return out.stat().st_size
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def binary_version(path):
+    out = subprocess.run([path, "version"], capture_output=True,
+                         text=True).stdout.strip()
+    return out.splitlines()[0] if out else "?"
 
 
 def wolfssl_version():
