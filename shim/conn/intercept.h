@@ -13,6 +13,9 @@
 struct icpt {
 	struct conn	 c;		/* first */
 	conn_step	 after_hello;	/* once the SNI is taken */
+	bool		 app_ecdsa;	/* the app can take an ECDSA leaf */
+	bool		 app_alerted;	/* a plaintext alert was peeked: */
+	uint8_t		 app_alert;	/* its description */
 };
 
 /* Wait for the ClientHello under the handshake timeout; its SNI becomes
