@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "base/cursor.h"
 #include "base/log.h"
 #include "shim/conn/clienthello.h"
 #include "shim/conn/intercept.h"
@@ -141,6 +142,68 @@ cert_alert(int code)
 	}
 }
 
+/* A TLS 1.3 app that rejects our certificate may send its alert before
+ * it writes under handshake keys (OpenSSL's client does), in plaintext,
+ * where wolfSSL expects an encrypted record: wolfSSL ends the handshake
+ * with a parse error and never records the alert. So during the handshake
+ * wolfSSL reads the app's bytes through watch_recv, which follows the
+ * record framing from the first byte (the ClientHello was only peeked)
+ * and keeps the description of an alert record, from a cursor over what
+ * was read; wolfSSL refuses such a record by its header, so the last two
+ * bytes are peeked from the socket after the failure. One pass over the
+ * handshake's bytes; none once it is done. */
+static void
+watch_bytes(struct icpt *ic, const void *buf, size_t len)
+{
+	struct cursor	 cur;
+	unsigned	 b;
+
+	cursor_init(&cur, buf, len);
+	while (cursor_u8(&cur, &b)) {
+		if (ic->rec_left == 0) {
+			ic->rec_head[ic->rec_headlen++] = (uint8_t)b;
+			if (ic->rec_headlen < sizeof(ic->rec_head))
+				continue;
+			ic->rec_headlen = 0;
+			ic->rec_left = (size_t)ic->rec_head[3] << 8 |
+			    ic->rec_head[4];
+			ic->rec_alert = ic->rec_head[0] == 21 &&
+			    ic->rec_left == 2;		/* alert(21) */
+			ic->alert_got = 0;
+			continue;
+		}
+		ic->rec_left--;
+		if (ic->rec_alert && ++ic->alert_got == 2) {
+			ic->app_alerted = true;	/* level, then this */
+			ic->app_alert = (uint8_t)b;
+		}
+	}
+}
+
+/* wolfSSL failed: the rest of an alert record whose header it refused
+ * (TLS 1.3 takes only encrypted records then) is still in the socket. */
+static void
+watch_rest(struct icpt *ic)
+{
+	uint8_t		 b[2];
+	ssize_t		 want = (ssize_t)(2 - ic->alert_got);
+
+	if (ic->rec_alert && !ic->app_alerted && recv(ic->c.cfd, b,
+	    (size_t)want, MSG_PEEK | MSG_DONTWAIT) == want)
+		watch_bytes(ic, b, (size_t)want);
+}
+
+static int
+watch_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+	struct icpt	*ic = ctx;
+	int		 n;
+
+	if ((n = EmbedReceive(ssl, buf, sz, &ic->c.cfd)) > 0)
+		watch_bytes(ic, buf, (size_t)n);
+	return n;
+}
+
 /* Why the app's handshake failed (err: wolfSSL_get_error's), in terms
  * the user can act on: the app refused our certificate (its trust store),
  * or the two sides share no suite, signature algorithm or version (the
@@ -153,6 +216,7 @@ accept_failure(struct conn *c, int err, char *out, size_t sz)
 
 	memset(&h, 0, sizeof(h));
 	(void)wolfSSL_get_alert_history(c->cssl, &h);
+	watch_rest((struct icpt *)c);
 	if (h.last_rx.code < 0 && ((struct icpt *)c)->app_alerted) {
 		h.last_rx.code = ((struct icpt *)c)->app_alert;
 		err = FATAL_ERROR;
@@ -183,25 +247,6 @@ accept_failure(struct conn *c, int err, char *out, size_t sz)
 	}
 }
 
-/* A TLS 1.3 app that rejects our certificate sends its alert before it
- * has handshake keys, in plaintext (RFC 8446 6), where wolfSSL expects an
- * encrypted record: wolfSSL ends the handshake with a parse error and
- * never records the alert. So the next record is peeked before wolfSSL
- * reads it; an alert's description is kept for the failure's log line. */
-static void
-peek_alert(struct conn *c)
-{
-	struct icpt	*ic = (struct icpt *)c;
-	uint8_t		 b[7];
-
-	if (recv(c->cfd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT) ==
-	    (ssize_t)sizeof(b) && b[0] == 21 && b[1] == 3 && b[3] == 0 &&
-	    b[4] == 2) {		/* alert, TLS, length 2 */
-		ic->app_alerted = true;
-		ic->app_alert = b[6];
-	}
-}
-
 static void
 accept_tls(evutil_socket_t fd, short what, void *arg)
 {
@@ -210,10 +255,12 @@ accept_tls(evutil_socket_t fd, short what, void *arg)
 	int		 ret, err;
 
 	(void)fd;
-	if (what & EV_READ)
-		peek_alert(c);
+	(void)what;
 	ret = wolfSSL_accept(c->cssl);
 	if (ret == WOLFSSL_SUCCESS) {
+		/* wolfSSL's own reads again: the relay outlives c */
+		wolfSSL_SSLSetIORecv(c->cssl, EmbedReceive);
+		wolfSSL_set_read_fd(c->cssl, c->cfd);
 		log_debug("intercept listener=%s client=%s host=%s tls=%s "
 		    "cipher=%s leaf=%s", c->lc->name, c->client, c->host,
 		    wolfSSL_get_version(c->cssl),
@@ -239,6 +286,8 @@ accept_tls(evutil_socket_t fd, short what, void *arg)
 static void
 accept_start(struct conn *c)
 {
+	wolfSSL_SSLSetIORecv(c->cssl, watch_recv);
+	wolfSSL_SetIOReadCtx(c->cssl, c);
 	c->on_deadline = accept_timeout;
 	conn_wait(c, EV_READ, accept_tls, conn_timeout(c));
 	accept_tls(c->cfd, 0, c);
