@@ -137,6 +137,23 @@ p_mode(struct ini *in, const char *v, void *field, const char **why)
 }
 
 static bool
+p_client_tls(struct ini *in, const char *v, void *field, const char **why)
+{
+	enum client_tls	*dst = field;
+
+	(void)in;
+	if (strcmp(v, "modern") == 0)
+		*dst = CLIENT_TLS_MODERN;
+	else if (strcmp(v, "compatible") == 0)
+		*dst = CLIENT_TLS_COMPATIBLE;
+	else {
+		*why = "not modern or compatible";
+		return false;
+	}
+	return true;
+}
+
+static bool
 p_bind(struct ini *in, const char *v, void *field, const char **why)
 {
 	struct listen_conf	*lc = field;
@@ -381,6 +398,7 @@ static const struct ini_key listen_keys[] = {
 	INI_UINT("idle_timeout", LISTEN(idle_timeout), 0, 0, 86400,
 	    "whole number of seconds"),
 	INI_UINT("backlog", LISTEN(backlog), 0, 1, 65535, "whole number"),
+	INI_KEY("client_tls", p_client_tls, LISTEN(client_tls), 0),
 };
 
 static void *
@@ -496,6 +514,10 @@ listen_close(struct ini *in, void *ctx, void *obj)
 	if (lc->mode == MODE_TUNNEL && ini_seen(in, "allow"))
 		ini_error(in, line, "[%s] allow: not for mode tunnel (bind "
 		    "it to a local address instead)", in->section);
+	if (lc->mode == MODE_TUNNEL && ini_seen(in, "client_tls"))
+		ini_error(in, line, "[%s] client_tls: only for mode forward "
+		    "or transparent (a tunnel's app speaks no TLS to "
+		    "pinshim)", in->section);
 	if (lc->max_conns != 0 && lc->max_per_client > lc->max_conns)
 		ini_error(in, line, "[%s] max_conns_per_client: more than "
 		    "max_conns (%lu)", in->section, lc->max_conns);

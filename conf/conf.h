@@ -27,6 +27,13 @@ enum listen_mode {
 	MODE_TRANSPARENT,
 };
 
+/* [listen:*] client_tls: what the app-facing side of an interception
+ * listener accepts. */
+enum client_tls {
+	CLIENT_TLS_MODERN,	/* TLS_CIPHERS, ECDSA leaves */
+	CLIENT_TLS_COMPATIBLE,	/* also TLS 1.2 CBC, and RSA leaves */
+};
+
 struct listen_conf {
 	char		*name;			/* owned */
 	char		*origin;		/* "file:line"; owned */
@@ -45,6 +52,7 @@ struct listen_conf {
 	unsigned long	 v6_prefix;		/* an IPv6 client's bits */
 	unsigned long	 idle_timeout;		/* seconds; 0: none */
 	unsigned long	 backlog;		/* listen(); 0: somaxconn */
+	enum client_tls	 client_tls;		/* forward, transparent */
 };
 
 #define LISTEN_IDLE_DEFAULT	300	/* forward, transparent (not tunnel) */

@@ -8,9 +8,10 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char	 sni[256];
+	char		 sni[256];
+	struct ch_offer	 offer;
 
-	if (clienthello_sni(data, size, sni, sizeof(sni)) == CH_OK)
+	if (clienthello_sni(data, size, sni, sizeof(sni), &offer) == CH_OK)
 		INVARIANT(memchr(sni, '\0', sizeof(sni)) != NULL);
 	else
 		INVARIANT(sni[0] == '\0');

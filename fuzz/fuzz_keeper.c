@@ -35,7 +35,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	INVARIANT(memcmp(out, data, n) == 0);
 	INVARIANT(keeper_parse(out + 4, n - 4, &again, &why) == 0);
 	INVARIANT(again.type == m.type && again.id == m.id &&
-	    again.len == m.len && strcmp(again.host, m.host) == 0);
+	    again.len == m.len && strcmp(again.host, m.host) == 0 &&
+	    again.leaf_kind == m.leaf_kind && again.publen == m.publen);
 	free(out);
 	return 0;
 }

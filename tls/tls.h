@@ -29,6 +29,14 @@
 	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
 	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+/* The app-facing side of a client_tls = compatible listener only: the
+ * same, then TLS 1.2's CBC suites with ECDHE (forward secrecy kept) for
+ * apps that know nothing newer. Never the upstream's. */
+#define TLS_CIPHERS_COMPAT TLS_CIPHERS ":" \
+	"ECDHE-ECDSA-AES128-SHA256:ECDHE-RSA-AES128-SHA256:" \
+	"ECDHE-ECDSA-AES256-SHA384:ECDHE-RSA-AES256-SHA384:" \
+	"ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:" \
+	"ECDHE-ECDSA-AES256-SHA:ECDHE-RSA-AES256-SHA"
 
 struct tls_anchors;
 struct tls_resume;
@@ -184,6 +192,15 @@ void		 tls_cert_subject(WOLFSSL_X509 *, char *buf, size_t);
 #define TLS_CA_PUB_LEN		65	/* P-256 point, X9.63 uncompressed */
 #define TLS_CA_CERT_MAX		2048	/* a minted leaf's DER */
 #define TLS_CA_LEAFKEY_MAX	256	/* a leaf's private key DER */
+#define TLS_CA_RSA_BITS		2048
+#define TLS_CA_RSA_PUB_MAX	320	/* its SubjectPublicKeyInfo DER */
+#define TLS_CA_RSA_KEY_MAX	1400	/* its private key DER */
+/* Which key a minted leaf carries: P-256 for every app that takes it,
+ * RSA-2048 for one that offers no ECDSA (client_tls = compatible). */
+enum tls_leaf {
+	TLS_LEAF_ECDSA = 1,
+	TLS_LEAF_RSA = 2,
+};
 struct tls_ca;
 struct tls_ca_key;
 int		 tls_ca_init(const char *dir, const char *cn, FILE *errs);
@@ -192,11 +209,12 @@ struct tls_ca_key *tls_ca_key_load(const char *dir, char *err,
 		    size_t errsz);
 void		 tls_ca_key_free(struct tls_ca_key *);
 /* A leaf for name (a canonical host name or address literal, checked
- * here) over the public key pub; every other field is the keeper's
- * choice. Its DER length into der, or -1 with *why. */
+ * here) over the public key pub of that kind (P-256: X9.63 point;
+ * RSA-2048, e = 65537: SubjectPublicKeyInfo DER); every other field is
+ * the keeper's choice. Its DER length into der, or -1 with *why. */
 int		 tls_ca_key_sign(struct tls_ca_key *, const char *name,
-		    const uint8_t *pub, size_t publen, uint8_t *der, size_t sz,
-		    const char **why);
+		    enum tls_leaf, const uint8_t *pub, size_t publen,
+		    uint8_t *der, size_t sz, const char **why);
 /* The worker's: cache is how many minted leaves to keep. */
 struct tls_ca	*tls_ca_new(size_t cache, char *err, size_t errsz);
 void		 tls_ca_free(struct tls_ca *);
@@ -204,14 +222,25 @@ void		 tls_ca_free(struct tls_ca *);
  * into key; its length, or -1. */
 int		 tls_ca_leaf_key(struct tls_ca *, uint8_t pub[TLS_CA_PUB_LEN],
 		    uint8_t *key, size_t keysz);
-/* Keep the leaf the keeper signed for name over key's public half. */
+/* Make the worker's one RSA leaf key (every RSA leaf carries it: an
+ * RSA-2048 key pair costs tens of milliseconds, too slow for a mint on
+ * the loop). Once, at start; 0 (also when it exists), or -1. */
+int		 tls_ca_rsa_init(struct tls_ca *);
+bool		 tls_ca_has_rsa(const struct tls_ca *);
+/* Its public half as SubjectPublicKeyInfo DER: the length, or -1. */
+int		 tls_ca_rsa_pub(const struct tls_ca *, uint8_t *pub,
+		    size_t sz);
+/* Keep the leaf the keeper signed for name over key's public half (an
+ * RSA leaf: the RSA key's; key NULL). ECDSA and RSA leaves of one name
+ * are kept apart. */
 int		 tls_ca_leaf_put(struct tls_ca *, const char *name,
-		    const uint8_t *cert, size_t certlen, const uint8_t *key,
-		    size_t keylen);
-/* A server session on fd presenting the cached leaf for name; NULL with
- * *missing when there is none younger than a day (mint one first). */
+		    enum tls_leaf, const uint8_t *cert, size_t certlen,
+		    const uint8_t *key, size_t keylen);
+/* A server session on fd presenting the cached leaf of that kind for
+ * name; NULL with *missing when there is none younger than a day (mint
+ * one first). compat: the app may also take TLS_CIPHERS_COMPAT. */
 WOLFSSL		*tls_ca_session(struct tls_ca *, int fd, const char *name,
-		    bool *missing);
+		    enum tls_leaf, bool compat, bool *missing);
 void		 tls_ca_stats(const struct tls_ca *, unsigned long *mints,
 		    unsigned long *hits, size_t *cached);
 

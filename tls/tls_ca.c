@@ -3,7 +3,9 @@
  * TLS server context and a bounded LRU of minted leaves, so a repeated
  * name costs no round trip. The worker makes each leaf's P-256 key pair
  * here and keeps the leaf the keeper signed over its public half
- * (tls_ca_key.c, the half with the CA key, never in this process).
+ * (tls_ca_key.c, the half with the CA key, never in this process). For
+ * apps that take no ECDSA (client_tls = compatible) it holds one RSA-2048
+ * key, made at start, that every RSA leaf carries.
  *
  * Must never: hold or load the CA key, serve a leaf for a name other than
  * the one it was minted for, or serve one older than LEAF_REMINT.
@@ -19,11 +21,11 @@
 #include <wolfssl/wolfcrypt/asn_public.h>
 #include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/random.h>
+#include <wolfssl/wolfcrypt/rsa.h>
 
 #include "pins/host.h"
 #include "base/mem.h"
 #include "tls/tls.h"
-#include "tls/tls_ca_int.h"
 #include "tls/tls_ca_int.h"
 
 #define LEAF_REMINT	(24 * 3600)	/* re-mint a cached leaf after a day */
@@ -31,6 +33,7 @@
 
 struct leaf {
 	char		 name[HOST_MAX + 1];
+	enum tls_leaf	 kind;		/* RSA: key is the CA's rsa_key */
 	uint8_t		 cert[DER_MAX];
 	int		 certlen;
 	uint8_t		 key[TLS_CA_LEAFKEY_MAX];
@@ -48,6 +51,10 @@ struct tls_ca {
 	size_t		 ncache, used;
 	unsigned long	 clock;
 	unsigned long	 mints, hits;
+	uint8_t		*rsa_key;	/* owned, wiped; NULL until made */
+	int		 rsa_keylen;
+	uint8_t		 rsa_pub[TLS_CA_RSA_PUB_MAX];
+	int		 rsa_publen;
 };
 
 /* wolfSSL (unless built with session export) refuses wolfSSL_new() on a
@@ -121,6 +128,10 @@ tls_ca_free(struct tls_ca *ca)
 		explicit_bzero(ca->cache, ca->ncache * sizeof(*ca->cache));
 		free(ca->cache);
 	}
+	if (ca->rsa_key != NULL) {
+		explicit_bzero(ca->rsa_key, TLS_CA_RSA_KEY_MAX);
+		free(ca->rsa_key);
+	}
 	wc_FreeRng(&ca->rng);
 	free(ca);
 }
@@ -143,9 +154,54 @@ tls_ca_leaf_key(struct tls_ca *ca, uint8_t pub[TLS_CA_PUB_LEN],
 	return n > 0 ? n : -1;
 }
 
-/* The cached leaf for name, or NULL; stale ones do not count. */
+int
+tls_ca_rsa_init(struct tls_ca *ca)
+{
+	RsaKey		 k;
+	uint8_t		*der;
+	int		 n = -1, pn = -1;
+
+	if (ca->rsa_key != NULL)
+		return 0;
+	if (wc_InitRsaKey(&k, NULL) != 0)
+		return -1;
+	der = xcalloc(1, TLS_CA_RSA_KEY_MAX);
+	if (wc_MakeRsaKey(&k, TLS_CA_RSA_BITS, WC_RSA_EXPONENT, &ca->rng) ==
+	    0 && (n = wc_RsaKeyToDer(&k, der, TLS_CA_RSA_KEY_MAX)) > 0)
+		pn = wc_RsaKeyToPublicDer(&k, ca->rsa_pub,
+		    sizeof(ca->rsa_pub));
+	wc_FreeRsaKey(&k);
+	if (n <= 0 || pn <= 0) {
+		explicit_bzero(der, TLS_CA_RSA_KEY_MAX);
+		free(der);
+		return -1;
+	}
+	ca->rsa_key = der;
+	ca->rsa_keylen = n;
+	ca->rsa_publen = pn;
+	return 0;
+}
+
+bool
+tls_ca_has_rsa(const struct tls_ca *ca)
+{
+	return ca->rsa_key != NULL;
+}
+
+int
+tls_ca_rsa_pub(const struct tls_ca *ca, uint8_t *pub, size_t sz)
+{
+	if (ca->rsa_key == NULL || (size_t)ca->rsa_publen > sz)
+		return -1;
+	memcpy(pub, ca->rsa_pub, (size_t)ca->rsa_publen);
+	return ca->rsa_publen;
+}
+
+/* The cached leaf of that kind for name, or NULL; stale ones do not
+ * count. */
 static struct leaf *
-leaf_find(struct tls_ca *ca, const char *name, bool stale_too)
+leaf_find(struct tls_ca *ca, const char *name, enum tls_leaf kind,
+    bool stale_too)
 {
 	time_t	 now = time(NULL);
 	size_t	 i;
@@ -153,7 +209,8 @@ leaf_find(struct tls_ca *ca, const char *name, bool stale_too)
 	for (i = 0; i < ca->used; i++) {
 		struct leaf *l = &ca->cache[i];
 
-		if (strcmp(l->name, name) == 0 && (stale_too ||
+		if (l->kind == kind && strcmp(l->name, name) == 0 &&
+		    (stale_too ||
 		    now - l->minted < LEAF_REMINT))
 			return l;
 	}
@@ -161,16 +218,19 @@ leaf_find(struct tls_ca *ca, const char *name, bool stale_too)
 }
 
 int
-tls_ca_leaf_put(struct tls_ca *ca, const char *name, const uint8_t *cert,
-    size_t certlen, const uint8_t *key, size_t keylen)
+tls_ca_leaf_put(struct tls_ca *ca, const char *name, enum tls_leaf kind,
+    const uint8_t *cert, size_t certlen, const uint8_t *key, size_t keylen)
 {
 	struct leaf	*victim;
 	size_t		 i;
 
-	if (certlen == 0 || certlen > DER_MAX || keylen == 0 ||
-	    keylen > TLS_CA_LEAFKEY_MAX || strlen(name) > HOST_MAX)
+	if (certlen == 0 || certlen > DER_MAX || strlen(name) > HOST_MAX)
 		return -1;
-	if ((victim = leaf_find(ca, name, true)) != NULL)
+	if (kind == TLS_LEAF_RSA ? ca->rsa_key == NULL || keylen != 0 :
+	    kind != TLS_LEAF_ECDSA || keylen == 0 ||
+	    keylen > TLS_CA_LEAFKEY_MAX)
+		return -1;
+	if ((victim = leaf_find(ca, name, kind, true)) != NULL)
 		;			/* stale: re-mint in place */
 	else if (ca->used < ca->ncache)
 		victim = &ca->cache[ca->used++];
@@ -182,9 +242,11 @@ tls_ca_leaf_put(struct tls_ca *ca, const char *name, const uint8_t *cert,
 	}
 	explicit_bzero(victim, sizeof(*victim));
 	snprintf(victim->name, sizeof(victim->name), "%s", name);
+	victim->kind = kind;
 	memcpy(victim->cert, cert, certlen);
 	victim->certlen = (int)certlen;
-	memcpy(victim->key, key, keylen);
+	if (keylen > 0)
+		memcpy(victim->key, key, keylen);
 	victim->keylen = (int)keylen;
 	victim->minted = time(NULL);
 	victim->used = ++ca->clock;
@@ -194,23 +256,32 @@ tls_ca_leaf_put(struct tls_ca *ca, const char *name, const uint8_t *cert,
 }
 
 WOLFSSL *
-tls_ca_session(struct tls_ca *ca, int fd, const char *name, bool *missing)
+tls_ca_session(struct tls_ca *ca, int fd, const char *name,
+    enum tls_leaf kind, bool compat, bool *missing)
 {
 	struct leaf	*l;
 	WOLFSSL		*ssl;
+	const uint8_t	*key;
+	int		 keylen;
 
-	if ((*missing = (l = leaf_find(ca, name, false)) == NULL))
+	if ((*missing = (l = leaf_find(ca, name, kind, false)) == NULL))
 		return NULL;
 	l->used = ++ca->clock;
 	if (!l->fresh)
 		ca->hits++;
 	l->fresh = false;
+	key = l->kind == TLS_LEAF_RSA ? ca->rsa_key : l->key;
+	keylen = l->kind == TLS_LEAF_RSA ? ca->rsa_keylen : l->keylen;
 	if ((ssl = wolfSSL_new(ca->ctx)) == NULL)
 		return NULL;
+	/* The suites after the key: wolfSSL picks the ones this key can
+	 * sign for when the list is set. */
 	if (wolfSSL_use_certificate_buffer(ssl, l->cert, l->certlen,
 	    WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS ||
-	    wolfSSL_use_PrivateKey_buffer(ssl, l->key, l->keylen,
+	    wolfSSL_use_PrivateKey_buffer(ssl, key, keylen,
 	    WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS ||
+	    (compat && wolfSSL_set_cipher_list(ssl, TLS_CIPHERS_COMPAT) !=
+	    WOLFSSL_SUCCESS) ||
 	    wolfSSL_set_fd(ssl, fd) != WOLFSSL_SUCCESS) {
 		wolfSSL_free(ssl);
 		return NULL;

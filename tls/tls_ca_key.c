@@ -8,7 +8,9 @@
  * A mint: the worker makes a P-256 key pair for the name and sends the
  * public half; the keeper checks the name and the point and signs a leaf
  * whose every field it chose (7 days, serverAuth, exactly that name as
- * SAN). The leaf's private key never leaves the worker, and the CA's
+ * SAN). For an app that takes no ECDSA the worker sends its RSA-2048
+ * public key instead (2048 bits, e = 65537, nothing else). The leaf's
+ * private key never leaves the worker, and the CA's
  * never enters it. The CA key is written 0600 by open() itself and its
  * in-memory encodings are wiped once wolfSSL holds it.
  *
@@ -31,6 +33,7 @@
 #include <wolfssl/wolfcrypt/asn_public.h>
 #include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/random.h>
+#include <wolfssl/wolfcrypt/rsa.h>
 
 #include "pins/host.h"
 #include "base/file.h"
@@ -257,14 +260,38 @@ tls_ca_key_free(struct tls_ca_key *k)
 	free(k);
 }
 
+/* The leaf's public key, checked: a P-256 point on the curve, or an
+ * RSA key of exactly TLS_CA_RSA_BITS with e = 65537. */
+static bool
+leaf_pub(enum tls_leaf kind, const uint8_t *pub, size_t publen,
+    ecc_key *ec, RsaKey *rsa)
+{
+	uint8_t		 e[8], n[TLS_CA_RSA_BITS / 8 + 1];
+	word32		 el = sizeof(e), nl = sizeof(n), idx = 0;
+
+	if (kind == TLS_LEAF_ECDSA)
+		return publen == TLS_CA_PUB_LEN &&
+		    wc_ecc_import_x963_ex(pub, (word32)publen, ec,
+		    ECC_SECP256R1) == 0 && wc_ecc_check_key(ec) == 0;
+	return kind == TLS_LEAF_RSA && publen <= TLS_CA_RSA_PUB_MAX &&
+	    wc_RsaPublicKeyDecode(pub, &idx, rsa, (word32)publen) == 0 &&
+	    idx == publen &&
+	    wc_RsaFlattenPublicKey(rsa, e, &el, n, &nl) == 0 &&
+	    wc_RsaEncryptSize(rsa) == TLS_CA_RSA_BITS / 8 &&
+	    el == 3 && e[0] == 0x01 && e[1] == 0x00 && e[2] == 0x01;
+}
+
 int
-tls_ca_key_sign(struct tls_ca_key *k, const char *name, const uint8_t *pub,
-    size_t publen, uint8_t *der, size_t sz, const char **why)
+tls_ca_key_sign(struct tls_ca_key *k, const char *name, enum tls_leaf kind,
+    const uint8_t *pub, size_t publen, uint8_t *der, size_t sz,
+    const char **why)
 {
 	char		 canon[HOST_MAX + 1];
 	Cert		 cert;
-	ecc_key		 leaf;
-	int		 n, status = -1;
+	ecc_key		 ec;
+	RsaKey		 rsa;
+	void		*leaf;
+	int		 n, type, status = -1;
 
 	if (!host_canon(name, canon, sizeof(canon), why))
 		return -1;
@@ -272,12 +299,19 @@ tls_ca_key_sign(struct tls_ca_key *k, const char *name, const uint8_t *pub,
 		*why = "not in canonical form";
 		return -1;
 	}
-	*why = "not a P-256 public key";
-	if (publen != TLS_CA_PUB_LEN || wc_ecc_init(&leaf) != 0)
+	if (wc_ecc_init(&ec) != 0)
 		return -1;
-	if (wc_ecc_import_x963_ex(pub, (word32)publen, &leaf,
-	    ECC_SECP256R1) != 0 || wc_ecc_check_key(&leaf) != 0)
+	if (wc_InitRsaKey(&rsa, NULL) != 0) {
+		wc_ecc_free(&ec);
+		return -1;
+	}
+	type = kind == TLS_LEAF_RSA ? RSA_TYPE : ECC_TYPE;
+	leaf = kind == TLS_LEAF_RSA ? (void *)&rsa : (void *)&ec;
+	if (!leaf_pub(kind, pub, publen, &ec, &rsa)) {
+		*why = kind == TLS_LEAF_RSA ? "not an RSA-2048 public key "
+		    "with e = 65537" : "not a P-256 public key";
 		goto out;
+	}
 	*why = "signing failed";
 	wc_InitCert(&cert);
 	snprintf(cert.subject.org, CTC_NAME_SIZE, "pinshim interception");
@@ -289,10 +323,11 @@ tls_ca_key_sign(struct tls_ca_key *k, const char *name, const uint8_t *pub,
 	cert.altNamesSz = n;
 	if (wc_SetIssuerBuffer(&cert, k->cert, k->certlen) != 0 ||
 	    wc_SetAuthKeyIdFromCert(&cert, k->cert, k->certlen) != 0 ||
-	    wc_SetSubjectKeyIdFromPublicKey_ex(&cert, ECC_TYPE, &leaf) != 0 ||
+	    wc_SetSubjectKeyIdFromPublicKey_ex(&cert, type, leaf) != 0 ||
 	    wc_SetKeyUsage(&cert, "digitalSignature") != 0 ||
 	    wc_SetExtKeyUsage(&cert, "serverAuth") != 0 ||
-	    wc_MakeCert(&cert, der, (word32)sz, NULL, &leaf, &k->rng) < 0 ||
+	    wc_MakeCert(&cert, der, (word32)sz, kind == TLS_LEAF_RSA ? &rsa :
+	    NULL, kind == TLS_LEAF_RSA ? NULL : &ec, &k->rng) < 0 ||
 	    (n = wc_SignCert(cert.bodySz, cert.sigType, der, (word32)sz,
 	    NULL, &k->key, &k->rng)) < 0)
 		goto out;
@@ -300,7 +335,7 @@ tls_ca_key_sign(struct tls_ca_key *k, const char *name, const uint8_t *pub,
 	status = n;
 	*why = NULL;
 out:
-	wc_ecc_free(&leaf);
+	wc_FreeRsaKey(&rsa);
+	wc_ecc_free(&ec);
 	return status;
 }
-

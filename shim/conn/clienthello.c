@@ -1,7 +1,9 @@
 /*
  * clienthello.c - read the server_name of a ClientHello from bytes peeked
  * off the socket, so the interception leaf can be minted for the right
- * name before wolfSSL reads a byte.
+ * name before wolfSSL reads a byte; and whether the app can take an ECDSA
+ * leaf at all (its signature algorithms and suites), for the RSA leaf of
+ * a client_tls = compatible listener.
  *
  * Untrusted input: every read goes through the shared bounds-checked
  * cursor (base/cursor.c); nothing here walks the buffer with bare pointer
@@ -42,31 +44,80 @@ parse_sni_ext(struct cursor *ext, char *sni, size_t snisz)
 	return CH_OK;
 }
 
+/* A suite an ECDSA key can serve: any of TLS 1.3's, or ECDHE-ECDSA with
+ * AES-CBC, AES-GCM or ChaCha20 (what the interception side offers). */
+static bool
+ecdsa_suite(unsigned s)
+{
+	return (s >> 8) == 0x13 || s == 0xc009 || s == 0xc00a ||
+	    s == 0xc023 || s == 0xc024 || s == 0xc02b || s == 0xc02c ||
+	    s == 0xcca9;
+}
+
+static bool
+any_ecdsa_suite(struct cursor *suites)
+{
+	unsigned	 s;
+	bool		 any = false;
+
+	while (cursor_u16(suites, &s))
+		any = any || ecdsa_suite(s);
+	return any;
+}
+
+/* signature_algorithms (RFC 5246 7.4.1.4.1, RFC 8446 4.2.3): whether it
+ * names an ECDSA scheme, TLS 1.2's {hash 1..6, ecdsa(3)}, whose code
+ * points TLS 1.3's ecdsa_secp*r1_sha* keep. */
+static enum ch_result
+parse_sigalgs_ext(struct cursor *ext, bool *ecdsa)
+{
+	struct cursor	 list;
+	unsigned	 n, scheme;
+
+	if (!cursor_u16(ext, &n) || n % 2 != 0 || !cursor_sub(ext, n, &list))
+		return CH_BAD;
+	while (cursor_u16(&list, &scheme))
+		if ((scheme & 0xff) == 3 && (scheme >> 8) >= 1 &&
+		    (scheme >> 8) <= 6)
+			*ecdsa = true;
+	return CH_OK;
+}
+
 /* The ClientHello body (after its 4-byte header). */
 static enum ch_result
-parse_hello(struct cursor *hs, char *sni, size_t snisz)
+parse_hello(struct cursor *hs, char *sni, size_t snisz,
+    struct ch_offer *offer)
 {
-	struct cursor	 exts, ext;
+	struct cursor	 exts, ext, suites;
 	unsigned	 v, n, etype, elen;
+	enum ch_result	 r = CH_OK;
+	bool		 sig_ecdsa = false, suite_ecdsa;
 
 	/* version, random, session id, cipher suites, compression */
 	if (!cursor_u16(hs, &v) || !cursor_take(hs, 32, NULL) ||
 	    !cursor_u8(hs, &n) || !cursor_take(hs, n, NULL) ||
-	    !cursor_u16(hs, &n) || !cursor_take(hs, n, NULL) ||
+	    !cursor_u16(hs, &n) || n % 2 != 0 ||
+	    !cursor_sub(hs, n, &suites) ||
 	    !cursor_u8(hs, &n) || !cursor_take(hs, n, NULL))
 		return CH_BAD;
-	if (hs->left == 0)
-		return CH_OK;			/* no extensions: no SNI */
-	if (!cursor_u16(hs, &n) || !cursor_sub(hs, n, &exts))
+	suite_ecdsa = any_ecdsa_suite(&suites);
+	cursor_init(&exts, NULL, 0);		/* none: no SNI */
+	if (hs->left > 0 && (!cursor_u16(hs, &n) || !cursor_sub(hs, n, &exts)))
 		return CH_BAD;
-	while (exts.left > 0) {
+	while (exts.left > 0 && r == CH_OK) {
 		if (!cursor_u16(&exts, &etype) || !cursor_u16(&exts, &elen) ||
 		    !cursor_sub(&exts, elen, &ext))
-			return CH_BAD;
-		if (etype == 0)			/* server_name */
-			return parse_sni_ext(&ext, sni, snisz);
+			r = CH_BAD;
+		else if (etype == 0)		/* server_name */
+			r = parse_sni_ext(&ext, sni, snisz);
+		else if (etype == 13)		/* signature_algorithms */
+			r = parse_sigalgs_ext(&ext, &sig_ecdsa);
 	}
-	return CH_OK;
+	if (r != CH_OK)
+		sni[0] = '\0';		/* a name only from a whole hello */
+	else if (offer != NULL)
+		offer->ecdsa = sig_ecdsa && suite_ecdsa;
+	return r;
 }
 
 /* The next record's payload appended to msg; CH_OK when one was. */
@@ -93,7 +144,8 @@ next_record(struct cursor *c, uint8_t *msg, size_t *msglen, bool first)
 }
 
 enum ch_result
-clienthello_sni(const uint8_t *buf, size_t len, char *sni, size_t snisz)
+clienthello_sni(const uint8_t *buf, size_t len, char *sni, size_t snisz,
+    struct ch_offer *offer)
 {
 	uint8_t		 msg[CH_MSG_MAX];
 	struct cursor	 c, m, hs;
@@ -118,6 +170,6 @@ clienthello_sni(const uint8_t *buf, size_t len, char *sni, size_t snisz)
 		if (hslen > CH_MSG_MAX - 4)
 			return CH_BAD;
 		if (cursor_sub(&m, hslen, &hs))
-			return parse_hello(&hs, sni, snisz);
+			return parse_hello(&hs, sni, snisz, offer);
 	}
 }

@@ -2,7 +2,10 @@
  * intercept.c - the interception steps shared by forward and transparent
  * (see intercept.h): the SNI from a peeked ClientHello, then the app's TLS
  * terminated with a leaf from the worker's cache, or minted for it: a key
- * pair here, signed by the keeper (shim/keeper/), off the loop.
+ * pair here, signed by the keeper (shim/keeper/), off the loop. On a
+ * client_tls = compatible listener an app that takes no ECDSA gets an RSA
+ * leaf, and TLS 1.2's CBC suites are accepted; a failed handshake is
+ * logged with the reason the app and pinshim did not agree.
  *
  * Must never: complete the app's handshake before the upstream verdict
  * passed (intercept_accept runs only from a passed dial), or mint for a
@@ -13,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "base/cursor.h"
 #include "base/log.h"
 #include "shim/conn/clienthello.h"
 #include "shim/conn/intercept.h"
@@ -57,13 +61,14 @@ hello_read(evutil_socket_t fd, short what, void *arg)
 	struct conn	*c = arg;
 	uint8_t		 buf[CH_PEEK_MAX];
 	char		 sni[HOST_MAX + 2];
+	struct ch_offer	 offer;
 	ssize_t		 n;
 
 	(void)fd;
 	(void)what;
 	if ((n = conn_peek(c, buf, sizeof(buf))) <= 0)
 		return;
-	switch (clienthello_sni(buf, (size_t)n, sni, sizeof(sni))) {
+	switch (clienthello_sni(buf, (size_t)n, sni, sizeof(sni), &offer)) {
 	case CH_MORE:
 		if ((size_t)n == sizeof(buf))
 			conn_refuse(c, 0, "bad-clienthello", "ClientHello "
@@ -79,6 +84,7 @@ hello_read(evutil_socket_t fd, short what, void *arg)
 	case CH_OK:
 		break;
 	}
+	((struct icpt *)c)->app_ecdsa = offer.ecdsa;
 	if (take_sni(c, sni))
 		((struct icpt *)c)->after_hello(c);
 }
@@ -104,20 +110,162 @@ accept_timeout(struct conn *c)
 	conn_drop(c);
 }
 
+static bool
+compatible(const struct conn *c)
+{
+	return c->lc->client_tls == CLIENT_TLS_COMPATIBLE;
+}
+
+/* The leaf this app gets: RSA only where the listener allows it (and the
+ * worker made the RSA key at start) and the app takes no ECDSA. */
+static enum tls_leaf
+leaf_kind(const struct conn *c)
+{
+	return compatible(c) && !((const struct icpt *)c)->app_ecdsa &&
+	    tls_ca_has_rsa(c->srv->ca) ? TLS_LEAF_RSA : TLS_LEAF_ECDSA;
+}
+
+/* Did the app end the handshake because it would not take our leaf? */
+static bool
+cert_alert(int code)
+{
+	switch (code) {
+	case bad_certificate:
+	case unsupported_certificate:
+	case certificate_revoked:
+	case certificate_expired:
+	case certificate_unknown:
+	case unknown_ca:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A TLS 1.3 app that rejects our certificate may send its alert before
+ * it writes under handshake keys (OpenSSL's client does), in plaintext,
+ * where wolfSSL expects an encrypted record: wolfSSL ends the handshake
+ * with a parse error and never records the alert. So during the handshake
+ * wolfSSL reads the app's bytes through watch_recv, which follows the
+ * record framing from the first byte (the ClientHello was only peeked)
+ * and keeps the description of an alert record, from a cursor over what
+ * was read; wolfSSL refuses such a record by its header, so the last two
+ * bytes are peeked from the socket after the failure. One pass over the
+ * handshake's bytes; none once it is done. */
+static void
+watch_bytes(struct icpt *ic, const void *buf, size_t len)
+{
+	struct cursor	 cur;
+	unsigned	 b;
+
+	cursor_init(&cur, buf, len);
+	while (cursor_u8(&cur, &b)) {
+		if (ic->rec_left == 0) {
+			ic->rec_head[ic->rec_headlen++] = (uint8_t)b;
+			if (ic->rec_headlen < sizeof(ic->rec_head))
+				continue;
+			ic->rec_headlen = 0;
+			ic->rec_left = (size_t)ic->rec_head[3] << 8 |
+			    ic->rec_head[4];
+			ic->rec_alert = ic->rec_head[0] == 21 &&
+			    ic->rec_left == 2;		/* alert(21) */
+			ic->alert_got = 0;
+			continue;
+		}
+		ic->rec_left--;
+		if (ic->rec_alert && ++ic->alert_got == 2) {
+			ic->app_alerted = true;	/* level, then this */
+			ic->app_alert = (uint8_t)b;
+		}
+	}
+}
+
+/* wolfSSL failed: the rest of an alert record whose header it refused
+ * (TLS 1.3 takes only encrypted records then) is still in the socket. */
+static void
+watch_rest(struct icpt *ic)
+{
+	uint8_t		 b[2];
+	ssize_t		 want = (ssize_t)(2 - ic->alert_got);
+
+	if (ic->rec_alert && !ic->app_alerted && recv(ic->c.cfd, b,
+	    (size_t)want, MSG_PEEK | MSG_DONTWAIT) == want)
+		watch_bytes(ic, b, (size_t)want);
+}
+
+static int
+watch_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+	struct icpt	*ic = ctx;
+	int		 n;
+
+	if ((n = EmbedReceive(ssl, buf, sz, &ic->c.cfd)) > 0)
+		watch_bytes(ic, buf, (size_t)n);
+	return n;
+}
+
+/* Why the app's handshake failed (err: wolfSSL_get_error's), in terms
+ * the user can act on: the app refused our certificate (its trust store),
+ * or the two sides share no suite, signature algorithm or version (the
+ * app's age, and client_tls). */
+static void
+accept_failure(struct conn *c, int err, char *out, size_t sz)
+{
+	WOLFSSL_ALERT_HISTORY	 h;
+	char			 buf[WOLFSSL_MAX_ERROR_SZ];
+
+	memset(&h, 0, sizeof(h));
+	(void)wolfSSL_get_alert_history(c->cssl, &h);
+	watch_rest((struct icpt *)c);
+	if (h.last_rx.code < 0 && ((struct icpt *)c)->app_alerted) {
+		h.last_rx.code = ((struct icpt *)c)->app_alert;
+		err = FATAL_ERROR;
+	}
+	if (err == FATAL_ERROR && cert_alert(h.last_rx.code))
+		snprintf(out, sz, "the app rejected the certificate (its "
+		    "alert: %s): does the app trust the pinshim CA?",
+		    wolfSSL_alert_desc_string_long(h.last_rx.code));
+	else if (err == MATCH_SUITE_ERROR && leaf_kind(c) == TLS_LEAF_ECDSA &&
+	    !((struct icpt *)c)->app_ecdsa)
+		snprintf(out, sz, "no shared signature algorithm: the app "
+		    "takes no ECDSA certificate%s", compatible(c) ? "" :
+		    " (client_tls = compatible gives it an RSA one)");
+	else if (err == MATCH_SUITE_ERROR)
+		snprintf(out, sz, "no shared cipher suite: the app offers "
+		    "none that pinshim accepts%s", compatible(c) ? "" :
+		    " (TLS 1.2 CBC suites: client_tls = compatible)");
+	else if (err == VERSION_ERROR)
+		snprintf(out, sz, "protocol version: the app offers nothing "
+		    "from TLS 1.2 on");
+	else if (err == FATAL_ERROR)
+		snprintf(out, sz, "the app ended the handshake (its alert: "
+		    "%s)", wolfSSL_alert_desc_string_long(h.last_rx.code));
+	else {
+		wolfSSL_ERR_error_string_n((unsigned long)err, buf,
+		    sizeof(buf));
+		snprintf(out, sz, "%s", buf);
+	}
+}
+
 static void
 accept_tls(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn	*c = arg;
-	char		 buf[WOLFSSL_MAX_ERROR_SZ];
+	char		 why[300];
 	int		 ret, err;
 
 	(void)fd;
 	(void)what;
 	ret = wolfSSL_accept(c->cssl);
 	if (ret == WOLFSSL_SUCCESS) {
-		log_debug("intercept listener=%s client=%s host=%s tls=%s",
-		    c->lc->name, c->client, c->host,
-		    wolfSSL_get_version(c->cssl));
+		/* wolfSSL's own reads again: the relay outlives c */
+		wolfSSL_SSLSetIORecv(c->cssl, EmbedReceive);
+		wolfSSL_set_read_fd(c->cssl, c->cfd);
+		log_debug("intercept listener=%s client=%s host=%s tls=%s "
+		    "cipher=%s leaf=%s", c->lc->name, c->client, c->host,
+		    wolfSSL_get_version(c->cssl),
+		    wolfSSL_get_cipher_name(c->cssl),
+		    leaf_kind(c) == TLS_LEAF_RSA ? "rsa" : "ecdsa");
 		conn_relay(c);
 		return;
 	}
@@ -127,10 +275,10 @@ accept_tls(evutil_socket_t fd, short what, void *arg)
 		    EV_WRITE, accept_tls, 0);
 		return;
 	}
-	wolfSSL_ERR_error_string_n((unsigned long)err, buf, sizeof(buf));
+	accept_failure(c, err, why, sizeof(why));
 	log_warn("intercept listener=%s client=%s host=%s:%u error=\"client "
-	    "TLS handshake failed: %s (does the app trust the pinshim CA?)\"",
-	    c->lc->name, c->client, c->host, c->port, buf);
+	    "TLS handshake failed: %s\"", c->lc->name, c->client, c->host,
+	    c->port, why);
 	conn_drop(c);
 }
 
@@ -138,6 +286,8 @@ accept_tls(evutil_socket_t fd, short what, void *arg)
 static void
 accept_start(struct conn *c)
 {
+	wolfSSL_SSLSetIORecv(c->cssl, watch_recv);
+	wolfSSL_SetIOReadCtx(c->cssl, c);
 	c->on_deadline = accept_timeout;
 	conn_wait(c, EV_READ, accept_tls, conn_timeout(c));
 	accept_tls(c->cfd, 0, c);
@@ -161,7 +311,7 @@ leaf_minted(struct keeper_wait *w, bool ok)
 	if (!ok)
 		no_leaf(c, "mint a certificate (the keeper said why)");
 	else if ((c->cssl = tls_ca_session(c->srv->ca, c->cfd, c->host,
-	    &missing)) == NULL)
+	    leaf_kind(c), compatible(c), &missing)) == NULL)
 		no_leaf(c, "present a certificate");
 	else
 		accept_start(c);
@@ -180,7 +330,7 @@ intercept_accept(struct conn *c)
 	bool		 missing;
 
 	if ((c->cssl = tls_ca_session(c->srv->ca, c->cfd, c->host,
-	    &missing)) != NULL) {
+	    leaf_kind(c), compatible(c), &missing)) != NULL) {
 		accept_start(c);
 		return;
 	}
@@ -194,5 +344,6 @@ intercept_accept(struct conn *c)
 	c->on_deadline = mint_timeout;
 	evtimer_add(c->deadline, &tv);
 	c->kw.done = leaf_minted;
-	keeper_mint(c->srv->keeper, c->srv->ca, c->host, &c->kw);
+	keeper_mint(c->srv->keeper, c->srv->ca, c->host, leaf_kind(c),
+	    &c->kw);
 }

@@ -13,6 +13,15 @@
 struct icpt {
 	struct conn	 c;		/* first */
 	conn_step	 after_hello;	/* once the SNI is taken */
+	bool		 app_ecdsa;	/* the app can take an ECDSA leaf */
+	/* the app's records as wolfSSL reads them in the handshake, watched
+	 * for a plaintext alert (intercept.c, watch_recv) */
+	uint8_t		 rec_head[5];
+	size_t		 rec_headlen, rec_left;
+	bool		 rec_alert;	/* the record being read is one */
+	size_t		 alert_got;	/* of its 2 bytes */
+	bool		 app_alerted;	/* the app sent a whole alert: */
+	uint8_t		 app_alert;	/* its description */
 };
 
 /* Wait for the ClientHello under the handshake timeout; its SNI becomes

@@ -68,11 +68,11 @@ struct keeper_wait {
 	void			(*done)(struct keeper_wait *, bool ok);
 };
 
-/* Ask for a leaf for name (canonical); w->done runs once it is in ca's
- * cache (ok) or the keeper refused it (or at once, when it cannot be
- * asked). Requests for the same name share one mint. */
+/* Ask for a leaf of that kind for name (canonical); w->done runs once it
+ * is in ca's cache (ok) or the keeper refused it (or at once, when it
+ * cannot be asked). Requests for the same name and kind share one mint. */
 void	 keeper_mint(struct keeper *, struct tls_ca *, const char *name,
-	    struct keeper_wait *w);
+	    enum tls_leaf, struct keeper_wait *w);
 /* w no longer waits (its connection is closing). */
 void	 keeper_mint_cancel(struct keeper_wait *w);
 

@@ -148,12 +148,13 @@ answer_mint(struct keeper_state *ks, const struct keeper_msg *m, double now,
 	if (!take_token(ks, now))
 		return refuse(ks, m, EAGAIN, out, sz, "mint %s: over %d new "
 		    "names a second", m->host, KEEPER_MINT_RATE);
-	if ((n = tls_ca_key_sign(ks->key, m->host, m->pub, TLS_CA_PUB_LEN,
-	    der, sizeof(der), &why)) < 0)
+	if ((n = tls_ca_key_sign(ks->key, m->host, m->leaf_kind, m->pub,
+	    m->publen, der, sizeof(der), &why)) < 0)
 		return refuse(ks, m, EINVAL, out, sz, "mint %.*s: %s", 64,
 		    m->host, why);
 	ks->signed_++;
-	log_info("keeper: signed a leaf for %s (%lu since start)", m->host,
+	log_info("keeper: signed a%s leaf for %s (%lu since start)",
+	    m->leaf_kind == TLS_LEAF_RSA ? "n RSA" : "", m->host,
 	    ks->signed_);
 	return reply(m, KEEPER_OK, 0, der, (size_t)n, out, sz);
 }

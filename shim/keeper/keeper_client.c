@@ -70,7 +70,8 @@ struct keeper_mint {
 	struct keeper		*k;
 	char			 name[HOST_MAX + 1];
 	struct tls_ca		*ca;
-	uint8_t			 key[TLS_CA_LEAFKEY_MAX];
+	enum tls_leaf		 kind;
+	uint8_t			 key[TLS_CA_LEAFKEY_MAX]; /* RSA: none */
 	int			 keylen;
 	TAILQ_HEAD(, keeper_wait) waiters;
 };
@@ -360,7 +361,7 @@ call_send(struct keeper *k, int chan, struct keeper_msg *m, keeper_done done,
 	struct keeper_call	*c;
 	uint8_t			*frame;
 	size_t			 n, sz = KEEPER_HEAD + 8 + HOST_MAX + 128 +
-				    TLS_CA_PUB_LEN + m->len;
+				    TLS_CA_RSA_PUB_MAX + m->len;
 
 	if (k->gone || ch->bev == NULL) {
 		errno = k->gone ? EPIPE : ENOTCONN;
@@ -432,8 +433,9 @@ mint_done(void *arg, const struct keeper_answer *a)
 	struct keeper_mint	*km = arg;
 	bool			 ok;
 
-	ok = a->err == 0 && tls_ca_leaf_put(km->ca, km->name, a->data, a->len,
-	    km->key, (size_t)km->keylen) == 0;
+	ok = a->err == 0 && tls_ca_leaf_put(km->ca, km->name, km->kind,
+	    a->data, a->len, km->kind == TLS_LEAF_RSA ? NULL : km->key,
+	    (size_t)km->keylen) == 0;
 	if (!ok && !km->k->gone) {
 		km->k->unminted++;
 		log_warn("intercept host=%s: no leaf: %s", km->name,
@@ -444,16 +446,18 @@ mint_done(void *arg, const struct keeper_answer *a)
 
 void
 keeper_mint(struct keeper *k, struct tls_ca *ca, const char *name,
-    struct keeper_wait *w)
+    enum tls_leaf kind, struct keeper_wait *w)
 {
 	struct keeper_chan	*ch = &k->chan[CHAN_MINT];
 	struct keeper_call	*c;
 	struct keeper_mint	*km;
 	struct keeper_msg	 m;
-	uint8_t			 pub[TLS_CA_PUB_LEN];
+	uint8_t			 pub[TLS_CA_RSA_PUB_MAX];
+	int			 publen;
 
 	TAILQ_FOREACH(c, &ch->calls, entry)
-		if (c->done == mint_done && strcmp(c->req.host, name) == 0) {
+		if (c->done == mint_done && c->req.leaf_kind == kind &&
+		    strcmp(c->req.host, name) == 0) {
 			km = c->arg;
 			w->mint = km;
 			TAILQ_INSERT_TAIL(&km->waiters, w, entry);
@@ -463,6 +467,7 @@ keeper_mint(struct keeper *k, struct tls_ca *ca, const char *name,
 	TAILQ_INIT(&km->waiters);
 	km->k = k;
 	km->ca = ca;
+	km->kind = kind;
 	snprintf(km->name, sizeof(km->name), "%s", name);
 	w->mint = km;
 	TAILQ_INSERT_TAIL(&km->waiters, w, entry);
@@ -477,10 +482,19 @@ keeper_mint(struct keeper *k, struct tls_ca *ca, const char *name,
 	memset(&m, 0, sizeof(m));
 	m.type = KEEPER_MINT;
 	snprintf(m.host, sizeof(m.host), "%s", name);
+	m.leaf_kind = kind;
 	m.pub = pub;
-	if ((km->keylen = tls_ca_leaf_key(ca, pub, km->key,
-	    sizeof(km->key))) < 0 ||
-	    call_send(k, CHAN_MINT, &m, mint_done, km) == -1)
+	/* ECDSA: a fresh key pair per leaf; RSA: the worker's one key. */
+	if (kind == TLS_LEAF_RSA) {
+		km->keylen = 0;
+		publen = tls_ca_rsa_pub(ca, pub, sizeof(pub));
+	} else {
+		km->keylen = tls_ca_leaf_key(ca, pub, km->key,
+		    sizeof(km->key));
+		publen = km->keylen < 0 ? -1 : TLS_CA_PUB_LEN;
+	}
+	m.publen = publen < 0 ? 0 : (size_t)publen;
+	if (publen < 0 || call_send(k, CHAN_MINT, &m, mint_done, km) == -1)
 		mint_finish(km, false);
 }
 

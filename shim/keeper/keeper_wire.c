@@ -85,9 +85,16 @@ keeper_parse(const uint8_t *buf, size_t len, struct keeper_msg *m,
 	m->type = (enum keeper_type)t;
 	switch (m->type) {
 	case KEEPER_MINT:
-		if (!take_host(&c, m->host) ||
-		    !cursor_take(&c, TLS_CA_PUB_LEN, &m->pub)) {
-			*why = "MINT: bad name or key length";
+		if (!take_host(&c, m->host) || !cursor_u8(&c, &v) ||
+		    (v != TLS_LEAF_ECDSA && v != TLS_LEAF_RSA)) {
+			*why = "MINT: bad name or key kind";
+			return -1;
+		}
+		m->leaf_kind = (enum tls_leaf)v;
+		m->publen = v == TLS_LEAF_ECDSA ? TLS_CA_PUB_LEN : c.left;
+		if (m->publen == 0 || m->publen > TLS_CA_RSA_PUB_MAX ||
+		    !cursor_take(&c, m->publen, &m->pub)) {
+			*why = "MINT: bad key length";
 			return -1;
 		}
 		break;
@@ -199,7 +206,13 @@ keeper_encode(const struct keeper_msg *m, uint8_t *buf, size_t sz)
 		put_u8(&o, (unsigned)hl);
 		put(&o, m->host, hl);
 		if (m->type == KEEPER_MINT) {
-			put(&o, m->pub, TLS_CA_PUB_LEN);
+			if (m->publen == 0 || m->publen > TLS_CA_RSA_PUB_MAX ||
+			    (m->leaf_kind == TLS_LEAF_ECDSA ?
+			    m->publen != TLS_CA_PUB_LEN :
+			    m->leaf_kind != TLS_LEAF_RSA))
+				return 0;
+			put_u8(&o, m->leaf_kind);
+			put(&o, m->pub, m->publen);
 			break;
 		}
 		put(&o, m->leaf.hash, PIN_HASH_LEN);

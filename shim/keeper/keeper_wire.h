@@ -3,7 +3,9 @@
  * per message (keeper_wire.c; the processes either side: keeper.h):
  *   u32 length of what follows | u8 type | u32 id | body
  * Requests (worker to keeper):
- *   MINT  u8 n | name[n] | P-256 public key[65]      -> OK: leaf DER
+ *   MINT  u8 n | name[n] | u8 kind | public key      -> OK: leaf DER
+ *         (kind 1: P-256 point[65]; kind 2: RSA-2048 SubjectPublicKeyInfo,
+ *         the rest of the frame, at most 320 bytes: enum tls_leaf)
  *   SAVE  u8 file | bytes                            -> OK
  *   TOFU  u8 n | host[n] | leaf[32] | u8 has_issuer | issuer[32] |
  *         u32 since_hi | u32 since_lo | u8 replaces | old leaf[32]
@@ -58,7 +60,9 @@ struct keeper_msg {
 	uint32_t	 id;
 	/* MINT, TOFU: */
 	char		 host[HOST_MAX + 1];
-	const uint8_t	*pub;			/* MINT: 65 bytes */
+	const uint8_t	*pub;			/* MINT: publen bytes */
+	size_t		 publen;
+	enum tls_leaf	 leaf_kind;		/* MINT: which key */
 	/* TOFU: */
 	struct pin	 leaf, issuer;
 	bool		 has_issuer;

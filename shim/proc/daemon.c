@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sys/resource.h>
@@ -241,6 +242,34 @@ fd_slots_reserve(struct server *srv)
 	close(p[1]);
 }
 
+/* The RSA leaf key, made when a client_tls = compatible listener may need
+ * it and not before: RSA-2048 key generation blocks the loop for tens of
+ * milliseconds (logged), once per process. */
+static int
+ca_rsa(struct server *srv, const struct conf *c)
+{
+	struct timespec	 t0, t1;
+	size_t		 i;
+
+	if (srv->ca == NULL || tls_ca_has_rsa(srv->ca))
+		return 0;
+	for (i = 0; i < c->nlisteners; i++)
+		if (c->listeners[i].mode != MODE_TUNNEL &&
+		    c->listeners[i].client_tls == CLIENT_TLS_COMPATIBLE)
+			break;
+	if (i == c->nlisteners)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (tls_ca_rsa_init(srv->ca) == -1)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_info("interception CA: RSA-%d leaf key for client_tls = "
+	    "compatible made in %ld ms", TLS_CA_RSA_BITS,
+	    (long)((t1.tv_sec - t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000));
+	return 0;
+}
+
 /* Everything up to binding: the same for run and run -t. With an
  * interception CA or a state_dir, run forks the keeper first, before
  * anything else is loaded, and only the keeper reads the CA key; run -t
@@ -295,6 +324,11 @@ daemon_prepare(struct server *srv, struct conf *conf, bool check,
 		snprintf(err, errsz, "interception CA: %s", why);
 		return -1;
 	}
+	if (!check && ca_rsa(srv, conf) == -1) {
+		snprintf(err, errsz, "interception CA: cannot make the RSA "
+		    "leaf key for client_tls = compatible");
+		return -1;
+	}
 	/* privdrop() happens after binding; whether it can is known now. */
 	if (privdrop_check(conf->user, who, err, errsz) == -1 ||
 	    state_dir_usable(conf, who, err, errsz) == -1 ||
@@ -347,6 +381,12 @@ daemon_reload(struct server *srv)
 		    "[feed] max_size, or another [feed] or key set need a "
 		    "restart (the keeper holds what it started with); keeping "
 		    "the running configuration");
+		conf_free(c);
+		return;
+	}
+	if (ca_rsa(srv, c) == -1) {
+		log_err("reload: cannot make the RSA leaf key for client_tls "
+		    "= compatible; keeping the running configuration");
 		conf_free(c);
 		return;
 	}

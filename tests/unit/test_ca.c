@@ -10,6 +10,8 @@
 
 #include "tls/tls.h"
 
+#include <wolfssl/wolfcrypt/rsa.h>
+
 
 static int
 setup(void **state)
@@ -49,11 +51,11 @@ mint(struct tls_ca *ca, struct tls_ca_key *key, const char *name)
 
 	kl = tls_ca_leaf_key(ca, pub, priv, sizeof(priv));
 	assert_true(kl > 0);
-	n = tls_ca_key_sign(key, name, pub, sizeof(pub), der, sizeof(der),
-	    &why);
+	n = tls_ca_key_sign(key, name, TLS_LEAF_ECDSA, pub, sizeof(pub), der,
+	    sizeof(der), &why);
 	assert_true(n > 0);
-	assert_int_equal(tls_ca_leaf_put(ca, name, der, (size_t)n, priv,
-	    (size_t)kl), 0);
+	assert_int_equal(tls_ca_leaf_put(ca, name, TLS_LEAF_ECDSA, der,
+	    (size_t)n, priv, (size_t)kl), 0);
 }
 
 static void
@@ -64,10 +66,11 @@ check_san(struct tls_ca *ca, struct tls_ca_key *key, const char *name)
 	char		*alt;
 	bool		 missing;
 
-	assert_null(tls_ca_session(ca, 0, name, &missing));
+	assert_null(tls_ca_session(ca, 0, name, TLS_LEAF_ECDSA, false,
+	    &missing));
 	assert_true(missing);
 	mint(ca, key, name);
-	ssl = tls_ca_session(ca, 0, name, &missing);
+	ssl = tls_ca_session(ca, 0, name, TLS_LEAF_ECDSA, false, &missing);
 	assert_non_null(ssl);
 	x = wolfSSL_get_certificate(ssl);
 	assert_non_null(x);
@@ -138,23 +141,115 @@ test_keeper_half_refuses_bad_names_and_keys(void **state)
 	assert_true(tls_ca_leaf_key(c, pub, priv, sizeof(priv)) > 0);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		why = NULL;
-		assert_int_equal(tls_ca_key_sign(k, bad[i], pub, sizeof(pub),
+		assert_int_equal(tls_ca_key_sign(k, bad[i], TLS_LEAF_ECDSA,
+		    pub, sizeof(pub),
 		    der, sizeof(der), &why), -1);
 		assert_non_null(why);
 	}
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	assert_int_equal(tls_ca_key_sign(k, big, pub, sizeof(pub), der,
+	assert_int_equal(tls_ca_key_sign(k, big, TLS_LEAF_ECDSA, pub,
+	    sizeof(pub), der,
 	    sizeof(der), &why), -1);
 	pub[40] ^= 1;				/* off the curve */
-	assert_int_equal(tls_ca_key_sign(k, "api.test", pub, sizeof(pub), der,
+	assert_int_equal(tls_ca_key_sign(k, "api.test", TLS_LEAF_ECDSA, pub,
+	    sizeof(pub), der,
 	    sizeof(der), &why), -1);
 	assert_string_equal(why, "not a P-256 public key");
 	pub[40] ^= 1;
-	assert_int_equal(tls_ca_key_sign(k, "api.test", pub, 64, der,
+	assert_int_equal(tls_ca_key_sign(k, "api.test", TLS_LEAF_ECDSA, pub,
+	    64, der,
 	    sizeof(der), &why), -1);
-	assert_true(tls_ca_key_sign(k, "api.test", pub, sizeof(pub), der,
+	assert_true(tls_ca_key_sign(k, "api.test", TLS_LEAF_ECDSA, pub,
+	    sizeof(pub), der,
 	    sizeof(der), &why) > 0);
+	tls_ca_key_free(k);
+	tls_ca_free(c);
+}
+
+/* An RSA public key of bits and exponent e, as SubjectPublicKeyInfo. */
+static int
+rsa_pub(int bits, long e, uint8_t *out, size_t sz)
+{
+	RsaKey		 k;
+	WC_RNG		 rng;
+	int		 n;
+
+	assert_int_equal(wc_InitRng(&rng), 0);
+	assert_int_equal(wc_InitRsaKey(&k, NULL), 0);
+	assert_int_equal(wc_MakeRsaKey(&k, bits, e, &rng), 0);
+	n = wc_RsaKeyToPublicDer(&k, out, (word32)sz);
+	wc_FreeRsaKey(&k);
+	wc_FreeRng(&rng);
+	assert_true(n > 0);
+	return n;
+}
+
+/* client_tls = compatible: the worker's one RSA key; an RSA leaf for a
+ * name is cached beside its ECDSA leaf, each served for its own kind with
+ * its own key; the keeper signs only RSA-2048 with e = 65537. */
+static void
+test_rsa_leaf_beside_the_ecdsa_one(void **state)
+{
+	char		 ca[400], err[256];
+	uint8_t		 pub[TLS_CA_RSA_PUB_MAX + 64], der[TLS_CA_CERT_MAX];
+	struct tls_ca	*c;
+	struct tls_ca_key *k;
+	WOLFSSL		*ssl;
+	WOLFSSL_X509	*x;
+	const char	*why;
+	bool		 missing;
+	int		 pl, n;
+	FILE		*null = fopen("/dev/null", "w");
+
+	(void)state;
+	snprintf(ca, sizeof(ca), "%s/ca4", tu_tmpdir);
+	assert_int_equal(tls_ca_init(ca, "test CA", null), 0);
+	fclose(null);
+	c = tls_ca_new(4, err, sizeof(err));
+	k = tls_ca_key_load(ca, err, sizeof(err));
+	assert_non_null(k);
+	assert_false(tls_ca_has_rsa(c));
+	assert_int_equal(tls_ca_rsa_init(c), 0);
+	assert_true(tls_ca_has_rsa(c));
+	pl = tls_ca_rsa_pub(c, pub, sizeof(pub));
+	assert_true(pl > 0);
+	mint(c, k, "api.test");
+	assert_null(tls_ca_session(c, 0, "api.test", TLS_LEAF_RSA, true,
+	    &missing));
+	assert_true(missing);
+	/* the worker's key called P-256 */
+	assert_int_equal(tls_ca_key_sign(k, "api.test", TLS_LEAF_ECDSA, pub,
+	    (size_t)pl, der, sizeof(der), &why), -1);
+	n = tls_ca_key_sign(k, "api.test", TLS_LEAF_RSA, pub, (size_t)pl, der,
+	    sizeof(der), &why);
+	assert_true(n > 0);
+	/* an RSA leaf comes with no private key: the worker's own is used */
+	assert_int_equal(tls_ca_leaf_put(c, "api.test", TLS_LEAF_RSA, der,
+	    (size_t)n, pub, 1), -1);
+	assert_int_equal(tls_ca_leaf_put(c, "api.test", TLS_LEAF_RSA, der,
+	    (size_t)n, NULL, 0), 0);
+	ssl = tls_ca_session(c, 0, "api.test", TLS_LEAF_RSA, true, &missing);
+	assert_non_null(ssl);
+	x = wolfSSL_get_certificate(ssl);
+	assert_non_null(x);
+	assert_int_equal(wolfSSL_X509_get_pubkey_type(x), RSAk);
+	assert_string_equal(wolfSSL_X509_get_next_altname(x), "api.test");
+	wolfSSL_free(ssl);
+	ssl = tls_ca_session(c, 0, "api.test", TLS_LEAF_ECDSA, false,
+	    &missing);
+	assert_non_null(ssl);
+	assert_int_equal(wolfSSL_X509_get_pubkey_type(
+	    wolfSSL_get_certificate(ssl)), ECDSAk);
+	wolfSSL_free(ssl);
+	/* RSA-1024, and RSA-2048 with e = 3: refused */
+	pl = rsa_pub(1024, 65537, pub, sizeof(pub));
+	assert_int_equal(tls_ca_key_sign(k, "api.test", TLS_LEAF_RSA, pub,
+	    (size_t)pl, der, sizeof(der), &why), -1);
+	assert_string_equal(why, "not an RSA-2048 public key with e = 65537");
+	pl = rsa_pub(2048, 3, pub, sizeof(pub));
+	assert_int_equal(tls_ca_key_sign(k, "api.test", TLS_LEAF_RSA, pub,
+	    (size_t)pl, der, sizeof(der), &why), -1);
 	tls_ca_key_free(k);
 	tls_ca_free(c);
 }
@@ -166,6 +261,7 @@ main(void)
 		cmocka_unit_test(test_init_modes_and_no_overwrite),
 		cmocka_unit_test(test_minted_san_is_exactly_the_name),
 		cmocka_unit_test(test_keeper_half_refuses_bad_names_and_keys),
+		cmocka_unit_test(test_rsa_leaf_beside_the_ecdsa_one),
 	};
 
 	return cmocka_run_group_tests(tests, setup, tu_tmpdir_teardown);

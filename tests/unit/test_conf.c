@@ -920,6 +920,30 @@ test_listen_mode_forward(void **state)
 }
 
 static void
+test_listen_client_tls(void **state)
+{
+	struct conf	*c;
+
+	(void)state;
+	fails_at(STATE UPSTREAM "[listen:x]\nmode = forward\n"
+	    "bind = 127.0.0.1:1\nclient_tls = legacy\n", 8,
+	    "[listen:x] client_tls: not modern or compatible");
+	fails_at(STATE UPSTREAM "[listen:x]\nmode = forward\n"
+	    "bind = 127.0.0.1:1\nclient_tls = \n", 8,
+	    "[listen:x] client_tls:");
+	fails_at(UPSTREAM "[listen:x]\nmode = tunnel\nbind = 127.0.0.1:1\n"
+	    "connect = a.test:1\nclient_tls = compatible\n", 3,
+	    "[listen:x] client_tls: only for mode forward or transparent");
+	c = loads(STATE UPSTREAM "[listen:x]\nmode = forward\n"
+	    "bind = 127.0.0.1:1\n\n[listen:y]\nmode = transparent\n"
+	    "bind = 127.0.0.1:2\nallow = 10.0.0.0/8\n"
+	    "client_tls = compatible\n");
+	assert_int_equal(c->listeners[0].client_tls, CLIENT_TLS_MODERN);
+	assert_int_equal(c->listeners[1].client_tls, CLIENT_TLS_COMPATIBLE);
+	conf_free(c);
+}
+
+static void
 test_listen_ipv6_client_prefix(void **state)
 {
 	struct conf	*c;
@@ -1421,6 +1445,7 @@ main(void)
 		cmocka_unit_test(test_listen_empty_section),
 		cmocka_unit_test(test_listen_bad_name),
 		cmocka_unit_test(test_listen_mode_forward),
+		cmocka_unit_test(test_listen_client_tls),
 		cmocka_unit_test(test_listen_ipv6_client_prefix),
 		cmocka_unit_test(test_stop_keys),
 		cmocka_unit_test(test_duplicate_binds),

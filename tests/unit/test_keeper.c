@@ -183,7 +183,9 @@ mint_msg(struct keeper_msg *m, const char *name, const uint8_t *pub)
 	m->type = KEEPER_MINT;
 	m->id = 7;
 	snprintf(m->host, sizeof(m->host), "%s", name);
+	m->leaf_kind = TLS_LEAF_ECDSA;
 	m->pub = pub;
+	m->publen = TLS_CA_PUB_LEN;
 }
 
 static void
@@ -207,24 +209,41 @@ test_malformed_frames_are_refused_with_a_reason(void **state)
 	assert_int_equal(keeper_parse(b, 8, &m, &why), -1);
 	assert_string_equal(why, "SAVE: not a file the keeper writes");
 	/* MINT: a NUL in the name, a zero-length name, a short key, a byte
-	 * too many */
+	 * too many, an unknown key kind, an RSA key over its bound */
 	memset(b, 0, sizeof(b));
 	b[0] = KEEPER_MINT;
 	b[5] = 3;
 	memcpy(b + 6, "a\0b", 3);
-	assert_int_equal(keeper_parse(b, 6 + 3 + TLS_CA_PUB_LEN, &m, &why),
-	    -1);
+	b[9] = TLS_LEAF_ECDSA;
+	assert_int_equal(keeper_parse(b, 10 + TLS_CA_PUB_LEN, &m, &why), -1);
 	b[5] = 0;
-	assert_int_equal(keeper_parse(b, 6 + TLS_CA_PUB_LEN, &m, &why), -1);
+	assert_int_equal(keeper_parse(b, 7 + TLS_CA_PUB_LEN, &m, &why), -1);
 	b[5] = 3;
 	memcpy(b + 6, "a.b", 3);
-	assert_int_equal(keeper_parse(b, 6 + 3 + TLS_CA_PUB_LEN - 1, &m,
-	    &why), -1);
-	assert_int_equal(keeper_parse(b, 6 + 3 + TLS_CA_PUB_LEN, &m, &why), 0);
+	assert_int_equal(keeper_parse(b, 10 + TLS_CA_PUB_LEN - 1, &m, &why),
+	    -1);
+	assert_int_equal(keeper_parse(b, 10 + TLS_CA_PUB_LEN, &m, &why), 0);
 	assert_string_equal(m.host, "a.b");
-	assert_int_equal(keeper_parse(b, 6 + 3 + TLS_CA_PUB_LEN + 1, &m,
-	    &why), -1);
+	assert_int_equal(m.leaf_kind, TLS_LEAF_ECDSA);
+	assert_int_equal(m.publen, TLS_CA_PUB_LEN);
+	assert_int_equal(keeper_parse(b, 10 + TLS_CA_PUB_LEN + 1, &m, &why),
+	    -1);
 	assert_string_equal(why, "bytes after the message");
+	b[9] = 3;
+	assert_int_equal(keeper_parse(b, 10 + TLS_CA_PUB_LEN, &m, &why), -1);
+	assert_string_equal(why, "MINT: bad name or key kind");
+	b[9] = TLS_LEAF_RSA;
+	assert_int_equal(keeper_parse(b, 10 + TLS_CA_RSA_PUB_MAX, &m, &why),
+	    0);
+	assert_int_equal(m.publen, TLS_CA_RSA_PUB_MAX);
+	assert_int_equal(keeper_parse(b, 10 + TLS_CA_RSA_PUB_MAX + 1, &m,
+	    &why), -1);
+	assert_string_equal(why, "MINT: bad key length");
+	assert_int_equal(keeper_parse(b, 10, &m, &why), -1);
+	/* an ECDSA mint whose key is not a point's length is not encoded */
+	mint_msg(&m, "a.b", b);
+	m.publen = TLS_CA_PUB_LEN + 1;
+	assert_int_equal(keeper_encode(&m, b + 300, 300), 0);
 	/* an ERR text over the bound */
 	memset(&m, 0, sizeof(m));
 	m.type = KEEPER_OK;
@@ -259,9 +278,10 @@ test_mint_checks_name_and_key_and_is_rate_limited(void **state)
 	mint_msg(&m, "api.test", pub);
 	ask(ks, &m, 0, &r, out, sizeof(out));
 	assert_int_equal(r.type, KEEPER_OK);
-	assert_int_equal(tls_ca_leaf_put(ca, "api.test", r.data, r.len, priv,
-	    (size_t)kl), 0);
-	ssl = tls_ca_session(ca, 0, "api.test", &missing);
+	assert_int_equal(tls_ca_leaf_put(ca, "api.test", TLS_LEAF_ECDSA,
+	    r.data, r.len, priv, (size_t)kl), 0);
+	ssl = tls_ca_session(ca, 0, "api.test", TLS_LEAF_ECDSA, false,
+	    &missing);
 	assert_non_null(ssl);	/* the leaf matches the worker's own key */
 	wolfSSL_free(ssl);
 
@@ -294,6 +314,56 @@ test_mint_checks_name_and_key_and_is_rate_limited(void **state)
 	assert_int_equal(r.type, KEEPER_OK);
 	ask(ks, &m, 1.0, &r, out, sizeof(out));
 	assert_int_equal(r.type, KEEPER_ERR);
+	tls_ca_free(ca);
+	keeper_state_free(ks);
+}
+
+/* An RSA mint carries the worker's RSA public key and its kind; the leaf
+ * that comes back fits the worker's RSA key, and an RSA key of another
+ * size is refused. */
+static void
+test_rsa_mint_is_its_own_kind(void **state)
+{
+	struct keeper_state	*ks = state_new();
+	struct keeper_msg	 m, r;
+	struct tls_ca		*ca;
+	uint8_t			 pub[TLS_CA_RSA_PUB_MAX], out[4096];
+	char			 err[256];
+	WOLFSSL			*ssl;
+	bool			 missing;
+	int			 pl;
+
+	(void)state;
+	ca = tls_ca_new(4, err, sizeof(err));
+	assert_non_null(ca);
+	assert_int_equal(tls_ca_rsa_pub(ca, pub, sizeof(pub)), -1);
+	assert_int_equal(tls_ca_rsa_init(ca), 0);
+	pl = tls_ca_rsa_pub(ca, pub, sizeof(pub));
+	assert_true(pl > 0);
+	mint_msg(&m, "api.test", pub);
+	m.leaf_kind = TLS_LEAF_RSA;
+	m.publen = (size_t)pl;
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_OK);
+	assert_int_equal(tls_ca_leaf_put(ca, "api.test", TLS_LEAF_RSA, r.data,
+	    r.len, NULL, 0), 0);
+	/* kept apart from the ECDSA leaf the name has not got */
+	assert_null(tls_ca_session(ca, 0, "api.test", TLS_LEAF_ECDSA, true,
+	    &missing));
+	assert_true(missing);
+	ssl = tls_ca_session(ca, 0, "api.test", TLS_LEAF_RSA, true, &missing);
+	assert_non_null(ssl);	/* the leaf matches the worker's RSA key */
+	wolfSSL_free(ssl);
+	/* the same bytes called ECDSA, or cut short: refused */
+	m.leaf_kind = TLS_LEAF_ECDSA;
+	m.publen = TLS_CA_PUB_LEN;
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_ERR);
+	m.leaf_kind = TLS_LEAF_RSA;
+	m.publen = (size_t)pl - 1;
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_ERR);
+	assert_non_null(memmem(r.data, r.len, "RSA-2048", 8));
 	tls_ca_free(ca);
 	keeper_state_free(ks);
 }
@@ -943,6 +1013,7 @@ main(void)
 		cmocka_unit_test(test_malformed_frames_are_refused_with_a_reason),
 		cmocka_unit_test(
 		    test_mint_checks_name_and_key_and_is_rate_limited),
+		cmocka_unit_test(test_rsa_mint_is_its_own_kind),
 		cmocka_unit_test(test_save_writes_only_known_files_within_bounds),
 		cmocka_unit_test(
 		    test_clock_saves_cannot_ratchet_past_the_system_clock),
