@@ -66,33 +66,6 @@ usage(FILE *f)
 		fputs(cmds[i].usage, f);
 }
 
-int
-cmd_usage(FILE *f, const char *text)
-{
-	const char	*p, *nl;
-
-	/* "usage: " before the first form, aligned spaces before the others */
-	for (p = text; *p != '\0'; p = nl + 1) {
-		if ((nl = strchr(p, '\n')) == NULL)
-			nl = p + strlen(p) - 1;
-		fprintf(f, "%s%.*s\n", p == text ? "usage: " :
-		    strncmp(p, "pinshim ", 8) == 0 ? "       " : "",
-		    (int)(nl - p), p);
-	}
-	return f == stdout ? 0 : 2;
-}
-
-bool
-cmd_help_asked(int argc, char **argv)
-{
-	int	 i;
-
-	for (i = 1; i < argc; i++)
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-			return true;
-	return false;
-}
-
 /* The usage of the command argv[0] names (and of its subcommand argv[1],
  * for feed), or NULL. */
 static const char *
