@@ -363,27 +363,34 @@ check-static:
 
 # What of conf/openwrt/ can be tested without OpenWrt's SDK: how the
 # package builds pinshim, a cross build with DEPS=pkg-config, here against
-# Debian's arm64 libraries through pkg-config with a sysroot (as the SDK's
-# pkg-config would; wolfSSL is pinshim's own, Debian's is not Multi-Arch),
-# linked to them dynamically, then run under qemu-user. The init script
-# is tested by test_openwrt.py in make check.
+# Debian's arm64 libevent and inih through pkg-config with a sysroot (as
+# the SDK's pkg-config would), linked to their shared objects dynamically
+# (readelf must show them NEEDED), then run under qemu-user with them.
+# wolfSSL is the one difference: the package links the SDK's libwolfssl
+# dynamically (WOLFSSL=system), this check pinshim's own, statically, as
+# Debian's libwolfssl-dev is not Multi-Arch and lacks options pinshim
+# needs. The init script is tested by test_openwrt.py in make check.
 PKGCONF_SYSROOT	= $(abspath build/sysroot-aarch64-linux-gnu)
+PKGCONF_LIBDIR	= $(PKGCONF_SYSROOT)/usr/lib/aarch64-linux-gnu
 PKGCONF_BUILD	= build-pkgconfig-aarch64
 check-openwrt:
 	@tests/deps.sh cross
 	@$(MAKE) --no-print-directory CC=aarch64-linux-gnu-gcc \
 	    build/sysroot-aarch64-linux-gnu/.done
-	@env PKG_CONFIG_LIBDIR=$(PKGCONF_SYSROOT)/usr/lib/aarch64-linux-gnu/pkgconfig \
+	@env PKG_CONFIG_LIBDIR=$(PKGCONF_LIBDIR)/pkgconfig \
 	    PKG_CONFIG_SYSROOT_DIR=$(PKGCONF_SYSROOT) $(MAKE) --no-print-directory \
 	    CC=aarch64-linux-gnu-gcc DEPS=pkg-config BUILD=$(PKGCONF_BUILD) all
-	@env PKG_CONFIG_LIBDIR=$(PKGCONF_SYSROOT)/usr/lib/aarch64-linux-gnu/pkgconfig \
+	@env PKG_CONFIG_LIBDIR=$(PKGCONF_LIBDIR)/pkgconfig \
 	    PKG_CONFIG_SYSROOT_DIR=$(PKGCONF_SYSROOT) $(MAKE) -s --no-print-directory \
 	    CC=aarch64-linux-gnu-gcc DEPS=pkg-config print-LIBS | \
-	    grep -- "-L$(PKGCONF_SYSROOT)/usr/lib/aarch64-linux-gnu -levent .*-linih" || \
+	    grep -- "-L$(PKGCONF_LIBDIR) -levent .*-linih" || \
 	    { echo "check-openwrt: not linked with pkg-config's flags" >&2; exit 1; }
+	@for lib in libevent-2.1.so.7 libinih.so.1; do \
+	    readelf -d $(PKGCONF_BUILD)/pinshim | grep -q "NEEDED.*\[$$lib\]" || \
+	    { echo "check-openwrt: $$lib not linked dynamically" >&2; exit 1; }; \
+	done; echo "$(PKGCONF_BUILD)/pinshim: libevent and libinih linked dynamically"
 	qemu-aarch64-static -L /usr/aarch64-linux-gnu \
-	    -E LD_LIBRARY_PATH=$(PKGCONF_SYSROOT)/usr/lib/aarch64-linux-gnu \
-	    $(PKGCONF_BUILD)/pinshim version
+	    -E LD_LIBRARY_PATH=$(PKGCONF_LIBDIR) $(PKGCONF_BUILD)/pinshim version
 
 print-%:
 	@echo '$($*)'
