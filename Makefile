@@ -8,7 +8,8 @@
 #                        fuzz-run FUZZ_SECONDS=60 runs each, fails on a crash
 #   make STATIC=1        one fully static binary into build-static/ (also
 #                        cross: make STATIC=1 CC=aarch64-linux-gnu-gcc)
-#   make install         PREFIX=/usr/local DESTDIR=
+#   make install         PREFIX=/usr/local DESTDIR= (stripped with STRIP;
+#                        make install-unstripped, or STRIP=, keeps symbols)
 #   make deps            install the Debian build packages (as root)
 #
 # wolfSSL: built from Debian's source package on first use (mk/wolfssl.sh);
@@ -22,6 +23,16 @@ CC		?= cc
 PKG_CONFIG	?= pkg-config
 PREFIX		?= /usr/local
 DESTDIR		?=
+# Where make install puts things. SYSCONFDIR is where the unit looks for
+# pinshim/pinshim.ini: /etc, as the built-in default (-c's) is
+# /etc/pinshim/pinshim.ini, whatever PREFIX is.
+BINDIR		?= $(PREFIX)/bin
+SYSCONFDIR	?= /etc
+MANDIR		?= $(PREFIX)/share/man
+DOCDIR		?= $(PREFIX)/share/doc/pinshim
+UNITDIR		?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR	?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR	?= $(PREFIX)/lib/tmpfiles.d
 SAN		?=
 
 # A cross build when CC makes code for another machine:
@@ -167,7 +178,7 @@ SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
 		  shim/cmd/cmd_pin.c shim/cmd/cmd_feed.c shim/cmd/cmd_ca.c \
 		  shim/cmd/cmd_status.c shim/cmd/cmd_tofu.c \
 		  shim/cmd/cmd_monitor.c shim/cmd/cmd_body.c \
-		  shim/main.c
+		  shim/cmd/cmd_usage.c shim/main.c
 SRCS		= $(sort $(BASE_SRCS) $(PINS_SRCS) $(TLS_SRCS) $(CONF_SRCS) \
 		  $(SHIM_SRCS))
 
@@ -239,7 +250,8 @@ fuzz_weaken_SRCS = $(PINS_DEPS)
 FUZZERS		= fuzz_clienthello fuzz_http1 fuzz_feed fuzz_ini fuzz_pins \
 		  fuzz_host fuzz_keeper fuzz_weaken
 
-.PHONY: all check check-cross check-static check-openwrt unit demo sanitize install uninstall clean \
+.PHONY: all check check-cross check-static check-openwrt unit demo sanitize install \
+	install-unstripped uninstall clean \
 	deps bench fuzz fuzz-run
 
 all: $(BUILD)/pinshim
@@ -351,27 +363,34 @@ check-static:
 
 # What of conf/openwrt/ can be tested without OpenWrt's SDK: how the
 # package builds pinshim, a cross build with DEPS=pkg-config, here against
-# Debian's arm64 libraries through pkg-config with a sysroot (as the SDK's
-# pkg-config would; wolfSSL is pinshim's own, Debian's is not Multi-Arch),
-# linked to them dynamically, then run under qemu-user. The init script
-# is tested by test_openwrt.py in make check.
+# Debian's arm64 libevent and inih through pkg-config with a sysroot (as
+# the SDK's pkg-config would), linked to their shared objects dynamically
+# (readelf must show them NEEDED), then run under qemu-user with them.
+# wolfSSL is the one difference: the package links the SDK's libwolfssl
+# dynamically (WOLFSSL=system), this check pinshim's own, statically, as
+# Debian's libwolfssl-dev is not Multi-Arch and lacks options pinshim
+# needs. The init script is tested by test_openwrt.py in make check.
 PKGCONF_SYSROOT	= $(abspath build/sysroot-aarch64-linux-gnu)
+PKGCONF_LIBDIR	= $(PKGCONF_SYSROOT)/usr/lib/aarch64-linux-gnu
 PKGCONF_BUILD	= build-pkgconfig-aarch64
 check-openwrt:
 	@tests/deps.sh cross
 	@$(MAKE) --no-print-directory CC=aarch64-linux-gnu-gcc \
 	    build/sysroot-aarch64-linux-gnu/.done
-	@env PKG_CONFIG_LIBDIR=$(PKGCONF_SYSROOT)/usr/lib/aarch64-linux-gnu/pkgconfig \
+	@env PKG_CONFIG_LIBDIR=$(PKGCONF_LIBDIR)/pkgconfig \
 	    PKG_CONFIG_SYSROOT_DIR=$(PKGCONF_SYSROOT) $(MAKE) --no-print-directory \
 	    CC=aarch64-linux-gnu-gcc DEPS=pkg-config BUILD=$(PKGCONF_BUILD) all
-	@env PKG_CONFIG_LIBDIR=$(PKGCONF_SYSROOT)/usr/lib/aarch64-linux-gnu/pkgconfig \
+	@env PKG_CONFIG_LIBDIR=$(PKGCONF_LIBDIR)/pkgconfig \
 	    PKG_CONFIG_SYSROOT_DIR=$(PKGCONF_SYSROOT) $(MAKE) -s --no-print-directory \
 	    CC=aarch64-linux-gnu-gcc DEPS=pkg-config print-LIBS | \
-	    grep -- "-L$(PKGCONF_SYSROOT)/usr/lib/aarch64-linux-gnu -levent .*-linih" || \
+	    grep -- "-L$(PKGCONF_LIBDIR) -levent .*-linih" || \
 	    { echo "check-openwrt: not linked with pkg-config's flags" >&2; exit 1; }
+	@for lib in libevent-2.1.so.7 libinih.so.1; do \
+	    readelf -d $(PKGCONF_BUILD)/pinshim | grep -q "NEEDED.*\[$$lib\]" || \
+	    { echo "check-openwrt: $$lib not linked dynamically" >&2; exit 1; }; \
+	done; echo "$(PKGCONF_BUILD)/pinshim: libevent and libinih linked dynamically"
 	qemu-aarch64-static -L /usr/aarch64-linux-gnu \
-	    -E LD_LIBRARY_PATH=$(PKGCONF_SYSROOT)/usr/lib/aarch64-linux-gnu \
-	    $(PKGCONF_BUILD)/pinshim version
+	    -E LD_LIBRARY_PATH=$(PKGCONF_LIBDIR) $(PKGCONF_BUILD)/pinshim version
 
 print-%:
 	@echo '$($*)'
@@ -402,19 +421,42 @@ fuzz:
 fuzz-run: fuzz
 	@fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
-install: $(BUILD)/pinshim
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/pinshim
-	install -m 0755 $(BUILD)/pinshim $(DESTDIR)$(PREFIX)/bin/pinshim
-	install -m 0644 conf/pinshim.ini.example README.md \
-		$(DESTDIR)$(PREFIX)/share/doc/pinshim/
-	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
-	sed 's|@BINDIR@|$(PREFIX)/bin|g' conf/pinshim.service > \
-		$(DESTDIR)$(PREFIX)/lib/systemd/system/pinshim.service
+# install: as a package would lay it out, the binary stripped (STRIP=
+# empty, or install-unstripped, for a packager that strips into a debug
+# package itself); the unit with every path substituted, a sysusers.d
+# entry for the pinshim user the INI's "user = pinshim" names, and a
+# tmpfiles.d entry for its state directory (what `run -t` checks before
+# the unit's StateDirectory= ever ran).
+STRIP		?= $(if $(CROSS),$(CROSS)-strip,strip)
+UNIT_SUBST	= -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		  -e 's|@DOCDIR@|$(DOCDIR)|g'
+
+install: install-unstripped
+	$(if $(STRIP),$(STRIP) $(DESTDIR)$(BINDIR)/pinshim)
+
+install-unstripped: $(BUILD)/pinshim
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(TMPFILESDIR)
+	install -m 0755 $(BUILD)/pinshim $(DESTDIR)$(BINDIR)/pinshim
+	install -m 0644 man/pinshim.8 $(DESTDIR)$(MANDIR)/man8/pinshim.8
+	install -m 0644 man/pinshim.ini.5 $(DESTDIR)$(MANDIR)/man5/pinshim.ini.5
+	install -m 0644 conf/pinshim.ini.example README.md $(DESTDIR)$(DOCDIR)/
+	sed $(UNIT_SUBST) conf/pinshim.service > \
+		$(DESTDIR)$(UNITDIR)/pinshim.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/pinshim.service
+	install -m 0644 conf/pinshim.sysusers $(DESTDIR)$(SYSUSERSDIR)/pinshim.conf
+	install -m 0644 conf/pinshim.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pinshim.conf
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/pinshim \
-		$(DESTDIR)$(PREFIX)/lib/systemd/system/pinshim.service
-	rm -rf $(DESTDIR)$(PREFIX)/share/doc/pinshim
+	rm -f $(DESTDIR)$(BINDIR)/pinshim \
+		$(DESTDIR)$(UNITDIR)/pinshim.service \
+		$(DESTDIR)$(MANDIR)/man8/pinshim.8 \
+		$(DESTDIR)$(MANDIR)/man5/pinshim.ini.5 \
+		$(DESTDIR)$(SYSUSERSDIR)/pinshim.conf \
+		$(DESTDIR)$(TMPFILESDIR)/pinshim.conf
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -rf build build-san build-fuzz build-system build-*-linux-gnu*

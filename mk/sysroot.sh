@@ -1,7 +1,8 @@
 #!/bin/sh
 # A sysroot for a cross build: Debian's packages of pinshim's other
-# libraries (libevent and inih, linked statically; cmocka for the unit
-# tests) for the target's architecture, unpacked under DIR. apt checks the
+# libraries (libevent and inih, linked statically by check-cross and
+# dynamically by check-openwrt, so their shared objects too; cmocka for
+# the unit tests) for the target's architecture, unpacked under DIR. apt checks the
 # archive's signature; the system's apt configuration is never touched
 # (private sources list, lists and cache under DIR.apt/).
 #   mk/sysroot.sh DIR TRIPLET
@@ -18,7 +19,7 @@ riscv64-linux-gnu)	arch=riscv64 ;;
 *)	echo "mk/sysroot.sh: no Debian architecture for $triplet" >&2
 	exit 1 ;;
 esac
-pkgs="libevent-dev libinih-dev libcmocka-dev libcmocka0"
+pkgs="libevent-dev libevent-2.1-7 libinih-dev libinih1 libcmocka-dev libcmocka0"
 work=$dir.apt
 
 mkdir -p "$work/lists/partial" "$work/archives/partial" "$work/etc" \
@@ -48,6 +49,7 @@ for deb in "$work"/debs/*.deb; do
 done
 for f in usr/include/event2/event.h usr/include/ini.h \
     "usr/lib/$triplet/libevent.a" "usr/lib/$triplet/libinih.a" \
+    "usr/lib/$triplet/libevent-2.1.so.7" "usr/lib/$triplet/libinih.so.1" \
     "usr/lib/$triplet/libcmocka.so"; do
 	if [ ! -e "$dir/$f" ]; then
 		echo "mk/sysroot.sh: $dir/$f missing after unpacking" >&2

@@ -2,7 +2,10 @@
  * main.c - pinshim's command table: every subcommand in one place.
  *
  * Exit status everywhere: 0 success, 1 runtime failure or a check that
- * found a problem, 2 bad usage or bad configuration.
+ * found a problem, 2 bad usage or bad configuration. `pinshim COMMAND
+ * --help` prints that command's usage on stdout and exits 0; a usage
+ * error prints it on stderr and exits 2. Each command's usage text lives
+ * once, beside its implementation; `pinshim help` is built from them.
  *
  * Must never: exit 0 on a usage error.
  */
@@ -24,59 +27,34 @@ static int	cmd_run(int, char **);
 static int	cmd_version(int, char **);
 static int	cmd_help(int, char **);
 
+static const char cmd_run_usage[] =
+    "pinshim run [-c FILE] [-t]\n"
+    "    run the proxy on FILE (default " CONF_DEFAULT_PATH ");\n"
+    "    -t: check the configuration, print \"configuration OK\", exit\n";
+static const char cmd_version_usage[] =
+    "pinshim version | --version | -V\n"
+    "    print pinshim's, wolfSSL's and libevent's versions on one line\n";
+static const char cmd_help_usage[] =
+    "pinshim help [COMMAND] | --help | -h\n"
+    "    this text, or COMMAND's; pinshim COMMAND --help says the same\n";
+
+/* Every command, its implementation and its usage (kept beside it). */
 static const struct {
 	const char	*name;
 	int		(*fn)(int, char **);
 	const char	*usage;
 } cmds[] = {
-	{ "run", cmd_run, "run [-c FILE] [-t]         run the proxy "
-	    "(default " CONF_DEFAULT_PATH "); -t: check, exit" },
-	{ "pin", cmd_pin, "pin FILE...                print the sha256/ pin "
-	    "of every certificate (PEM/DER)" },
-	{ NULL, NULL, "pin --connect HOST[:PORT] [--servername NAME] "
-	    "[--ca-file FILE]\n                             print the chain "
-	    "a live endpoint presents, with pins" },
-	{ "feed", cmd_feed, "feed keygen NAME [--role root|sign]\n"
-	    "                             write NAME.key (Ed25519, mode 0600) "
-	    "and NAME.pub" },
-	{ NULL, NULL, "feed sign --key NAME.key [--key ...] [--chain FILE] "
-	    "[--legacy] FILE [-o OUT]\n"
-	    "                             validate and sign a feed body or a "
-	    "key-set update" },
-	{ NULL, NULL, "feed cosign --key NAME.key [--key ...] FILE [-o OUT]\n"
-	    "                             add signatures to a signed file's "
-	    "last block" },
-	{ NULL, NULL, "feed rotate (--after FILE | --version N) --root KEY... "
-	    "--root-threshold N\n"
-	    "             --sign KEY... --sign-threshold N [-o OUT]\n"
-	    "                             write the next key-set update, "
-	    "unsigned" },
-	{ NULL, NULL, "feed verify (--pubkey KEY... [--root-threshold N] "
-	    "[--sign-key KEY...]\n"
-	    "             [--sign-threshold N] [--keys-version N] | -c INI) "
-	    "[--previous FEED]\n"
-	    "             [--device ID] FILE\n"
-	    "                             judge a signed file as a device "
-	    "would: roles, thresholds,\n"
-	    "                             weakening, expiry; exit 0 only if "
-	    "devices accept it" },
-	{ "status", cmd_status, "status [-c FILE]           the running "
-	    "daemon's summary from [shim] status;\n"
-	    "                             exit 1 if the feed is stale or "
-	    "expired or pins expired" },
-	{ "tofu", cmd_tofu, "tofu list|forget HOST [-c FILE]\n"
-	    "                             the TOFU pins in state_dir (safe "
-	    "while pinshim runs)" },
-	{ "monitor", cmd_monitor, "monitor FEED (--pubkey KEY... | -c INI) "
-	    "[--every SECONDS] [--alert CMD] [--json]\n"
-	    "                             probe every pinned host of a "
-	    "verified feed; exit 1 on a mismatch" },
-	{ "ca", cmd_ca, "ca init DIR [--cn NAME]    create the local "
-	    "interception CA (ECDSA P-256)" },
-	{ "version", cmd_version, "version                    print the "
-	    "version" },
-	{ "help", cmd_help, "help                       this text" },
+	{ "run", cmd_run, cmd_run_usage },
+	{ "pin", cmd_pin, cmd_pin_usage },
+	{ "feed", cmd_feed, cmd_feed_usage },
+	{ "status", cmd_status, cmd_status_usage },
+	{ "tofu", cmd_tofu, cmd_tofu_usage },
+	{ "monitor", cmd_monitor, cmd_monitor_usage },
+	{ "ca", cmd_ca, cmd_ca_usage },
+	{ "version", cmd_version, cmd_version_usage },
+	{ "help", cmd_help, cmd_help_usage },
 };
+#define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
 
 static void
 usage(FILE *f)
@@ -84,24 +62,49 @@ usage(FILE *f)
 	size_t	 i;
 
 	fprintf(f, "usage: pinshim COMMAND [ARGS]\n\n");
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		fprintf(f, "  pinshim %s\n", cmds[i].usage);
+	for (i = 0; i < NCMDS; i++)
+		fputs(cmds[i].usage, f);
+}
+
+/* The usage of the command argv[0] names (and of its subcommand argv[1],
+ * for feed), or NULL. */
+static const char *
+usage_of(int argc, char **argv)
+{
+	size_t	 i;
+
+	for (i = 0; i < NCMDS; i++) {
+		if (strcmp(argv[0], cmds[i].name) != 0)
+			continue;
+		if (cmds[i].fn == cmd_feed && argc > 1)
+			return cmd_feed_usage_of(argv[1]);
+		return cmds[i].usage;
+	}
+	return NULL;
 }
 
 static int
 cmd_help(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	usage(stdout);
-	return 0;
+	const char	*u;
+
+	if (argc == 1) {
+		usage(stdout);
+		return 0;
+	}
+	if ((u = usage_of(argc - 1, argv + 1)) == NULL) {
+		fprintf(stderr, "pinshim: unknown command \"%s\"\n", argv[1]);
+		return cmd_usage(stderr, cmd_help_usage);
+	}
+	return cmd_usage(stdout, u);
 }
 
 static int
 cmd_version(int argc, char **argv)
 {
-	(void)argc;
 	(void)argv;
+	if (argc != 1)
+		return cmd_usage(stderr, cmd_version_usage);
 	printf("pinshim %s (wolfSSL %s, libevent %s)\n", PINSHIM_VERSION,
 	    LIBWOLFSSL_VERSION_STRING, event_get_version());
 	return 0;
@@ -125,14 +128,11 @@ cmd_run(int argc, char **argv)
 			test = true;
 			break;
 		default:
-			fprintf(stderr, "usage: pinshim %s\n", cmds[0].usage);
-			return 2;
+			return cmd_usage(stderr, cmd_run_usage);
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "usage: pinshim %s\n", cmds[0].usage);
-		return 2;
-	}
+	if (optind != argc)
+		return cmd_usage(stderr, cmd_run_usage);
 	if ((conf = conf_load(path, stderr)) == NULL)
 		return 2;
 	return test ? daemon_check(conf) : daemon_run(conf);
@@ -141,17 +141,24 @@ cmd_run(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
-	size_t	 i;
+	const char	*u;
+	size_t		 i;
 
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
 	}
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (cmds[i].name != NULL && strcmp(argv[1], cmds[i].name) == 0)
-			return cmds[i].fn(argc - 1, argv + 1);
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
-		return cmd_help(0, NULL);
+		return cmd_help(1, argv + 1);
+	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0)
+		return cmd_version(argc - 1, argv + 1);
+	/* COMMAND [SUBCOMMAND] ... --help: that usage, on stdout, exit 0 */
+	if (cmd_help_asked(argc - 1, argv + 1) &&
+	    (u = usage_of(argc - 1, argv + 1)) != NULL)
+		return cmd_usage(stdout, u);
+	for (i = 0; i < NCMDS; i++)
+		if (strcmp(argv[1], cmds[i].name) == 0)
+			return cmds[i].fn(argc - 1, argv + 1);
 	fprintf(stderr, "pinshim: unknown command \"%s\"\n", argv[1]);
 	usage(stderr);
 	return 2;

@@ -4,6 +4,9 @@
 #ifndef PINSHIM_CMD_H
 #define PINSHIM_CMD_H
 
+#include <stdbool.h>
+#include <stdio.h>
+
 int	 cmd_pin(int argc, char **argv);
 int	 cmd_feed(int argc, char **argv);
 int	 cmd_ca(int argc, char **argv);
@@ -11,8 +14,25 @@ int	 cmd_status(int argc, char **argv);
 int	 cmd_tofu(int argc, char **argv);
 int	 cmd_monitor(int argc, char **argv);
 
+/* Each command's usage, kept beside its implementation: lines that start
+ * "pinshim COMMAND", each followed by indented lines that say what it
+ * does. pinshim help is built from them. */
+extern const char cmd_pin_usage[];
+extern const char cmd_feed_usage[];
+extern const char cmd_ca_usage[];
+extern const char cmd_status_usage[];
+extern const char cmd_tofu_usage[];
+extern const char cmd_monitor_usage[];
+/* feed SUB's usage, or all of feed's when sub names none. */
+const char	*cmd_feed_usage_of(const char *sub);
+
+/* Whether an argument after argv[0] is -h or --help. */
+bool	 cmd_help_asked(int argc, char **argv);
+/* "usage: TEXT" to f; returns the exit status: 0 on stdout (asked for
+ * with --help), 2 on stderr (a usage error). */
+int	 cmd_usage(FILE *f, const char *text);
+
 /* Shared by the subcommands (cmd_feed.c). */
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 /* An ed25519:BASE64 key, or a file holding one (NAME.pub). */

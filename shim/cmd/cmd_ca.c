@@ -10,6 +10,10 @@
 #include "shim/cmd/cmd.h"
 #include "tls/tls.h"
 
+const char cmd_ca_usage[] =
+    "pinshim ca init DIR [--cn NAME]\n"
+    "    create the local interception CA (ECDSA P-256) in DIR\n";
+
 int
 cmd_ca(int argc, char **argv)
 {
@@ -30,8 +34,7 @@ cmd_ca(int argc, char **argv)
 		}
 	}
 	if (argc < 3 || strcmp(argv[1], "init") != 0 || dir == NULL) {
-		fprintf(stderr, "usage: pinshim ca init DIR [--cn NAME]\n");
-		return 2;
+		return cmd_usage(stderr, cmd_ca_usage);
 	}
 	tls_init();
 	if (tls_ca_init(dir, cn, stderr) == -1)

@@ -1,5 +1,5 @@
 /*
- * cmd_feed.c - `pinshim feed keygen|sign|cosign|rotate|verify`: the
+ * cmd_feed.c - `pinshim feed keygen|sign|cosign|rotate|verify|add`: the
  * publisher's side of the signed feed and its key sets (backend teams, CI
  * pipelines, the holders of root keys).
  *
@@ -38,21 +38,33 @@
 #include "tls/tls.h"
 
 #define FEED_FILE_MAX	(64UL * 1024 * 1024)
-#define USAGE_KEYGEN	"pinshim feed keygen NAME [--role root|sign]"
+/* Each subcommand's usage; cmd_feed_usage is all of them, in this order. */
+#define USAGE_KEYGEN	"pinshim feed keygen NAME [--role root|sign]\n" \
+	"    write NAME.key (Ed25519, mode 0600) and NAME.pub\n"
 #define USAGE_SIGN	"pinshim feed sign --key NAME.key [--key ...] " \
-			"[--chain FILE] [--legacy] FILE [-o OUT]"
+	"[--chain FILE] [--legacy] FILE [-o OUT]\n" \
+	"    validate and sign a feed body or a key-set update; --legacy:\n" \
+	"    one key, no key id, for devices older than key roles\n"
 #define USAGE_COSIGN	"pinshim feed cosign --key NAME.key [--key ...] " \
-			"FILE [-o OUT]"
+	"FILE [-o OUT]\n" \
+	"    add signatures to a signed file's last block\n"
 #define USAGE_ROTATE	"pinshim feed rotate (--after FILE | --version N) " \
-			"--root KEY... --root-threshold N --sign KEY... " \
-			"--sign-threshold N [-o OUT]"
-#define USAGE_ADD	"pinshim feed add BODY HOST[:PORT] [--pin leaf|" \
-			"intermediate|both] [--backup PIN]... [--no-backup] " \
-			"[--connect-to ADDR:PORT] [--ca-file FILE]"
+	"--root KEY... --root-threshold N\n" \
+	"        --sign KEY... --sign-threshold N [-o OUT]\n" \
+	"    write the next key-set update, unsigned\n"
 #define USAGE_VERIFY	"pinshim feed verify (--pubkey KEY... " \
-			"[--root-threshold N] [--sign-key KEY...] " \
-			"[--sign-threshold N] [--keys-version N] | -c INI) " \
-			"[--previous FEED] [--device ID] FILE"
+	"[--root-threshold N] [--sign-key KEY...]\n" \
+	"        [--sign-threshold N] [--keys-version N] | -c FILE) " \
+	"[--previous FEED] [--device ID] FILE\n" \
+	"    judge a signed file as a device would: roles, thresholds,\n" \
+	"    weakening, expiry; exit 0 only if devices accept it\n"
+#define USAGE_ADD	"pinshim feed add BODY HOST[:PORT] [--pin leaf|" \
+	"intermediate|both] [--backup PIN]...\n" \
+	"        [--no-backup] [--connect-to ADDR:PORT] [--ca-file FILE]\n" \
+	"    pin a live endpoint's verified chain into a feed body\n"
+
+const char cmd_feed_usage[] = USAGE_KEYGEN USAGE_SIGN USAGE_COSIGN
+    USAGE_ROTATE USAGE_VERIFY USAGE_ADD;
 
 static int
 feed_cmd_keygen(int argc, char **argv)
@@ -61,11 +73,11 @@ feed_cmd_keygen(int argc, char **argv)
 
 	if (argc == 4 && strcmp(argv[2], "--role") == 0)
 		role = argv[3];
-	if ((argc != 2 && role == NULL) || (role != NULL &&
-	    strcmp(role, "root") != 0 && strcmp(role, "sign") != 0)) {
-		fprintf(stderr, "usage: " USAGE_KEYGEN "\n");
-		return 2;
-	}
+	/* NAME is a file name, never an option taken for one */
+	if ((argc != 2 && role == NULL) || argv[1][0] == '-' ||
+	    (role != NULL && strcmp(role, "root") != 0 &&
+	    strcmp(role, "sign") != 0))
+		return cmd_usage(stderr, USAGE_KEYGEN);
 	if (feed_keygen(argv[1], stderr) == -1)
 		return 1;
 	hint = role == NULL ? "paste into [feed] public_key" :
@@ -307,10 +319,7 @@ feed_cmd_sign(int argc, char **argv)
 	int			 status = 2;
 
 	if (!sign_args(argc, argv, &a, false) || (a.legacy && a.nkeys != 1)) {
-		fprintf(stderr, "usage: " USAGE_SIGN "\n"
-		    "  --legacy: one key, no key id, for devices older than "
-		    "key roles\n");
-		return 2;
+		return cmd_usage(stderr, USAGE_SIGN);
 	}
 	if ((buf = file_read(a.in, FEED_FILE_MAX, &len, stderr)) == NULL)
 		return 1;
@@ -394,9 +403,8 @@ feed_cmd_cosign(int argc, char **argv)
 	int			 status = 2;
 
 	if (!sign_args(argc, argv, &a, true)) {
-		fprintf(stderr, "usage: " USAGE_COSIGN "\n");
 		free(bl);
-		return 2;
+		return cmd_usage(stderr, USAGE_COSIGN);
 	}
 	if ((buf = file_read(a.in, FEED_FILE_MAX, &len, stderr)) == NULL) {
 		status = 1;
@@ -549,7 +557,7 @@ feed_cmd_rotate(int argc, char **argv)
 		    ks.version, out, ks.version - 1);
 	return status;
 usage:
-	fprintf(stderr, "usage: " USAGE_ROTATE "\n");
+	cmd_usage(stderr, USAGE_ROTATE);
 	return 2;
 }
 
@@ -770,7 +778,7 @@ out:
 	free(buf);
 	return status;
 usage:
-	fprintf(stderr, "usage: " USAGE_VERIFY "\n");
+	cmd_usage(stderr, USAGE_VERIFY);
 	return 2;
 }
 
@@ -892,8 +900,7 @@ feed_cmd_add(int argc, char **argv)
 	if (body_path == NULL || target == NULL ||
 	    (strcmp(mode, "leaf") != 0 && strcmp(mode, "intermediate") != 0 &&
 	    strcmp(mode, "both") != 0)) {
-		fprintf(stderr, "usage: " USAGE_ADD "\n");
-		return 2;
+		return cmd_usage(stderr, USAGE_ADD);
 	}
 	if (!parse_hostport(target, host, sizeof(host), &port))
 		snprintf(host, sizeof(host), "%s", target);
@@ -975,24 +982,38 @@ out:
 	return rc;
 }
 
+static const struct {
+	const char	*name;
+	int		(*fn)(int, char **);
+	const char	*usage;
+} feed_subs[] = {
+	{ "keygen", feed_cmd_keygen, USAGE_KEYGEN },
+	{ "sign", feed_cmd_sign, USAGE_SIGN },
+	{ "cosign", feed_cmd_cosign, USAGE_COSIGN },
+	{ "rotate", feed_cmd_rotate, USAGE_ROTATE },
+	{ "verify", feed_cmd_verify, USAGE_VERIFY },
+	{ "add", feed_cmd_add, USAGE_ADD },
+};
+
+const char *
+cmd_feed_usage_of(const char *sub)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(feed_subs) / sizeof(feed_subs[0]); i++)
+		if (strcmp(sub, feed_subs[i].name) == 0)
+			return feed_subs[i].usage;
+	return cmd_feed_usage;
+}
+
 int
 cmd_feed(int argc, char **argv)
 {
-	static const struct {
-		const char	*name;
-		int		(*fn)(int, char **);
-	} subs[] = {
-		{ "keygen", feed_cmd_keygen }, { "sign", feed_cmd_sign },
-		{ "cosign", feed_cmd_cosign }, { "rotate", feed_cmd_rotate },
-		{ "verify", feed_cmd_verify }, { "add", feed_cmd_add },
-	};
 	size_t	 i;
 
-	for (i = 0; argc >= 2 && i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (strcmp(argv[1], subs[i].name) == 0)
-			return subs[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "usage: " USAGE_KEYGEN "\n       " USAGE_SIGN "\n"
-	    "       " USAGE_COSIGN "\n       " USAGE_ROTATE "\n       "
-	    USAGE_VERIFY "\n       " USAGE_ADD "\n");
-	return 2;
+	for (i = 0; argc >= 2 && i < sizeof(feed_subs) / sizeof(feed_subs[0]);
+	    i++)
+		if (strcmp(argv[1], feed_subs[i].name) == 0)
+			return feed_subs[i].fn(argc - 1, argv + 1);
+	return cmd_usage(stderr, cmd_feed_usage);
 }

@@ -509,6 +509,14 @@ parse_args(int argc, char **argv, struct args *a)
 	return a->feed != NULL && (a->ini == NULL) != (a->keys.root.n == 0);
 }
 
+const char cmd_monitor_usage[] =
+    "pinshim monitor FEED (--pubkey KEY... | -c FILE) [--ca-file FILE]\n"
+    "        [--every SECONDS [--rounds N]] [--alert CMD] [--json] "
+    "[--port N]\n"
+    "        [--connect-to HOST=ADDR:PORT]... [--write-observed BODY]\n"
+    "    probe every pinned host of a verified feed; exit 1 on a "
+    "mismatch\n";
+
 int
 cmd_monitor(int argc, char **argv)
 {
@@ -523,12 +531,8 @@ cmd_monitor(int argc, char **argv)
 	int			 status = 2;
 
 	if (!parse_args(argc, argv, &a)) {
-		fprintf(stderr, "usage: pinshim monitor FEED (--pubkey KEY... | "
-		    "-c INI) [--ca-file FILE] [--every SECONDS [--rounds N]]\n"
-		    "           [--alert CMD] [--json] [--port N] [--connect-to "
-		    "HOST=ADDR:PORT]... [--write-observed BODY]\n");
 		free(rd);
-		return 2;
+		return cmd_usage(stderr, cmd_monitor_usage);
 	}
 	if (a.ini != NULL) {
 		if ((conf = conf_load(a.ini, stderr)) == NULL ||

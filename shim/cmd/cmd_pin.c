@@ -210,6 +210,13 @@ out:
 	return status;
 }
 
+const char cmd_pin_usage[] =
+    "pinshim pin FILE...\n"
+    "    print the sha256/ pin of every certificate (PEM/DER)\n"
+    "pinshim pin --connect HOST[:PORT] [--servername NAME] "
+    "[--ca-file FILE]\n"
+    "    print the chain a live endpoint presents, with pins\n";
+
 int
 cmd_pin(int argc, char **argv)
 {
@@ -227,15 +234,12 @@ cmd_pin(int argc, char **argv)
 		else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			fprintf(stderr, "pinshim pin: unknown option %s\n",
 			    argv[i]);
-			return 2;
+			return cmd_usage(stderr, cmd_pin_usage);
 		} else
 			files++;
 	}
 	if ((connect == NULL) == (files == 0)) {
-		fprintf(stderr, "usage: pinshim pin FILE...\n"
-		    "       pinshim pin --connect HOST[:PORT] "
-		    "[--servername NAME] [--ca-file FILE]\n");
-		return 2;
+		return cmd_usage(stderr, cmd_pin_usage);
 	}
 	if (connect != NULL)
 		return pin_connect(connect, servername, ca_file);

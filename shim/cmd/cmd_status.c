@@ -94,6 +94,11 @@ bad:
 	return NULL;
 }
 
+const char cmd_status_usage[] =
+    "pinshim status [-c FILE]\n"
+    "    the running daemon's summary from [shim] status; exit 1 if the\n"
+    "    feed is stale or expired or pins expired\n";
+
 int
 cmd_status(int argc, char **argv)
 {
@@ -106,10 +111,8 @@ cmd_status(int argc, char **argv)
 
 	if (argc == 3 && strcmp(argv[1], "-c") == 0)
 		path = argv[2];
-	else if (argc != 1) {
-		fprintf(stderr, "usage: pinshim status [-c FILE]\n");
-		return 2;
-	}
+	else if (argc != 1)
+		return cmd_usage(stderr, cmd_status_usage);
 	if ((c = conf_load(path, stderr)) == NULL)
 		return 2;
 	if (!c->status.present) {

@@ -12,32 +12,39 @@
 #include "pins/tofu.h"
 #include "shim/cmd/cmd.h"
 
+const char cmd_tofu_usage[] =
+    "pinshim tofu list [-c FILE]\n"
+    "pinshim tofu forget HOST [-c FILE]\n"
+    "    the TOFU pins in state_dir (safe while pinshim runs)\n";
+
 int
 cmd_tofu(int argc, char **argv)
 {
 	const char		*path = CONF_DEFAULT_PATH, *host = NULL, *why;
+	const char		*word[2];
 	char			 canon[HOST_MAX + 1], a[PIN_TEXT_LEN + 1];
 	char			 b[PIN_TEXT_LEN + 1], when[32];
 	const struct tofu_entry	*e;
 	struct conf		*c;
 	struct tofu		*t;
 	bool			 list;
-	int			 i, rc;
+	int			 i, rc, nword = 0;
 	size_t			 k;
 
-	list = argc >= 2 && strcmp(argv[1], "list") == 0;
-	i = 2;
-	if (!list && argc >= 3 && strcmp(argv[1], "forget") == 0)
-		host = argv[i++];
-	if (i + 2 == argc && strcmp(argv[i], "-c") == 0)
-		path = argv[i + 1];
-	else if (i != argc)
-		host = NULL, list = false;
-	if (!list && host == NULL) {
-		fprintf(stderr, "usage: pinshim tofu list [-c FILE]\n"
-		    "       pinshim tofu forget HOST [-c FILE]\n");
-		return 2;
+	/* -c FILE anywhere, as every command that reads the INI takes it */
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (argv[i][0] != '-' && nword < 2)
+			word[nword++] = argv[i];
+		else
+			return cmd_usage(stderr, cmd_tofu_usage);
 	}
+	list = nword == 1 && strcmp(word[0], "list") == 0;
+	if (nword == 2 && strcmp(word[0], "forget") == 0)
+		host = word[1];
+	if (!list && host == NULL)
+		return cmd_usage(stderr, cmd_tofu_usage);
 	if (host != NULL && !host_canon(host, canon, sizeof(canon), &why)) {
 		fprintf(stderr, "%s: %s\n", host, why);
 		return 2;

@@ -34,10 +34,19 @@
  * LeakSanitizer stops the world with them, from a tracer it clones.
  *
  * XXX: on i386, glibc reaches socket() through socketcall(2), whose
- * arguments sit in memory: netlink sockets stay possible there.
+ * arguments sit in memory: netlink sockets stay possible there (and on
+ * o32 MIPS and 32-bit PowerPC, which keep socketcall beside socket).
  *
- * The filter covers x86_64, i386, arm and aarch64; elsewhere (mips) only
- * no-new-privileges applies, and the README says so. A kernel built
+ * The filter covers every architecture OpenWrt, Debian and Android ship
+ * pinshim on: x86_64, i386, arm, aarch64, MIPS (o32, n32 and n64, either
+ * byte order), PowerPC (32, 64, 64 LE), riscv64 and loongarch64; elsewhere
+ * (arc, s390x, ...) only no-new-privileges applies, with a warning at
+ * every start. It is built by hand rather than with libseccomp (which
+ * OpenWrt packages): its system call numbers already come from the
+ * target's own <sys/syscall.h>, and what is per-architecture is a dozen
+ * audit-arch values and two ABI quirks (x32, o32's indirect syscall);
+ * libseccomp would add a run-time library to every build, the static and
+ * Android ones included, and can read socketcall's arguments no better. A kernel built
  * without seccomp filters (some gateway kernels; qemu-user refuses them
  * too) gets the same, with a warning at every start: refusing to run there
  * would leave those devices without pinning at all.
@@ -71,6 +80,32 @@
 #define ARCH	AUDIT_ARCH_ARM
 #elif defined(__i386__)
 #define ARCH	AUDIT_ARCH_I386
+/* MIPS (most OpenWrt routers): one value per ABI and byte order. The
+ * numbers come from the target's <sys/syscall.h>, which carries each
+ * ABI's offset (o32 4000, n64 5000, n32 6000); a call made through
+ * another ABI on a 64-bit kernel reports another arch, and kills. */
+#elif defined(__mips__) && _MIPS_SIM == _ABIO32 && defined(__MIPSEL__)
+#define ARCH	AUDIT_ARCH_MIPSEL
+#elif defined(__mips__) && _MIPS_SIM == _ABIO32
+#define ARCH	AUDIT_ARCH_MIPS
+#elif defined(__mips__) && _MIPS_SIM == _ABIN32 && defined(__MIPSEL__)
+#define ARCH	AUDIT_ARCH_MIPSEL64N32
+#elif defined(__mips__) && _MIPS_SIM == _ABIN32
+#define ARCH	AUDIT_ARCH_MIPS64N32
+#elif defined(__mips__) && _MIPS_SIM == _ABI64 && defined(__MIPSEL__)
+#define ARCH	AUDIT_ARCH_MIPSEL64
+#elif defined(__mips__) && _MIPS_SIM == _ABI64
+#define ARCH	AUDIT_ARCH_MIPS64
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ARCH	AUDIT_ARCH_PPC64LE
+#elif defined(__powerpc64__)
+#define ARCH	AUDIT_ARCH_PPC64
+#elif defined(__powerpc__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define ARCH	AUDIT_ARCH_PPC
+#elif defined(__riscv) && __riscv_xlen == 64
+#define ARCH	AUDIT_ARCH_RISCV64
+#elif defined(__loongarch64) && defined(AUDIT_ARCH_LOONGARCH64)
+#define ARCH	AUDIT_ARCH_LOONGARCH64
 #endif
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -185,6 +220,11 @@ static const struct sock_filter filter[] = {
 #endif
 #ifdef __NR_vfork
 	DENY(__NR_vfork),
+#endif
+#if defined(__mips__) && _MIPS_SIM == _ABIO32
+	/* o32's indirect syscall(2), a call by number in its first argument:
+	 * no libc needs it, and it is a way round a filter that reads nr */
+	DENY(__NR_syscall),
 #endif
 #ifdef __NR_clone3
 	/* its flags sit in memory a filter cannot read: "not here", and

@@ -2,8 +2,14 @@
 recorded (there is no OpenWrt on this machine): checked with `sh -n`,
 refuses a configuration pinshim would refuse, and asks procd for a
 respawned instance that is sent SIGHUP when the INI changes. The package
-build itself is `make check-openwrt` (CI)."""
+Makefile is read for what makes the package start after `opkg install`:
+its user, ca-bundle, and the INI it installs (state_dir on flash, which
+`run -t` accepts). The package build itself is `make check-openwrt`
+(CI)."""
 
+import os
+import pwd
+import re
 import subprocess
 from pathlib import Path
 
@@ -11,6 +17,7 @@ from harness import PINSHIM_CMD, ROOT, ShimTest
 from test_tunnel import UNRELATED
 
 INIT = ROOT / "conf" / "openwrt" / "files" / "pinshim.init"
+PKG = ROOT / "conf" / "openwrt" / "Makefile"
 
 STUBS = """
 procd_open_instance() { echo "open"; }
@@ -57,3 +64,64 @@ class OpenWrt(ShimTest):
         r = self.start_service(ini)
         self.assertEqual(r.stdout.splitlines(), ["rc=1"])
         self.assertIn("[shim] nope: unknown key", r.stderr)
+
+
+class OpenWrtPackage(ShimTest):
+
+    def package(self):
+        text = PKG.read_text()
+        return text[text.index("define Package/pinshim\n"):]
+
+    def test_package_creates_the_user_the_ini_names(self):
+        m = re.search(r"(?m)^\s*USERID:=(\w+)=(\d+):(\w+)=(\d+)$",
+                      self.package())
+        self.assertIsNotNone(m, "no USERID:=user=uid:group=gid")
+        self.assertEqual((m[1], m[3]), ("pinshim", "pinshim"))
+        self.assertIn("\nuser = pinshim\n", self.installed_ini())
+
+    def test_package_depends_on_the_trust_store(self):
+        deps = re.search(r"(?m)^\s*DEPENDS:=(.*)$", self.package())[1].split()
+        self.assertIn("+ca-bundle", deps)
+        # ca-bundle's file is the one the INI names
+        self.assertIn("\nca_file = /etc/ssl/certs/ca-certificates.crt\n",
+                      self.installed_ini())
+
+    def installed_ini(self):
+        """The INI the package installs: the example through its sed."""
+        m = re.search(r"sed '([^']+)' \\\n\s*\$\(PKG_BUILD_DIR\)/conf/"
+                      r"pinshim.ini.example >", self.package())
+        self.assertIsNotNone(m, "the install step's sed is not found")
+        return subprocess.run(["sed", m[1], str(ROOT / "conf" /
+                                                 "pinshim.ini.example")],
+                              capture_output=True, text=True,
+                              check=True).stdout
+
+    def test_state_dir_is_on_flash_and_kept_across_sysupgrade(self):
+        ini = self.installed_ini()
+        self.assertEqual(re.findall(r"(?m)^state_dir = (.*)$", ini),
+                         ["/etc/pinshim/state"])
+        pkg = self.package()
+        self.assertIn("$(1)/etc/pinshim/state", pkg)     # created
+        keep = (ROOT / "conf/openwrt/files/pinshim.keep").read_text()
+        self.assertEqual(keep.split(), ["/etc/pinshim/state/"])
+        self.assertIn("./files/pinshim.keep $(1)/lib/upgrade/keep.d/", pkg)
+
+    def test_installed_ini_checks_ok(self):
+        # as test_shipped_example_config_checks_ok, with the package's
+        # state_dir moved under this test's directory
+        state = Path(self.tmp) / "etc/pinshim/state"
+        state.mkdir(parents=True, mode=0o755)
+        os.chmod(state.parent, 0o755)
+        os.chmod(state.parent.parent, 0o755)
+        runas = "nobody" if os.geteuid() == 0 else \
+            pwd.getpwuid(os.geteuid()).pw_name
+        ini = Path(self.tmp) / "pinshim.ini"
+        ini.write_text(self.installed_ini()
+                       .replace("/etc/pinshim/state", str(state))
+                       .replace("/etc/ssl/certs/ca-certificates.crt",
+                                str(self.pki / "ca.pem"))
+                       .replace("user = pinshim", "user = %s" % runas))
+        r = subprocess.run([*PINSHIM_CMD, "run", "-t", "-c", str(ini)],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("configuration OK", r.stdout)

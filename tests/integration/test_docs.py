@@ -1,0 +1,170 @@
+"""The operator's documentation against the code it describes: every key
+of the configuration tables (conf/*.c and pins/rule.c, the {key, parser,
+field} tables base/ini.c reads) is in pinshim.ini(5) under its section and
+in conf/pinshim.ini.example, and nothing documented is gone from the
+tables; every command of shim/main.c's table and every feed subcommand is
+in pinshim(8); `mandoc -Tlint` finds nothing in either page.
+
+A key added to a table without its documentation fails here, naming the
+section and the key."""
+
+import re
+import shutil
+import subprocess
+import unittest
+
+from harness import ROOT
+from test_cli import commands, feed_subcommands
+
+MAN5 = ROOT / "man" / "pinshim.ini.5"
+MAN8 = ROOT / "man" / "pinshim.8"
+EXAMPLE = ROOT / "conf" / "pinshim.ini.example"
+
+
+def c_sources():
+    return sorted((ROOT / "conf").glob("*.c")) + [ROOT / "pins" / "rule.c"]
+
+
+def config_tables():
+    """{section name as ini_section spells it ("shim", "domain:", ...):
+    [keys, in table order]}, from every `struct ini_key T[]` table and the
+    `.name = ..., .keys = T` section that reads it."""
+    tables, sections = {}, {}
+    for src in c_sources():
+        text = re.sub(r"/\*.*?\*/", "", src.read_text(), flags=re.S)
+        for m in re.finditer(r"struct ini_key\s+(\w+)\[\]\s*=\s*\{(.*?)\n\};",
+                             text, re.S):
+            tables[m[1]] = (src, re.findall(r'INI_\w+\(\s*"([^"]+)"', m[2]))
+        for m in re.finditer(r'\.name\s*=\s*"([^"]+)"[^}]*?\.keys\s*=\s*(\w+)',
+                             text, re.S):
+            sections[m[2]] = m[1]
+    out = {}
+    for table, (src, keys) in tables.items():
+        if table not in sections:
+            raise AssertionError("%s: table %s: no .name = ..., .keys = %s "
+                                 "section found: teach test_docs.py where it "
+                                 "is read" % (src.name, table, table))
+        out.setdefault(sections[table], []).extend(keys)
+    return out
+
+
+def same_section(table_name, doc_name):
+    """"domain:" (a prefix section) is "domain:PATTERN" in the docs."""
+    if table_name.endswith(":"):
+        return doc_name.startswith(table_name)
+    return doc_name == table_name
+
+
+def man5_keys():
+    """{section heading: set of keys} of pinshim.ini(5)."""
+    out, cur = {}, None
+    for line in MAN5.read_text().splitlines():
+        if line.startswith(".Sh ") or line.startswith(".Ss "):
+            m = re.match(r"\.Ss Bq (\S+)$", line)
+            cur = m[1] if m else None
+            if cur:
+                out[cur] = set()
+        elif cur:
+            m = re.match(r"\.It Cm (\w+) No =", line)
+            if m:
+                out[cur].add(m[1])
+    return out
+
+
+def example_keys():
+    """{section: set of keys} of the example, commented ones included."""
+    out, cur = {}, None
+    for line in EXAMPLE.read_text().splitlines():
+        m = re.match(r";?\[([^\]]+)\]\s*$", line)
+        if m:
+            cur = m[1]
+            out.setdefault(cur, set())
+            continue
+        m = re.match(r";?([a-z_0-9]+) *=", line)
+        if m and cur:
+            out[cur].add(m[1])
+    return out
+
+
+def missing(tables, documented):
+    """'[section] key' of every table key the documentation lacks."""
+    gaps = []
+    for sec, keys in tables.items():
+        have = set()
+        for name, ks in documented.items():
+            if same_section(sec, name):
+                have |= ks
+        shown = sec + "..." if sec.endswith(":") else sec
+        gaps += ["[%s] %s" % (shown, k) for k in keys if k not in have]
+    return gaps
+
+
+class Docs(unittest.TestCase):
+
+    def test_tables_are_read(self):
+        t = config_tables()
+        # what the tests below compare: an empty parse would pass them
+        for sec in ("shim", "upstream", "feed", "domain:", "listen:"):
+            self.assertIn(sec, t)
+        self.assertIn("tofu_accept_issuer", t["domain:"])
+        self.assertIn("backlog", t["listen:"])
+        self.assertGreaterEqual(sum(len(k) for k in t.values()), 45)
+
+    def test_every_key_is_in_the_man_page(self):
+        gaps = missing(config_tables(), man5_keys())
+        self.assertEqual(gaps, [], "in the configuration tables but not in "
+                         "man/pinshim.ini.5: " + ", ".join(gaps))
+
+    def test_every_key_is_in_the_example(self):
+        gaps = missing(config_tables(), example_keys())
+        self.assertEqual(gaps, [], "in the configuration tables but not in "
+                         "conf/pinshim.ini.example: " + ", ".join(gaps))
+
+    def test_nothing_documented_is_gone_from_the_tables(self):
+        tables = config_tables()
+        for doc, name in ((man5_keys(), "man/pinshim.ini.5"),
+                          (example_keys(), "conf/pinshim.ini.example")):
+            stale = []
+            for sec, keys in doc.items():
+                known = [k for t, ks in tables.items() if same_section(t, sec)
+                         for k in ks]
+                if not known:
+                    stale.append("[%s]" % sec)
+                stale += ["[%s] %s" % (sec, k) for k in sorted(keys)
+                          if known and k not in known]
+            self.assertEqual(stale, [], "%s documents what the tables do "
+                             "not have: %s" % (name, ", ".join(stale)))
+
+    def test_every_command_is_in_pinshim_8(self):
+        text = MAN8.read_text()
+        body = text[text.index(".Sh COMMANDS"):]
+        body = body[:body.index("\n.Sh ", 1)]
+        items = re.findall(r"^\.It Cm (\w+)(?: (\w+))?", body, re.M)
+        names = {a for a, _ in items}
+        for c in commands():
+            self.assertIn(c, names, "pinshim %s: not in man/pinshim.8's "
+                          "COMMANDS" % c)
+        feed = {b for a, b in items if a == "feed"}
+        for s in feed_subcommands():
+            self.assertIn(s, feed, "pinshim feed %s: not in man/pinshim.8's "
+                          "COMMANDS" % s)
+        for sh in ("SYNOPSIS", "EXIT STATUS", "SIGNALS", "FILES",
+                   "EXAMPLES"):
+            self.assertIn("\n.Sh %s\n" % sh, text)
+
+    def test_mandoc_lint_is_clean(self):
+        if shutil.which("mandoc") is None:
+            self.skipTest("mandoc is not installed (tests/deps.sh test "
+                          "installs it)")
+        r = subprocess.run(["mandoc", "-Tlint", str(MAN8), str(MAN5)],
+                           capture_output=True, text=True, timeout=60)
+        # the one message that is about this machine, not the pages: the
+        # sibling page is not installed in its manual database
+        lines = [ln for ln in (r.stdout + r.stderr).splitlines()
+                 if not re.search(r"referenced manual not found: Xr "
+                                  r"(pinshim 8|pinshim\.ini 5)", ln)]
+        self.assertEqual(lines, [])
+
+
+if __name__ == "__main__":
+    unittest.main()
