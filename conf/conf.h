@@ -47,7 +47,7 @@ struct listen_conf {
 	unsigned long	 backlog;		/* listen(); 0: somaxconn */
 };
 
-#define LISTEN_IDLE_DEFAULT	300	/* forward, transparent (not tunnel) */
+#define LISTEN_IDLE_DEFAULT	0	/* every mode: none (keepalive) */
 #define LISTEN_V6_PREFIX_DEFAULT 64	/* one host's usual IPv6 share */
 
 #define SHUTDOWN_TIMEOUT_DEFAULT 30	/* seconds relays may drain */
