@@ -260,6 +260,7 @@ dial_decided(evutil_socket_t fd, short what, void *arg)
 		err = errno;
 	if (err != 0) {
 		detail_append(d, sa, strerror(err));
+		d->res.failed++;
 		dial_note_failed(sa, mono_now());
 		dial_close(d, i);
 		evtimer_del(d->stagger);
@@ -273,9 +274,11 @@ dial_decided(evutil_socket_t fd, short what, void *arg)
 			if (j < i) {
 				detail_append(d, (struct sockaddr *)&d->addrs[j],
 				    "slower");
+				d->res.failed++;
 				dial_note_failed((struct sockaddr *)&d->addrs[j],
 				    mono_now());
-			}
+			} else
+				d->res.abandoned++;
 			dial_close(d, j);
 		}
 	sockaddr_format(sa, d->res.addr, sizeof(d->res.addr));
@@ -322,6 +325,7 @@ dial_next(struct dial *d)
 		if (connect(fd, sa, (socklen_t)sa_len(sa)) == -1 &&
 		    errno != EINPROGRESS) {
 			detail_append(d, sa, strerror(errno));
+			d->res.failed++;
 			dial_note_failed(sa, mono_now());
 			close(fd);
 			continue;
@@ -361,6 +365,7 @@ dial_deadline(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < d->next; i++)
 		if (d->fd[i] != -1) {
 			detail_append(d, (struct sockaddr *)&d->addrs[i], why);
+			d->res.failed++;
 			dial_note_failed((struct sockaddr *)&d->addrs[i],
 			    mono_now());
 			dial_close(d, i);

@@ -35,7 +35,9 @@ struct dial_result {
 					 * callback's to keep or close */
 	char		 addr[64];	/* the winner ("[::1]:443"), or "" */
 	char		 detail[512];	/* "ADDR: why; ADDR: why" */
-	unsigned	 attempts;	/* connects started */
+	unsigned	 attempts;	/* connects started: */
+	unsigned	 failed;	/* of them, failed (or slower) */
+	unsigned	 abandoned;	/* started after the winner */
 	unsigned long	 ms;		/* from dial_start to the result */
 };
 

@@ -225,6 +225,7 @@ up_dialed(struct dial_result *d, void *arg)
 	struct upstream	*u = arg;
 
 	u->dial = NULL;		/* it frees itself after this */
+	metrics_connects(d->fail == DIAL_OK, d->failed, d->abandoned);
 	snprintf(u->res.addr, sizeof(u->res.addr), "%s", d->addr);
 	snprintf(u->res.detail, sizeof(u->res.detail), "%s", d->detail);
 	if (d->fail == DIAL_RESOURCE) {

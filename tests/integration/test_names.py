@@ -29,6 +29,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 from harness import (PINSHIM, PINSHIM_CMD, ROOT, WAIT, Proc, Shim, ShimTest,
@@ -523,7 +524,9 @@ class Race(Names):
         self.hosts.write_text("::1 api.test\n127.0.0.1 api.test\n")
         ini = self.ini("api.test:%d" % port, self.domain(
             "api.test", [pin_of(self.pki / "leaf.pem")]))
-        shim = Shim(self, "[shim]\nlog_level = debug\n" + ini)
+        status = free_port()
+        shim = Shim(self, "[shim]\nlog_level = debug\nstatus = 127.0.0.1:%d\n"
+                    % status + ini)
         self.assertEqual(self.echo(), b"olleh\n")
         d = self.dial_line(shim)
         self.assertEqual((d["addr"], d["attempts"]),
@@ -534,6 +537,12 @@ class Race(Names):
         self.assertEqual(self.echo(), b"olleh\n")
         d = self.dial_line(shim)
         self.assertEqual(d["attempts"], "1", d)  # straight to the live one
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % status,
+                                    timeout=WAIT) as r:
+            metrics = r.read().decode()
+        for result, n in (("connected", 2), ("failed", 1), ("abandoned", 0)):
+            self.assertIn('pinshim_upstream_connect_attempts_total{result="%s"}'
+                          ' %d\n' % (result, n), metrics)
 
     def test_blackholed_ipv6_address_costs_one_stagger_not_the_timeout(self):
         self.netns("pnm-d")

@@ -254,6 +254,8 @@ test_race_refused_ipv6_loses_to_ipv4_at_once(void **state)
 	snprintf(want, sizeof(want), "127.0.0.1:%u", port);
 	assert_string_equal(g.r.addr, want);
 	assert_int_equal(g.r.attempts, 2);	/* IPv6 first, refused */
+	assert_int_equal(g.r.failed, 1);
+	assert_int_equal(g.r.abandoned, 0);
 	assert_true(g.r.ms < DIAL_STAGGER_MS);	/* no stagger: it failed */
 	/* remembered: the refused one (dial's clock is CLOCK_MONOTONIC) */
 	assert_true(dial_failed_lately((struct sockaddr *)&l[1], mono()));
@@ -282,6 +284,8 @@ test_race_all_refused_names_each(void **state)
 	race(l, 2, &g);
 	assert_int_equal(g.r.fail, DIAL_FAILED);
 	assert_int_equal(g.r.fd, -1);
+	assert_int_equal(g.r.attempts, 2);
+	assert_int_equal(g.r.failed, 2);
 	assert_string_equal(g.r.addr, "");
 	snprintf(want, sizeof(want), "[::1]:%u: Connection refused; "
 	    "127.0.0.1:%u: Connection refused", p6, p4);
