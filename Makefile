@@ -161,7 +161,7 @@ TLS_SRCS	= tls/tls_client.c tls/tls_verify.c tls/tls_anchors.c \
 		  base/parse.c
 CONF_SRCS	= conf/conf.c
 SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
-		  shim/net/origdst.c \
+		  shim/net/origdst.c shim/net/dial.c \
 		  shim/conn/conn.c shim/conn/tunnel.c shim/conn/forward.c \
 		  shim/conn/transparent.c shim/conn/intercept.c \
 		  shim/conn/clienthello.c shim/conn/front.c \
@@ -210,10 +210,13 @@ test_quota_SRCS	= base/mem.c shim/listen/quota.c
 test_gate_SRCS	= base/addr.c base/parse.c base/log.c shim/listen/gate.c
 test_status_SRCS = $(PINS_DEPS) base/json.c shim/status/metrics.c \
 		  shim/status/status_render.c
+test_dial_SRCS	= base/mem.c base/addr.c base/parse.c base/log.c base/sock.c \
+		  shim/net/dial.c
 UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed \
 		  test_feed_accept test_tofu test_ca \
 		  test_base test_http1 test_relay test_clienthello test_keeper \
-		  test_unixsock test_quota test_gate test_status
+		  test_unixsock test_quota test_gate test_status \
+		  test_dial
 
 OBJS		= $(SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS	= $(UNIT_TESTS:%=$(BUILD)/tests/%)

@@ -470,8 +470,10 @@ listen_missing(struct ini *in, const struct listen_conf *lc)
 static void
 listen_defaults(struct ini *in, struct listen_conf *lc)
 {
-	/* Tunnels carry MQTT-style connections that idle for hours. */
-	if (!ini_seen(in, "idle_timeout") && lc->mode != MODE_TUNNEL)
+	/* No idle cut-off unless asked: MQTT-style connections idle for
+	 * hours in every mode, and TCP keepalive (base/sock.h) already ends
+	 * a relay whose peer vanished. */
+	if (!ini_seen(in, "idle_timeout"))
 		lc->idle_timeout = LISTEN_IDLE_DEFAULT;
 	if (!ini_seen(in, "ipv6_client_prefix"))
 		lc->v6_prefix = LISTEN_V6_PREFIX_DEFAULT;
@@ -540,11 +542,15 @@ binds_clash(const struct listen_conf *a, const struct listen_conf *b)
 	if (inet_pton(fx, a->bind_host, x) != 1 ||
 	    inet_pton(fy, b->bind_host, y) != 1)
 		return true;	/* unreachable: p_bind checked them */
+	/* IPv6 listeners are IPV6_V6ONLY: the families never overlap, so
+	 * 0.0.0.0:P and [::]:P may both be bound. */
+	if (fx != fy)
+		return false;
 	memset(any, 0, sizeof(any));
 	if (memcmp(x, any, fx == AF_INET ? 4 : 16) == 0 ||
 	    memcmp(y, any, fy == AF_INET ? 4 : 16) == 0)
-		return true;	/* a wildcard clashes with everything */
-	return fx == fy && memcmp(x, y, fx == AF_INET ? 4 : 16) == 0;
+		return true;	/* a wildcard clashes with its family */
+	return memcmp(x, y, fx == AF_INET ? 4 : 16) == 0;
 }
 
 /* Loopback needs no status_allow (it defaults to loopback); any other

@@ -55,7 +55,7 @@ struct listen_conf {
 	enum client_tls	 client_tls;		/* forward, transparent */
 };
 
-#define LISTEN_IDLE_DEFAULT	300	/* forward, transparent (not tunnel) */
+#define LISTEN_IDLE_DEFAULT	0	/* every mode: none (keepalive) */
 #define LISTEN_V6_PREFIX_DEFAULT 64	/* one host's usual IPv6 share */
 
 #define SHUTDOWN_TIMEOUT_DEFAULT 30	/* seconds relays may drain */

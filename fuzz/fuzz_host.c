@@ -1,7 +1,8 @@
 /*
  * fuzz_host.c - host names and patterns: "PATTERN\nHOST". Invariants: a
  * normalised name is its own normal form; whether a pattern matches does
- * not depend on case or on one trailing dot.
+ * not depend on case or on one trailing dot; a canonical name or address
+ * is its own canonical form, and as an exact pattern matches itself.
  */
 #include <ctype.h>
 
@@ -13,6 +14,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char		*s = fuzz_str(data, size), *nl, *host;
 	char		 norm[HOST_MAX + 1], again[HOST_MAX + 1];
+	char		 canon[HOST_MAX + 1];
 	char		 upper[HOST_MAX + 3];
 	struct hostpat	 pat;
 	const char	*why;
@@ -23,6 +25,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	*nl = '\0';
 	host = nl + 1;
+	if (host_canon(host, canon, sizeof(canon), &why)) {
+		INVARIANT(host_canon(canon, again, sizeof(again), &why));
+		INVARIANT(strcmp(canon, again) == 0);
+		INVARIANT(hostpat_parse(canon, &pat, &why));
+		INVARIANT(hostpat_match(&pat, canon) >= 0);
+	}
 	if (!host_normalize(host, norm, sizeof(norm), &why))
 		goto out;
 	INVARIANT(host_normalize(norm, again, sizeof(again), &why));

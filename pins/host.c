@@ -4,7 +4,8 @@
  * Everything that decides "which pins apply to this connection" goes
  * through here, so it must never be lenient: a name it cannot read is
  * rejected, never matched by accident. Names are compared byte for byte
- * after normalisation (ASCII lower case, no trailing dot).
+ * after normalisation (ASCII lower case, no trailing dot); address
+ * literals after inet_pton/inet_ntop (one spelling per address).
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -31,17 +32,35 @@ host_is_ip(const char *host)
 	    inet_pton(AF_INET6, host, buf) == 1;
 }
 
+/* An address literal in the one spelling inet_ntop gives it (IPv6: lower
+ * case, zeros compressed, "2001:DB8:0::1" is "2001:db8::1"), so a pattern
+ * and a connection name the same address with the same bytes. */
+static bool
+ip_canon(const char *in, char *out, size_t outsz, const char **why)
+{
+	unsigned char	 buf[sizeof(struct in6_addr)];
+	char		 text[INET6_ADDRSTRLEN];
+	int		 af = strchr(in, ':') != NULL ? AF_INET6 : AF_INET;
+
+	if (inet_pton(af, in, buf) != 1 ||
+	    inet_ntop(af, buf, text, sizeof(text)) == NULL) {
+		*why = "not an IP address";
+		return false;
+	}
+	if (strlen(text) >= outsz) {
+		*why = "address too long";
+		return false;
+	}
+	snprintf(out, outsz, "%s", text);
+	return true;
+}
+
 bool
 host_canon(const char *in, char *out, size_t outsz, const char **why)
 {
 	if (!host_is_ip(in))
 		return host_normalize(in, out, outsz, why);
-	if (strlen(in) >= outsz) {
-		*why = "address too long";
-		return false;
-	}
-	snprintf(out, outsz, "%s", in);
-	return true;
+	return ip_canon(in, out, outsz, why);
 }
 
 bool
@@ -118,6 +137,24 @@ hostpat_parse(const char *in, struct hostpat *out, const char **why)
 		*why = "'*' is allowed only as a whole leading label "
 		    "(*.example.com or **.example.com)";
 		return false;
+	}
+	if (*base == '[') {
+		*why = "write an IPv6 address without brackets "
+		    "([domain:2001:db8::1])";
+		return false;
+	}
+	if (strchr(base, ':') != NULL) {
+		/* An IPv6 literal: only exactly, matched against IP SANs. */
+		if (out->kind != HOSTPAT_EXACT) {
+			*why = "a wildcard cannot cover an IP address";
+			return false;
+		}
+		if (!ip_canon(base, out->base, sizeof(out->base), why)) {
+			*why = "not a host name or IPv6 address";
+			return false;
+		}
+		out->labels = 1;
+		return true;
 	}
 	if (!host_normalize(base, out->base, sizeof(out->base), why))
 		return false;

@@ -18,7 +18,9 @@ enum hostpat_kind {
 
 struct hostpat {
 	enum hostpat_kind kind;
-	char		 base[HOST_MAX + 1];	/* normalised, no wildcard */
+	/* normalised, no wildcard; an IPv6 literal (exact only) in
+	 * host_canon's spelling */
+	char		 base[HOST_MAX + 1];
 	int		 labels;		/* labels in base */
 };
 
@@ -27,8 +29,8 @@ struct hostpat {
 bool	 host_normalize(const char *in, char *out, size_t outsz,
 	    const char **why);
 bool	 host_is_ip(const char *host);
-/* The name pinshim checks and matches: an address literal as it is, a
- * name normalised. */
+/* The name pinshim checks and matches: an address literal in inet_ntop's
+ * spelling (IPv6 lower case, zeros compressed), a name normalised. */
 bool	 host_canon(const char *in, char *out, size_t outsz,
 	    const char **why);
 

@@ -130,6 +130,8 @@ listener_bind(struct listener *l)
 	int			 sslen = sizeof(ss);
 	int			 backlog = listener_backlog(lc);
 	char			 addr[HOST_MAX + 16];
+	unsigned		 flags = LEV_OPT_CLOSE_ON_FREE |
+				    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
 
 	snprintf(addr, sizeof(addr), strchr(lc->bind_host, ':') ?
 	    "[%s]:%u" : "%s:%u", lc->bind_host, lc->bind_port);
@@ -143,9 +145,12 @@ listener_bind(struct listener *l)
 		log_err("listener=%s bind %s: bad address", lc->name, addr);
 		return -1;
 	}
+	/* IPv6 only on an IPv6 socket: [::]:P beside 0.0.0.0:P (conf.c
+	 * lets both be bound), and never IPv4 by surprise. */
+	if (ss.ss_family == AF_INET6)
+		flags |= LEV_OPT_BIND_IPV6ONLY;
 	l->evl = evconnlistener_new_bind(l->srv->base, listener_accept, l,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    backlog, (struct sockaddr *)&ss, sslen);
+	    flags, backlog, (struct sockaddr *)&ss, sslen);
 	if (l->evl == NULL) {
 		log_err("listener=%s bind %s: %s", lc->name, addr,
 		    strerror(errno));

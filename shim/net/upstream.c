@@ -1,7 +1,8 @@
 /*
  * upstream.c - originate one pinned upstream connection, without ever
- * blocking the loop: evdns resolves under the connect timeout, each
- * address is tried in turn with a connect timeout, wolfSSL's handshake is driven by WANT_READ/WANT_WRITE
+ * blocking the loop: evdns resolves under the connect timeout, the
+ * addresses are raced the RFC 8305 way under it too (dial.c), wolfSSL's
+ * handshake is driven by WANT_READ/WANT_WRITE
  * events under a handshake timeout, and the verdict is computed the moment
  * the handshake ends, before the caller may move a single application byte.
  *
@@ -31,6 +32,7 @@
 #include "base/sock.h"
 #include "pins/tofu.h"
 #include "shim/status/metrics.h"
+#include "shim/net/dial.h"
 #include "shim/net/upstream.h"
 #include "shim/proc/server.h"
 #include "shim/proc/tofusync.h"
@@ -50,8 +52,9 @@ struct upstream {
 	struct evdns_getaddrinfo_request *dns_req; /* pending, or NULL */
 	bool			 dns_sync;	/* answered inside the call */
 #define UP_ADDRS_MAX	8
-	struct sockaddr_storage	 addrs[UP_ADDRS_MAX]; /* to try, in order */
-	size_t			 naddrs, next;
+	struct sockaddr_storage	 addrs[UP_ADDRS_MAX]; /* as resolved */
+	size_t			 naddrs;
+	struct dial		*dial;		/* owned; while connecting */
 	struct event		*step;		/* owned; deferred work */
 	struct event		*dns_deadline;	/* owned; while resolving */
 	struct event		*io;		/* owned; connect/handshake */
@@ -63,7 +66,7 @@ struct upstream {
 	void			*arg;
 };
 
-static void	up_try_next(struct upstream *);
+static void	up_dialed(struct dial_result *, void *);
 static void	up_handshake(evutil_socket_t, short, void *);
 static void	up_deadline(evutil_socket_t, short, void *);
 
@@ -72,6 +75,7 @@ up_free(struct upstream *u)
 {
 	if (u->dns_req != NULL)
 		evdns_getaddrinfo_cancel(u->dns_req);
+	dial_cancel(u->dial);
 	if (u->step != NULL)
 		event_free(u->step);
 	if (u->dns_deadline != NULL)
@@ -119,17 +123,6 @@ up_finish(struct upstream *u, enum upstream_fail fail, const char *reason)
 	up_free(u);
 }
 
-/* Connect failures of each address, "ADDR: why; ADDR: why". */
-static void
-detail_append(struct upstream *u, const char *why)
-{
-	size_t	 off = strlen(u->res.detail);
-
-	if (off < sizeof(u->res.detail))
-		snprintf(u->res.detail + off, sizeof(u->res.detail) - off,
-		    "%s: %s; ", u->res.addr, why);
-}
-
 static void
 up_step(evutil_socket_t fd, short what, void *arg)
 {
@@ -147,7 +140,8 @@ up_step(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		u->state = ST_CONNECT;
-		up_try_next(u);
+		u->dial = dial_start(u->srv->base, u->res.host, u->addrs,
+		    u->naddrs, u->srv->conf->connect_timeout, up_dialed, u);
 	} else if (u->state == ST_BLOCKED) {
 		up_finish(u, UP_BLOCKED, "blocked");
 	}
@@ -194,29 +188,12 @@ up_resolved(int err, struct evutil_addrinfo *ai, void *arg)
 	event_active(u->step, 0, 0);
 }
 
+/* TCP is connected (u->fd): start TLS, or hand over a plain one. */
 static void
-up_connected(evutil_socket_t fd, short what, void *arg)
+up_tcp_ready(struct upstream *u)
 {
-	struct upstream	*u = arg;
 	struct timeval	 tv = { 0, 0 };
-	int		 err = 0;
-	socklen_t	 len = sizeof(err);
 
-	if (what & EV_TIMEOUT)
-		err = ETIMEDOUT;
-	else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-		err = errno;
-	if (err != 0) {
-		detail_append(u, strerror(err));
-		event_free(u->io);
-		u->io = NULL;
-		close(u->fd);
-		u->fd = -1;
-		up_try_next(u);
-		return;
-	}
-	event_free(u->io);
-	u->io = NULL;
 	if (u->plain) {
 		snprintf(u->res.detail, sizeof(u->res.detail), "plain TCP, "
 		    "no TLS (caller authenticates the content)");
@@ -241,51 +218,27 @@ up_connected(evutil_socket_t fd, short what, void *arg)
 	up_handshake(u->fd, 0, u);
 }
 
+/* The race over the addresses is over (dial.c). */
 static void
-up_try_next(struct upstream *u)
+up_dialed(struct dial_result *d, void *arg)
 {
-	struct timeval		 tv = { 0, 0 };
+	struct upstream	*u = arg;
 
-	while (u->next < u->naddrs) {
-		struct sockaddr	*sa = (struct sockaddr *)&u->addrs[u->next++];
-		socklen_t	 salen = sa->sa_family == AF_INET6 ?
-		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-		int		 fd;
-
-		sockaddr_format(sa, u->res.addr, sizeof(u->res.addr));
-		fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, 0);
-		if (fd == -1 && (errno == EMFILE || errno == ENFILE ||
-		    errno == ENOBUFS || errno == ENOMEM)) {
-			/* Not the server's fault: say what ran out. */
-			snprintf(u->res.detail, sizeof(u->res.detail), "no "
-			    "socket for the upstream: %s", strerror(errno));
-			up_finish(u, UP_RESOURCE, "out-of-resources");
-			return;
-		}
-		if (fd == -1) {
-			detail_append(u, strerror(errno));
-			continue;
-		}
-		sock_relay_options(fd);
-		if (connect(fd, sa, salen) == -1 &&
-		    errno != EINPROGRESS) {
-			detail_append(u, strerror(errno));
-			close(fd);
-			continue;
-		}
-		u->fd = fd;
-		u->io = xptr(event_new(u->srv->base, fd, EV_WRITE, up_connected,
-		    u));
-		tv.tv_sec = (time_t)u->srv->conf->connect_timeout;
-		event_add(u->io, &tv);
+	u->dial = NULL;		/* it frees itself after this */
+	metrics_connects(d->fail == DIAL_OK, d->failed, d->abandoned);
+	snprintf(u->res.addr, sizeof(u->res.addr), "%s", d->addr);
+	snprintf(u->res.detail, sizeof(u->res.detail), "%s", d->detail);
+	if (d->fail == DIAL_RESOURCE) {
+		up_finish(u, UP_RESOURCE, "out-of-resources");
 		return;
 	}
-	/* Every address failed; drop the trailing "; ". */
-	if (strlen(u->res.detail) >= 2)
-		u->res.detail[strlen(u->res.detail) - 2] = '\0';
-	u->res.addr[0] = '\0';
-	up_finish(u, UP_CONNECT, "connect-failed");
+	if (d->fail != DIAL_OK) {
+		up_finish(u, UP_CONNECT, "connect-failed");
+		return;
+	}
+	u->fd = d->fd;
+	d->fd = -1;
+	up_tcp_ready(u);
 }
 
 static void

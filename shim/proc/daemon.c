@@ -184,6 +184,21 @@ dns_open(struct server *srv, int flags, char *err, size_t errsz)
 	return 0;
 }
 
+/* SIGHUP: the new hosts_file's entries replace the old ones (evdns only
+ * appends). conf_load has refused a hosts_file it cannot read, so this
+ * fails only if the file went away in between: then say so. */
+static void
+dns_hosts_reload(struct server *srv, const struct conf *c)
+{
+	evdns_base_clear_host_addresses(srv->dns);
+	if (c->nameservers == NULL)	/* what resolv.conf parsing added */
+		(void)evdns_base_load_hosts(srv->dns, NULL);
+	if (c->hosts_file != NULL &&
+	    evdns_base_load_hosts(srv->dns, c->hosts_file) != 0)
+		log_err("reload: [upstream] hosts_file %s: cannot load; its "
+		    "names now go to DNS", c->hosts_file);
+}
+
 #define FD_RESERVE	32	/* listeners, resolver, feed, log, CA files */
 
 /* Raise the descriptor limit to its hard maximum, and size the
@@ -419,6 +434,7 @@ daemon_reload(struct server *srv)
 	memset(&next, 0, sizeof(next));
 	next.conf = c;
 	next.tls = tls;
+	dns_hosts_reload(srv, c);
 	inforce_apply(srv, &next);
 	log_set_level(c->log_level);
 	if (c->log_syslog == NULL)

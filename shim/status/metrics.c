@@ -22,6 +22,7 @@ static struct strmap		*index_;
 static struct metrics_refusal	 recent[METRICS_RECENT];
 static size_t			 nrecent, next_recent;
 static struct metrics_hist	 hs;
+static struct metrics_connects	 connects;
 
 void
 metrics_verdict(const char *listener, const char *policy, const char *verdict,
@@ -73,6 +74,20 @@ metrics_handshake(double seconds)
 		}
 	hs.count++;
 	hs.sum += seconds;
+}
+
+void
+metrics_connects(unsigned connected, unsigned failed, unsigned abandoned)
+{
+	connects.connected += connected;
+	connects.failed += failed;
+	connects.abandoned += abandoned;
+}
+
+const struct metrics_connects *
+metrics_connect_counts(void)
+{
+	return &connects;
 }
 
 const struct metrics_series *

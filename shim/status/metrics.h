@@ -55,6 +55,17 @@ void	 metrics_refusal(const struct metrics_refusal *);
 /* A TLS handshake with an upstream, from its first byte to the verdict. */
 void	 metrics_handshake(double seconds);
 
+/* Connects to upstream addresses (dial.c's races), by how each ended:
+ * connected (a race's winner), failed (refused, unreachable, timed out,
+ * or slower than one started after it), abandoned (started after the
+ * winner and closed unneeded). */
+struct metrics_connects {
+	unsigned long long	 connected, failed, abandoned;
+};
+void	 metrics_connects(unsigned connected, unsigned failed,
+	    unsigned abandoned);
+const struct metrics_connects *metrics_connect_counts(void);
+
 const struct metrics_series *metrics_series(size_t *n,
 	    unsigned long long *dropped);
 /* i-th most recent refusal (0: newest), or NULL. */

@@ -143,6 +143,7 @@ gather(const struct status *st, struct status_view *v)
 	v->would_refuse = srv->would_refuse;
 	v->series = metrics_series(&v->nseries, &v->series_dropped);
 	v->handshakes = metrics_handshakes();
+	v->connects = metrics_connect_counts();
 	while (v->nrecent < METRICS_RECENT &&
 	    (v->recent[v->nrecent] = metrics_recent(v->nrecent)) != NULL)
 		v->nrecent++;

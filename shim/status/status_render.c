@@ -241,6 +241,19 @@ metrics_verdicts(const struct status_view *v, struct evbuffer *b)
 	    "bucket{le=\"+Inf\"} %llu\npinshim_upstream_handshake_duration_"
 	    "seconds_sum %.6f\npinshim_upstream_handshake_duration_seconds_"
 	    "count %llu\n", h->count, h->sum, h->count);
+	if (v->connects != NULL) {
+		head(b, "pinshim_upstream_connect_attempts_total", "counter",
+		    "TCP connects to upstream addresses, by result: connected, "
+		    "failed (or slower than a later one), abandoned (another "
+		    "won first).");
+		evbuffer_add_printf(b, "pinshim_upstream_connect_attempts_total"
+		    "{result=\"connected\"} %llu\n"
+		    "pinshim_upstream_connect_attempts_total"
+		    "{result=\"failed\"} %llu\n"
+		    "pinshim_upstream_connect_attempts_total"
+		    "{result=\"abandoned\"} %llu\n", v->connects->connected,
+		    v->connects->failed, v->connects->abandoned);
+	}
 }
 
 /* The interception CA, the keeper and the TOFU store, where there are. */

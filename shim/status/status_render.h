@@ -70,6 +70,7 @@ struct status_view {
 	bool			 tofu;		/* the tofu_* counts are valid */
 	size_t			 tofu_pending;
 	unsigned long long	 tofu_retries;
+	const struct metrics_connects *connects; /* or NULL: not shown */
 };
 
 void	 status_render_metrics(const struct status_view *, struct evbuffer *);

@@ -914,6 +914,16 @@ test_listen_mode_forward(void **state)
 	assert_int_equal(c->listeners[0].nports, 1);
 	assert_int_equal(c->listeners[0].ports[0], 443);
 	assert_string_equal(c->ca_dir, "/var/lib/pinshim/ca");
+	/* no idle cut-off by default in any mode (keepalive finds the dead) */
+	assert_int_equal(c->listeners[0].idle_timeout, 0);
+	conf_free(c);
+	c = loads(STATE UPSTREAM "[listen:x]\nmode = transparent\n"
+	    "bind = 127.0.0.1:1\nallow = 10.0.0.0/8\n");
+	assert_int_equal(c->listeners[0].idle_timeout, 0);
+	conf_free(c);
+	c = loads(STATE UPSTREAM "[listen:x]\nmode = forward\n"
+	    "bind = 127.0.0.1:1\nidle_timeout = 300\n");
+	assert_int_equal(c->listeners[0].idle_timeout, 300);
 	conf_free(c);
 	fails_at(UPSTREAM "[listen:x]\nmode = socks\nbind = 127.0.0.1:1\n",
 	    4, "[listen:x] mode: not one of tunnel");
@@ -1017,6 +1027,36 @@ test_duplicate_binds_wildcard(void **state)
 	    "bind = 0.0.0.0:8080\nconnect = b.test:443\n"));
 	assert_err_at(7, "[listen:b] bind: 0.0.0.0:8080 already used by "
 	    "[listen:api]");
+}
+
+/* IPv6 listeners are IPV6_V6ONLY: 0.0.0.0:P and [::]:P are two sockets;
+ * [::]:P twice, or [::]:P beside [::1]:P, is still a clash. */
+static void
+test_v4_and_v6_wildcards_both_bind(void **state)
+{
+	struct conf	*c;
+
+	(void)state;
+	c = loads(BASE "[listen:b]\nmode = tunnel\n"
+	    "bind = [::]:8080\nconnect = b.test:443\n"
+	    "[listen:c]\nmode = tunnel\n"
+	    "bind = 0.0.0.0:9090\nconnect = b.test:443\n"
+	    "[listen:d]\nmode = tunnel\n"
+	    "bind = [::]:9090\nconnect = b.test:443\n");
+	assert_int_equal(c->nlisteners, 4);
+	conf_free(c);
+	assert_null(load(BASE "[listen:b]\nmode = tunnel\n"
+	    "bind = [::]:8080\nconnect = b.test:443\n"
+	    "[listen:c]\nmode = tunnel\n"
+	    "bind = [0::0]:8080\nconnect = b.test:443\n"));
+	assert_err_at(11, "[listen:c] bind: 0::0:8080 already used by "
+	    "[listen:b]");
+	assert_null(load(BASE "[listen:b]\nmode = tunnel\n"
+	    "bind = [::]:8080\nconnect = b.test:443\n"
+	    "[listen:c]\nmode = tunnel\n"
+	    "bind = [::1]:8080\nconnect = b.test:443\n"));
+	assert_err_at(11, "[listen:c] bind: ::1:8080 already used by "
+	    "[listen:b]");
 }
 
 static void
@@ -1450,6 +1490,7 @@ main(void)
 		cmocka_unit_test(test_stop_keys),
 		cmocka_unit_test(test_duplicate_binds),
 		cmocka_unit_test(test_duplicate_binds_wildcard),
+		cmocka_unit_test(test_v4_and_v6_wildcards_both_bind),
 		cmocka_unit_test(test_same_port_other_address_ok),
 		cmocka_unit_test(test_bind_hostname_refused),
 		cmocka_unit_test(test_bind_port_range),

@@ -262,6 +262,38 @@ test_is_ip(void **state)
 	assert_false(host_is_ip(""));
 }
 
+/* --- host_canon: one spelling per address ------------------------------ */
+
+static const char *
+canon(const char *in)
+{
+	static char	 out[HOST_MAX + 1];
+	const char	*why = NULL;
+
+	if (!host_canon(in, out, sizeof(out), &why))
+		fail_msg("host_canon(\"%s\") refused: %s", in, why);
+	return out;
+}
+
+static void
+test_canon_ip_literals(void **state)
+{
+	char		 out[HOST_MAX + 1];
+	const char	*why;
+
+	(void)state;
+	assert_string_equal(canon("127.0.0.1"), "127.0.0.1");
+	assert_string_equal(canon("2001:DB8:0:0::1"), "2001:db8::1");
+	assert_string_equal(canon("0:0:0:0:0:0:0:1"), "::1");
+	assert_string_equal(canon("::FFFF:127.0.0.1"), "::ffff:127.0.0.1");
+	assert_string_equal(canon("API.test."), "api.test");
+	/* a zone or brackets is not an address and not a name */
+	assert_false(host_canon("fe80::1%eth0", out, sizeof(out), &why));
+	assert_false(host_canon("[::1]", out, sizeof(out), &why));
+	/* too small a buffer refuses, never truncates */
+	assert_false(host_canon("2001:db8::1", out, 6, &why));
+}
+
 /* --- hostpat_parse ------------------------------------------------------ */
 
 static void
@@ -334,6 +366,50 @@ test_pat_kinds(void **state)
 	assert_string_equal(p.base, "example.com");
 	p = pat("localhost");
 	assert_int_equal(p.kind, HOSTPAT_EXACT);
+}
+
+/* IPv6 literals: exact only, without brackets, one spelling. */
+static void
+test_pat_ipv6_literal(void **state)
+{
+	struct hostpat	 p;
+	char		 k1[HOSTPAT_KEY_LEN], k2[HOSTPAT_KEY_LEN];
+
+	(void)state;
+	p = pat("2001:DB8:0::1");
+	assert_int_equal(p.kind, HOSTPAT_EXACT);
+	assert_string_equal(p.base, "2001:db8::1");
+	hostpat_key(&p, k1);
+	p = pat("2001:db8::0:1");
+	hostpat_key(&p, k2);
+	assert_string_equal(k1, k2);	/* the same address: a duplicate */
+	p = pat("::1");
+	assert_string_equal(p.base, "::1");
+	pat_refused("[2001:db8::1]");
+	pat_refused("[::1");
+	pat_refused("*.2001:db8::1");
+	pat_refused("**.::1");
+	pat_refused("2001:db8::1::2");
+	pat_refused("2001:db8::g");
+	pat_refused("fe80::1%eth0");
+	pat_refused(":");
+}
+
+static void
+test_match_ip_literals(void **state)
+{
+	struct hostpat	 p = pat("2001:db8::1");
+
+	(void)state;
+	assert_true(hostpat_match(&p, canon("2001:DB8:0:0:0:0:0:1")) >= 0);
+	assert_int_equal(hostpat_match(&p, canon("2001:db8::2")), -1);
+	assert_int_equal(hostpat_match(&p, canon("::1")), -1);
+	p = pat("::1");
+	assert_true(hostpat_match(&p, canon("0::1")) >= 0);
+	assert_int_equal(hostpat_match(&p, canon("127.0.0.1")), -1);
+	p = pat("127.0.0.1");
+	assert_true(hostpat_match(&p, canon("127.0.0.1")) >= 0);
+	assert_int_equal(hostpat_match(&p, canon("::ffff:127.0.0.1")), -1);
 }
 
 /* --- hostpat_match ------------------------------------------------------ */
@@ -466,6 +542,9 @@ main(void)
 		cmocka_unit_test(test_norm_punycode),
 		cmocka_unit_test(test_norm_inner_hyphen_digits_underscore),
 		cmocka_unit_test(test_is_ip),
+		cmocka_unit_test(test_canon_ip_literals),
+		cmocka_unit_test(test_pat_ipv6_literal),
+		cmocka_unit_test(test_match_ip_literals),
 		cmocka_unit_test(test_pat_rejects_inner_star),
 		cmocka_unit_test(test_pat_rejects_bare_star),
 		cmocka_unit_test(test_pat_rejects_wildcard_over_tld),
