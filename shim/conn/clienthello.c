@@ -1,7 +1,8 @@
 /*
- * clienthello.c - read the server_name of a ClientHello from bytes peeked
- * off the socket, so the interception leaf can be minted for the right
- * name before wolfSSL reads a byte.
+ * clienthello.c - read the server_name and the ALPN list of a ClientHello
+ * from bytes peeked off the socket, so the interception leaf can be minted
+ * for the right name, and the app's protocols offered upstream, before
+ * wolfSSL reads a byte.
  *
  * Untrusted input: every read goes through the shared bounds-checked
  * cursor (base/cursor.c); nothing here walks the buffer with bare pointer
@@ -9,8 +10,9 @@
  * a client with a small record size sends) is reassembled, up to
  * CH_MSG_MAX bytes.
  *
- * Must never: report a name that is not exactly the bytes the client
- * sent, or CH_OK for bytes that are not a whole ClientHello record.
+ * Must never: report a name or protocol list that is not exactly the
+ * bytes the client sent, or CH_OK for bytes that are not a whole
+ * ClientHello record.
  */
 #include <stdbool.h>
 #include <string.h>
@@ -42,12 +44,35 @@ parse_sni_ext(struct cursor *ext, char *sni, size_t snisz)
 	return CH_OK;
 }
 
+/* application_layer_protocol_negotiation (RFC 7301 3.1): a non-empty
+ * list of non-empty names, kept as sent. */
+static enum ch_result
+parse_alpn_ext(struct cursor *ext, struct ch_hello *h)
+{
+	struct cursor	 list, walk;
+	unsigned	 listlen, len;
+
+	if (!cursor_u16(ext, &listlen) || !cursor_sub(ext, listlen, &list) ||
+	    ext->left != 0 || listlen == 0 || listlen > sizeof(h->alpn))
+		return CH_BAD;
+	walk = list;
+	while (walk.left > 0)
+		if (!cursor_u8(&walk, &len) || len == 0 ||
+		    !cursor_take(&walk, len, NULL))
+			return CH_BAD;
+	memcpy(h->alpn, list.p, list.left);
+	h->alpn_len = list.left;
+	return CH_OK;
+}
+
 /* The ClientHello body (after its 4-byte header). */
 static enum ch_result
-parse_hello(struct cursor *hs, char *sni, size_t snisz)
+parse_hello(struct cursor *hs, struct ch_hello *h)
 {
 	struct cursor	 exts, ext;
 	unsigned	 v, n, etype, elen;
+	bool		 seen_sni = false, seen_alpn = false;
+	enum ch_result	 r;
 
 	/* version, random, session id, cipher suites, compression */
 	if (!cursor_u16(hs, &v) || !cursor_take(hs, 32, NULL) ||
@@ -59,12 +84,25 @@ parse_hello(struct cursor *hs, char *sni, size_t snisz)
 		return CH_OK;			/* no extensions: no SNI */
 	if (!cursor_u16(hs, &n) || !cursor_sub(hs, n, &exts))
 		return CH_BAD;
+	/* RFC 8446 4.2: at most one extension of a type */
 	while (exts.left > 0) {
 		if (!cursor_u16(&exts, &etype) || !cursor_u16(&exts, &elen) ||
 		    !cursor_sub(&exts, elen, &ext))
 			return CH_BAD;
-		if (etype == 0)			/* server_name */
-			return parse_sni_ext(&ext, sni, snisz);
+		r = CH_OK;
+		if (etype == 0) {		/* server_name */
+			if (seen_sni)
+				return CH_BAD;
+			seen_sni = true;
+			r = parse_sni_ext(&ext, h->sni, sizeof(h->sni));
+		} else if (etype == 16) {	/* ALPN */
+			if (seen_alpn)
+				return CH_BAD;
+			seen_alpn = true;
+			r = parse_alpn_ext(&ext, h);
+		}
+		if (r != CH_OK)
+			return r;
 	}
 	return CH_OK;
 }
@@ -93,7 +131,7 @@ next_record(struct cursor *c, uint8_t *msg, size_t *msglen, bool first)
 }
 
 enum ch_result
-clienthello_sni(const uint8_t *buf, size_t len, char *sni, size_t snisz)
+clienthello_parse(const uint8_t *buf, size_t len, struct ch_hello *h)
 {
 	uint8_t		 msg[CH_MSG_MAX];
 	struct cursor	 c, m, hs;
@@ -101,7 +139,8 @@ clienthello_sni(const uint8_t *buf, size_t len, char *sni, size_t snisz)
 	unsigned	 hstype, hslen;
 	enum ch_result	 r;
 
-	sni[0] = '\0';
+	h->sni[0] = '\0';
+	h->alpn_len = 0;
 	if (len >= 1 && buf[0] != 22)
 		return CH_NOT_TLS;
 	cursor_init(&c, buf, len);
@@ -117,7 +156,25 @@ clienthello_sni(const uint8_t *buf, size_t len, char *sni, size_t snisz)
 			return CH_BAD;
 		if (hslen > CH_MSG_MAX - 4)
 			return CH_BAD;
-		if (cursor_sub(&m, hslen, &hs))
-			return parse_hello(&hs, sni, snisz);
+		if (!cursor_sub(&m, hslen, &hs))
+			continue;
+		if ((r = parse_hello(&hs, h)) != CH_OK)
+			h->alpn_len = 0;
+		return r;
 	}
+}
+
+enum ch_result
+clienthello_sni(const uint8_t *buf, size_t len, char *sni, size_t snisz)
+{
+	struct ch_hello	 h;
+	enum ch_result	 r;
+
+	sni[0] = '\0';
+	if ((r = clienthello_parse(buf, len, &h)) != CH_OK)
+		return r;
+	if (strlen(h.sni) >= snisz)
+		return CH_BAD;
+	memcpy(sni, h.sni, strlen(h.sni) + 1);
+	return CH_OK;
 }

@@ -1,6 +1,7 @@
 /*
- * test_clienthello.c - the SNI from peeked ClientHello bytes: whole,
- * split over records (legal: RFC 8446 5.1), incomplete, and hostile.
+ * test_clienthello.c - the SNI and the ALPN list from peeked ClientHello
+ * bytes: whole, split over records (legal: RFC 8446 5.1), incomplete,
+ * and hostile (truncated, oversized, duplicated extensions).
  */
 #include "testutil.h"
 
@@ -123,6 +124,160 @@ test_no_sni_is_ok_and_empty(void **state)
 	assert_string_equal(sni, "");
 }
 
+/* A ClientHello whose extensions block is exts (elen bytes). */
+static size_t
+hello_exts(const uint8_t *exts, size_t elen, uint8_t *out)
+{
+	size_t	 n = 0, start;
+
+	out[n++] = 1;				/* client_hello */
+	n += 3;
+	start = n;
+	out[n++] = 3; out[n++] = 3;
+	memset(out + n, 0, 32); n += 32;
+	out[n++] = 0;
+	out[n++] = 0; out[n++] = 2;
+	out[n++] = 0x13; out[n++] = 0x01;
+	out[n++] = 1; out[n++] = 0;
+	out[n++] = (uint8_t)(elen >> 8); out[n++] = (uint8_t)elen;
+	memcpy(out + n, exts, elen); n += elen;
+	out[1] = (uint8_t)((n - start) >> 16);
+	out[2] = (uint8_t)((n - start) >> 8);
+	out[3] = (uint8_t)(n - start);
+	return n;
+}
+
+/* One extension: type, then body (blen bytes), appended at out + n. */
+static size_t
+ext(uint8_t *out, size_t n, unsigned type, const uint8_t *body, size_t blen)
+{
+	out[n++] = (uint8_t)(type >> 8); out[n++] = (uint8_t)type;
+	out[n++] = (uint8_t)(blen >> 8); out[n++] = (uint8_t)blen;
+	memcpy(out + n, body, blen);
+	return n + blen;
+}
+
+/* An ALPN extension body: the 2-byte list length, then list. */
+static size_t
+alpn_body(const uint8_t *list, size_t len, uint8_t *out)
+{
+	out[0] = (uint8_t)(len >> 8); out[1] = (uint8_t)len;
+	memcpy(out + 2, list, len);
+	return len + 2;
+}
+
+static const uint8_t h2_h1[] = "\x02h2\x08http/1.1";
+static const uint8_t sni_body[] = "\x00\x0b\x00\x00\x08" "api.test";
+
+static enum ch_result
+parse_exts(const uint8_t *exts, size_t elen, struct ch_hello *h)
+{
+	static uint8_t	 msg[8192], buf[9000];
+	size_t		 len = hello_exts(exts, elen, msg);
+
+	return clienthello_parse(buf, records(msg, len, 5000, buf), h);
+}
+
+static void
+test_alpn_list_is_taken_as_sent(void **state)
+{
+	uint8_t		 exts[256], body[64], msg[512], buf[2048];
+	struct ch_hello	 h;
+	size_t		 n = 0, len, frag, cut, rn;
+
+	(void)state;
+	/* ALPN before SNI: both found, whatever the order */
+	n = ext(exts, n, 16, body, alpn_body(h2_h1, sizeof(h2_h1) - 1, body));
+	n = ext(exts, n, 0, sni_body, sizeof(sni_body) - 1);
+	len = hello_exts(exts, n, msg);
+	for (frag = 1; frag <= len; frag += 7) {
+		rn = records(msg, len, frag, buf);
+		assert_int_equal(clienthello_parse(buf, rn, &h), CH_OK);
+		assert_string_equal(h.sni, "api.test");
+		assert_int_equal(h.alpn_len, sizeof(h2_h1) - 1);
+		assert_memory_equal(h.alpn, h2_h1, sizeof(h2_h1) - 1);
+	}
+	/* truncated anywhere: wait for more, never a partial list */
+	rn = records(msg, len, 40, buf);
+	for (cut = 0; cut < rn; cut++)
+		assert_int_equal(clienthello_parse(buf, cut, &h), CH_MORE);
+	/* no ALPN extension: none */
+	n = ext(exts, 0, 0, sni_body, sizeof(sni_body) - 1);
+	assert_int_equal(parse_exts(exts, n, &h), CH_OK);
+	assert_int_equal(h.alpn_len, 0);
+	/* a name with any byte value (GREASE-like) is kept as is */
+	n = ext(exts, 0, 16, body, alpn_body((const uint8_t *)"\x02\x0a\x0a"
+	    "\x02h2", 6, body));
+	assert_int_equal(parse_exts(exts, n, &h), CH_OK);
+	assert_int_equal(h.alpn_len, 6);
+	assert_memory_equal(h.alpn, "\x02\x0a\x0a\x02h2", 6);
+}
+
+static void
+test_bad_alpn_refused(void **state)
+{
+	static uint8_t	 big[CH_ALPN_MAX + 300], body[CH_ALPN_MAX + 400];
+	uint8_t		 exts[2048];
+	struct ch_hello	 h;
+	size_t		 n, i, bl;
+
+	(void)state;
+	/* an empty list */
+	n = ext(exts, 0, 16, (const uint8_t *)"\x00\x00", 2);
+	assert_int_equal(parse_exts(exts, n, &h), CH_BAD);
+	/* an empty name */
+	n = ext(exts, 0, 16, body, alpn_body((const uint8_t *)"\x02h2\x00",
+	    4, body));
+	assert_int_equal(parse_exts(exts, n, &h), CH_BAD);
+	/* a name running past the list */
+	n = ext(exts, 0, 16, body, alpn_body((const uint8_t *)"\x05h2", 3,
+	    body));
+	assert_int_equal(parse_exts(exts, n, &h), CH_BAD);
+	/* the list running past the extension */
+	bl = alpn_body(h2_h1, sizeof(h2_h1) - 1, body);
+	body[1] += 1;
+	n = ext(exts, 0, 16, body, bl);
+	assert_int_equal(parse_exts(exts, n, &h), CH_BAD);
+	/* bytes after the list inside the extension */
+	bl = alpn_body(h2_h1, sizeof(h2_h1) - 1, body);
+	body[bl++] = 0;
+	n = ext(exts, 0, 16, body, bl);
+	assert_int_equal(parse_exts(exts, n, &h), CH_BAD);
+	/* an extension too short for its list length */
+	n = ext(exts, 0, 16, (const uint8_t *)"\x00", 1);
+	assert_int_equal(parse_exts(exts, n, &h), CH_BAD);
+	/* a list over CH_ALPN_MAX: refused, not cut */
+	for (i = 0; i + 101 <= sizeof(big); i += 101) {
+		big[i] = 100;
+		memset(big + i + 1, 'a', 100);
+	}
+	assert_true(i > CH_ALPN_MAX);
+	n = ext(exts, 0, 16, body, alpn_body(big, i, body));
+	assert_int_equal(parse_exts(exts, n, &h), CH_BAD);
+	assert_int_equal(h.alpn_len, 0);
+	/* exactly CH_ALPN_MAX is fine: 4 names of 255 and one of 3 */
+	for (i = 0; i < 4 * 256; i += 256) {
+		big[i] = 255;
+		memset(big + i + 1, 'b', 255);
+	}
+	n = ext(exts, 0, 16, body, alpn_body(big, CH_ALPN_MAX, body));
+	assert_int_equal(parse_exts(exts, n, &h), CH_OK);
+	assert_int_equal(h.alpn_len, CH_ALPN_MAX);
+	/* a duplicated ALPN or server_name extension */
+	bl = alpn_body(h2_h1, sizeof(h2_h1) - 1, body);
+	n = ext(exts, 0, 16, body, bl);
+	n = ext(exts, n, 16, body, bl);
+	assert_int_equal(parse_exts(exts, n, &h), CH_BAD);
+	n = ext(exts, 0, 0, sni_body, sizeof(sni_body) - 1);
+	n = ext(exts, n, 0, sni_body, sizeof(sni_body) - 1);
+	assert_int_equal(parse_exts(exts, n, &h), CH_BAD);
+	/* a malformed extension after a good ALPN one */
+	n = ext(exts, 0, 16, body, bl);
+	exts[n++] = 0; exts[n++] = 5; exts[n++] = 0; exts[n++] = 9;
+	assert_int_equal(parse_exts(exts, n, &h), CH_BAD);
+	assert_int_equal(h.alpn_len, 0);
+}
+
 int
 main(void)
 {
@@ -131,6 +286,8 @@ main(void)
 		cmocka_unit_test(test_incomplete_wants_more),
 		cmocka_unit_test(test_hostile_bytes_refused),
 		cmocka_unit_test(test_no_sni_is_ok_and_empty),
+		cmocka_unit_test(test_alpn_list_is_taken_as_sent),
+		cmocka_unit_test(test_bad_alpn_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
