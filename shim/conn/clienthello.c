@@ -158,8 +158,10 @@ clienthello_parse(const uint8_t *buf, size_t len, struct ch_hello *h)
 			return CH_BAD;
 		if (!cursor_sub(&m, hslen, &hs))
 			continue;
-		if ((r = parse_hello(&hs, h)) != CH_OK)
+		if ((r = parse_hello(&hs, h)) != CH_OK) {
+			h->sni[0] = '\0';	/* nothing from a bad hello */
 			h->alpn_len = 0;
+		}
 		return r;
 	}
 }
