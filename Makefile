@@ -148,6 +148,7 @@ PINS_SRCS	= pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
 TLS_SRCS	= tls/tls_client.c tls/tls_verify.c tls/tls_anchors.c \
 		  tls/tls_resume.c tls/tls_ca.c tls/tls_ca_key.c base/clock.c base/log.c \
 		  base/parse.c
+TLS_SRCS	+= tls/tls_alpn.c
 CONF_SRCS	= conf/conf.c
 SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
 		  shim/net/origdst.c \

@@ -45,6 +45,8 @@ struct listen_conf {
 	unsigned long	 v6_prefix;		/* an IPv6 client's bits */
 	unsigned long	 idle_timeout;		/* seconds; 0: none */
 	unsigned long	 backlog;		/* listen(); 0: somaxconn */
+	char		*alpn;			/* owned; tunnel: ALPN to offer,
+						 * comma-separated, or NULL */
 };
 
 #define LISTEN_IDLE_DEFAULT	300	/* forward, transparent (not tunnel) */

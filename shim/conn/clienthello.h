@@ -19,7 +19,7 @@ enum ch_result {
 #define CH_MSG_MAX	(32 * 1024)	/* the whole ClientHello, at most */
 #define CH_PEEK_MAX	(CH_MSG_MAX + 64 * 5)	/* with record headers */
 #define CH_SNI_MAX	256		/* a host name and its NUL */
-#define CH_ALPN_MAX	1024		/* an ALPN list; a longer one is CH_BAD */
+#define CH_ALPN_MAX	8192		/* an ALPN list; a longer one is CH_BAD */
 
 /* What pinshim needs of a ClientHello. */
 struct ch_hello {

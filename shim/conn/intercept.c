@@ -1,19 +1,26 @@
 /*
  * intercept.c - the interception steps shared by forward and transparent
- * (see intercept.h): the SNI from a peeked ClientHello, then the app's TLS
- * terminated with a leaf from the worker's cache, or minted for it: a key
- * pair here, signed by the keeper (shim/keeper/), off the loop.
+ * (see intercept.h): the SNI and the ALPN list from a peeked ClientHello,
+ * then the app's TLS terminated with a leaf from the worker's cache, or
+ * minted for it: a key pair here, signed by the keeper (shim/keeper/), off
+ * the loop. The app's ALPN list is what the upstream is offered, and the
+ * app is answered with what the upstream selected, so both ends speak the
+ * same protocol over a relay that stays a byte relay (HTTP/2, gRPC).
  *
  * Must never: complete the app's handshake before the upstream verdict
- * passed (intercept_accept runs only from a passed dial), or mint for a
- * name other than the one whose upstream passed.
+ * passed (intercept_accept runs only from a passed dial), mint for a
+ * name other than the one whose upstream passed, or let the app's side
+ * select a protocol the upstream did not.
  */
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "base/log.h"
+#include "base/mem.h"
+#include "tls/tls_alpn.h"
 #include "shim/conn/clienthello.h"
 #include "shim/conn/intercept.h"
 #include "shim/net/relay.h"
@@ -56,14 +63,14 @@ hello_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn	*c = arg;
 	uint8_t		 buf[CH_PEEK_MAX];
-	char		 sni[HOST_MAX + 2];
+	struct ch_hello	 h;
 	ssize_t		 n;
 
 	(void)fd;
 	(void)what;
 	if ((n = conn_peek(c, buf, sizeof(buf))) <= 0)
 		return;
-	switch (clienthello_sni(buf, (size_t)n, sni, sizeof(sni))) {
+	switch (clienthello_parse(buf, (size_t)n, &h)) {
 	case CH_MORE:
 		if ((size_t)n == sizeof(buf))
 			conn_refuse(c, 0, "bad-clienthello", "ClientHello "
@@ -79,8 +86,18 @@ hello_read(evutil_socket_t fd, short what, void *arg)
 	case CH_OK:
 		break;
 	}
-	if (take_sni(c, sni))
-		((struct icpt *)c)->after_hello(c);
+	if (!take_sni(c, h.sni))
+		return;
+	/* the app's protocols, offered upstream as they are; none: none */
+	if (h.alpn_len > 0) {
+		c->alpn = xcalloc(1, h.alpn_len);
+		if (tls_alpn_text(h.alpn, h.alpn_len, c->alpn,
+		    h.alpn_len) == 0) {
+			free(c->alpn);
+			c->alpn = NULL;
+		}
+	}
+	((struct icpt *)c)->after_hello(c);
 }
 
 void
@@ -115,9 +132,10 @@ accept_tls(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	ret = wolfSSL_accept(c->cssl);
 	if (ret == WOLFSSL_SUCCESS) {
-		log_debug("intercept listener=%s client=%s host=%s tls=%s",
-		    c->lc->name, c->client, c->host,
-		    wolfSSL_get_version(c->cssl));
+		log_debug("intercept listener=%s client=%s host=%s tls=%s "
+		    "resumed=%s", c->lc->name, c->client, c->host,
+		    wolfSSL_get_version(c->cssl),
+		    wolfSSL_session_reused(c->cssl) ? "yes" : "no");
 		conn_relay(c);
 		return;
 	}
@@ -134,10 +152,20 @@ accept_tls(evutil_socket_t fd, short what, void *arg)
 	conn_drop(c);
 }
 
-/* c->cssl presents the leaf: the app's handshake. */
+static void	no_leaf(struct conn *, const char *);
+
+/* c->cssl presents the leaf: the app's handshake, answering ALPN with
+ * exactly the upstream's choice. */
 static void
 accept_start(struct conn *c)
 {
+	char	 proto[TLS_ALPN_NAME_MAX + 1];
+
+	tls_alpn_selected(c->ussl, proto, sizeof(proto));
+	if (proto[0] != '\0' && !tls_alpn_answer(c->cssl, proto)) {
+		no_leaf(c, "select the upstream's ALPN protocol");
+		return;
+	}
 	c->on_deadline = accept_timeout;
 	conn_wait(c, EV_READ, accept_tls, conn_timeout(c));
 	accept_tls(c->cfd, 0, c);
