@@ -458,8 +458,10 @@ class Forward(Intercept):
         self.assertTrue(got.empty())    # refused before any connection
 
 
-class Transparent(Intercept):
-    """client ns -> gateway ns (nftables REDIRECT to pinshim) -> server ns."""
+class TransparentNet(Intercept):
+    """client ns -> gateway ns (nftables REDIRECT to pinshim) -> server ns.
+    The namespaces and their helpers, no tests: a subclass names its own
+    NS (prefixed by its work) and adds them."""
 
     NS = ("pinshim-c", "pinshim-g", "pinshim-s")
 
@@ -555,6 +557,9 @@ allow = 10.203.1.0/24
                                "https://api.test/", "-o", "/dev/null",
                                "-w", "%{http_code}"],
                               capture_output=True, text=True)
+
+
+class Transparent(TransparentNet):
 
     def test_ordinary_https_is_transparently_pinned(self):
         self.server()
