@@ -182,14 +182,19 @@ class AlpnForward(ti.Intercept):
         self.assertEqual(last_proto(self.plog), "HTTP/1.1")
         self.assertEqual(self.pass_line()["alpn"], "http/1.1")
 
-    def s_client(self, *extra):
+    def s_client(self, *extra, wait_close=False):
+        """wait_close: send a line and read until the server closes (an
+        h2 server does, on a bad preface), so a session ticket sent after
+        the handshake is in before s_client exits."""
         return subprocess.run(
             ["openssl", "s_client", "-proxy", "127.0.0.1:%d" %
              self.proxy_port, "-connect", "api.test:%d" % self.up,
              "-servername", "api.test", "-CAfile", str(self.ca),
-             "-verify_return_error"] + list(extra),
-            input="", capture_output=True, text=True, errors="replace",
-            timeout=WAIT)
+             "-verify_return_error"] + list(extra) +
+            (["-ign_eof"] if wait_close else []),
+            input="not an HTTP/2 connection preface, closed at once\n"
+            if wait_close else "",
+            capture_output=True, text=True, errors="replace", timeout=WAIT)
 
     def test_an_app_offering_nothing_gets_nothing(self):
         r = self.s_client()
@@ -235,7 +240,7 @@ class AlpnForward(ti.Intercept):
     def test_leaf_cache_and_app_side_resumption_keep_alpn(self):
         sess = Path(self.tmp) / "sess.pem"
         first = self.s_client("-alpn", "h2,http/1.1", "-sess_out", sess,
-                              "-showcerts")
+                              "-showcerts", wait_close=True)
         self.assertIn("ALPN protocol: h2", first.stdout, first.stderr)
         self.assertIn("New, TLSv1.3", first.stdout)
         # a full handshake again: the cached leaf, the same protocol
