@@ -172,7 +172,8 @@ p_connect(struct ini *in, const char *v, void *field, const char **why)
 }
 
 /* alpn = proto, ...: ALPN protocol names (RFC 7301), 1..255 printable
- * bytes each, each once; kept as wolfSSL takes them: "a,b". */
+ * bytes each, each once; kept as wolfSSL takes them: "a,b". Called once
+ * more for each continuation line: appends. */
 static bool
 p_alpn(struct ini *in, const char *v, void *field, const char **why)
 {
@@ -180,10 +181,12 @@ p_alpn(struct ini *in, const char *v, void *field, const char **why)
 	char		 item[256 + 1], *out;
 	const char	*p = v, *q;
 	enum list_item	 r;
-	size_t		 i, len, olen = 0;
+	size_t		 i, len, olen = *dst ? strlen(*dst) : 0;
 
 	(void)in;
-	out = xcalloc(1, strlen(v) + 1);
+	out = xcalloc(1, olen + 1 + strlen(v) + 1);
+	if (*dst != NULL)
+		memcpy(out, *dst, olen + 1);
 	while ((r = list_next(&p, item, sizeof(item))) != LIST_END) {
 		len = strlen(item);
 		for (i = 0; i < len; i++)
