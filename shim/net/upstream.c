@@ -246,7 +246,7 @@ up_tcp_ready(struct upstream *u)
 	}
 	if (!tls_alpn_offer(u->ssl, u->alpn)) {
 		snprintf(u->res.detail, sizeof(u->res.detail),
-		    "cannot offer ALPN %s", u->alpn);
+		    "cannot offer the ALPN list");	/* the app's bytes */
 		up_finish(u, UP_TLS, "internal-error");
 		return;
 	}
