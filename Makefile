@@ -190,7 +190,8 @@ test_base_SRCS	= base/mem.c base/cursor.c base/list.c base/parse.c \
 		  base/url.c base/strmap.c base/clock.c base/file.c base/log.c
 test_http1_SRCS	= base/cursor.c base/parse.c shim/net/http1.c
 test_relay_SRCS	= $(test_ca_SRCS) base/log.c shim/net/relay.c
-test_clienthello_SRCS = base/cursor.c shim/conn/clienthello.c
+test_clienthello_SRCS = base/cursor.c shim/conn/clienthello.c \
+		  tls/tls_alpn.c base/mem.c
 # test_unixsock includes base/unixsock.c itself, with a hook in it
 test_unixsock_SRCS = base/file.c base/mem.c
 test_keeper_SRCS = $(PINS_DEPS) $(TLS_SRCS) base/log.c shim/keeper/keeper_answer.c \

@@ -6,6 +6,7 @@
 #include "testutil.h"
 
 #include "shim/conn/clienthello.h"
+#include "tls/tls_alpn.h"
 
 /* A minimal ClientHello naming host (or none) in one handshake message. */
 static size_t
@@ -279,6 +280,28 @@ test_bad_alpn_refused(void **state)
 	assert_int_equal(h.alpn_len, 0);
 }
 
+/* The app's list as wolfSSL takes it: names in order, comma-separated;
+ * one wolfSSL cannot carry (a ',' or a NUL in it) left out, never cut. */
+static void
+test_alpn_list_as_text(void **state)
+{
+	char	 out[64];
+
+	(void)state;
+	assert_int_equal(tls_alpn_text(h2_h1, sizeof(h2_h1) - 1, out,
+	    sizeof(h2_h1) - 1), 2);
+	assert_string_equal(out, "h2,http/1.1");
+	assert_int_equal(tls_alpn_text((const uint8_t *)"\x03" "a,b" "\x02h2"
+	    "\x03x\0y", 11, out, sizeof(out)), 1);
+	assert_string_equal(out, "h2");
+	assert_int_equal(tls_alpn_text((const uint8_t *)"\x03" "a,b", 4, out,
+	    sizeof(out)), 0);
+	assert_string_equal(out, "");
+	/* a buffer too small ends the list at the last whole name */
+	assert_int_equal(tls_alpn_text(h2_h1, sizeof(h2_h1) - 1, out, 5), 1);
+	assert_string_equal(out, "h2");
+}
+
 int
 main(void)
 {
@@ -289,6 +312,7 @@ main(void)
 		cmocka_unit_test(test_no_sni_is_ok_and_empty),
 		cmocka_unit_test(test_alpn_list_is_taken_as_sent),
 		cmocka_unit_test(test_bad_alpn_refused),
+		cmocka_unit_test(test_alpn_list_as_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
