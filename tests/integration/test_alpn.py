@@ -3,11 +3,9 @@
 (grpcio client and server over TLS), an HTTP/1.1-only app, an app that
 offers nothing, and a tunnel offering AWS IoT's x-amzn-mqtt-ca."""
 
-import os
 import re
+import socket
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import test_intercept as ti
@@ -451,6 +449,59 @@ class AlpnTunnel(ShimTest):
         self.assertEqual(v["verdict"], "refuse", v)
         self.assertRegex(v["detail"], "(?i)no.application.protocol|alpn|"
                          "alert")
+
+    def iot_broker(self):
+        """A server that requires ALPN x-amzn-mqtt-ca, as AWS IoT Core's
+        MQTT on port 443 does: a ClientHello without it gets a fatal
+        no_application_protocol alert (RFC 7301 3.2), nothing else."""
+        import ssl
+        import time
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(self.pki / "leaf-chain.pem"),
+                            str(self.pki / "leaf.key"))
+        ctx.set_alpn_protocols(["x-amzn-mqtt-ca"])
+
+        def serve(conn):
+            conn.settimeout(WAIT)
+            end = time.monotonic() + WAIT
+            hello = b""
+            while len(hello) < 5 or len(hello) < 5 + int.from_bytes(
+                    hello[3:5], "big"):
+                self.assertLess(time.monotonic(), end)
+                hello = conn.recv(65536, socket.MSG_PEEK)
+                if not hello:
+                    return "closed"
+            if b"\x0ex-amzn-mqtt-ca" not in hello:
+                conn.sendall(bytes([21, 3, 3, 0, 2, 2, 120]))
+                return "alert"
+            tls = ctx.wrap_socket(conn, server_side=True)
+            tls.recv(4096)
+            tls.sendall(b"HTTP/1.0 200 OK\r\n\r\n" +
+                        tls.selected_alpn_protocol().encode())
+            tls.unwrap()
+            return "served"
+
+        return TLSServer(self, None, None, serve, tls=False)
+
+    def test_aws_iot_shaped_broker_needs_the_tunnels_alpn(self):
+        broker = self.iot_broker()
+        shim = self.tunnel(broker.port, "x-amzn-mqtt-ca")
+        self.assertEqual(http_get(self.port), (200, b"x-amzn-mqtt-ca"))
+        v = shim.verdict()
+        self.assertEqual((v["verdict"], v["alpn"]), ("pass", "x-amzn-mqtt-ca"))
+        wait_for(lambda: broker.results or broker.errors, "the broker's end")
+        self.assertEqual((broker.results, broker.errors), (["served"], []))
+
+    def test_a_broker_requiring_alpn_refuses_a_tunnel_without(self):
+        broker = self.iot_broker()
+        shim = self.tunnel(broker.port)
+        self.assertEqual(refused_silently(self.port), b"")
+        v = shim.verdict()
+        self.assertEqual((v["verdict"], v["reason"]),
+                         ("refuse", "tls-handshake-failed"), v)
+        self.assertIn("alert", v["detail"])
+        wait_for(lambda: broker.results or broker.errors, "the broker's end")
+        self.assertEqual((broker.results, broker.errors), (["alert"], []))
 
     def check(self, listener):
         ini = Path(self.tmp) / "t.ini"
