@@ -159,6 +159,7 @@ PINS_SRCS	= pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
 TLS_SRCS	= tls/tls_client.c tls/tls_verify.c tls/tls_anchors.c \
 		  tls/tls_resume.c tls/tls_ca.c tls/tls_ca_key.c base/clock.c base/log.c \
 		  base/parse.c
+TLS_SRCS	+= tls/tls_alpn.c
 CONF_SRCS	= conf/conf.c
 SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
 		  shim/net/origdst.c shim/net/dial.c \
@@ -200,7 +201,8 @@ test_base_SRCS	= base/mem.c base/cursor.c base/list.c base/parse.c \
 		  base/url.c base/strmap.c base/clock.c base/file.c base/log.c
 test_http1_SRCS	= base/cursor.c base/parse.c shim/net/http1.c
 test_relay_SRCS	= $(test_ca_SRCS) base/log.c shim/net/relay.c
-test_clienthello_SRCS = base/cursor.c shim/conn/clienthello.c
+test_clienthello_SRCS = base/cursor.c shim/conn/clienthello.c \
+		  tls/tls_alpn.c base/mem.c
 # test_unixsock includes base/unixsock.c itself, with a hook in it
 test_unixsock_SRCS = base/file.c base/mem.c
 test_keeper_SRCS = $(PINS_DEPS) $(TLS_SRCS) base/log.c shim/keeper/keeper_answer.c \

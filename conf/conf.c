@@ -188,6 +188,58 @@ p_connect(struct ini *in, const char *v, void *field, const char **why)
 	    why);
 }
 
+/* alpn = proto, ...: ALPN protocol names (RFC 7301), 1..255 printable
+ * bytes each, each once; kept as wolfSSL takes them: "a,b". Called once
+ * more for each continuation line: appends. */
+static bool
+p_alpn(struct ini *in, const char *v, void *field, const char **why)
+{
+	char		**dst = field;
+	char		 item[256 + 1], *out;
+	const char	*p = v, *q;
+	enum list_item	 r;
+	size_t		 i, len, olen = *dst ? strlen(*dst) : 0;
+
+	(void)in;
+	out = xcalloc(1, olen + 1 + strlen(v) + 1);
+	if (*dst != NULL)
+		memcpy(out, *dst, olen + 1);
+	while ((r = list_next(&p, item, sizeof(item))) != LIST_END) {
+		len = strlen(item);
+		for (i = 0; i < len; i++)
+			if (item[i] < 0x21 || item[i] > 0x7e)
+				break;
+		if (r == LIST_TOO_LONG || len > 255 || i < len) {
+			*why = "not a list of protocol names of 1..255 "
+			    "printable characters (e.g. h2, http/1.1, "
+			    "x-amzn-mqtt-ca)";
+			goto bad;
+		}
+		for (q = out; *q != '\0'; q += strcspn(q, ",") +
+		    (q[strcspn(q, ",")] == ',')) {
+			if (strcspn(q, ",") == len && memcmp(q, item,
+			    len) == 0) {
+				*why = "a protocol name is listed twice";
+				goto bad;
+			}
+		}
+		if (olen > 0)
+			out[olen++] = ',';
+		memcpy(out + olen, item, len + 1);
+		olen += len;
+	}
+	if (olen == 0) {
+		*why = "an empty list";
+		goto bad;
+	}
+	free(*dst);
+	*dst = out;
+	return true;
+bad:
+	free(out);
+	return false;
+}
+
 /* A list of ADDRESS/BITS onto *arr. */
 static bool
 cidr_list(const char *v, struct cidr **arr, size_t *n, const char **why)
@@ -387,6 +439,7 @@ static const struct ini_key listen_keys[] = {
 	INI_KEY("mode", p_mode, LISTEN(mode), 0),
 	INI_KEY("bind", p_bind, 0, 0),
 	INI_KEY("connect", p_connect, 0, 0),
+	INI_KEY("alpn", p_alpn, LISTEN(alpn), INI_LIST),
 	INI_KEY("allow", p_allow, 0, INI_LIST),
 	INI_KEY("ports", p_ports, 0, INI_LIST),
 	INI_UINT("max_conns", LISTEN(max_conns), 0, 1, 1000000,
@@ -509,6 +562,10 @@ listen_close(struct ini *in, void *ctx, void *obj)
 	if (lc->mode != MODE_TUNNEL && ini_seen(in, "connect"))
 		ini_error(in, line, "[%s] connect: only for mode tunnel (%s "
 		    "listeners take the destination from the app)", in->section,
+		    listen_mode_name(lc->mode));
+	if (lc->mode != MODE_TUNNEL && ini_seen(in, "alpn"))
+		ini_error(in, line, "[%s] alpn: only for mode tunnel (%s "
+		    "listeners offer the app's own ALPN list)", in->section,
 		    listen_mode_name(lc->mode));
 	if (lc->mode != MODE_FORWARD && ini_seen(in, "ports"))
 		ini_error(in, line, "[%s] ports: only for mode forward",
@@ -743,6 +800,7 @@ conf_free(struct conf *c)
 		free(c->listeners[i].origin);
 		free(c->listeners[i].allow);
 		free(c->listeners[i].ports);
+		free(c->listeners[i].alpn);
 	}
 	free(c->listeners);
 	free(c->status.unix_path);

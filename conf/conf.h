@@ -53,6 +53,8 @@ struct listen_conf {
 	unsigned long	 idle_timeout;		/* seconds; 0: none */
 	unsigned long	 backlog;		/* listen(); 0: somaxconn */
 	enum client_tls	 client_tls;		/* forward, transparent */
+	char		*alpn;			/* owned; tunnel: ALPN to offer,
+						 * comma-separated, or NULL */
 };
 
 #define LISTEN_IDLE_DEFAULT	0	/* every mode: none (keepalive) */

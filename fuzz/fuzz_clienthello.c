@@ -1,6 +1,7 @@
 /*
- * fuzz_clienthello.c - the SNI reader over peeked bytes: never reads past
- * them, and a name it returns is a string that fits.
+ * fuzz_clienthello.c - the SNI and ALPN reader over peeked bytes: never
+ * reads past them, a name it returns is a string that fits, and an ALPN
+ * list it returns is well formed (non-empty names that fill it exactly).
  */
 #include "fuzz/fuzz.h"
 #include "shim/conn/clienthello.h"
@@ -8,12 +9,17 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char		 sni[256];
-	struct ch_offer	 offer;
+	struct ch_hello	 h;
+	size_t		 i;
 
-	if (clienthello_sni(data, size, sni, sizeof(sni), &offer) == CH_OK)
-		INVARIANT(memchr(sni, '\0', sizeof(sni)) != NULL);
-	else
-		INVARIANT(sni[0] == '\0');
+	if (clienthello_parse(data, size, &h) == CH_OK) {
+		INVARIANT(memchr(h.sni, '\0', sizeof(h.sni)) != NULL);
+		INVARIANT(h.alpn_len <= sizeof(h.alpn));
+		for (i = 0; i < h.alpn_len; i += 1 + h.alpn[i])
+			INVARIANT(h.alpn[i] != 0);
+		INVARIANT(i == h.alpn_len);
+	} else {
+		INVARIANT(h.sni[0] == '\0' && h.alpn_len == 0);
+	}
 	return 0;
 }

@@ -1,9 +1,10 @@
 /*
- * clienthello.c - read the server_name of a ClientHello from bytes peeked
- * off the socket, so the interception leaf can be minted for the right
- * name before wolfSSL reads a byte; and whether the app can take an ECDSA
- * leaf at all (its signature algorithms and suites), for the RSA leaf of
- * a client_tls = compatible listener.
+ * clienthello.c - read the server_name and the ALPN list of a ClientHello
+ * from bytes peeked off the socket, so the interception leaf can be minted
+ * for the right name, and the app's protocols offered upstream, before
+ * wolfSSL reads a byte; and whether the app can take an ECDSA leaf at all
+ * (its signature algorithms and suites), for the RSA leaf of a
+ * client_tls = compatible listener.
  *
  * Untrusted input: every read goes through the shared bounds-checked
  * cursor (base/cursor.c); nothing here walks the buffer with bare pointer
@@ -11,8 +12,9 @@
  * a client with a small record size sends) is reassembled, up to
  * CH_MSG_MAX bytes.
  *
- * Must never: report a name that is not exactly the bytes the client
- * sent, or CH_OK for bytes that are not a whole ClientHello record.
+ * Must never: report a name or protocol list that is not exactly the
+ * bytes the client sent, or CH_OK for bytes that are not a whole
+ * ClientHello record.
  */
 #include <stdbool.h>
 #include <string.h>
@@ -83,15 +85,36 @@ parse_sigalgs_ext(struct cursor *ext, bool *ecdsa)
 	return CH_OK;
 }
 
+/* application_layer_protocol_negotiation (RFC 7301 3.1): a non-empty
+ * list of non-empty names, kept as sent. */
+static enum ch_result
+parse_alpn_ext(struct cursor *ext, struct ch_hello *h)
+{
+	struct cursor	 list, walk;
+	unsigned	 listlen, len;
+
+	if (!cursor_u16(ext, &listlen) || !cursor_sub(ext, listlen, &list) ||
+	    ext->left != 0 || listlen == 0 || listlen > sizeof(h->alpn))
+		return CH_BAD;
+	walk = list;
+	while (walk.left > 0)
+		if (!cursor_u8(&walk, &len) || len == 0 ||
+		    !cursor_take(&walk, len, NULL))
+			return CH_BAD;
+	memcpy(h->alpn, list.p, list.left);
+	h->alpn_len = list.left;
+	return CH_OK;
+}
+
 /* The ClientHello body (after its 4-byte header). */
 static enum ch_result
-parse_hello(struct cursor *hs, char *sni, size_t snisz,
-    struct ch_offer *offer)
+parse_hello(struct cursor *hs, struct ch_hello *h)
 {
 	struct cursor	 exts, ext, suites;
 	unsigned	 v, n, etype, elen;
-	enum ch_result	 r = CH_OK;
+	bool		 seen_sni = false, seen_alpn = false;
 	bool		 sig_ecdsa = false, suite_ecdsa;
+	enum ch_result	 r;
 
 	/* version, random, session id, cipher suites, compression */
 	if (!cursor_u16(hs, &v) || !cursor_take(hs, 32, NULL) ||
@@ -104,20 +127,30 @@ parse_hello(struct cursor *hs, char *sni, size_t snisz,
 	cursor_init(&exts, NULL, 0);		/* none: no SNI */
 	if (hs->left > 0 && (!cursor_u16(hs, &n) || !cursor_sub(hs, n, &exts)))
 		return CH_BAD;
-	while (exts.left > 0 && r == CH_OK) {
+	/* RFC 8446 4.2: at most one extension of a type */
+	while (exts.left > 0) {
 		if (!cursor_u16(&exts, &etype) || !cursor_u16(&exts, &elen) ||
 		    !cursor_sub(&exts, elen, &ext))
-			r = CH_BAD;
-		else if (etype == 0)		/* server_name */
-			r = parse_sni_ext(&ext, sni, snisz);
-		else if (etype == 13)		/* signature_algorithms */
+			return CH_BAD;
+		r = CH_OK;
+		if (etype == 0) {		/* server_name */
+			if (seen_sni)
+				return CH_BAD;
+			seen_sni = true;
+			r = parse_sni_ext(&ext, h->sni, sizeof(h->sni));
+		} else if (etype == 13) {	/* signature_algorithms */
 			r = parse_sigalgs_ext(&ext, &sig_ecdsa);
+		} else if (etype == 16) {	/* ALPN */
+			if (seen_alpn)
+				return CH_BAD;
+			seen_alpn = true;
+			r = parse_alpn_ext(&ext, h);
+		}
+		if (r != CH_OK)
+			return r;
 	}
-	if (r != CH_OK)
-		sni[0] = '\0';		/* a name only from a whole hello */
-	else if (offer != NULL)
-		offer->ecdsa = sig_ecdsa && suite_ecdsa;
-	return r;
+	h->ecdsa = sig_ecdsa && suite_ecdsa;
+	return CH_OK;
 }
 
 /* The next record's payload appended to msg; CH_OK when one was. */
@@ -144,8 +177,7 @@ next_record(struct cursor *c, uint8_t *msg, size_t *msglen, bool first)
 }
 
 enum ch_result
-clienthello_sni(const uint8_t *buf, size_t len, char *sni, size_t snisz,
-    struct ch_offer *offer)
+clienthello_parse(const uint8_t *buf, size_t len, struct ch_hello *h)
 {
 	uint8_t		 msg[CH_MSG_MAX];
 	struct cursor	 c, m, hs;
@@ -153,7 +185,9 @@ clienthello_sni(const uint8_t *buf, size_t len, char *sni, size_t snisz,
 	unsigned	 hstype, hslen;
 	enum ch_result	 r;
 
-	sni[0] = '\0';
+	h->sni[0] = '\0';
+	h->alpn_len = 0;
+	h->ecdsa = false;
 	if (len >= 1 && buf[0] != 22)
 		return CH_NOT_TLS;
 	cursor_init(&c, buf, len);
@@ -169,7 +203,28 @@ clienthello_sni(const uint8_t *buf, size_t len, char *sni, size_t snisz,
 			return CH_BAD;
 		if (hslen > CH_MSG_MAX - 4)
 			return CH_BAD;
-		if (cursor_sub(&m, hslen, &hs))
-			return parse_hello(&hs, sni, snisz, offer);
+		if (!cursor_sub(&m, hslen, &hs))
+			continue;
+		if ((r = parse_hello(&hs, h)) != CH_OK) {
+			h->sni[0] = '\0';	/* nothing from a bad hello */
+			h->alpn_len = 0;
+			h->ecdsa = false;
+		}
+		return r;
 	}
+}
+
+enum ch_result
+clienthello_sni(const uint8_t *buf, size_t len, char *sni, size_t snisz)
+{
+	struct ch_hello	 h;
+	enum ch_result	 r;
+
+	sni[0] = '\0';
+	if ((r = clienthello_parse(buf, len, &h)) != CH_OK)
+		return r;
+	if (strlen(h.sni) >= snisz)
+		return CH_BAD;
+	memcpy(sni, h.sni, strlen(h.sni) + 1);
+	return CH_OK;
 }

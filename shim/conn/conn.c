@@ -74,6 +74,7 @@ conn_free(struct conn *c)
 		event_free(c->deadline);
 	if (c->pre != NULL)
 		evbuffer_free(c->pre);
+	free(c->alpn);
 	if (c->cssl != NULL)
 		wolfSSL_free(c->cssl);
 	if (c->ussl != NULL)
@@ -313,12 +314,33 @@ conn_reply(struct conn *c, int status, const char *line)
 	shutdown(c->cfd, SHUT_WR);
 }
 
+/* forward after its 200: the app's ClientHello is read (so the close
+ * is not a reset that could overtake the alert), then a fatal
+ * handshake_failure alert (RFC 8446 6.2) and our FIN. */
+static void
+conn_alert(struct conn *c)
+{
+	static const uint8_t alert[] = { 21, 3, 3, 0, 2, 2, 40 };
+	uint8_t		 buf[4096];
+	int		 i;
+
+	for (i = 0; i < 16 && recv(c->cfd, buf, sizeof(buf),
+	    MSG_DONTWAIT) > 0; i++)
+		;
+	(void)!write(c->cfd, alert, sizeof(alert));
+	shutdown(c->cfd, SHUT_WR);
+}
+
 /* The mode's answer to a refusal, then free. */
 static void
 conn_answer(struct conn *c, int status, const char *line)
 {
-	if (status != 0 && c->lc->mode == MODE_FORWARD)
-		conn_reply(c, status, line);
+	if (status != 0 && c->lc->mode == MODE_FORWARD) {
+		if (c->tls_answer)
+			conn_alert(c);
+		else
+			conn_reply(c, status, line);
+	}
 	conn_free(c);
 }
 
@@ -384,8 +406,9 @@ conn_dial(struct conn *c, const struct sockaddr_storage *addr,
 	c->on_pass = on_pass;
 	memset(&opts, 0, sizeof(opts));
 	opts.addr = addr;
-	c->up = upstream_open(c->srv, c->host, c->port,
-	    addr != NULL ? &opts : NULL, conn_upstream_done, c);
+	opts.alpn = c->alpn;
+	c->up = upstream_open(c->srv, c->host, c->port, &opts,
+	    conn_upstream_done, c);
 }
 
 /* The one close line of a relayed connection. */

@@ -58,6 +58,12 @@ struct conn {
 	bool			 quota_taken;	/* counted for quota_key */
 	struct quota_member	 quota_member;	/* in l->quota, when taken */
 	struct keeper_wait	 kw;		/* intercept: for a leaf */
+	/* owned; ALPN to offer upstream, comma-separated (the tunnel's
+	 * alpn, the app's list when intercepting), or NULL */
+	char			*alpn;
+	/* forward: 200 sent, the app's TLS handshake waits; a refusal is
+	 * then a fatal TLS alert, not an HTTP status */
+	bool			 tls_answer;
 };
 
 /* The accept prologue: size bytes (a front end's struct that starts with
@@ -83,7 +89,8 @@ void		 conn_idle(struct conn *);
 void		 conn_dial(struct conn *, const struct sockaddr_storage *addr,
 		    conn_step on_pass);
 /* The one refuse path: the verdict line, the answer (forward: HTTP status
- * with detail as the reason line; 0: just close), free. */
+ * with detail as the reason line, or a handshake_failure alert once the
+ * app speaks TLS (tls_answer); 0: just close), free. */
 void		 conn_refuse(struct conn *, int status, const char *reason,
 		    const char *detail);
 /* Free without a verdict line. */

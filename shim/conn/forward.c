@@ -1,7 +1,12 @@
 /*
- * forward.c - mode forward: an HTTP proxy. CONNECT host:port is answered
- * 200 only after the upstream verdict passed (502 with the reason
- * otherwise), then intercepted; an absolute-form http:// request goes out
+ * forward.c - mode forward: an HTTP proxy. CONNECT host:port is refused
+ * with an HTTP status when pinshim alone can tell (a bad request, a port
+ * not in ports, a client outside allow, policy block); otherwise it is
+ * answered 200, the app's ClientHello is read (its SNI must be the
+ * CONNECT host) and the upstream dialed with the app's ALPN list, then
+ * intercepted. An upstream refusal after the 200 (pins, DNS, connect,
+ * TLS) is a fatal handshake_failure alert to the app: no application byte
+ * moves either way. An absolute-form http:// request goes out
  * over pinned TLS to port 443 when the host's [domain:...] says
  * upgrade = yes, else 403. An upgraded request is one exchange: its body
  * (Content-Length bytes) follows it upstream, and nothing after that does,
@@ -12,7 +17,8 @@
  * once, exactly: the bytes after it (the ClientHello after a CONNECT, a
  * request body) stay in the socket for the next step.
  *
- * Must never: answer 200 before the upstream verdict passed, serve a
+ * Must never: complete the app's TLS handshake before the upstream
+ * verdict passed, answer 200 to a CONNECT its policy blocks, serve a
  * client outside allow, CONNECT to a port not in ports, forward a
  * header line pinshim did not parse, or forward a byte past the body of
  * the one upgraded request.
@@ -39,8 +45,17 @@
 static const char *const dropped[] = { "Host", "Proxy-Connection",
     "Connection", "Keep-Alive", "Proxy-Authorization" };
 
+/* The ClientHello is in: dial with the app's ALPN list. */
 static void
-forward_connected(struct conn *c)
+forward_dial(struct conn *c)
+{
+	conn_dial(c, NULL, intercept_accept);
+}
+
+/* Nothing local refuses: 200, then the app's TLS; from here a refusal
+ * is a TLS alert. */
+static void
+forward_tunnel(struct conn *c)
 {
 	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
 
@@ -48,7 +63,8 @@ forward_connected(struct conn *c)
 		conn_drop(c);
 		return;
 	}
-	intercept_hello(c, intercept_accept);
+	c->tls_answer = true;
+	intercept_hello(c, forward_dial);
 }
 
 static void
@@ -57,6 +73,7 @@ forward_connect(struct conn *c, const struct cursor *target)
 	char		 t[HOST_MAX + 16], host[HOST_MAX + 1];
 	char		 canon[HOST_MAX + 1];
 	const char	*why;
+	struct verdict_policy vp;
 	uint16_t	 port;
 	size_t		 i;
 
@@ -79,7 +96,14 @@ forward_connect(struct conn *c, const struct cursor *target)
 		    "ports");
 		return;
 	}
-	conn_dial(c, NULL, forward_connected);
+	/* A policy block needs no upstream: the dial refuses it at once,
+	 * logged, counted and answered (502) before any 200, as always. */
+	snapshot_resolve(c->srv->snap, c->host, clock_now(), &vp);
+	if (vp.policy == POLICY_BLOCK) {
+		conn_dial(c, NULL, forward_tunnel);
+		return;
+	}
+	forward_tunnel(c);
 }
 
 /* The upgraded request: origin-form, Host the name whose pins were

@@ -1,23 +1,30 @@
 /*
  * intercept.c - the interception steps shared by forward and transparent
- * (see intercept.h): the SNI from a peeked ClientHello, then the app's TLS
- * terminated with a leaf from the worker's cache, or minted for it: a key
- * pair here, signed by the keeper (shim/keeper/), off the loop. On a
+ * (see intercept.h): the SNI and the ALPN list from a peeked ClientHello,
+ * then the app's TLS terminated with a leaf from the worker's cache, or
+ * minted for it: a key pair here, signed by the keeper (shim/keeper/), off
+ * the loop. The app's ALPN list is what the upstream is offered, and the
+ * app is answered with what the upstream selected, so both ends speak the
+ * same protocol over a relay that stays a byte relay (HTTP/2, gRPC). On a
  * client_tls = compatible listener an app that takes no ECDSA gets an RSA
  * leaf, and TLS 1.2's CBC suites are accepted; a failed handshake is
  * logged with the reason the app and pinshim did not agree.
  *
  * Must never: complete the app's handshake before the upstream verdict
- * passed (intercept_accept runs only from a passed dial), or mint for a
- * name other than the one whose upstream passed.
+ * passed (intercept_accept runs only from a passed dial), mint for a
+ * name other than the one whose upstream passed, or let the app's side
+ * select a protocol the upstream did not.
  */
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "base/cursor.h"
 #include "base/log.h"
+#include "base/mem.h"
+#include "tls/tls_alpn.h"
 #include "shim/conn/clienthello.h"
 #include "shim/conn/intercept.h"
 #include "shim/net/relay.h"
@@ -60,15 +67,14 @@ hello_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn	*c = arg;
 	uint8_t		 buf[CH_PEEK_MAX];
-	char		 sni[HOST_MAX + 2];
-	struct ch_offer	 offer;
+	struct ch_hello	 h;
 	ssize_t		 n;
 
 	(void)fd;
 	(void)what;
 	if ((n = conn_peek(c, buf, sizeof(buf))) <= 0)
 		return;
-	switch (clienthello_sni(buf, (size_t)n, sni, sizeof(sni), &offer)) {
+	switch (clienthello_parse(buf, (size_t)n, &h)) {
 	case CH_MORE:
 		if ((size_t)n == sizeof(buf))
 			conn_refuse(c, 0, "bad-clienthello", "ClientHello "
@@ -84,9 +90,19 @@ hello_read(evutil_socket_t fd, short what, void *arg)
 	case CH_OK:
 		break;
 	}
-	((struct icpt *)c)->app_ecdsa = offer.ecdsa;
-	if (take_sni(c, sni))
-		((struct icpt *)c)->after_hello(c);
+	((struct icpt *)c)->app_ecdsa = h.ecdsa;
+	if (!take_sni(c, h.sni))
+		return;
+	/* the app's protocols, offered upstream as they are; none: none */
+	if (h.alpn_len > 0) {
+		c->alpn = xcalloc(1, h.alpn_len);
+		if (tls_alpn_text(h.alpn, h.alpn_len, c->alpn,
+		    h.alpn_len) == 0) {
+			free(c->alpn);
+			c->alpn = NULL;
+		}
+	}
+	((struct icpt *)c)->after_hello(c);
 }
 
 void
@@ -262,10 +278,11 @@ accept_tls(evutil_socket_t fd, short what, void *arg)
 		wolfSSL_SSLSetIORecv(c->cssl, EmbedReceive);
 		wolfSSL_set_read_fd(c->cssl, c->cfd);
 		log_debug("intercept listener=%s client=%s host=%s tls=%s "
-		    "cipher=%s leaf=%s", c->lc->name, c->client, c->host,
-		    wolfSSL_get_version(c->cssl),
+		    "cipher=%s leaf=%s resumed=%s", c->lc->name, c->client,
+		    c->host, wolfSSL_get_version(c->cssl),
 		    wolfSSL_get_cipher_name(c->cssl),
-		    leaf_kind(c) == TLS_LEAF_RSA ? "rsa" : "ecdsa");
+		    leaf_kind(c) == TLS_LEAF_RSA ? "rsa" : "ecdsa",
+		    wolfSSL_session_reused(c->cssl) ? "yes" : "no");
 		conn_relay(c);
 		return;
 	}
@@ -282,10 +299,20 @@ accept_tls(evutil_socket_t fd, short what, void *arg)
 	conn_drop(c);
 }
 
-/* c->cssl presents the leaf: the app's handshake. */
+static void	no_leaf(struct conn *, const char *);
+
+/* c->cssl presents the leaf: the app's handshake, answering ALPN with
+ * exactly the upstream's choice. */
 static void
 accept_start(struct conn *c)
 {
+	char	 proto[TLS_ALPN_NAME_MAX + 1];
+
+	tls_alpn_selected(c->ussl, proto, sizeof(proto));
+	if (proto[0] != '\0' && !tls_alpn_answer(c->cssl, proto)) {
+		no_leaf(c, "select the upstream's ALPN protocol");
+		return;
+	}
 	wolfSSL_SSLSetIORecv(c->cssl, watch_recv);
 	wolfSSL_SetIOReadCtx(c->cssl, c);
 	c->on_deadline = accept_timeout;

@@ -25,10 +25,12 @@ struct icpt {
 };
 
 /* Wait for the ClientHello under the handshake timeout; its SNI becomes
- * c->host (forward: it must equal the CONNECT host). Then next(c). */
+ * c->host (forward: it must equal the CONNECT host), its ALPN list
+ * c->alpn, offered upstream as it is. Then next(c). */
 void	 intercept_hello(struct conn *, conn_step next);
-/* Complete the app's handshake with a minted leaf for c->host, then
- * relay to the upstream that passed. */
+/* Complete the app's handshake with a minted leaf for c->host, selecting
+ * the ALPN protocol the upstream selected (none if it selected none),
+ * then relay to the upstream that passed. */
 void	 intercept_accept(struct conn *);
 
 #endif

@@ -49,6 +49,7 @@ struct upstream {
 	struct timespec		 hs_start;	/* the TLS handshake began */
 	struct tls_check	 chk;
 	bool			 plain;		/* connect only, no TLS */
+	char			*alpn;		/* owned; to offer, or NULL */
 	struct evdns_getaddrinfo_request *dns_req; /* pending, or NULL */
 	bool			 dns_sync;	/* answered inside the call */
 #define UP_ADDRS_MAX	8
@@ -67,6 +68,7 @@ struct upstream {
 };
 
 static void	up_dialed(struct dial_result *, void *);
+static void	up_tcp_ready(struct upstream *);
 static void	up_handshake(evutil_socket_t, short, void *);
 static void	up_deadline(evutil_socket_t, short, void *);
 
@@ -90,6 +92,7 @@ up_free(struct upstream *u)
 		close(u->fd);
 	snapshot_unref(u->snap);
 	tls_client_free(u->tls);
+	free(u->alpn);
 	free(u);
 }
 
@@ -207,6 +210,12 @@ up_tcp_ready(struct upstream *u)
 	if (u->ssl == NULL) {
 		snprintf(u->res.detail, sizeof(u->res.detail),
 		    "cannot create TLS session");
+		up_finish(u, UP_TLS, "internal-error");
+		return;
+	}
+	if (!tls_alpn_offer(u->ssl, u->alpn)) {
+		snprintf(u->res.detail, sizeof(u->res.detail),
+		    "cannot offer the ALPN list");	/* the app's bytes */
 		up_finish(u, UP_TLS, "internal-error");
 		return;
 	}
@@ -372,6 +381,8 @@ up_handshake(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	if (ret == WOLFSSL_SUCCESS)
+		tls_alpn_selected(u->ssl, u->res.alpn, sizeof(u->res.alpn));
+	if (ret == WOLFSSL_SUCCESS)
 		log_debug("upstream host=%s addr=%s tls=%s cipher=%s group=%s "
 		    "resumed=%s", u->res.host, u->res.addr,
 		    wolfSSL_get_version(u->ssl), wolfSSL_get_cipher(u->ssl),
@@ -428,6 +439,8 @@ upstream_open(struct server *srv, const char *host, uint16_t port,
 	}
 	if (opts != NULL)
 		u->plain = opts->plain;
+	if (opts != NULL && opts->alpn != NULL && opts->alpn[0] != '\0')
+		u->alpn = xstrdup(opts->alpn);
 	snprintf(u->chk.host, sizeof(u->chk.host), "%s", host);
 	u->chk.port = port;
 	u->chk.resume = true;
@@ -508,24 +521,28 @@ upstream_log(const struct upstream_result *r, const char *listener,
     const char *client, const char *host, unsigned port, bool passes)
 {
 	const char	*policy = r->local ? "-" : policy_name(r->policy);
+	char		 alpn[sizeof(r->alpn)];
 
 	count(r, listener, client, host, port, policy);
+	snprintf(alpn, sizeof(alpn), "%s", r->alpn[0] ? r->alpn : "-");
+	str_printable(alpn);	/* the server's bytes */
 	if (r->fail == UP_OK && r->would_refuse) {
 		log_warn("verdict listener=%s client=%s host=%s:%u addr=%s "
 		    "policy=%s rule=%s verdict=would-refuse reason=%s "
-		    "detail=\"%s\" presented=%s anchor=%s", listener, client,
-		    host, port, r->addr, policy, r->pattern ? r->pattern : "-",
-		    r->reason, r->detail, r->tv.presented[0] ?
-		    r->tv.presented : "-", r->tv.anchor[0] ? r->tv.anchor : "-");
+		    "detail=\"%s\" presented=%s anchor=%s alpn=%s", listener,
+		    client, host, port, r->addr, policy, r->pattern ?
+		    r->pattern : "-", r->reason, r->detail, r->tv.presented[0] ?
+		    r->tv.presented : "-", r->tv.anchor[0] ? r->tv.anchor : "-",
+		    alpn);
 		return;
 	}
 	if (r->fail == UP_OK) {
 		if (passes)
 			log_info("verdict listener=%s client=%s host=%s:%u "
 			    "addr=%s policy=%s rule=%s verdict=pass reason=%s "
-			    "detail=\"%s\"", listener, client, host, port,
-			    r->addr, policy, r->pattern ? r->pattern : "-",
-			    r->reason, r->detail);
+			    "detail=\"%s\" alpn=%s", listener, client, host,
+			    port, r->addr, policy, r->pattern ? r->pattern :
+			    "-", r->reason, r->detail, alpn);
 		return;
 	}
 	log_warn("verdict listener=%s client=%s host=%s:%u addr=%s policy=%s "

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "tls/tls.h"
+#include "tls/tls_alpn.h"
 
 struct server;
 struct upstream;
@@ -38,6 +39,8 @@ struct upstream_result {
 	 * tv say what would have refused it */
 	bool			 would_refuse;
 	struct tls_verdict	 tv;
+	/* the ALPN protocol the server selected; "" for none */
+	char			 alpn[TLS_ALPN_NAME_MAX + 1];
 	/* On success ownership passes to the callback's caller: */
 	int			 fd;
 	WOLFSSL			*ssl;
@@ -51,6 +54,9 @@ struct upstream_opts {
 	const struct pinset	*pins;	/* must outlive the attempt */
 	bool			 plain;	/* no TLS at all (http://) */
 	const struct sockaddr_storage *addr; /* connect here, no DNS */
+	/* ALPN protocols to offer, comma-separated ("h2,http/1.1"); NULL
+	 * or "": none (copied: need not outlive the call) */
+	const char		*alpn;
 };
 
 /* host must be normalised. opts NULL: the snapshot decides. cb runs

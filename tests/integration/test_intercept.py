@@ -78,22 +78,34 @@ class Forward(Intercept):
         self.assertEqual((v["listener"], v["verdict"]), ("proxy", "pass"))
         self.assertEqual(shim.closed()["how"], "closed")
 
-    def test_wrong_pin_gets_502_with_reason(self):
+    def test_wrong_pin_gets_a_tls_alert_and_the_refusal_logged(self):
+        """The upstream is dialed after the 200 and the app's ClientHello
+        (to offer its ALPN list): a pin failure is then a fatal
+        handshake_failure alert, with no certificate and no byte of the
+        upstream's, and the refusal is logged with the presented pins."""
         up = self.api()
         shim = self.start(up, [UNRELATED])
-        got = self.raw(b"CONNECT api.test:%d HTTP/1.1\r\nHost: x\r\n\r\n" %
-                       up).decode()
-        self.assertTrue(got.startswith("HTTP/1.1 502 "), got)
-        self.assertIn("pinshim: upstream api.test:%d refused: pin-mismatch"
-                      % up, got)
-        self.assertEqual(shim.verdict()["reason"], "pin-mismatch")
+        r = subprocess.run(["openssl", "s_client", "-proxy",
+                            "127.0.0.1:%d" % self.proxy_port, "-connect",
+                            "api.test:%d" % up, "-servername", "api.test",
+                            "-CAfile", str(self.ca)],
+                           input="", capture_output=True, text=True,
+                           timeout=WAIT)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("alert handshake failure", r.stdout + r.stderr)
+        self.assertNotIn("BEGIN CERTIFICATE", r.stdout)
+        v = shim.verdict()
+        self.assertEqual((v["verdict"], v["reason"]),
+                         ("refuse", "pin-mismatch"))
+        self.assertEqual(v["presented"].split(",")[0],
+                         pin_of(self.pki / "leaf.pem"))
 
-    def test_rogue_ca_upstream_gets_502(self):
+    def test_rogue_ca_upstream_gets_a_tls_alert(self):
         up = self.api(leaf="rogue", chain=None)
         shim = self.start(up, [pin_of(self.pki / "leaf.pem")])
         r = self.curl("https://api.test:%d/" % up)
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn("502", r.stderr)
+        self.assertEqual(r.returncode, 35, r.stderr)   # a TLS error
+        self.assertIn("alert handshake failure", r.stderr)
         self.assertEqual(shim.verdict()["reason"], "pin-mismatch")
 
     def test_unknown_host_follows_default_policy_block(self):
@@ -183,8 +195,7 @@ class Forward(Intercept):
                            input="", capture_output=True, text=True,
                            timeout=WAIT)
         self.assertNotIn("BEGIN CERTIFICATE", r.stdout)
-        shim.verdict()                        # api.test's upstream passed
-        v = shim.verdict()
+        v = shim.verdict()      # refused before any upstream is dialed
         self.assertEqual(v["reason"], "sni-mismatch")
 
     def test_bare_lf_or_control_bytes_in_a_head_get_400(self):
@@ -303,7 +314,7 @@ class Forward(Intercept):
                 self.assertEqual(s.recv(100), b"")   # closed ...
             except ConnectionResetError:
                 pass                                 # ... or reset
-        shim.verdict()
+        # refused before any upstream is dialed
         self.assertEqual(shim.verdict()["reason"], "not-tls")
 
     def test_http_upgrade_goes_out_over_pinned_tls(self):
@@ -447,8 +458,10 @@ class Forward(Intercept):
         self.assertTrue(got.empty())    # refused before any connection
 
 
-class Transparent(Intercept):
-    """client ns -> gateway ns (nftables REDIRECT to pinshim) -> server ns."""
+class TransparentNet(Intercept):
+    """client ns -> gateway ns (nftables REDIRECT to pinshim) -> server ns.
+    The namespaces and their helpers, no tests: a subclass names its own
+    NS (prefixed by its work) and adds them."""
 
     NS = ("pinshim-c", "pinshim-g", "pinshim-s")
 
@@ -544,6 +557,9 @@ allow = 10.203.1.0/24
                                "https://api.test/", "-o", "/dev/null",
                                "-w", "%{http_code}"],
                               capture_output=True, text=True)
+
+
+class Transparent(TransparentNet):
 
     def test_ordinary_https_is_transparently_pinned(self):
         self.server()

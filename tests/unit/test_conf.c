@@ -954,6 +954,37 @@ test_listen_client_tls(void **state)
 }
 
 static void
+test_listen_alpn(void **state)
+{
+	struct conf	*c;
+
+	(void)state;
+	c = loads(UPSTREAM "[listen:x]\nmode = tunnel\nbind = 127.0.0.1:1\n"
+	    "connect = a.test:1\nalpn = x-amzn-mqtt-ca, h2,\n  http/1.1\n");
+	assert_string_equal(c->listeners[0].alpn, "x-amzn-mqtt-ca,h2,http/1.1");
+	conf_free(c);
+	c = loads(BASE);
+	assert_null(c->listeners[0].alpn);		/* none offered */
+	conf_free(c);
+	fails_at(UPSTREAM "[listen:x]\nmode = tunnel\nbind = 127.0.0.1:1\n"
+	    "connect = a.test:1\nalpn = h2, http/1.1, h2\n", 7,
+	    "[listen:x] alpn: a protocol name is listed twice");
+	fails_at(UPSTREAM "[listen:x]\nmode = tunnel\nbind = 127.0.0.1:1\n"
+	    "connect = a.test:1\nalpn = h\x7f" "2\n", 7,
+	    "[listen:x] alpn: not a list of protocol names of 1..255 "
+	    "printable");
+	fails_at(UPSTREAM "[listen:x]\nmode = tunnel\nbind = 127.0.0.1:1\n"
+	    "connect = a.test:1\nalpn = ,\n", 7,
+	    "[listen:x] alpn: an empty list");
+	fails_at(STATE UPSTREAM "[listen:x]\nmode = forward\n"
+	    "bind = 127.0.0.1:1\nalpn = h2\n", 5,
+	    "[listen:x] alpn: only for mode tunnel");
+	fails_at(STATE UPSTREAM "[listen:x]\nmode = transparent\n"
+	    "bind = 127.0.0.1:1\nallow = 10.0.0.0/8\nalpn = h2\n", 5,
+	    "[listen:x] alpn: only for mode tunnel");
+}
+
+static void
 test_listen_ipv6_client_prefix(void **state)
 {
 	struct conf	*c;
@@ -1487,6 +1518,7 @@ main(void)
 		cmocka_unit_test(test_listen_mode_forward),
 		cmocka_unit_test(test_listen_client_tls),
 		cmocka_unit_test(test_listen_ipv6_client_prefix),
+		cmocka_unit_test(test_listen_alpn),
 		cmocka_unit_test(test_stop_keys),
 		cmocka_unit_test(test_duplicate_binds),
 		cmocka_unit_test(test_duplicate_binds_wildcard),
