@@ -31,6 +31,7 @@
 #include "base/sock.h"
 #include "pins/tofu.h"
 #include "shim/status/metrics.h"
+#include "shim/net/proxy.h"
 #include "shim/net/upstream.h"
 #include "shim/proc/server.h"
 #include "shim/proc/tofusync.h"
@@ -47,6 +48,10 @@ struct upstream {
 	struct timespec		 hs_start;	/* the TLS handshake began */
 	struct tls_check	 chk;
 	bool			 plain;		/* connect only, no TLS */
+	struct proxy_conf	 px;		/* copy; px.auth owned */
+	bool			 via_proxy;	/* px is used */
+	bool			 tunneled;	/* px said 200 */
+	struct proxy_xchg	*pxx;		/* pending, or NULL */
 	struct evdns_getaddrinfo_request *dns_req; /* pending, or NULL */
 	bool			 dns_sync;	/* answered inside the call */
 #define UP_ADDRS_MAX	8
@@ -64,6 +69,7 @@ struct upstream {
 };
 
 static void	up_try_next(struct upstream *);
+static void	up_tcp_ready(struct upstream *);
 static void	up_handshake(evutil_socket_t, short, void *);
 static void	up_deadline(evutil_socket_t, short, void *);
 
@@ -80,6 +86,11 @@ up_free(struct upstream *u)
 		event_free(u->io);
 	if (u->deadline != NULL)
 		event_free(u->deadline);
+	proxy_cancel(u->pxx);
+	if (u->px.auth != NULL) {
+		explicit_bzero(u->px.auth, strlen(u->px.auth));
+		free(u->px.auth);
+	}
 	tls_session_free(u->ssl);
 	tls_check_clear(&u->chk);
 	if (u->fd != -1)
@@ -162,8 +173,9 @@ up_dns_deadline(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	snprintf(u->res.detail, sizeof(u->res.detail), "%s: no answer from "
-	    "the resolver within %lus (connect_timeout)", u->res.host,
+	snprintf(u->res.detail, sizeof(u->res.detail), "%s%s: no answer from "
+	    "the resolver within %lus (connect_timeout)", u->via_proxy ?
+	    "proxy " : "", u->via_proxy ? u->px.host : u->res.host,
 	    u->srv->conf->connect_timeout);
 	up_finish(u, UP_DNS, "dns-failed");
 }
@@ -178,7 +190,8 @@ up_resolved(int err, struct evutil_addrinfo *ai, void *arg)
 	u->dns_req = NULL;
 	u->dns_sync = true;
 	if (err != 0) {
-		snprintf(u->res.detail, sizeof(u->res.detail), "%s: %s",
+		snprintf(u->res.detail, sizeof(u->res.detail), "%s%s: %s",
+		    u->via_proxy ? "proxy " : "", u->via_proxy ? u->px.host :
 		    u->res.host, evutil_gai_strerror(err));
 	} else {
 		struct evutil_addrinfo *a;
@@ -198,7 +211,6 @@ static void
 up_connected(evutil_socket_t fd, short what, void *arg)
 {
 	struct upstream	*u = arg;
-	struct timeval	 tv = { 0, 0 };
 	int		 err = 0;
 	socklen_t	 len = sizeof(err);
 
@@ -217,6 +229,37 @@ up_connected(evutil_socket_t fd, short what, void *arg)
 	}
 	event_free(u->io);
 	u->io = NULL;
+	up_tcp_ready(u);
+}
+
+/* The proxy's answer to CONNECT: on 200, the socket is the target's. */
+static void
+up_proxied(const char *reason, const char *detail, void *arg)
+{
+	struct upstream	*u = arg;
+
+	u->pxx = NULL;
+	if (reason != NULL) {
+		snprintf(u->res.detail, sizeof(u->res.detail), "%s", detail);
+		up_finish(u, UP_PROXY, reason);
+		return;
+	}
+	u->tunneled = true;
+	up_tcp_ready(u);
+}
+
+/* TCP is up (to the target, or to the proxy): TLS from here. */
+static void
+up_tcp_ready(struct upstream *u)
+{
+	struct timeval	 tv = { 0, 0 };
+
+	if (u->via_proxy && !u->tunneled) {
+		u->pxx = proxy_start(u->srv->base, u->fd, u->px.name,
+		    u->res.host, u->res.port, u->px.auth,
+		    u->srv->conf->connect_timeout, up_proxied, u);
+		return;
+	}
 	if (u->plain) {
 		snprintf(u->res.detail, sizeof(u->res.detail), "plain TCP, "
 		    "no TLS (caller authenticates the content)");
@@ -284,6 +327,14 @@ up_try_next(struct upstream *u)
 	/* Every address failed; drop the trailing "; ". */
 	if (strlen(u->res.detail) >= 2)
 		u->res.detail[strlen(u->res.detail) - 2] = '\0';
+	if (u->via_proxy) {
+		char	 d[sizeof(u->res.detail)];
+
+		snprintf(d, sizeof(d), "%s", u->res.detail);
+		if (snprintf(u->res.detail, sizeof(u->res.detail), "proxy %s "
+		    "unreachable: %s", u->px.name, d) < 0)
+			u->res.detail[0] = '\0';
+	}
 	u->res.addr[0] = '\0';
 	up_finish(u, UP_CONNECT, "connect-failed");
 }
@@ -475,6 +526,15 @@ upstream_open(struct server *srv, const char *host, uint16_t port,
 	}
 	if (opts != NULL)
 		u->plain = opts->plain;
+	if (opts != NULL && opts->proxy != NULL) {
+		u->px = *opts->proxy;
+		u->px.auth = opts->proxy->auth ? xstrdup(opts->proxy->auth) :
+		    NULL;
+		u->via_proxy = true;
+		snprintf(u->res.proxy, sizeof(u->res.proxy), "%s", u->px.name);
+		/* the name pinshim resolves is the proxy's */
+		snprintf(u->port, sizeof(u->port), "%u", u->px.port);
+	}
 	snprintf(u->chk.host, sizeof(u->chk.host), "%s", host);
 	u->chk.port = port;
 	u->chk.resume = true;
@@ -491,7 +551,7 @@ upstream_open(struct server *srv, const char *host, uint16_t port,
 		return u;
 	}
 
-	if (opts != NULL && opts->addr != NULL) {
+	if (opts != NULL && opts->addr != NULL && !u->via_proxy) {
 		/* The app already chose the address (transparent mode). */
 		u->addrs[0] = *opts->addr;
 		u->naddrs = 1;
@@ -507,8 +567,8 @@ upstream_open(struct server *srv, const char *host, uint16_t port,
 	u->dns_deadline = xptr(evtimer_new(srv->base, up_dns_deadline, u));
 	tv.tv_sec = (time_t)srv->conf->connect_timeout;
 	evtimer_add(u->dns_deadline, &tv);
-	req = evdns_getaddrinfo(srv->dns, u->res.host, u->port, &hints,
-	    up_resolved, u);
+	req = evdns_getaddrinfo(srv->dns, u->via_proxy ? u->px.host :
+	    u->res.host, u->port, &hints, up_resolved, u);
 	if (!u->dns_sync)
 		u->dns_req = req;
 	return u;
@@ -555,13 +615,17 @@ upstream_log(const struct upstream_result *r, const char *listener,
     const char *client, const char *host, unsigned port, bool passes)
 {
 	const char	*policy = r->local ? "-" : policy_name(r->policy);
+	char		 via[HOST_MAX + 16];
 
+	/* addr= is then the proxy's address */
+	snprintf(via, sizeof(via), "%s%s", r->proxy[0] ? " proxy=" : "",
+	    r->proxy);
 	count(r, listener, client, host, port, policy);
 	if (r->fail == UP_OK && r->would_refuse) {
-		log_warn("verdict listener=%s client=%s host=%s:%u addr=%s "
+		log_warn("verdict listener=%s client=%s host=%s:%u addr=%s%s "
 		    "policy=%s rule=%s verdict=would-refuse reason=%s "
 		    "detail=\"%s\" presented=%s anchor=%s", listener, client,
-		    host, port, r->addr, policy, r->pattern ? r->pattern : "-",
+		    host, port, r->addr, via, policy, r->pattern ? r->pattern : "-",
 		    r->reason, r->detail, r->tv.presented[0] ?
 		    r->tv.presented : "-", r->tv.anchor[0] ? r->tv.anchor : "-");
 		return;
@@ -569,16 +633,16 @@ upstream_log(const struct upstream_result *r, const char *listener,
 	if (r->fail == UP_OK) {
 		if (passes)
 			log_info("verdict listener=%s client=%s host=%s:%u "
-			    "addr=%s policy=%s rule=%s verdict=pass reason=%s "
+			    "addr=%s%s policy=%s rule=%s verdict=pass reason=%s "
 			    "detail=\"%s\"", listener, client, host, port,
-			    r->addr, policy, r->pattern ? r->pattern : "-",
+			    r->addr, via, policy, r->pattern ? r->pattern : "-",
 			    r->reason, r->detail);
 		return;
 	}
-	log_warn("verdict listener=%s client=%s host=%s:%u addr=%s policy=%s "
-	    "rule=%s verdict=refuse reason=%s detail=\"%s\" presented=%s "
-	    "anchor=%s", listener, client, host[0] ? host : "-", port,
-	    r->addr[0] ? r->addr : "-", policy,
+	log_warn("verdict listener=%s client=%s host=%s:%u addr=%s%s "
+	    "policy=%s rule=%s verdict=refuse reason=%s detail=\"%s\" "
+	    "presented=%s anchor=%s", listener, client, host[0] ? host : "-",
+	    port, r->addr[0] ? r->addr : "-", via, policy,
 	    r->pattern ? r->pattern : "-", r->reason, r->detail,
 	    r->tv.presented[0] ? r->tv.presented : "-",
 	    r->tv.anchor[0] ? r->tv.anchor : "-");

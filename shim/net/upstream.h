@@ -8,6 +8,7 @@
 
 #include <sys/socket.h>
 
+#include "conf/conf.h"
 #include "tls/tls.h"
 
 struct server;
@@ -21,6 +22,8 @@ enum upstream_fail {
 	UP_TIMEOUT,		/* handshake took too long */
 	UP_TLS,			/* see verdict.reason */
 	UP_RESOURCE,		/* out of descriptors or memory here */
+	UP_PROXY,		/* the upstream proxy refused the CONNECT or
+				 * gave no usable answer */
 };
 
 struct upstream_result {
@@ -30,6 +33,8 @@ struct upstream_result {
 	const char		*reason;	/* stable token for logs */
 	char			 detail[512];
 	char			 addr[64];	/* address connected to */
+	char			 proxy[HOST_MAX + 9]; /* "HOST:PORT" of the
+						 * proxy gone through, or "" */
 	bool			 local;		/* refused before any policy
 						 * applied: policy=- rule=- */
 	enum policy		 policy;
@@ -51,6 +56,10 @@ struct upstream_opts {
 	const struct pinset	*pins;	/* must outlive the attempt */
 	bool			 plain;	/* no TLS at all (http://) */
 	const struct sockaddr_storage *addr; /* connect here, no DNS */
+	/* through this HTTP CONNECT proxy (conf_proxy()), or NULL: direct.
+	 * The proxy's name is resolved here, host never is: the proxy
+	 * resolves it (addr is then unused). Copied. */
+	const struct proxy_conf	*proxy;
 };
 
 /* host must be normalised. opts NULL: the snapshot decides. cb runs
