@@ -182,7 +182,7 @@ proxy_read(struct proxy_xchg *x)
 	if (status == 200)
 		proxy_done(x, NULL, NULL);
 	else
-		proxy_done(x, "proxy-refused", "proxy %s answered \"%s\"",
+		proxy_done(x, "proxy-refused", "proxy %s answered: %s",
 		    x->name, line);
 }
 

@@ -201,8 +201,8 @@ test_exchange_refusal_names_the_status_line(void **state)
 	exchange(ans, strlen(ans), &g, req, sizeof(req), rest, sizeof(rest));
 	assert_int_equal(g.calls, 1);
 	assert_string_equal(g.reason, "proxy-refused");
-	assert_string_equal(g.detail, "proxy proxy.test:3128 answered "
-	    "\"HTTP/1.1 407 Proxy Authentication Required\"");
+	assert_string_equal(g.detail, "proxy proxy.test:3128 answered: "
+	    "HTTP/1.1 407 Proxy Authentication Required");
 }
 
 static void
