@@ -18,6 +18,8 @@ from test_feed import FeedTest
 
 NS = "ppx-shim"
 HOST_IF, NS_IF = "ppx-h", "ppx-n"
+CLIENT_NS, CLIENT_IF, GW_IF = "ppx-c", "ppx-c0", "ppx-g0"
+FAR = "10.209.3.3"      # where the transparent client thinks it goes
 GW, ME = "10.209.1.1", "10.209.1.2"     # squid's side, pinshim's side
 SQUID = "/usr/sbin/squid"
 NCSA = "/usr/lib/squid/basic_ncsa_auth"
@@ -93,14 +95,14 @@ class SquidMixin:
         self.squid_port = free_port()
         self.proxy_url = "http://proxy.test:%d" % self.squid_port
 
-    def squid(self, ports, auth=None, name="squid"):
+    def squid(self, ports, auth=None, name="squid", rules=""):
         """squid on GW allowing CONNECT to ports (others get 403); auth:
-        (user, password) to require Basic credentials (else 407)."""
+        (user, password) to require Basic credentials (else 407); rules:
+        http_access lines that come first."""
         d = Path(self.tmp) / name
         d.mkdir()
         proxy = pwd.getpwnam("proxy")
         os.chown(d, proxy.pw_uid, proxy.pw_gid)
-        rules = ""
         if auth:
             htpasswd = d / "htpasswd"
             hashed = subprocess.run(["openssl", "passwd", "-apr1", auth[1]],
@@ -108,7 +110,7 @@ class SquidMixin:
                                     check=True).stdout.strip()
             htpasswd.write_text("%s:%s\n" % (auth[0], hashed))
             os.chmod(htpasswd, 0o644)
-            rules = """auth_param basic program %s %s
+            rules += """auth_param basic program %s %s
 auth_param basic realm ppx
 acl authed proxy_auth REQUIRED
 http_access deny !authed
@@ -147,7 +149,8 @@ http_access deny all
         wait_for(seen, lambda: "squid's access.log to show %r" % what)
 
 
-class ViaSquid(SquidMixin, ShimTest):
+class SquidCase(SquidMixin, ShimTest):
+    """pinshim in its namespace, squid its way out; helpers only."""
 
     def setUp(self):
         super().setUp()
@@ -198,6 +201,9 @@ proxy = %s
         p.write_text(text)
         os.chmod(p, mode)
         return p
+
+
+class ViaSquid(SquidCase):
 
     # --- tunnel ---------------------------------------------------------
 
@@ -371,6 +377,87 @@ proxy = %s
         self.assertEqual((v["verdict"], v["proxy"]),
                          ("pass", "proxy.test:%d" % self.squid_port))
         self.squid_saw("CONNECT api.test:%d" % up.port)
+
+
+class TransparentViaSquid(SquidCase):
+    """client ns -> pinshim's ns (nftables REDIRECT to a transparent
+    listener) -> squid -> the upstream. The address the client dialled
+    does not exist: through a proxy, only the name (SNI) is sent."""
+
+    def setUp(self):
+        super().setUp()
+        if not shutil.which("nft"):
+            self.skipTest("needs nftables (tests/deps.sh test)")
+        subprocess.run(["ip", "netns", "del", CLIENT_NS],
+                       capture_output=True)
+        sh("ip", "netns", "add", CLIENT_NS)
+        self.addCleanup(subprocess.run, ["ip", "netns", "del", CLIENT_NS],
+                        capture_output=True)
+        sh("ip", "link", "add", CLIENT_IF, "netns", CLIENT_NS, "type",
+           "veth", "peer", "name", GW_IF, "netns", NS)
+        for ns, args in ((CLIENT_NS, ("addr", "add", "10.209.2.2/24", "dev",
+                                      CLIENT_IF)),
+                         (CLIENT_NS, ("link", "set", CLIENT_IF, "up")),
+                         (CLIENT_NS, ("route", "add", "default", "via",
+                                      "10.209.2.1")),
+                         (NS, ("addr", "add", "10.209.2.1/24", "dev",
+                               GW_IF)),
+                         (NS, ("link", "set", GW_IF, "up"))):
+            sh("ip", "netns", "exec", ns, "ip", *args)
+        self.state = Path(self.tmp) / "state"
+        self.state.mkdir()
+        r = subprocess.run(PINSHIM_CMD + ["ca", "init",
+                                          str(self.state / "ca")],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def redirect(self, dport, to):
+        rules = Path(self.tmp) / "ppx.nft"
+        rules.write_text("""table ip ppx {
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    iifname "%s" tcp dport %d redirect to :%d
+  }
+}
+""" % (GW_IF, dport, to))
+        sh("ip", "netns", "exec", NS, "nft", "-f", rules)
+
+    def client(self, url, *extra):
+        return subprocess.run(["ip", "netns", "exec", CLIENT_NS, "curl",
+                               "-sS", "-m", str(WAIT), "--cacert",
+                               str(self.state / "ca" / "ca.pem"), "-o",
+                               "/dev/null", "-w", "%{http_code}", *extra,
+                               url], capture_output=True, text=True)
+
+    def test_transparent_sends_the_sni_name_not_the_address(self):
+        up = self.upstream()
+        # an address literal goes to the proxy as it is: squid denies it
+        self.squid([up.port], rules="acl far dst %s/32\n"
+                   "http_access deny far\n" % FAR)
+        port = free_port()
+        self.redirect(up.port, port)
+        shim = self.shim("[listen:gw]\nmode = transparent\n"
+                         "bind = 0.0.0.0:%d\nallow = 10.209.2.0/24\n" % port,
+                         domains=self.domain("**.api.test", [self.inter]) +
+                         self.domain(FAR, [self.inter]),
+                         state=self.state)
+        r = self.client("https://api.test:%d/" % up.port, "--resolve",
+                        "api.test:%d:%s" % (up.port, FAR))
+        self.assertEqual(r.stdout, "200", r.stderr)
+        v = shim.verdict(listener="gw")
+        self.assertEqual((v["verdict"], v["host"], v["proxy"]),
+                         ("pass", "api.test:%d" % up.port,
+                          "proxy.test:%d" % self.squid_port))
+        self.squid_saw("CONNECT api.test:%d" % up.port)
+        # no SNI (an address URL): CONNECT names the original address
+        r = self.client("https://%s:%d/" % (FAR, up.port))
+        self.assertNotEqual(r.stdout, "200")
+        v = shim.verdict(listener="gw")
+        self.assertEqual((v["verdict"], v["reason"], v["host"]),
+                         ("refuse", "proxy-refused",
+                          "%s:%d" % (FAR, up.port)))
+        self.assertIn("HTTP/1.1 403 Forbidden", v["detail"])
+        self.squid_saw("CONNECT %s:%d" % (FAR, up.port))
 
 
 class FeedViaSquid(SquidMixin, FeedTest):
