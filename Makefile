@@ -230,7 +230,8 @@ FUZZ_SECONDS	?= 60
 FUZZ_FLAGS	= -std=c11 -D_GNU_SOURCE -I. -g -O1 -fno-omit-frame-pointer \
 		  -fsanitize=address,undefined -fno-sanitize-recover=undefined
 fuzz_clienthello_SRCS = base/cursor.c shim/conn/clienthello.c
-fuzz_http1_SRCS	= base/cursor.c base/parse.c shim/net/http1.c
+fuzz_http1_SRCS	= base/cursor.c base/parse.c base/mem.c shim/net/http1.c \
+		  shim/net/proxy.c
 fuzz_feed_SRCS	= $(PINS_DEPS)
 fuzz_ini_SRCS	= $(test_conf_SRCS)
 fuzz_pins_SRCS	= base/mem.c base/list.c pins/pin.c pins/pinset.c
