@@ -157,9 +157,13 @@ class SquidCase(SquidMixin, ShimTest):
         self.squid_setup()
         self.inter = pin_of(self.pki / "inter.pem")
 
-    def shim(self, listeners, upstream="", domains=None, state=None):
-        """pinshim in the namespace, [upstream] proxy = squid."""
-        ini = """%s[upstream]
+    def shim(self, listeners, upstream="", domains=None, state=None,
+             shim=""):
+        """pinshim in the namespace, [upstream] proxy = squid; shim: more
+        [shim] lines."""
+        ini = """[shim]
+%s%s
+[upstream]
 ca_file = %s
 hosts_file = %s
 default_policy = block
@@ -168,7 +172,7 @@ handshake_timeout = 5
 proxy = %s
 %s
 %s
-%s""" % ("[shim]\nstate_dir = %s\n" % state if state else "",
+%s""" % ("state_dir = %s\n" % state if state else "", shim,
          self.pki / "ca.pem", self.ns_hosts, self.proxy_url, upstream,
          domains if domains is not None else
          self.domain("**.api.test", [self.inter]), listeners)
@@ -240,15 +244,23 @@ class ViaSquid(SquidCase):
         up = self.upstream()
         self.squid([up.port + 1 if up.port < 65535 else up.port - 1])
         port, listen = self.tunnel("api", up.port)
-        shim = self.shim(listen)
+        sport = free_port()
+        shim = self.shim(listen, shim="status = %s:%d\nstatus_allow = "
+                         "%s/32" % (ME, sport, GW))
         self.assertEqual(self.get(port)[1], b"")
         v = shim.verdict(listener="api")
-        self.assertEqual((v["verdict"], v["reason"]),
-                         ("refuse", "proxy-refused"))
+        self.assertEqual((v["verdict"], v["reason"], v["policy"]),
+                         ("refuse", "proxy-refused", "pin"))
         self.assertEqual(v["detail"], "proxy proxy.test:%d answered: "
                          "HTTP/1.1 403 Forbidden" % self.squid_port)
         self.squid_saw("TCP_DENIED/403")
         self.assertNotIn("verdict=pass", shim.log.text())
+        # counted like every refusal
+        with socket.create_connection((ME, sport), timeout=WAIT) as s:
+            s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+            metrics = recv_all(s).decode()
+        self.assertIn('pinshim_verdicts_total{listener="api",policy="pin",'
+                      'verdict="refuse",reason="proxy-refused"} 1', metrics)
 
     def test_unreachable_proxy_is_connect_failed_naming_it(self):
         up = self.upstream()
