@@ -381,8 +381,9 @@ p_proxy_auth(struct ini *in, const char *v, void *field, const char **why)
 	}
 	if ((st.st_mode & 077) != 0) {
 		close(fd);
-		*why = ini_why(in, "%s: readable or writable by group or others "
-		    "(mode %03o): chmod 600 it", v, (unsigned)st.st_mode & 0777);
+		*why = ini_why(in, "%s: readable or writable by group or "
+		    "others (mode %03o): chmod 600 it", v,
+		    (unsigned)st.st_mode & 0777);
 		return false;
 	}
 	n = read(fd, buf, sizeof(buf));
@@ -974,9 +975,10 @@ const struct proxy_conf *
 conf_proxy(const struct conf *c, const struct proxy_conf *own,
     const char *host)
 {
-	const struct proxy_conf	*pc = own != NULL && own->use != PROXY_UNSET ?
-				    own : &c->proxy;
+	const struct proxy_conf	*pc = &c->proxy;
 
+	if (own != NULL && own->use != PROXY_UNSET)
+		pc = own;
 	if (pc->use != PROXY_HTTP || no_proxy_match(c, host))
 		return NULL;
 	return pc;

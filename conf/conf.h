@@ -37,9 +37,9 @@ enum proxy_use {
 
 struct proxy_conf {
 	enum proxy_use	 use;
-	char		 host[HOST_MAX + 1];	/* name or IP, without [] */
+	char		 host[HOST_MAX + 1];	/* name or IP, no [] */
 	uint16_t	 port;
-	char		 name[HOST_MAX + 9];	/* "HOST:PORT", [] for IPv6 */
+	char		 name[HOST_MAX + 9];	/* "HOST:PORT"; [IPv6] */
 	/* owned: base64 of "user:password" (proxy_auth_file), or NULL;
 	 * wiped when freed */
 	char		*auth;

@@ -79,7 +79,7 @@ proxy_answer(const void *buf, size_t len, int *status, size_t *headlen,
 	if ((r = http1_response(buf, len, &h, why)) != HTTP1_OK)
 		return r;
 	cursor_init(&c, buf, h.len);
-	(void)cursor_line(&c, &first);	/* there: http1_response read it */
+	(void)cursor_line(&c, &first);	/* http1_response read it */
 	if (linesz > 0) {
 		if (first.left >= linesz)
 			first.left = linesz - 1;

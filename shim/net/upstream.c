@@ -625,18 +625,19 @@ upstream_log(const struct upstream_result *r, const char *listener,
 		log_warn("verdict listener=%s client=%s host=%s:%u addr=%s%s "
 		    "policy=%s rule=%s verdict=would-refuse reason=%s "
 		    "detail=\"%s\" presented=%s anchor=%s", listener, client,
-		    host, port, r->addr, via, policy, r->pattern ? r->pattern : "-",
-		    r->reason, r->detail, r->tv.presented[0] ?
+		    host, port, r->addr, via, policy,
+		    r->pattern ? r->pattern : "-", r->reason, r->detail, r->tv.presented[0] ?
 		    r->tv.presented : "-", r->tv.anchor[0] ? r->tv.anchor : "-");
 		return;
 	}
 	if (r->fail == UP_OK) {
 		if (passes)
 			log_info("verdict listener=%s client=%s host=%s:%u "
-			    "addr=%s%s policy=%s rule=%s verdict=pass reason=%s "
-			    "detail=\"%s\"", listener, client, host, port,
-			    r->addr, via, policy, r->pattern ? r->pattern : "-",
-			    r->reason, r->detail);
+			    "addr=%s%s policy=%s rule=%s verdict=pass "
+			    "reason=%s detail=\"%s\"", listener, client, host,
+			    port, r->addr, via, policy,
+			    r->pattern ? r->pattern : "-", r->reason,
+			    r->detail);
 		return;
 	}
 	log_warn("verdict listener=%s client=%s host=%s:%u addr=%s%s "

@@ -8,9 +8,9 @@
 
 #include <sys/socket.h>
 
-#include "conf/conf.h"
 #include "tls/tls.h"
 
+struct proxy_conf;
 struct server;
 struct upstream;
 

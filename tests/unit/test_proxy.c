@@ -73,7 +73,7 @@ static void
 test_answer_status_line_and_head_length(void **state)
 {
 	const char	*ok = "HTTP/1.1 200 Connection established\r\n\r\n"
-			    "\x16\x03\x03";	/* the target's first bytes */
+			    "\x16\x03\x03";	/* the target's bytes */
 	const char	*deny = "HTTP/1.1 403 Forbidden\r\nServer: squid\r\n"
 			    "Content-Length: 5\r\n\r\nbody!";
 	char		 line[64], tiny[8];
