@@ -372,12 +372,12 @@ class ViaSquid(SquidCase):
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         up = self.upstream()
+        denied = free_port()            # pinshim's ports allow it, squid not
         self.squid([up.port])
         port = free_port()
         shim = self.shim("[listen:fwd]\nmode = forward\nbind = %s:%d\n"
-                         "allow = %s/32\nports = %d\n" % (ME, port, GW,
-                                                          up.port),
-                         state=state)
+                         "allow = %s/32\nports = %d, %d\n"
+                         % (ME, port, GW, up.port, denied), state=state)
         r = subprocess.run(["curl", "-sS", "-m", str(WAIT), "--cacert",
                             str(state / "ca" / "ca.pem"), "-x",
                             "http://%s:%d" % (ME, port), "-o", "/dev/null",
@@ -389,6 +389,18 @@ class ViaSquid(SquidCase):
         self.assertEqual((v["verdict"], v["proxy"]),
                          ("pass", "proxy.test:%d" % self.squid_port))
         self.squid_saw("CONNECT api.test:%d" % up.port)
+        # the proxy's refusal reaches the app as a 502 naming it
+        with socket.create_connection((ME, port), timeout=WAIT) as s:
+            s.sendall(b"CONNECT api.test:%d HTTP/1.1\r\nHost: api.test:%d"
+                      b"\r\n\r\n" % (denied, denied))
+            answer = recv_all(s).decode()
+        self.assertTrue(answer.startswith("HTTP/1.1 502 "), answer)
+        self.assertIn("refused: proxy-refused (proxy proxy.test:%d "
+                      "answered: HTTP/1.1 403 Forbidden)" % self.squid_port,
+                      answer)
+        v = shim.verdict(listener="fwd")
+        self.assertEqual((v["verdict"], v["reason"]),
+                         ("refuse", "proxy-refused"))
 
 
 class TransparentViaSquid(SquidCase):
