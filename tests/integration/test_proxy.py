@@ -20,6 +20,8 @@ NS = "ppx-shim"
 HOST_IF, NS_IF = "ppx-h", "ppx-n"
 CLIENT_NS, CLIENT_IF, GW_IF = "ppx-c", "ppx-c0", "ppx-g0"
 FAR = "10.209.3.3"      # where the transparent client thinks it goes
+UP_NS, UP_HOST_IF, UP_NS_IF = "ppx-up", "ppx-u", "ppx-u0"
+UP_ADDR = "10.209.4.2"  # an upstream on port 443, in its own namespace
 GW, ME = "10.209.1.1", "10.209.1.2"     # squid's side, pinshim's side
 SQUID = "/usr/sbin/squid"
 NCSA = "/usr/lib/squid/basic_ncsa_auth"
@@ -401,6 +403,51 @@ class ViaSquid(SquidCase):
         v = shim.verdict(listener="fwd")
         self.assertEqual((v["verdict"], v["reason"]),
                          ("refuse", "proxy-refused"))
+
+    def test_forward_upgrade_goes_through_squid(self):
+        """http:// upgraded to https://HOST:443: the upstream gets a
+        namespace of its own, so that port 443 is nobody else's."""
+        state = Path(self.tmp) / "state"
+        state.mkdir()
+        r = subprocess.run(PINSHIM_CMD + ["ca", "init", str(state / "ca")],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        subprocess.run(["ip", "netns", "del", UP_NS], capture_output=True)
+        sh("ip", "netns", "add", UP_NS)
+        self.addCleanup(subprocess.run, ["ip", "netns", "del", UP_NS],
+                        capture_output=True)
+        sh("ip", "link", "add", UP_HOST_IF, "type", "veth", "peer", "name",
+           UP_NS_IF, "netns", UP_NS)
+        self.addCleanup(subprocess.run, ["ip", "link", "del", UP_HOST_IF],
+                        capture_output=True)
+        sh("ip", "addr", "add", "10.209.4.1/30", "dev", UP_HOST_IF)
+        sh("ip", "link", "set", UP_HOST_IF, "up")
+        for args in (("addr", "add", UP_ADDR + "/30", "dev", UP_NS_IF),
+                     ("link", "set", UP_NS_IF, "up")):
+            sh("ip", "netns", "exec", UP_NS, "ip", *args)
+        srv = Proc(self, ["ip", "netns", "exec", UP_NS, "openssl",
+                          "s_server", "-quiet", "-www", "-accept",
+                          "%s:443" % UP_ADDR, "-cert", self.pki / "leaf.pem",
+                          "-key", self.pki / "leaf.key", "-cert_chain",
+                          self.pki / "inter.pem"], "up443")
+        wait_tcp(UP_ADDR, 443, srv.p)
+        self.hosts.write_text("%s up.api.test\n" % UP_ADDR)   # squid's
+        self.squid([443])
+        port = free_port()
+        shim = self.shim("[listen:fwd]\nmode = forward\nbind = %s:%d\n"
+                         "allow = %s/32\n" % (ME, port, GW),
+                         domains=self.domain("up.api.test", [self.inter]) +
+                         "upgrade = yes\n", state=state)
+        r = subprocess.run(["curl", "-sS", "-m", str(WAIT), "-x",
+                            "http://%s:%d" % (ME, port), "-o", "/dev/null",
+                            "-w", "%{http_code}", "http://up.api.test/"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.stdout, "200", r.stderr)
+        v = shim.verdict(listener="fwd")
+        self.assertEqual((v["verdict"], v["host"], v["proxy"]),
+                         ("pass", "up.api.test:443",
+                          "proxy.test:%d" % self.squid_port))
+        self.squid_saw("CONNECT up.api.test:443")
 
 
 class TransparentViaSquid(SquidCase):
