@@ -2,8 +2,8 @@
 out. pinshim runs in a network namespace (ppx-shim) whose one link leads
 to this host's 10.209.1.1, where squid listens; the upstreams listen on
 127.0.0.1 here, which only squid can reach. pinshim's hosts_file knows
-the proxy's name and nothing else: a target it tried to resolve itself
-could not be found."""
+the proxy's name and nothing else, and no name server answers in its
+namespace: a target it tried to resolve itself could not be found."""
 
 import os
 import pwd
@@ -168,6 +168,7 @@ class SquidCase(SquidMixin, ShimTest):
 [upstream]
 ca_file = %s
 hosts_file = %s
+nameservers = 127.0.0.1
 default_policy = block
 connect_timeout = 5
 handshake_timeout = 5
@@ -542,8 +543,8 @@ class FeedViaSquid(SquidMixin, FeedTest):
     def ns_ini(self, up, extra_feed=""):
         ini = self.feed_ini(up, extra_feed=extra_feed)
         ini = ini.replace("hosts_file = %s" % self.hosts,
-                          "hosts_file = %s\nproxy = %s"
-                          % (self.ns_hosts, self.proxy_url))
+                          "hosts_file = %s\nnameservers = 127.0.0.1\n"
+                          "proxy = %s" % (self.ns_hosts, self.proxy_url))
         return ini
 
     def test_feed_fetch_goes_through_squid(self):
