@@ -162,7 +162,7 @@ TLS_SRCS	= tls/tls_client.c tls/tls_verify.c tls/tls_anchors.c \
 TLS_SRCS	+= tls/tls_alpn.c
 CONF_SRCS	= conf/conf.c
 SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
-		  shim/net/origdst.c shim/net/dial.c \
+		  shim/net/origdst.c shim/net/dial.c shim/net/proxy.c \
 		  shim/conn/conn.c shim/conn/tunnel.c shim/conn/forward.c \
 		  shim/conn/transparent.c shim/conn/intercept.c \
 		  shim/conn/clienthello.c shim/conn/front.c \
@@ -200,6 +200,8 @@ test_ca_SRCS	= $(TLS_SRCS) pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
 test_base_SRCS	= base/mem.c base/cursor.c base/list.c base/parse.c \
 		  base/url.c base/strmap.c base/clock.c base/file.c base/log.c
 test_http1_SRCS	= base/cursor.c base/parse.c shim/net/http1.c
+test_proxy_SRCS	= base/cursor.c base/parse.c base/mem.c shim/net/http1.c \
+		  shim/net/proxy.c
 test_relay_SRCS	= $(test_ca_SRCS) base/log.c shim/net/relay.c
 test_clienthello_SRCS = base/cursor.c shim/conn/clienthello.c \
 		  tls/tls_alpn.c base/mem.c
@@ -218,7 +220,7 @@ UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed \
 		  test_feed_accept test_tofu test_ca \
 		  test_base test_http1 test_relay test_clienthello test_keeper \
 		  test_unixsock test_quota test_gate test_status \
-		  test_dial
+		  test_dial test_proxy
 
 OBJS		= $(SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS	= $(UNIT_TESTS:%=$(BUILD)/tests/%)
@@ -244,7 +246,8 @@ FUZZ_SECONDS	?= 60
 FUZZ_FLAGS	= -std=c11 -D_GNU_SOURCE -I. -g -O1 -fno-omit-frame-pointer \
 		  -fsanitize=address,undefined -fno-sanitize-recover=undefined
 fuzz_clienthello_SRCS = base/cursor.c shim/conn/clienthello.c
-fuzz_http1_SRCS	= base/cursor.c base/parse.c shim/net/http1.c
+fuzz_http1_SRCS	= base/cursor.c base/parse.c base/mem.c shim/net/http1.c \
+		  shim/net/proxy.c
 fuzz_feed_SRCS	= $(PINS_DEPS)
 fuzz_ini_SRCS	= $(test_conf_SRCS)
 fuzz_pins_SRCS	= base/mem.c base/list.c pins/pin.c pins/pinset.c

@@ -11,21 +11,26 @@
  * default anything towards less checking (default_policy block, forward
  * listeners allow this host only, CONNECT to port 443 only).
  */
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <event2/util.h>
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/coding.h>
 
 #include "base/ini.h"
 #include "base/list.h"
 #include "base/mem.h"
 #include "base/parse.h"
+#include "base/url.h"
 #include "conf/conf.h"
 #include "pins/rule.h"
 #include "pins/tofu.h"
@@ -379,6 +384,153 @@ p_ports(struct ini *in, const char *v, void *field, const char **why)
 	return true;
 }
 
+/* proxy = http://HOST:PORT | none: plain HTTP to the proxy, which only
+ * ever carries CONNECT; TLS runs end to end through it. */
+static bool
+p_proxy(struct ini *in, const char *v, void *field, const char **why)
+{
+	struct proxy_conf	*pc = field;
+	struct url		 u;
+	bool			 ok;
+
+	(void)in;
+	if (strcmp(v, "none") == 0) {
+		pc->use = PROXY_NONE;
+		return true;
+	}
+	if (strchr(v, '@') != NULL) {
+		*why = "credentials go in proxy_auth_file, never in the INI";
+		return false;
+	}
+	if (strncmp(v, "http://", 7) != 0 || !url_parse(v, &u, why)) {
+		*why = "want http://HOST:PORT or none";
+		return false;
+	}
+	/* nothing after the authority but an optional "/" */
+	ok = (strchr(v + 7, '/') == NULL || strcmp(strchr(v + 7, '/'), "/") ==
+	    0) && strpbrk(v + 7, "?#") == NULL &&
+	    host_canon(u.host, pc->host, sizeof(pc->host), why);
+	pc->port = u.port;
+	url_free(&u);
+	if (!ok) {
+		*why = "want http://HOST:PORT or none (no path)";
+		return false;
+	}
+	pc->use = PROXY_HTTP;
+	snprintf(pc->name, sizeof(pc->name), strchr(pc->host, ':') ?
+	    "[%s]:%u" : "%s:%u", pc->host, pc->port);
+	return true;
+}
+
+#define PROXY_AUTH_MAX	384	/* bytes of "user:password" */
+
+/* proxy_auth_file = FILE: one line "user:password", read now (as root,
+ * before privileges drop) and kept base64-encoded for Proxy-Authorization;
+ * a file others may read is refused, as ssh refuses such a key. */
+static bool
+p_proxy_auth(struct ini *in, const char *v, void *field, const char **why)
+{
+	struct proxy_conf	*pc = field;
+	char			 buf[PROXY_AUTH_MAX + 3];
+	byte			 b64[(PROXY_AUTH_MAX + 2) / 3 * 4 + 1];
+	word32			 blen = sizeof(b64) - 1;
+	struct stat		 st;
+	ssize_t			 n;
+	size_t			 len, i;
+	int			 fd;
+
+	if ((fd = open(v, O_RDONLY | O_CLOEXEC)) == -1) {
+		*why = ini_why(in, "%s: %s", v, strerror(errno));
+		return false;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		*why = ini_why(in, "%s: not a regular file", v);
+		return false;
+	}
+	if ((st.st_mode & 077) != 0) {
+		close(fd);
+		*why = ini_why(in, "%s: readable or writable by group or "
+		    "others (mode %03o): chmod 600 it", v,
+		    (unsigned)st.st_mode & 0777);
+		return false;
+	}
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	len = n > 0 ? (size_t)n : 0;
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	*why = NULL;
+	if (n == -1)
+		*why = ini_why(in, "%s: %s", v, strerror(errno));
+	else if (len > PROXY_AUTH_MAX)
+		*why = ini_why(in, "%s: longer than %d bytes", v,
+		    PROXY_AUTH_MAX);
+	else if (len == 0 || buf[0] == ':' || memchr(buf, ':', len) == NULL)
+		*why = ini_why(in, "%s: want one line user:password", v);
+	for (i = 0; *why == NULL && i < len; i++)
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+			*why = ini_why(in, "%s: want one line user:password "
+			    "(a control byte or a second line)", v);
+	if (*why == NULL && Base64_Encode_NoNl((const byte *)buf, (word32)len,
+	    b64, &blen) != 0)
+		*why = "cannot encode";
+	explicit_bzero(buf, sizeof(buf));
+	if (*why != NULL) {
+		explicit_bzero(b64, sizeof(b64));
+		return false;
+	}
+	b64[blen] = '\0';
+	if (pc->auth != NULL) {
+		explicit_bzero(pc->auth, strlen(pc->auth));
+		free(pc->auth);
+	}
+	pc->auth = xstrdup((const char *)b64);
+	explicit_bzero(b64, sizeof(b64));
+	return true;
+}
+
+/* no_proxy = PATTERN | IP[/BITS], ...: hosts reached directly. */
+static bool
+p_no_proxy(struct ini *in, const char *v, void *field, const char **why)
+{
+	struct conf		*c = field;
+	struct no_proxy		 np;
+	char			 item[HOST_MAX + 8];
+	enum list_item		 r;
+
+	(void)in;
+	while ((r = list_next(&v, item, sizeof(item))) != LIST_END) {
+		memset(&np, 0, sizeof(np));
+		if (r == LIST_TOO_LONG) {
+			*why = "an item longer than a host name";
+			return false;
+		}
+		if (parse_cidr(item, &np.cidr))
+			np.is_cidr = true;
+		else if (!hostpat_parse(item, &np.pat, why)) {
+			*why = ini_why(in, "%s: %s (want host patterns as in "
+			    "[domain:...], or IP[/BITS])", item, *why);
+			return false;
+		}
+		c->no_proxy = xreallocarray(c->no_proxy, c->nno_proxy + 1,
+		    sizeof(*c->no_proxy));
+		c->no_proxy[c->nno_proxy++] = np;
+	}
+	return true;
+}
+
+/* proxy_auth_file goes with the proxy of its own section. */
+static void
+check_proxy_auth(struct ini *in, int line, const struct proxy_conf *pc)
+{
+	if (pc->auth != NULL && pc->use != PROXY_HTTP)
+		ini_error(in, line, "[%s] proxy_auth_file: without proxy = "
+		    "http://HOST:PORT in this section", in->section);
+}
+
 /* --- sections ---------------------------------------------------------- */
 
 #define SHIM(f)		offsetof(struct conf, f)
@@ -410,6 +562,9 @@ static const struct ini_key upstream_keys[] = {
 	INI_UINT("connect_timeout", SHIM(connect_timeout), 0, SECONDS),
 	INI_UINT("handshake_timeout", SHIM(handshake_timeout), 0, SECONDS),
 	INI_KEY("truncation", p_truncation, SHIM(truncation), 0),
+	INI_KEY("proxy", p_proxy, SHIM(proxy), 0),
+	INI_KEY("proxy_auth_file", p_proxy_auth, SHIM(proxy), 0),
+	INI_KEY("no_proxy", p_no_proxy, 0, INI_LIST),
 };
 
 static const struct ini_key feed_keys[] = {
@@ -432,6 +587,8 @@ static const struct ini_key feed_keys[] = {
 	INI_UINT("max_size", SHIM(feed.max_size), 0, 1024,
 	    64UL * 1024 * 1024, "byte count"),
 	INI_UINT("timeout", SHIM(feed.timeout), 0, SECONDS),
+	INI_KEY("proxy", p_proxy, SHIM(feed.proxy), 0),
+	INI_KEY("proxy_auth_file", p_proxy_auth, SHIM(feed.proxy), 0),
 };
 static const char *const feed_required[] = { "url", "public_key", NULL };
 
@@ -452,6 +609,8 @@ static const struct ini_key listen_keys[] = {
 	    "whole number of seconds"),
 	INI_UINT("backlog", LISTEN(backlog), 0, 1, 65535, "whole number"),
 	INI_KEY("client_tls", p_client_tls, LISTEN(client_tls), 0),
+	INI_KEY("proxy", p_proxy, LISTEN(proxy), 0),
+	INI_KEY("proxy_auth_file", p_proxy_auth, LISTEN(proxy), 0),
 };
 
 static void *
@@ -480,6 +639,15 @@ feed_section_close(struct ini *in, void *ctx, void *obj)
 	}
 	if (ks->root.n > 0 && (why = feed_keyset_check(ks)) != NULL)
 		ini_error(in, in->section_line, "[feed]: %s", why);
+	check_proxy_auth(in, in->section_line,
+	    &((struct conf *)ctx)->feed.proxy);
+}
+
+static void
+upstream_close(struct ini *in, void *ctx, void *obj)
+{
+	(void)obj;
+	check_proxy_auth(in, in->section_line, &((struct conf *)ctx)->proxy);
 }
 
 static void *
@@ -580,6 +748,7 @@ listen_close(struct ini *in, void *ctx, void *obj)
 	if (lc->max_conns != 0 && lc->max_per_client > lc->max_conns)
 		ini_error(in, line, "[%s] max_conns_per_client: more than "
 		    "max_conns (%lu)", in->section, lc->max_conns);
+	check_proxy_auth(in, line, &lc->proxy);
 	listen_defaults(in, lc);
 }
 
@@ -749,7 +918,8 @@ conf_load(const char *path, FILE *errs)
 		{ .name = "shim", .keys = shim_keys,
 		  .nkeys = nitems(shim_keys), .ctx = c },
 		{ .name = "upstream", .keys = upstream_keys,
-		  .nkeys = nitems(upstream_keys), .ctx = c },
+		  .nkeys = nitems(upstream_keys), .close = upstream_close,
+		  .ctx = c },
 		{ .name = "feed", .keys = feed_keys,
 		  .nkeys = nitems(feed_keys), .required = feed_required,
 		  .open = feed_section_open, .close = feed_section_close,
@@ -781,6 +951,16 @@ conf_load(const char *path, FILE *errs)
 	return c;
 }
 
+static void
+proxy_conf_clear(struct proxy_conf *pc)
+{
+	if (pc->auth != NULL) {
+		explicit_bzero(pc->auth, strlen(pc->auth));
+		free(pc->auth);
+		pc->auth = NULL;
+	}
+}
+
 struct conf *
 conf_ref(struct conf *c)
 {
@@ -796,6 +976,7 @@ conf_free(struct conf *c)
 	if (c == NULL || --c->refs > 0)
 		return;
 	for (i = 0; i < c->nlisteners; i++) {
+		proxy_conf_clear(&c->listeners[i].proxy);
 		free(c->listeners[i].name);
 		free(c->listeners[i].origin);
 		free(c->listeners[i].allow);
@@ -817,6 +998,9 @@ conf_free(struct conf *c)
 	free(c->feed.url);
 	free(c->feed.fallback_url);
 	pinset_free(&c->feed.pins);
+	proxy_conf_clear(&c->feed.proxy);
+	proxy_conf_clear(&c->proxy);
+	free(c->no_proxy);
 	free(c->path);
 	free(c);
 }
@@ -844,4 +1028,44 @@ conf_listener(const struct conf *c, const char *name)
 		if (strcmp(c->listeners[i].name, name) == 0)
 			return &c->listeners[i];
 	return NULL;
+}
+
+static bool
+no_proxy_match(const struct conf *c, const char *host)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	bool			 ip;
+	size_t			 i;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		ss.ss_family = AF_INET;
+		ip = true;
+	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		ss.ss_family = AF_INET6;
+		ip = true;
+	} else
+		ip = false;
+	for (i = 0; i < c->nno_proxy; i++) {
+		if (c->no_proxy[i].is_cidr ? ip &&
+		    cidr_match(&c->no_proxy[i].cidr, (struct sockaddr *)&ss) :
+		    hostpat_match(&c->no_proxy[i].pat, host) >= 0)
+			return true;
+	}
+	return false;
+}
+
+const struct proxy_conf *
+conf_proxy(const struct conf *c, const struct proxy_conf *own,
+    const char *host)
+{
+	const struct proxy_conf	*pc = &c->proxy;
+
+	if (own != NULL && own->use != PROXY_UNSET)
+		pc = own;
+	if (pc->use != PROXY_HTTP || no_proxy_match(c, host))
+		return NULL;
+	return pc;
 }

@@ -34,6 +34,31 @@ enum client_tls {
 	CLIENT_TLS_COMPATIBLE,	/* also TLS 1.2 CBC, and RSA leaves */
 };
 
+/* An upstream HTTP CONNECT proxy: [upstream] proxy, a listener's own, or
+ * [feed]'s (feed fetches and reports). */
+enum proxy_use {
+	PROXY_UNSET = 0,	/* a listener's or [feed]'s: as [upstream] */
+	PROXY_NONE,		/* direct */
+	PROXY_HTTP,		/* through host:port */
+};
+
+struct proxy_conf {
+	enum proxy_use	 use;
+	char		 host[HOST_MAX + 1];	/* name or IP, no [] */
+	uint16_t	 port;
+	char		 name[HOST_MAX + 9];	/* "HOST:PORT"; [IPv6] */
+	/* owned: base64 of "user:password" (proxy_auth_file), or NULL;
+	 * wiped when freed */
+	char		*auth;
+};
+
+/* [upstream] no_proxy: one host pattern, or an address block. */
+struct no_proxy {
+	bool		 is_cidr;
+	struct hostpat	 pat;
+	struct cidr	 cidr;
+};
+
 struct listen_conf {
 	char		*name;			/* owned */
 	char		*origin;		/* "file:line"; owned */
@@ -55,6 +80,7 @@ struct listen_conf {
 	enum client_tls	 client_tls;		/* forward, transparent */
 	char		*alpn;			/* owned; tunnel: ALPN to offer,
 						 * comma-separated, or NULL */
+	struct proxy_conf proxy;		/* unset: [upstream]'s */
 };
 
 #define LISTEN_IDLE_DEFAULT	0	/* every mode: none (keepalive) */
@@ -83,6 +109,7 @@ struct feed_conf {
 	unsigned long	 refresh;		/* seconds */
 	unsigned long	 max_size;		/* bytes */
 	unsigned long	 timeout;		/* seconds, whole fetch */
+	struct proxy_conf proxy;		/* unset: [upstream]'s */
 };
 
 /* [shim] status: the /metrics and /status endpoint. */
@@ -123,6 +150,10 @@ struct conf {
 	/* [domain:*] and default_policy */
 	struct snapshot	*snap;			/* one reference owned */
 	int		 refs;			/* conf_ref, conf_free */
+	/* [upstream] proxy, no_proxy */
+	struct proxy_conf proxy;
+	struct no_proxy	*no_proxy;		/* owned */
+	size_t		 nno_proxy;
 };
 
 /* Errors go to errs as "FILE:LINE: [section] key: message"; NULL if any. */
@@ -136,5 +167,10 @@ void		 conf_free(struct conf *);
 const char	*listen_mode_name(enum listen_mode);
 const struct listen_conf *conf_listener(const struct conf *,
 		    const char *name);
+/* The proxy a connection to host (normalised) goes through, or NULL for
+ * direct: own (a listener's, [feed]'s) unless unset, else [upstream]'s;
+ * none for a host no_proxy matches. Lives as long as the conf. */
+const struct proxy_conf *conf_proxy(const struct conf *,
+		    const struct proxy_conf *own, const char *host);
 
 #endif

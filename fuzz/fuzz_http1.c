@@ -3,10 +3,13 @@
  * response head of pinshim's own requests. The first input byte picks
  * which. Invariants: a head that parses lies inside the input, holds no
  * control byte but HTAB, and every field line of it splits cleanly; a
- * request's body length is found, or refused with a reason.
+ * request's body length is found, or refused with a reason. The upstream
+ * proxy's answer (second bit): its head lies inside the input and its
+ * status line, as logged, holds no control byte and no quote.
  */
 #include "fuzz/fuzz.h"
 #include "shim/net/http1.h"
+#include "shim/net/proxy.h"
 
 static void
 within(const struct cursor *c, const uint8_t *buf, size_t size)
@@ -27,6 +30,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size == 0)
 		return 0;
+	if (data[0] & 2) {
+		char	 line[256];
+		size_t	 hl;
+		int	 st;
+
+		if (proxy_answer(data + 1, size - 1, &st, &hl, line,
+		    sizeof(line), &why) == HTTP1_OK) {
+			INVARIANT(hl <= size - 1 && st >= 100 && st <= 599);
+			for (i = 0; line[i] != '\0'; i++)
+				INVARIANT((unsigned char)line[i] >= 0x20 &&
+				    line[i] != 0x7f && line[i] != '"');
+		}
+	}
 	if ((data[0] & 1 ? http1_response(data + 1, size - 1, &h, &why) :
 	    http1_request(data + 1, size - 1, &h, &why)) != HTTP1_OK)
 		return 0;

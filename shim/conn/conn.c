@@ -407,6 +407,7 @@ conn_dial(struct conn *c, const struct sockaddr_storage *addr,
 	memset(&opts, 0, sizeof(opts));
 	opts.addr = addr;
 	opts.alpn = c->alpn;
+	opts.proxy = conf_proxy(c->conf, &c->lc->proxy, c->host);
 	c->up = upstream_open(c->srv, c->host, c->port, &opts,
 	    conn_upstream_done, c);
 }

@@ -33,6 +33,7 @@
 #include "pins/tofu.h"
 #include "shim/status/metrics.h"
 #include "shim/net/dial.h"
+#include "shim/net/proxy.h"
 #include "shim/net/upstream.h"
 #include "shim/proc/server.h"
 #include "shim/proc/tofusync.h"
@@ -50,6 +51,10 @@ struct upstream {
 	struct tls_check	 chk;
 	bool			 plain;		/* connect only, no TLS */
 	char			*alpn;		/* owned; to offer, or NULL */
+	struct proxy_conf	 px;		/* copy; px.auth owned */
+	bool			 via_proxy;	/* px is used */
+	bool			 tunneled;	/* px said 200 */
+	struct proxy_xchg	*pxx;		/* pending, or NULL */
 	struct evdns_getaddrinfo_request *dns_req; /* pending, or NULL */
 	bool			 dns_sync;	/* answered inside the call */
 #define UP_ADDRS_MAX	8
@@ -86,6 +91,11 @@ up_free(struct upstream *u)
 		event_free(u->io);
 	if (u->deadline != NULL)
 		event_free(u->deadline);
+	proxy_cancel(u->pxx);
+	if (u->px.auth != NULL) {
+		explicit_bzero(u->px.auth, strlen(u->px.auth));
+		free(u->px.auth);
+	}
 	tls_session_free(u->ssl);
 	tls_check_clear(&u->chk);
 	if (u->fd != -1)
@@ -143,8 +153,9 @@ up_step(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		u->state = ST_CONNECT;
-		u->dial = dial_start(u->srv->base, u->res.host, u->addrs,
-		    u->naddrs, u->srv->conf->connect_timeout, up_dialed, u);
+		u->dial = dial_start(u->srv->base, u->via_proxy ?
+		    u->px.host : u->res.host, u->addrs, u->naddrs,
+		    u->srv->conf->connect_timeout, up_dialed, u);
 	} else if (u->state == ST_BLOCKED) {
 		up_finish(u, UP_BLOCKED, "blocked");
 	}
@@ -159,8 +170,9 @@ up_dns_deadline(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	snprintf(u->res.detail, sizeof(u->res.detail), "%s: no answer from "
-	    "the resolver within %lus (connect_timeout)", u->res.host,
+	snprintf(u->res.detail, sizeof(u->res.detail), "%s%s: no answer from "
+	    "the resolver within %lus (connect_timeout)", u->via_proxy ?
+	    "proxy " : "", u->via_proxy ? u->px.host : u->res.host,
 	    u->srv->conf->connect_timeout);
 	up_finish(u, UP_DNS, "dns-failed");
 }
@@ -175,7 +187,8 @@ up_resolved(int err, struct evutil_addrinfo *ai, void *arg)
 	u->dns_req = NULL;
 	u->dns_sync = true;
 	if (err != 0) {
-		snprintf(u->res.detail, sizeof(u->res.detail), "%s: %s",
+		snprintf(u->res.detail, sizeof(u->res.detail), "%s%s: %s",
+		    u->via_proxy ? "proxy " : "", u->via_proxy ? u->px.host :
 		    u->res.host, evutil_gai_strerror(err));
 	} else {
 		struct evutil_addrinfo *a;
@@ -191,12 +204,36 @@ up_resolved(int err, struct evutil_addrinfo *ai, void *arg)
 	event_active(u->step, 0, 0);
 }
 
-/* TCP is connected (u->fd): start TLS, or hand over a plain one. */
+/* The proxy's answer to CONNECT: on 200, the socket is the target's. */
+static void
+up_proxied(const char *reason, const char *detail, void *arg)
+{
+	struct upstream	*u = arg;
+
+	u->pxx = NULL;
+	if (reason != NULL) {
+		snprintf(u->res.detail, sizeof(u->res.detail), "%s", detail);
+		up_finish(u, UP_PROXY, reason);
+		return;
+	}
+	u->tunneled = true;
+	up_tcp_ready(u);
+}
+
+/* TCP is connected (u->fd), to the target or to the proxy: the CONNECT
+ * exchange first when there is a proxy, then TLS, or hand over a plain
+ * one. */
 static void
 up_tcp_ready(struct upstream *u)
 {
 	struct timeval	 tv = { 0, 0 };
 
+	if (u->via_proxy && !u->tunneled) {
+		u->pxx = proxy_start(u->srv->base, u->fd, u->px.name,
+		    u->res.host, u->res.port, u->px.auth,
+		    u->srv->conf->connect_timeout, up_proxied, u);
+		return;
+	}
 	if (u->plain) {
 		snprintf(u->res.detail, sizeof(u->res.detail), "plain TCP, "
 		    "no TLS (caller authenticates the content)");
@@ -242,6 +279,14 @@ up_dialed(struct dial_result *d, void *arg)
 		return;
 	}
 	if (d->fail != DIAL_OK) {
+		if (u->via_proxy) {
+			char	 why[sizeof(u->res.detail)];
+
+			snprintf(why, sizeof(why), "%s", u->res.detail);
+			if (snprintf(u->res.detail, sizeof(u->res.detail),
+			    "proxy %s unreachable: %s", u->px.name, why) < 0)
+				u->res.detail[0] = '\0';
+		}
 		up_finish(u, UP_CONNECT, "connect-failed");
 		return;
 	}
@@ -441,6 +486,15 @@ upstream_open(struct server *srv, const char *host, uint16_t port,
 		u->plain = opts->plain;
 	if (opts != NULL && opts->alpn != NULL && opts->alpn[0] != '\0')
 		u->alpn = xstrdup(opts->alpn);
+	if (opts != NULL && opts->proxy != NULL) {
+		u->px = *opts->proxy;
+		u->px.auth = opts->proxy->auth ? xstrdup(opts->proxy->auth) :
+		    NULL;
+		u->via_proxy = true;
+		snprintf(u->res.proxy, sizeof(u->res.proxy), "%s", u->px.name);
+		/* the name pinshim resolves is the proxy's */
+		snprintf(u->port, sizeof(u->port), "%u", u->px.port);
+	}
 	snprintf(u->chk.host, sizeof(u->chk.host), "%s", host);
 	u->chk.port = port;
 	u->chk.resume = true;
@@ -457,7 +511,7 @@ upstream_open(struct server *srv, const char *host, uint16_t port,
 		return u;
 	}
 
-	if (opts != NULL && opts->addr != NULL) {
+	if (opts != NULL && opts->addr != NULL && !u->via_proxy) {
 		/* The app already chose the address (transparent mode). */
 		u->addrs[0] = *opts->addr;
 		u->naddrs = 1;
@@ -473,8 +527,8 @@ upstream_open(struct server *srv, const char *host, uint16_t port,
 	u->dns_deadline = xptr(evtimer_new(srv->base, up_dns_deadline, u));
 	tv.tv_sec = (time_t)srv->conf->connect_timeout;
 	evtimer_add(u->dns_deadline, &tv);
-	req = evdns_getaddrinfo(srv->dns, u->res.host, u->port, &hints,
-	    up_resolved, u);
+	req = evdns_getaddrinfo(srv->dns, u->via_proxy ? u->px.host :
+	    u->res.host, u->port, &hints, up_resolved, u);
 	if (!u->dns_sync)
 		u->dns_req = req;
 	return u;
@@ -522,15 +576,19 @@ upstream_log(const struct upstream_result *r, const char *listener,
 {
 	const char	*policy = r->local ? "-" : policy_name(r->policy);
 	char		 alpn[sizeof(r->alpn)];
+	char		 via[HOST_MAX + 16];
 
+	/* addr= is then the proxy's address */
+	snprintf(via, sizeof(via), "%s%s", r->proxy[0] ? " proxy=" : "",
+	    r->proxy);
 	count(r, listener, client, host, port, policy);
 	snprintf(alpn, sizeof(alpn), "%s", r->alpn[0] ? r->alpn : "-");
 	str_printable(alpn);	/* the server's bytes */
 	if (r->fail == UP_OK && r->would_refuse) {
-		log_warn("verdict listener=%s client=%s host=%s:%u addr=%s "
+		log_warn("verdict listener=%s client=%s host=%s:%u addr=%s%s "
 		    "policy=%s rule=%s verdict=would-refuse reason=%s "
 		    "detail=\"%s\" presented=%s anchor=%s alpn=%s", listener,
-		    client, host, port, r->addr, policy, r->pattern ?
+		    client, host, port, r->addr, via, policy, r->pattern ?
 		    r->pattern : "-", r->reason, r->detail, r->tv.presented[0] ?
 		    r->tv.presented : "-", r->tv.anchor[0] ? r->tv.anchor : "-",
 		    alpn);
@@ -539,16 +597,17 @@ upstream_log(const struct upstream_result *r, const char *listener,
 	if (r->fail == UP_OK) {
 		if (passes)
 			log_info("verdict listener=%s client=%s host=%s:%u "
-			    "addr=%s policy=%s rule=%s verdict=pass reason=%s "
-			    "detail=\"%s\" alpn=%s", listener, client, host,
-			    port, r->addr, policy, r->pattern ? r->pattern :
-			    "-", r->reason, r->detail, alpn);
+			    "addr=%s%s policy=%s rule=%s verdict=pass "
+			    "reason=%s detail=\"%s\" alpn=%s", listener,
+			    client, host, port, r->addr, via, policy,
+			    r->pattern ? r->pattern : "-", r->reason,
+			    r->detail, alpn);
 		return;
 	}
-	log_warn("verdict listener=%s client=%s host=%s:%u addr=%s policy=%s "
-	    "rule=%s verdict=refuse reason=%s detail=\"%s\" presented=%s "
-	    "anchor=%s", listener, client, host[0] ? host : "-", port,
-	    r->addr[0] ? r->addr : "-", policy,
+	log_warn("verdict listener=%s client=%s host=%s:%u addr=%s%s "
+	    "policy=%s rule=%s verdict=refuse reason=%s detail=\"%s\" "
+	    "presented=%s anchor=%s", listener, client, host[0] ? host : "-",
+	    port, r->addr[0] ? r->addr : "-", via, policy,
 	    r->pattern ? r->pattern : "-", r->reason, r->detail,
 	    r->tv.presented[0] ? r->tv.presented : "-",
 	    r->tv.anchor[0] ? r->tv.anchor : "-");

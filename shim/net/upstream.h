@@ -11,6 +11,7 @@
 #include "tls/tls.h"
 #include "tls/tls_alpn.h"
 
+struct proxy_conf;
 struct server;
 struct upstream;
 
@@ -22,6 +23,8 @@ enum upstream_fail {
 	UP_TIMEOUT,		/* handshake took too long */
 	UP_TLS,			/* see verdict.reason */
 	UP_RESOURCE,		/* out of descriptors or memory here */
+	UP_PROXY,		/* the upstream proxy refused the CONNECT or
+				 * gave no usable answer */
 };
 
 struct upstream_result {
@@ -31,6 +34,8 @@ struct upstream_result {
 	const char		*reason;	/* stable token for logs */
 	char			 detail[512];
 	char			 addr[64];	/* address connected to */
+	char			 proxy[HOST_MAX + 9]; /* "HOST:PORT" of the
+						 * proxy gone through, or "" */
 	bool			 local;		/* refused before any policy
 						 * applied: policy=- rule=- */
 	enum policy		 policy;
@@ -57,6 +62,10 @@ struct upstream_opts {
 	/* ALPN protocols to offer, comma-separated ("h2,http/1.1"); NULL
 	 * or "": none (copied: need not outlive the call) */
 	const char		*alpn;
+	/* through this HTTP CONNECT proxy (conf_proxy()), or NULL: direct.
+	 * The proxy's name is resolved here, host never is: the proxy
+	 * resolves it (addr is then unused). Copied. */
+	const struct proxy_conf	*proxy;
 };
 
 /* host must be normalised. opts NULL: the snapshot decides. cb runs

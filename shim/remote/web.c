@@ -242,6 +242,8 @@ web_request(struct server *srv, const char *url, const struct web_opts *o,
 	uo.plain = !u.tls;
 	uo.policy = w->pins.n > 0 ? POLICY_PIN : POLICY_CA;
 	uo.pins = &w->pins;
+	/* [feed] proxy governs pinshim's own requests, else [upstream]'s */
+	uo.proxy = conf_proxy(srv->conf, &srv->conf->feed.proxy, w->host);
 	log_debug("web: %s %s", o->method, url);
 	w->up = upstream_open(srv, w->host, w->port, &uo, web_connected, w);
 	return w;

@@ -4,6 +4,9 @@
  */
 #include "testutil.h"
 
+#include <sys/stat.h>
+
+#include "base/mem.h"
 #include "base/parse.h"
 #include "conf/conf.h"
 
@@ -1452,11 +1455,148 @@ test_uint(void **state)
 	assert_int_equal(v, 7);
 }
 
+/* --- upstream proxy ------------------------------------------------------ */
+
+static void
+test_proxy_choice_and_no_proxy(void **state)
+{
+	struct conf		*c;
+	const struct proxy_conf	*up, *p;
+
+	(void)state;
+	c = loads("[upstream]\nca_file = @CA@\n"
+	    "proxy = http://Proxy.Test:3128/\n"
+	    "no_proxy = **.lan.test, 10.0.0.0/8, api.direct, 2001:db8::/32\n"
+	    LISTEN
+	    "[listen:own]\nmode = tunnel\nbind = 127.0.0.1:8081\n"
+	    "connect = api.test:443\nproxy = http://[::1]:8080\n"
+	    "[listen:direct]\nmode = tunnel\nbind = 127.0.0.1:8082\n"
+	    "connect = api.test:443\nproxy = none\n");
+	up = conf_proxy(c, &conf_listener(c, "api")->proxy, "api.test");
+	assert_non_null(up);
+	assert_ptr_equal(up, &c->proxy);
+	assert_string_equal(up->host, "proxy.test");
+	assert_int_equal(up->port, 3128);
+	assert_string_equal(up->name, "proxy.test:3128");
+	assert_null(up->auth);
+	/* no_proxy: ** takes the apex and any depth; addresses by block */
+	assert_null(conf_proxy(c, NULL, "lan.test"));
+	assert_null(conf_proxy(c, NULL, "a.b.lan.test"));
+	assert_null(conf_proxy(c, NULL, "10.1.2.3"));
+	assert_null(conf_proxy(c, NULL, "api.direct"));
+	assert_null(conf_proxy(c, NULL, "2001:db8::1"));
+	assert_ptr_equal(conf_proxy(c, NULL, "x.api.direct"), up);
+	assert_ptr_equal(conf_proxy(c, NULL, "11.0.0.1"), up);
+	assert_ptr_equal(conf_proxy(c, NULL, "2001:db9::1"), up);
+	/* a listener's own proxy, or none */
+	p = conf_proxy(c, &conf_listener(c, "own")->proxy, "api.test");
+	assert_non_null(p);
+	assert_string_equal(p->name, "[::1]:8080");
+	assert_null(conf_proxy(c, &conf_listener(c, "direct")->proxy,
+	    "api.test"));
+	/* no_proxy applies to a listener's own proxy as well */
+	assert_null(conf_proxy(c, &conf_listener(c, "own")->proxy,
+	    "10.0.0.1"));
+	conf_free(c);
+	/* without [upstream] proxy: direct */
+	c = loads(BASE);
+	assert_null(conf_proxy(c, &conf_listener(c, "api")->proxy,
+	    "api.test"));
+	conf_free(c);
+}
+
+static void
+test_proxy_bad_values(void **state)
+{
+	(void)state;
+	fails_at("[upstream]\nproxy = http://u:pw@proxy:3128\n" LISTEN, 2,
+	    "[upstream] proxy: credentials go in proxy_auth_file");
+	fails_at("[upstream]\nproxy = https://proxy:3128\n" LISTEN, 2,
+	    "[upstream] proxy: want http://HOST:PORT or none");
+	fails_at("[upstream]\nproxy = http://proxy:3128/x\n" LISTEN, 2,
+	    "[upstream] proxy: want http://HOST:PORT or none (no path)");
+	fails_at("[upstream]\nproxy = http://proxy:3128?a\n" LISTEN, 2,
+	    "[upstream] proxy: want http://HOST:PORT or none");
+	fails_at("[upstream]\nproxy = proxy:3128\n" LISTEN, 2,
+	    "[upstream] proxy: want http://HOST:PORT or none");
+	fails_at("[upstream]\nno_proxy = a.test, *.*.b\n" LISTEN, 2,
+	    "[upstream] no_proxy: *.*.b:");
+	fails_at(LISTEN "proxy = socks5://p:1\n" UPSTREAM, 5,
+	    "[listen:api] proxy: want http://HOST:PORT or none");
+}
+
+static void
+test_proxy_auth_file(void **state)
+{
+	struct conf	*c;
+	char		 good[300], loose[300], bad[300], text[1200];
+	char		 longer[500];
+	static const char *const malformed[] = {
+		"", "\n", "nocolon\n", ":pw\n", "u:pw\nsecond:line\n",
+		"u:p\tw\n",
+	};
+	size_t		 i;
+
+	(void)state;
+	tu_write_file(tu_tmpdir, "good", "user:pw\n", good, sizeof(good));
+	chmod(good, 0600);
+	snprintf(text, sizeof(text), "[upstream]\nca_file = @CA@\n"
+	    "proxy = http://p.test:3128\nproxy_auth_file = %s\n" LISTEN, good);
+	c = loads(text);
+	assert_string_equal(c->proxy.auth, "dXNlcjpwdw==");	/* user:pw */
+	conf_free(c);
+
+	/* others may read it: refused, naming the file and its mode */
+	tu_write_file(tu_tmpdir, "loose", "user:pw\n", loose, sizeof(loose));
+	chmod(loose, 0640);
+	snprintf(text, sizeof(text), "[upstream]\nproxy = http://p.test:3128\n"
+	    "proxy_auth_file = %s\n" LISTEN, loose);
+	fails_at(text, 3, "[upstream] proxy_auth_file: ");
+	assert_contains(errs, "readable or writable by group or others "
+	    "(mode 640): chmod 600 it");
+
+	for (i = 0; i < nitems(malformed); i++) {
+		tu_write_file(tu_tmpdir, "bad", malformed[i], bad, sizeof(bad));
+		chmod(bad, 0600);
+		snprintf(text, sizeof(text), "[upstream]\nproxy = "
+		    "http://p.test:3128\nproxy_auth_file = %s\n" LISTEN, bad);
+		fails_at(text, 3, "want one line user:password");
+	}
+	memset(longer, 'a', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	longer[3] = ':';
+	tu_write_file(tu_tmpdir, "bad", longer, bad, sizeof(bad));
+	chmod(bad, 0600);
+	snprintf(text, sizeof(text), "[upstream]\nproxy = http://p.test:3128\n"
+	    "proxy_auth_file = %s\n" LISTEN, bad);
+	fails_at(text, 3, "longer than 384 bytes");
+	snprintf(text, sizeof(text), "[upstream]\nproxy = http://p.test:3128\n"
+	    "proxy_auth_file = %s/none\n" LISTEN, tu_tmpdir);
+	fails_at(text, 3, "No such file or directory");
+
+	/* credentials go with the proxy of their own section */
+	snprintf(text, sizeof(text), "[upstream]\nca_file = @CA@\n"
+	    "proxy = http://p.test:3128\n" LISTEN "proxy_auth_file = %s\n",
+	    good);
+	fails_at(text, 4, "[listen:api] proxy_auth_file: without proxy = "
+	    "http://HOST:PORT in this section");
+	snprintf(text, sizeof(text), LISTEN "proxy = http://q.test:1\n"
+	    "proxy_auth_file = %s\n" UPSTREAM, good);
+	c = loads(text);
+	assert_null(c->proxy.auth);
+	assert_string_equal(conf_listener(c, "api")->proxy.auth,
+	    "dXNlcjpwdw==");
+	conf_free(c);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_proxy_choice_and_no_proxy),
+		cmocka_unit_test(test_proxy_bad_values),
+		cmocka_unit_test(test_proxy_auth_file),
 		cmocka_unit_test(test_unknown_section),
 		cmocka_unit_test(test_unknown_key),
 		cmocka_unit_test(test_key_in_wrong_section),
