@@ -392,18 +392,21 @@ class ViaSquid(SquidCase):
         self.assertEqual((v["verdict"], v["proxy"]),
                          ("pass", "proxy.test:%d" % self.squid_port))
         self.squid_saw("CONNECT api.test:%d" % up.port)
-        # the proxy's refusal reaches the app as a 502 naming it
-        with socket.create_connection((ME, port), timeout=WAIT) as s:
-            s.sendall(b"CONNECT api.test:%d HTTP/1.1\r\nHost: api.test:%d"
-                      b"\r\n\r\n" % (denied, denied))
-            answer = recv_all(s).decode()
-        self.assertTrue(answer.startswith("HTTP/1.1 502 "), answer)
-        self.assertIn("refused: proxy-refused (proxy proxy.test:%d "
-                      "answered: HTTP/1.1 403 Forbidden)" % self.squid_port,
-                      answer)
+        # the proxy's refusal is found after the app's ClientHello (forward
+        # mode dials with the app's ALPN): the app gets a TLS alert, and
+        # the verdict line names the proxy's answer
+        r = subprocess.run(["curl", "-sS", "-m", str(WAIT), "--cacert",
+                            str(state / "ca" / "ca.pem"), "-x",
+                            "http://%s:%d" % (ME, port), "-o", "/dev/null",
+                            "https://api.test:%d/" % denied],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 35, r.stderr)     # TLS handshake
+        self.assertIn("handshake failure", r.stderr)
         v = shim.verdict(listener="fwd")
         self.assertEqual((v["verdict"], v["reason"]),
                          ("refuse", "proxy-refused"))
+        self.assertEqual(v["detail"], "proxy proxy.test:%d answered: "
+                         "HTTP/1.1 403 Forbidden" % self.squid_port)
 
     def test_forward_upgrade_goes_through_squid(self):
         """http:// upgraded to https://HOST:443: the upstream gets a
