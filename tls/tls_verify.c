@@ -73,6 +73,7 @@ static const char *const reason_names[] = {
 	[TLS_TOFU_CHANGED] = "tofu-changed",
 	[TLS_TOFU_CONTRADICTED] = "tofu-contradicts-observed",
 	[TLS_TOFU_FULL] = "tofu-store-full",
+	[TLS_CLIENT_REFUSED] = "client-cert-refused",
 };
 
 const char *
@@ -654,6 +655,74 @@ policy_verdict(const struct tls_chain *ch, struct tls_client *c,
 }
 
 void
+tls_chain_verdict(struct tls_client *c, const struct tls_check *chk,
+    struct tls_verdict *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->matched_depth = -1;
+	v->reason = TLS_NO_CERT;
+	snprintf(v->detail, sizeof(v->detail), "no certificate chain to "
+	    "judge");
+	if (chk->chain != NULL)
+		policy_verdict(chk->chain, c, chk, v);
+}
+
+/* What the server's last alert says, for a refused client. */
+static bool
+client_refused(WOLFSSL *ssl, const struct tls_check *chk, int hs_err,
+    struct tls_verdict *v)
+{
+	WOLFSSL_ALERT_HISTORY	 h;
+	char			 buf[WOLFSSL_MAX_ERROR_SZ];
+	const char		*sent;
+
+	memset(&h, 0, sizeof(h));
+	(void)wolfSSL_get_alert_history(ssl, &h);
+	if (!chk->cert_requested && !chk->ident)
+		return false;
+	if (chk->cert_requested && !chk->ident)
+		sent = "none configured for this host: an empty Certificate "
+		    "was sent";
+	else if (chk->ident_sent)
+		sent = "the device identity (client_cert) was sent";
+	else
+		sent = "the device identity could not sign (see the keeper's "
+		    "log)";
+	v->pass = false;
+	v->reason = TLS_CLIENT_REFUSED;
+	if (h.last_rx.level == alert_fatal) {
+		snprintf(v->detail, sizeof(v->detail), "the server refused "
+		    "the client: alert %s (%d); it asked for a client "
+		    "certificate: %s", wolfSSL_alert_desc_string_long(
+		    h.last_rx.code), h.last_rx.code, sent);
+		return true;
+	}
+	if (!chk->cert_requested)
+		return false;
+	wolfSSL_ERR_error_string_n((unsigned long)hs_err, buf, sizeof(buf));
+	snprintf(v->detail, sizeof(v->detail), "the server ended the "
+	    "connection without an alert (%d: %s); it asked for a client "
+	    "certificate: %s", hs_err, buf, sent);
+	return true;
+}
+
+void
+tls_verdict_client_refused(WOLFSSL *ssl, const struct tls_check *chk,
+    int hs_err, struct tls_verdict *v)
+{
+	char	 presented[TLS_PRESENTED_LEN];
+
+	memcpy(presented, v->presented, sizeof(presented));
+	if (!client_refused(ssl, chk, hs_err, v)) {
+		v->pass = false;
+		v->reason = TLS_CLIENT_REFUSED;
+		snprintf(v->detail, sizeof(v->detail), "the server closed the "
+		    "connection right after the handshake (%d)", hs_err);
+	}
+	memcpy(v->presented, presented, sizeof(presented));
+}
+
+void
 tls_verdict(WOLFSSL *ssl, struct tls_client *c,
     const struct tls_check *chk, int hs_ret, int hs_err,
     struct tls_verdict *v)
@@ -664,6 +733,14 @@ tls_verdict(WOLFSSL *ssl, struct tls_client *c,
 	v->matched_depth = -1;
 	v->reason = TLS_HANDSHAKE;
 	ch = judged_chain(ssl, chk, &v->resumed);
+
+	/* judged in the verify callback, before the identity was sent */
+	if (chk->early != NULL) {
+		*v = *chk->early;
+		if (v->presented[0] == '\0')
+			tls_chain_pins(ch, v->presented, sizeof(v->presented));
+		return;
+	}
 
 	if (chk->err != 0) {
 		classify(chk->err, v, chk->err_depth == 0 ? "leaf" :
@@ -683,6 +760,8 @@ tls_verdict(WOLFSSL *ssl, struct tls_client *c,
 			classify(hs_err, v, "leaf");
 			return;
 		}
+		if (client_refused(ssl, chk, hs_err, v))
+			return;
 		snprintf(v->detail, sizeof(v->detail), "handshake failed "
 		    "(%d: %s)", hs_err, buf);
 		return;
