@@ -185,6 +185,8 @@ struct tls_ident *tls_ident_load(const char *cert_file, char *err,
 		    size_t errsz);
 void		 tls_ident_free(struct tls_ident *);
 const char	*tls_ident_what(const struct tls_ident *); /* "RSA 2048" */
+bool		 tls_ident_same_key(const struct tls_ident *,
+		    const struct tls_ident *);
 /* Present id as identity n on ssl (right after tls_session_new), its
  * signatures made by fn(arg); chk is the session's. 0, or -1. */
 int		 tls_session_identity(WOLFSSL *ssl, const struct tls_ident *id,

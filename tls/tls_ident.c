@@ -129,6 +129,13 @@ tls_ident_what(const struct tls_ident *id)
 	return id->what;
 }
 
+bool
+tls_ident_same_key(const struct tls_ident *a, const struct tls_ident *b)
+{
+	return a->spkilen == b->spkilen && memcmp(a->spki, b->spki,
+	    (size_t)a->spkilen) == 0;
+}
+
 static struct tls_signer *
 signer_of(WOLFSSL *ssl, void *ctx)
 {

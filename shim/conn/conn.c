@@ -384,8 +384,9 @@ conn_dial(struct conn *c, const struct sockaddr_storage *addr,
 	c->on_pass = on_pass;
 	memset(&opts, 0, sizeof(opts));
 	opts.addr = addr;
-	c->up = upstream_open(c->srv, c->host, c->port,
-	    addr != NULL ? &opts : NULL, conn_upstream_done, c);
+	opts.ident = c->lc->ident;
+	c->up = upstream_open(c->srv, c->host, c->port, &opts,
+	    conn_upstream_done, c);
 }
 
 /* The one close line of a relayed connection. */

@@ -38,6 +38,10 @@ struct upstream_result {
 	 * tv say what would have refused it */
 	bool			 would_refuse;
 	struct tls_verdict	 tv;
+	/* the device identity presented ("domain:PATTERN", "listen:NAME"),
+	 * and whether the server asked for it and it was signed */
+	char			 ident[HOST_MAX + 16];
+	bool			 ident_sent;
 	/* On success ownership passes to the callback's caller: */
 	int			 fd;
 	WOLFSSL			*ssl;
@@ -51,6 +55,9 @@ struct upstream_opts {
 	const struct pinset	*pins;	/* must outlive the attempt */
 	bool			 plain;	/* no TLS at all (http://) */
 	const struct sockaddr_storage *addr; /* connect here, no DNS */
+	/* a tunnel's client_cert: its index in conf->idents + 1; 0: the
+	 * [domain:] identity of the host, if any */
+	size_t			 ident;
 };
 
 /* host must be normalised. opts NULL: the snapshot decides. cb runs
