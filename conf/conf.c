@@ -44,13 +44,31 @@ p_file(struct ini *in, const char *v, void *field, const char **why)
 	return true;
 }
 
-/* client_cert, client_key: a readable file, and the line naming it. */
+/* client_cert: a readable file, and the line naming it. */
 static bool
 p_ident_file(struct ini *in, const char *v, void *field, const char **why)
 {
 	struct ident_file	*f = field;
 
 	if (!p_file(in, v, &f->path, why))
+		return false;
+	f->line = in->line;
+	return true;
+}
+
+/* client_key: an absolute path, and the line naming it. Only the keeper
+ * (and run -t) read it: the worker, which reloads the INI as [shim] user,
+ * may not be able to, and must not. */
+static bool
+p_ident_key(struct ini *in, const char *v, void *field, const char **why)
+{
+	struct ident_file	*f = field;
+
+	if (*v != '/') {
+		*why = "must be an absolute path";
+		return false;
+	}
+	if (!ini_str(in, v, &f->path, why))
 		return false;
 	f->line = in->line;
 	return true;
@@ -394,7 +412,7 @@ static const struct ini_key listen_keys[] = {
 	    "whole number of seconds"),
 	INI_UINT("backlog", LISTEN(backlog), 0, 1, 65535, "whole number"),
 	INI_KEY("client_cert", p_ident_file, LISTEN(client_cert), 0),
-	INI_KEY("client_key", p_ident_file, LISTEN(client_key), 0),
+	INI_KEY("client_key", p_ident_key, LISTEN(client_key), 0),
 };
 
 /* [domain:PATTERN] in the INI: the rule's keys (pins/rule.c, shared with
@@ -414,7 +432,7 @@ struct domain_loader {
 
 static const struct ini_key domain_ident_keys[] = {
 	INI_KEY("client_cert", p_ident_file, DOMAIN(cert), 0),
-	INI_KEY("client_key", p_ident_file, DOMAIN(key), 0),
+	INI_KEY("client_key", p_ident_key, DOMAIN(key), 0),
 };
 
 /* Both keys or neither: an error, or false for neither. */

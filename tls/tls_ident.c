@@ -25,6 +25,7 @@
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/asn.h>
 #include <wolfssl/wolfcrypt/asn_public.h>
 #include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/hash.h>
@@ -188,10 +189,16 @@ rsa_pss_sign_cb(WOLFSSL *ssl, const unsigned char *in, unsigned int inSz,
     unsigned char *out, unsigned int *outSz, int hash, int mgf,
     const unsigned char *keyDer, unsigned int keySz, void *ctx)
 {
+	int	 h;
+
 	(void)keyDer;
 	(void)keySz;
-	(void)mgf;			/* MGF1 with hash: the keeper's choice */
-	return sign_via(signer_of(ssl, ctx), TLS_SIGN_RSA_PSS, hash, in, inSz,
+	(void)mgf;			/* MGF1 with the same hash */
+	/* wolfSSL names the hash by its OID sum here */
+	h = hash == SHA256h ? WC_HASH_TYPE_SHA256 : hash == SHA384h ?
+	    WC_HASH_TYPE_SHA384 : hash == SHA512h ? WC_HASH_TYPE_SHA512 :
+	    WC_HASH_TYPE_NONE;
+	return sign_via(signer_of(ssl, ctx), TLS_SIGN_RSA_PSS, h, in, inSz,
 	    out, outSz);
 }
 

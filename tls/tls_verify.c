@@ -667,6 +667,35 @@ tls_chain_verdict(struct tls_client *c, const struct tls_check *chk,
 		policy_verdict(chk->chain, c, chk, v);
 }
 
+/* TLS alert descriptions (RFC 8446 6.2), as the RFC spells them. */
+static const char *
+alert_name(int code)
+{
+	static const struct {
+		int		 code;
+		const char	*name;
+	} names[] = {
+		{ 0, "close_notify" }, { 10, "unexpected_message" },
+		{ 20, "bad_record_mac" }, { 40, "handshake_failure" },
+		{ 42, "bad_certificate" }, { 43, "unsupported_certificate" },
+		{ 44, "certificate_revoked" }, { 45, "certificate_expired" },
+		{ 46, "certificate_unknown" }, { 47, "illegal_parameter" },
+		{ 48, "unknown_ca" }, { 49, "access_denied" },
+		{ 50, "decode_error" }, { 51, "decrypt_error" },
+		{ 70, "protocol_version" }, { 71, "insufficient_security" },
+		{ 80, "internal_error" }, { 90, "user_canceled" },
+		{ 109, "missing_extension" }, { 110, "unsupported_extension" },
+		{ 112, "unrecognized_name" }, { 116, "certificate_required" },
+		{ 120, "no_application_protocol" },
+	};
+	size_t	 i;
+
+	for (i = 0; i < nitems(names); i++)
+		if (names[i].code == code)
+			return names[i].name;
+	return "unknown";
+}
+
 /* What the server's last alert says, for a refused client. */
 static bool
 client_refused(WOLFSSL *ssl, const struct tls_check *chk, int hs_err,
@@ -693,16 +722,17 @@ client_refused(WOLFSSL *ssl, const struct tls_check *chk, int hs_err,
 	if (h.last_rx.level == alert_fatal) {
 		snprintf(v->detail, sizeof(v->detail), "the server refused "
 		    "the client: alert %s (%d); it asked for a client "
-		    "certificate: %s", wolfSSL_alert_desc_string_long(
-		    h.last_rx.code), h.last_rx.code, sent);
+		    "certificate: %s", alert_name(h.last_rx.code),
+		    h.last_rx.code, sent);
 		return true;
 	}
 	if (!chk->cert_requested)
 		return false;
 	wolfSSL_ERR_error_string_n((unsigned long)hs_err, buf, sizeof(buf));
 	snprintf(v->detail, sizeof(v->detail), "the server ended the "
-	    "connection without an alert (%d: %s); it asked for a client "
-	    "certificate: %s", hs_err, buf, sent);
+	    "connection without an alert we could read (%d: %.40s; a reset "
+	    "can overtake it); it asked for a client certificate: %s",
+	    hs_err, buf, sent);
 	return true;
 }
 
