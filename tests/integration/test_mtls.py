@@ -18,6 +18,7 @@ import unittest
 import urllib.request
 from pathlib import Path
 
+import test_intercept
 from harness import (PINSHIM_CMD, WAIT, Proc, Shim, ShimTest, free_port,
                      nginx, pin_of, wait_port)
 
@@ -353,6 +354,55 @@ class MTLS(ShimTest):
         # the running identity still works
         self.assertEqual(mqtt_connack(self.port), b"\x20\x02\x00\x00")
         self.assertEqual(shim.verdict()["client_cert"], "domain:api.test")
+
+
+class MTLSForward(test_intercept.Intercept):
+    """nginx with ssl_verify_client on, reached through a forward
+    listener (CONNECT, intercepted): the [domain:] identity applies."""
+
+    @classmethod
+    def setUpClass(cls):
+        MTLS.setUpClass.__func__(cls)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.devdir, ignore_errors=True)
+
+    def nginx(self, version):
+        docroot = Path(self.tmp) / "www"
+        docroot.mkdir(exist_ok=True)
+        port, _ = nginx(self, self.pki / "leaf-chain.pem",
+                        self.pki / "leaf.key", docroot,
+                        name="nginx-" + version, server_extra="""
+        ssl_protocols %s;
+        ssl_verify_client on;
+        ssl_client_certificate %s;
+        location / { return 200 "dn=$ssl_client_s_dn\\n"; }
+""" % (version, self.devdir / "devca.pem"))
+        return port
+
+    def shim(self, up, ident):
+        self.proxy_port = free_port()
+        dev = self.devdir
+        domains = "[domain:api.test]\npolicy = pin\npins = %s\n" \
+            "client_cert = %s\nclient_key = %s\n" % (
+                pin_of(self.pki / "leaf.pem"), dev / (ident + ".pem"),
+                dev / (ident + ".key"))
+        return Shim(self, self.proxy_ini(up, domains), name="shim-" + ident)
+
+    def test_forward_presents_the_device_identity(self):
+        for version in ("TLSv1.3", "TLSv1.2"):
+            up = self.nginx(version)
+            for ident in ("dev-ec", "dev-rsa"):
+                with self.subTest(version=version, key=ident):
+                    shim = self.shim(up, ident)
+                    r = self.curl("https://api.test:%d/" % up)
+                    self.assertEqual(r.stdout.splitlines(),
+                                     ["dn=CN=%s" % ident, "", "200"], r.stderr)
+                    v = shim.verdict()
+                    self.assertEqual(v["verdict"], "pass", v)
+                    self.assertEqual(v["client_cert"], "domain:api.test")
+                    shim.stop()
 
 
 if __name__ == "__main__":
