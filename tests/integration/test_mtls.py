@@ -405,5 +405,120 @@ class MTLSForward(test_intercept.Intercept):
                     shim.stop()
 
 
+CLIENT = """
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+with socket.create_connection(("%s.2.2", 8883), timeout=20) as raw:
+    with ctx.wrap_socket(raw, server_hostname="api.test") as s:
+        s.sendall(bytes.fromhex(sys.argv[2]))
+        got = b""
+        while len(got) < 4:
+            b = s.recv(4 - len(got))
+            if not b:
+                break
+            got += b
+print(got.hex())
+"""
+
+
+class MTLSTransparent(test_intercept.Transparent):
+    """A TLS MQTT client that knows nothing of client certificates, its
+    port 8883 redirected to a transparent listener in a gateway
+    namespace: the gateway presents the [domain:] identity to a broker
+    that requires one."""
+
+    NS = ("pmt-c", "pmt-g", "pmt-s")
+    VETH, NET, DPORT = "pmt", "10.213", 8883
+    # Transparent's own tests use its addresses: not run from here
+    test_ordinary_https_is_transparently_pinned = None
+    test_wrong_pins_are_refused_transparently = None
+    test_direct_connection_to_the_listener_is_refused_not_looped = None
+
+    @classmethod
+    def setUpClass(cls):
+        MTLS.setUpClass.__func__(cls)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.devdir, ignore_errors=True)
+
+    def broker(self, version):
+        conf = Path(self.tmp) / ("mosquitto-%s.conf" % version)
+        conf.write_text("""user root
+per_listener_settings false
+allow_anonymous true
+listener 8883 %s.2.2
+cafile %s
+certfile %s
+keyfile %s
+require_certificate true
+use_identity_as_username true
+tls_version %s
+""" % (self.NET, self.devdir / "devca.pem", self.pki / "leaf-chain.pem",
+            self.pki / "leaf.key", version))
+        b = Proc(self, ["ip", "netns", "exec", self.NS[2], "mosquitto", "-c",
+                        str(conf), "-v"], "mosquitto-" + version)
+        self.sh("ip", "netns", "exec", self.NS[1], "bash", "-c",
+                "for i in $(seq 200); do (exec 3<>/dev/tcp/%s.2.2/8883) "
+                "2>/dev/null && exit 0; sleep 0.05; done; exit 1" % self.NET)
+        return b
+
+    def gw(self, ident):
+        dev = self.devdir
+        keys = "client_cert = %s\nclient_key = %s\n" % (
+            dev / (ident + ".pem"), dev / (ident + ".key")) if ident else ""
+        ini = Path(self.tmp) / "gw.ini"
+        ini.write_text("""[shim]
+state_dir = %s
+[upstream]
+ca_file = %s
+handshake_timeout = 5
+[domain:api.test]
+policy = pin
+pins = %s
+%s
+[listen:gw]
+mode = transparent
+bind = 0.0.0.0:8443
+allow = %s.1.0/24
+""" % (self.state, self.pki / "ca.pem", pin_of(self.pki / "leaf.pem"), keys,
+            self.NET))
+        shim = Proc(self, ["ip", "netns", "exec", self.NS[1],
+                           *PINSHIM_CMD, "run", "-c", str(ini)], "gw")
+        shim.log.wait("pinshim started", proc=shim.p)
+        return shim
+
+    def client(self):
+        r = subprocess.run(["ip", "netns", "exec", self.NS[0],
+                            "/usr/bin/python3", "-c", CLIENT % self.NET,
+                            str(self.ca), MQTT_CONNECT.hex()],
+                           capture_output=True, text=True, timeout=WAIT)
+        return r.stdout.strip(), r.stderr
+
+    def test_transparent_presents_the_device_identity(self):
+        for version in ("tlsv1.3", "tlsv1.2"):
+            with self.subTest(version=version):
+                broker = self.broker(version)
+                gw = self.gw("dev-ec")
+                got, err = self.client()
+                self.assertEqual(got, "20020000", err)
+                line = gw.log.wait(" verdict ")
+                self.assertIn("verdict=pass", line)
+                self.assertIn("client_cert=domain:api.test", line)
+                broker.log.wait(r"as device \(.*u'dev-ec'\)")
+                gw.stop()
+                broker.stop()
+
+    def test_transparent_without_an_identity_is_a_refusal(self):
+        broker = self.broker("tlsv1.3")
+        gw = self.gw(None)
+        got, _ = self.client()
+        self.assertEqual(got, "")
+        line = gw.log.wait(" verdict ")
+        self.assertIn("verdict=refuse reason=client-cert-refused", line)
+        self.assertIn("alert certificate_required", line)
+        broker.stop()
+
+
 if __name__ == "__main__":
     unittest.main()
