@@ -712,13 +712,17 @@ client_refused(WOLFSSL *ssl, const struct tls_check *chk, int hs_err,
 	if (chk->cert_requested && !chk->ident)
 		sent = "none configured for this host: an empty Certificate "
 		    "was sent";
-	else if (chk->ident_sent)
-		sent = "the device identity (client_cert) was sent";
 	else
-		sent = "the device identity could not sign (see the keeper's "
-		    "log)";
+		sent = "the device identity (client_cert) was sent";
 	v->pass = false;
 	v->reason = TLS_CLIENT_REFUSED;
+	if (chk->ident && chk->cert_requested && !chk->ident_sent) {
+		snprintf(v->detail, sizeof(v->detail), "the server asked for "
+		    "a client certificate and the device identity could not "
+		    "sign (the keeper refused or did not answer in time: see "
+		    "its log); the handshake was abandoned");
+		return true;
+	}
 	if (h.last_rx.level == alert_fatal) {
 		snprintf(v->detail, sizeof(v->detail), "the server refused "
 		    "the client: alert %s (%d); it asked for a client "
