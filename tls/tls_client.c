@@ -95,9 +95,15 @@ early_verdict(struct tls_check *chk)
 {
 	struct tls_verdict	 v;
 
-	if (chk->err != 0 || chk->client == NULL)
-		return chk->err == 0;	/* the error decides, as ever */
-	tls_chain_verdict(chk->client, chk, &v);
+	if (chk->err != 0)
+		return false;		/* the error decides, as ever */
+	if (chk->client == NULL) {	/* nothing to judge with: no identity */
+		memset(&v, 0, sizeof(v));
+		v.reason = TLS_BAD_CERT;
+		snprintf(v.detail, sizeof(v.detail), "no verdict before the "
+		    "device identity (internal error): not sent");
+	} else
+		tls_chain_verdict(chk->client, chk, &v);
 	if (v.pass && chk->early_check != NULL)
 		chk->early_check(chk, &v, chk->early_arg);
 	if (v.pass && !v.would_refuse)

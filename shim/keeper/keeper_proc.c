@@ -189,7 +189,7 @@ keeper_main(struct conf *c, int afd, int sfd, int gfd, pid_t worker)
 	else
 		snprintf(what, sizeof(what), "holding the device identity "
 		    "keys");
-	if (c->nidents > 0 && c->ca_dir != NULL) {
+	if (c->nidents > 0 && (c->ca_dir != NULL || c->state_dir != NULL)) {
 		size_t	 off = strlen(what);
 
 		snprintf(what + off, sizeof(what) - off, " and %zu device "
