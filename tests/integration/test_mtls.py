@@ -277,22 +277,38 @@ class MTLS(ShimTest):
     # --- the key stays in the keeper ---------------------------------------
 
     def test_the_worker_never_holds_the_device_key(self):
-        from test_privsep import children, memory_holds
+        import pwd
+        from test_privsep import children, memory_holds, status_of
         broker = Mosquitto(self, self.devdir, "tlsv1.3")
+        os.chmod(self.tmp, 0o755)
         for ident, needle in (("dev-ec", ec_scalar),
                               ("dev-rsa", rsa_prime)):
             with self.subTest(key=ident):
-                shim = self.tunnel(broker, ident)
+                # as the CA key's test: the worker drops to nobody, the
+                # keeper keeps root
+                shim = self.tunnel(broker, ident,
+                                   extra="[shim]\nuser = nobody\n")
                 self.assertEqual(mqtt_connack(self.port),
                                  b"\x20\x02\x00\x00")
                 keepers = children(shim.p.pid)
                 self.assertEqual(len(keepers), 1, keepers)
+                self.assertEqual(status_of(shim.p.pid)["Uid"].split()[0],
+                                 str(pwd.getpwnam("nobody").pw_uid))
+                self.assertEqual(status_of(keepers[0])["Uid"].split()[0],
+                                 "0")
                 d = needle(self.devdir / (ident + ".key"))
                 needles = (d, d[::-1])
                 self.assertTrue(memory_holds(keepers[0], needles),
                                 "the search cannot find the key where it is")
                 self.assertFalse(memory_holds(shim.p.pid, needles),
                                  "the device key is in the worker's memory")
+                # nor can the worker read the key's file
+                r = subprocess.run(["setpriv", "--reuid=nobody",
+                                    "--regid=nogroup", "--clear-groups",
+                                    "cat", str(self.devdir / (ident +
+                                                              ".key"))],
+                                   capture_output=True)
+                self.assertNotEqual(r.returncode, 0)
                 shim.stop()
 
     # --- configuration ------------------------------------------------------
