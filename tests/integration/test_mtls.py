@@ -274,6 +274,55 @@ class MTLS(ShimTest):
                 # the broker never saw a client certificate
                 self.assertNotIn("dev-ec", broker.log.text())
 
+    # --- the keeper's bounded wait -----------------------------------------
+
+    def test_a_keeper_that_does_not_sign_fails_that_handshake_only(self):
+        import signal
+        import time
+        from test_privsep import children
+        broker = Mosquitto(self, self.devdir, "tlsv1.3")
+        shim = self.tunnel(broker, "dev-ec", status=free_port())
+        keeper = children(shim.p.pid)[0]
+        os.kill(keeper, signal.SIGSTOP)
+        self.addCleanup(lambda: os.kill(keeper, signal.SIGCONT))
+        start = time.monotonic()
+        self.assertEqual(mqtt_connack(self.port), b"")
+        waited = time.monotonic() - start
+        v = shim.verdict()
+        self.assertEqual(v["verdict"], "refuse", v)
+        self.assertEqual(v["reason"], "client-cert-refused", v)
+        self.assertIn("could not sign", v["detail"])
+        shim.log.wait(r"no signature for device identity 0 within 1000 ms")
+        self.assertGreaterEqual(waited, 1.0)    # the bound was waited out
+        # the late answer is dropped, the next handshake gets its own
+        os.kill(keeper, signal.SIGCONT)
+        self.assertEqual(mqtt_connack(self.port), b"\x20\x02\x00\x00")
+        v = shim.verdict()
+        self.assertEqual(v["verdict"], "pass", v)
+
+    def test_a_tls13_server_that_asks_and_stays_silent_keeps_the_client(self):
+        # optional client certificate, no session tickets, client speaks
+        # first: the verdict waits out its bound, then passes
+        from harness import SServer
+        srv = SServer(self, self.pki / "leaf.pem", self.pki / "leaf.key",
+                      self.pki / "inter.pem",
+                      extra=("-rev", "-tls1_3", "-verify", "1",
+                             "-num_tickets", "0"))
+        shim = self.tunnel(srv, "dev-ec")
+        with socket.create_connection(("127.0.0.1", self.port),
+                                      timeout=WAIT) as s:
+            s.sendall(b"hello\n")
+            got = b""
+            while b"\n" not in got:
+                b = s.recv(100)
+                if not b:
+                    break
+                got += b
+        self.assertEqual(got, b"olleh\n")
+        v = shim.verdict()
+        self.assertEqual(v["verdict"], "pass", v)
+        self.assertEqual(v["client_cert"], "domain:api.test")
+
     # --- the key stays in the keeper ---------------------------------------
 
     def test_the_worker_never_holds_the_device_key(self):
