@@ -420,6 +420,31 @@ class MTLS(ShimTest):
         self.assertEqual(mqtt_connack(self.port), b"\x20\x02\x00\x00")
         self.assertEqual(shim.verdict()["client_cert"], "domain:api.test")
 
+    def test_a_reload_takes_a_renewed_certificate_over_the_same_key(self):
+        broker = Mosquitto(self, self.devdir, "tlsv1.3")
+        mine = Path(self.tmp) / "device.pem"
+        shutil.copy(self.devdir / "dev-ec.pem", mine)
+        dev = self.devdir
+        domains = "[domain:api.test]\npolicy = pin\npins = %s\n" \
+            "client_cert = %s\nclient_key = %s\n" % (
+                pin_of(self.pki / "leaf.pem"), mine, dev / "dev-ec.key")
+        shim = Shim(self, self.ini("api.test:%d" % broker.port, domains))
+        # renewed: a new certificate (new serial) over the same key
+        ossl("x509", "-req", "-in", "dev-ec.csr", "-CA", "devca.pem",
+             "-CAkey", "devca.key", "-CAcreateserial", "-days", "60",
+             "-extfile", "client.ext", "-out", str(mine), cwd=dev)
+        shim.p.send_signal(1)
+        shim.log.wait(r"reload: \d+ domain rule", proc=shim.p)
+        self.assertEqual(mqtt_connack(self.port), b"\x20\x02\x00\x00")
+        # another key under the same name: refused, the running one kept
+        shutil.copy(dev / "dev-rsa.pem", mine)
+        shim.p.send_signal(1)
+        shim.log.wait(r"client_cert: another key than the one the keeper "
+                      r"holds.*keeping the running configuration",
+                      proc=shim.p)
+        self.assertEqual(mqtt_connack(self.port), b"\x20\x02\x00\x00")
+        self.assertIn("u'dev-ec'", broker.log.text())
+
 
 class MTLSForward(test_intercept.Intercept):
     """nginx with ssl_verify_client on, reached through a forward
