@@ -38,13 +38,13 @@ struct upstream_result {
 	 * tv say what would have refused it */
 	bool			 would_refuse;
 	struct tls_verdict	 tv;
+	/* On success ownership passes to the callback's caller: */
+	int			 fd;
+	WOLFSSL			*ssl;
 	/* the device identity presented ("domain:PATTERN", "listen:NAME"),
 	 * and whether the server asked for it and it was signed */
 	char			 ident[HOST_MAX + 16];
 	bool			 ident_sent;
-	/* On success ownership passes to the callback's caller: */
-	int			 fd;
-	WOLFSSL			*ssl;
 };
 
 typedef void (*upstream_cb)(struct upstream_result *, void *arg);
