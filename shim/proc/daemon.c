@@ -742,8 +742,9 @@ daemon_run(struct conf *conf)
 			log_warn("keeper: the worker runs as the keeper's user "
 			    "(set [shim] user and start as root to separate "
 			    "them): the %s out of its memory, not out of its "
-			    "reach", srv.conf->nidents > 0 ? "device keys and "
-			    "the CA key are" : "CA key is");
+			    "reach", srv.conf->nidents == 0 ? "CA key is" :
+			    srv.conf->ca_dir != NULL ? "device keys and the CA "
+			    "key are" : "device keys are");
 	}
 	/* The cached feed is verified and in force before the loop runs,
 	 * so no connection is ever served on bootstrap pins by mistake. */
