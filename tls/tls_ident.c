@@ -150,15 +150,15 @@ sign_via(struct tls_signer *s, int scheme, int hash, const unsigned char *in,
 {
 	size_t	 n = *outSz;
 
-	if (s == NULL || s->fn == NULL)
-		return WOLFSSL_FATAL_ERROR;	/* not a session of ours */
-	if (s->chk != NULL)
-		s->chk->cert_requested = true;
+	/* not a session of ours, or one whose verdict is in: the identity
+	 * signs only inside the handshake that judged the server */
+	if (s == NULL || s->fn == NULL || s->chk == NULL)
+		return WOLFSSL_FATAL_ERROR;
+	s->chk->cert_requested = true;
 	if (s->fn(s->arg, s->n, scheme, hash, in, inSz, out, &n) == -1)
 		return WOLFSSL_FATAL_ERROR;
 	*outSz = (word32)n;
-	if (s->chk != NULL)
-		s->chk->ident_sent = true;
+	s->chk->ident_sent = true;
 	return 0;
 }
 
