@@ -92,6 +92,8 @@ struct tls_check {
 				    struct tls_verdict *v, void *arg);
 	void			*early_arg;
 	struct tls_verdict	*early;		/* owned; the refusal */
+	bool			 judged;	/* it passed: the identity may
+						 * sign */
 	bool			 cert_requested; /* the server asked for a
 						 * client certificate */
 	bool			 ident_sent;	/* and the identity signed */

@@ -106,8 +106,10 @@ early_verdict(struct tls_check *chk)
 		tls_chain_verdict(chk->client, chk, &v);
 	if (v.pass && chk->early_check != NULL)
 		chk->early_check(chk, &v, chk->early_arg);
-	if (v.pass && !v.would_refuse)
+	if (v.pass && !v.would_refuse) {
+		chk->judged = true;
 		return true;
+	}
 	if (v.would_refuse) {
 		v.pass = false;
 		v.would_refuse = false;

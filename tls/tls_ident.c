@@ -151,10 +151,13 @@ sign_via(struct tls_signer *s, int scheme, int hash, const unsigned char *in,
 	size_t	 n = *outSz;
 
 	/* not a session of ours, or one whose verdict is in: the identity
-	 * signs only inside the handshake that judged the server */
+	 * signs only inside the handshake whose server chain it judged (a
+	 * resumed one presents none: no signature either) */
 	if (s == NULL || s->fn == NULL || s->chk == NULL)
 		return WOLFSSL_FATAL_ERROR;
 	s->chk->cert_requested = true;
+	if (!s->chk->judged)
+		return WOLFSSL_FATAL_ERROR;
 	if (s->fn(s->arg, s->n, scheme, hash, in, inSz, out, &n) == -1)
 		return WOLFSSL_FATAL_ERROR;
 	*outSz = (word32)n;

@@ -718,9 +718,10 @@ client_refused(WOLFSSL *ssl, const struct tls_check *chk, int hs_err,
 	v->reason = TLS_CLIENT_REFUSED;
 	if (chk->ident && chk->cert_requested && !chk->ident_sent) {
 		snprintf(v->detail, sizeof(v->detail), "the server asked for "
-		    "a client certificate and the device identity could not "
+		    "a client certificate and the device identity did not "
 		    "sign (the keeper refused or did not answer in time: see "
-		    "its log); the handshake was abandoned");
+		    "its log; or no server chain was judged in this "
+		    "handshake); the handshake was abandoned");
 		return true;
 	}
 	if (h.last_rx.level == alert_fatal) {

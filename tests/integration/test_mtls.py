@@ -291,7 +291,7 @@ class MTLS(ShimTest):
         v = shim.verdict()
         self.assertEqual(v["verdict"], "refuse", v)
         self.assertEqual(v["reason"], "client-cert-refused", v)
-        self.assertIn("could not sign", v["detail"])
+        self.assertIn("the device identity did not sign", v["detail"])
         shim.log.wait(r"no signature for device identity 0 within 1000 ms")
         self.assertGreaterEqual(waited, 1.0)    # the bound was waited out
         # the late answer is dropped, the next handshake gets its own
