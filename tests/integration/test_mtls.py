@@ -199,6 +199,12 @@ class MTLS(ShimTest):
         self.assert_pass(shim, broker)
         # the broker took the device's certificate as its identity
         broker.log.wait(r"as device \(.*u'dev-ec'\)")
+        # a resumed session: the broker keeps the identity, no signature
+        self.assertEqual(mqtt_connack(self.port), b"\x20\x02\x00\x00")
+        v = shim.verdict()
+        self.assertEqual(v["verdict"], "pass", v)
+        self.assertIn("(resumed;", v["detail"])
+        self.assertEqual(shim.log.text().count("signed a handshake"), 1)
 
     def test_tls13_rsa_device_key(self):
         broker = Mosquitto(self, self.devdir, "tlsv1.3")
