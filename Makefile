@@ -157,7 +157,8 @@ PINS_SRCS	= pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
 		  pins/rule.c pins/feed_body.c pins/feed_file.c pins/feed_keys.c pins/feed_accept.c \
 		  pins/tofu.c
 TLS_SRCS	= tls/tls_client.c tls/tls_verify.c tls/tls_anchors.c \
-		  tls/tls_resume.c tls/tls_ca.c tls/tls_ca_key.c base/clock.c base/log.c \
+		  tls/tls_resume.c tls/tls_ca.c tls/tls_ca_key.c tls/tls_ident.c \
+		  base/clock.c base/log.c \
 		  base/parse.c
 TLS_SRCS	+= tls/tls_alpn.c
 CONF_SRCS	= conf/conf.c

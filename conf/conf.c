@@ -49,6 +49,36 @@ p_file(struct ini *in, const char *v, void *field, const char **why)
 	return true;
 }
 
+/* client_cert: a readable file, and the line naming it. */
+static bool
+p_ident_file(struct ini *in, const char *v, void *field, const char **why)
+{
+	struct ident_file	*f = field;
+
+	if (!p_file(in, v, &f->path, why))
+		return false;
+	f->line = in->line;
+	return true;
+}
+
+/* client_key: an absolute path, and the line naming it. Only the keeper
+ * (and run -t) read it: the worker, which reloads the INI as [shim] user,
+ * may not be able to, and must not. */
+static bool
+p_ident_key(struct ini *in, const char *v, void *field, const char **why)
+{
+	struct ident_file	*f = field;
+
+	if (*v != '/') {
+		*why = "must be an absolute path";
+		return false;
+	}
+	if (!ini_str(in, v, &f->path, why))
+		return false;
+	f->line = in->line;
+	return true;
+}
+
 static bool
 p_dir(struct ini *in, const char *v, void *field, const char **why)
 {
@@ -611,7 +641,108 @@ static const struct ini_key listen_keys[] = {
 	INI_KEY("client_tls", p_client_tls, LISTEN(client_tls), 0),
 	INI_KEY("proxy", p_proxy, LISTEN(proxy), 0),
 	INI_KEY("proxy_auth_file", p_proxy_auth, LISTEN(proxy), 0),
+	INI_KEY("client_cert", p_ident_file, LISTEN(client_cert), 0),
+	INI_KEY("client_key", p_ident_key, LISTEN(client_key), 0),
 };
+
+/* [domain:PATTERN] in the INI: the rule's keys (pins/rule.c, shared with
+ * the feed body) and the device identity's, which the feed never has.
+ * The identity's fields follow the rule loader, so the one object the
+ * section writes into (the rule being read) reaches them at offsets past
+ * the rule; at the close they move to conf->idents, out of the rule. */
+struct domain_loader {
+	struct rule_loader	 rl;		/* first: rl.rule is the object */
+	struct ident_file	 cert, key;
+	struct conf		*c;
+	struct ini_section	 rule;		/* pins/rule.c's section */
+	struct ini_key		 keys[64];
+};
+#define DOMAIN(f)	(offsetof(struct domain_loader, f) - \
+			    offsetof(struct domain_loader, rl.rule))
+
+static const struct ini_key domain_ident_keys[] = {
+	INI_KEY("client_cert", p_ident_file, DOMAIN(cert), 0),
+	INI_KEY("client_key", p_ident_key, DOMAIN(key), 0),
+};
+
+/* Both keys or neither: an error, or false for neither. */
+static bool
+ident_pair(struct ini *in, const struct ident_file *cert,
+    const struct ident_file *key)
+{
+	if (cert->path != NULL && key->path == NULL)
+		ini_error(in, cert->line, "[%s] client_key: required with "
+		    "client_cert", in->section);
+	else if (key->path != NULL && cert->path == NULL)
+		ini_error(in, key->line, "[%s] client_cert: required with "
+		    "client_key", in->section);
+	else
+		return cert->path != NULL;
+	return false;
+}
+
+static size_t
+ident_add(struct conf *c, const char *pattern, const struct hostpat *pat,
+    const char *listener, struct ident_file *cert, struct ident_file *key)
+{
+	struct ident_conf	*id;
+
+	c->idents = xreallocarray(c->idents, c->nidents + 1,
+	    sizeof(*c->idents));
+	id = &c->idents[c->nidents++];
+	memset(id, 0, sizeof(*id));
+	id->pattern = pattern != NULL ? xstrdup(pattern) : NULL;
+	if (pat != NULL)
+		id->pat = *pat;
+	id->listener = listener != NULL ? xstrdup(listener) : NULL;
+	id->path = c->path;
+	id->cert = *cert;
+	id->key = *key;
+	cert->path = key->path = NULL;		/* taken */
+	return c->nidents;
+}
+
+static void *
+domain_open(struct ini *in, void *ctx, const char *pattern)
+{
+	struct domain_loader	*dl = ctx;
+
+	memset(&dl->cert, 0, sizeof(dl->cert));
+	memset(&dl->key, 0, sizeof(dl->key));
+	return dl->rule.open(in, &dl->rl, pattern);
+}
+
+static void
+domain_close(struct ini *in, void *ctx, void *obj)
+{
+	struct domain_loader	*dl = ctx;
+	struct rule		*r = obj;
+
+	if (ident_pair(in, &dl->cert, &dl->key))
+		(void)ident_add(dl->c, r->pattern, &r->pat, NULL, &dl->cert,
+		    &dl->key);
+	free(dl->cert.path);
+	free(dl->key.path);
+	dl->rule.close(in, &dl->rl, obj);
+}
+
+static struct ini_section
+domain_section(struct domain_loader *dl)
+{
+	struct ini_section	 s;
+
+	dl->rule = rule_section(&dl->rl);
+	memcpy(dl->keys, dl->rule.keys, dl->rule.nkeys * sizeof(dl->keys[0]));
+	memcpy(dl->keys + dl->rule.nkeys, domain_ident_keys,
+	    sizeof(domain_ident_keys));
+	s = dl->rule;
+	s.keys = dl->keys;
+	s.nkeys = dl->rule.nkeys + nitems(domain_ident_keys);
+	s.open = domain_open;
+	s.close = domain_close;
+	s.ctx = dl;
+	return s;
+}
 
 static void *
 feed_section_open(struct ini *in, void *ctx, const char *arg)
@@ -721,7 +852,6 @@ listen_close(struct ini *in, void *ctx, void *obj)
 	const char		*missing = listen_missing(in, lc);
 	int			 line = in->section_line;
 
-	(void)ctx;
 	if (missing != NULL) {
 		ini_error(in, line, "[%s] %s: missing required key",
 		    in->section, missing);
@@ -749,6 +879,17 @@ listen_close(struct ini *in, void *ctx, void *obj)
 		ini_error(in, line, "[%s] max_conns_per_client: more than "
 		    "max_conns (%lu)", in->section, lc->max_conns);
 	check_proxy_auth(in, line, &lc->proxy);
+	if (lc->mode != MODE_TUNNEL && (lc->client_cert.path != NULL ||
+	    lc->client_key.path != NULL))
+		ini_error(in, lc->client_cert.path != NULL ?
+		    lc->client_cert.line : lc->client_key.line, "[%s] %s: only "
+		    "for mode tunnel (%s listeners present the [domain:] "
+		    "identity of the host)", in->section,
+		    lc->client_cert.path != NULL ? "client_cert" : "client_key",
+		    listen_mode_name(lc->mode));
+	else if (ident_pair(in, &lc->client_cert, &lc->client_key))
+		lc->ident = ident_add(ctx, NULL, NULL, lc->name,
+		    &lc->client_cert, &lc->client_key);
 	listen_defaults(in, lc);
 }
 
@@ -913,7 +1054,7 @@ struct conf *
 conf_load(const char *path, FILE *errs)
 {
 	struct conf		*c = conf_new(path);
-	struct rule_loader	 rl = { .snap = c->snap };
+	struct domain_loader	 dl = { .rl = { .snap = c->snap }, .c = c };
 	const struct ini_section secs[] = {
 		{ .name = "shim", .keys = shim_keys,
 		  .nkeys = nitems(shim_keys), .ctx = c },
@@ -924,7 +1065,7 @@ conf_load(const char *path, FILE *errs)
 		  .nkeys = nitems(feed_keys), .required = feed_required,
 		  .open = feed_section_open, .close = feed_section_close,
 		  .ctx = c },
-		rule_section(&rl),
+		domain_section(&dl),
 		{ .name = "listen:", .prefix = true, .keys = listen_keys,
 		  .nkeys = nitems(listen_keys), .open = listen_open,
 		  .close = listen_close, .ctx = c },
@@ -982,7 +1123,16 @@ conf_free(struct conf *c)
 		free(c->listeners[i].allow);
 		free(c->listeners[i].ports);
 		free(c->listeners[i].alpn);
+		free(c->listeners[i].client_cert.path);
+		free(c->listeners[i].client_key.path);
 	}
+	for (i = 0; i < c->nidents; i++) {
+		free(c->idents[i].pattern);
+		free(c->idents[i].listener);
+		free(c->idents[i].cert.path);
+		free(c->idents[i].key.path);
+	}
+	free(c->idents);
 	free(c->listeners);
 	free(c->status.unix_path);
 	free(c->log_syslog);
@@ -1068,4 +1218,46 @@ conf_proxy(const struct conf *c, const struct proxy_conf *own,
 	if (pc->use != PROXY_HTTP || no_proxy_match(c, host))
 		return NULL;
 	return pc;
+}
+
+int
+conf_ident(const struct conf *c, const struct listen_conf *lc,
+    const char *host)
+{
+	int	 best = -1, score, top = -1;
+	size_t	 i;
+
+	if (lc != NULL && lc->ident > 0)
+		return (int)lc->ident - 1;
+	for (i = 0; i < c->nidents; i++) {
+		if (c->idents[i].pattern == NULL)
+			continue;
+		if ((score = hostpat_match(&c->idents[i].pat, host)) > top) {
+			top = score;
+			best = (int)i;
+		}
+	}
+	return best;
+}
+
+static bool
+same_path(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+bool
+conf_idents_same(const struct conf *a, const struct conf *b)
+{
+	size_t	 i;
+
+	if (a->nidents != b->nidents)
+		return false;
+	for (i = 0; i < a->nidents; i++)
+		if (!same_path(a->idents[i].pattern, b->idents[i].pattern) ||
+		    !same_path(a->idents[i].listener, b->idents[i].listener) ||
+		    !same_path(a->idents[i].cert.path, b->idents[i].cert.path) ||
+		    !same_path(a->idents[i].key.path, b->idents[i].key.path))
+			return false;
+	return true;
 }

@@ -59,6 +59,25 @@ struct no_proxy {
 	struct cidr	 cidr;
 };
 
+/* A key's file and the line that named it, for errors found later. */
+struct ident_file {
+	char		*path;			/* owned; NULL: not given */
+	int		 line;
+};
+
+/* A device identity (mutual TLS upstream): client_cert and client_key of
+ * a [domain:PATTERN] (pattern set) or of a tunnel's [listen:NAME]
+ * (listener set; it overrides the domain's). A table of its own, never
+ * part of a rule: a signed feed replaces the [domain:] rules, not the
+ * identities. The keeper holds the private keys, in this order. */
+struct ident_conf {
+	char		*pattern;		/* owned; NULL: a listener's */
+	struct hostpat	 pat;
+	char		*listener;		/* owned; NULL: a domain's */
+	char		*path;			/* the INI, for errors */
+	struct ident_file cert, key;
+};
+
 struct listen_conf {
 	char		*name;			/* owned */
 	char		*origin;		/* "file:line"; owned */
@@ -81,6 +100,10 @@ struct listen_conf {
 	char		*alpn;			/* owned; tunnel: ALPN to offer,
 						 * comma-separated, or NULL */
 	struct proxy_conf proxy;		/* unset: [upstream]'s */
+	/* tunnel: client_cert, client_key; ident is its index in
+	 * conf->idents + 1, 0 for none */
+	struct ident_file client_cert, client_key;
+	size_t		 ident;
 };
 
 #define LISTEN_IDLE_DEFAULT	0	/* every mode: none (keepalive) */
@@ -154,6 +177,9 @@ struct conf {
 	struct proxy_conf proxy;
 	struct no_proxy	*no_proxy;		/* owned */
 	size_t		 nno_proxy;
+	/* device identities, domains' and listeners' */
+	struct ident_conf *idents;		/* owned */
+	size_t		 nidents;
 };
 
 /* Errors go to errs as "FILE:LINE: [section] key: message"; NULL if any. */
@@ -172,5 +198,12 @@ const struct listen_conf *conf_listener(const struct conf *,
  * none for a host no_proxy matches. Lives as long as the conf. */
 const struct proxy_conf *conf_proxy(const struct conf *,
 		    const struct proxy_conf *own, const char *host);
+/* The device identity a connection to host presents: the listener's
+ * (lc may be NULL), else the most specific [domain:] pattern's with one,
+ * as pins/host.c matches; its index in c->idents, or -1 for none. */
+int		 conf_ident(const struct conf *, const struct listen_conf *lc,
+		    const char *host);
+/* Two tables naming the same identities, files and places alike. */
+bool		 conf_idents_same(const struct conf *, const struct conf *);
 
 #endif

@@ -65,6 +65,8 @@ struct tls_client {
 	struct tls_pairs	*pairs;		/* owned; verified signatures */
 };
 
+struct tls_verdict;
+
 /* The per-connection inputs and findings of verification. Owned by the
  * connection; wolfSSL sees it through the session's ex_data. Release what
  * it holds with tls_check_clear(). */
@@ -86,6 +88,24 @@ struct tls_check {
 	struct tls_chain	*offered;	/* recorded with the session
 						 * offered for resumption */
 	WOLFSSL_SESSION		*fresh;		/* issued before the verdict */
+	/* A device identity (tls_ident.c): the session presents one, so its
+	 * chain is judged in the verify callback, before the client's
+	 * Certificate is sent; a chain that would not pass ends the
+	 * handshake there, its verdict kept in early. */
+	bool			 ident;
+	struct tls_client	*client;	/* borrowed, with ident */
+	/* the shim's part of that judgement (policy tofu): NULL, or it
+	 * may turn v into a refusal */
+	void			(*early_check)(struct tls_check *,
+				    struct tls_verdict *v, void *arg);
+	void			*early_arg;
+	struct tls_verdict	*early;		/* owned; the refusal */
+	bool			 judged;	/* it passed: the identity may
+						 * sign */
+	bool			 cert_requested; /* the server asked for a
+						 * client certificate */
+	bool			 ident_sent;	/* and the identity signed */
+	unsigned		 tickets;	/* sessions issued so far */
 };
 
 enum tls_reason {
@@ -102,6 +122,9 @@ enum tls_reason {
 	TLS_TOFU_CHANGED,
 	TLS_TOFU_CONTRADICTED,
 	TLS_TOFU_FULL,
+	/* the server asked for a client certificate and refused the
+	 * handshake (an alert), or the identity could not sign */
+	TLS_CLIENT_REFUSED,
 };
 
 struct tls_verdict {
@@ -146,6 +169,51 @@ void		 tls_check_clear(struct tls_check *);
 void		 tls_verdict(WOLFSSL *, struct tls_client *,
 		    const struct tls_check *, int hs_ret, int hs_err,
 		    struct tls_verdict *);
+/* The server's refusal of a client that presented (or was asked for)
+ * a certificate, after a handshake that completed (TLS 1.3 sends it
+ * after the client's Finished): hs_err is wolfSSL's error on the first
+ * read. */
+void		 tls_verdict_client_refused(WOLFSSL *, const struct tls_check *,
+		    int hs_err, struct tls_verdict *);
+
+/* Device identities (tls_ident.c). The worker's half: the certificate
+ * chain and its public key, never the private key. */
+enum tls_sign_scheme {
+	TLS_SIGN_ECDSA = 1,		/* in: a digest */
+	TLS_SIGN_RSA_PKCS1 = 2,		/* in: a DigestInfo */
+	TLS_SIGN_RSA_PSS = 3,		/* in: a digest; hash: wc_HashType */
+};
+#define TLS_SIGN_IN_MAX		96
+#define TLS_SIGN_OUT_MAX	1024	/* RSA 8192 */
+/* Sign in with identity n; 0 with the signature in out (*outlen: its
+ * size in, the signature's out), or -1. */
+typedef int	(*tls_sign_fn)(void *arg, unsigned n, int scheme, int hash,
+		    const uint8_t *in, size_t inlen, uint8_t *out,
+		    size_t *outlen);
+struct tls_ident;
+struct tls_ident *tls_ident_load(const char *cert_file, char *err,
+		    size_t errsz);
+void		 tls_ident_free(struct tls_ident *);
+const char	*tls_ident_what(const struct tls_ident *); /* "RSA 2048" */
+bool		 tls_ident_same_key(const struct tls_ident *,
+		    const struct tls_ident *);
+/* Present id as identity n on ssl (right after tls_session_new), its
+ * signatures made by fn(arg); chk is the session's. 0, or -1. */
+int		 tls_session_identity(WOLFSSL *ssl, const struct tls_ident *id,
+		    unsigned n, tls_sign_fn fn, void *arg, struct tls_check *chk);
+/* The attempt that owned chk is over (the session lives on). */
+void		 tls_session_identity_done(WOLFSSL *);
+/* The keeper's half: the private key, checked against the certificate;
+ * an encrypted key is refused. */
+struct tls_ident_key;
+struct tls_ident_key *tls_ident_key_load(const char *cert_file,
+		    const char *key_file, char *err, size_t errsz);
+void		 tls_ident_key_free(struct tls_ident_key *);
+const char	*tls_ident_key_what(const struct tls_ident_key *);
+int		 tls_ident_key_sign(struct tls_ident_key *, int scheme,
+		    int hash, const uint8_t *in, size_t inlen, uint8_t *out,
+		    size_t *outlen, const char **why);
+
 /* The verdict passed: from now on the session may be resumed (tickets
  * that arrive later are kept too), and chk no longer backs it. */
 void		 tls_session_passed(struct tls_client *, WOLFSSL *,
@@ -260,6 +328,12 @@ WOLFSSL_X509	*tls_anchors_get(struct tls_anchors *, size_t i,
 
 /* Inside tls/ only. */
 #define TLS_EX_IO	2	/* ex_data slot: the session's read-ahead */
+#define TLS_EX_CHECK	0	/* ex_data slot: the session's tls_check */
+void		 tls_ident_attach(WOLFSSL_CTX *);	/* sign callbacks */
+void		 tls_session_identity_free(WOLFSSL *);
+/* The verdict over chk's chain as the verify callback has it. */
+void		 tls_chain_verdict(struct tls_client *,
+		    const struct tls_check *, struct tls_verdict *);
 void		 tls_resume_release(WOLFSSL *);	/* before freeing it */
 void		 tls_resume_attach(struct tls_client *);
 void		 tls_resume_detach(struct tls_client *);

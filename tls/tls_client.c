@@ -52,6 +52,8 @@ tls_init(void)
 	return 0;
 }
 
+static bool	early_verdict(struct tls_check *);
+
 static int
 verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 {
@@ -65,17 +67,70 @@ verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	 * handshake presented, the only one the verdict may judge. */
 	if (chk->chain == NULL)
 		chk->chain = tls_chain_new(store->certs, store->totalCerts);
-	if (preverify)
-		return preverify;
-	if (chk->policy == POLICY_PIN_ONLY && tls_trust_error(err)) {
+	if (!preverify && chk->policy == POLICY_PIN_ONLY &&
+	    tls_trust_error(err)) {
 		chk->trust_waived = true;
-		return 1;
+		preverify = 1;
 	}
-	if (chk->err == 0) {
+	if (!preverify && chk->err == 0) {
 		chk->err = err;
 		chk->err_depth = wolfSSL_X509_STORE_CTX_get_error_depth(store);
 	}
-	return chk->observe ? 1 : 0;
+	if (!preverify && !chk->observe)
+		return 0;
+	/* The leaf comes last: with a device identity, the whole verdict
+	 * now, before the client's Certificate (TLS 1.2: after
+	 * ServerHelloDone; 1.3: after the server's Finished) can go out. */
+	if (chk->ident && chk->early == NULL &&
+	    wolfSSL_X509_STORE_CTX_get_error_depth(store) == 0)
+		return early_verdict(chk) ? preverify : 0;
+	return preverify ? preverify : (chk->observe ? 1 : 0);
+}
+
+/* The identity goes only to a server whose chain passes outright (enforce
+ * = no does not extend to it). false: the verdict, a refusal, is kept in
+ * chk->early and the handshake ends here. */
+static bool
+early_verdict(struct tls_check *chk)
+{
+	struct tls_verdict	 v;
+
+	if (chk->err != 0)
+		return false;		/* the error decides, as ever */
+	if (chk->client == NULL) {	/* nothing to judge with: no identity */
+		memset(&v, 0, sizeof(v));
+		v.reason = TLS_BAD_CERT;
+		snprintf(v.detail, sizeof(v.detail), "no verdict before the "
+		    "device identity (internal error): not sent");
+	} else
+		tls_chain_verdict(chk->client, chk, &v);
+	if (v.pass && chk->early_check != NULL)
+		chk->early_check(chk, &v, chk->early_arg);
+	if (v.pass && !v.would_refuse) {
+		chk->judged = true;
+		return true;
+	}
+	if (v.would_refuse) {
+		v.pass = false;
+		v.would_refuse = false;
+	}
+	chk->early = xreallocarray(NULL, 1, sizeof(v));
+	*chk->early = v;
+	return false;
+}
+
+/* The server asked for a client certificate and the session has none:
+ * recorded (its refusal will say so); an empty Certificate is sent. */
+static int
+no_client_cert_cb(WOLFSSL *ssl, WOLFSSL_X509 **x509, WOLFSSL_EVP_PKEY **pkey)
+{
+	struct tls_check	*chk = wolfSSL_get_ex_data(ssl, TLS_EX_CHECK);
+
+	(void)x509;
+	(void)pkey;
+	if (chk != NULL)
+		chk->cert_requested = true;
+	return 0;
 }
 
 struct tls_client *
@@ -127,6 +182,8 @@ tls_client_new(const char *ca_file, char *err, size_t errsz)
 		goto bad;
 	}
 	wolfSSL_CTX_set_verify(c->ctx, WOLFSSL_VERIFY_PEER, verify_cb);
+	wolfSSL_CTX_set_client_cert_cb(c->ctx, no_client_cert_cb);
+	tls_ident_attach(c->ctx);
 	c->pairs = tls_pairs_new();
 	c->resume = tls_resume_new(TLS_RESUME_MAX);
 	tls_resume_attach(c);
@@ -224,6 +281,7 @@ tls_session_free(WOLFSSL *ssl)
 	if (ssl == NULL)
 		return;
 	tls_resume_release(ssl);
+	tls_session_identity_free(ssl);
 	if ((io = wolfSSL_get_ex_data(ssl, TLS_EX_IO)) != NULL) {
 		free(io->buf);
 		free(io);

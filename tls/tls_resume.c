@@ -38,7 +38,7 @@
 
 /* ex_data slots of a client session: the check during the handshake, the
  * passed chain (one reference) after it; TLS_EX_IO is tls_client.c's. */
-#define EX_CHECK	0
+#define EX_CHECK	TLS_EX_CHECK
 #define EX_CHAIN	1
 /* of the client context: its tls_client */
 #define EX_CLIENT	0
@@ -113,6 +113,8 @@ tls_check_clear(struct tls_check *chk)
 		wolfSSL_SESSION_free(chk->fresh);
 	chk->chain = chk->offered = NULL;
 	chk->fresh = NULL;
+	free(chk->early);
+	chk->early = NULL;
 }
 
 /* The cache. */
@@ -232,6 +234,8 @@ new_session(WOLFSSL *ssl, WOLFSSL_SESSION *sess)
 	struct tls_check	*chk = wolfSSL_get_ex_data(ssl, EX_CHECK);
 	struct tls_chain	*ch = wolfSSL_get_ex_data(ssl, EX_CHAIN);
 
+	if (chk != NULL)
+		chk->tickets++;		/* the server took the client */
 	if (c == NULL || c->resume == NULL) {
 		wolfSSL_SESSION_free(sess);
 	} else if (ch != NULL) {

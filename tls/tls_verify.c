@@ -73,6 +73,7 @@ static const char *const reason_names[] = {
 	[TLS_TOFU_CHANGED] = "tofu-changed",
 	[TLS_TOFU_CONTRADICTED] = "tofu-contradicts-observed",
 	[TLS_TOFU_FULL] = "tofu-store-full",
+	[TLS_CLIENT_REFUSED] = "client-cert-refused",
 };
 
 const char *
@@ -654,6 +655,109 @@ policy_verdict(const struct tls_chain *ch, struct tls_client *c,
 }
 
 void
+tls_chain_verdict(struct tls_client *c, const struct tls_check *chk,
+    struct tls_verdict *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->matched_depth = -1;
+	v->reason = TLS_NO_CERT;
+	snprintf(v->detail, sizeof(v->detail), "no certificate chain to "
+	    "judge");
+	if (chk->chain != NULL)
+		policy_verdict(chk->chain, c, chk, v);
+}
+
+/* TLS alert descriptions (RFC 8446 6.2), as the RFC spells them. */
+static const char *
+alert_name(int code)
+{
+	static const struct {
+		int		 code;
+		const char	*name;
+	} names[] = {
+		{ 0, "close_notify" }, { 10, "unexpected_message" },
+		{ 20, "bad_record_mac" }, { 40, "handshake_failure" },
+		{ 42, "bad_certificate" }, { 43, "unsupported_certificate" },
+		{ 44, "certificate_revoked" }, { 45, "certificate_expired" },
+		{ 46, "certificate_unknown" }, { 47, "illegal_parameter" },
+		{ 48, "unknown_ca" }, { 49, "access_denied" },
+		{ 50, "decode_error" }, { 51, "decrypt_error" },
+		{ 70, "protocol_version" }, { 71, "insufficient_security" },
+		{ 80, "internal_error" }, { 90, "user_canceled" },
+		{ 109, "missing_extension" }, { 110, "unsupported_extension" },
+		{ 112, "unrecognized_name" }, { 116, "certificate_required" },
+		{ 120, "no_application_protocol" },
+	};
+	size_t	 i;
+
+	for (i = 0; i < nitems(names); i++)
+		if (names[i].code == code)
+			return names[i].name;
+	return "unknown";
+}
+
+/* What the server's last alert says, for a refused client. */
+static bool
+client_refused(WOLFSSL *ssl, const struct tls_check *chk, int hs_err,
+    struct tls_verdict *v)
+{
+	WOLFSSL_ALERT_HISTORY	 h;
+	char			 buf[WOLFSSL_MAX_ERROR_SZ];
+	const char		*sent;
+
+	memset(&h, 0, sizeof(h));
+	(void)wolfSSL_get_alert_history(ssl, &h);
+	if (!chk->cert_requested && !chk->ident)
+		return false;
+	if (chk->cert_requested && !chk->ident)
+		sent = "none configured for this host: an empty Certificate "
+		    "was sent";
+	else
+		sent = "the device identity (client_cert) was sent";
+	v->pass = false;
+	v->reason = TLS_CLIENT_REFUSED;
+	if (chk->ident && chk->cert_requested && !chk->ident_sent) {
+		snprintf(v->detail, sizeof(v->detail), "the server asked for "
+		    "a client certificate and the device identity did not "
+		    "sign (the keeper refused or did not answer in time: see "
+		    "its log; or no server chain was judged in this "
+		    "handshake); the handshake was abandoned");
+		return true;
+	}
+	if (h.last_rx.level == alert_fatal) {
+		snprintf(v->detail, sizeof(v->detail), "the server refused "
+		    "the client: alert %s (%d); it asked for a client "
+		    "certificate: %s", alert_name(h.last_rx.code),
+		    h.last_rx.code, sent);
+		return true;
+	}
+	if (!chk->cert_requested)
+		return false;
+	wolfSSL_ERR_error_string_n((unsigned long)hs_err, buf, sizeof(buf));
+	snprintf(v->detail, sizeof(v->detail), "the server ended the "
+	    "connection without an alert we could read (%d: %.40s; a reset "
+	    "can overtake it); it asked for a client certificate: %s",
+	    hs_err, buf, sent);
+	return true;
+}
+
+void
+tls_verdict_client_refused(WOLFSSL *ssl, const struct tls_check *chk,
+    int hs_err, struct tls_verdict *v)
+{
+	char	 presented[TLS_PRESENTED_LEN];
+
+	memcpy(presented, v->presented, sizeof(presented));
+	if (!client_refused(ssl, chk, hs_err, v)) {
+		v->pass = false;
+		v->reason = TLS_CLIENT_REFUSED;
+		snprintf(v->detail, sizeof(v->detail), "the server closed the "
+		    "connection right after the handshake (%d)", hs_err);
+	}
+	memcpy(v->presented, presented, sizeof(presented));
+}
+
+void
 tls_verdict(WOLFSSL *ssl, struct tls_client *c,
     const struct tls_check *chk, int hs_ret, int hs_err,
     struct tls_verdict *v)
@@ -664,6 +768,14 @@ tls_verdict(WOLFSSL *ssl, struct tls_client *c,
 	v->matched_depth = -1;
 	v->reason = TLS_HANDSHAKE;
 	ch = judged_chain(ssl, chk, &v->resumed);
+
+	/* judged in the verify callback, before the identity was sent */
+	if (chk->early != NULL) {
+		*v = *chk->early;
+		if (v->presented[0] == '\0')
+			tls_chain_pins(ch, v->presented, sizeof(v->presented));
+		return;
+	}
 
 	if (chk->err != 0) {
 		classify(chk->err, v, chk->err_depth == 0 ? "leaf" :
@@ -683,6 +795,8 @@ tls_verdict(WOLFSSL *ssl, struct tls_client *c,
 			classify(hs_err, v, "leaf");
 			return;
 		}
+		if (client_refused(ssl, chk, hs_err, v))
+			return;
 		snprintf(v->detail, sizeof(v->detail), "handshake failed "
 		    "(%d: %s)", hs_err, buf);
 		return;

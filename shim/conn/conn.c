@@ -408,6 +408,7 @@ conn_dial(struct conn *c, const struct sockaddr_storage *addr,
 	opts.addr = addr;
 	opts.alpn = c->alpn;
 	opts.proxy = conf_proxy(c->conf, &c->lc->proxy, c->host);
+	opts.ident = c->lc->ident;
 	c->up = upstream_open(c->srv, c->host, c->port, &opts,
 	    conn_upstream_done, c);
 }

@@ -61,6 +61,13 @@ void	 keeper_flush(struct keeper *, int ms);
  * other requests go to nobody (their owners are stopped first). */
 void	 keeper_stop(struct keeper *);
 
+/* A handshake signature with device identity ident (conf->idents'
+ * index): a tls_sign_fn for arg = the keeper. The one request the worker
+ * waits for (wolfSSL's PK callbacks cannot wait), at most this long. */
+#define KEEPER_SIGN_WAIT_MS	1000
+int	 keeper_sign(void *arg, unsigned ident, int scheme, int hash,
+	    const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
+
 /* A connection waiting for a leaf; embedded in it. */
 struct keeper_wait {
 	TAILQ_ENTRY(keeper_wait) entry;

@@ -7,6 +7,9 @@
  * the feed and the key-set chain only if they keep trust where it is or
  * move it on (keeper_trust.c); a TOFU entry only for a host it has none
  * for (or with the same issuer, where the host's rule allows a new leaf).
+ * A handshake signature (SIGN) only with a configured device identity,
+ * named by its number (never a path from the worker), over a digest of
+ * the size TLS signs, within its own rate bucket.
  * Every signature is logged. No I/O but state_dir's files: the process
  * around it is keeper_proc.c.
  *
@@ -43,7 +46,41 @@ struct keeper_state {
 	size_t			 feed_max;
 	double			 tokens, last;	/* the mint bucket */
 	unsigned long		 signed_, refused;
+	struct tls_ident_key	**idents;	/* owned; conf->idents' keys */
+	char			**ident_names;	/* owned; for the log */
+	size_t			 nidents;
+	double			 sign_tokens, sign_last; /* the SIGN bucket */
+	unsigned long		 handshakes;	/* signed since start */
 };
+
+/* Each device identity's private key, checked against its certificate:
+ * -1 with err naming the INI line that gave it. */
+static int
+load_idents(struct keeper_state *ks, const struct conf *c, char *err,
+    size_t errsz)
+{
+	char	 why[512], name[300];
+	size_t	 i;
+
+	ks->idents = xcalloc(c->nidents + 1, sizeof(*ks->idents));
+	ks->ident_names = xcalloc(c->nidents + 1, sizeof(*ks->ident_names));
+	for (i = 0; i < c->nidents; i++) {
+		const struct ident_conf	*id = &c->idents[i];
+
+		snprintf(name, sizeof(name), "%s:%s", id->pattern != NULL ?
+		    "domain" : "listen", id->pattern != NULL ? id->pattern :
+		    id->listener);
+		if ((ks->idents[i] = tls_ident_key_load(id->cert.path,
+		    id->key.path, why, sizeof(why))) == NULL) {
+			snprintf(err, errsz, "%s:%d: [%s] client_key: %s",
+			    id->path, id->key.line, name, why);
+			return -1;
+		}
+		ks->ident_names[i] = xstrdup(name);
+		ks->nidents = i + 1;
+	}
+	return 0;
+}
 
 struct keeper_state *
 keeper_state_new(const struct conf *c, char *err, size_t errsz)
@@ -67,6 +104,12 @@ keeper_state_new(const struct conf *c, char *err, size_t errsz)
 	ks->feed_max = c->feed.max_size;
 	ks->tokens = KEEPER_MINT_BURST;
 	ks->last = -1;
+	ks->sign_tokens = KEEPER_SIGN_BURST;
+	ks->sign_last = -1;
+	if (load_idents(ks, c, err, errsz) == -1) {
+		keeper_state_free(ks);
+		return NULL;
+	}
 	return ks;
 }
 
@@ -76,6 +119,12 @@ keeper_state_free(struct keeper_state *ks)
 	if (ks == NULL)
 		return;
 	tls_ca_key_free(ks->key);
+	for (size_t i = 0; i < ks->nidents; i++) {
+		tls_ident_key_free(ks->idents[i]);
+		free(ks->ident_names[i]);
+	}
+	free(ks->idents);
+	free(ks->ident_names);
 	tofu_free(ks->tofu);
 	keeper_trust_free(ks->trust);
 	free(ks->state_dir);
@@ -117,21 +166,30 @@ refuse(struct keeper_state *ks, const struct keeper_msg *req, int err,
 	return reply(req, KEEPER_ERR, err, text, strlen(text), out, sz);
 }
 
-/* The token bucket: KEEPER_MINT_BURST, refilled KEEPER_MINT_RATE a
+/* A token bucket: burst tokens, refilled rate a second. */
+static bool
+bucket_take(double *tokens, double *last, double now, double burst,
+    double rate)
+{
+	if (*last >= 0 && now > *last) {
+		*tokens += (now - *last) * rate;
+		if (*tokens > burst)
+			*tokens = burst;
+	}
+	*last = now;
+	if (*tokens < 1)
+		return false;
+	*tokens -= 1;
+	return true;
+}
+
+/* The mint bucket: KEEPER_MINT_BURST, refilled KEEPER_MINT_RATE a
  * second. */
 static bool
 take_token(struct keeper_state *ks, double now)
 {
-	if (ks->last >= 0 && now > ks->last) {
-		ks->tokens += (now - ks->last) * KEEPER_MINT_RATE;
-		if (ks->tokens > KEEPER_MINT_BURST)
-			ks->tokens = KEEPER_MINT_BURST;
-	}
-	ks->last = now;
-	if (ks->tokens < 1)
-		return false;
-	ks->tokens -= 1;
-	return true;
+	return bucket_take(&ks->tokens, &ks->last, now, KEEPER_MINT_BURST,
+	    KEEPER_MINT_RATE);
 }
 
 static size_t
@@ -157,6 +215,39 @@ answer_mint(struct keeper_state *ks, const struct keeper_msg *m, double now,
 	    m->leaf_kind == TLS_LEAF_RSA ? "n RSA" : "", m->host,
 	    ks->signed_);
 	return reply(m, KEEPER_OK, 0, der, (size_t)n, out, sz);
+}
+
+/* A handshake's CertificateVerify, signed with device identity m->ident:
+ * only a configured one, only a digest (or an RSA DigestInfo) of the size
+ * TLS signs (tls_ident_key_sign checks), within the SIGN bucket. */
+static size_t
+answer_sign(struct keeper_state *ks, const struct keeper_msg *m,
+    double now, uint8_t *out, size_t sz)
+{
+	uint8_t		 sig[TLS_SIGN_OUT_MAX];
+	size_t		 n = sizeof(sig);
+	const char	*why;
+
+	if (m->ident >= ks->nidents)
+		return refuse(ks, m, EINVAL, out, sz, "sign: no device "
+		    "identity %u", m->ident);
+	if (!bucket_take(&ks->sign_tokens, &ks->sign_last, now,
+	    KEEPER_SIGN_BURST, KEEPER_SIGN_RATE))
+		return refuse(ks, m, EAGAIN, out, sz, "sign [%s]: over %d "
+		    "handshakes a second", ks->ident_names[m->ident],
+		    KEEPER_SIGN_RATE);
+	if (tls_ident_key_sign(ks->idents[m->ident], (int)m->scheme,
+	    (int)m->hash, m->data, m->len, sig, &n, &why) == -1)
+		return refuse(ks, m, EINVAL, out, sz, "sign [%s] (%s): %s",
+		    ks->ident_names[m->ident],
+		    tls_ident_key_what(ks->idents[m->ident]), why);
+	ks->handshakes++;
+	log_info("keeper: signed a handshake as [%s] (%s, %s; %lu since "
+	    "start)", ks->ident_names[m->ident],
+	    tls_ident_key_what(ks->idents[m->ident]),
+	    m->scheme == TLS_SIGN_ECDSA ? "ECDSA" : m->scheme ==
+	    TLS_SIGN_RSA_PSS ? "RSA-PSS" : "RSA PKCS#1", ks->handshakes);
+	return reply(m, KEEPER_OK, 0, sig, n, out, sz);
 }
 
 /* The two one-line files are checked here; the feed and the key-set
@@ -321,6 +412,7 @@ static const struct {
 	{ KEEPER_MINT,	answer_mint },
 	{ KEEPER_SAVE,	answer_save },
 	{ KEEPER_TOFU,	answer_tofu },
+	{ KEEPER_SIGN,	answer_sign },
 };
 
 size_t

@@ -16,12 +16,20 @@
  * compromised worker would want certificates. */
 #define KEEPER_MINT_BURST	128
 #define KEEPER_MINT_RATE	16
+/* Handshake signatures with the device identities, all together: a
+ * burst of 32, then 8 a second. A gateway's mTLS connections are few and
+ * long-lived (resumed ones need no signature); a compromised worker gets
+ * a slow signing oracle for the handshakes it could make anyway, each
+ * one in the keeper's log. */
+#define KEEPER_SIGN_BURST	32
+#define KEEPER_SIGN_RATE	8
 
 struct conf;
 struct keeper_state;
 
 /* The state a keeper serves from: the CA key of conf->ca_dir, state_dir
- * for SAVE and TOFU; nothing of conf is kept. NULL with err. */
+ * for SAVE and TOFU, the device identities' keys for SIGN; nothing of
+ * conf is kept. NULL with err. */
 struct keeper_state *keeper_state_new(const struct conf *, char *err,
 	    size_t errsz);
 void	 keeper_state_free(struct keeper_state *);

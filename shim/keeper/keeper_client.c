@@ -10,14 +10,24 @@
  * Must never: block the loop on the keeper, hold the CA key, match an
  * answer to any request but the oldest on its channel, or go on after the
  * keeper died as if it had not.
+ *
+ * One exception to never waiting: a handshake signature with a device
+ * identity (keeper_sign). wolfSSL's PK callbacks are synchronous (only
+ * its async-crypt build could suspend a handshake there), so the worker
+ * asks on a channel of its own and waits for that one answer, at most
+ * KEEPER_SIGN_WAIT_MS; a later answer is recognised by its id and
+ * dropped. The wait is the loop's stall per mTLS handshake, logged.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -87,18 +97,26 @@ struct keeper {
 	unsigned long		 unminted;	/* names that got no leaf */
 	bool			 stalled;	/* reported as not answering */
 	bool			 gone;
+	int			 sign_fd;	/* the SIGN channel */
+	uint32_t		 sign_id;
+	uint8_t			 sign_buf[KEEPER_HEAD + TLS_SIGN_OUT_MAX +
+				    KEEPER_TEXT_MAX + 16];
+	size_t			 sign_len;	/* bytes of a reply read */
 };
 
 struct keeper *
 keeper_start(const struct conf *c, char *err, size_t errsz)
 {
 	struct keeper	*k;
-	int		 fds[CHAN_N], i;
+	int		 fds[CHAN_N + 1], i;
 	pid_t		 pid;
 
 	if (keeper_spawn(c, fds, &pid, err, errsz) == -1)
 		return NULL;
 	k = xcalloc(1, sizeof(*k));
+	k->sign_fd = fds[CHAN_N];
+	(void)fcntl(k->sign_fd, F_SETFL, fcntl(k->sign_fd, F_GETFL) |
+	    O_NONBLOCK);
 	for (i = 0; i < CHAN_N; i++) {
 		k->chan[i].k = k;
 		k->chan[i].fd = fds[i];
@@ -636,6 +654,137 @@ keeper_stop(struct keeper *k)
 			bufferevent_free(k->chan[i].bev);
 		close(k->chan[i].fd);
 	}
+	close(k->sign_fd);
 	keeper_reap(k->pid);
 	free(k);
+}
+
+/* --- handshake signatures: the one synchronous request --------------- */
+
+static int
+ms_left(double deadline)
+{
+	double	 left = deadline - mono();
+
+	return left <= 0 ? 0 : (int)(left * 1000) + 1;
+}
+
+/* The reply to id from the SIGN channel into *m (borrowing k->sign_buf),
+ * dropping replies to requests that timed out. 0; -1 with errno
+ * (ETIMEDOUT, EPIPE, EPROTO). */
+static int
+sign_reply(struct keeper *k, uint32_t id, double deadline,
+    struct keeper_msg *m)
+{
+	struct pollfd	 pfd = { .fd = k->sign_fd, .events = POLLIN };
+	const char	*why;
+	long		 flen;
+	ssize_t		 r;
+
+	for (;;) {
+		while ((flen = keeper_frame_len(k->sign_buf, k->sign_len)) >= 0 &&
+		    k->sign_len >= (size_t)flen + 4) {
+			size_t	 whole = (size_t)flen + 4;
+
+			if (flen < KEEPER_HEAD - 4 || keeper_parse(k->sign_buf +
+			    4, (size_t)flen, m, &why) == -1) {
+				errno = EPROTO;
+				return -1;
+			}
+			if (m->id == id) {
+				/* m borrows the buffer: the caller copies
+				 * before the next request */
+				k->sign_len = 0;
+				return 0;
+			}
+			memmove(k->sign_buf, k->sign_buf + whole,
+			    k->sign_len - whole);
+			k->sign_len -= whole;
+		}
+		if (flen > (long)sizeof(k->sign_buf) - 4) {
+			errno = EPROTO;
+			return -1;
+		}
+		if (poll(&pfd, 1, ms_left(deadline)) == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		r = read(k->sign_fd, k->sign_buf + k->sign_len,
+		    sizeof(k->sign_buf) - k->sign_len);
+		if (r == 0) {
+			errno = EPIPE;
+			return -1;
+		}
+		if (r == -1 && errno != EINTR && errno != EAGAIN)
+			return -1;
+		if (r > 0)
+			k->sign_len += (size_t)r;
+	}
+}
+
+int
+keeper_sign(void *arg, unsigned ident, int scheme, int hash,
+    const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+{
+	struct keeper		*k = arg;
+	struct keeper_msg	 m, a;
+	uint8_t			 frame[KEEPER_HEAD + TLS_SIGN_IN_MAX + 8];
+	struct pollfd		 pfd;
+	double			 start = mono();
+	double			 deadline = start + KEEPER_SIGN_WAIT_MS / 1000.0;
+	size_t			 n, off = 0;
+	ssize_t			 w;
+
+	if (k == NULL || k->gone)
+		return -1;
+	memset(&m, 0, sizeof(m));
+	m.type = KEEPER_SIGN;
+	m.id = ++k->sign_id;
+	m.ident = ident;
+	m.scheme = (unsigned)scheme;
+	m.hash = (unsigned)hash;
+	m.data = in;
+	m.len = inlen;
+	if ((n = keeper_encode(&m, frame, sizeof(frame))) == 0) {
+		log_warn("keeper: a signature request it cannot encode "
+		    "(%zu bytes)", inlen);
+		return -1;
+	}
+	pfd.fd = k->sign_fd;
+	pfd.events = POLLOUT;
+	while (off < n) {
+		w = send(k->sign_fd, frame + off, n - off, MSG_NOSIGNAL);
+		if (w > 0) {
+			off += (size_t)w;
+			continue;
+		}
+		if (w == -1 && errno != EAGAIN && errno != EINTR)
+			goto fail;
+		if (poll(&pfd, 1, ms_left(deadline)) == 0) {
+			errno = ETIMEDOUT;
+			goto fail;
+		}
+	}
+	if (sign_reply(k, m.id, deadline, &a) == -1)
+		goto fail;
+	if (a.type != KEEPER_OK) {
+		log_warn("keeper: no signature for device identity %u: %.*s",
+		    ident, (int)a.len, (const char *)a.data);
+		return -1;
+	}
+	if (a.len > *outlen) {
+		log_warn("keeper: a %zu-byte signature, over %zu", a.len,
+		    *outlen);
+		return -1;
+	}
+	memcpy(out, a.data, a.len);
+	*outlen = a.len;
+	log_debug("keeper: device identity %u signed in %ld us (the loop "
+	    "waited)", ident, (long)((mono() - start) * 1e6));
+	return 0;
+fail:
+	log_warn("keeper: no signature for device identity %u within %d ms: "
+	    "%s; this handshake fails", ident, KEEPER_SIGN_WAIT_MS,
+	    strerror(errno));
+	return -1;
 }

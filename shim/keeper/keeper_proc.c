@@ -4,7 +4,8 @@
  * pinshim starts as root) without a capability, is not dumpable (the
  * worker cannot ptrace it or read its memory even as the same user),
  * frees the configuration it does not need, and answers one frame at a
- * time on two socketpairs (keeper_answer.c decides each). It exits when
+ * time on three socketpairs: mints, state writes, and handshake
+ * signatures (keeper_answer.c decides each). It exits when
  * the worker's end closes.
  *
  * Must never: outlive the worker, skip a frame it cannot parse (framing
@@ -161,10 +162,10 @@ hello(int fd, const char *err)
 /* The keeper: c is its copy of the worker's configuration, freed once
  * the state it serves from is built (it keeps only what it needs). */
 static void __attribute__((noreturn))
-keeper_main(struct conf *c, int afd, int sfd, pid_t worker)
+keeper_main(struct conf *c, int afd, int sfd, int gfd, pid_t worker)
 {
 	struct keeper_state	*ks = NULL;
-	struct pollfd		 pfd[2];
+	struct pollfd		 pfd[3];
 	uint8_t			*buf;
 	char			 err[600], what[300];
 	size_t			 max;
@@ -182,9 +183,18 @@ keeper_main(struct conf *c, int afd, int sfd, pid_t worker)
 	if (c->ca_dir != NULL)
 		snprintf(what, sizeof(what), "holding the interception CA key "
 		    "of %s", c->ca_dir);
-	else
+	else if (c->state_dir != NULL)
 		snprintf(what, sizeof(what), "writing %s for the worker",
 		    c->state_dir);
+	else
+		snprintf(what, sizeof(what), "holding the device identity "
+		    "keys");
+	if (c->nidents > 0 && (c->ca_dir != NULL || c->state_dir != NULL)) {
+		size_t	 off = strlen(what);
+
+		snprintf(what + off, sizeof(what) - off, " and %zu device "
+		    "identity key%s", c->nidents, c->nidents == 1 ? "" : "s");
+	}
 	if (tls_init() == -1)
 		snprintf(err, sizeof(err), "keeper: wolfSSL initialisation "
 		    "failed");
@@ -203,14 +213,15 @@ keeper_main(struct conf *c, int afd, int sfd, pid_t worker)
 	buf = xcalloc(1, max);
 	pfd[0].fd = afd;
 	pfd[1].fd = sfd;
+	pfd[2].fd = gfd;
 	for (;;) {
-		pfd[0].events = pfd[1].events = POLLIN;
-		if (poll(pfd, 2, -1) == -1) {
+		pfd[0].events = pfd[1].events = pfd[2].events = POLLIN;
+		if (poll(pfd, 3, -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		for (i = 0; i < 2; i++)
+		for (i = 0; i < 3; i++)
 			if (pfd[i].revents != 0 &&
 			    serve_one(ks, pfd[i].fd, buf, max) == -1)
 				goto out;
@@ -221,13 +232,13 @@ out:
 }
 
 int
-keeper_spawn(const struct conf *c, int fds[2], pid_t *pid, char *err,
+keeper_spawn(const struct conf *c, int fds[3], pid_t *pid, char *err,
     size_t errsz)
 {
 	struct keeper_msg	 m;
 	struct timeval		 tv = { READY_TIMEOUT, 0 };
 	uint8_t			 buf[KEEPER_HEAD + KEEPER_TEXT_MAX + 8];
-	int			 a[2], s[2];
+	int			 a[2], s[2], g[2];
 	pid_t			 self = getpid();
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a) == -1)
@@ -237,6 +248,13 @@ keeper_spawn(const struct conf *c, int fds[2], pid_t *pid, char *err,
 		close(a[1]);
 		goto fail;
 	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, g) == -1) {
+		close(a[0]);
+		close(a[1]);
+		close(s[0]);
+		close(s[1]);
+		goto fail;
+	}
 	fflush(NULL);
 	if ((*pid = fork()) == -1) {
 		snprintf(err, errsz, "keeper: fork: %s", strerror(errno));
@@ -244,18 +262,24 @@ keeper_spawn(const struct conf *c, int fds[2], pid_t *pid, char *err,
 		close(a[1]);
 		close(s[0]);
 		close(s[1]);
+		close(g[0]);
+		close(g[1]);
 		return -1;
 	}
 	if (*pid == 0) {
 		close(a[0]);
 		close(s[0]);
+		close(g[0]);
 		/* the child's own copy of the configuration */
-		keeper_main((struct conf *)(uintptr_t)c, a[1], s[1], self);
+		keeper_main((struct conf *)(uintptr_t)c, a[1], s[1], g[1],
+		    self);
 	}
 	close(a[1]);
 	close(s[1]);
+	close(g[1]);
 	fds[0] = a[0];
 	fds[1] = s[0];
+	fds[2] = g[0];
 	/* READY, or ERR with why the key could not be loaded: before the
 	 * loop runs, so a blocking read, bounded */
 	(void)setsockopt(s[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -267,6 +291,7 @@ keeper_spawn(const struct conf *c, int fds[2], pid_t *pid, char *err,
 		return 0;
 	close(fds[0]);
 	close(fds[1]);
+	close(fds[2]);
 	keeper_reap(*pid);
 	return -1;
 fail:

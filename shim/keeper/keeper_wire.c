@@ -123,6 +123,21 @@ keeper_parse(const uint8_t *buf, size_t len, struct keeper_msg *m,
 		}
 		m->replaces = v == 1;
 		break;
+	case KEEPER_SIGN:
+		if (!cursor_u8(&c, &v) || !cursor_u8(&c, &t)) {
+			*why = "SIGN: no identity";
+			return -1;
+		}
+		m->ident = v << 8 | t;
+		if (!cursor_u8(&c, &m->scheme) || !cursor_u8(&c, &m->hash) ||
+		    c.left == 0 || c.left > TLS_SIGN_IN_MAX) {
+			*why = "SIGN: bad scheme or length";
+			return -1;
+		}
+		m->data = c.p;
+		m->len = c.left;
+		(void)cursor_take(&c, c.left, NULL);
+		break;
 	case KEEPER_OK:
 	case KEEPER_READY:
 		m->data = c.p;
@@ -225,6 +240,16 @@ keeper_encode(const struct keeper_msg *m, uint8_t *buf, size_t sz)
 		break;
 	case KEEPER_SAVE:
 		put_u8(&o, m->file);
+		put(&o, m->data, m->len);
+		break;
+	case KEEPER_SIGN:
+		if (m->ident > 0xffff || m->len == 0 ||
+		    m->len > TLS_SIGN_IN_MAX)
+			return 0;
+		put_u8(&o, m->ident >> 8);
+		put_u8(&o, m->ident & 0xff);
+		put_u8(&o, m->scheme);
+		put_u8(&o, m->hash);
 		put(&o, m->data, m->len);
 		break;
 	case KEEPER_ERR:

@@ -10,10 +10,12 @@
  *   TOFU  u8 n | host[n] | leaf[32] | u8 has_issuer | issuer[32] |
  *         u32 since_hi | u32 since_lo | u8 replaces | old leaf[32]
  *                                                    -> OK
+ *   SIGN  u16 identity | u8 scheme | u8 hash | bytes (1..TLS_SIGN_IN_MAX)
+ *                                                    -> OK: signature
  * Replies: OK (body as above), ERR (u8 errno | text), and READY (id 0)
  * once the keeper is up. Integers are big-endian. Mints go on one
- * socketpair, saves and TOFU writes on the other; each is answered in
- * order.
+ * socketpair, saves and TOFU writes on a second, handshake signatures on
+ * a third (the worker waits for those); each is answered in order.
  */
 #ifndef PINSHIM_SHIM_KEEPER_WIRE_H
 #define PINSHIM_SHIM_KEEPER_WIRE_H
@@ -31,6 +33,7 @@ enum keeper_type {
 	KEEPER_MINT = 1,
 	KEEPER_SAVE = 2,
 	KEEPER_TOFU = 3,
+	KEEPER_SIGN = 4,
 	KEEPER_OK = 0x80,
 	KEEPER_ERR = 0x81,
 	KEEPER_READY = 0x82,
@@ -71,6 +74,9 @@ struct keeper_msg {
 	struct pin	 old;			/* first use */
 	/* SAVE: */
 	enum keeper_file file;
+	/* SIGN (the bytes in data, len): */
+	unsigned	 ident;			/* conf->idents' index */
+	unsigned	 scheme, hash;		/* tls.h's tls_sign_scheme */
 	/* SAVE bytes, OK body, ERR text: */
 	const uint8_t	*data;
 	size_t		 len;

@@ -10,8 +10,16 @@
  * starts; the snapshot is held until the verdict so the pins it lends to the
  * verify step cannot go away mid-handshake.
  *
+ * A device identity (client_cert, conf->idents) goes on the session right
+ * after it is made; its chain is then judged in the verify callback,
+ * before the client's Certificate can go out, and its CertificateVerify
+ * is signed by the keeper (keeper_sign: the one bounded wait of the
+ * loop). With TLS 1.3 a server that asked for a client certificate says
+ * whether it took it only after the handshake: the verdict waits for its
+ * next record (up_hold).
+ *
  * Must never: hand over a connection whose verdict did not pass, or block
- * the loop.
+ * the loop (but for keeper_sign's bounded wait).
  */
 #include <errno.h>
 #include <netdb.h>
@@ -31,6 +39,7 @@
 #include "base/parse.h"
 #include "base/sock.h"
 #include "pins/tofu.h"
+#include "shim/keeper/keeper.h"
 #include "shim/status/metrics.h"
 #include "shim/net/dial.h"
 #include "shim/net/proxy.h"
@@ -38,7 +47,14 @@
 #include "shim/proc/server.h"
 #include "shim/proc/tofusync.h"
 
-enum up_state { ST_BLOCKED, ST_RESOLVE, ST_CONNECT, ST_HANDSHAKE, ST_DONE };
+enum up_state { ST_BLOCKED, ST_RESOLVE, ST_CONNECT, ST_HANDSHAKE, ST_HOLD,
+	ST_DONE };
+
+/* TLS 1.3 with a client certificate asked for: how long the verdict waits
+ * for the server's first record after its Finished (twice the handshake's
+ * time, within these bounds). */
+#define UP_HOLD_MIN_MS	100
+#define UP_HOLD_MAX_MS	1000
 
 struct upstream {
 	struct server		*srv;
@@ -70,12 +86,15 @@ struct upstream {
 	struct upstream_result	 res;
 	upstream_cb		 cb;
 	void			*arg;
+	int			 ident;		/* conf->idents' index; -1 */
 };
 
 static void	up_dialed(struct dial_result *, void *);
 static void	up_tcp_ready(struct upstream *);
 static void	up_handshake(evutil_socket_t, short, void *);
 static void	up_deadline(evutil_socket_t, short, void *);
+static void	up_tofu_early(struct tls_check *, struct tls_verdict *,
+		    void *);
 
 static void
 up_free(struct upstream *u)
@@ -123,6 +142,7 @@ up_finish(struct upstream *u, enum upstream_fail fail, const char *reason)
 		 * (a later certificate callback would read freed memory). */
 		if (u->ssl != NULL) {
 			wolfSSL_SetCertCbCtx(u->ssl, NULL);
+			tls_session_identity_done(u->ssl);
 			tls_session_passed(u->tls, u->ssl, &u->chk);
 		}
 		r->fd = u->fd;
@@ -204,6 +224,26 @@ up_resolved(int err, struct evutil_addrinfo *ai, void *arg)
 	event_active(u->step, 0, 0);
 }
 
+/* The device identity of this attempt on its session. 0; -1 when it
+ * cannot be presented (the attempt fails: never without it). */
+static int
+up_identity(struct upstream *u)
+{
+	const struct ident_conf	*id = &u->srv->conf->idents[u->ident];
+
+	snprintf(u->res.ident, sizeof(u->res.ident), "%s:%s",
+	    id->pattern != NULL ? "domain" : "listen", id->pattern != NULL ?
+	    id->pattern : id->listener);
+	if (u->srv->keeper == NULL || u->srv->idents == NULL ||
+	    tls_session_identity(u->ssl, u->srv->idents[u->ident],
+	    (unsigned)u->ident, keeper_sign, u->srv->keeper, &u->chk) == -1)
+		return -1;
+	u->chk.client = u->tls;
+	u->chk.early_check = up_tofu_early;
+	u->chk.early_arg = u;
+	return 0;
+}
+
 /* The proxy's answer to CONNECT: on 200, the socket is the target's. */
 static void
 up_proxied(const char *reason, const char *detail, void *arg)
@@ -253,6 +293,12 @@ up_tcp_ready(struct upstream *u)
 	if (!tls_alpn_offer(u->ssl, u->alpn)) {
 		snprintf(u->res.detail, sizeof(u->res.detail),
 		    "cannot offer the ALPN list");	/* the app's bytes */
+		up_finish(u, UP_TLS, "internal-error");
+		return;
+	}
+	if (u->ident >= 0 && up_identity(u) == -1) {
+		snprintf(u->res.detail, sizeof(u->res.detail), "cannot present "
+		    "the device identity [%s]", u->res.ident);
 		up_finish(u, UP_TLS, "internal-error");
 		return;
 	}
@@ -403,6 +449,81 @@ known:
 	    "at first use %s, now %s", was, seen, now_pin);
 }
 
+static void	up_decide(struct upstream *, int, int, bool);
+static void	up_hold(evutil_socket_t, short, void *);
+
+/* The server said nothing within the bound: it kept the client. */
+static void
+up_hold_over(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream	*u = arg;
+
+	(void)fd;
+	(void)what;
+	up_decide(u, WOLFSSL_SUCCESS, 0, false);
+}
+
+/* TLS 1.3 and the server asked for a client certificate: it judges it
+ * after the client's Finished, so the handshake's end says nothing yet.
+ * Its first record after that decides: a NewSessionTicket (OpenSSL-based
+ * servers send them at once) or application data keep the client, an
+ * alert or a close refuse it; silence until the bound keeps it. No
+ * application byte goes upstream meanwhile (the caller has nothing). */
+static void
+up_hold(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream	*u = arg;
+	unsigned char	 b;
+	int		 n, err;
+
+	(void)fd;
+	(void)what;
+	n = wolfSSL_peek(u->ssl, &b, 1);
+	if (n > 0 || u->chk.tickets > 0) {
+		up_decide(u, WOLFSSL_SUCCESS, 0, false);
+		return;
+	}
+	err = wolfSSL_get_error(u->ssl, n);
+	if (err == WOLFSSL_ERROR_WANT_READ || err == WOLFSSL_ERROR_WANT_WRITE) {
+		event_del(u->io);
+		event_assign(u->io, u->srv->base, u->fd,
+		    err == WOLFSSL_ERROR_WANT_READ ? EV_READ : EV_WRITE,
+		    up_hold, u);
+		event_add(u->io, NULL);
+		return;
+	}
+	up_decide(u, WOLFSSL_SUCCESS, err, true);
+}
+
+/* With a device identity, policy tofu's part of the verdict taken before
+ * the identity goes out: a host whose pinned leaf this is not gets no
+ * identity (read only: the pin is recorded at the verdict, as ever). */
+static void
+up_tofu_early(struct tls_check *chk, struct tls_verdict *v, void *arg)
+{
+	struct upstream		*u = arg;
+	const struct tofu_entry	*e;
+	const struct rule	*r = u->vp.rule;
+
+	if (chk->policy != POLICY_TOFU || u->srv->tofu == NULL)
+		return;
+	tofu_refresh(u->srv->tofu);
+	if ((e = tofu_get(u->srv->tofu, u->res.host)) == NULL ||
+	    memcmp(e->leaf.hash, v->tofu_leaf.hash, PIN_HASH_LEN) == 0)
+		return;
+	if (r != NULL && r->observed.n > 0 &&
+	    pinset_contains(&r->observed, &v->tofu_leaf))
+		return;
+	if (r != NULL && r->accept_issuer && e->has_issuer &&
+	    v->tofu_has_issuer && memcmp(e->issuer.hash,
+	    v->tofu_issuer.hash, PIN_HASH_LEN) == 0)
+		return;
+	v->pass = false;
+	v->reason = TLS_TOFU_CHANGED;
+	snprintf(v->detail, sizeof(v->detail), "leaf key changed since first "
+	    "use; the device identity was not sent");
+}
+
 static void
 up_handshake(evutil_socket_t fd, short what, void *arg)
 {
@@ -437,7 +558,35 @@ up_handshake(evutil_socket_t fd, short what, void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	metrics_handshake((double)(end.tv_sec - u->hs_start.tv_sec) +
 	    (double)(end.tv_nsec - u->hs_start.tv_nsec) / 1e9);
+	if (ret == WOLFSSL_SUCCESS && u->chk.cert_requested &&
+	    wolfSSL_version(u->ssl) == TLS1_3_VERSION) {
+		long	 ms = ((end.tv_sec - u->hs_start.tv_sec) * 1000 +
+			    (end.tv_nsec - u->hs_start.tv_nsec) / 1000000) * 2;
+		struct timeval	 tv;
+
+		ms = ms < UP_HOLD_MIN_MS ? UP_HOLD_MIN_MS : ms >
+		    UP_HOLD_MAX_MS ? UP_HOLD_MAX_MS : ms;
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		u->state = ST_HOLD;
+		evtimer_del(u->deadline);
+		evtimer_assign(u->deadline, u->srv->base, up_hold_over, u);
+		evtimer_add(u->deadline, &tv);
+		up_hold(u->fd, 0, u);
+		return;
+	}
+	up_decide(u, ret, err, false);
+}
+
+/* The verdict, once the handshake (and, held, the server's answer to the
+ * client's certificate) is in. */
+static void
+up_decide(struct upstream *u, int ret, int err, bool client_refused)
+{
 	tls_verdict(u->ssl, u->tls, &u->chk, ret, err, &u->res.tv);
+	if (client_refused && u->res.tv.pass)
+		tls_verdict_client_refused(u->ssl, &u->chk, err, &u->res.tv);
+	u->res.ident_sent = u->chk.ident_sent;
 	if (u->res.tv.pass && u->chk.policy == POLICY_TOFU) {
 		tofu_decide(u, &u->res.tv);
 		tofusync_kick(u->srv->tofusync);  /* a pin it could not write */
@@ -495,6 +644,11 @@ upstream_open(struct server *srv, const char *host, uint16_t port,
 		/* the name pinshim resolves is the proxy's */
 		snprintf(u->port, sizeof(u->port), "%u", u->px.port);
 	}
+	/* the listener's identity, else the host's [domain:] one */
+	u->ident = opts != NULL && opts->ident > 0 ? (int)opts->ident - 1 :
+	    conf_ident(srv->conf, NULL, host);
+	if (u->ident >= (int)srv->conf->nidents)
+		u->ident = -1;
 	snprintf(u->chk.host, sizeof(u->chk.host), "%s", host);
 	u->chk.port = port;
 	u->chk.resume = true;
@@ -598,10 +752,11 @@ upstream_log(const struct upstream_result *r, const char *listener,
 		if (passes)
 			log_info("verdict listener=%s client=%s host=%s:%u "
 			    "addr=%s%s policy=%s rule=%s verdict=pass "
-			    "reason=%s detail=\"%s\" alpn=%s", listener,
+			    "reason=%s detail=\"%s\" alpn=%s%s%s", listener,
 			    client, host, port, r->addr, via, policy,
 			    r->pattern ? r->pattern : "-", r->reason,
-			    r->detail, alpn);
+			    r->detail, alpn, r->ident_sent ? " client_cert=" :
+			    "", r->ident_sent ? r->ident : "");
 		return;
 	}
 	log_warn("verdict listener=%s client=%s host=%s:%u addr=%s%s "

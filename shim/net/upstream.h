@@ -49,6 +49,10 @@ struct upstream_result {
 	/* On success ownership passes to the callback's caller: */
 	int			 fd;
 	WOLFSSL			*ssl;
+	/* the device identity presented ("domain:PATTERN", "listen:NAME"),
+	 * and whether the server asked for it and it was signed */
+	char			 ident[HOST_MAX + 16];
+	bool			 ident_sent;
 };
 
 typedef void (*upstream_cb)(struct upstream_result *, void *arg);
@@ -66,6 +70,9 @@ struct upstream_opts {
 	 * The proxy's name is resolved here, host never is: the proxy
 	 * resolves it (addr is then unused). Copied. */
 	const struct proxy_conf	*proxy;
+	/* a tunnel's client_cert: its index in conf->idents + 1; 0: the
+	 * [domain:] identity of the host, if any */
+	size_t			 ident;
 };
 
 /* host must be normalised. opts NULL: the snapshot decides. cb runs

@@ -96,7 +96,65 @@ state_written(const struct conf *c)
 static bool
 keeper_needed(const struct conf *c)
 {
-	return c->ca_dir != NULL || c->state_dir != NULL;
+	return c->ca_dir != NULL || c->state_dir != NULL || c->nidents > 0;
+}
+
+/* Free a NULL-terminated table of identities. */
+static void
+idents_free(struct tls_ident **ids)
+{
+	for (size_t i = 0; ids != NULL && ids[i] != NULL; i++)
+		tls_ident_free(ids[i]);
+	free(ids);
+}
+
+/* The device identities' certificate chains, as the worker presents them
+ * (the keys are the keeper's; run -t loads those here to check them,
+ * with the keeper's code). With was (a reload), each key must be the one
+ * the keeper holds. NULL with err, naming the INI line. */
+static struct tls_ident **
+idents_load(const struct conf *c, bool check, struct tls_ident **was,
+    char *err, size_t errsz)
+{
+	struct tls_ident	**ids = xcalloc(c->nidents + 1, sizeof(*ids));
+	struct tls_ident_key	*key;
+	char			 why[400];
+	size_t			 i;
+
+	for (i = 0; i < c->nidents; i++) {
+		const struct ident_conf	*id = &c->idents[i];
+		const char		*name = id->pattern != NULL ?
+					    id->pattern : id->listener;
+		const char		*sect = id->pattern != NULL ? "domain" :
+					    "listen";
+
+		if ((ids[i] = tls_ident_load(id->cert.path, why,
+		    sizeof(why))) == NULL) {
+			snprintf(err, errsz, "%s:%d: [%s:%s] client_cert: %s",
+			    id->path, id->cert.line, sect, name, why);
+			goto bad;
+		}
+		if (was != NULL && !tls_ident_same_key(ids[i], was[i])) {
+			snprintf(err, errsz, "%s:%d: [%s:%s] client_cert: "
+			    "another key than the one the keeper holds (a "
+			    "new key needs a restart)", id->path,
+			    id->cert.line, sect, name);
+			goto bad;
+		}
+		if (!check)
+			continue;
+		if ((key = tls_ident_key_load(id->cert.path, id->key.path,
+		    why, sizeof(why))) == NULL) {
+			snprintf(err, errsz, "%s:%d: [%s:%s] client_key: %s",
+			    id->path, id->key.line, sect, name, why);
+			goto bad;
+		}
+		tls_ident_key_free(key);
+	}
+	return ids;
+bad:
+	idents_free(ids);
+	return NULL;
 }
 
 /* The feed cache and the TOFU pins live in state_dir: the keeper (this
@@ -326,6 +384,9 @@ daemon_prepare(struct server *srv, struct conf *conf, bool check,
 		return -1;
 	}
 	srv->snap = snapshot_ref(conf->snap);
+	if ((srv->idents = idents_load(conf, check, NULL, err, errsz)) ==
+	    NULL)
+		return -1;
 	if (check && conf->ca_dir != NULL) {
 		if ((key = tls_ca_key_load(conf->ca_dir, why, sizeof(why))) ==
 		    NULL) {
@@ -373,6 +434,7 @@ daemon_reload(struct server *srv)
 {
 	struct conf		*c;
 	struct tls_client	*tls;
+	struct tls_ident	**ids;
 	struct inforce_next	 next;
 	char			 err[256];
 
@@ -399,12 +461,31 @@ daemon_reload(struct server *srv)
 		conf_free(c);
 		return;
 	}
-	if (ca_rsa(srv, c) == -1) {
-		log_err("reload: cannot make the RSA leaf key for client_tls "
-		    "= compatible; keeping the running configuration");
+	/* The keeper holds the device identities' keys it started with: the
+	 * same table, or a restart. Their certificates are read again (a
+	 * renewal over the same key applies now). */
+	if (!conf_idents_same(c, srv->conf)) {
+		log_err("reload: client_cert / client_key added, removed or "
+		    "moved: the keeper holds the keys it started with; restart "
+		    "to change them; keeping the running configuration");
 		conf_free(c);
 		return;
 	}
+	if ((ids = idents_load(c, false, srv->idents, err, sizeof(err))) ==
+	    NULL) {
+		log_err("reload: %s; keeping the running configuration", err);
+		conf_free(c);
+		return;
+	}
+	if (ca_rsa(srv, c) == -1) {
+		log_err("reload: cannot make the RSA leaf key for client_tls "
+		    "= compatible; keeping the running configuration");
+		idents_free(ids);
+		conf_free(c);
+		return;
+	}
+	idents_free(srv->idents);
+	srv->idents = ids;
 	/* An unchanged trust store is not parsed again (144 certificates
 	 * cost ~20 ms of loop time). */
 	if (strcmp(c->ca_file, srv->conf->ca_file) == 0 &&
@@ -644,6 +725,7 @@ daemon_free(struct server *srv)
 	if (srv->dns != NULL)
 		evdns_base_free(srv->dns, 1);
 	tls_client_free(srv->tls);
+	idents_free(srv->idents);
 	tls_ca_free(srv->ca);
 	keeper_stop(srv->keeper);
 	snapshot_unref(srv->snap);
@@ -716,8 +798,10 @@ daemon_run(struct conf *conf)
 		if (geteuid() == keeper_uid(srv.keeper))
 			log_warn("keeper: the worker runs as the keeper's user "
 			    "(set [shim] user and start as root to separate "
-			    "them): the CA key is out of its memory, not out of "
-			    "its reach");
+			    "them): the %s out of its memory, not out of its "
+			    "reach", srv.conf->nidents == 0 ? "CA key is" :
+			    srv.conf->ca_dir != NULL ? "device keys and the CA "
+			    "key are" : "device keys are");
 	}
 	/* The cached feed is verified and in force before the loop runs,
 	 * so no connection is ever served on bootstrap pins by mistake. */

@@ -89,7 +89,11 @@ struct server {
 	unsigned long		 nofile;	/* RLIMIT_NOFILE in force */
 	unsigned long long	 accepted, passed, refused;
 	unsigned long long	 would_refuse;	/* passed as enforce = no */
+	/* conf->idents' certificate chains, in its order; owned,
+	 * NULL-terminated (the keys are the keeper's) */
+	struct tls_ident	**idents;
 };
+
 
 static inline void
 server_live_add(struct server *srv, struct live *l)

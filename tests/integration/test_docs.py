@@ -38,6 +38,19 @@ def config_tables():
         for m in re.finditer(r'\.name\s*=\s*"([^"]+)"[^}]*?\.keys\s*=\s*(\w+)',
                              text, re.S):
             sections[m[2]] = m[1]
+    # A table copied after another section's keys (conf.c's [domain:]
+    # loader appends its identity keys to pins/rule.c's): that section's.
+    for table, (src, _) in tables.items():
+        text = src.read_text()
+        if table in sections:
+            continue
+        m = re.search(r"memcpy\([^;]*\b%s\b" % table, text)
+        if m is None:
+            continue
+        for base, sect in list(sections.items()):
+            if re.search(r"\b%s\(" % base.replace("_keys", "_section"),
+                         text):
+                sections[table] = sect
     out = {}
     for table, (src, keys) in tables.items():
         if table not in sections:

@@ -464,6 +464,9 @@ class TransparentNet(Intercept):
     NS (prefixed by its work) and adds them."""
 
     NS = ("pinshim-c", "pinshim-g", "pinshim-s")
+    # what a subclass changes to run beside these: veth names, subnets,
+    # the port redirected to the listener's 8443
+    VETH, NET, DPORT = "psh", "10.203", 443
 
     def sh(self, *argv, check=True):
         return subprocess.run([str(a) for a in argv], capture_output=True,
@@ -476,11 +479,11 @@ class TransparentNet(Intercept):
             why = "needs root to create network namespaces"
         elif not shutil.which("ip") or not shutil.which("nft"):
             why = "needs iproute2 and nftables (tests/deps.sh test)"
-        elif subprocess.run(["ip", "netns", "add", "pinshim-probe"],
+        elif subprocess.run(["ip", "netns", "add", self.NS[0] + "-probe"],
                             capture_output=True).returncode != 0:
             why = "this machine cannot create network namespaces"
         else:
-            subprocess.run(["ip", "netns", "del", "pinshim-probe"])
+            subprocess.run(["ip", "netns", "del", self.NS[0] + "-probe"])
         if why:
             print("\n  SKIPPED transparent tests: %s" % why)
             self.skipTest(why)
@@ -491,21 +494,22 @@ class TransparentNet(Intercept):
             self.addCleanup(subprocess.run, ["ip", "netns", "del", ns])
             self.sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo",
                     "up")
-        self.sh("ip", "link", "add", "psh-c", "netns", c, "type", "veth",
-                "peer", "name", "psh-gc", "netns", g)
-        self.sh("ip", "link", "add", "psh-s", "netns", s, "type", "veth",
-                "peer", "name", "psh-gs", "netns", g)
-        for ns, dev, addr in ((c, "psh-c", "10.203.1.2/24"),
-                              (g, "psh-gc", "10.203.1.1/24"),
-                              (g, "psh-gs", "10.203.2.1/24"),
-                              (s, "psh-s", "10.203.2.2/24")):
+        v, n = self.VETH, self.NET
+        self.sh("ip", "link", "add", v + "-c", "netns", c, "type", "veth",
+                "peer", "name", v + "-gc", "netns", g)
+        self.sh("ip", "link", "add", v + "-s", "netns", s, "type", "veth",
+                "peer", "name", v + "-gs", "netns", g)
+        for ns, dev, addr in ((c, v + "-c", n + ".1.2/24"),
+                              (g, v + "-gc", n + ".1.1/24"),
+                              (g, v + "-gs", n + ".2.1/24"),
+                              (s, v + "-s", n + ".2.2/24")):
             self.sh("ip", "netns", "exec", ns, "ip", "addr", "add", addr,
                     "dev", dev)
             self.sh("ip", "netns", "exec", ns, "ip", "link", "set", dev, "up")
         self.sh("ip", "netns", "exec", c, "ip", "route", "add", "default",
-                "via", "10.203.1.1")
+                "via", n + ".1.1")
         self.sh("ip", "netns", "exec", s, "ip", "route", "add", "default",
-                "via", "10.203.2.1")
+                "via", n + ".2.1")
         self.sh("ip", "netns", "exec", g, "sysctl", "-qw",
                 "net.ipv4.ip_forward=1")
         # The README's rule, as an operator would install it.
@@ -513,10 +517,10 @@ class TransparentNet(Intercept):
         rules.write_text("""table ip pinshim {
   chain prerouting {
     type nat hook prerouting priority dstnat; policy accept;
-    iifname "psh-gc" tcp dport 443 redirect to :8443
+    iifname "%s-gc" tcp dport %d redirect to :8443
   }
 }
-""")
+""" % (v, self.DPORT))
         self.sh("ip", "netns", "exec", g, "nft", "-f", rules)
 
     def gateway(self, pins):

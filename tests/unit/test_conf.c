@@ -9,6 +9,7 @@
 #include "base/mem.h"
 #include "base/parse.h"
 #include "conf/conf.h"
+#include "pins/feed_body.h"
 
 #define PIN_A	"sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 #define PIN_B	"sha256/ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="
@@ -1589,6 +1590,56 @@ test_proxy_auth_file(void **state)
 	conf_free(c);
 }
 
+/* --- device identities -------------------------------------------------- */
+
+static void
+test_client_identities_are_their_own_table(void **state)
+{
+	struct conf	*c;
+	struct feed_body *b;
+	const char	 feed[] = "[feed]\nversion = 1\n"
+	    "issued = 2026-01-01T00:00:00Z\nexpires = 2099-01-01T00:00:00Z\n"
+	    "[domain:api.test]\npolicy = ca\nclient_cert = /x.pem\n";
+
+	(void)state;
+	c = loads("[domain:**.example.test]\npolicy = ca\n"
+	    "client_cert = @CA@\nclient_key = /etc/k1.key\n"
+	    "[domain:a.example.test]\npolicy = ca\n"
+	    "client_cert = @CA@\nclient_key = /etc/k2.key\n"
+	    "[domain:b.example.test]\npolicy = ca\n"
+	    UPSTREAM LISTEN "client_cert = @CA@\nclient_key = /etc/k3.key\n");
+	assert_int_equal(c->nidents, 3);
+	assert_string_equal(c->idents[0].pattern, "**.example.test");
+	assert_string_equal(c->idents[0].key.path, "/etc/k1.key");
+	assert_int_equal(c->idents[0].key.line, 4);
+	/* the most specific pattern with an identity; none elsewhere */
+	assert_int_equal(conf_ident(c, NULL, "a.example.test"), 1);
+	assert_int_equal(conf_ident(c, NULL, "b.example.test"), 0);
+	assert_int_equal(conf_ident(c, NULL, "example.test"), 0);
+	assert_int_equal(conf_ident(c, NULL, "api.test"), -1);
+	/* a tunnel's own wins */
+	assert_string_equal(c->idents[2].listener, "api");
+	assert_int_equal(c->listeners[0].ident, 3);
+	assert_int_equal(conf_ident(c, &c->listeners[0], "a.example.test"), 2);
+	/* the rules hold no identity: three rules, three identities */
+	assert_int_equal(c->snap->nrules, 3);
+	assert_true(conf_idents_same(c, c));
+	conf_free(c);
+
+	fails_at("[domain:api.test]\npolicy = ca\nclient_cert = @CA@\n"
+	    UPSTREAM LISTEN, 3, "[domain:api.test] client_key: required with "
+	    "client_cert");
+	fails_at("[domain:api.test]\npolicy = ca\nclient_cert = @CA@\n"
+	    "client_key = k.key\n" UPSTREAM LISTEN, 4, "[domain:api.test] "
+	    "client_key: must be an absolute path");
+	fails_at(UPSTREAM "[listen:p]\nmode = forward\nbind = 127.0.0.1:1\n"
+	    "client_key = /k\n", 6, "[listen:p] client_key: only for mode "
+	    "tunnel");
+	/* a feed cannot set one: its [domain:] has no such key */
+	b = feed_body_parse("feed", feed, strlen(feed), stderr);
+	assert_null(b);
+}
+
 int
 main(void)
 {
@@ -1684,6 +1735,7 @@ main(void)
 		cmocka_unit_test(test_hostport_valid),
 		cmocka_unit_test(test_hostport_host_too_long),
 		cmocka_unit_test(test_uint),
+		cmocka_unit_test(test_client_identities_are_their_own_table),
 	};
 
 	return cmocka_run_group_tests_name("conf", tests, setup, teardown);

@@ -8,7 +8,10 @@
  * after pins.keys is damaged: pins.keyset holds), a feed only signed by
  * that set; a TOFU entry never replaces another issuer's pins, nor any
  * pins of a host whose rule has no tofu_accept_issuer, and takes only a
- * canonical host name. And the sandbox: after sandbox_apply(), execve,
+ * canonical host name. A handshake signature only with a configured
+ * device identity, over a digest of a size TLS signs, within its own
+ * bucket (KEEPER_SIGN_BURST); an encrypted device key is refused at load.
+ * And the sandbox: after sandbox_apply(), execve,
  * unshare, a new process (fork, vfork, clone without CLONE_THREAD),
  * memfd_create, pidfd_open, modify_ldt and netlink sockets fail with
  * EPERM, while a thread and an ordinary socket still work.
@@ -36,6 +39,10 @@
 #include "shim/keeper/keeper_answer.h"
 #include "shim/proc/sandbox.h"
 #include "tls/tls.h"
+#include "tls/tls_ca_int.h"
+
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 #define PIN_5	"sha256/BQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQU="
 
@@ -1006,6 +1013,125 @@ test_sandbox_denies_new_processes_not_threads(void **state)
 	sandboxed(no_process_but_threads);
 }
 
+/* A device identity made here: an EC key and a self-signed certificate,
+ * written as PEM to tu_tmpdir/dev.{pem,key}; its key is in *key. */
+static void
+device_identity(ecc_key *key, WC_RNG *rng, char *cert, char *keyf,
+    size_t sz)
+{
+	uint8_t	 der[2048], pem[4096];
+	int	 n, m;
+	FILE	*f;
+
+	assert_int_equal(wc_ecc_init(key), 0);
+	assert_int_equal(wc_ecc_make_key(rng, 32, key), 0);
+	n = tls_ca_selfsigned(key, rng, "device", false, der, sizeof(der));
+	assert_true(n > 0);
+	m = wc_DerToPem(der, (word32)n, pem, sizeof(pem), CERT_TYPE);
+	assert_true(m > 0);
+	snprintf(cert, sz, "%s/dev.pem", tu_tmpdir);
+	assert_non_null(f = fopen(cert, "w"));
+	fwrite(pem, 1, (size_t)m, f);
+	fclose(f);
+	n = wc_EccKeyToDer(key, der, sizeof(der));
+	assert_true(n > 0);
+	m = wc_DerToPem(der, (word32)n, pem, sizeof(pem), ECC_PRIVATEKEY_TYPE);
+	assert_true(m > 0);
+	snprintf(keyf, sz, "%s/dev.key", tu_tmpdir);
+	assert_non_null(f = fopen(keyf, "w"));
+	fwrite(pem, 1, (size_t)m, f);
+	fclose(f);
+}
+
+static void
+sign_msg(struct keeper_msg *m, unsigned ident, const uint8_t *in,
+    size_t len)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = KEEPER_SIGN;
+	m->id = 9;
+	m->ident = ident;
+	m->scheme = TLS_SIGN_ECDSA;
+	m->data = in;
+	m->len = len;
+}
+
+static void
+test_sign_only_for_an_identity_a_digest_and_within_its_rate(void **state)
+{
+	struct keeper_state	*ks;
+	struct keeper_msg	 m, r;
+	struct ident_conf	 id;
+	struct conf		 c;
+	ecc_key			 key;
+	WC_RNG			 rng;
+	uint8_t			 digest[32], out[4096];
+	char			 cert[300], keyf[300], err[512];
+	int			 i, ok = 0;
+	FILE			*f;
+
+	(void)state;
+	assert_int_equal(wc_InitRng(&rng), 0);
+	device_identity(&key, &rng, cert, keyf, sizeof(cert));
+	memset(&id, 0, sizeof(id));
+	id.pattern = (char *)"broker.test";
+	id.path = (char *)"test.ini";
+	id.cert.path = cert;
+	id.key.path = keyf;
+	id.key.line = 7;
+	memset(&c, 0, sizeof(c));
+	c.idents = &id;
+	c.nidents = 1;
+	ks = keeper_state_new(&c, err, sizeof(err));
+	assert_non_null(ks);
+	memset(digest, 0x42, sizeof(digest));
+
+	sign_msg(&m, 0, digest, sizeof(digest));
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_OK);
+	assert_int_equal(wc_ecc_verify_hash(r.data, (word32)r.len, digest,
+	    sizeof(digest), &ok, &key), 0);
+	assert_int_equal(ok, 1);	/* the device key's signature */
+	/* no such identity; not a digest's size; not its scheme */
+	sign_msg(&m, 1, digest, sizeof(digest));
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_ERR);
+	assert_non_null(memmem(r.data, r.len, "no device identity 1", 20));
+	sign_msg(&m, 0, digest, 20);
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_ERR);
+	sign_msg(&m, 0, digest, sizeof(digest));
+	m.scheme = TLS_SIGN_RSA_PSS;
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_ERR);
+	/* the burst (three above: the two refused for what they asked
+	 * count, the unknown identity does not), then EAGAIN until time
+	 * passes */
+	for (i = 3; i < KEEPER_SIGN_BURST; i++) {
+		sign_msg(&m, 0, digest, sizeof(digest));
+		ask(ks, &m, 0, &r, out, sizeof(out));
+		assert_int_equal(r.type, KEEPER_OK);
+	}
+	ask(ks, &m, 0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_ERR);
+	assert_int_equal(r.err, EAGAIN);
+	ask(ks, &m, 1.0, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_OK);
+	keeper_state_free(ks);
+
+	/* an encrypted key: refused at load, naming the INI line */
+	assert_non_null(f = fopen(keyf, "w"));
+	fputs("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n"
+	    "-----END ENCRYPTED PRIVATE KEY-----\n", f);
+	fclose(f);
+	assert_null(keeper_state_new(&c, err, sizeof(err)));
+	assert_non_null(strstr(err, "test.ini:7: [domain:broker.test] "
+	    "client_key: "));
+	assert_non_null(strstr(err, "an encrypted private key"));
+	wc_ecc_free(&key);
+	wc_FreeRng(&rng);
+}
+
 int
 main(void)
 {
@@ -1023,6 +1149,8 @@ main(void)
 		cmocka_unit_test(test_tofu_swap_needs_the_hosts_rule),
 		cmocka_unit_test(
 		    test_worker_store_sends_what_it_replaces_and_obeys_refusals),
+		cmocka_unit_test(
+		    test_sign_only_for_an_identity_a_digest_and_within_its_rate),
 		cmocka_unit_test(test_sandbox_denies_execve),
 		cmocka_unit_test(test_sandbox_denies_new_processes_not_threads),
 	};
