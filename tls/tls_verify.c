@@ -696,6 +696,20 @@ alert_name(int code)
 	return "unknown";
 }
 
+/* The fatal alert the server sent in this handshake, if any. */
+static bool
+server_alert(WOLFSSL *ssl, int *code)
+{
+	WOLFSSL_ALERT_HISTORY	 h;
+
+	memset(&h, 0, sizeof(h));
+	if (wolfSSL_get_alert_history(ssl, &h) != WOLFSSL_SUCCESS ||
+	    h.last_rx.level != alert_fatal)
+		return false;
+	*code = h.last_rx.code;
+	return true;
+}
+
 /* What the server's last alert says, for a refused client. */
 static bool
 client_refused(WOLFSSL *ssl, const struct tls_check *chk, int hs_err,
@@ -707,7 +721,9 @@ client_refused(WOLFSSL *ssl, const struct tls_check *chk, int hs_err,
 
 	memset(&h, 0, sizeof(h));
 	(void)wolfSSL_get_alert_history(ssl, &h);
-	if (!chk->cert_requested && !chk->ident)
+	/* a server that never asked refused something else (its ALPN, its
+	 * name, a version): not the client, whatever identity is loaded */
+	if (!chk->cert_requested)
 		return false;
 	if (chk->cert_requested && !chk->ident)
 		sent = "none configured for this host: an empty Certificate "
@@ -785,6 +801,7 @@ tls_verdict(WOLFSSL *ssl, struct tls_client *c,
 	}
 	if (hs_ret != WOLFSSL_SUCCESS) {
 		char	 buf[WOLFSSL_MAX_ERROR_SZ];
+		int	 alert;
 
 		wolfSSL_ERR_error_string_n((unsigned long)hs_err, buf,
 		    sizeof(buf));
@@ -797,8 +814,13 @@ tls_verdict(WOLFSSL *ssl, struct tls_client *c,
 		}
 		if (client_refused(ssl, chk, hs_err, v))
 			return;
-		snprintf(v->detail, sizeof(v->detail), "handshake failed "
-		    "(%d: %s)", hs_err, buf);
+		if (server_alert(ssl, &alert))
+			snprintf(v->detail, sizeof(v->detail), "handshake "
+			    "failed: the server sent alert %s (%d)",
+			    alert_name(alert), alert);
+		else
+			snprintf(v->detail, sizeof(v->detail), "handshake "
+			    "failed (%d: %s)", hs_err, buf);
 		return;
 	}
 

@@ -13,14 +13,15 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import unittest
 import urllib.request
 from pathlib import Path
 
 import test_intercept
-from harness import (PINSHIM_CMD, WAIT, Proc, Shim, ShimTest, free_port,
-                     nginx, pin_of, wait_port)
+from harness import (PINSHIM_CMD, WAIT, Proc, Shim, ShimTest, TLSServer,
+                     free_port, nginx, pin_of, wait_port)
 
 
 def ossl(*args, cwd):
@@ -450,6 +451,115 @@ class MTLS(ShimTest):
                       proc=shim.p)
         self.assertEqual(mqtt_connack(self.port), b"\x20\x02\x00\x00")
         self.assertIn("u'dev-ec'", broker.log.text())
+
+
+class PlainMosquitto(Proc):
+    """mosquitto on a plain TCP listener: the MQTT broker behind a
+    TLS front that does what AWS IoT Core's port 443 does."""
+
+    def __init__(self, test):
+        self.port = free_port()
+        conf = Path(test.tmp) / ("mosquitto-plain-%d.conf" % self.port)
+        conf.write_text("user root\nallow_anonymous true\n"
+                        "listener %d 127.0.0.1\n" % self.port)
+        super().__init__(test, ["mosquitto", "-c", str(conf), "-v"],
+                         "mosquitto-plain-%d" % self.port)
+        wait_port(self.port, self.p)
+
+
+def client_hello_alpn(conn):
+    """Peek the app's first TLS record (the ClientHello) without
+    consuming it: the ALPN names it offers, as raw bytes."""
+    conn.settimeout(WAIT)
+    head = b""
+    while len(head) < 5:
+        head = conn.recv(5, socket.MSG_PEEK)
+        if not head:
+            return b""
+    need = 5 + int.from_bytes(head[3:5], "big")
+    while True:
+        rec = conn.recv(need, socket.MSG_PEEK)
+        if len(rec) >= need or not rec:
+            return rec
+
+
+@unittest.skipUnless(shutil.which("mosquitto"), "needs mosquitto")
+class AWSIoTShaped(ShimTest):
+    """AWS IoT Core's MQTT on port 443, as a device meets it: one port
+    where the server requires ALPN x-amzn-mqtt-ca (no_application_protocol
+    otherwise) AND a device certificate from its client CA. A Python
+    (OpenSSL) TLS front checks both and hands the MQTT bytes to a real
+    mosquitto; the app speaks plain MQTT to the tunnel."""
+
+    setUpClass = classmethod(MTLS.setUpClass.__func__)
+    tearDownClass = classmethod(MTLS.tearDownClass.__func__)
+    tunnel = MTLS.tunnel
+    metrics = MTLS.metrics
+
+    def front(self):
+        mq = PlainMosquitto(self)
+        peers = []
+
+        def serve(conn):
+            if b"\x0ex-amzn-mqtt-ca" not in client_hello_alpn(conn):
+                conn.sendall(b"\x15\x03\x03\x00\x02\x02\x78")
+                conn.close()
+                return "no-alpn"
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(str(self.pki / "leaf-chain.pem"),
+                                str(self.pki / "leaf.key"))
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(str(self.devdir / "devca.pem"))
+            ctx.set_alpn_protocols(["x-amzn-mqtt-ca"])
+            try:
+                tls = ctx.wrap_socket(conn, server_side=True)
+            except (ssl.SSLError, OSError) as e:
+                conn.close()
+                return "handshake: %s" % e
+            peers.append((tls.selected_alpn_protocol(),
+                          dict(x[0] for x in tls.getpeercert()["subject"])))
+            with socket.create_connection(("127.0.0.1", mq.port),
+                                          timeout=WAIT) as b:
+                b.sendall(tls.recv(len(MQTT_CONNECT)))
+                tls.sendall(b.recv(4))
+            tls.close()
+            return "relayed"
+
+        srv = TLSServer(self, None, None, serve, tls=False)
+        srv.peers = peers
+        return srv
+
+    def test_device_certificate_and_alpn_on_one_port(self):
+        srv = self.front()
+        shim = self.tunnel(srv, "dev-ec", status=free_port(),
+                           extra="alpn = x-amzn-mqtt-ca\n")
+        self.assertEqual(mqtt_connack(self.port), b"\x20\x02\x00\x00")
+        v = shim.verdict()
+        self.assertEqual((v["verdict"], v.get("alpn"), v.get("client_cert")),
+                         ("pass", "x-amzn-mqtt-ca", "domain:api.test"), v)
+        self.assertEqual(srv.peers, [("x-amzn-mqtt-ca",
+                                      {"commonName": "dev-ec"})])
+
+    def test_without_the_alpn_the_broker_refuses(self):
+        srv = self.front()
+        shim = self.tunnel(srv, "dev-ec", status=free_port())
+        self.assertEqual(mqtt_connack(self.port), b"")
+        v = shim.verdict()
+        self.assertEqual(v["verdict"], "refuse", v)
+        self.assertEqual(v["reason"], "tls-handshake-failed", v)
+        self.assertIn("alert no_application_protocol", v["detail"])
+        self.assertNotIn("client certificate", v["detail"])
+        self.assertNotIn('verdict="pass"', self.metrics())
+
+    def test_without_the_device_certificate_the_broker_refuses(self):
+        srv = self.front()
+        shim = self.tunnel(srv, None, status=free_port(),
+                           extra="alpn = x-amzn-mqtt-ca\n")
+        self.assertEqual(mqtt_connack(self.port), b"")
+        v = shim.verdict()
+        self.assertEqual((v["verdict"], v["reason"]),
+                         ("refuse", "client-cert-refused"), v)
+        self.assertEqual(srv.peers, [])
 
 
 class MTLSForward(test_intercept.Intercept):
