@@ -16,9 +16,14 @@ test)	pkgs="$build libcmocka-dev openssl curl nginx mitmproxy python3 iproute2 n
 	mosquitto mosquitto-clients python3-paho-mqtt squid nodejs
 	python3-grpcio python3-httpx python3-h2"
 	# a 32-bit compiler for the year-2038 test (tests/unit/time32.c); the
-	# i686 cross compiler, since gcc-multilib conflicts with the ARM ones
+	# i686 cross compiler, since gcc-multilib conflicts with the ARM ones;
+	# and the compilers and qemu-user test_sandbox_arch runs the seccomp
+	# filter of every OpenWrt architecture with (MIPS both endians, ARM)
 	[ "$(dpkg --print-architecture)" = amd64 ] &&
-	    pkgs="$pkgs gcc-i686-linux-gnu libc6-dev-i386-cross" ;;
+	    pkgs="$pkgs gcc-i686-linux-gnu libc6-dev-i386-cross
+	    gcc-mipsel-linux-gnu libc6-dev-mipsel-cross gcc-mips-linux-gnu
+	    libc6-dev-mips-cross gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+	    gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user-static" ;;
 demo)	pkgs="$build openssl curl" ;;
 bench)	pkgs="$build openssl curl nginx libnginx-mod-stream stunnel4 haproxy
 	wrk python3" ;;
