@@ -444,7 +444,7 @@ install: install-unstripped
 	$(if $(STRIP),$(STRIP) $(DESTDIR)$(BINDIR)/pinshim)
 
 install-unstripped: $(BUILD)/pinshim
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR) \
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR)/docs \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
 		$(DESTDIR)$(TMPFILESDIR)
@@ -452,6 +452,7 @@ install-unstripped: $(BUILD)/pinshim
 	install -m 0644 man/pinshim.8 $(DESTDIR)$(MANDIR)/man8/pinshim.8
 	install -m 0644 man/pinshim.ini.5 $(DESTDIR)$(MANDIR)/man5/pinshim.ini.5
 	install -m 0644 conf/pinshim.ini.example README.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/
 	sed $(UNIT_SUBST) conf/pinshim.service > \
 		$(DESTDIR)$(UNITDIR)/pinshim.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/pinshim.service

@@ -118,7 +118,7 @@ wm_resolve(const struct snapshot *s, const char *host)
 	return best;
 }
 
-/* How much what governs a name protects it, as the README ranks it:
+/* How much what governs a name protects it, as docs/publishing.md ranks it:
  * block 4, pinned 3, pinned but ca once expired 2, tofu 1, ca 0; pins
  * only observed (enforce = no) protect as much as ca. */
 static inline int

@@ -101,7 +101,8 @@ policy = pin
     def serve(self, data):
         """Put data at /pins.feed with an mtime of its own: nginx's ETag
         is mtime+size, and two same-size feeds in one second would share
-        one (a real caveat for publishers; see the README)."""
+        one (a real caveat for publishers; see docs/publishing.md,
+        Serving)."""
         FeedTest.served += 1
         tmp = self.www / "pins.feed.new"
         tmp.write_bytes(data)

@@ -179,9 +179,9 @@ class Trust(FeedTest):
         self.passes(shim)
 
     def test_readme_rotation_walk_through(self):
-        """README "Rotation, step by step": a fleet on one key (prod-2026)
-        moves to two root keys (2 of 2) and a signing key, with the
-        README's body (a [device:lab-phone-7] override in it). feed verify
+        """docs/publishing.md "Rotation, step by step": a fleet on one key
+        (prod-2026) moves to two root keys (2 of 2) and a signing key, with
+        the guide's body (a [device:lab-phone-7] override in it). feed verify
         as a device of today judges it exits 0, and a device of today
         takes it."""
         up, _ = self.api()

@@ -1,6 +1,6 @@
 """`make install` as a packager meets it: the tree `make install
-DESTDIR=...` lays out (a stripped binary, both man pages, the unit with
-every path substituted, the sysusers.d and tmpfiles.d entries, which
+DESTDIR=...` lays out (a stripped binary, both man pages, the README
+with docs/ beside it, the unit with every path substituted, the sysusers.d and tmpfiles.d entries, which
 systemd-sysusers and systemd-tmpfiles apply to a scratch root here),
 install-unstripped and STRIP= keeping the symbols, and the unit itself:
 `systemd-analyze verify` of the installed unit (its man: references
@@ -29,7 +29,8 @@ TREE = {
     "usr/lib/systemd/system/pinshim.service",
     "usr/lib/sysusers.d/pinshim.conf",
     "usr/lib/tmpfiles.d/pinshim.conf",
-}
+} | {"usr/share/doc/pinshim/docs/" + p.name
+     for p in (ROOT / "docs").glob("*.md")}
 MAX_EXPOSURE = 3.0
 
 
@@ -81,6 +82,13 @@ class Install(unittest.TestCase):
                       "README.md\n", unit)
         self.assertIn("\nDocumentation=man:pinshim(8) man:pinshim.ini(5)\n",
                       unit)
+        self.assertIn("\nDocumentation=file:///usr/share/doc/pinshim/docs/"
+                      "operations.md\n", unit)
+        # the README's links into docs/ hold in the installed tree too
+        doc = dest / "usr/share/doc/pinshim"
+        for target in re.findall(r"\]\((docs/[^)#]+)", (doc / "README.md")
+                                 .read_text()):
+            self.assertTrue((doc / target).is_file(), target)
         # the installed page is the page
         self.assertEqual((dest / "usr/share/man/man8/pinshim.8").read_text(),
                          (ROOT / "man/pinshim.8").read_text())

@@ -512,7 +512,7 @@ class TransparentNet(Intercept):
                 "via", n + ".2.1")
         self.sh("ip", "netns", "exec", g, "sysctl", "-qw",
                 "net.ipv4.ip_forward=1")
-        # The README's rule, as an operator would install it.
+        # docs/interception.md's rule, as an operator would install it.
         rules = Path(self.tmp) / "pinshim.nft"
         rules.write_text("""table ip pinshim {
   chain prerouting {
