@@ -2,9 +2,9 @@
 # Build pinshim's own wolfSSL, once: the wolfssl source package of Debian's
 # newest release (release= below, with its security archive, so Debian's
 # security patches come along; apt checks the archive's signature against
-# Debian's keyring), plus one speed patch of pinshim's
-# (mk/wolfssl-forcezero.patch), configured lean and accelerated for the
-# target, installed as a static library under PREFIX.
+# Debian's keyring), plus pinshim's speed patch (mk/wolfssl-forcezero.patch)
+# and ALPN fix (mk/wolfssl-alpn-list.patch), configured lean and
+# accelerated for the target, installed as a static library under PREFIX.
 #   mk/wolfssl.sh PREFIX [CC]
 # WOLFSSL_SRC=DIR uses an unpacked source tree instead of fetching one.
 # The archive is the one this machine's apt configuration uses for Debian
@@ -129,28 +129,32 @@ if [ "$target" != "$(cc -dumpmachine 2>/dev/null)" ]; then
 	command -v "$target-ranlib" >/dev/null && export RANLIB="$target-ranlib"
 fi
 
-# pinshim's one change to wolfSSL (the patch says why). The tree records
-# which version of the patch it carries; one patched by another version
+# pinshim's changes to wolfSSL (each patch says why). The tree records
+# which version of the patches it carries; one patched by another version
 # (or half-patched) is unpacked afresh first, and a patch that does not
-# apply exactly (no fuzz: ForceZero moved or changed) is refused before it
-# touches a file.
-patchfile=$here/wolfssl-forcezero.patch
-sum=$(sha256sum "$patchfile" | cut -d' ' -f1)
+# apply exactly (no fuzz: the code it changes moved or changed) is refused
+# before it touches a file.
+patches="$here/wolfssl-forcezero.patch $here/wolfssl-alpn-list.patch"
+# shellcheck disable=SC2086
+sum=$(cat $patches | sha256sum | cut -d' ' -f1)
 stamp=$src/.pinshim-patch
 if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
-	if [ -f "$stamp" ] || grep -q "/\* pinshim:" "$src/wolfcrypt/src/misc.c"; then
+	if [ -f "$stamp" ] || grep -q "/\* pinshim:" "$src/wolfcrypt/src/misc.c" \
+	    "$src/src/tls.c"; then
 		if [ -n "${WOLFSSL_SRC:-}" ] || ! ls "$work"/wolfssl_*.dsc >/dev/null 2>&1; then
 			echo "mk/wolfssl.sh: $src carries another version of" \
-			    "pinshim's patch: unpack it afresh" >&2
+			    "pinshim's patches: unpack it afresh" >&2
 			exit 1
 		fi
 		unpack
 	fi
-	if ! patch -s -F0 -d "$src" -p1 --dry-run <"$patchfile" >/dev/null; then
-		echo "mk/wolfssl.sh: $patchfile does not apply to $src" >&2
-		exit 1
-	fi
-	patch -s -F0 -d "$src" -p1 <"$patchfile"
+	for patchfile in $patches; do
+		if ! patch -s -F0 -d "$src" -p1 --dry-run <"$patchfile" >/dev/null; then
+			echo "mk/wolfssl.sh: $patchfile does not apply to $src" >&2
+			exit 1
+		fi
+		patch -s -F0 -d "$src" -p1 <"$patchfile"
+	done
 	echo "$sum" >"$stamp"
 fi
 cd "$src"

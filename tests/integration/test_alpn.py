@@ -3,6 +3,7 @@
 (grpcio client and server over TLS), an HTTP/1.1-only app, an app that
 offers nothing, and a tunnel offering AWS IoT's x-amzn-mqtt-ca."""
 
+import os
 import re
 import socket
 import subprocess
@@ -449,6 +450,53 @@ class AlpnTunnel(ShimTest):
         self.assertEqual(v["verdict"], "refuse", v)
         self.assertRegex(v["detail"], "(?i)no.application.protocol|alpn|"
                          "alert")
+
+    def test_a_server_alpn_list_with_a_bad_tail_is_refused(self):
+        """CVE-2026-3547: wolfSSL 5.7.2 checked an ALPN list's entries only
+        up to two bytes short of its end, and its match then read past the
+        list. A TLS 1.2 ServerHello whose ALPN list is [x] followed by a
+        name claiming 8 bytes with 1 left ("http/1.1" is what the tunnel
+        offers, so the match reads on) is a decode error with the patch
+        (mk/wolfssl-alpn-list.patch): refused, and the shim serves on."""
+        def bad_server_hello(conn):
+            conn.settimeout(WAIT)
+            hello = b""
+            while len(hello) < 5 or len(hello) < 5 + int.from_bytes(
+                    hello[3:5], "big"):
+                b = conn.recv(4096)
+                if not b:
+                    return "closed"
+                hello += b
+            # the first TLS 1.2 ECDHE suite the client offers
+            body = hello[9:]
+            off = 2 + 32
+            off += 1 + body[off]
+            n = int.from_bytes(body[off:off + 2], "big")
+            suites = [body[i:i + 2] for i in range(off + 2, off + 2 + n, 2)]
+            suite = next(x for x in suites if x[0] == 0xC0)
+            alpn = b"\x01x\x08h"                    # the bad tail
+            ext = b"\x00\x10" + (len(alpn) + 2).to_bytes(2, "big") + \
+                len(alpn).to_bytes(2, "big") + alpn
+            sh = b"\x03\x03" + os.urandom(32) + b"\x00" + suite + \
+                b"\x00" + len(ext).to_bytes(2, "big") + ext
+            msg = b"\x02" + len(sh).to_bytes(3, "big") + sh
+            conn.sendall(b"\x16\x03\x03" + len(msg).to_bytes(2, "big") +
+                         msg)
+            try:
+                conn.recv(4096)
+            except OSError:
+                pass
+            return "sent"
+
+        srv = TLSServer(self, None, None, bad_server_hello, tls=False)
+        shim = self.tunnel(srv.port, "http/1.1")
+        self.assertEqual(refused_silently(self.port), b"")
+        v = shim.verdict()
+        self.assertEqual((v["verdict"], v["reason"]),
+                         ("refuse", "tls-handshake-failed"), v)
+        self.assertIn("-328", v["detail"])      # BUFFER_ERROR: a decode error
+        self.assertIsNone(shim.p.poll())
+        wait_port(self.port, shim.p)
 
     def iot_broker(self):
         """A server that requires ALPN x-amzn-mqtt-ca, as AWS IoT Core's
