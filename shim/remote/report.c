@@ -45,6 +45,7 @@
 #include "pins/feed_body.h"
 #include "shim/net/upstream.h"
 #include "shim/remote/report.h"
+#include "shim/remote/report_queue.h"
 #include "shim/remote/web.h"
 #include "shim/proc/server.h"
 #include "shim/version.h"
@@ -52,23 +53,11 @@
 #define REPORT_HOST_GAP	600	/* seconds between reports for one host */
 #define REPORT_BURST	20	/* reports per hour */
 #define REPORT_HOSTS	64	/* hosts remembered for the per-host gap */
-#define REPORT_QUEUE	64	/* reports waiting, at most */
-#define REPORT_QUEUE_BYTES (256 * 1024)	/* and their bytes */
 #define REPORT_BATCH	16	/* reports per POST, at most */
 #define REPORT_DELAY	2	/* seconds a batch waits for company */
-#define REPORT_RETRY_MIN 2	/* seconds before the first retry */
-#define REPORT_RETRY_MAX 900	/* backoff doubles up to this */
 #define REPORT_CHAIN_CERTS 4	/* certificates of the chain sent */
 #define REPORT_CHAIN_BYTES (16 * 1024)	/* and their PEM bytes */
 #define REPORT_CERT_DER	8192	/* a certificate larger is left out */
-
-struct report {
-	char		*text;		/* owned; w3c: the envelope after
-					 * "age", rfc7469: the object */
-	size_t		 len;
-	bool		 rfc7469;
-	struct timespec	 made;		/* CLOCK_MONOTONIC, for "age" */
-};
 
 struct reporter {
 	struct server	*srv;
@@ -76,10 +65,8 @@ struct reporter {
 	unsigned long long feed_version;
 	int64_t		 feed_expires;
 	bool		 rfc7469;
-	struct report	 queue[REPORT_QUEUE];	/* oldest first */
-	size_t		 nqueue;
-	size_t		 bytes;			/* of the texts queued */
-	size_t		 nsending;		/* queue[0..n) are in flight */
+	/* texts: w3c, the envelope after "age"; rfc7469, the object */
+	struct report_queue q;
 	struct web_req	*inflight;
 	struct event	*timer;			/* owned; delay or backoff */
 	unsigned	 backoff;		/* seconds; 0: no failure */
@@ -107,26 +94,13 @@ report_new(struct server *srv)
 	return r;
 }
 
-static void
-drop_head(struct reporter *r, size_t n)
-{
-	size_t	 i;
-
-	for (i = 0; i < n; i++) {
-		r->bytes -= r->queue[i].len;
-		free(r->queue[i].text);
-	}
-	r->nqueue -= n;
-	memmove(r->queue, r->queue + n, r->nqueue * sizeof(r->queue[0]));
-}
-
 void
 report_free(struct reporter *r)
 {
 	if (r == NULL)
 		return;
 	web_cancel(r->inflight);
-	drop_head(r, r->nqueue);
+	report_queue_pop(&r->q, r->q.n);
 	event_free(r->timer);
 	free(r->url);
 	free(r);
@@ -142,7 +116,7 @@ report_set_feed(struct reporter *r, const struct feed_body *b)
 	r->feed_expires = b != NULL ? b->expires : 0;
 	r->rfc7469 = b != NULL && b->report_rfc7469;
 	if (r->url == NULL && r->inflight == NULL)	/* nowhere to go */
-		drop_head(r, r->nqueue);
+		report_queue_pop(&r->q, r->q.n);
 }
 
 static void
@@ -153,34 +127,24 @@ arm(struct reporter *r, unsigned seconds)
 	evtimer_add(r->timer, &tv);
 }
 
-/* A failure that may pass: the network, the collector's TLS or pins, a
- * timeout, an overloaded or restarting collector. */
-static bool
-retryable(const struct http_result *res)
-{
-	return res->error != NULL || res->status == 408 ||
-	    res->status == 429 || res->status >= 500;
-}
-
 static void
 sent(struct http_result *res, void *arg)
 {
 	struct reporter	*r = arg;
-	size_t		 n = r->nsending;
+	size_t		 n = r->q.sending;
 
 	r->inflight = NULL;
-	r->nsending = 0;
 	if (res->status >= 200 && res->status <= 299 && res->error == NULL) {
 		r->st.delivered += n;
 		r->backoff = 0;
 		log_info("report: delivered (HTTP %d): %zu report(s)",
 		    res->status, n);
-		drop_head(r, n);
-	} else if (retryable(res) && r->url != NULL) {
+		report_queue_pop(&r->q, n);
+	} else if (report_queue_retryable(res->status, res->error == NULL) &&
+	    r->url != NULL) {
+		r->q.sending = 0;	/* kept at the head, in order */
 		r->st.failed++;
-		r->backoff = r->backoff == 0 ? REPORT_RETRY_MIN :
-		    r->backoff * 2 > REPORT_RETRY_MAX ? REPORT_RETRY_MAX :
-		    r->backoff * 2;
+		r->backoff = report_queue_backoff(r->backoff);
 		if (res->error != NULL)
 			log_warn("report: %zu not delivered: %s; retry in %us",
 			    n, res->error, r->backoff);
@@ -194,10 +158,10 @@ sent(struct http_result *res, void *arg)
 		r->st.failed++;
 		log_warn("report: %zu not accepted: HTTP status %d; dropped",
 		    n, res->status);
-		drop_head(r, n);
+		report_queue_pop(&r->q, n);
 	}
-	if (r->nqueue > 0)
-		arm(r, r->nqueue >= REPORT_BATCH ? 0 : REPORT_DELAY);
+	if (r->q.n > 0)
+		arm(r, r->q.n >= REPORT_BATCH ? 0 : REPORT_DELAY);
 }
 
 /* The head of the queue as one POST body: a W3C batch of the reports in
@@ -210,20 +174,21 @@ batch(struct reporter *r, size_t *n)
 	long long	 age;
 	size_t		 i;
 
-	if (r->queue[0].rfc7469) {
-		evbuffer_add(b, r->queue[0].text, r->queue[0].len);
+	const struct report_item *v = r->q.v;
+
+	if (v[0].rfc7469) {
+		evbuffer_add(b, v[0].text, v[0].len);
 		*n = 1;
 		return b;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	evbuffer_add(b, "[", 1);
-	for (i = 0; i < r->nqueue && i < REPORT_BATCH &&
-	    !r->queue[i].rfc7469; i++) {
-		age = (now.tv_sec - r->queue[i].made.tv_sec) * 1000LL +
-		    (now.tv_nsec - r->queue[i].made.tv_nsec) / 1000000;
+	for (i = 0; i < r->q.n && i < REPORT_BATCH && !v[i].rfc7469; i++) {
+		age = (now.tv_sec - v[i].made.tv_sec) * 1000LL +
+		    (now.tv_nsec - v[i].made.tv_nsec) / 1000000;
 		evbuffer_add_printf(b, "%s{\"type\":\"pinshim-pin-failure\","
 		    "\"age\":%lld,", i > 0 ? "," : "", age < 0 ? 0 : age);
-		evbuffer_add(b, r->queue[i].text, r->queue[i].len);
+		evbuffer_add(b, v[i].text, v[i].len);
 	}
 	evbuffer_add(b, "]", 1);
 	*n = i;
@@ -239,20 +204,20 @@ flush(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (r->inflight != NULL || r->nqueue == 0)
+	if (r->inflight != NULL || r->q.n == 0)
 		return;
 	if (r->url == NULL) {		/* the feed dropped report_url */
-		drop_head(r, r->nqueue);
+		report_queue_pop(&r->q, r->q.n);
 		return;
 	}
-	b = batch(r, &r->nsending);
+	b = batch(r, &r->q.sending);
 	memset(&o, 0, sizeof(o));
 	o.method = "POST";
 	o.label = "report";
 	o.snapshot_pins = true;
 	o.jsonlen = evbuffer_get_length(b);
 	o.json = (const char *)evbuffer_pullup(b, -1);
-	o.json_type = r->queue[0].rfc7469 ? "application/json" :
+	o.json_type = r->q.v[0].rfc7469 ? "application/json" :
 	    "application/reports+json";
 	o.timeout = 15;
 	r->inflight = web_request(r->srv, r->url, &o, sent, r);
@@ -433,9 +398,11 @@ report_refusal(struct reporter *r, const struct upstream_result *res,
 {
 	const char	*host = res->host;
 	struct evbuffer	*b;
-	struct report	*q;
+	char		*text;
 	time_t		 now = time(NULL);
 	size_t		 len;
+	unsigned	 dropped, unsaid, carried;
+	bool		 ok;
 
 	if (r == NULL || r->url == NULL ||
 	    (res->fail != UP_TLS && !res->would_refuse) ||
@@ -454,40 +421,26 @@ report_refusal(struct reporter *r, const struct upstream_result *res,
 	else
 		w3c_report(r, b, res, listener, now);
 	len = evbuffer_get_length(b);
-	/* Room for it: the oldest reports not in flight make way. */
-	while (r->nqueue > r->nsending && (r->nqueue == REPORT_QUEUE ||
-	    r->bytes + len > REPORT_QUEUE_BYTES)) {
-		q = &r->queue[r->nsending];
-		r->bytes -= q->len;
-		free(q->text);
-		r->nqueue--;
-		memmove(q, q + 1, (r->nqueue - r->nsending) * sizeof(*q));
-		r->suppressed++;
-		r->st.suppressed++;
-		log_warn("report: queue full, the oldest dropped (%u "
-		    "suppressed)", r->suppressed);
-	}
-	if (r->nqueue == REPORT_QUEUE || r->bytes + len > REPORT_QUEUE_BYTES) {
-		evbuffer_free(b);	/* the batch in flight fills it */
-		r->suppressed++;
-		r->st.suppressed++;
-		return;
-	}
-	if (!r->rfc7469)
-		r->suppressed = 0;	/* carried by this report */
-	q = &r->queue[r->nqueue++];
-	q->len = len;
-	q->text = xcalloc(1, len + 1);
-	evbuffer_remove(b, q->text, len);
+	text = xcalloc(1, len + 1);
+	evbuffer_remove(b, text, len);
 	evbuffer_free(b);
-	q->rfc7469 = r->rfc7469;
-	clock_gettime(CLOCK_MONOTONIC, &q->made);
-	r->bytes += len;
+	carried = r->rfc7469 ? 0 : r->suppressed;  /* w3c bodies say it */
+	r->suppressed -= carried;
+	ok = report_queue_push(&r->q, text, len, r->rfc7469, carried,
+	    &dropped, &unsaid);
+	if (dropped > 0) {
+		r->suppressed += unsaid;
+		r->st.suppressed += dropped;
+		log_warn("report: queue full, %u dropped (oldest first)",
+		    dropped);
+	}
+	if (!ok)
+		return;
 	r->st.queued++;
 	if (r->inflight != NULL || (r->backoff > 0 &&
 	    evtimer_pending(r->timer, NULL)))
 		return;			/* sent with the next POST */
-	if (r->nqueue >= REPORT_BATCH || r->rfc7469)
+	if (r->q.n >= REPORT_BATCH || r->rfc7469)
 		arm(r, 0);
 	else if (!evtimer_pending(r->timer, NULL))
 		arm(r, REPORT_DELAY);
