@@ -23,7 +23,7 @@
  * snapshot pins the report host.
  *
  * Must never: send more than the rate limits allow, or anything but the
- * refusal's own evidence; hold more than REPORT_QUEUE_BYTES of reports;
+ * refusal's own evidence; queue more than REPORT_QUEUE_BYTES of reports;
  * keep a reference to a connection's chain past report_refusal().
  */
 #include <stdio.h>
@@ -58,6 +58,7 @@
 #define REPORT_CHAIN_CERTS 4	/* certificates of the chain sent */
 #define REPORT_CHAIN_BYTES (16 * 1024)	/* and their PEM bytes */
 #define REPORT_CERT_DER	8192	/* a certificate larger is left out */
+#define REPORT_CERT_PEM	(REPORT_CERT_DER * 2)	/* room for its PEM */
 
 struct reporter {
 	struct server	*srv;
@@ -140,8 +141,11 @@ sent(struct http_result *res, void *arg)
 		log_info("report: delivered (HTTP %d): %zu report(s)",
 		    res->status, n);
 		report_queue_pop(&r->q, n);
-	} else if (report_queue_retryable(res->status, res->error == NULL) &&
-	    r->url != NULL) {
+	} else if (r->url == NULL) {
+		log_info("report: %zu dropped: the feed in force names no "
+		    "report_url", n);
+		report_queue_pop(&r->q, r->q.n);
+	} else if (report_queue_retryable(res->status, res->error == NULL)) {
 		r->q.sending = 0;	/* kept at the head, in order */
 		r->st.failed++;
 		r->backoff = report_queue_backoff(r->backoff);
@@ -170,11 +174,10 @@ static struct evbuffer *
 batch(struct reporter *r, size_t *n)
 {
 	struct evbuffer	*b = xptr(evbuffer_new());
+	const struct report_item *v = r->q.v;
 	struct timespec	 now;
 	long long	 age;
 	size_t		 i;
-
-	const struct report_item *v = r->q.v;
 
 	if (v[0].rfc7469) {
 		evbuffer_add(b, v[0].text, v[0].len);
@@ -258,7 +261,7 @@ allowed(struct reporter *r, const char *host, time_t now)
 static bool
 add_chain(struct evbuffer *b, const struct tls_chain *ch)
 {
-	char		*pem = xcalloc(1, REPORT_CERT_DER * 4 / 3 + 256);
+	char		*pem = xcalloc(1, REPORT_CERT_PEM + 1);
 	size_t		 total = 0;
 	int		 i, n, sent = 0;
 	bool		 cut = false;
@@ -267,7 +270,7 @@ add_chain(struct evbuffer *b, const struct tls_chain *ch)
 	for (i = 0; ch != NULL && i < ch->n; i++) {
 		if (sent == REPORT_CHAIN_CERTS || ch->len[i] > REPORT_CERT_DER ||
 		    (n = wc_DerToPem(ch->der[i], (word32)ch->len[i],
-		    (byte *)pem, REPORT_CERT_DER * 4 / 3 + 255, CERT_TYPE)) <= 0 ||
+		    (byte *)pem, REPORT_CERT_PEM, CERT_TYPE)) <= 0 ||
 		    total + (size_t)n > REPORT_CHAIN_BYTES) {
 			cut = true;
 			break;

@@ -132,7 +132,7 @@ class Reports(FeedTest):
         self.up, _ = self.api(leaf="rogue")
         self.ports = [free_port() for _ in HOSTS]
 
-    def start(self, report_port, fmt=None):
+    def start(self, report_port, fmt=None, ini_domains=""):
         meta = "report_url = https://feeds.api.test:%d/r\n" % report_port
         if fmt:
             meta += "report_format = %s\n" % fmt
@@ -146,7 +146,8 @@ class Reports(FeedTest):
         self.sport = free_port()
         shim = Shim(self, self.feed_ini(
             self.up, extra_shim="device_id = gw-9\nstatus = 127.0.0.1:%d"
-            % self.sport).replace("[listen:api]", listeners + "[listen:api]"))
+            % self.sport).replace("[listen:api]", ini_domains + listeners +
+                                  "[listen:api]"))
         shim.log.wait("feed: version 3 in force")
         return shim
 
@@ -209,6 +210,51 @@ class Reports(FeedTest):
         shim.log.wait(r"report: delivered \(HTTP 204\): \d+ report")
         self.assertEqual(self.metrics(), {"queued": 4, "delivered": 4,
                                           "failed": 0, "suppressed": 0})
+
+    def test_pins_from_the_ini_say_so(self):
+        col = Collector(self)
+        other = pin_of(self.pki / "backup.pem")
+        # the INI's exact h1.api.test is more specific than the feed's
+        # *.api.test: its pins are the ones expected
+        shim = self.start(col.port, ini_domains=self.domain(
+            "h1.api.test", [other]))
+        self.refuse_all(shim, HOSTS[:1])
+        wait_for(lambda: len(col.reports()) == 1, "1 report")
+        b = col.reports()[0]["body"]
+        self.assertEqual(validate(col.reports()[0], SCHEMA), [])
+        self.assertEqual((b["host"], b["rule"], b["expected_pins"],
+                          b["pins_source"]),
+                         ("h1.api.test", "h1.api.test", [other], "ini"))
+
+    def test_would_refuse_is_reported_with_its_chain(self):
+        col = Collector(self)
+        meta = "report_url = https://feeds.api.test:%d/r\n" % col.port
+        self.publish(3, [self.leaf], meta=meta,
+                     extra="\n[domain:*.api.test]\npins = %s\npolicy = pin\n"
+                     "enforce = no\n" % self.leaf)
+        shim = Shim(self, self.feed_ini(self.up).replace(
+            "[listen:api]", "[listen:t0]\nmode = tunnel\nbind = "
+            "127.0.0.1:%d\nconnect = %s:%d\n\n[listen:api]"
+            % (self.ports[0], HOSTS[0], self.up)))
+        shim.log.wait("feed: version 3 in force")
+        self.port = self.ports[0]
+        self.passes_as(shim)
+        wait_for(lambda: len(col.reports()) == 1, "1 report")
+        rep = col.reports()[0]
+        self.assertEqual(validate(rep, SCHEMA), [])
+        self.assertEqual((rep["body"]["verdict"], rep["body"]["reason"],
+                          rep["body"]["pins_source"]),
+                         ("would-refuse", "pin-mismatch", "feed"))
+        self.assertEqual(rep["body"]["served_chain"], self.served())
+
+    def passes_as(self, shim):
+        import socket
+        with socket.create_connection(("127.0.0.1", self.port),
+                                      timeout=WAIT) as s:
+            s.sendall(b"ping\n")
+            self.assertEqual(s.recv(100), b"gnip\n")
+        v = shim.verdict(listener="t0")
+        self.assertEqual(v["verdict"], "would-refuse", v)
 
     def test_reports_survive_a_collector_down_then_503(self):
         port = free_port()              # nothing listens there yet
