@@ -7,12 +7,15 @@ format."""
 import http.server
 import json
 import re
+import socket
 import ssl
 import threading
 from pathlib import Path
 
-from harness import ROOT, WAIT, Shim, free_port, pin_of, wait_for
-from test_feed import FeedTest
+from harness import (ROOT, WAIT, Shim, free_port, pin_of, refused_silently,
+                     wait_for)
+from test_feed import FeedTest, run
+from test_status import scrape, value
 
 SCHEMA = json.loads((ROOT / "docs" / "report.schema.json").read_text())
 HOSTS = ["h%d.api.test" % i for i in range(1, 5)]
@@ -158,7 +161,6 @@ class Reports(FeedTest):
                 self.assertEqual(self.refused_on(shim, "t%d" % i), host)
 
     def refused_on(self, shim, listener):
-        from harness import refused_silently
         self.assertEqual(refused_silently(self.port), b"")
         v = shim.verdict(listener=listener)
         self.assertEqual((v["verdict"], v["reason"]),
@@ -171,7 +173,6 @@ class Reports(FeedTest):
             pem_certs(self.pki / "inter.pem")
 
     def metrics(self):
-        from test_status import scrape, value
         m = scrape(self.sport)
         return {o: value(m, "pinshim_reports_total", outcome=o)
                 for o in ("queued", "delivered", "failed", "suppressed")}
@@ -248,7 +249,6 @@ class Reports(FeedTest):
         self.assertEqual(rep["body"]["served_chain"], self.served())
 
     def passes_as(self, shim):
-        import socket
         with socket.create_connection(("127.0.0.1", self.port),
                                       timeout=WAIT) as s:
             s.sendall(b"ping\n")
@@ -318,7 +318,6 @@ class Reports(FeedTest):
             3, [self.leaf], meta="report_format = hpkp\n"))
         f = Path(self.tmp) / "bad.feed"
         f.write_bytes(r)
-        from test_feed import run
         out = run("feed", "verify", "--pubkey", Path(self.tmp) / "k1.pub", f)
         self.assertEqual(out.returncode, 1)
         self.assertIn("[feed] report_format: not one of w3c, rfc7469",
