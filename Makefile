@@ -169,7 +169,7 @@ SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
 		  shim/conn/clienthello.c shim/conn/front.c \
 		  shim/listen/listener.c shim/listen/gate.c shim/listen/quota.c \
 		  shim/remote/feedsync.c shim/remote/report.c shim/remote/web.c \
-		  shim/remote/httpc.c \
+		  shim/remote/httpc.c shim/remote/report_queue.c \
 		  shim/status/status.c shim/status/status_render.c \
 		  shim/status/metrics.c \
 		  shim/keeper/keeper_answer.c shim/keeper/keeper_client.c \
@@ -215,13 +215,14 @@ test_quota_SRCS	= base/mem.c shim/listen/quota.c
 test_gate_SRCS	= base/addr.c base/parse.c base/log.c shim/listen/gate.c
 test_status_SRCS = $(PINS_DEPS) base/json.c shim/status/metrics.c \
 		  shim/status/status_render.c
+test_report_queue_SRCS = shim/remote/report_queue.c
 test_dial_SRCS	= base/mem.c base/addr.c base/parse.c base/log.c base/sock.c \
 		  shim/net/dial.c
 UNIT_TESTS	= test_pin test_host test_policy test_conf test_feed \
 		  test_feed_accept test_tofu test_ca \
 		  test_base test_http1 test_relay test_clienthello test_keeper \
 		  test_unixsock test_quota test_gate test_status \
-		  test_dial test_proxy
+		  test_dial test_proxy test_report_queue
 
 OBJS		= $(SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS	= $(UNIT_TESTS:%=$(BUILD)/tests/%)

@@ -33,6 +33,19 @@ onoff_value(struct ini *in, const char *v, void *field, const char **why)
 	return true;
 }
 
+static bool
+report_format_value(struct ini *in, const char *v, void *field,
+    const char **why)
+{
+	(void)in;
+	if (strcmp(v, "w3c") != 0 && strcmp(v, "rfc7469") != 0) {
+		*why = "not one of w3c, rfc7469";
+		return false;
+	}
+	*(bool *)field = strcmp(v, "rfc7469") == 0;
+	return true;
+}
+
 struct body_loader {
 	struct feed_body	*b;		/* borrowed */
 	bool			 has_meta;	/* [feed] was there */
@@ -75,6 +88,7 @@ static const struct ini_key meta_keys[] = {
 	INI_KEY("issued", ini_time, META(issued), 0),
 	INI_KEY("expires", ini_time, META(expires), 0),
 	INI_KEY("report_url", ini_https_url, META(report_url), 0),
+	INI_KEY("report_format", report_format_value, META(report_rfc7469), 0),
 };
 static const char *const meta_required[] = { "version", "issued", "expires",
     NULL };
@@ -110,6 +124,7 @@ feed_body_parse(const char *name, const char *body, size_t len, FILE *errs)
 	struct body_loader	 bl;
 	struct ini		 in;
 	FILE			*f;
+	size_t			 i;
 	bool			 ok;
 
 	if (!body_usable(name, body, len, errs))
@@ -152,6 +167,8 @@ feed_body_parse(const char *name, const char *body, size_t len, FILE *errs)
 		feed_body_free(b);
 		return NULL;
 	}
+	for (i = 0; i < b->snap->nrules; i++)	/* reports name the source */
+		b->snap->rules[i].from_feed = true;
 	return b;
 }
 

@@ -25,14 +25,17 @@ struct feed_body {
 	int64_t		 issued;		/* seconds since the epoch */
 	int64_t		 expires;
 	char		*report_url;		/* owned, may be NULL */
+	bool		 report_rfc7469;	/* report_format = rfc7469:
+						 * one RFC 7469 object per POST,
+						 * else W3C Reporting batches */
 	struct device_override *devices;	/* owned */
 	size_t		 ndevices;
 	struct snapshot	*snap;			/* [domain:*]; one ref owned */
 };
 
-/* Parse a body: [feed] version/issued/expires/report_url, [domain:PATTERN]
- * as in the INI, [device:ID] pinning = on|off. NULL with "NAME:LINE: ..."
- * errors on errs. */
+/* Parse a body: [feed] version/issued/expires/report_url/report_format,
+ * [domain:PATTERN] as in the INI, [device:ID] pinning = on|off. NULL with
+ * "NAME:LINE: ..." errors on errs. */
 struct feed_body *feed_body_parse(const char *name, const char *body,
 		    size_t len, FILE *errs);
 void		 feed_body_free(struct feed_body *);

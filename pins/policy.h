@@ -39,6 +39,7 @@ struct rule {
 	struct pinset	 observed;	/* leaf pins a vantage point saw */
 	bool		 accept_issuer;	/* a new leaf from the pinned issuer */
 	char		*origin;	/* "file:line"; owned */
+	bool		 from_feed;	/* read from a feed body, not the INI */
 };
 
 struct snapshot {

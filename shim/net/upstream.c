@@ -137,6 +137,11 @@ up_finish(struct upstream *u, enum upstream_fail fail, const char *reason)
 	r->pattern = u->vp.rule ? u->vp.rule->pattern : NULL;
 	r->fd = -1;
 	r->ssl = NULL;
+	r->chain = u->chk.chain != NULL ? u->chk.chain : r->tv.resumed ?
+	    u->chk.offered : NULL;
+	r->pins = u->chk.pins;
+	r->pins_from_feed = u->vp.rule != NULL && u->vp.rule->from_feed &&
+	    u->chk.pins == &u->vp.rule->pins;
 	if (fail == UP_OK) {
 		/* chk dies with u: the session must not keep pointing at it
 		 * (a later certificate callback would read freed memory). */

@@ -53,6 +53,14 @@ struct upstream_result {
 	 * and whether the server asked for it and it was signed */
 	char			 ident[HOST_MAX + 16];
 	bool			 ident_sent;
+	/* Borrowed, valid only while the callback runs (a pin-failure
+	 * report is made from them there; nothing outlives the refusal):
+	 * the chain the server presented (or, resumed, the one recorded at
+	 * its full handshake), NULL if none; the pins expected, NULL if
+	 * none; whether they came from the feed (else the INI). */
+	const struct tls_chain	*chain;
+	const struct pinset	*pins;
+	bool			 pins_from_feed;
 };
 
 typedef void (*upstream_cb)(struct upstream_result *, void *arg);

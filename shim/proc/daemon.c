@@ -531,7 +531,7 @@ daemon_reload(struct server *srv)
 		log_info("reload: [feed] removed; bootstrap pins apply");
 		feedsync_stop(srv->feed);
 		srv->feed = NULL;
-		report_set_feed(srv->rep, NULL, 0);
+		report_set_feed(srv->rep, NULL);
 	}
 	if (srv->feed == NULL) {
 		next.snap = snapshot_ref(c->snap);

@@ -147,8 +147,7 @@ feed_apply(struct feedsync *fs, struct snapshot *snap)
 		    "pin and pin-only hosts get CA checks only",
 		    srv->conf->device_id);
 	inforce_apply(srv, &next);
-	report_set_feed(srv->rep, b ? b->report_url : NULL,
-	    b ? b->version : 0);
+	report_set_feed(srv->rep, b);
 }
 
 static void

@@ -212,8 +212,9 @@ httpc_start(struct event_base *base, int fd, const struct httpc_req *r,
 	    "User-Agent: pinshim\r\nAccept: */*\r\n", r->method, r->path,
 	    r->host);
 	if (r->json != NULL)
-		evbuffer_add_printf(out, "Content-Type: application/json\r\n"
-		    "Content-Length: %zu\r\n", r->jsonlen);
+		evbuffer_add_printf(out, "Content-Type: %s\r\n"
+		    "Content-Length: %zu\r\n", r->json_type != NULL ?
+		    r->json_type : "application/json", r->jsonlen);
 	if (r->etag != NULL)
 		evbuffer_add_printf(out, "If-None-Match: %s\r\n", r->etag);
 	if (r->last_modified != NULL)

@@ -33,6 +33,7 @@ struct httpc_req {
 	const char	*last_modified;	/* If-Modified-Since, or NULL */
 	const char	*json;		/* an application/json body, or NULL */
 	size_t		 jsonlen;
+	const char	*json_type;	/* NULL: application/json */
 	size_t		 max_body;	/* 0: the response body is not wanted */
 	unsigned	 timeout;	/* seconds, the whole exchange */
 };

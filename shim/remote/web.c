@@ -177,6 +177,7 @@ web_connected(struct upstream_result *r, void *arg)
 	hr.last_modified = w->lastmod;
 	hr.json = w->json;
 	hr.jsonlen = w->o.jsonlen;
+	hr.json_type = w->o.json_type;
 	hr.max_body = w->o.max_body;
 	hr.timeout = w->o.timeout;
 	w->http = httpc_start(w->srv->base, fd, &hr, web_http_done, w);

@@ -17,6 +17,8 @@ struct web_opts {
 	bool			 snapshot_pins;	/* add the host's own pins */
 	const char		*json;		/* POST body, or NULL */
 	size_t			 jsonlen;
+	const char		*json_type;	/* its Content-Type, a literal;
+						 * NULL: application/json */
 	const char		*etag, *lastmod; /* conditional GET */
 	size_t			 max_body;	/* 0: body not wanted */
 	unsigned		 timeout;	/* seconds, whole exchange */

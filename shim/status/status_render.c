@@ -323,8 +323,9 @@ status_render_metrics(const struct status_view *v, struct evbuffer *b)
 		    "timestamp_seconds %lld\n", (long long)first);
 	}
 	head(b, "pinshim_reports_total", "counter", "Pin-failure reports: "
-	    "queued (passed the rate limits), delivered, failed, "
-	    "suppressed.");
+	    "queued (passed the rate limits), delivered (a collector took "
+	    "them), failed (POSTs that did not succeed; retried), suppressed "
+	    "(rate-limited, or dropped from a full queue).");
 	evbuffer_add_printf(b, "pinshim_reports_total{outcome=\"queued\"} "
 	    "%llu\npinshim_reports_total{outcome=\"delivered\"} %llu\n"
 	    "pinshim_reports_total{outcome=\"failed\"} %llu\n"

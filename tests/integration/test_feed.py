@@ -922,8 +922,9 @@ class Reports(FeedTest):
         self.refused(shim)
         shim.log.wait(r"report: delivered \(HTTP 204\)")
         self.assertEqual(len(got), 1)
-        line, rep = got[0]
+        line, reps = got[0]
         self.assertEqual(line, "POST /report HTTP/1.0")
+        rep = reps[0]["body"]            # a W3C Reporting API batch
         self.assertEqual(rep["verdict"], "refuse")
         self.assertEqual((rep["device_id"], rep["host"], rep["reason"],
                           rep["listener"], rep["feed_version"]),
