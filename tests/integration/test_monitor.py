@@ -6,7 +6,9 @@ feed add writing a body that feed sign accepts and that pins the live
 server."""
 
 import json
+import re
 import subprocess
+from datetime import datetime, timezone
 from pathlib import Path
 
 from harness import PINSHIM_CMD, pin_of, s_server
@@ -24,6 +26,28 @@ expires = %s
 [domain:www.api.test]
 policy = tofu
 """ % (rfc3339(timedelta(0)), rfc3339(timedelta(days=9)))
+
+
+TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) ")
+
+
+def untimed(test, r):
+    """r with every stdout line's leading time checked (RFC 3339 UTC,
+    within a minute of now) and removed; JSON lines keep theirs."""
+    out = []
+    now = datetime.now(timezone.utc)
+    for line in r.stdout.splitlines():
+        if line.startswith("{"):
+            out.append(line)
+            continue
+        m = TIME.match(line)
+        test.assertIsNotNone(m, "no RFC 3339 time: %r" % line)
+        t = datetime.strptime(m[1], "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=timezone.utc)
+        test.assertLess(abs((t - now).total_seconds()), 600, line)
+        out.append(line[m.end():])
+    r.stdout = "".join(l + "\n" for l in out)
+    return r
 
 
 class Monitor(FeedTest):
@@ -90,9 +114,12 @@ pins = %s
                        "soon.api.test=127.0.0.1:%d" % self.soon]
 
     def monitor(self, *extra, feed=None):
-        return run("monitor", feed or self.feed, "--pubkey", self.k1,
-                   "--ca-file", self.pki / "ca.pem", *self.routes, *extra,
-                   timeout=120)
+        """One run; each text line's RFC 3339 time checked and taken off
+        (the lines below are compared without it)."""
+        r = run("monitor", feed or self.feed, "--pubkey", self.k1,
+                "--ca-file", self.pki / "ca.pem", *self.routes, *extra,
+                timeout=120)
+        return untimed(self, r)
 
     def test_one_round_finds_each_kind_of_problem(self):
         r = self.monitor()
