@@ -8,11 +8,12 @@ server."""
 import json
 import re
 import subprocess
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness import PINSHIM_CMD, pin_of, s_server
-from test_feed import FeedTest, rfc3339, run
+from harness import PINSHIM_CMD, Proc, pin_of, s_server, wait_for
+from test_feed import UNRELATED, FeedTest, rfc3339, run
 from datetime import timedelta
 
 
@@ -322,3 +323,180 @@ class FeedAdd(FeedTest):
         self.assertIn("[domain:api.test]\npins = %s, %s\n" %
                       (self.leaf, self.backup), real.read_text())
         self.assertEqual(real.stat().st_mode & 0o777, 0o600)
+
+
+def loopback_listener(test, ip, port, behaviour):
+    """A TCP listener on ip:port whose thread accepts and then holds each
+    connection silently ("hang") or resets it at once ("reset"); closed
+    at cleanup."""
+    import socket
+    import struct
+    import threading
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((ip, port))
+    ls.listen(512)
+    held = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = ls.accept()
+            except OSError:
+                return
+            if behaviour == "reset":
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                struct.pack("ii", 1, 0))
+                conn.close()
+            else:
+                held.append(conn)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+
+    def close():
+        import socket as s
+        try:
+            ls.shutdown(s.SHUT_RDWR)
+        except OSError:
+            pass
+        ls.close()
+        t.join(5)
+        for c in held:
+            c.close()
+    test.addCleanup(close)
+
+
+def accepting(ip, port):
+    import socket
+    try:
+        socket.create_connection((ip, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+class Fleet(FeedTest):
+    """pinshim monitor over many hosts: a hosts file (--hosts) maps them
+    to loopback addresses on one port, where nginx serves the pinned leaf
+    (127.0.0.1), a listener holds connections silently (127.0.0.2) or
+    resets them (127.0.0.3), and s_server serves the unpinned backup key
+    (127.0.0.4); names outside the file do not resolve."""
+
+    TIMEOUT = 3
+
+    def setUp(self):
+        super().setUp()
+        self.port = self.feed_port          # nginx: the pinned leaf
+        loopback_listener(self, "127.0.0.2", self.port, "hang")
+        loopback_listener(self, "127.0.0.3", self.port, "reset")
+        self.mism = Proc(self, [
+            "openssl", "s_server", "-accept", "127.0.0.4:%d" % self.port,
+            "-cert", str(self.pki / "backup.pem"), "-key",
+            str(self.pki / "backup.key"), "-cert_chain",
+            str(self.pki / "inter.pem"), "-quiet", "-www"], "s_server-mism")
+        wait_for(lambda: accepting("127.0.0.4", self.port),
+                 "s_server on 127.0.0.4:%d" % self.port)
+
+    def fleet(self, kinds, version=1, expires=timedelta(days=30)):
+        """A signed feed over hosts of kinds ({"good": n, ...}), the hosts
+        file placing them, and the expected names per kind."""
+        ip = {"good": "127.0.0.1", "hang": "127.0.0.2", "reset": "127.0.0.3",
+              "mismatch": "127.0.0.4"}
+        names, hosts = {}, []
+        for kind, n in kinds.items():
+            names[kind] = ["%s%d.api.test" % (kind, i) if kind != "gone"
+                           else "gone%d.api.invalid" % i for i in range(n)]
+            if kind in ip:
+                hosts += ["%s %s" % (ip[kind], h) for h in names[kind]]
+        # interleaved, as a real feed's dead hosts are
+        order = [h for group in zip(*[names[k] + [None] * (
+            max(kinds.values()) - len(names[k])) for k in names])
+            for h in group if h]
+        body = "[feed]\nversion = %d\nissued = %s\nexpires = %s\n" % (
+            version, rfc3339(timedelta(0)), rfc3339(expires))
+        for h in order:
+            body += "\n[domain:%s]\npins = %s, %s\n" % (h, self.leaf,
+                                                          UNRELATED)
+        feed = Path(self.tmp) / "fleet.feed"
+        feed.write_bytes(self.sign(body))
+        hf = Path(self.tmp) / "fleet.hosts"
+        hf.write_text("\n".join(hosts) + "\n")
+        return feed, hf, names
+
+    def monitor(self, feed, hf, *extra):
+        t0 = time.monotonic()
+        r = run("monitor", feed, "--pubkey", self.k1, "--ca-file",
+                self.pki / "ca.pem", "--hosts", hf, "--port", self.port,
+                "--timeout", self.TIMEOUT, *extra, timeout=120)
+        return untimed(self, r), time.monotonic() - t0
+
+    def states(self, r):
+        """{state: set of hosts} of the endpoint lines."""
+        out = {}
+        for line in r.stdout.splitlines():
+            state, host = line.split(" ")[:2]
+            out.setdefault(state, set()).add(host)
+        return out
+
+    def test_200_hosts_one_round_within_the_timeout_budget(self):
+        feed, hf, names = self.fleet({"good": 150, "hang": 20, "reset": 10,
+                                      "mismatch": 10, "gone": 10})
+        r, took = self.monitor(feed, hf)
+        # a correctness bound, not a benchmark: one round of concurrent
+        # probes, each bounded, not 20 hung endpoints one after another
+        self.assertLess(took, 3 * self.TIMEOUT, r.stderr)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        st = self.states(r)
+        self.assertEqual(st["match"] - {str(feed)}, set(names["good"]))
+        self.assertEqual(st["mismatch"], set(names["mismatch"]))
+        self.assertEqual(st["unreachable"], set(names["hang"] +
+                                                names["reset"] +
+                                                names["gone"]))
+        lines = r.stdout.splitlines()
+        hung = [l for l in lines if l.startswith("unreachable hang")]
+        self.assertTrue(all("handshake: timed out after 3s" in l
+                            for l in hung), hung)
+        gone = [l for l in lines if l.startswith("unreachable gone")]
+        self.assertTrue(all(" - resolve: " in l for l in gone), gone)
+        self.assertRegex(r.stderr, r"round 1: 150 match, 10 mismatch, 40 "
+                         r"unreachable in \d+\.\d s")
+
+    def test_exit_status_and_fail_on(self):
+        feed, hf, _ = self.fleet({"good": 3})
+        r, _ = self.monitor(feed, hf)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        feed, hf, _ = self.fleet({"good": 3, "hang": 1, "gone": 1})
+        r, _ = self.monitor(feed, hf)
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        r, _ = self.monitor(feed, hf, "--fail-on", "mismatch")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        feed, hf, _ = self.fleet({"good": 3, "hang": 1, "mismatch": 1})
+        for fail_on, code in (("unreachable", 1), ("mismatch", 1),
+                              ("none", 0)):
+            r, _ = self.monitor(feed, hf, "--fail-on", fail_on)
+            self.assertEqual(r.returncode, code, (fail_on, r.stderr))
+        for bad in (("--fail-on", "sometimes"), ("--parallel", "0"),
+                    ("--parallel", "100000"), ("--timeout", "0")):
+            r, _ = self.monitor(feed, hf, *bad)
+            self.assertEqual(r.returncode, 2, bad)
+
+    def test_parallel_one_is_sequential(self):
+        """--parallel 1: the two hung hosts cost a timeout each."""
+        feed, hf, _ = self.fleet({"good": 2, "hang": 2})
+        r, took = self.monitor(feed, hf, "--parallel", "1")
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        self.assertGreaterEqual(took, 2 * self.TIMEOUT)
+
+    def test_json_objects_carry_their_time(self):
+        feed, hf, _ = self.fleet({"good": 2, "mismatch": 1})
+        r, _ = self.monitor(feed, hf, "--json")
+        rows = [json.loads(l) for l in r.stdout.splitlines()]
+        self.assertEqual(len(rows), 4)          # the feed, 3 endpoints
+        for row in rows:
+            t = datetime.strptime(row["time"], "%Y-%m-%dT%H:%M:%SZ")
+            self.assertLess(abs((t.replace(tzinfo=timezone.utc) -
+                                 datetime.now(timezone.utc))
+                                .total_seconds()), 600)
+        self.assertEqual({r["state"] for r in rows},
+                         {"feed-ok", "match", "mismatch"})
