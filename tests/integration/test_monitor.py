@@ -419,10 +419,16 @@ class Fleet(FeedTest):
             body += "\n[domain:%s]\npins = %s, %s\n" % (h, self.leaf,
                                                           UNRELATED)
         feed = Path(self.tmp) / "fleet.feed"
-        feed.write_bytes(self.sign(body))
+        self.replace(feed, self.sign(body))
         hf = Path(self.tmp) / "fleet.hosts"
         hf.write_text("\n".join(hosts) + "\n")
         return feed, hf, names
+
+    def replace(self, path, data):
+        """Whole or not at all, as a publisher's rename does."""
+        tmp = path.with_suffix(".new")
+        tmp.write_bytes(data)
+        tmp.rename(path)
 
     def monitor(self, feed, hf, *extra):
         t0 = time.monotonic()
@@ -500,3 +506,71 @@ class Fleet(FeedTest):
                                 .total_seconds()), 600)
         self.assertEqual({r["state"] for r in rows},
                          {"feed-ok", "match", "mismatch"})
+
+    def test_a_feed_re_published_mid_run_is_seen_the_next_round(self):
+        """--every re-reads the file: a new version, a bad signature and an
+        older version each show in the next round, with an alert; the
+        hosts probed stay the last good copy's."""
+        feed, hf, _ = self.fleet({"good": 2})
+        v1 = feed.read_bytes()
+        alerts = Path(self.tmp) / "alerts"
+        p = Proc(self, PINSHIM_CMD + [
+            "monitor", str(feed), "--pubkey", self.k1, "--ca-file",
+            str(self.pki / "ca.pem"), "--hosts", str(hf), "--port",
+            str(self.port), "--every", "1", "--alert",
+            "echo \"$PINSHIM_MONITOR_STATE $PINSHIM_MONITOR_HOST\" >> %s" %
+            alerts], "monitor")
+        name = re.escape(str(feed))
+        p.log.wait(r"Z feed-ok %s - version 1, " % name, proc=p.p)
+        self.fleet({"good": 2}, version=2)
+        p.log.wait(r"Z feed-ok %s - version 2, " % name, proc=p.p)
+        self.replace(feed, feed.read_bytes().replace(b"version = 2",
+                                                     b"version = 3"))
+        first = p.log.wait(r"Z feed-bad-signature %s - " % name, proc=p.p)
+        second = p.log.wait(r"Z feed-bad-signature %s - " % name, proc=p.p)
+        text = p.log.text()
+        between = text[text.index(first) + len(first):text.index(second)]
+        self.assertIn(" match good0.api.test ", between)
+        self.replace(feed, v1)
+        line = p.log.wait(r"Z feed-rollback %s - " % name, proc=p.p)
+        self.assertIn("version 1 is older than 2", line)
+        wait_for(lambda: alerts.exists() and "feed-rollback" in
+                 alerts.read_text(), "the rollback alert")
+        self.assertEqual(p.stop(), 1)        # devices refused a copy
+        self.assertEqual(alerts.read_text().splitlines(), [
+            "feed-bad-signature %s" % feed, "feed-rollback %s" % feed])
+
+    def test_url_the_published_copy_is_judged_as_a_device_would(self):
+        feed, hf, _ = self.fleet({"good": 1})
+        url = "https://feeds.api.test:%d/pins.feed" % self.feed_port
+        via = ("--connect-to", "feeds.api.test=127.0.0.1:%d" % self.feed_port)
+        where = "%s 127.0.0.1:%d" % (url, self.feed_port)
+
+        def check(code, state, detail=""):
+            r, _ = self.monitor(feed, hf, "--url", url, *via)
+            self.assertEqual(r.returncode, code, r.stdout + r.stderr)
+            line = [l for l in r.stdout.splitlines() if url in l]
+            self.assertEqual(len(line), 1, r.stdout)
+            self.assertTrue(line[0].startswith("%s %s " % (state, where)),
+                            line)
+            self.assertIn(detail, line[0])
+
+        self.serve(feed.read_bytes())
+        check(0, "feed-ok", "version 1, expires ")
+        self.serve(feed.read_bytes().replace(b"version = 1",
+                                             b"version = 9"))
+        check(1, "feed-bad-signature", "signature")
+        self.serve(self.sign_unchecked(self.body(
+            4, [self.leaf], expires=timedelta(hours=-1),
+            issued=timedelta(days=-2))))
+        check(1, "feed-expired", "version 4 expired at ")
+        self.serve(self.sign(self.body(5, [self.leaf],
+                                       expires=timedelta(days=3))))
+        check(0, "feed-expiring", "version 5, expires ")
+        (self.www / "pins.feed").unlink()
+        check(3, "feed-unreachable", "HTTP status 404")
+        # plain HTTP: the signature protects it
+        self.serve(feed.read_bytes())
+        url = "http://127.0.0.1:%d/pins.feed" % self.http_port
+        where = "%s 127.0.0.1:%d" % (url, self.http_port)
+        check(0, "feed-ok", "version 1, ")
