@@ -114,7 +114,8 @@ struct monitor {
 	struct event_base *base;	/* owned */
 	struct evdns_base *dns;		/* owned */
 	struct probe_pool *pool;	/* owned */
-	struct feed_body *body;		/* the last good copy of the file,
+	struct feed_body *body;		/* the last good copy of the file
+					 * (at first: the first verified),
 					 * whose hosts are probed; owned */
 	struct feedwatch file, web;	/* the file's and the URL's judges */
 	struct url	 url;		/* with --url */
@@ -769,7 +770,6 @@ cmd_monitor(int argc, char **argv)
 	struct snapshot		*base = NULL;
 	struct tls_client	*tls = NULL;
 	struct event		*sigs[2] = { NULL, NULL };
-	struct feed_decision	 d;
 	const char		*device = NULL, *why;
 	char			*buf = NULL, err[256];
 	size_t			 len, i;
@@ -777,7 +777,6 @@ cmd_monitor(int argc, char **argv)
 	int			 status = 2;
 
 	memset(&m, 0, sizeof(m));
-	memset(&d, 0, sizeof(d));
 	if (!parse_args(argc, argv, &a))
 		return cmd_usage(stderr, cmd_monitor_usage);
 	m.a = &a;
@@ -810,17 +809,13 @@ cmd_monitor(int argc, char **argv)
 	feedwatch_init(&m.file, a.feed, &a.keys, base, device);
 	feedwatch_init(&m.web, a.url, &a.keys, base, device);
 	status = 1;
-	/* the first copy must verify: there is nothing to probe before */
-	if ((buf = file_read(a.feed, FEED_FILE_MAX, &len, stderr)) == NULL)
+	/* the first copy must verify: there is nothing to probe before. Its
+	 * hosts are probed until a copy devices accept replaces it (an
+	 * expired one is reported, and still probed) */
+	if ((buf = file_read(a.feed, FEED_FILE_MAX, &len, stderr)) == NULL ||
+	    (m.body = feed_open(a.feed, buf, len, &a.keys, stderr, NULL)) ==
+	    NULL)
 		goto out;
-	{
-		struct feed_body *c = feed_open(a.feed, buf, len, &a.keys,
-		    stderr, NULL);
-
-		if (c == NULL)
-			goto out;
-		feed_body_free(c);
-	}
 	tls_init();
 	if ((tls = tls_client_new(a.ca_file, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "pinshim monitor: %s\n", err);
@@ -856,8 +851,7 @@ cmd_monitor(int argc, char **argv)
 			    (unsigned)a.parallel, (unsigned)a.timeout);
 		if (!round_run(&m, ++done) || m.stop)
 			break;
-		if (m.body == NULL || a.every == 0 ||
-		    (a.rounds && done >= a.rounds))
+		if (a.every == 0 || (a.rounds && done >= a.rounds))
 			break;
 		/* every SECONDS from one round's start to the next's */
 		if ((spent = elapsed(&t0)) < (double)a.every) {

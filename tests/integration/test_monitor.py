@@ -574,3 +574,19 @@ class Fleet(FeedTest):
         url = "http://127.0.0.1:%d/pins.feed" % self.http_port
         where = "%s 127.0.0.1:%d" % (url, self.http_port)
         check(0, "feed-ok", "version 1, ")
+
+    def test_an_expired_feed_file_is_reported_and_its_hosts_probed(self):
+        feed, hf, _ = self.fleet({"good": 2})
+        text = (Path(self.tmp) / "pins.feed.body").read_text()
+        expired = re.sub(r"expires = \S+", "expires = %s" %
+                         rfc3339(timedelta(hours=-1)), re.sub(
+                             r"issued = \S+", "issued = %s" %
+                             rfc3339(timedelta(days=-2)), text))
+        self.replace(feed, self.sign_unchecked(expired))
+        r, _ = self.monitor(feed, hf)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertTrue(lines[0].startswith("feed-expired %s - version 1 "
+                                            "expired at " % feed), lines)
+        self.assertEqual(self.states(r)["match"],
+                         {"good0.api.test", "good1.api.test"})
