@@ -119,6 +119,8 @@ struct monitor {
 					 * whose hosts are probed; owned */
 	struct feedwatch file, web;	/* the file's and the URL's judges */
 	struct url	 url;		/* with --url */
+	const struct pinset *feed_pins;	/* -c: [feed] pins; borrowed */
+	struct pinset	 url_pins;	/* this round's for the URL; owned */
 	struct strmap	*seenmap;	/* "host addr kind" -> seen index */
 	struct seen	*seen;		/* owned */
 	size_t		 nseen;
@@ -170,11 +172,12 @@ run_alert(const char *cmd, const char *state, const char *host,
 	}
 	close(p[1]);
 	/* a hung alert (a webhook without a timeout) must not stop the
-	 * monitoring: it gets ALERT_WAIT seconds */
-	for (int i = 0; pid > 0 && i < ALERT_WAIT * 10; i++) {
+	 * monitoring: it gets ALERT_WAIT seconds. Polled every 10 ms: a
+	 * round that changed hundreds of endpoints runs as many alerts */
+	for (int i = 0; pid > 0 && i < ALERT_WAIT * 100; i++) {
 		if (waitpid(pid, NULL, WNOHANG) != 0)
 			return;
-		usleep(100000);
+		usleep(10000);
 	}
 	if (pid > 0) {
 		fprintf(stderr, "pinshim monitor: --alert still running after "
@@ -494,6 +497,25 @@ elapsed(const struct timespec *t0)
 	    (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* The feed server's pins as a device has them: [feed] pins (with -c),
+ * and the pins in force for its host; none: the CA check alone. */
+static void
+url_pins(struct monitor *m)
+{
+	struct verdict_policy	 vp;
+	size_t			 i;
+
+	pinset_free(&m->url_pins);
+	for (i = 0; m->feed_pins != NULL && i < m->feed_pins->n; i++)
+		pinset_add(&m->url_pins, &m->feed_pins->pins[i]);
+	snapshot_resolve(m->file.enforced, m->url.host, (int64_t)time(NULL),
+	    &vp);
+	if (vp.rule != NULL && (vp.policy == POLICY_PIN ||
+	    vp.policy == POLICY_PIN_ONLY))
+		for (i = 0; i < vp.rule->pins.n; i++)
+			pinset_add(&m->url_pins, &vp.rule->pins.pins[i]);
+}
+
 /* One round: the feed, then every pinned host at once. false if a
  * signal broke it. */
 static bool
@@ -519,7 +541,9 @@ round_run(struct monitor *m, unsigned long n)
 		pt.port = m->url.port;
 		pt.addr = override(a, m->url.host);
 		pt.plain = !m->url.tls;
-		pt.policy = POLICY_CA;
+		url_pins(m);
+		pt.policy = m->url_pins.n > 0 ? POLICY_PIN : POLICY_CA;
+		pt.pins = &m->url_pins;
 		pt.path = m->url.path;
 		pt.max_body = FEED_FILE_MAX;
 		probe_pool_add(m->pool, &pt, url_fetched, m);
@@ -798,6 +822,7 @@ cmd_monitor(int argc, char **argv)
 			a.ca_file = conf->ca_file;
 		base = snapshot_ref(conf->snap);
 		device = conf->device_id;
+		m.feed_pins = &conf->feed.pins;
 	} else {
 		memcpy(a.keys.sign.keys, a.keys.root.keys,
 		    sizeof(a.keys.sign.keys));
@@ -898,6 +923,7 @@ out:
 	tls_client_free(tls);
 	snapshot_unref(base);
 	url_free(&m.url);
+	pinset_free(&m.url_pins);
 	free(buf);
 	conf_free(conf);
 	return status;

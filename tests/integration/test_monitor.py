@@ -387,16 +387,16 @@ class Fleet(FeedTest):
 
     def setUp(self):
         super().setUp()
-        self.port = self.feed_port          # nginx: the pinned leaf
-        loopback_listener(self, "127.0.0.2", self.port, "hang")
-        loopback_listener(self, "127.0.0.3", self.port, "reset")
+        self.api_port = self.feed_port          # nginx: the pinned leaf
+        loopback_listener(self, "127.0.0.2", self.api_port, "hang")
+        loopback_listener(self, "127.0.0.3", self.api_port, "reset")
         self.mism = Proc(self, [
-            "openssl", "s_server", "-accept", "127.0.0.4:%d" % self.port,
+            "openssl", "s_server", "-accept", "127.0.0.4:%d" % self.api_port,
             "-cert", str(self.pki / "backup.pem"), "-key",
             str(self.pki / "backup.key"), "-cert_chain",
             str(self.pki / "inter.pem"), "-quiet", "-www"], "s_server-mism")
-        wait_for(lambda: accepting("127.0.0.4", self.port),
-                 "s_server on 127.0.0.4:%d" % self.port)
+        wait_for(lambda: accepting("127.0.0.4", self.api_port),
+                 "s_server on 127.0.0.4:%d" % self.api_port)
 
     def fleet(self, kinds, version=1, expires=timedelta(days=30)):
         """A signed feed over hosts of kinds ({"good": n, ...}), the hosts
@@ -433,7 +433,7 @@ class Fleet(FeedTest):
     def monitor(self, feed, hf, *extra):
         t0 = time.monotonic()
         r = run("monitor", feed, "--pubkey", self.k1, "--ca-file",
-                self.pki / "ca.pem", "--hosts", hf, "--port", self.port,
+                self.pki / "ca.pem", "--hosts", hf, "--port", self.api_port,
                 "--timeout", self.TIMEOUT, *extra, timeout=120)
         return untimed(self, r), time.monotonic() - t0
 
@@ -517,7 +517,7 @@ class Fleet(FeedTest):
         p = Proc(self, PINSHIM_CMD + [
             "monitor", str(feed), "--pubkey", self.k1, "--ca-file",
             str(self.pki / "ca.pem"), "--hosts", str(hf), "--port",
-            str(self.port), "--every", "1", "--alert",
+            str(self.api_port), "--every", "1", "--alert",
             "echo \"$PINSHIM_MONITOR_STATE $PINSHIM_MONITOR_HOST\" >> %s" %
             alerts], "monitor")
         name = re.escape(str(feed))
@@ -590,3 +590,28 @@ class Fleet(FeedTest):
                                             "expired at " % feed), lines)
         self.assertEqual(self.states(r)["match"],
                          {"good0.api.test", "good1.api.test"})
+
+    def test_url_is_fetched_pinned_to_the_ini_feed_pins(self):
+        """-c: the feed server is checked against [feed] pins, as the
+        device fetches it; a server they do not match is unreachable."""
+        feed, hf, _ = self.fleet({"good": 1})
+        self.serve(feed.read_bytes())
+        url = "https://feeds.api.test:%d/pins.feed" % self.feed_port
+        ini = Path(self.tmp) / "device.ini"
+        for pins, code, state, detail in (
+                ([pin_of(self.pki / "inter.pem")], 0, "feed-ok",
+                 "version 1, "),
+                ([UNRELATED], 3, "feed-unreachable",
+                 "the feed server's certificate: ")):
+            ini.write_text(self.feed_ini(self.api_port, url=url,
+                                         feed_pins=pins))
+            r = untimed(self, run(
+                "monitor", feed, "-c", ini, "--ca-file",
+                self.pki / "ca.pem", "--hosts", hf, "--port", self.api_port,
+                "--url", url, "--connect-to", "feeds.api.test=127.0.0.1:%d" %
+                self.feed_port, timeout=120))
+            self.assertEqual(r.returncode, code, r.stdout + r.stderr)
+            line = [l for l in r.stdout.splitlines() if url in l]
+            self.assertEqual(len(line), 1, r.stdout)
+            self.assertTrue(line[0].startswith(state + " "), line)
+            self.assertIn(detail, line[0])
