@@ -773,6 +773,31 @@ enough_files(unsigned long parallel)
 	return setrlimit(RLIMIT_NOFILE, &rl) == 0;
 }
 
+/* evdns as the device has it: -c's [upstream] nameservers instead of
+ * resolv.conf, and its hosts_file unless --hosts names another. */
+static bool
+resolver(struct monitor *m, const struct conf *conf)
+{
+	const char	*ns = conf != NULL ? conf->nameservers : NULL;
+	char		 item[80];
+
+	m->dns = evdns_base_new(m->base, ns != NULL ? 0 :
+	    EVDNS_BASE_INITIALIZE_NAMESERVERS);
+	if (m->dns == NULL) {
+		fprintf(stderr, "pinshim monitor: cannot start the resolver\n");
+		return false;
+	}
+	while (ns != NULL && list_next(&ns, item, sizeof(item)) != LIST_END)
+		if (evdns_base_nameserver_ip_add(m->dns, item) != 0) {
+			fprintf(stderr, "pinshim monitor: [upstream] "
+			    "nameservers: %s: cannot use it\n", item);
+			return false;
+		}
+	if (m->a->hosts == NULL && conf != NULL)
+		m->a->hosts = conf->hosts_file;
+	return true;
+}
+
 static int
 exit_status(const struct monitor *m)
 {
@@ -847,12 +872,8 @@ cmd_monitor(int argc, char **argv)
 		goto out;
 	}
 	m.base = xptr(event_base_new());
-	m.dns = evdns_base_new(m.base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-	if (m.dns == NULL) {
-		fprintf(stderr, "pinshim monitor: cannot start the resolver\n");
+	if (!resolver(&m, conf))
 		goto out;
-	}
 	if (a.hosts != NULL && evdns_base_load_hosts(m.dns, a.hosts) != 0) {
 		fprintf(stderr, "pinshim monitor: --hosts %s: cannot load\n",
 		    a.hosts);
