@@ -732,11 +732,10 @@ parse_args(int argc, char **argv, struct args *a)
 const char cmd_monitor_usage[] =
     "pinshim monitor FEED (--pubkey KEY... | -c FILE) [--ca-file FILE]\n"
     "        [--url URL] [--every SECONDS [--rounds N]] [--alert CMD]\n"
-    "        [--parallel N] [--timeout SECONDS] "
-    "[--fail-on mismatch|unreachable|none]\n"
-    "        [--json] [--port N] [--hosts FILE] "
-    "[--connect-to HOST=ADDR:PORT]...\n"
-    "        [--write-observed BODY]\n"
+    "        [--parallel N] [--timeout SECONDS] [--json]\n"
+    "        [--fail-on mismatch|unreachable|none] [--port N] "
+    "[--hosts FILE]\n"
+    "        [--connect-to HOST=ADDR:PORT]... [--write-observed BODY]\n"
     "    probe every pinned host of a verified feed, --parallel at a time;\n"
     "    exit 1 on a mismatch or a feed devices refuse, 3 on unreachable\n"
     "    endpoints only\n";
