@@ -179,7 +179,8 @@ SHIM_SRCS	= shim/net/upstream.c shim/net/relay.c shim/net/http1.c \
 		  shim/proc/sandbox.c shim/proc/privdrop.c shim/proc/notify.c \
 		  shim/cmd/cmd_pin.c shim/cmd/cmd_feed.c shim/cmd/cmd_ca.c \
 		  shim/cmd/cmd_status.c shim/cmd/cmd_tofu.c \
-		  shim/cmd/cmd_monitor.c shim/cmd/cmd_body.c \
+		  shim/cmd/cmd_monitor.c shim/cmd/probe.c \
+		  shim/cmd/feedwatch.c shim/cmd/cmd_body.c \
 		  shim/cmd/cmd_usage.c shim/main.c
 SRCS		= $(sort $(BASE_SRCS) $(PINS_SRCS) $(TLS_SRCS) $(CONF_SRCS) \
 		  $(SHIM_SRCS))

@@ -89,11 +89,13 @@ feed_accept(const char *name, const char *buf, size_t len,
 	memset(out, 0, sizeof(*out));
 	out->next = *t;
 	out->verdict = FEED_REJECTED;
+	out->refusal = FEED_REFUSED_PROOF;
 	if (!accept_open(name, buf, len, t, out))
 		return;
 	c = out->body;
 	if (t->keyfloor.version != 0 &&
 	    feed_keyset_behind(&p->keys, &t->keyfloor)) {
+		out->refusal = FEED_REFUSED_KEYSET;
 		snprintf(out->why, sizeof(out->why), "signed under key set "
 		    "%lu, behind key set %lu, trusted before", p->keys.version,
 		    t->keyfloor.version);
@@ -101,6 +103,7 @@ feed_accept(const char *name, const char *buf, size_t len,
 	}
 	if (t->in_force && p->nupdates == 0 && c->version == t->version) {
 		out->verdict = FEED_UNCHANGED;
+		out->refusal = FEED_REFUSED_NOT;
 		snprintf(out->why, sizeof(out->why), "version %llu is the one "
 		    "in force", c->version);
 		return;
@@ -109,12 +112,14 @@ feed_accept(const char *name, const char *buf, size_t len,
 	 * force: after a key rotation dropped it, or a corrupt cache, an
 	 * older signed feed must still not get in. */
 	if (c->version < accept_highest(t, p)) {
+		out->refusal = FEED_REFUSED_ROLLBACK;
 		snprintf(out->why, sizeof(out->why), "rollback refused: "
 		    "version %llu is older than %llu, the highest accepted",
 		    c->version, accept_highest(t, p));
 		return;
 	}
 	if (!d->cached && c->expires <= d->now) {
+		out->refusal = FEED_REFUSED_EXPIRED;
 		format_rfc3339(c->expires, when, sizeof(when));
 		snprintf(out->why, sizeof(out->why), "version %llu expired at "
 		    "%s", c->version, when);
@@ -125,6 +130,7 @@ feed_accept(const char *name, const char *buf, size_t len,
 		out->weakens = snapshot_weaker(d->enforced, out->snap,
 		    out->weakened, sizeof(out->weakened));
 	if (out->weakens && !p->root_met) {
+		out->refusal = FEED_REFUSED_WEAKENS;
 		snprintf(out->why, sizeof(out->why), "version %llu weakens "
 		    "pinning (%s) but carries %zu of the %lu root signature(s) "
 		    "that needs", c->version, out->weakened, p->root_have,
@@ -134,6 +140,7 @@ feed_accept(const char *name, const char *buf, size_t len,
 		return;
 	}
 	out->verdict = FEED_ACCEPTED;
+	out->refusal = FEED_REFUSED_NOT;
 	out->next.keys = p->keys;
 	if (c->version > t->floor || p->sign_rotated)
 		out->next.floor = c->version;

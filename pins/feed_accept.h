@@ -43,8 +43,20 @@ enum feed_verdict {
 	FEED_REJECTED
 };
 
+/* Which rule a rejected file broke, for callers that act on the kind
+ * (`pinshim monitor`'s states); why says it in words. */
+enum feed_refusal {
+	FEED_REFUSED_NOT = 0,		/* not rejected */
+	FEED_REFUSED_PROOF,		/* signatures, key set or parse */
+	FEED_REFUSED_KEYSET,		/* behind the key set trusted */
+	FEED_REFUSED_ROLLBACK,		/* older than the highest accepted */
+	FEED_REFUSED_EXPIRED,
+	FEED_REFUSED_WEAKENS,		/* without the root threshold */
+};
+
 struct feed_decision {
 	enum feed_verdict verdict;
+	enum feed_refusal refusal;	/* rejected: which rule */
 	char		 why[512];	/* unchanged, rejected: the reason */
 	struct feed_proof proof;	/* set if body is */
 	struct feed_body *body;		/* proven and parsed, or NULL;

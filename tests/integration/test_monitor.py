@@ -6,11 +6,14 @@ feed add writing a body that feed sign accepts and that pins the live
 server."""
 
 import json
+import re
 import subprocess
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
-from harness import PINSHIM_CMD, pin_of, s_server
-from test_feed import FeedTest, rfc3339, run
+from harness import PINSHIM_CMD, Proc, pin_of, s_server, wait_for
+from test_feed import UNRELATED, FeedTest, rfc3339, run
 from datetime import timedelta
 
 
@@ -24,6 +27,28 @@ expires = %s
 [domain:www.api.test]
 policy = tofu
 """ % (rfc3339(timedelta(0)), rfc3339(timedelta(days=9)))
+
+
+TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) ")
+
+
+def untimed(test, r):
+    """r with every stdout line's leading time checked (RFC 3339 UTC,
+    within a minute of now) and removed; JSON lines keep theirs."""
+    out = []
+    now = datetime.now(timezone.utc)
+    for line in r.stdout.splitlines():
+        if line.startswith("{"):
+            out.append(line)
+            continue
+        m = TIME.match(line)
+        test.assertIsNotNone(m, "no RFC 3339 time: %r" % line)
+        t = datetime.strptime(m[1], "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=timezone.utc)
+        test.assertLess(abs((t - now).total_seconds()), 600, line)
+        out.append(line[m.end():])
+    r.stdout = "".join(l + "\n" for l in out)
+    return r
 
 
 class Monitor(FeedTest):
@@ -90,9 +115,12 @@ pins = %s
                        "soon.api.test=127.0.0.1:%d" % self.soon]
 
     def monitor(self, *extra, feed=None):
-        return run("monitor", feed or self.feed, "--pubkey", self.k1,
-                   "--ca-file", self.pki / "ca.pem", *self.routes, *extra,
-                   timeout=120)
+        """One run; each text line's RFC 3339 time checked and taken off
+        (the lines below are compared without it)."""
+        r = run("monitor", feed or self.feed, "--pubkey", self.k1,
+                "--ca-file", self.pki / "ca.pem", *self.routes, *extra,
+                timeout=120)
+        return untimed(self, r)
 
     def test_one_round_finds_each_kind_of_problem(self):
         r = self.monitor()
@@ -295,3 +323,295 @@ class FeedAdd(FeedTest):
         self.assertIn("[domain:api.test]\npins = %s, %s\n" %
                       (self.leaf, self.backup), real.read_text())
         self.assertEqual(real.stat().st_mode & 0o777, 0o600)
+
+
+def loopback_listener(test, ip, port, behaviour):
+    """A TCP listener on ip:port whose thread accepts and then holds each
+    connection silently ("hang") or resets it at once ("reset"); closed
+    at cleanup."""
+    import socket
+    import struct
+    import threading
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((ip, port))
+    ls.listen(512)
+    held = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = ls.accept()
+            except OSError:
+                return
+            if behaviour == "reset":
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                struct.pack("ii", 1, 0))
+                conn.close()
+            else:
+                held.append(conn)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+
+    def close():
+        import socket as s
+        try:
+            ls.shutdown(s.SHUT_RDWR)
+        except OSError:
+            pass
+        ls.close()
+        t.join(5)
+        for c in held:
+            c.close()
+    test.addCleanup(close)
+
+
+def accepting(ip, port):
+    import socket
+    try:
+        socket.create_connection((ip, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+class Fleet(FeedTest):
+    """pinshim monitor over many hosts: a hosts file (--hosts) maps them
+    to loopback addresses on one port, where nginx serves the pinned leaf
+    (127.0.0.1), a listener holds connections silently (127.0.0.2) or
+    resets them (127.0.0.3), and s_server serves the unpinned backup key
+    (127.0.0.4); names outside the file do not resolve."""
+
+    TIMEOUT = 3
+
+    def setUp(self):
+        super().setUp()
+        self.api_port = self.feed_port          # nginx: the pinned leaf
+        loopback_listener(self, "127.0.0.2", self.api_port, "hang")
+        loopback_listener(self, "127.0.0.3", self.api_port, "reset")
+        self.mism = Proc(self, [
+            "openssl", "s_server", "-accept", "127.0.0.4:%d" % self.api_port,
+            "-cert", str(self.pki / "backup.pem"), "-key",
+            str(self.pki / "backup.key"), "-cert_chain",
+            str(self.pki / "inter.pem"), "-quiet", "-www"], "s_server-mism")
+        wait_for(lambda: accepting("127.0.0.4", self.api_port),
+                 "s_server on 127.0.0.4:%d" % self.api_port)
+
+    def fleet(self, kinds, version=1, expires=timedelta(days=30)):
+        """A signed feed over hosts of kinds ({"good": n, ...}), the hosts
+        file placing them, and the expected names per kind."""
+        ip = {"good": "127.0.0.1", "hang": "127.0.0.2", "reset": "127.0.0.3",
+              "mismatch": "127.0.0.4"}
+        names, hosts = {}, []
+        for kind, n in kinds.items():
+            names[kind] = ["%s%d.api.test" % (kind, i) if kind != "gone"
+                           else "gone%d.api.invalid" % i for i in range(n)]
+            if kind in ip:
+                hosts += ["%s %s" % (ip[kind], h) for h in names[kind]]
+        # interleaved, as a real feed's dead hosts are
+        order = [h for group in zip(*[names[k] + [None] * (
+            max(kinds.values()) - len(names[k])) for k in names])
+            for h in group if h]
+        body = "[feed]\nversion = %d\nissued = %s\nexpires = %s\n" % (
+            version, rfc3339(timedelta(0)), rfc3339(expires))
+        for h in order:
+            body += "\n[domain:%s]\npins = %s, %s\n" % (h, self.leaf,
+                                                          UNRELATED)
+        feed = Path(self.tmp) / "fleet.feed"
+        self.replace(feed, self.sign(body))
+        hf = Path(self.tmp) / "fleet.hosts"
+        hf.write_text("\n".join(hosts) + "\n")
+        return feed, hf, names
+
+    def replace(self, path, data):
+        """Whole or not at all, as a publisher's rename does."""
+        tmp = path.with_suffix(".new")
+        tmp.write_bytes(data)
+        tmp.rename(path)
+
+    def monitor(self, feed, hf, *extra):
+        t0 = time.monotonic()
+        r = run("monitor", feed, "--pubkey", self.k1, "--ca-file",
+                self.pki / "ca.pem", "--hosts", hf, "--port", self.api_port,
+                "--timeout", self.TIMEOUT, *extra, timeout=120)
+        return untimed(self, r), time.monotonic() - t0
+
+    def states(self, r):
+        """{state: set of hosts} of the endpoint lines."""
+        out = {}
+        for line in r.stdout.splitlines():
+            state, host = line.split(" ")[:2]
+            out.setdefault(state, set()).add(host)
+        return out
+
+    def test_200_hosts_one_round_within_the_timeout_budget(self):
+        feed, hf, names = self.fleet({"good": 150, "hang": 20, "reset": 10,
+                                      "mismatch": 10, "gone": 10})
+        r, took = self.monitor(feed, hf)
+        # a correctness bound, not a benchmark: one round of concurrent
+        # probes, each bounded, not 20 hung endpoints one after another
+        self.assertLess(took, 3 * self.TIMEOUT, r.stderr)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        st = self.states(r)
+        self.assertEqual(st["match"] - {str(feed)}, set(names["good"]))
+        self.assertEqual(st["mismatch"], set(names["mismatch"]))
+        self.assertEqual(st["unreachable"], set(names["hang"] +
+                                                names["reset"] +
+                                                names["gone"]))
+        lines = r.stdout.splitlines()
+        hung = [l for l in lines if l.startswith("unreachable hang")]
+        self.assertTrue(all("handshake: timed out after 3s" in l
+                            for l in hung), hung)
+        gone = [l for l in lines if l.startswith("unreachable gone")]
+        self.assertTrue(all(" - resolve: " in l for l in gone), gone)
+        self.assertRegex(r.stderr, r"round 1: 150 match, 10 mismatch, 40 "
+                         r"unreachable in \d+\.\d s")
+
+    def test_exit_status_and_fail_on(self):
+        feed, hf, _ = self.fleet({"good": 3})
+        r, _ = self.monitor(feed, hf)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        feed, hf, _ = self.fleet({"good": 3, "hang": 1, "gone": 1})
+        r, _ = self.monitor(feed, hf)
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        r, _ = self.monitor(feed, hf, "--fail-on", "mismatch")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        feed, hf, _ = self.fleet({"good": 3, "hang": 1, "mismatch": 1})
+        for fail_on, code in (("unreachable", 1), ("mismatch", 1),
+                              ("none", 0)):
+            r, _ = self.monitor(feed, hf, "--fail-on", fail_on)
+            self.assertEqual(r.returncode, code, (fail_on, r.stderr))
+        for bad in (("--fail-on", "sometimes"), ("--parallel", "0"),
+                    ("--parallel", "100000"), ("--timeout", "0")):
+            r, _ = self.monitor(feed, hf, *bad)
+            self.assertEqual(r.returncode, 2, bad)
+
+    def test_parallel_one_is_sequential(self):
+        """--parallel 1: the two hung hosts cost a timeout each."""
+        feed, hf, _ = self.fleet({"good": 2, "hang": 2})
+        r, took = self.monitor(feed, hf, "--parallel", "1")
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        self.assertGreaterEqual(took, 2 * self.TIMEOUT)
+
+    def test_json_objects_carry_their_time(self):
+        feed, hf, _ = self.fleet({"good": 2, "mismatch": 1})
+        r, _ = self.monitor(feed, hf, "--json")
+        rows = [json.loads(l) for l in r.stdout.splitlines()]
+        self.assertEqual(len(rows), 4)          # the feed, 3 endpoints
+        for row in rows:
+            t = datetime.strptime(row["time"], "%Y-%m-%dT%H:%M:%SZ")
+            self.assertLess(abs((t.replace(tzinfo=timezone.utc) -
+                                 datetime.now(timezone.utc))
+                                .total_seconds()), 600)
+        self.assertEqual({r["state"] for r in rows},
+                         {"feed-ok", "match", "mismatch"})
+
+    def test_a_feed_re_published_mid_run_is_seen_the_next_round(self):
+        """--every re-reads the file: a new version, a bad signature and an
+        older version each show in the next round, with an alert; the
+        hosts probed stay the last good copy's."""
+        feed, hf, _ = self.fleet({"good": 2})
+        v1 = feed.read_bytes()
+        alerts = Path(self.tmp) / "alerts"
+        p = Proc(self, PINSHIM_CMD + [
+            "monitor", str(feed), "--pubkey", self.k1, "--ca-file",
+            str(self.pki / "ca.pem"), "--hosts", str(hf), "--port",
+            str(self.api_port), "--every", "1", "--alert",
+            "echo \"$PINSHIM_MONITOR_STATE $PINSHIM_MONITOR_HOST\" >> %s" %
+            alerts], "monitor")
+        name = re.escape(str(feed))
+        p.log.wait(r"Z feed-ok %s - version 1, " % name, proc=p.p)
+        self.fleet({"good": 2}, version=2)
+        p.log.wait(r"Z feed-ok %s - version 2, " % name, proc=p.p)
+        self.replace(feed, feed.read_bytes().replace(b"version = 2",
+                                                     b"version = 3"))
+        first = p.log.wait(r"Z feed-bad-signature %s - " % name, proc=p.p)
+        second = p.log.wait(r"Z feed-bad-signature %s - " % name, proc=p.p)
+        text = p.log.text()
+        between = text[text.index(first) + len(first):text.index(second)]
+        self.assertIn(" match good0.api.test ", between)
+        self.replace(feed, v1)
+        line = p.log.wait(r"Z feed-rollback %s - " % name, proc=p.p)
+        self.assertIn("version 1 is older than 2", line)
+        wait_for(lambda: alerts.exists() and "feed-rollback" in
+                 alerts.read_text(), "the rollback alert")
+        self.assertEqual(p.stop(), 1)        # devices refused a copy
+        self.assertEqual(alerts.read_text().splitlines(), [
+            "feed-bad-signature %s" % feed, "feed-rollback %s" % feed])
+
+    def test_url_the_published_copy_is_judged_as_a_device_would(self):
+        feed, hf, _ = self.fleet({"good": 1})
+        url = "https://feeds.api.test:%d/pins.feed" % self.feed_port
+        via = ("--connect-to", "feeds.api.test=127.0.0.1:%d" % self.feed_port)
+        where = "%s 127.0.0.1:%d" % (url, self.feed_port)
+
+        def check(code, state, detail=""):
+            r, _ = self.monitor(feed, hf, "--url", url, *via)
+            self.assertEqual(r.returncode, code, r.stdout + r.stderr)
+            line = [l for l in r.stdout.splitlines() if url in l]
+            self.assertEqual(len(line), 1, r.stdout)
+            self.assertTrue(line[0].startswith("%s %s " % (state, where)),
+                            line)
+            self.assertIn(detail, line[0])
+
+        self.serve(feed.read_bytes())
+        check(0, "feed-ok", "version 1, expires ")
+        self.serve(feed.read_bytes().replace(b"version = 1",
+                                             b"version = 9"))
+        check(1, "feed-bad-signature", "signature")
+        self.serve(self.sign_unchecked(self.body(
+            4, [self.leaf], expires=timedelta(hours=-1),
+            issued=timedelta(days=-2))))
+        check(1, "feed-expired", "version 4 expired at ")
+        self.serve(self.sign(self.body(5, [self.leaf],
+                                       expires=timedelta(days=3))))
+        check(0, "feed-expiring", "version 5, expires ")
+        (self.www / "pins.feed").unlink()
+        check(3, "feed-unreachable", "HTTP status 404")
+        # plain HTTP: the signature protects it
+        self.serve(feed.read_bytes())
+        url = "http://127.0.0.1:%d/pins.feed" % self.http_port
+        where = "%s 127.0.0.1:%d" % (url, self.http_port)
+        check(0, "feed-ok", "version 1, ")
+
+    def test_an_expired_feed_file_is_reported_and_its_hosts_probed(self):
+        feed, hf, _ = self.fleet({"good": 2})
+        text = (Path(self.tmp) / "pins.feed.body").read_text()
+        expired = re.sub(r"expires = \S+", "expires = %s" %
+                         rfc3339(timedelta(hours=-1)), re.sub(
+                             r"issued = \S+", "issued = %s" %
+                             rfc3339(timedelta(days=-2)), text))
+        self.replace(feed, self.sign_unchecked(expired))
+        r, _ = self.monitor(feed, hf)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertTrue(lines[0].startswith("feed-expired %s - version 1 "
+                                            "expired at " % feed), lines)
+        self.assertEqual(self.states(r)["match"],
+                         {"good0.api.test", "good1.api.test"})
+
+    def test_url_is_fetched_pinned_to_the_ini_feed_pins(self):
+        """-c: the feed server is checked against [feed] pins, as the
+        device fetches it; a server they do not match is unreachable."""
+        feed, hf, _ = self.fleet({"good": 1})
+        self.serve(feed.read_bytes())
+        url = "https://feeds.api.test:%d/pins.feed" % self.feed_port
+        ini = Path(self.tmp) / "device.ini"
+        for pins, code, state, detail in (
+                ([pin_of(self.pki / "inter.pem")], 0, "feed-ok",
+                 "version 1, "),
+                ([UNRELATED], 3, "feed-unreachable",
+                 "the feed server's certificate: ")):
+            ini.write_text(self.feed_ini(self.api_port, url=url,
+                                         feed_pins=pins))
+            r = untimed(self, run(
+                "monitor", feed, "-c", ini, "--ca-file",
+                self.pki / "ca.pem", "--hosts", hf, "--port", self.api_port,
+                "--url", url, "--connect-to", "feeds.api.test=127.0.0.1:%d" %
+                self.feed_port, timeout=120))
+            self.assertEqual(r.returncode, code, r.stdout + r.stderr)
+            line = [l for l in r.stdout.splitlines() if url in l]
+            self.assertEqual(len(line), 1, r.stdout)
+            self.assertTrue(line[0].startswith(state + " "), line)
+            self.assertIn(detail, line[0])

@@ -223,6 +223,24 @@ case_enforced(const struct accept_case *k, const struct snapshot *base)
 	return s;
 }
 
+/* The rule a rejection's reason states, for checking that refusal names
+ * the same one (`pinshim monitor` acts on it). */
+static enum feed_refusal
+refusal_of(const struct feed_decision *out)
+{
+	if (out->verdict != FEED_REJECTED)
+		return FEED_REFUSED_NOT;
+	if (strstr(out->why, "rollback refused") != NULL)
+		return FEED_REFUSED_ROLLBACK;
+	if (strstr(out->why, " expired at ") != NULL)
+		return FEED_REFUSED_EXPIRED;
+	if (strstr(out->why, " weakens pinning ") != NULL)
+		return FEED_REFUSED_WEAKENS;
+	if (strstr(out->why, "trusted before") != NULL)
+		return FEED_REFUSED_KEYSET;
+	return FEED_REFUSED_PROOF;
+}
+
 static void
 test_every_case(void **state)
 {
@@ -256,6 +274,7 @@ test_every_case(void **state)
 		    feed_verdict_name(out.verdict), out.why[0] ? ": " : "",
 		    out.why);
 		assert_int_equal(out.verdict, k->verdict);
+		assert_int_equal(out.refusal, refusal_of(&out));
 		if (k->why != NULL)
 			assert_contains(out.why, k->why);
 		else
@@ -309,6 +328,7 @@ test_truncated_files_never_accepted(void **state)
 	for (n = 0; n < len; n++) {
 		feed_accept("t.feed", file, n, &t, &d, &out);
 		assert_int_equal(out.verdict, FEED_REJECTED);
+		assert_int_equal(out.refusal, FEED_REFUSED_PROOF);
 		assert_true(out.why[0] != '\0');
 		feed_accept_clear(&out);
 	}
