@@ -4,9 +4,10 @@
  * then the leaf for that name, from the worker's cache or minted for it
  * (a key pair here, signed by the keeper (shim/keeper/), off the loop;
  * the connection parked meanwhile), before the upstream is dialed, and
- * once its verdict passed, the app's TLS terminated with that leaf. The app's ALPN list is what the upstream is offered, and the
- * app is answered with what the upstream selected, so both ends speak the
- * same protocol over a relay that stays a byte relay (HTTP/2, gRPC). On a
+ * once its verdict passed, the app's TLS terminated with that leaf. The
+ * app's ALPN list is what the upstream is offered, and the app is
+ * answered with what the upstream selected, so both ends speak the same
+ * protocol over a relay that stays a byte relay (HTTP/2, gRPC). On a
  * client_tls = compatible listener an app that takes no ECDSA gets an RSA
  * leaf, and TLS 1.2's CBC suites are accepted; a failed handshake is
  * logged with the reason the app and pinshim did not agree.
@@ -347,14 +348,14 @@ leaf_ready(struct conn *c)
 }
 
 static void
-leaf_minted(struct keeper_wait *w, const char *why)
+leaf_minted(struct keeper_wait *w, const char *reason, const char *why)
 {
 	struct conn	*c = (struct conn *)((char *)w -
 			    offsetof(struct conn, kw));
 
 	event_del(c->deadline);
-	if (why != NULL)
-		conn_refuse(c, 503, "no-leaf", why);
+	if (reason != NULL)
+		conn_refuse(c, 503, reason, why);
 	else
 		leaf_ready(c);
 }
@@ -366,8 +367,9 @@ mint_timeout(struct conn *c)
 
 	keeper_mint_expired(&c->kw);
 	snprintf(d, sizeof(d), "no leaf within handshake_timeout (%u s): "
-	    "the keeper is slow, or the names ahead were many", conn_timeout(c));
-	conn_refuse(c, 503, "no-leaf", d);
+	    "the keeper is slow, or the names ahead were many",
+	    conn_timeout(c));
+	conn_refuse(c, 503, "mint-timeout", d);
 }
 
 /* The leaf for c->host, then after_hello (the dial). */

@@ -77,8 +77,11 @@ int	 keeper_sign(void *arg, unsigned ident, int scheme, int hash,
 struct keeper_wait {
 	TAILQ_ENTRY(keeper_wait) entry;
 	struct keeper_mint	*mint;		/* NULL: not waiting */
-	/* why NULL: the leaf is in the CA's cache; else why there is none */
-	void			(*done)(struct keeper_wait *, const char *why);
+	/* reason NULL: the leaf is in the CA's cache; else a refusal's
+	 * reason (mint-queue-full, mint-refused, mint-failed, keeper-gone)
+	 * and why, in words */
+	void			(*done)(struct keeper_wait *,
+				    const char *reason, const char *why);
 };
 
 /* Ask for a leaf of that kind for name (canonical); w->done runs once it

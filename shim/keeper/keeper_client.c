@@ -468,10 +468,10 @@ keeper_forget(struct keeper *k, void *arg)
 				c->done = NULL;
 }
 
-/* km is done: its waiters learn why (NULL: the leaf is cached), and it
- * is freed. Off every list already. */
+/* km is done: its waiters learn why not (reason NULL: the leaf is
+ * cached), and it is freed. Off every list already. */
 static void
-mint_finish(struct keeper_mint *km, const char *why)
+mint_finish(struct keeper_mint *km, const char *reason, const char *why)
 {
 	struct keeper_wait	*w;
 
@@ -479,7 +479,7 @@ mint_finish(struct keeper_mint *km, const char *why)
 	while ((w = TAILQ_FIRST(&km->waiters)) != NULL) {
 		TAILQ_REMOVE(&km->waiters, w, entry);
 		w->mint = NULL;
-		w->done(w, why);	/* may free w's connection */
+		w->done(w, reason, why);	/* may free w's connection */
 	}
 	free(km);
 }
@@ -494,7 +494,7 @@ mint_fail_queued(struct keeper *k, const char *why)
 	while ((km = TAILQ_FIRST(&k->queue)) != NULL) {
 		TAILQ_REMOVE(&k->queue, km, entry);
 		k->nqueued--;
-		mint_finish(km, why);
+		mint_finish(km, "keeper-gone", why);
 	}
 }
 
@@ -542,11 +542,11 @@ mint_send(struct keeper *k, struct keeper_mint *km)
 	km->sent = true;
 	if (publen < 0) {
 		k->unminted++;
-		mint_finish(km, "no key pair for the leaf");
+		mint_finish(km, "mint-failed", "no key pair for the leaf");
 	} else if (call_send(k, CHAN_MINT, &m, mint_done, km) == -1) {
 		k->unminted++;
-		mint_finish(km, errno == EPIPE ? "the keeper is gone" :
-		    "cannot ask the keeper");
+		mint_finish(km, "keeper-gone", errno == EPIPE ? "the keeper "
+		    "is gone" : "cannot ask the keeper");
 	}
 }
 
@@ -599,7 +599,7 @@ mint_done(void *arg, const struct keeper_answer *a)
 {
 	struct keeper_mint	*km = arg;
 	struct keeper		*k = km->k;
-	const char		*why = NULL;
+	const char		*why = NULL, *reason = "mint-refused";
 
 	if (a->err == EAGAIN && !k->gone) {
 		/* over the keeper's bucket (it fell behind, and requests
@@ -618,7 +618,10 @@ mint_done(void *arg, const struct keeper_answer *a)
 		mint_pump(k);
 		return;
 	}
-	if (a->err != 0)
+	if (a->err == EPIPE) {
+		reason = "keeper-gone";
+		why = a->why;
+	} else if (a->err != 0)
 		why = a->why[0] != '\0' ? a->why : "the keeper refused it";
 	else if (tls_ca_leaf_put(km->ca, km->name, km->kind, a->data, a->len,
 	    km->kind == TLS_LEAF_RSA ? NULL : km->key, (size_t)km->keylen) ==
@@ -626,7 +629,7 @@ mint_done(void *arg, const struct keeper_answer *a)
 		why = "the keeper's certificate is unusable";
 	if (why != NULL && !k->gone)
 		k->unminted++;
-	mint_finish(km, why);
+	mint_finish(km, why != NULL ? reason : NULL, why);
 	mint_pump(k);
 }
 
@@ -675,7 +678,7 @@ keeper_mint(struct keeper *k, struct tls_ca *ca, const char *name,
 			    "signs within %u s", k->nqueued, k->mint_rate,
 			    wait_s);
 		w->mint = NULL;
-		w->done(w, why);
+		w->done(w, k->gone ? "keeper-gone" : "mint-queue-full", why);
 		return;
 	}
 	km = xcalloc(1, sizeof(*km));
