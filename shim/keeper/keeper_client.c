@@ -673,10 +673,10 @@ keeper_mint(struct keeper *k, struct tls_ca *ca, const char *name,
 		if (k->gone)
 			snprintf(why, sizeof(why), "the keeper is gone");
 		else
-			snprintf(why, sizeof(why), "mint queue full: %zu names "
-			    "wait for a leaf, more than %lu a second (mint_rate) "
-			    "signs within %u s", k->nqueued, k->mint_rate,
-			    wait_s);
+			snprintf(why, sizeof(why), "mint queue full: %zu new "
+			    "names wait already, all the keeper signs within "
+			    "handshake_timeout (%u s) at mint_rate %lu a second",
+			    k->nqueued, wait_s, k->mint_rate);
 		w->mint = NULL;
 		w->done(w, k->gone ? "keeper-gone" : "mint-queue-full", why);
 		return;
