@@ -5,14 +5,18 @@ leaf, and a queue past its bound refuses at once, with its reason, counted.
 """
 
 import asyncio
+import os
 import re
+import signal
 import ssl
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 from harness import WAIT, Shim, fields, free_port, nginx, pin_of, wait_for
 from test_intercept import Intercept
+from test_privsep import children, gone
 
 
 def metric(text, name):
@@ -146,3 +150,34 @@ class Mint(Intercept):
         self.assertEqual(metric(
             m, 'pinshim_upstream_connect_attempts_total{result="connected"}'),
             ok)
+
+    def test_a_keeper_that_fell_behind_makes_names_wait_not_fail(self):
+        """The keeper stopped while 40 new names come at 20 a second: the
+        worker keeps asking at its pace; resumed, the keeper finds more
+        requests than its bucket holds and says "over the rate" to some.
+        Those go back to the head of the queue and get their leaves in
+        turn: none fails."""
+        shim = self.start_burst(40, mint_rate=20, handshake_timeout=10)
+        keeper = children(shim.p.pid)[0]
+        os.kill(keeper, signal.SIGSTOP)
+        self.addCleanup(lambda: gone(keeper) or
+                        os.kill(keeper, signal.SIGCONT))
+        out = {}
+        t = threading.Thread(target=lambda: out.update(got=asyncio.run(
+            burst(self.proxy_port, self.names, self.up, self.ca))[0]))
+        t.start()
+        try:
+            # more asked for than the keeper's burst of 10 holds
+            wait_for(lambda: metric(self.metrics(),
+                                    "pinshim_keeper_pending_requests") >= 20,
+                     lambda: self.metrics())
+        finally:
+            os.kill(keeper, signal.SIGCONT)
+            t.join(3 * WAIT)
+        self.assertEqual(out["got"], ["ok"] * 40)
+        shim.log.wait(r"keeper: refused: mint n\d+\.api\.test: over 20 new "
+                      r"names a second")
+        m = self.metrics()
+        self.assertEqual(metric(m, "pinshim_mint_refusals_total"), 0)
+        self.assertEqual(metric(m, "pinshim_minted_leaves_total"), 40)
+        self.assertGreater(metric(m, "pinshim_mint_waits_total"), 0)
