@@ -7,8 +7,9 @@
  * after a wait in the keeper's queue) and the upstream dialed with the
  * app's ALPN list, then intercepted. A refusal after the 200 (no leaf;
  * pins, DNS, connect, TLS) is a fatal handshake_failure alert to the
- * app: no application byte moves either way. An absolute-form http:// request goes out
- * over pinned TLS to port 443 when the host's [domain:...] says
+ * app: no application byte moves either way. An absolute-form http://
+ * request goes out over pinned TLS to port 443 when the host's
+ * [domain:...] says
  * upgrade = yes, else 403. An upgraded request is one exchange: its body
  * (Content-Length bytes) follows it upstream, and nothing after that does,
  * so a request pipelined behind it never reaches the upstream with the

@@ -32,7 +32,8 @@
  * of a core at the default), so it keeps answering state writes and
  * handshake signatures, and each leaf is one line of its log, the
  * audit trail of what a worker asked for. */
-#define KEEPER_MINT_BURST(rate)	((rate) / 2 > 0 ? (double)((rate) / 2) : 1)
+#define KEEPER_MINT_BURST(rate)	\
+	((rate) / 2 > 0 ? (double)((rate) / 2) : 1)
 /* Handshake signatures with the device identities, all together: a
  * burst of 32, then 8 a second. A gateway's mTLS connections are few and
  * long-lived (resumed ones need no signature); a compromised worker gets

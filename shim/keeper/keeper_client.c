@@ -6,8 +6,8 @@
  * connections waiting for it, a save's or a TOFU entry's answer to
  * whoever asked. New names are asked for at the keeper's own rate
  * (mint_rate): over it they wait in a bounded queue, their connections
- * parked, instead of failing. A keeper slow to answer is reported, not a reason to
- * stop; its death stops the worker (keeper_died).
+ * parked, instead of failing. A keeper slow to answer is reported, not a
+ * reason to stop; its death stops the worker (keeper_died).
  *
  * Must never: block the loop on the keeper, hold the CA key, match an
  * answer to any request but the oldest on its channel, or go on after the
@@ -516,7 +516,8 @@ pace_take(struct keeper *k, double now)
 
 static void	mint_done(void *, const struct keeper_answer *);
 
-/* Ask the keeper to sign km (its key pair made now, once). */
+/* Ask the keeper to sign km, with a key pair made now (again, if the
+ * keeper said "over the rate" to the last one). */
 static void
 mint_send(struct keeper *k, struct keeper_mint *km)
 {
