@@ -9,11 +9,11 @@
  * pins, DNS, connect, TLS) is a fatal handshake_failure alert to the
  * app: no application byte moves either way. An absolute-form http://
  * request goes out over pinned TLS to port 443 when the host's
- * [domain:...] says
- * upgrade = yes, else 403. An upgraded request is one exchange: its body
- * (Content-Length bytes) follows it upstream, and nothing after that does,
- * so a request pipelined behind it never reaches the upstream with the
- * client's own Host; the upstream is asked to close after its answer.
+ * [domain:...] says upgrade = yes, else 403. An upgraded request is one
+ * exchange: its body (Content-Length bytes) follows it upstream, and
+ * nothing after that does, so a request pipelined behind it never reaches
+ * the upstream with the client's own Host; the upstream is asked to close
+ * after its answer.
  *
  * The request head is peeked, parsed whole by net/http1.c, and consumed
  * once, exactly: the bytes after it (the ClientHello after a CONNECT, a
