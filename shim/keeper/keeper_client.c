@@ -602,6 +602,12 @@ mint_done(void *arg, const struct keeper_answer *a)
 	struct keeper		*k = km->k;
 	const char		*why = NULL, *reason = "mint-refused";
 
+	if (a->err == EAGAIN && !k->gone && TAILQ_EMPTY(&km->waiters)) {
+		/* over the keeper's bucket, and nobody waits for it now */
+		mint_finish(km, NULL, NULL);
+		mint_pump(k);
+		return;
+	}
 	if (a->err == EAGAIN && !k->gone) {
 		/* over the keeper's bucket (it fell behind, and requests
 		 * bunched up): back to the head of the queue, the pace
