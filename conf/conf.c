@@ -577,6 +577,8 @@ static const struct ini_key shim_keys[] = {
 	    SHIM(log_refusals_only), 0),
 	INI_UINT("tofu_max", SHIM(tofu_max), 0, 1, 16384, "whole number"),
 	INI_KEY("ca_dir", p_dir, SHIM(ca_dir), 0),
+	INI_UINT("mint_rate", SHIM(mint_rate), 0, 1, 100000, "whole number "
+	    "of names a second"),
 	INI_KEY("status", p_status, SHIM(status), 0),
 	INI_KEY("status_allow", p_status_allow, SHIM(status), INI_LIST),
 	INI_UINT("shutdown_timeout", SHIM(shutdown_timeout), 0, 0, 3600,
@@ -1043,6 +1045,7 @@ conf_new(const char *path)
 	c->feed.max_size = FEED_DEFAULT_MAX_SIZE;
 	c->feed.timeout = FEED_DEFAULT_TIMEOUT;
 	c->tofu_max = TOFU_DEFAULT_MAX;
+	c->mint_rate = MINT_RATE_DEFAULT;
 	c->feed.keys.version = 1;
 	c->feed.keys.root.threshold = 1;
 	c->feed.keys.sign.threshold = 1;

@@ -110,6 +110,10 @@ struct listen_conf {
 #define LISTEN_V6_PREFIX_DEFAULT 64	/* one host's usual IPv6 share */
 
 #define SHUTDOWN_TIMEOUT_DEFAULT 30	/* seconds relays may drain */
+/* New names a second the keeper signs leaves for: twice the 500 a
+ * gateway should sustain (shim/keeper/keeper_answer.h says why a worker
+ * cannot lift it). */
+#define MINT_RATE_DEFAULT	1000
 
 /* [upstream] truncation: what the app gets when the upstream closes
  * without close_notify. */
@@ -158,6 +162,8 @@ struct conf {
 	char		*log_syslog;		/* owned; NULL: stderr */
 	unsigned long	 tofu_max;		/* hosts the TOFU store holds */
 	char		*ca_dir;		/* owned; default STATE/ca */
+	unsigned long	 mint_rate;		/* new names a second the
+						 * keeper signs */
 	unsigned long	 shutdown_timeout;	/* seconds relays may drain */
 	/* [upstream] */
 	char		*ca_file;		/* owned */

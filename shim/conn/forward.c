@@ -3,15 +3,17 @@
  * with an HTTP status when pinshim alone can tell (a bad request, a port
  * not in ports, a client outside allow, policy block); otherwise it is
  * answered 200, the app's ClientHello is read (its SNI must be the
- * CONNECT host) and the upstream dialed with the app's ALPN list, then
- * intercepted. An upstream refusal after the 200 (pins, DNS, connect,
- * TLS) is a fatal handshake_failure alert to the app: no application byte
- * moves either way. An absolute-form http:// request goes out
- * over pinned TLS to port 443 when the host's [domain:...] says
- * upgrade = yes, else 403. An upgraded request is one exchange: its body
- * (Content-Length bytes) follows it upstream, and nothing after that does,
- * so a request pipelined behind it never reaches the upstream with the
- * client's own Host; the upstream is asked to close after its answer.
+ * CONNECT host), the leaf for the name made certain (cached, or minted
+ * after a wait in the keeper's queue) and the upstream dialed with the
+ * app's ALPN list, then intercepted. A refusal after the 200 (no leaf;
+ * pins, DNS, connect, TLS) is a fatal handshake_failure alert to the
+ * app: no application byte moves either way. An absolute-form http://
+ * request goes out over pinned TLS to port 443 when the host's
+ * [domain:...] says upgrade = yes, else 403. An upgraded request is one
+ * exchange: its body (Content-Length bytes) follows it upstream, and
+ * nothing after that does, so a request pipelined behind it never reaches
+ * the upstream with the client's own Host; the upstream is asked to close
+ * after its answer.
  *
  * The request head is peeked, parsed whole by net/http1.c, and consumed
  * once, exactly: the bytes after it (the ClientHello after a CONNECT, a

@@ -1,19 +1,23 @@
 /*
  * intercept.c - the interception steps shared by forward and transparent
  * (see intercept.h): the SNI and the ALPN list from a peeked ClientHello,
- * then the app's TLS terminated with a leaf from the worker's cache, or
- * minted for it: a key pair here, signed by the keeper (shim/keeper/), off
- * the loop. The app's ALPN list is what the upstream is offered, and the
- * app is answered with what the upstream selected, so both ends speak the
- * same protocol over a relay that stays a byte relay (HTTP/2, gRPC). On a
+ * then the leaf for that name, from the worker's cache or minted for it
+ * (a key pair here, signed by the keeper (shim/keeper/), off the loop;
+ * the connection parked meanwhile), before the upstream is dialed, and
+ * once its verdict passed, the app's TLS terminated with that leaf. The
+ * app's ALPN list is what the upstream is offered, and the app is
+ * answered with what the upstream selected, so both ends speak the same
+ * protocol over a relay that stays a byte relay (HTTP/2, gRPC). On a
  * client_tls = compatible listener an app that takes no ECDSA gets an RSA
  * leaf, and TLS 1.2's CBC suites are accepted; a failed handshake is
  * logged with the reason the app and pinshim did not agree.
  *
  * Must never: complete the app's handshake before the upstream verdict
  * passed (intercept_accept runs only from a passed dial), mint for a
- * name other than the one whose upstream passed, or let the app's side
- * select a protocol the upstream did not.
+ * name other than the one the upstream is then dialed and checked for,
+ * nor for one its policy blocks, dial an upstream before the leaf is
+ * certain (a name that gets none is refused without one), or let the
+ * app's side select a protocol the upstream did not.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -21,6 +25,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "base/clock.h"
 #include "base/cursor.h"
 #include "base/log.h"
 #include "base/mem.h"
@@ -62,6 +67,8 @@ take_sni(struct conn *c, const char *sni)
 	return true;
 }
 
+static void	intercept_leaf(struct conn *);
+
 static void
 hello_read(evutil_socket_t fd, short what, void *arg)
 {
@@ -102,7 +109,7 @@ hello_read(evutil_socket_t fd, short what, void *arg)
 			c->alpn = NULL;
 		}
 	}
-	((struct icpt *)c)->after_hello(c);
+	intercept_leaf(c);
 }
 
 void
@@ -299,18 +306,19 @@ accept_tls(evutil_socket_t fd, short what, void *arg)
 	conn_drop(c);
 }
 
-static void	no_leaf(struct conn *, const char *);
-
 /* c->cssl presents the leaf: the app's handshake, answering ALPN with
  * exactly the upstream's choice. */
-static void
-accept_start(struct conn *c)
+void
+intercept_accept(struct conn *c)
 {
 	char	 proto[TLS_ALPN_NAME_MAX + 1];
 
 	tls_alpn_selected(c->ussl, proto, sizeof(proto));
 	if (proto[0] != '\0' && !tls_alpn_answer(c->cssl, proto)) {
-		no_leaf(c, "select the upstream's ALPN protocol");
+		log_err("intercept listener=%s client=%s host=%s: cannot "
+		    "select the upstream's ALPN protocol", c->lc->name,
+		    c->client, c->host);
+		conn_drop(c);
 		return;
 	}
 	wolfSSL_SSLSetIORecv(c->cssl, watch_recv);
@@ -320,57 +328,77 @@ accept_start(struct conn *c)
 	accept_tls(c->cfd, 0, c);
 }
 
+/* --- the leaf, before the dial ------------------------------------------ */
+
+/* The leaf is in the cache: c->cssl presents it, then the dial. Before
+ * any upstream, a name without a leaf is a refusal (logged, counted,
+ * answered: forward's alert). */
 static void
-no_leaf(struct conn *c, const char *why)
+leaf_ready(struct conn *c)
 {
-	log_err("intercept listener=%s client=%s host=%s: cannot %s",
-	    c->lc->name, c->client, c->host, why);
-	conn_drop(c);
+	bool	 missing;
+
+	if ((c->cssl = tls_ca_session(c->srv->ca, c->cfd, c->host,
+	    leaf_kind(c), compatible(c), &missing)) == NULL) {
+		conn_refuse(c, 502, "no-leaf", "cannot present a minted "
+		    "certificate");
+		return;
+	}
+	((struct icpt *)c)->after_hello(c);
 }
 
 static void
-leaf_minted(struct keeper_wait *w, bool ok)
+leaf_minted(struct keeper_wait *w, const char *reason, const char *why)
 {
 	struct conn	*c = (struct conn *)((char *)w -
 			    offsetof(struct conn, kw));
-	bool		 missing;
 
-	if (!ok)
-		no_leaf(c, "mint a certificate (the keeper said why)");
-	else if ((c->cssl = tls_ca_session(c->srv->ca, c->cfd, c->host,
-	    leaf_kind(c), compatible(c), &missing)) == NULL)
-		no_leaf(c, "present a certificate");
+	event_del(c->deadline);
+	if (reason != NULL)
+		conn_refuse(c, 503, reason, why);
 	else
-		accept_start(c);
+		leaf_ready(c);
 }
 
 static void
 mint_timeout(struct conn *c)
 {
-	no_leaf(c, "mint a certificate in time (the keeper is slow)");
+	char	 d[200];
+
+	keeper_mint_expired(&c->kw);
+	snprintf(d, sizeof(d), "no leaf within handshake_timeout (%u s): "
+	    "the keeper is slow, or the names ahead were many",
+	    conn_timeout(c));
+	conn_refuse(c, 503, "mint-timeout", d);
 }
 
-void
-intercept_accept(struct conn *c)
+/* The leaf for c->host, then after_hello (the dial). */
+static void
+intercept_leaf(struct conn *c)
 {
-	struct timeval	 tv = { (time_t)conn_timeout(c), 0 };
-	bool		 missing;
+	struct timeval		 tv = { (time_t)conn_timeout(c), 0 };
+	struct verdict_policy	 vp;
+	bool			 missing;
 
-	if ((c->cssl = tls_ca_session(c->srv->ca, c->cfd, c->host,
-	    leaf_kind(c), compatible(c), &missing)) != NULL) {
-		accept_start(c);
+	/* a blocked name gets no leaf: the dial refuses it at once */
+	snapshot_resolve(c->srv->snap, c->host, clock_now(), &vp);
+	if (vp.policy == POLICY_BLOCK || (c->cssl = tls_ca_session(c->srv->ca,
+	    c->cfd, c->host, leaf_kind(c), compatible(c), &missing)) != NULL) {
+		((struct icpt *)c)->after_hello(c);
 		return;
 	}
 	if (!missing || c->srv->keeper == NULL) {
-		no_leaf(c, "present a certificate");
+		conn_refuse(c, 502, "no-leaf", missing ? "no keeper to mint "
+		    "a certificate" : "cannot present a minted certificate");
 		return;
 	}
 	/* Off the loop: the keeper signs while other connections run; the
-	 * app's bytes wait in the kernel, the deadline keeps running. */
+	 * app's bytes wait in the kernel, the deadline bounds the wait (in
+	 * the keeper's queue, too). */
 	conn_idle(c);
 	c->on_deadline = mint_timeout;
 	evtimer_add(c->deadline, &tv);
 	c->kw.done = leaf_minted;
 	keeper_mint(c->srv->keeper, c->srv->ca, c->host, leaf_kind(c),
-	    &c->kw);
+	    conn_timeout(c), &c->kw);
 }

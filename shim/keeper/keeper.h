@@ -25,7 +25,12 @@
 #include "shim/keeper/keeper_wire.h"
 #include "tls/tls.h"
 
-#define KEEPER_MINTS_IN_FLIGHT	64	/* names the worker waits for */
+#define KEEPER_MINTS_IN_FLIGHT	64	/* names asked for, not answered */
+/* Names that wait for their turn to be asked for, at most: 2 s of the
+ * default mint_rate. Fewer when the names ahead could not be signed at
+ * mint_rate within the newcomer's handshake timeout: it is refused at
+ * once rather than late. */
+#define KEEPER_MINT_QUEUE_MAX	2048
 /* A request unanswered this long (s) is reported (log, /status,
  * /metrics), then again every KEEPER_STALL_REPEAT; never a reason to stop
  * the traffic that does not need the keeper. */
@@ -47,8 +52,8 @@ void	 keeper_watch(struct keeper *, struct server *srv);
 bool	 keeper_gone(const struct keeper *);
 pid_t	 keeper_pid(const struct keeper *);
 uid_t	 keeper_uid(const struct keeper *);
-/* Names that got no leaf: refused by the keeper (its rate, a bad name)
- * or too many waiting. */
+/* Names that got no leaf: refused by the keeper (a bad name), the
+ * queue full, or a connection whose handshake timeout passed waiting. */
 unsigned long keeper_unminted(const struct keeper *);
 /* The [feed] max_size the keeper started with: saves are bounded by it. */
 size_t	 keeper_feed_max(const struct keeper *);
@@ -72,16 +77,27 @@ int	 keeper_sign(void *arg, unsigned ident, int scheme, int hash,
 struct keeper_wait {
 	TAILQ_ENTRY(keeper_wait) entry;
 	struct keeper_mint	*mint;		/* NULL: not waiting */
-	void			(*done)(struct keeper_wait *, bool ok);
+	/* reason NULL: the leaf is in the CA's cache; else a refusal's
+	 * reason (mint-queue-full, mint-refused, mint-failed, keeper-gone)
+	 * and why, in words */
+	void			(*done)(struct keeper_wait *,
+				    const char *reason, const char *why);
 };
 
 /* Ask for a leaf of that kind for name (canonical); w->done runs once it
- * is in ca's cache (ok) or the keeper refused it (or at once, when it
- * cannot be asked). Requests for the same name and kind share one mint. */
+ * is in ca's cache, or with why there is none: the keeper refused it,
+ * or it cannot be asked (at once: the queue is full for a wait of
+ * wait_s, the keeper is gone). Requests for the same name and kind share
+ * one mint. Over KEEPER_MINTS_IN_FLIGHT, or over the worker's pace of
+ * mint_rate, a name waits in the queue (a wait, counted); the caller
+ * bounds the wait (keeper_mint_expired). */
 void	 keeper_mint(struct keeper *, struct tls_ca *, const char *name,
-	    enum tls_leaf, struct keeper_wait *w);
+	    enum tls_leaf, unsigned wait_s, struct keeper_wait *w);
 /* w no longer waits (its connection is closing). */
 void	 keeper_mint_cancel(struct keeper_wait *w);
+/* w waited its whole handshake timeout: no longer waits, counted as a
+ * name that got no leaf. */
+void	 keeper_mint_expired(struct keeper_wait *w);
 
 /* The keeper's answer to a request: err 0 with the OK's body, or an errno
  * (the keeper's refusal with its text in why, or EPIPE: the keeper is
@@ -110,6 +126,8 @@ struct keeper_stats {
 	size_t	 pending;
 	double	 waiting;		/* s; 0 when none */
 	bool	 stalled;
+	size_t	 mint_queued;		/* names waiting to be asked for */
+	unsigned long mint_waits;	/* names that waited, since start */
 };
 void	 keeper_stats(const struct keeper *, struct keeper_stats *);
 

@@ -2,11 +2,12 @@
  * keeper_answer.c - what the keeper answers, and how it judges each
  * request (runs in the keeper, with the CA key): a table of {type,
  * handler}, one handler per request. A mint when the name is a valid host
- * name or address literal, the key a P-256 point, and the rate bucket has
- * a token; a save only to the four files of enum keeper_file, bounded,
- * the feed and the key-set chain only if they keep trust where it is or
- * move it on (keeper_trust.c); a TOFU entry only for a host it has none
- * for (or with the same issuer, where the host's rule allows a new leaf).
+ * name or address literal, the key a P-256 point, and the rate bucket
+ * ([shim] mint_rate, as the keeper started) has a token; a save only to
+ * the four files of enum keeper_file, bounded, the feed and the key-set
+ * chain only if they keep trust where it is or move it on
+ * (keeper_trust.c); a TOFU entry only for a host it has none for (or
+ * with the same issuer, where the host's rule allows a new leaf).
  * A handshake signature (SIGN) only with a configured device identity,
  * named by its number (never a path from the worker), over a digest of
  * the size TLS signs, within its own rate bucket.
@@ -45,6 +46,7 @@ struct keeper_state {
 	struct keeper_trust	*trust;		/* owned; NULL: no state_dir */
 	size_t			 feed_max;
 	double			 tokens, last;	/* the mint bucket */
+	unsigned long		 mint_rate;	/* its refill, a second */
 	unsigned long		 signed_, refused;
 	struct tls_ident_key	**idents;	/* owned; conf->idents' keys */
 	char			**ident_names;	/* owned; for the log */
@@ -102,7 +104,8 @@ keeper_state_new(const struct conf *c, char *err, size_t errsz)
 		ks->trust = keeper_trust_new(c);
 	ks->tofu_max = c->tofu_max;
 	ks->feed_max = c->feed.max_size;
-	ks->tokens = KEEPER_MINT_BURST;
+	ks->mint_rate = c->mint_rate > 0 ? c->mint_rate : 1;
+	ks->tokens = KEEPER_MINT_BURST(ks->mint_rate);
 	ks->last = -1;
 	ks->sign_tokens = KEEPER_SIGN_BURST;
 	ks->sign_last = -1;
@@ -183,13 +186,12 @@ bucket_take(double *tokens, double *last, double now, double burst,
 	return true;
 }
 
-/* The mint bucket: KEEPER_MINT_BURST, refilled KEEPER_MINT_RATE a
- * second. */
+/* The mint bucket: KEEPER_MINT_BURST, refilled mint_rate a second. */
 static bool
 take_token(struct keeper_state *ks, double now)
 {
-	return bucket_take(&ks->tokens, &ks->last, now, KEEPER_MINT_BURST,
-	    KEEPER_MINT_RATE);
+	return bucket_take(&ks->tokens, &ks->last, now,
+	    KEEPER_MINT_BURST(ks->mint_rate), (double)ks->mint_rate);
 }
 
 static size_t
@@ -204,8 +206,8 @@ answer_mint(struct keeper_state *ks, const struct keeper_msg *m, double now,
 		return refuse(ks, m, EINVAL, out, sz, "mint %s: no "
 		    "interception CA", m->host);
 	if (!take_token(ks, now))
-		return refuse(ks, m, EAGAIN, out, sz, "mint %s: over %d new "
-		    "names a second", m->host, KEEPER_MINT_RATE);
+		return refuse(ks, m, EAGAIN, out, sz, "mint %s: over %lu new "
+		    "names a second", m->host, ks->mint_rate);
 	if ((n = tls_ca_key_sign(ks->key, m->host, m->leaf_kind, m->pub,
 	    m->publen, der, sizeof(der), &why)) < 0)
 		return refuse(ks, m, EINVAL, out, sz, "mint %.*s: %s", 64,

@@ -11,11 +11,29 @@
 
 #include "shim/keeper/keeper_wire.h"
 
-/* Minting: a burst of this many names, then this many a second: more
- * than apps can open connections to new names, far fewer than a
- * compromised worker would want certificates. */
-#define KEEPER_MINT_BURST	128
-#define KEEPER_MINT_RATE	16
+/* Minting: [shim] mint_rate new names a second (default 1000), with a
+ * burst of half a second's worth; the keeper read it at start, so a
+ * worker cannot raise it. The worker paces itself at the same rate with a
+ * smaller burst (keeper_client.c), so only a worker that does not keep
+ * to it, or a backlog the keeper fell behind on, meets a refusal here,
+ * and the worker waits that out.
+ *
+ * Why a rate is the bound, and enough: a leaf names one host (its one
+ * SAN, no wildcard), is good for 7 days, serverAuth only, and chains to
+ * the CA that only this device's apps trust, and its key is the
+ * worker's. So a compromised worker, which already reads every byte it
+ * relays for those apps, gains from a leaf only the power to pose as
+ * that host to those apps on a path that does not go through pinshim,
+ * for a week. A ceiling of names cannot stop that for the few hosts an
+ * attacker would target (one a second is enough), and any ceiling a
+ * gateway's traffic could reach would let one client that floods names
+ * refuse everyone else's; what a rate can do, it does: the keeper
+ * spends at most this many signatures a second of its CPU (about 10 %
+ * of a core at the default), so it keeps answering state writes and
+ * handshake signatures, and each leaf is one line of its log, the
+ * audit trail of what a worker asked for. */
+#define KEEPER_MINT_BURST(rate)	\
+	((rate) / 2 > 0 ? (double)((rate) / 2) : 1)
 /* Handshake signatures with the device identities, all together: a
  * burst of 32, then 8 a second. A gateway's mTLS connections are few and
  * long-lived (resumed ones need no signature); a compromised worker gets

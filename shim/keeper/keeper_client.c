@@ -4,8 +4,10 @@
  * bufferevents and never waits. Each request is queued with a callback
  * and answered in order; a mint's leaf goes to the CA cache and the
  * connections waiting for it, a save's or a TOFU entry's answer to
- * whoever asked. A keeper slow to answer is reported, not a reason to
- * stop; its death stops the worker (keeper_died).
+ * whoever asked. New names are asked for at the keeper's own rate
+ * (mint_rate): over it they wait in a bounded queue, their connections
+ * parked, instead of failing. A keeper slow to answer is reported, not a
+ * reason to stop; its death stops the worker (keeper_died).
  *
  * Must never: block the loop on the keeper, hold the CA key, match an
  * answer to any request but the oldest on its channel, or go on after the
@@ -75,16 +77,22 @@ struct keeper_chan {
 
 enum { CHAN_MINT, CHAN_STATE, CHAN_N };
 
-/* A leaf on its way: the key pair made here, the signature asked for. */
+/* A leaf on its way: queued, then the key pair made here and the
+ * signature asked for. */
 struct keeper_mint {
+	TAILQ_ENTRY(keeper_mint) entry;		/* k->queue, while queued */
 	struct keeper		*k;
 	char			 name[HOST_MAX + 1];
 	struct tls_ca		*ca;
 	enum tls_leaf		 kind;
 	uint8_t			 key[TLS_CA_LEAFKEY_MAX]; /* RSA: none */
-	int			 keylen;
+	int			 keylen;	/* 0: not made yet */
+	bool			 sent;		/* asked for; else queued */
+	bool			 waited;	/* counted in k->mint_waits */
 	TAILQ_HEAD(, keeper_wait) waiters;
 };
+
+TAILQ_HEAD(keeper_mintq, keeper_mint);
 
 struct keeper {
 	pid_t			 pid;
@@ -95,6 +103,15 @@ struct keeper {
 	struct event		*stall;		/* owned; the stall report */
 	uint32_t		 next_id;
 	unsigned long		 unminted;	/* names that got no leaf */
+	/* The mint queue: names not asked for yet, oldest first, sent as
+	 * the keeper's bucket allows (the pace: mint_rate a second, a
+	 * burst of a quarter second's worth, under the keeper's half). */
+	struct keeper_mintq	 queue;		/* owned entries */
+	size_t			 nqueued;
+	unsigned long		 mint_waits;
+	unsigned long		 mint_rate;
+	double			 pace_tokens, pace_last;
+	struct event		*pace;		/* owned; the next token */
 	bool			 stalled;	/* reported as not answering */
 	bool			 gone;
 	int			 sign_fd;	/* the SIGN channel */
@@ -103,6 +120,18 @@ struct keeper {
 				    KEEPER_TEXT_MAX + 16];
 	size_t			 sign_len;	/* bytes of a reply read */
 };
+
+static void	mint_fail_queued(struct keeper *, const char *);
+static void	on_pace(evutil_socket_t, short, void *);
+
+/* The worker's burst: a quarter of the keeper's rate, half its burst, so
+ * requests that bunch up on the way (the keeper busy with a save) still
+ * find tokens there. */
+static double
+pace_burst(const struct keeper *k)
+{
+	return k->mint_rate / 4 > 0 ? (double)(k->mint_rate / 4) : 1;
+}
 
 struct keeper *
 keeper_start(const struct conf *c, char *err, size_t errsz)
@@ -125,6 +154,10 @@ keeper_start(const struct conf *c, char *err, size_t errsz)
 	k->pid = pid;
 	k->uid = geteuid();
 	k->feed_max = c->feed.max_size;
+	TAILQ_INIT(&k->queue);
+	k->mint_rate = c->mint_rate > 0 ? c->mint_rate : 1;
+	k->pace_tokens = pace_burst(k);
+	k->pace_last = -1;
 	return k;
 }
 
@@ -180,6 +213,8 @@ keeper_stats(const struct keeper *k, struct keeper_stats *st)
 	st->pending = k->chan[CHAN_MINT].n + k->chan[CHAN_STATE].n;
 	st->waiting = o != NULL ? mono() - o->sent : 0;
 	st->stalled = k->stalled;
+	st->mint_queued = k->nqueued;
+	st->mint_waits = k->mint_waits;
 }
 
 /* Its answer to c, to whoever asked (unless forgotten), and c freed. */
@@ -232,6 +267,7 @@ keeper_died(struct keeper *k, const char *why)
 		event_del(k->stall);
 	for (i = 0; i < CHAN_N; i++)
 		chan_fail(&k->chan[i], EPIPE, "the keeper is gone", true);
+	mint_fail_queued(k, "the keeper is gone");
 	if (k->srv != NULL) {
 		k->srv->failed = true;
 		/* the stop drains relays (before the loop runs, daemon_run
@@ -359,6 +395,7 @@ keeper_watch(struct keeper *k, struct server *srv)
 
 	k->srv = srv;
 	k->stall = xptr(evtimer_new(srv->base, on_stall, k));
+	k->pace = xptr(evtimer_new(srv->base, on_pace, k));
 	for (i = 0; i < CHAN_N; i++) {
 		ch = &k->chan[i];
 		evutil_make_socket_nonblocking(ch->fd);
@@ -431,8 +468,10 @@ keeper_forget(struct keeper *k, void *arg)
 				c->done = NULL;
 }
 
+/* km is done: its waiters learn why not (reason NULL: the leaf is
+ * cached), and it is freed. Off every list already. */
 static void
-mint_finish(struct keeper_mint *km, bool ok)
+mint_finish(struct keeper_mint *km, const char *reason, const char *why)
 {
 	struct keeper_wait	*w;
 
@@ -440,47 +479,215 @@ mint_finish(struct keeper_mint *km, bool ok)
 	while ((w = TAILQ_FIRST(&km->waiters)) != NULL) {
 		TAILQ_REMOVE(&km->waiters, w, entry);
 		w->mint = NULL;
-		w->done(w, ok);		/* may free w's connection */
+		w->done(w, reason, why);	/* may free w's connection */
 	}
 	free(km);
+}
+
+/* Every queued name fails with why (the keeper is gone, or the worker
+ * stops). */
+static void
+mint_fail_queued(struct keeper *k, const char *why)
+{
+	struct keeper_mint	*km;
+
+	while ((km = TAILQ_FIRST(&k->queue)) != NULL) {
+		TAILQ_REMOVE(&k->queue, km, entry);
+		k->nqueued--;
+		mint_finish(km, "keeper-gone", why);
+	}
+}
+
+/* A token of the worker's pace, if one is there at now. */
+static bool
+pace_take(struct keeper *k, double now)
+{
+	if (k->pace_last >= 0 && now > k->pace_last) {
+		k->pace_tokens += (now - k->pace_last) * (double)k->mint_rate;
+		if (k->pace_tokens > pace_burst(k))
+			k->pace_tokens = pace_burst(k);
+	}
+	k->pace_last = now;
+	if (k->pace_tokens < 1)
+		return false;
+	k->pace_tokens -= 1;
+	return true;
+}
+
+static void	mint_done(void *, const struct keeper_answer *);
+
+/* Ask the keeper to sign km, with a key pair made now (again, if the
+ * keeper said "over the rate" to the last one). */
+static void
+mint_send(struct keeper *k, struct keeper_mint *km)
+{
+	struct keeper_msg	 m;
+	uint8_t			 pub[TLS_CA_RSA_PUB_MAX];
+	int			 publen;
+
+	memset(&m, 0, sizeof(m));
+	m.type = KEEPER_MINT;
+	snprintf(m.host, sizeof(m.host), "%s", km->name);
+	m.leaf_kind = km->kind;
+	m.pub = pub;
+	/* ECDSA: a fresh key pair per leaf; RSA: the worker's one key. */
+	if (km->kind == TLS_LEAF_RSA) {
+		km->keylen = 0;
+		publen = tls_ca_rsa_pub(km->ca, pub, sizeof(pub));
+	} else {
+		km->keylen = tls_ca_leaf_key(km->ca, pub, km->key,
+		    sizeof(km->key));
+		publen = km->keylen < 0 ? -1 : TLS_CA_PUB_LEN;
+	}
+	m.publen = publen < 0 ? 0 : (size_t)publen;
+	km->sent = true;
+	if (publen < 0) {
+		k->unminted++;
+		mint_finish(km, "mint-failed", "no key pair for the leaf");
+	} else if (call_send(k, CHAN_MINT, &m, mint_done, km) == -1) {
+		k->unminted++;
+		mint_finish(km, "keeper-gone", errno == EPIPE ? "the keeper "
+		    "is gone" : "cannot ask the keeper");
+	}
+}
+
+/* Send what the pace and KEEPER_MINTS_IN_FLIGHT allow, oldest first;
+ * the rest waits for the next token (a timer) or answer. Names still
+ * queued when it returns waited: counted once each. */
+static void
+mint_pump(struct keeper *k)
+{
+	struct keeper_mint	*km;
+	struct timeval		 tv;
+	double			 now = mono(), d;
+
+	while (!k->gone && (km = TAILQ_FIRST(&k->queue)) != NULL &&
+	    k->chan[CHAN_MINT].n < KEEPER_MINTS_IN_FLIGHT) {
+		if (!pace_take(k, now)) {
+			if (k->pace != NULL && !evtimer_pending(k->pace,
+			    NULL)) {
+				d = (1 - k->pace_tokens) /
+				    (double)k->mint_rate;
+				tv.tv_sec = (time_t)d;
+				tv.tv_usec = (suseconds_t)((d -
+				    (double)tv.tv_sec) * 1e6) + 1;
+				evtimer_add(k->pace, &tv);
+			}
+			break;
+		}
+		TAILQ_REMOVE(&k->queue, km, entry);
+		k->nqueued--;
+		mint_send(k, km);	/* may end connections */
+	}
+	TAILQ_FOREACH_REVERSE(km, &k->queue, keeper_mintq, entry) {
+		if (km->waited)
+			break;
+		km->waited = true;
+		k->mint_waits++;
+	}
+}
+
+static void
+on_pace(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	mint_pump(arg);
 }
 
 static void
 mint_done(void *arg, const struct keeper_answer *a)
 {
 	struct keeper_mint	*km = arg;
-	bool			 ok;
+	struct keeper		*k = km->k;
+	const char		*why = NULL, *reason = "mint-refused";
 
-	ok = a->err == 0 && tls_ca_leaf_put(km->ca, km->name, km->kind,
-	    a->data, a->len, km->kind == TLS_LEAF_RSA ? NULL : km->key,
-	    (size_t)km->keylen) == 0;
-	if (!ok && !km->k->gone) {
-		km->k->unminted++;
-		log_warn("intercept host=%s: no leaf: %s", km->name,
-		    a->err != 0 ? a->why : "an unusable certificate");
+	if (a->err == EAGAIN && !k->gone && TAILQ_EMPTY(&km->waiters)) {
+		/* over the keeper's bucket, and nobody waits for it now */
+		mint_finish(km, NULL, NULL);
+		mint_pump(k);
+		return;
 	}
-	mint_finish(km, ok);
+	if (a->err == EAGAIN && !k->gone) {
+		/* over the keeper's bucket (it fell behind, and requests
+		 * bunched up): back to the head of the queue, the pace
+		 * emptied, tried again at its next token */
+		log_debug("keeper: %s: over its rate; waiting", km->name);
+		km->sent = false;
+		if (!km->waited) {
+			km->waited = true;
+			k->mint_waits++;
+		}
+		TAILQ_INSERT_HEAD(&k->queue, km, entry);
+		k->nqueued++;
+		k->pace_tokens = 0;
+		k->pace_last = mono();
+		mint_pump(k);
+		return;
+	}
+	if (a->err == EPIPE) {
+		reason = "keeper-gone";
+		why = a->why;
+	} else if (a->err != 0)
+		why = a->why[0] != '\0' ? a->why : "the keeper refused it";
+	else if (tls_ca_leaf_put(km->ca, km->name, km->kind, a->data, a->len,
+	    km->kind == TLS_LEAF_RSA ? NULL : km->key, (size_t)km->keylen) ==
+	    -1)
+		why = "the keeper's certificate is unusable";
+	if (why != NULL && !k->gone)
+		k->unminted++;
+	mint_finish(km, why != NULL ? reason : NULL, why);
+	mint_pump(k);
+}
+
+/* The mint of name and kind on its way (queued or asked for), or NULL. */
+static struct keeper_mint *
+mint_find(struct keeper *k, const char *name, enum tls_leaf kind)
+{
+	struct keeper_call	*c;
+	struct keeper_mint	*km;
+
+	TAILQ_FOREACH(c, &k->chan[CHAN_MINT].calls, entry)
+		if (c->done == mint_done && c->req.leaf_kind == kind &&
+		    strcmp(c->req.host, name) == 0)
+			return c->arg;
+	TAILQ_FOREACH(km, &k->queue, entry)
+		if (km->kind == kind && strcmp(km->name, name) == 0)
+			return km;
+	return NULL;
 }
 
 void
 keeper_mint(struct keeper *k, struct tls_ca *ca, const char *name,
-    enum tls_leaf kind, struct keeper_wait *w)
+    enum tls_leaf kind, unsigned wait_s, struct keeper_wait *w)
 {
-	struct keeper_chan	*ch = &k->chan[CHAN_MINT];
-	struct keeper_call	*c;
 	struct keeper_mint	*km;
-	struct keeper_msg	 m;
-	uint8_t			 pub[TLS_CA_RSA_PUB_MAX];
-	int			 publen;
+	unsigned long		 room;
+	char			 why[200];
 
-	TAILQ_FOREACH(c, &ch->calls, entry)
-		if (c->done == mint_done && c->req.leaf_kind == kind &&
-		    strcmp(c->req.host, name) == 0) {
-			km = c->arg;
-			w->mint = km;
-			TAILQ_INSERT_TAIL(&km->waiters, w, entry);
-			return;
-		}
+	if ((km = mint_find(k, name, kind)) != NULL) {
+		w->mint = km;
+		TAILQ_INSERT_TAIL(&km->waiters, w, entry);
+		return;
+	}
+	/* Bounded: the names ahead must be signed within this one's wait,
+	 * at the keeper's rate, or it is refused now rather than late. */
+	room = k->mint_rate * (unsigned long)(wait_s > 0 ? wait_s : 1);
+	if (room > KEEPER_MINT_QUEUE_MAX)
+		room = KEEPER_MINT_QUEUE_MAX;
+	if (k->gone || k->nqueued >= room) {
+		k->unminted++;
+		if (k->gone)
+			snprintf(why, sizeof(why), "the keeper is gone");
+		else
+			snprintf(why, sizeof(why), "mint queue full: %zu new "
+			    "names wait already, all the keeper signs within "
+			    "handshake_timeout (%u s) at mint_rate %lu a second",
+			    k->nqueued, wait_s, k->mint_rate);
+		w->mint = NULL;
+		w->done(w, k->gone ? "keeper-gone" : "mint-queue-full", why);
+		return;
+	}
 	km = xcalloc(1, sizeof(*km));
 	TAILQ_INIT(&km->waiters);
 	km->k = k;
@@ -489,40 +696,37 @@ keeper_mint(struct keeper *k, struct tls_ca *ca, const char *name,
 	snprintf(km->name, sizeof(km->name), "%s", name);
 	w->mint = km;
 	TAILQ_INSERT_TAIL(&km->waiters, w, entry);
-	/* Bounded: each waits for one of the keeper's signatures. */
-	if (ch->n >= KEEPER_MINTS_IN_FLIGHT) {
-		k->unminted++;
-		log_warn("intercept host=%s: no leaf: %zu names already wait "
-		    "for the keeper", name, ch->n);
-		mint_finish(km, false);
-		return;
-	}
-	memset(&m, 0, sizeof(m));
-	m.type = KEEPER_MINT;
-	snprintf(m.host, sizeof(m.host), "%s", name);
-	m.leaf_kind = kind;
-	m.pub = pub;
-	/* ECDSA: a fresh key pair per leaf; RSA: the worker's one key. */
-	if (kind == TLS_LEAF_RSA) {
-		km->keylen = 0;
-		publen = tls_ca_rsa_pub(ca, pub, sizeof(pub));
-	} else {
-		km->keylen = tls_ca_leaf_key(ca, pub, km->key,
-		    sizeof(km->key));
-		publen = km->keylen < 0 ? -1 : TLS_CA_PUB_LEN;
-	}
-	m.publen = publen < 0 ? 0 : (size_t)publen;
-	if (publen < 0 || call_send(k, CHAN_MINT, &m, mint_done, km) == -1)
-		mint_finish(km, false);
+	TAILQ_INSERT_TAIL(&k->queue, km, entry);
+	k->nqueued++;
+	mint_pump(k);
 }
 
 void
 keeper_mint_cancel(struct keeper_wait *w)
 {
+	struct keeper_mint	*km = w->mint;
+
+	if (km == NULL)
+		return;
+	TAILQ_REMOVE(&km->waiters, w, entry);
+	w->mint = NULL;
+	/* asked for: the mint goes on, its leaf will be cached; queued
+	 * with nobody waiting: never asked for */
+	if (!km->sent && TAILQ_EMPTY(&km->waiters)) {
+		TAILQ_REMOVE(&km->k->queue, km, entry);
+		km->k->nqueued--;
+		explicit_bzero(km->key, sizeof(km->key));
+		free(km);
+	}
+}
+
+void
+keeper_mint_expired(struct keeper_wait *w)
+{
 	if (w->mint == NULL)
 		return;
-	TAILQ_REMOVE(&w->mint->waiters, w, entry);
-	w->mint = NULL;	/* the mint goes on: its leaf will be cached */
+	w->mint->k->unminted++;
+	keeper_mint_cancel(w);
 }
 
 int
@@ -647,8 +851,11 @@ keeper_stop(struct keeper *k)
 	k->gone = true;
 	chan_fail(&k->chan[CHAN_MINT], EPIPE, "the worker is stopping", true);
 	chan_fail(&k->chan[CHAN_STATE], EPIPE, "the worker is stopping", false);
+	mint_fail_queued(k, "the worker is stopping");
 	if (k->stall != NULL)
 		event_free(k->stall);
+	if (k->pace != NULL)
+		event_free(k->pace);
 	for (i = 0; i < CHAN_N; i++) {
 		if (k->chan[i].bev != NULL)
 			bufferevent_free(k->chan[i].bev);

@@ -461,6 +461,15 @@ daemon_reload(struct server *srv)
 		conf_free(c);
 		return;
 	}
+	/* The keeper signs at the rate it started with: a worker cannot
+	 * raise it, a reload neither. */
+	if (srv->keeper != NULL && c->mint_rate != srv->conf->mint_rate) {
+		log_err("reload: [shim] mint_rate: the keeper signs at the rate "
+		    "it started with; restart to change it; keeping the "
+		    "running configuration");
+		conf_free(c);
+		return;
+	}
 	/* The keeper holds the device identities' keys it started with: the
 	 * same table, or a restart. Their certificates are read again (a
 	 * renewal over the same key applies now). */

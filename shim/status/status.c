@@ -164,6 +164,8 @@ gather(const struct status *st, struct status_view *v)
 		keeper_stats(srv->keeper, &ks);
 		v->keeper_pid = (long)keeper_pid(srv->keeper);
 		v->keeper_pending = ks.pending;
+		v->mint_waits = ks.mint_waits;
+		v->mint_queued = ks.mint_queued;
 		v->keeper_waiting = ks.waiting;
 		v->keeper_stalled = ks.stalled;
 	}

@@ -276,10 +276,20 @@ metrics_helpers(const struct status_view *v, struct evbuffer *b)
 	}
 	if (v->ca && v->keeper) {
 		head(b, "pinshim_mint_refusals_total", "counter", "Names that "
-		    "got no leaf: the keeper refused them (its rate, a bad "
-		    "name) or too many waited.");
+		    "got no leaf: the keeper refused them (a bad name), the "
+		    "mint queue was full, or the handshake timeout passed "
+		    "waiting.");
 		evbuffer_add_printf(b, "pinshim_mint_refusals_total %lu\n",
 		    v->mint_refusals);
+		head(b, "pinshim_mint_waits_total", "counter", "New names "
+		    "that waited in the mint queue for the keeper's rate "
+		    "(mint_rate) or its answers.");
+		evbuffer_add_printf(b, "pinshim_mint_waits_total %lu\n",
+		    v->mint_waits);
+		head(b, "pinshim_mint_queued", "gauge", "New names waiting in "
+		    "the mint queue now.");
+		evbuffer_add_printf(b, "pinshim_mint_queued %zu\n",
+		    v->mint_queued);
 	}
 	if (v->keeper) {
 		head(b, "pinshim_keeper_pending_requests", "gauge", "Requests "

@@ -63,6 +63,8 @@ struct status_view {
 	size_t			 mint_cached;
 	bool			 keeper;	/* mint_refusals, keeper_* valid */
 	unsigned long		 mint_refusals;
+	unsigned long		 mint_waits;	/* names that queued */
+	size_t			 mint_queued;	/* names queued now */
 	long			 keeper_pid;
 	size_t			 keeper_pending;	/* requests unanswered */
 	double			 keeper_waiting;	/* s, the oldest; 0: none */

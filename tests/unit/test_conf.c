@@ -1040,6 +1040,28 @@ test_stop_keys(void **state)
 	conf_free(c);
 }
 
+/* The keeper's mint rate: a positive count, bounded, default 1000. */
+static void
+test_mint_rate(void **state)
+{
+	struct conf	*c;
+
+	(void)state;
+	fails_at("[shim]\nmint_rate = 0\n" BASE, 2,
+	    "[shim] mint_rate: not a whole number of names a second in "
+	    "1..100000");
+	fails_at("[shim]\nmint_rate = 100001\n" BASE, 2,
+	    "[shim] mint_rate: not a whole number");
+	fails_at("[shim]\nmint_rate = 10/s\n" BASE, 2,
+	    "[shim] mint_rate: not a whole number");
+	c = loads(BASE);
+	assert_int_equal(c->mint_rate, MINT_RATE_DEFAULT);
+	conf_free(c);
+	c = loads("[shim]\nmint_rate = 50\n" BASE);
+	assert_int_equal(c->mint_rate, 50);
+	conf_free(c);
+}
+
 static void
 test_duplicate_binds(void **state)
 {
@@ -1711,6 +1733,7 @@ main(void)
 		cmocka_unit_test(test_listen_ipv6_client_prefix),
 		cmocka_unit_test(test_listen_alpn),
 		cmocka_unit_test(test_stop_keys),
+		cmocka_unit_test(test_mint_rate),
 		cmocka_unit_test(test_duplicate_binds),
 		cmocka_unit_test(test_duplicate_binds_wildcard),
 		cmocka_unit_test(test_v4_and_v6_wildcards_both_bind),

@@ -2,8 +2,9 @@
  * test_keeper.c - the keeper's side of privilege separation without the
  * process: frames round-trip and malformed ones are refused with a reason;
  * a mint is answered only for a valid name and key, and at most
- * KEEPER_MINT_BURST at once; a save only to its known files, bounded (a
- * clock no run of saves moves past the system clock + a day); a key-set
+ * KEEPER_MINT_BURST of its mint_rate at once; a save only to its known
+ * files, bounded (a clock no run of saves moves past the system clock +
+ * a day); a key-set
  * chain only going forward from the set trusted (never back, not even
  * after pins.keys is damaged: pins.keyset holds), a feed only signed by
  * that set; a TOFU entry never replaces another issuer's pins, nor any
@@ -118,6 +119,8 @@ teardown(void **state)
 
 /* A keeper for state directory sdir, with [feed] (key set 1: k1) and the
  * rules above. */
+#define MINT_RATE	40	/* [shim] mint_rate: a burst of 20 */
+
 static struct keeper_state *
 state_in(const char *sdir)
 {
@@ -132,6 +135,7 @@ state_in(const char *sdir)
 	c.ca_dir = cadir;
 	c.state_dir = (char *)sdir;
 	c.tofu_max = 8;
+	c.mint_rate = MINT_RATE;
 	c.feed.present = true;
 	c.feed.max_size = 1024;
 	c.feed.keys.version = 1;
@@ -303,8 +307,8 @@ test_mint_checks_name_and_key_and_is_rate_limited(void **state)
 	pub[20] ^= 0x5a;
 
 	/* the burst (three requests went above: refused ones count too),
-	 * then nothing until time passes, then KEEPER_MINT_RATE a second */
-	for (i = 3; i < KEEPER_MINT_BURST; i++) {
+	 * then nothing until time passes, then MINT_RATE a second */
+	for (i = 3; i < KEEPER_MINT_BURST(MINT_RATE); i++) {
 		mint_msg(&m, "api.test", pub);
 		ask(ks, &m, 0, &r, out, sizeof(out));
 		assert_int_equal(r.type, KEEPER_OK);
@@ -314,12 +318,19 @@ test_mint_checks_name_and_key_and_is_rate_limited(void **state)
 	assert_int_equal(r.type, KEEPER_ERR);
 	assert_int_equal(r.err, EAGAIN);
 	assert_non_null(memmem(r.data, r.len, "names a second", 14));
-	ask(ks, &m, 1.0, &r, out, sizeof(out));
-	assert_int_equal(r.type, KEEPER_OK);
-	for (i = 1; i < KEEPER_MINT_RATE; i++)
-		ask(ks, &m, 1.0, &r, out, sizeof(out));
-	assert_int_equal(r.type, KEEPER_OK);
-	ask(ks, &m, 1.0, &r, out, sizeof(out));
+	/* a tenth of a second: a tenth of the rate */
+	for (i = 0; i < MINT_RATE / 10; i++) {
+		ask(ks, &m, 0.1, &r, out, sizeof(out));
+		assert_int_equal(r.type, KEEPER_OK);
+	}
+	ask(ks, &m, 0.1, &r, out, sizeof(out));
+	assert_int_equal(r.type, KEEPER_ERR);
+	/* a long pause refills the burst, never more */
+	for (i = 0; i < KEEPER_MINT_BURST(MINT_RATE); i++) {
+		ask(ks, &m, 100.0, &r, out, sizeof(out));
+		assert_int_equal(r.type, KEEPER_OK);
+	}
+	ask(ks, &m, 100.0, &r, out, sizeof(out));
 	assert_int_equal(r.type, KEEPER_ERR);
 	tls_ca_free(ca);
 	keeper_state_free(ks);
