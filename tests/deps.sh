@@ -12,7 +12,7 @@ build="gcc make pkg-config libc6-dev libwolfssl-dev libevent-dev libinih-dev
 case "${1:-build}" in
 build)	pkgs="$build" ;;
 test)	pkgs="$build libcmocka-dev openssl curl nginx mitmproxy python3 iproute2 nftables
-	faketime python3-prometheus-client prometheus mandoc
+	faketime python3-prometheus-client prometheus mandoc systemd
 	mosquitto mosquitto-clients python3-paho-mqtt squid nodejs
 	python3-grpcio python3-httpx python3-h2"
 	# a 32-bit compiler for the year-2038 test (tests/unit/time32.c); the
