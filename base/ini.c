@@ -357,3 +357,51 @@ ini_https_url(struct ini *in, const char *v, void *field, const char **why)
 	}
 	return ini_url(in, v, field, why);
 }
+
+/* --- one key, leniently ------------------------------------------------- */
+
+struct find {
+	FILE		*file;
+	int		 line, found_line;
+	const char	*section, *key;
+	char		*val;
+	size_t		 valsz;
+};
+
+static char *
+find_reader(char *str, int num, void *stream)
+{
+	struct find	*f = stream;
+
+	if (fgets(str, num, f->file) == NULL)
+		return NULL;
+	f->line++;
+	return str;
+}
+
+static int
+find_handler(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct find	*f = user;
+
+	/* the last one given wins, as a strict reader would refuse it */
+	if (strcmp(section, f->section) == 0 && strcmp(name, f->key) == 0 &&
+	    value != NULL) {
+		snprintf(f->val, f->valsz, "%s", value);
+		f->found_line = f->line;
+	}
+	return 1;
+}
+
+int
+ini_find(FILE *file, const char *section, const char *key, char *val,
+    size_t valsz)
+{
+	struct find	 f = { file, 0, 0, section, key, val, valsz };
+
+	val[0] = '\0';
+	if (ini_parse_stream(find_reader, &f, find_handler, &f) == -1)
+		return -1;
+	return f.found_line;
+}

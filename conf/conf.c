@@ -384,6 +384,51 @@ p_status(struct ini *in, const char *v, void *field, const char **why)
 	return true;
 }
 
+/* device_id labels metrics and reports and is matched by the feed's
+ * per-device overrides: text, the same bytes everywhere it is shown. */
+static bool
+p_device_id(struct ini *in, const char *v, void *field, const char **why)
+{
+	if (!str_utf8_printable(v)) {
+		*why = "not printable UTF-8 text (a byte that is not UTF-8, "
+		    "or a control character)";
+		return false;
+	}
+	return ini_str(in, v, field, why);
+}
+
+bool
+conf_status_parse(const char *v, struct status_conf *sc, const char **why)
+{
+	return p_status(NULL, v, sc, why);
+}
+
+int
+conf_status_only(const char *path, struct status_conf *sc, FILE *errs)
+{
+	char		 val[1024];
+	const char	*why;
+	FILE		*f;
+	int		 line;
+
+	memset(sc, 0, sizeof(*sc));
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(errs, "%s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	line = ini_find(f, "shim", "status", val, sizeof(val));
+	fclose(f);
+	if (line == -1) {
+		fprintf(errs, "%s: cannot read the file\n", path);
+		return -1;
+	}
+	if (line > 0 && !conf_status_parse(val, sc, &why)) {
+		fprintf(errs, "%s:%d: [shim] status: %s\n", path, line, why);
+		return -1;
+	}
+	return 0;
+}
+
 static bool
 p_status_allow(struct ini *in, const char *v, void *field, const char **why)
 {
@@ -569,7 +614,7 @@ check_proxy_auth(struct ini *in, int line, const struct proxy_conf *pc)
 
 static const struct ini_key shim_keys[] = {
 	INI_KEY("state_dir", p_dir, SHIM(state_dir), 0),
-	INI_KEY("device_id", ini_str, SHIM(device_id), 0),
+	INI_KEY("device_id", p_device_id, SHIM(device_id), 0),
 	INI_KEY("user", ini_str, SHIM(user), 0),
 	INI_KEY("log_level", p_log_level, SHIM(log_level), 0),
 	INI_KEY("log", p_log, SHIM(log_syslog), 0),

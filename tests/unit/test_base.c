@@ -12,6 +12,7 @@
 #include "base/cursor.h"
 #include "base/file.h"
 #include "base/list.h"
+#include "base/parse.h"
 #include "base/strmap.h"
 #include "base/url.h"
 
@@ -332,6 +333,29 @@ test_clock_skew_bounds_only_a_sane_clock(void **state)
 		assert_false(clock_too_far_ahead(INT64_MAX, b - 1));
 }
 
+/* Hostile first: bytes that are not UTF-8, cut short, overlong, a
+ * surrogate, past U+10FFFF, C0 and C1 controls, DEL; then text. */
+static void
+test_utf8_printable(void **state)
+{
+	static const char *const bad[] = { "\xff", "a\xc3", "\xc0\xaf",
+	    "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\x80",
+	    "a\tb", "\x1b[2J", "\x7f", "\xc2\x85", "\xc2\x9f" };
+	static const char *const good[] = { "", "gw-0042", "Ger\xc3\xa4t",
+	    "\xc2\xa0", "\xe2\x9c\x93", "\xf0\x9f\x94\x92", "a b\"\\" };
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (str_utf8_printable(bad[i]))
+			fail_msg("accepted bad[%zu]", i);
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (!str_utf8_printable(good[i]))
+			fail_msg("refused good[%zu]", i);
+	assert_int_equal(str_utf8_len("\xf0\x9f\x94\x92"), 4);
+	assert_int_equal(str_utf8_len("\xe2\x82"), 0);
+}
+
 int
 main(void)
 {
@@ -351,6 +375,7 @@ main(void)
 		cmocka_unit_test(test_file_update_refuses_a_link_and_keeps_a_mode),
 		cmocka_unit_test(test_clock_load_bounds_a_time_far_ahead),
 		cmocka_unit_test(test_clock_skew_bounds_only_a_sane_clock),
+		cmocka_unit_test(test_utf8_printable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

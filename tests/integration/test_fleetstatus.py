@@ -1,0 +1,206 @@
+"""Fleet-ready status: the build and device gauges, byte counters that move
+while a relay is open, the "refusing" health and `pinshim status`'s exit
+codes, --addr and --json, a half-edited INI beside a running daemon, and
+device_id checked as UTF-8 text at `run -t`."""
+
+import json
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from harness import (PINSHIM_CMD, WAIT, Shim, ShimTest, free_port, pin_of,
+                     refused_silently, s_server)
+from test_feed import UNRELATED
+from test_status import get, scrape, value
+
+
+def status_cli(*args):
+    return subprocess.run(PINSHIM_CMD + ["status"] + list(args),
+                          capture_output=True, text=True)
+
+
+def line(s, data):
+    """Send one line through an open tunnel, return the echo (s_server
+    -rev answers each line reversed)."""
+    s.sendall(data + b"\n")
+    got = b""
+    while not got.endswith(b"\n"):
+        chunk = s.recv(1000)
+        if not chunk:
+            break
+        got += chunk
+    return got
+
+
+class FleetStatus(ShimTest):
+
+    def two_listeners(self, device_id="gw-0042"):
+        """ok: pinned to the leaf (passes); wrong: pinned elsewhere."""
+        up, _ = s_server(self, self.pki / "leaf.pem", self.pki / "leaf.key",
+                         self.pki / "inter.pem", extra=("-rev",))
+        self.sport = free_port()
+        self.ports = {n: free_port() for n in ("ok", "wrong")}
+        listeners = "".join(
+            "[listen:%s]\nmode = tunnel\nbind = 127.0.0.1:%d\n"
+            "connect = %s:%d\n\n" % (n, self.ports[n], host, up)
+            for n, host in (("ok", "api.test"), ("wrong", "www.api.test")))
+        doms = self.domain("api.test", [pin_of(self.pki / "leaf.pem")]) + \
+            self.domain("www.api.test", [UNRELATED])
+        shim = "[shim]\nstatus = 127.0.0.1:%d\n" % self.sport
+        if device_id is not None:
+            shim += "device_id = %s\n" % device_id
+        return shim + "\n" + self.ini("-", doms, listeners=listeners)
+
+    def test_build_and_device_gauges(self):
+        shim = Shim(self, self.two_listeners(device_id='gw "0042" \\ é'))
+        shim.log.wait("status: serving")
+        m = scrape(self.sport)
+        info = [k for k in m if k[0] == "pinshim_build_info"]
+        self.assertEqual(len(info), 1)
+        labels = dict(info[0][1])
+        self.assertRegex(labels["version"], r"^\d+\.\d+")
+        self.assertEqual(labels["wolfssl"], "5.7.2")
+        self.assertRegex(labels["libevent"], r"^2\.\d+\.\d+")
+        self.assertEqual(m[info[0]], 1)
+        # the label value escaped as the text format says, read back whole
+        self.assertEqual(value(m, "pinshim_device_info",
+                               device_id='gw "0042" \\ é'), 1)
+        text = get(self.sport, "/metrics")[2]
+        r = subprocess.run(["promtool", "check", "metrics"], input=text,
+                           capture_output=True)
+        self.assertEqual((r.returncode, r.stderr), (0, b""))
+        st = json.loads(get(self.sport, "/status")[2])
+        self.assertEqual(st["device_id"], 'gw "0042" \\ é')
+
+    def test_no_device_id_no_device_gauge(self):
+        shim = Shim(self, self.two_listeners(device_id=None))
+        shim.log.wait("status: serving")
+        m = scrape(self.sport)
+        self.assertFalse([k for k in m if k[0] == "pinshim_device_info"])
+
+    def test_byte_counters_move_while_the_relay_is_open(self):
+        shim = Shim(self, self.two_listeners())
+        shim.log.wait("status: serving")
+        bytes_ = lambda d: value(scrape(self.sport),
+                                 "pinshim_relayed_bytes_total",
+                                 listener="ok", direction=d)
+        with socket.create_connection(("127.0.0.1", self.ports["ok"]),
+                                      timeout=WAIT) as s:
+            self.assertEqual(line(s, b"x" * 999), b"x" * 999 + b"\n")
+            self.assertEqual(shim.verdict()["verdict"], "pass")
+            self.assertEqual((bytes_("up"), bytes_("down")), (1000, 1000))
+            self.assertEqual(line(s, b"ab"), b"ba\n")
+            self.assertEqual((bytes_("up"), bytes_("down")), (1003, 1003))
+            self.assertEqual(value(scrape(self.sport),
+                                   "pinshim_connections_active",
+                                   listener="ok"), 1)
+        c = shim.closed()
+        self.assertEqual((c["up"], c["down"]), ("1003", "1003"))
+        # closing adds nothing twice
+        self.assertEqual((bytes_("up"), bytes_("down")), (1003, 1003))
+
+    def test_refusing_health_and_status_exit_codes(self):
+        shim = Shim(self, self.two_listeners())
+        shim.log.wait("status: serving")
+        r = status_cli("-c", str(shim.ini))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertTrue(r.stdout.endswith("health: ok\n"), r.stdout)
+
+        # every connection to a pinned host refused, none passed
+        self.assertEqual(refused_silently(self.ports["wrong"]), b"")
+        self.assertEqual(shim.verdict()["reason"], "pin-mismatch")
+        st = json.loads(get(self.sport, "/status")[2])
+        self.assertEqual(st["health"], "refusing")
+        self.assertIsNotNone(st["pinned"]["last_refusal"])
+        self.assertIsNone(st["pinned"]["last_pass"])
+        self.assertEqual(st["pinned"]["refusing_window_seconds"], 300)
+        r = status_cli("-c", str(shim.ini))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("REFUSING: pinned hosts refused", r.stdout)
+        self.assertTrue(r.stdout.endswith("health: refusing\n"), r.stdout)
+        # --addr without any INI; --json: the document as served
+        r = status_cli("--addr", "127.0.0.1:%d" % self.sport, "--json")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["health"], "refusing")
+
+        # a pass to a pinned host: the pins work again
+        with socket.create_connection(("127.0.0.1", self.ports["ok"]),
+                                      timeout=WAIT) as s:
+            self.assertEqual(line(s, b"ping"), b"gnip\n")
+        self.assertEqual(shim.verdict()["verdict"], "pass")
+        r = status_cli("--addr", "127.0.0.1:%d" % self.sport, "--json")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        st = json.loads(r.stdout)
+        self.assertEqual(st["health"], "ok")
+        self.assertIsNotNone(st["pinned"]["last_pass"])
+        r = status_cli("--addr", "127.0.0.1:%d" % self.sport)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.endswith("health: ok\n"), r.stdout)
+
+    def test_blocked_hosts_are_not_refused_pinned_traffic(self):
+        ini = self.two_listeners() + self.ini_blocked()
+        shim = Shim(self, ini)
+        shim.log.wait("status: serving")
+        self.assertEqual(refused_silently(self.blocked), b"")
+        self.assertEqual(shim.verdict()["reason"], "blocked")
+        self.assertEqual(json.loads(get(self.sport, "/status")[2])["health"],
+                         "ok")
+
+    def ini_blocked(self):
+        self.blocked = free_port()
+        return "\n[listen:blocked]\nmode = tunnel\nbind = 127.0.0.1:%d\n" \
+            "connect = blocked.test:1\n" % self.blocked
+
+    def test_status_reads_only_its_key_from_a_half_edited_ini(self):
+        shim = Shim(self, self.two_listeners())
+        shim.log.wait("status: serving")
+        edited = Path(self.tmp) / "edited.ini"
+        edited.write_text(shim.ini.read_text().replace(
+            "[upstream]", "[upstream]\nbogus_key = 1\nthis is not ini\n"
+            "[listen:half]\nmode = tunnl\n\n[upstream2]") + "\nca_file = \n")
+        r = subprocess.run(PINSHIM_CMD + ["run", "-t", "-c", str(edited)],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)        # the file is broken ...
+        r = status_cli("-c", str(edited))        # ... the daemon is fine
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertTrue(r.stdout.endswith("health: ok\n"), r.stdout)
+        # the one key it reads is still checked, with its line
+        bad = Path(self.tmp) / "bad.ini"
+        bad.write_text("[shim]\nstatus = localhost\n")
+        r = status_cli("-c", str(bad))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("%s:2: [shim] status: not ADDRESS:PORT" % bad, r.stderr)
+        r = status_cli("-c", str(Path(self.tmp) / "nope.ini"))
+        self.assertEqual(r.returncode, 2)
+        none = Path(self.tmp) / "none.ini"
+        none.write_text("[shim]\ndevice_id = x\n")
+        r = status_cli("-c", str(none))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("no [shim] status", r.stderr)
+        r = status_cli("--addr", "nowhere")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--addr nowhere: not ADDRESS:PORT", r.stderr)
+        r = status_cli("-c", str(bad), "--addr", "127.0.0.1:1")
+        self.assertEqual(r.returncode, 2)        # one or the other
+        shim.stop()
+        r = status_cli("--addr", "127.0.0.1:%d" % self.sport)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cannot reach the daemon", r.stderr)
+
+    def test_run_t_refuses_a_device_id_that_is_not_utf8_text(self):
+        for bad in (b"gw-\xff\xfe", b"gw-\xc0\xaf", b"gw-\x1b[2J",
+                    b"gw-\xc2\x85"):
+            ini = Path(self.tmp) / "bad.ini"
+            ini.write_bytes(b"[shim]\ndevice_id = " + bad + b"\n\n" +
+                            self.ini("api.test:1").encode())
+            r = subprocess.run(PINSHIM_CMD + ["run", "-t", "-c", str(ini)],
+                               capture_output=True)
+            self.assertEqual(r.returncode, 2, bad)
+            self.assertIn(b"bad.ini:2: [shim] device_id: not printable "
+                          b"UTF-8 text", r.stderr, bad)
+        ini.write_bytes("[shim]\ndevice_id = Gerät-7 ✓\n\n".encode() +
+                        self.ini("api.test:1").encode())
+        r = subprocess.run(PINSHIM_CMD + ["run", "-t", "-c", str(ini)],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
