@@ -154,6 +154,7 @@ struct conf {
 	char		*device_id;		/* owned, may be NULL */
 	char		*user;			/* owned, may be NULL */
 	enum log_level	 log_level;
+	enum log_format	 log_format;		/* default text */
 	bool		 log_refusals_only;	/* log_connections = refusals */
 	char		*log_syslog;		/* owned; NULL: stderr */
 	unsigned long	 tofu_max;		/* hosts the TOFU store holds */

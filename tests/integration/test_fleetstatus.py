@@ -204,3 +204,60 @@ class FleetStatus(ShimTest):
         r = subprocess.run(PINSHIM_CMD + ["run", "-t", "-c", str(ini)],
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
+
+
+class LogFormat(ShimTest):
+
+    def test_json_lines_parse_with_the_verdict_fields(self):
+        up, _ = s_server(self, self.pki / "leaf.pem", self.pki / "leaf.key",
+                         self.pki / "inter.pem", extra=("-rev",))
+        self.wrong = free_port()
+        listeners = "".join(
+            "[listen:%s]\nmode = tunnel\nbind = 127.0.0.1:%d\n"
+            "connect = %s:%d\n\n" % (n, p, host, up)
+            for n, p, host in (("ok", free_port(), "api.test"),
+                               ("wrong", self.wrong, "www.api.test")))
+        ini = "[shim]\nlog_format = json\n\n" + self.ini(
+            "-", self.domain("api.test", [pin_of(self.pki / "leaf.pem")]) +
+            self.domain("www.api.test", [UNRELATED]), listeners=listeners)
+        shim = Shim(self, ini)
+        ok = [l for l in ini.splitlines() if l.startswith("bind")][0]
+        port = int(ok.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port),
+                                      timeout=WAIT) as s:
+            self.assertEqual(line(s, b"ping"), b"gnip\n")
+        shim.log.wait(r'"event":"close"')
+        self.assertEqual(refused_silently(self.wrong), b"")
+        shim.log.wait(r'"event":"verdict".*"verdict":"refuse"')
+        shim.stop()
+        lines = [json.loads(l) for l in shim.log.text().splitlines()]
+        self.assertTrue(lines)
+        for l in lines:          # RFC 3339 / RFC 5424 time, with the zone
+            self.assertRegex(l["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d"
+                             r"\.\d{3}Z$")
+            self.assertIn(l["level"], ("error", "warn", "info", "debug"))
+            self.assertEqual(l["pid"], shim.p.pid)
+        started = [l for l in lines if "pinshim started" in l["msg"]]
+        self.assertEqual(len(started), 1)
+        verdicts = [l for l in lines if l.get("event") == "verdict"]
+        self.assertEqual([v["verdict"] for v in verdicts],
+                         ["pass", "refuse"])
+        self.assertEqual(verdicts[0]["host"], "api.test:%d" % up)
+        self.assertEqual(verdicts[1]["reason"], "pin-mismatch")
+        self.assertEqual(verdicts[1]["presented"].split(",")[0],
+                         pin_of(self.pki / "leaf.pem"))
+        self.assertTrue(verdicts[1]["msg"].startswith("verdict listener="
+                                                      "wrong "))
+        close = [l for l in lines if l.get("event") == "close"][0]
+        self.assertEqual((close["up"], close["down"]), (5, 5))
+        self.assertEqual(close["listener"], "ok")
+
+    def test_log_format_is_checked(self):
+        ini = Path(self.tmp) / "bad.ini"
+        ini.write_text("[shim]\nlog_format = yaml\n\n" +
+                       self.ini("api.test:1"))
+        r = subprocess.run(PINSHIM_CMD + ["run", "-t", "-c", str(ini)],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("bad.ini:2: [shim] log_format: not one of text, json",
+                      r.stderr)

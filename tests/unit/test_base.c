@@ -7,11 +7,13 @@
 
 #include <sys/stat.h>
 #include <errno.h>
+#include <fcntl.h>
 
 #include "base/clock.h"
 #include "base/cursor.h"
 #include "base/file.h"
 #include "base/list.h"
+#include "base/log.h"
 #include "base/parse.h"
 #include "base/strmap.h"
 #include "base/url.h"
@@ -356,6 +358,68 @@ test_utf8_printable(void **state)
 	assert_int_equal(str_utf8_len("\xe2\x82"), 0);
 }
 
+/* log_format = json: every line one JSON object python's strict parser
+ * takes, whatever bytes the message holds (quotes, backslashes, bytes
+ * that are not UTF-8, a message longer than the line); a verdict's
+ * key=value fields become members (counts as numbers); a message with a
+ * key twice, or one of the object's own, goes whole as msg. */
+static void
+test_log_json_lines_parse(void **state)
+{
+	static const char check[] =
+	    "import json, sys\n"
+	    "ls = [json.loads(l) for l in open(sys.argv[1], 'rb').read()"
+	    ".decode('utf-8').splitlines()]\n"
+	    "assert len(ls) == 7, ls\n"
+	    "amb = ls.pop(1)\n"
+	    "assert 'event' not in amb and amb['msg'] == "
+	    "'verdict detail=\"a\" b\" up=1'\n"
+	    "assert all(set(l) >= {'time', 'level', 'pid', 'msg'} for l in ls)\n"
+	    "assert ls[0]['time'][4] == '-' and ls[0]['time'][-1] == 'Z'\n"
+	    "v = ls[0]\n"
+	    "assert v['event'] == 'verdict' and v['level'] == 'warn', v\n"
+	    "assert v['host'] == 'api.test:443' and v['verdict'] == 'refuse'\n"
+	    "assert v['detail'] == 'x \\\\ \\ufffd \"q\"!', v['detail']\n"
+	    "assert v['up'] == 12 and v['port'] == '007'\n"
+	    "assert 'event' not in ls[1] and ls[1]['msg'] == "
+	    "'pinshim started: a=b'\n"
+	    "assert 'event' not in ls[2], ls[2]\n"   /* a key twice */
+	    "assert 'event' not in ls[3], ls[3]\n"   /* level= is ours */
+	    "assert ls[4]['msg'].startswith('long ') and len(ls[4]['msg']) > 2000\n"
+	    "assert ls[5]['msg'] == 'ctl ?? \\ufffd'\n";
+	char	 dir[256], path[512], cmd[1024], big[4096];
+	int	 fd, saved;
+
+	(void)state;
+	unsetenv("JOURNAL_STREAM");
+	tu_mkdtemp(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/log", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd != -1);
+	saved = dup(STDERR_FILENO);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	log_set_format(LOG_FORMAT_JSON);
+	log_warn("verdict listener=api host=api.test:443 verdict=refuse "
+	    "detail=\"%s\" up=12 port=007", "x \\ \xff \"q\"!");
+	/* a quote then a blank inside a value: ambiguous, so whole */
+	log_warn("verdict detail=\"a\" b\" up=1");
+	log_info("pinshim started: a=b");
+	log_info("close up=1 up=2");
+	log_info("verdict level=err");
+	memset(big, '\xe2', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	log_info("long %s", big);
+	log_info("ctl \x01\x1b \xc0");
+	log_set_format(LOG_FORMAT_TEXT);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	tu_write_file(dir, "check.py", check, cmd, sizeof(cmd));
+	snprintf(cmd, sizeof(cmd), "python3 %s/check.py %s", dir, path);
+	assert_int_equal(tu_sh(cmd), 0);
+	tu_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -376,6 +440,7 @@ main(void)
 		cmocka_unit_test(test_clock_load_bounds_a_time_far_ahead),
 		cmocka_unit_test(test_clock_skew_bounds_only_a_sane_clock),
 		cmocka_unit_test(test_utf8_printable),
+		cmocka_unit_test(test_log_json_lines_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
