@@ -26,12 +26,14 @@
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/coding.h>
 
+#include "base/file.h"
 #include "base/ini.h"
 #include "base/list.h"
 #include "base/mem.h"
 #include "base/parse.h"
 #include "base/url.h"
 #include "conf/conf.h"
+#include "pins/feed_file.h"
 #include "pins/rule.h"
 #include "pins/tofu.h"
 
@@ -654,15 +656,56 @@ static const struct ini_key upstream_keys[] = {
 	INI_KEY("no_proxy", p_no_proxy, 0, INI_LIST),
 };
 
+/* [feed] public_key, sign_key: each KEY ed25519:BASE64, or the absolute
+ * path of a file holding one (NAME.pub) or a PEM public key (openssl
+ * pkey -pubout), read here so `run -t` checks it. Feed bodies' key sets
+ * take only the inline form (feed_role_keys_value): a published file
+ * never names a path on the device. */
+static bool
+p_feed_keys(struct ini *in, const char *v, void *field, const char **why)
+{
+	struct feed_role	*r = field;
+	char			 item[4096], *text;
+	enum list_item		 li;
+	size_t			 len;
+	bool			 ok;
+
+	while ((li = list_next(&v, item, sizeof(item))) != LIST_END) {
+		if (li == LIST_TOO_LONG) {
+			*why = "an item too long for a key or a path";
+			return false;
+		}
+		if (item[0] != '/') {	/* inline: feed bodies' parser */
+			if (!feed_role_keys_value(in, item, r, why))
+				return false;
+			continue;
+		}
+		if (r->n == FEED_KEYS_MAX) {
+			*why = "more than 8 keys";
+			return false;
+		}
+		if ((text = file_read(item, 16384, &len, NULL)) == NULL) {
+			*why = ini_why(in, "%s: %s", item, strerror(errno));
+			return false;
+		}
+		ok = feed_key_decode(text, len, r->keys[r->n], why);
+		free(text);
+		if (!ok) {
+			*why = ini_why(in, "%s: %s", item, *why);
+			return false;
+		}
+		r->n++;
+	}
+	return true;
+}
+
 static const struct ini_key feed_keys[] = {
 	INI_KEY("url", ini_url, SHIM(feed.url), 0),
 	INI_KEY("fallback_url", ini_url, SHIM(feed.fallback_url), 0),
-	INI_KEY("public_key", feed_role_keys_value, SHIM(feed.keys.root),
-	    INI_LIST),
+	INI_KEY("public_key", p_feed_keys, SHIM(feed.keys.root), INI_LIST),
 	INI_UINT("root_threshold", SHIM(feed.keys.root.threshold), 0, 1,
 	    FEED_KEYS_MAX, "whole number"),
-	INI_KEY("sign_key", feed_role_keys_value, SHIM(feed.keys.sign),
-	    INI_LIST),
+	INI_KEY("sign_key", p_feed_keys, SHIM(feed.keys.sign), INI_LIST),
 	INI_UINT("sign_threshold", SHIM(feed.keys.sign.threshold), 0, 1,
 	    FEED_KEYS_MAX, "whole number"),
 	INI_UINT("keys_version", SHIM(feed.keys.version), 0, 1, 4294967295UL,

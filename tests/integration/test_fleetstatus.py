@@ -11,7 +11,7 @@ from pathlib import Path
 
 from harness import (PINSHIM_CMD, WAIT, Shim, ShimTest, free_port, pin_of,
                      refused_silently, s_server)
-from test_feed import UNRELATED
+from test_feed import UNRELATED, FeedTest, run
 from test_status import get, scrape, value
 
 
@@ -261,3 +261,83 @@ class LogFormat(ShimTest):
         self.assertEqual(r.returncode, 2)
         self.assertIn("bad.ini:2: [shim] log_format: not one of text, json",
                       r.stderr)
+
+
+class KeysAsPeopleHaveThem(FeedTest):
+    """Ed25519 keys made by openssl: a PEM public key for --pubkey and
+    [feed] public_key, and `feed pubkey` printing their ed25519: form."""
+
+    def openssl_key(self, name, algorithm="ed25519"):
+        t = Path(self.tmp)
+        argv = ["openssl", "genpkey", "-algorithm", algorithm, "-out",
+                str(t / ("%s.pem" % name))]
+        if algorithm == "EC":
+            argv += ["-pkeyopt", "ec_paramgen_curve:P-256"]
+        subprocess.run(argv, check=True, capture_output=True)
+        subprocess.run(["openssl", "pkey", "-in", str(t / ("%s.pem" % name)),
+                        "-pubout", "-out", str(t / ("%s.pub.pem" % name))],
+                       check=True, capture_output=True)
+        der = subprocess.run(["openssl", "pkey", "-pubin", "-in",
+                              str(t / ("%s.pub.pem" % name)), "-outform",
+                              "DER"], check=True,
+                             capture_output=True).stdout
+        import base64
+        return t / ("%s.pem" % name), t / ("%s.pub.pem" % name), \
+            "ed25519:" + base64.b64encode(der[-32:]).decode()
+
+    def test_feed_pubkey_prints_the_ed25519_form(self):
+        priv, pub, want = self.openssl_key("o")
+        pubfile = Path(self.tmp) / "o.pub"
+        pubfile.write_text(want + "\r\n")
+        for f in (priv, pub, pubfile):
+            r = run("feed", "pubkey", f)
+            self.assertEqual((r.returncode, r.stdout), (0, want + "\n"),
+                             r.stderr)
+        # what keygen wrote reads back as its .pub says
+        r = run("feed", "pubkey", Path(self.tmp) / "k1.key")
+        self.assertEqual((r.returncode, r.stdout), (0, self.k1 + "\n"))
+        ecpriv, ecpub, _ = self.openssl_key("ec", "EC")
+        r = run("feed", "pubkey", ecpub)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("a PEM public key, but not an Ed25519 one", r.stderr)
+        r = run("feed", "pubkey", ecpriv)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not an Ed25519 private key", r.stderr)
+        junk = Path(self.tmp) / "junk"
+        junk.write_text("-----BEGIN PUBLIC KEY-----\nAAAA\n")
+        r = run("feed", "pubkey", junk)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("nor a PEM public key", r.stderr)
+        r = run("feed", "pubkey")
+        self.assertEqual(r.returncode, 2)
+
+    def test_pem_public_key_verifies_and_configures_a_device(self):
+        priv, pub, want = self.openssl_key("o")
+        body = self.body(1, [self.leaf])
+        src = Path(self.tmp) / "o.body"
+        src.write_text(body)
+        out = Path(self.tmp) / "pins.feed"
+        r = run("feed", "sign", "--key", priv, src, "-o", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = run("feed", "verify", "--pubkey", pub, out)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = run("feed", "verify", "--pubkey", self.k1, out)
+        self.assertEqual(r.returncode, 1)     # another key: refused
+        (self.www / "pins.feed").write_bytes(out.read_bytes())
+        up, _ = self.api()
+        shim = Shim(self, self.feed_ini(up, keys=[str(pub)]))
+        shim.log.wait("feed: version 1 in force")
+        self.passes(shim)
+        # an EC key, or a relative path, is refused with its line
+        _, ecpub, _ = self.openssl_key("ec", "EC")
+        for key, why in ((str(ecpub), "%s: a PEM public key, but not an "
+                          "Ed25519 one" % ecpub),
+                         (str(Path(self.tmp) / "none.pem"),
+                          "none.pem: No such file"),
+                         ("o.pub.pem", "not an ed25519:BASE64 public key")):
+            ini = Path(self.tmp) / "bad.ini"
+            ini.write_text(self.feed_ini(up, keys=[key]))
+            r = run("run", "-t", "-c", ini)
+            self.assertEqual(r.returncode, 2, key)
+            self.assertRegex(r.stderr, r"bad\.ini:\d+: \[feed\] public_key: ")
+            self.assertIn(why, r.stderr)
