@@ -426,7 +426,7 @@ conf_status_only(const char *path, struct status_conf *sc, FILE *errs)
 
 	memset(sc, 0, sizeof(*sc));
 	if ((f = fopen(path, "r")) == NULL) {
-		fprintf(errs, "%s: %s\n", path, strerror(errno));
+		fprintf(errs, "%s: cannot open: %s\n", path, strerror(errno));
 		return -1;
 	}
 	line = ini_find(f, "shim", "status", val, sizeof(val));

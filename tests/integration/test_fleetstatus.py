@@ -33,7 +33,7 @@ def line(s, data):
     return got
 
 
-class FleetStatus(ShimTest):
+class FleetBase(ShimTest):
 
     def two_listeners(self, device_id="gw-0042"):
         """ok: pinned to the leaf (passes); wrong: pinned elsewhere."""
@@ -51,6 +51,9 @@ class FleetStatus(ShimTest):
         if device_id is not None:
             shim += "device_id = %s\n" % device_id
         return shim + "\n" + self.ini("-", doms, listeners=listeners)
+
+
+class FleetStatus(FleetBase):
 
     def test_build_and_device_gauges(self):
         shim = Shim(self, self.two_listeners(device_id='gw "0042" \\ é'))
@@ -341,3 +344,196 @@ class KeysAsPeopleHaveThem(FeedTest):
             self.assertEqual(r.returncode, 2, key)
             self.assertRegex(r.stderr, r"bad\.ini:\d+: \[feed\] public_key: ")
             self.assertIn(why, r.stderr)
+
+
+# --- a remote_write receiver, stdlib only ---------------------------------
+
+def unsnappy(data):
+    """Snappy's raw block format (what remote_write sends): a varint
+    length, then literals and back-references."""
+    def varint(b, i):
+        n = shift = 0
+        while True:
+            n |= (b[i] & 0x7f) << shift
+            i += 1
+            if b[i - 1] < 0x80:
+                return n, i
+            shift += 7
+    size, i = varint(data, 0)
+    out = bytearray()
+    while i < len(data):
+        tag = data[i]
+        i += 1
+        kind = tag & 3
+        if kind == 0:                            # literal
+            n = tag >> 2
+            if n >= 60:
+                k = n - 59
+                n = int.from_bytes(data[i:i + k], "little")
+                i += k
+            n += 1
+            out += data[i:i + n]
+            i += n
+            continue
+        if kind == 1:
+            n = ((tag >> 2) & 7) + 4
+            off = ((tag >> 5) << 8) | data[i]
+            i += 1
+        else:
+            k = 2 if kind == 2 else 4
+            n = (tag >> 2) + 1
+            off = int.from_bytes(data[i:i + k], "little")
+            i += k
+        for _ in range(n):                       # may overlap itself
+            out.append(out[-off])
+    assert len(out) == size, (len(out), size)
+    return bytes(out)
+
+
+def protobuf(data):
+    """Protocol buffers' wire format: [(field, value)], a length-delimited
+    value as bytes, a fixed64 as 8 bytes."""
+    out, i = [], 0
+    while i < len(data):
+        key = shift = 0
+        while True:
+            key |= (data[i] & 0x7f) << shift
+            i += 1
+            if data[i - 1] < 0x80:
+                break
+            shift += 7
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            v = shift = 0
+            while True:
+                v |= (data[i] & 0x7f) << shift
+                i += 1
+                if data[i - 1] < 0x80:
+                    break
+                shift += 7
+        elif wire == 1:
+            v, i = data[i:i + 8], i + 8
+        elif wire == 2:
+            n = shift = 0
+            while True:
+                n |= (data[i] & 0x7f) << shift
+                i += 1
+                if data[i - 1] < 0x80:
+                    break
+                shift += 7
+            v, i = data[i:i + n], i + n
+        else:
+            raise AssertionError("wire type %d" % wire)
+        out.append((field, v))
+    return out
+
+
+def write_request(body):
+    """prometheus.WriteRequest -> [(labels, [values])]."""
+    import struct
+    series = []
+    for f, ts in protobuf(body):
+        if f != 1:                   # 1: timeseries (3: metadata)
+            continue
+        labels, values = {}, []
+        for g, v in protobuf(ts):
+            if g == 1:               # Label {name = 1, value = 2}
+                lab = dict(protobuf(v))
+                labels[lab[1].decode()] = lab[2].decode()
+            elif g == 2:             # Sample {double value = 1, ...}
+                raw = dict(protobuf(v)).get(1, bytes(8))   # 0: omitted
+                values.append(struct.unpack("<d", raw)[0])
+        series.append((labels, values))
+    return series
+
+
+class Receiver:
+    """Records every POST (headers, raw body) it gets."""
+
+    def __init__(self, test):
+        import http.server
+        import threading
+        self.posts = []
+        rec = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                rec.posts.append((dict(self.headers), self.rfile.read(n)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.srv.server_address[1]
+        t = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        t.start()
+        test.addCleanup(self.srv.server_close)
+        test.addCleanup(self.srv.shutdown)
+
+
+class PrometheusAgent(FleetBase):
+    """conf/prometheus-agent.yml as shipped (its target, receiver and
+    intervals pointed at the test's) scrapes a live pinshim and pushes
+    the samples to a remote_write receiver."""
+
+    def test_agent_ships_the_gauges_by_remote_write(self):
+        import shutil
+        from harness import ROOT, Proc, wait_for
+        if shutil.which("prometheus") is None:
+            self.skipTest("prometheus not installed (tests/deps.sh test)")
+        shim = Shim(self, self.two_listeners())
+        shim.log.wait("status: serving")
+        rx = Receiver(self)
+        example = (ROOT / "conf" / "prometheus-agent.yml").read_text()
+        conf = example.replace('"127.0.0.1:9090"', '"127.0.0.1:%d"' %
+                               self.sport)
+        conf = conf.replace("https://metrics.example.com/api/v1/write",
+                            "http://127.0.0.1:%d/api/v1/write" % rx.port)
+        conf = conf.replace("scrape_interval: 60s", "scrape_interval: 1s")
+        conf = conf.replace("batch_send_deadline: 30s",
+                            "batch_send_deadline: 1s")
+        pw = Path(self.tmp) / "remote-write.password"
+        pw.write_text("s3cret\n")
+        conf = conf.replace("/etc/prometheus/remote-write.password", str(pw))
+        self.assertNotEqual(conf, example)
+        yml = Path(self.tmp) / "agent.yml"
+        yml.write_text(conf)
+        r = subprocess.run(["promtool", "check", "config", str(yml)],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        Proc(self, ["prometheus", "--enable-feature=agent",
+                    "--config.file=%s" % yml,
+                    "--storage.agent.path=%s" % (Path(self.tmp) / "agent"),
+                    "--web.listen-address=127.0.0.1:%d" % free_port()],
+             "prometheus")
+
+        def shipped():
+            for headers, body in rx.posts:
+                for labels, values in write_request(unsnappy(body)):
+                    if labels.get("__name__") == "pinshim_device_info":
+                        return headers, labels, values
+            return None
+        wait_for(lambda: shipped() is not None,
+                 "pinshim_device_info by remote_write", timeout=60)
+        headers, labels, values = shipped()
+        self.assertEqual(headers["Content-Encoding"], "snappy")
+        self.assertEqual(headers["Content-Type"], "application/x-protobuf")
+        self.assertEqual(headers["X-Prometheus-Remote-Write-Version"],
+                         "0.1.0")
+        self.assertTrue(headers["Authorization"].startswith("Basic "))
+        self.assertEqual(labels["device_id"], "gw-0042")
+        self.assertEqual(labels["job"], "pinshim")
+        self.assertEqual(labels["instance"], "127.0.0.1:%d" % self.sport)
+        self.assertEqual(values[0], 1.0)
+        # the build gauge and the external label on every series
+        series = [s for _, b in rx.posts for s in
+                  write_request(unsnappy(b))]
+        build = [l for l, _ in series if l["__name__"] ==
+                 "pinshim_build_info"]
+        self.assertTrue(build)
+        self.assertEqual(build[0]["wolfssl"], "5.7.2")
+        self.assertTrue(all(l.get("device_id") == "gw-0042"
+                            for l, _ in series))
