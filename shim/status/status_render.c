@@ -359,6 +359,22 @@ status_render_metrics(const struct status_view *v, struct evbuffer *b)
 		evbuffer_add_printf(b, "pinshim_pin_set_earliest_expiry_"
 		    "timestamp_seconds %lld\n", (long long)first);
 	}
+	head(b, "pinshim_pinned_refusing", "gauge", "1 while pinned hosts "
+	    "were refused in the last 300 s and none passed (health "
+	    "refusing).");
+	evbuffer_add_printf(b, "pinshim_pinned_refusing %d\n", refusing(v));
+	if (v->pinned != NULL && v->pinned->last_refusal != 0) {
+		head(b, "pinshim_pinned_last_refusal_timestamp_seconds",
+		    "gauge", "When a pin check last refused a pinned host.");
+		evbuffer_add_printf(b, "pinshim_pinned_last_refusal_timestamp_"
+		    "seconds %lld\n", (long long)v->pinned->last_refusal);
+	}
+	if (v->pinned != NULL && v->pinned->last_pass != 0) {
+		head(b, "pinshim_pinned_last_pass_timestamp_seconds", "gauge",
+		    "When a pin check last passed a pinned host.");
+		evbuffer_add_printf(b, "pinshim_pinned_last_pass_timestamp_"
+		    "seconds %lld\n", (long long)v->pinned->last_pass);
+	}
 	head(b, "pinshim_reports_total", "counter", "Pin-failure reports: "
 	    "queued (passed the rate limits), delivered, failed, "
 	    "suppressed.");

@@ -118,6 +118,13 @@ class FleetStatus(FleetBase):
         self.assertIsNotNone(st["pinned"]["last_refusal"])
         self.assertIsNone(st["pinned"]["last_pass"])
         self.assertEqual(st["pinned"]["refusing_window_seconds"], 300)
+        m = scrape(self.sport)
+        self.assertEqual(value(m, "pinshim_pinned_refusing"), 1)
+        self.assertAlmostEqual(value(
+            m, "pinshim_pinned_last_refusal_timestamp_seconds"),
+            time.time(), delta=60)
+        self.assertIsNone(value(
+            m, "pinshim_pinned_last_pass_timestamp_seconds"))
         r = status_cli("-c", str(shim.ini))
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("REFUSING: pinned hosts refused", r.stdout)
@@ -137,6 +144,8 @@ class FleetStatus(FleetBase):
         st = json.loads(r.stdout)
         self.assertEqual(st["health"], "ok")
         self.assertIsNotNone(st["pinned"]["last_pass"])
+        self.assertEqual(value(scrape(self.sport), "pinshim_pinned_refusing"),
+                         0)
         r = status_cli("--addr", "127.0.0.1:%d" % self.sport)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(r.stdout.endswith("health: ok\n"), r.stdout)

@@ -482,7 +482,7 @@ test_refusing(void **state)
 		{ "refused before the window", STATUS_REFUSING_WINDOW, 0, "ok" },
 	};
 	struct metrics_pinned	 p;
-	char			 want[64], *t, *j;
+	char			 want[64], *t, *j, *m;
 	size_t			 i;
 
 	(void)state;
@@ -496,6 +496,12 @@ test_refusing(void **state)
 		if (strcmp(t + strlen(t) - strlen(want), want) != 0)
 			fail_msg("%s: want %s in:\n%s", cases[i].name, want, t);
 		free(t);
+		m = render(status_render_metrics);
+		snprintf(want, sizeof(want), "\npinshim_pinned_refusing %d\n",
+		    strcmp(cases[i].want, "refusing") == 0);
+		if (strstr(m, want) == NULL)
+			fail_msg("%s: want %s", cases[i].name, want);
+		free(m);
 		j = render(status_render_json);
 		assert_true(valid_json(j));
 		snprintf(want, sizeof(want), "\"health\":\"%s\"",
