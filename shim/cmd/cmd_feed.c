@@ -101,17 +101,25 @@ feed_cmd_pubkey(int argc, char **argv)
 	uint8_t		 pub[FEED_KEY_LEN];
 	char		 line[128], *text;
 	struct feed_key	*k;
+	const char	*why;
 	size_t		 len;
-	bool		 private;
+	bool		 private, ok;
 	int		 rc;
 
 	if (argc != 2 || argv[1][0] == '-')
 		return cmd_usage(stderr, USAGE_PUBKEY);
 	if ((text = file_read(argv[1], 16384, &len, stderr)) == NULL)
 		return 1;
+	/* a public key is decoded from what was read (a pipe reads once);
+	 * a private one is loaded by the signing code, which wipes it */
 	private = strstr(text, "PRIVATE KEY-----") != NULL;
+	ok = private || feed_key_decode(text, len, pub, &why);
 	explicit_bzero(text, len);
 	free(text);
+	if (!ok) {
+		fprintf(stderr, "%s: %s\n", argv[1], why);
+		return 1;
+	}
 	if (private) {
 		if ((k = feed_key_load(argv[1], stderr)) == NULL)
 			return 1;
@@ -122,8 +130,7 @@ feed_cmd_pubkey(int argc, char **argv)
 			    argv[1]);
 			return 1;
 		}
-	} else if (!cmd_read_pubkey(argv[1], pub))
-		return 1;
+	}
 	feed_key_format(pub, line, sizeof(line));
 	printf("%s\n", line);
 	return 0;

@@ -305,6 +305,12 @@ class KeysAsPeopleHaveThem(FeedTest):
             r = run("feed", "pubkey", f)
             self.assertEqual((r.returncode, r.stdout), (0, want + "\n"),
                              r.stderr)
+        # a pipe reads once: the key is decoded from what was read
+        r = subprocess.run(PINSHIM_CMD + ["feed", "pubkey", "/dev/stdin"],
+                           input=pub.read_text(), capture_output=True,
+                           text=True)
+        self.assertEqual((r.returncode, r.stdout), (0, want + "\n"),
+                         r.stderr)
         # what keygen wrote reads back as its .pub says
         r = run("feed", "pubkey", Path(self.tmp) / "k1.key")
         self.assertEqual((r.returncode, r.stdout), (0, self.k1 + "\n"))
