@@ -363,6 +363,8 @@ ini_https_url(struct ini *in, const char *v, void *field, const char **why)
 struct find {
 	FILE		*file;
 	int		 line, found_line;
+	bool		 continuation;	/* the line continues the key before */
+	bool		 key_seen;	/* in the section, so far */
 	const char	*section, *key;
 	char		*val;
 	size_t		 valsz;
@@ -376,6 +378,10 @@ find_reader(char *str, int num, void *stream)
 	if (fgets(str, num, f->file) == NULL)
 		return NULL;
 	f->line++;
+	/* as inih reads it (and base/ini.c's reader above) */
+	f->continuation = (str[0] == ' ' || str[0] == '\t') && f->key_seen;
+	if (str[strspn(str, " \t")] == '[')
+		f->key_seen = false;
 	return str;
 }
 
@@ -385,12 +391,16 @@ find_handler(void *user, const char *section, const char *name,
 {
 	struct find	*f = user;
 
-	/* the last one given wins, as a strict reader would refuse it */
+	/* the last one given wins (a strict reader refuses a second); a
+	 * continuation line is not a value of its own */
+	if (name == NULL)
+		return 1;		/* a section header */
 	if (strcmp(section, f->section) == 0 && strcmp(name, f->key) == 0 &&
-	    value != NULL) {
+	    value != NULL && !f->continuation) {
 		snprintf(f->val, f->valsz, "%s", value);
 		f->found_line = f->line;
 	}
+	f->key_seen = true;
 	return 1;
 }
 
@@ -398,7 +408,8 @@ int
 ini_find(FILE *file, const char *section, const char *key, char *val,
     size_t valsz)
 {
-	struct find	 f = { file, 0, 0, section, key, val, valsz };
+	struct find	 f = { file, 0, 0, false, false, section, key, val,
+			     valsz };
 
 	val[0] = '\0';
 	if (ini_parse_stream(find_reader, &f, find_handler, &f) == -1)

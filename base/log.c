@@ -194,7 +194,10 @@ jput(struct jline *j, const char *s, size_t n)
 }
 
 /* n bytes of s as a JSON string: quotes, backslashes and control bytes
- * escaped, a byte that is not well-formed UTF-8 as U+FFFD. */
+ * escaped, a byte that is not well-formed UTF-8 as U+FFFD. The rules of
+ * base/json.c's json_str (one UTF-8 reader, str_utf8_len), written into
+ * a fixed buffer: the log has no evbuffer (every tool and test links it
+ * without libevent's buffers). */
 static void
 jstr(struct jline *j, const char *s, size_t n)
 {
