@@ -357,3 +357,62 @@ ini_https_url(struct ini *in, const char *v, void *field, const char **why)
 	}
 	return ini_url(in, v, field, why);
 }
+
+/* --- one key, leniently ------------------------------------------------- */
+
+struct find {
+	FILE		*file;
+	int		 line, found_line;
+	bool		 continuation;	/* the line continues the key before */
+	bool		 key_seen;	/* in the section, so far */
+	const char	*section, *key;
+	char		*val;
+	size_t		 valsz;
+};
+
+static char *
+find_reader(char *str, int num, void *stream)
+{
+	struct find	*f = stream;
+
+	if (fgets(str, num, f->file) == NULL)
+		return NULL;
+	f->line++;
+	/* as inih reads it (and base/ini.c's reader above) */
+	f->continuation = (str[0] == ' ' || str[0] == '\t') && f->key_seen;
+	if (str[strspn(str, " \t")] == '[')
+		f->key_seen = false;
+	return str;
+}
+
+static int
+find_handler(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct find	*f = user;
+
+	/* the last one given wins (a strict reader refuses a second); a
+	 * continuation line is not a value of its own */
+	if (name == NULL)
+		return 1;		/* a section header */
+	if (strcmp(section, f->section) == 0 && strcmp(name, f->key) == 0 &&
+	    value != NULL && !f->continuation) {
+		snprintf(f->val, f->valsz, "%s", value);
+		f->found_line = f->line;
+	}
+	f->key_seen = true;
+	return 1;
+}
+
+int
+ini_find(FILE *file, const char *section, const char *key, char *val,
+    size_t valsz)
+{
+	struct find	 f = { file, 0, 0, false, false, section, key, val,
+			     valsz };
+
+	val[0] = '\0';
+	if (ini_parse_stream(find_reader, &f, find_handler, &f) == -1)
+		return -1;
+	return f.found_line;
+}

@@ -95,6 +95,12 @@ bool	 ini_seen(const struct ini *, const char *key);
 const char *ini_why(struct ini *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 
+/* The value of one key, read leniently: nothing else in the file is
+ * checked, so a half-edited file still yields it (`pinshim status` only
+ * needs [shim] status). The line it was on, 0 if absent, -1 if the
+ * file could not be read. */
+int	 ini_find(FILE *, const char *section, const char *key, char *val,
+	    size_t valsz);
 
 /* Value parsers that several documents share (field types in brackets). */
 bool	 ini_str(struct ini *, const char *, void *, const char **); /* char * */

@@ -1,5 +1,10 @@
 /*
- * log.c - the log line writer.
+ * log.c - the log line writer: text ("TIME pinshim[PID] LEVEL: message")
+ * or, with [shim] log_format = json, one JSON object per line whose
+ * members are the time, level, pid and the message, and for a
+ * "EVENT key=value ..." message (verdict, close) each field, so a log
+ * pipeline reads them as they are. Times are RFC 3339 in UTC with
+ * milliseconds: RFC 5424's TIMESTAMP, also in the syslog header.
  *
  * Writes a whole line with one write so lines from a busy loop never
  * interleave, and never blocks on anything but stderr itself. Syslog is
@@ -7,14 +12,16 @@
  * the syslog daemon falls behind, and the event loop must not; a line
  * the socket cannot take at once is dropped and counted.
  *
- * Must never: split one line over two writes, or block on anything but
- * stderr.
+ * Must never: split one line over two writes, block on anything but
+ * stderr, or write a JSON line that does not parse (whatever bytes the
+ * message holds; a line too long is cut at a character and closed).
  */
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +42,12 @@ static int		 journal = -1;	/* stderr is the journal; -1: not
 static int		 syslog_fd = -1;	/* log = syslog: connected */
 static char		 syslog_path[108];
 static unsigned long long dropped;
+static enum log_format	 format = LOG_FORMAT_TEXT;
+static char		 hostname[256] = "-";	/* RFC 5424's HOSTNAME */
 
 #define FACILITY_DAEMON	3
+#define LOG_MSG_MAX	2048
+#define LOG_LINE_MAX	(512 + 2 * 6 * LOG_MSG_MAX)
 
 int
 log_to_syslog(const char *path)
@@ -65,6 +76,12 @@ log_to_syslog(const char *path)
 		close(syslog_fd);
 	syslog_fd = fd;
 	memcpy(syslog_path, un.sun_path, sizeof(syslog_path));
+	/* RFC 5424 6.2.4: printable US-ASCII, no blank; else "-" */
+	if (gethostname(hostname, sizeof(hostname) - 1) == -1 ||
+	    hostname[0] == '\0' || hostname[strspn(hostname,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	    ".-_")] != '\0')
+		snprintf(hostname, sizeof(hostname), "-");
 	return 0;
 }
 
@@ -124,6 +141,24 @@ log_set_level(enum log_level l)
 	level = l;
 }
 
+void
+log_set_format(enum log_format f)
+{
+	format = f;
+}
+
+bool
+log_parse_format(const char *s, enum log_format *out)
+{
+	if (strcmp(s, "text") == 0)
+		*out = LOG_FORMAT_TEXT;
+	else if (strcmp(s, "json") == 0)
+		*out = LOG_FORMAT_JSON;
+	else
+		return false;
+	return true;
+}
+
 bool
 log_parse_level(const char *s, enum log_level *out)
 {
@@ -137,59 +172,241 @@ log_parse_level(const char *s, enum log_level *out)
 	return false;
 }
 
+/* --- log_format = json ------------------------------------------------ */
+
+/* A JSON line under construction. LOG_LINE_MAX holds the longest: every
+ * message byte escaped to six, twice (a field and msg), and the head. */
+struct jline {
+	char	*buf;
+	size_t	 off, cap;
+	bool	 full;		/* cannot happen; then the line is replaced */
+};
+
+static void
+jput(struct jline *j, const char *s, size_t n)
+{
+	if (j->full || n > j->cap - j->off) {
+		j->full = true;
+		return;
+	}
+	memcpy(j->buf + j->off, s, n);
+	j->off += n;
+}
+
+/* n bytes of s as a JSON string: quotes, backslashes and control bytes
+ * escaped, a byte that is not well-formed UTF-8 as U+FFFD. The rules of
+ * base/json.c's json_str (one UTF-8 reader, str_utf8_len), written into
+ * a fixed buffer: the log has no evbuffer (every tool and test links it
+ * without libevent's buffers). */
+static void
+jstr(struct jline *j, const char *s, size_t n)
+{
+	char	 esc[8];
+	size_t	 k;
+
+	jput(j, "\"", 1);
+	for (; n > 0; s += k, n -= k) {
+		unsigned char	 c = (unsigned char)*s;
+
+		k = 1;
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			jput(j, esc, 2);
+		} else if (c < 0x20 || c == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			jput(j, esc, 6);
+		} else if ((k = str_utf8_len(s)) != 0 && k <= n)
+			jput(j, s, k);
+		else {
+			jput(j, "\\ufffd", 6);
+			k = 1;
+		}
+	}
+	jput(j, "\"", 1);
+}
+
+/* A key=value field of the message at *p: key [a-z_]+, value up to a
+ * blank, or "quoted" up to a quote that ends the message or precedes a
+ * blank. */
+static bool
+field(const char **p, const char **k, size_t *kn, const char **v,
+    size_t *vn)
+{
+	const char	*s = *p, *e;
+
+	*k = s;
+	while ((*s >= 'a' && *s <= 'z') || *s == '_')
+		s++;
+	if (s == *k || *s != '=')
+		return false;
+	*kn = (size_t)(s - *k);
+	s++;
+	if (*s == '"') {
+		for (e = s + 1; *e != '\0'; e++)
+			if (*e == '"' && (e[1] == '\0' || e[1] == ' '))
+				break;
+		if (*e != '"')
+			return false;
+		*v = s + 1;
+		*vn = (size_t)(e - s - 1);
+		s = e + 1;
+	} else {
+		*v = s;
+		s += strcspn(s, " ");
+		*vn = (size_t)(s - *v);
+	}
+	if (*s == ' ')
+		s++;
+	*p = s;
+	return true;
+}
+
+/* A value that is a decimal number (a count) is written as one. */
+static bool
+is_count(const char *v, size_t n)
+{
+	size_t	 i;
+
+	if (n == 0 || n > 15 || (v[0] == '0' && n > 1))
+		return false;
+	for (i = 0; i < n; i++)
+		if (v[i] < '0' || v[i] > '9')
+			return false;
+	return true;
+}
+
+/* Does the message read "EVENT key=value ..." with each key once and
+ * none of the object's own (time, level, pid, event, msg)? Then its
+ * fields become members; otherwise it goes whole, as "msg". */
+static bool
+fields_ok(const char *msg)
+{
+	static const char *const own[] = { "time", "level", "pid", "event",
+	    "msg" };
+	const char	*p, *k, *v, *seen[32];
+	size_t		 kn, vn, nseen = 0, i;
+
+	p = msg + strcspn(msg, " =");
+	if (p == msg || *p != ' ')
+		return false;
+	for (p++; *p != '\0'; ) {
+		if (!field(&p, &k, &kn, &v, &vn) || nseen == 32)
+			return false;
+		for (i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+			if (strlen(own[i]) == kn && memcmp(own[i], k, kn) == 0)
+				return false;
+		for (i = 0; i < nseen; i++)
+			if (strncmp(seen[i], k, kn) == 0 && seen[i][kn] == '=')
+				return false;	/* a key twice: ambiguous */
+		seen[nseen++] = k;
+	}
+	return nseen > 0;
+}
+
+/* {"time":…,"level":…,"pid":…,"event":…,FIELDS…,"msg":…} into j: the
+ * key=value fields of a verdict or close line as members, the whole
+ * message as msg, so a pipeline takes either. */
+static void
+json_body(struct jline *j, const char *stamp, enum log_level l,
+    const char *msg)
+{
+	char		 head[128];
+	const char	*p, *k, *v;
+	size_t		 kn, vn, en;
+
+	snprintf(head, sizeof(head), "{\"time\":\"%s\",\"level\":\"%s\","
+	    "\"pid\":%ld", stamp, names[l], (long)getpid());
+	jput(j, head, strlen(head));
+	if (fields_ok(msg)) {
+		en = strcspn(msg, " ");
+		jput(j, ",\"event\":", 9);
+		jstr(j, msg, en);
+		for (p = msg + en + 1; *p != '\0' && field(&p, &k, &kn, &v,
+		    &vn); ) {
+			jput(j, ",", 1);
+			jstr(j, k, kn);
+			jput(j, ":", 1);
+			if (is_count(v, vn))
+				jput(j, v, vn);
+			else
+				jstr(j, v, vn);
+		}
+	}
+	jput(j, ",\"msg\":", 7);
+	jstr(j, msg, strlen(msg));
+}
+
+/* The line's time, RFC 3339 / RFC 5424 TIMESTAMP: year, milliseconds and
+ * zone (UTC). */
+static void
+stamp_now(char *buf, size_t sz)
+{
+	struct timeval	 tv;
+	struct tm	 tm;
+	size_t		 n;
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	n = strftime(buf, sz, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, sz - n, ".%03ldZ", (long)tv.tv_usec / 1000);
+}
+
 void
 log_msg(enum log_level l, const char *fmt, ...)
 {
-	char		 line[2048];
-	struct timeval	 tv;
-	struct tm	 tm;
+	static char	 line[LOG_LINE_MAX];
+	char		 msg[LOG_MSG_MAX], stamp[40];
+	struct jline	 j;
 	size_t		 off;
 	va_list		 ap;
-	int		 n;
 
 	if (l > level)
 		return;
-	if (syslog_fd != -1) {
-		/* RFC 3164: "<PRI>Mmm dd hh:mm:ss TAG[PID]: " (local time) */
-		time_t	 now = time(NULL);
-
-		localtime_r(&now, &tm);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	str_printable(msg);		/* a line stays one line */
+	stamp_now(stamp, sizeof(stamp));
+	/* the destination's head: RFC 5424's for syslog ("<PRI>1 TIMESTAMP
+	 * HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA "), the priority
+	 * for the journal (which keeps time and pid), time and pid else */
+	if (syslog_fd != -1)
+		off = (size_t)snprintf(line, sizeof(line), "<%d>1 %s %s pinshim "
+		    "%ld - - ", FACILITY_DAEMON * 8 + priorities[l], stamp,
+		    hostname, (long)getpid());
+	else if (stderr_is_journal())
 		off = (size_t)snprintf(line, sizeof(line), "<%d>",
-		    FACILITY_DAEMON * 8 + priorities[l]);
-		off += strftime(line + off, sizeof(line) - off,
-		    "%b %e %H:%M:%S ", &tm);
-		off += (size_t)snprintf(line + off, sizeof(line) - off,
-		    "pinshim[%ld]: %s: ", (long)getpid(), names[l]);
-		va_start(ap, fmt);
-		n = vsnprintf(line + off, sizeof(line) - off, fmt, ap);
-		va_end(ap);
-		str_printable(line + off);	/* a line stays one line */
-		off += n > 0 ? (size_t)n : 0;
-		if (off > sizeof(line) - 1)
-			off = sizeof(line) - 1;
-		syslog_send(line, off);
+		    priorities[l]);
+	else if (format == LOG_FORMAT_JSON)
+		off = 0;		/* the time is a member */
+	else
+		off = (size_t)snprintf(line, sizeof(line), "%s pinshim[%ld] ",
+		    stamp, (long)getpid());
+	if (format == LOG_FORMAT_JSON) {
+		j.buf = line + off;
+		j.off = 0;
+		j.cap = sizeof(line) - off - 1;		/* and a newline */
+		j.full = false;
+		json_body(&j, stamp, l, msg);
+		jput(&j, "}", 1);
+		if (j.full) {
+			j.off = 0;
+			j.full = false;
+			json_body(&j, stamp, l, "log line too long");
+			jput(&j, "}", 1);
+		}
+		off += j.off;
+	} else {
+		off += (size_t)snprintf(line + off, sizeof(line) - off - 1,
+		    "%s: %s", names[l], msg);
+		if (off > sizeof(line) - 2)
+			off = sizeof(line) - 2;
+	}
+	if (syslog_fd != -1) {
+		syslog_send(line, off);		/* a datagram: no newline */
 		return;
 	}
-	if (stderr_is_journal()) {
-		off = (size_t)snprintf(line, sizeof(line), "<%d>%s: ",
-		    priorities[l], names[l]);
-	} else {
-		gettimeofday(&tv, NULL);
-		gmtime_r(&tv.tv_sec, &tm);
-		off = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-		off += (size_t)snprintf(line + off, sizeof(line) - off,
-		    ".%03ldZ pinshim[%ld] %s: ", (long)tv.tv_usec / 1000,
-		    (long)getpid(), names[l]);
-	}
-	va_start(ap, fmt);
-	n = vsnprintf(line + off, sizeof(line) - off - 1, fmt, ap);
-	va_end(ap);
-	str_printable(line + off);	/* a line stays one line */
-	if (n < 0)
-		n = 0;
-	off += (size_t)n;
-	if (off > sizeof(line) - 2)
-		off = sizeof(line) - 2;
 	line[off++] = '\n';
 	(void)!write(STDERR_FILENO, line, off);
 }

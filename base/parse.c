@@ -139,6 +139,58 @@ format_rfc3339(int64_t t, char *buf, size_t sz)
 	    (long long)(rem / 60 % 60), (long long)(rem % 60));
 }
 
+/* RFC 3629's table: the second byte's range narrows after E0 (overlong),
+ * ED (surrogates), F0 (overlong) and F4 (past U+10FFFF). */
+size_t
+str_utf8_len(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	unsigned char	 lo = 0x80, hi = 0xbf;
+	size_t		 n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		if (s[0] == 0xe0)
+			lo = 0xa0;
+		else if (s[0] == 0xed)
+			hi = 0x9f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		if (s[0] == 0xf0)
+			lo = 0x90;
+		else if (s[0] == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+bool
+str_utf8_printable(const char *s)
+{
+	size_t	 n;
+
+	for (; *s != '\0'; s += n) {
+		if ((n = str_utf8_len(s)) == 0)
+			return false;
+		if ((unsigned char)s[0] < 0x20 || s[0] == 0x7f)
+			return false;		/* C0 controls, DEL */
+		if ((unsigned char)s[0] == 0xc2 &&
+		    (unsigned char)s[1] < 0xa0)
+			return false;		/* C1 controls */
+	}
+	return true;
+}
+
 void
 str_printable(char *s)
 {

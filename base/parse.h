@@ -25,6 +25,13 @@ bool	 parse_rfc3339(const char *s, int64_t *out);
 /* Control bytes (below 0x20, and 0x7f) in s become '?': text that came
  * from a peer is printed, never interpreted by a terminal. */
 void	 str_printable(char *s);
+/* The length of the well-formed UTF-8 sequence at s (1 to 4), or 0 for a
+ * byte that does not start one (stray continuation, overlong form,
+ * surrogate, past U+10FFFF, cut short). A NUL ends the string, so it
+ * never counts as a continuation. */
+size_t	 str_utf8_len(const char *s);
+/* s is well-formed UTF-8 without control characters (C0, DEL, C1). */
+bool	 str_utf8_printable(const char *s);
 void	 format_rfc3339(int64_t, char *buf, size_t sz);	/* sz >= 21 */
 
 #endif

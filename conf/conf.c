@@ -26,12 +26,14 @@
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/coding.h>
 
+#include "base/file.h"
 #include "base/ini.h"
 #include "base/list.h"
 #include "base/mem.h"
 #include "base/parse.h"
 #include "base/url.h"
 #include "conf/conf.h"
+#include "pins/feed_file.h"
 #include "pins/rule.h"
 #include "pins/tofu.h"
 
@@ -97,6 +99,17 @@ p_log_level(struct ini *in, const char *v, void *field, const char **why)
 	(void)in;
 	if (!log_parse_level(v, field)) {
 		*why = "not one of error, warn, info, debug";
+		return false;
+	}
+	return true;
+}
+
+static bool
+p_log_format(struct ini *in, const char *v, void *field, const char **why)
+{
+	(void)in;
+	if (!log_parse_format(v, field)) {
+		*why = "not one of text, json";
 		return false;
 	}
 	return true;
@@ -384,6 +397,51 @@ p_status(struct ini *in, const char *v, void *field, const char **why)
 	return true;
 }
 
+/* device_id labels metrics and reports and is matched by the feed's
+ * per-device overrides: text, the same bytes everywhere it is shown. */
+static bool
+p_device_id(struct ini *in, const char *v, void *field, const char **why)
+{
+	if (!str_utf8_printable(v)) {
+		*why = "not printable UTF-8 text (a byte that is not UTF-8, "
+		    "or a control character)";
+		return false;
+	}
+	return ini_str(in, v, field, why);
+}
+
+bool
+conf_status_parse(const char *v, struct status_conf *sc, const char **why)
+{
+	return p_status(NULL, v, sc, why);
+}
+
+int
+conf_status_only(const char *path, struct status_conf *sc, FILE *errs)
+{
+	char		 val[1024];
+	const char	*why;
+	FILE		*f;
+	int		 line;
+
+	memset(sc, 0, sizeof(*sc));
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(errs, "%s: cannot open: %s\n", path, strerror(errno));
+		return -1;
+	}
+	line = ini_find(f, "shim", "status", val, sizeof(val));
+	fclose(f);
+	if (line == -1) {
+		fprintf(errs, "%s: cannot read the file\n", path);
+		return -1;
+	}
+	if (line > 0 && !conf_status_parse(val, sc, &why)) {
+		fprintf(errs, "%s:%d: [shim] status: %s\n", path, line, why);
+		return -1;
+	}
+	return 0;
+}
+
 static bool
 p_status_allow(struct ini *in, const char *v, void *field, const char **why)
 {
@@ -569,10 +627,11 @@ check_proxy_auth(struct ini *in, int line, const struct proxy_conf *pc)
 
 static const struct ini_key shim_keys[] = {
 	INI_KEY("state_dir", p_dir, SHIM(state_dir), 0),
-	INI_KEY("device_id", ini_str, SHIM(device_id), 0),
+	INI_KEY("device_id", p_device_id, SHIM(device_id), 0),
 	INI_KEY("user", ini_str, SHIM(user), 0),
 	INI_KEY("log_level", p_log_level, SHIM(log_level), 0),
 	INI_KEY("log", p_log, SHIM(log_syslog), 0),
+	INI_KEY("log_format", p_log_format, SHIM(log_format), 0),
 	INI_KEY("log_connections", p_log_connections,
 	    SHIM(log_refusals_only), 0),
 	INI_UINT("tofu_max", SHIM(tofu_max), 0, 1, 16384, "whole number"),
@@ -599,15 +658,56 @@ static const struct ini_key upstream_keys[] = {
 	INI_KEY("no_proxy", p_no_proxy, 0, INI_LIST),
 };
 
+/* [feed] public_key, sign_key: each KEY ed25519:BASE64, or the absolute
+ * path of a file holding one (NAME.pub) or a PEM public key (openssl
+ * pkey -pubout), read here so `run -t` checks it. Feed bodies' key sets
+ * take only the inline form (feed_role_keys_value): a published file
+ * never names a path on the device. */
+static bool
+p_feed_keys(struct ini *in, const char *v, void *field, const char **why)
+{
+	struct feed_role	*r = field;
+	char			 item[4096], *text;
+	enum list_item		 li;
+	size_t			 len;
+	bool			 ok;
+
+	while ((li = list_next(&v, item, sizeof(item))) != LIST_END) {
+		if (li == LIST_TOO_LONG) {
+			*why = "an item too long for a key or a path";
+			return false;
+		}
+		if (item[0] != '/') {	/* inline: feed bodies' parser */
+			if (!feed_role_keys_value(in, item, r, why))
+				return false;
+			continue;
+		}
+		if (r->n == FEED_KEYS_MAX) {
+			*why = "more than 8 keys";
+			return false;
+		}
+		if ((text = file_read(item, 16384, &len, NULL)) == NULL) {
+			*why = ini_why(in, "%s: %s", item, strerror(errno));
+			return false;
+		}
+		ok = feed_key_decode(text, len, r->keys[r->n], why);
+		free(text);
+		if (!ok) {
+			*why = ini_why(in, "%s: %s", item, *why);
+			return false;
+		}
+		r->n++;
+	}
+	return true;
+}
+
 static const struct ini_key feed_keys[] = {
 	INI_KEY("url", ini_url, SHIM(feed.url), 0),
 	INI_KEY("fallback_url", ini_url, SHIM(feed.fallback_url), 0),
-	INI_KEY("public_key", feed_role_keys_value, SHIM(feed.keys.root),
-	    INI_LIST),
+	INI_KEY("public_key", p_feed_keys, SHIM(feed.keys.root), INI_LIST),
 	INI_UINT("root_threshold", SHIM(feed.keys.root.threshold), 0, 1,
 	    FEED_KEYS_MAX, "whole number"),
-	INI_KEY("sign_key", feed_role_keys_value, SHIM(feed.keys.sign),
-	    INI_LIST),
+	INI_KEY("sign_key", p_feed_keys, SHIM(feed.keys.sign), INI_LIST),
 	INI_UINT("sign_threshold", SHIM(feed.keys.sign.threshold), 0, 1,
 	    FEED_KEYS_MAX, "whole number"),
 	INI_UINT("keys_version", SHIM(feed.keys.version), 0, 1, 4294967295UL,

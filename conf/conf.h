@@ -158,6 +158,7 @@ struct conf {
 	char		*device_id;		/* owned, may be NULL */
 	char		*user;			/* owned, may be NULL */
 	enum log_level	 log_level;
+	enum log_format	 log_format;		/* default text */
 	bool		 log_refusals_only;	/* log_connections = refusals */
 	char		*log_syslog;		/* owned; NULL: stderr */
 	unsigned long	 tofu_max;		/* hosts the TOFU store holds */
@@ -190,6 +191,15 @@ struct conf {
 
 /* Errors go to errs as "FILE:LINE: [section] key: message"; NULL if any. */
 struct conf	*conf_load(const char *path, FILE *errs);
+/* [shim] status's value v into sc (sc->unix_path is the caller's to
+ * free); false with why. */
+bool		 conf_status_parse(const char *v, struct status_conf *sc,
+		    const char **why);
+/* [shim] status alone from the file at path, the rest unread (a
+ * half-edited file still names the daemon to ask): 0 (sc->present
+ * false if the key is absent), or -1 with the error on errs. */
+int		 conf_status_only(const char *path, struct status_conf *sc,
+		    FILE *errs);
 /* A configuration is shared: the process, each listener and each
  * connection hold a reference to the one they run under, so a reload is a
  * pointer swap and nothing running sees a value change under it. */

@@ -204,6 +204,50 @@ feed_key_parse(const char *s, uint8_t out[FEED_KEY_LEN])
 	return true;
 }
 
+bool
+feed_key_decode(const char *text, size_t len, uint8_t out[FEED_KEY_LEN],
+    const char **why)
+{
+	char		 line[128];
+	DerBuffer	*der = NULL;
+	ed25519_key	 k;
+	word32		 idx = 0, n = FEED_KEY_LEN;
+	bool		 ok = false;
+
+	if (len >= 8 && strncmp(text, "ed25519:", 8) == 0) {
+		/* NAME.pub: the one line, its newline (and a CR) dropped */
+		snprintf(line, sizeof(line), "%.*s", (int)(len < sizeof(line) ?
+		    len : sizeof(line) - 1), text);
+		line[strcspn(line, "\r\n")] = '\0';
+		if (!feed_key_parse(line, out)) {
+			*why = "not an ed25519:BASE64 public key";
+			return false;
+		}
+		return true;
+	}
+	/* wolfSSL's PEM and SubjectPublicKeyInfo readers, which also check
+	 * the algorithm is Ed25519 */
+	if (wc_PemToDer((const unsigned char *)text, (long)len,
+	    PUBLICKEY_TYPE, &der, NULL, NULL, NULL) != 0) {
+		*why = "neither ed25519:BASE64 nor a PEM public key (BEGIN "
+		    "PUBLIC KEY)";
+		return false;
+	}
+	if (wc_ed25519_init(&k) != 0) {
+		*why = "out of memory";
+		wc_FreeDer(&der);
+		return false;
+	}
+	if (wc_Ed25519PublicKeyDecode(der->buffer, &idx, &k, der->length) != 0 ||
+	    wc_ed25519_export_public(&k, out, &n) != 0 || n != FEED_KEY_LEN)
+		*why = "a PEM public key, but not an Ed25519 one";
+	else
+		ok = true;
+	wc_ed25519_free(&k);
+	wc_FreeDer(&der);
+	return ok;
+}
+
 void
 feed_key_format(const uint8_t key[FEED_KEY_LEN], char *out, size_t outsz)
 {

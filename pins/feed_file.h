@@ -42,6 +42,11 @@ struct feed_blocks {
 
 /* "ed25519:" + base64 of the 32-byte public key. */
 bool	 feed_key_parse(const char *s, uint8_t out[FEED_KEY_LEN]);
+/* A public key as people have it: a NAME.pub file's text
+ * ("ed25519:BASE64" and a newline), or a PEM SubjectPublicKeyInfo (what
+ * `openssl pkey -pubout` writes). False with *why. */
+bool	 feed_key_decode(const char *text, size_t len,
+	    uint8_t out[FEED_KEY_LEN], const char **why);
 void	 feed_key_format(const uint8_t key[FEED_KEY_LEN], char *out,
 	    size_t outsz);
 void	 feed_keyid(const uint8_t key[FEED_KEY_LEN],

@@ -1,7 +1,7 @@
 /*
- * cmd_feed.c - `pinshim feed keygen|sign|cosign|rotate|verify|add`: the
- * publisher's side of the signed feed and its key sets (backend teams, CI
- * pipelines, the holders of root keys).
+ * cmd_feed.c - `pinshim feed keygen|pubkey|sign|cosign|rotate|verify|add`:
+ * the publisher's side of the signed feed and its key sets (backend
+ * teams, CI pipelines, the holders of root keys).
  *
  * `add` pins a live endpoint's verified chain into a body.
  * `sign` validates the body with the very parser the devices use before it
@@ -41,6 +41,9 @@
 /* Each subcommand's usage; cmd_feed_usage is all of them, in this order. */
 #define USAGE_KEYGEN	"pinshim feed keygen NAME [--role root|sign]\n" \
 	"    write NAME.key (Ed25519, mode 0600) and NAME.pub\n"
+#define USAGE_PUBKEY	"pinshim feed pubkey FILE\n" \
+	"    print the ed25519: form of a key: an Ed25519 PEM private key\n" \
+	"    (openssl genpkey), PEM public key (openssl pkey -pubout) or NAME.pub\n"
 #define USAGE_SIGN	"pinshim feed sign --key NAME.key [--key ...] " \
 	"[--chain FILE] [--legacy] FILE [-o OUT]\n" \
 	"    validate and sign a feed body or a key-set update; --legacy:\n" \
@@ -63,7 +66,7 @@
 	"        [--no-backup] [--connect-to ADDR:PORT] [--ca-file FILE]\n" \
 	"    pin a live endpoint's verified chain into a feed body\n"
 
-const char cmd_feed_usage[] = USAGE_KEYGEN USAGE_SIGN USAGE_COSIGN
+const char cmd_feed_usage[] = USAGE_KEYGEN USAGE_PUBKEY USAGE_SIGN USAGE_COSIGN
     USAGE_ROTATE USAGE_VERIFY USAGE_ADD;
 
 static int
@@ -86,6 +89,50 @@ feed_cmd_keygen(int argc, char **argv)
 	    "a signing key: [feed] sign_key, or feed rotate --sign";
 	printf("wrote %s.key (private, mode 0600: keep it off the devices) "
 	    "and %s.pub (%s)\n", argv[1], argv[1], hint);
+	return 0;
+}
+
+/* The key's public half for [feed] public_key and --pubkey, from what
+ * people have: a private key openssl made (the key stays in this
+ * process and is wiped), its public PEM, or a NAME.pub. */
+static int
+feed_cmd_pubkey(int argc, char **argv)
+{
+	uint8_t		 pub[FEED_KEY_LEN];
+	char		 line[128], *text;
+	struct feed_key	*k;
+	const char	*why;
+	size_t		 len;
+	bool		 private, ok;
+	int		 rc;
+
+	if (argc != 2 || argv[1][0] == '-')
+		return cmd_usage(stderr, USAGE_PUBKEY);
+	if ((text = file_read(argv[1], 16384, &len, stderr)) == NULL)
+		return 1;
+	/* a public key is decoded from what was read (a pipe reads once);
+	 * a private one is loaded by the signing code, which wipes it */
+	private = strstr(text, "PRIVATE KEY-----") != NULL;
+	ok = private || feed_key_decode(text, len, pub, &why);
+	explicit_bzero(text, len);
+	free(text);
+	if (!ok) {
+		fprintf(stderr, "%s: %s\n", argv[1], why);
+		return 1;
+	}
+	if (private) {
+		if ((k = feed_key_load(argv[1], stderr)) == NULL)
+			return 1;
+		rc = feed_key_public(k, pub);
+		feed_key_free(k);
+		if (rc == -1) {
+			fprintf(stderr, "%s: cannot export the public key\n",
+			    argv[1]);
+			return 1;
+		}
+	}
+	feed_key_format(pub, line, sizeof(line));
+	printf("%s\n", line);
 	return 0;
 }
 
@@ -128,23 +175,27 @@ cmd_edit_file(const char *path, const char *buf, size_t len)
 	return -1;
 }
 
-/* An ed25519:BASE64 key, or a file holding one (NAME.pub). */
+/* An ed25519:BASE64 key, or a file holding one: NAME.pub, or a PEM
+ * public key (openssl pkey -pubout). */
 bool
 cmd_read_pubkey(const char *arg, uint8_t out[FEED_KEY_LEN])
 {
-	char	*text = NULL;
-	size_t	 len;
-	bool	 ok;
+	const char	*why;
+	char		*text;
+	size_t		 len;
+	bool		 ok;
 
-	if (strncmp(arg, "ed25519:", 8) != 0 &&
-	    (text = file_read(arg, 4096, &len, stderr)) == NULL)
+	if (strncmp(arg, "ed25519:", 8) == 0) {
+		if ((ok = feed_key_parse(arg, out)) == false)
+			fprintf(stderr, "%s: not an ed25519:BASE64 public key\n",
+			    arg);
+		return ok;
+	}
+	if ((text = file_read(arg, 16384, &len, stderr)) == NULL)
 		return false;
-	if (text != NULL)
-		text[strcspn(text, "\r\n")] = '\0';
-	ok = feed_key_parse(text ? text : arg, out);
+	if ((ok = feed_key_decode(text, len, out, &why)) == false)
+		fprintf(stderr, "%s: %s\n", arg, why);
 	free(text);
-	if (!ok)
-		fprintf(stderr, "%s: not an ed25519:BASE64 public key\n", arg);
 	return ok;
 }
 
@@ -988,6 +1039,7 @@ static const struct {
 	const char	*usage;
 } feed_subs[] = {
 	{ "keygen", feed_cmd_keygen, USAGE_KEYGEN },
+	{ "pubkey", feed_cmd_pubkey, USAGE_PUBKEY },
 	{ "sign", feed_cmd_sign, USAGE_SIGN },
 	{ "cosign", feed_cmd_cosign, USAGE_COSIGN },
 	{ "rotate", feed_cmd_rotate, USAGE_ROTATE },

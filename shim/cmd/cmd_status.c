@@ -1,9 +1,12 @@
 /*
- * cmd_status.c - `pinshim status [-c FILE]`: ask the running daemon at its
- * [shim] status address for its summary and print it, for people, cron
- * and health checks. Exit 0 when healthy, 1 when the feed is stale or
- * expired, a pin set has expired, or the daemon cannot be reached; 2 for
- * bad usage or a configuration without [shim] status.
+ * cmd_status.c - `pinshim status [-c FILE | --addr ADDRESS] [--json]`:
+ * ask the running daemon at its [shim] status address for its summary
+ * (or its JSON) and print it, for people, cron and health checks. Exit 0
+ * when healthy, 1 when the feed is stale or expired, a pin set has
+ * expired, pinned hosts are being refused, or the daemon cannot be
+ * reached; 2 for bad usage or no status address. Of the configuration
+ * only [shim] status is read (conf_status_only()): a file half-edited
+ * elsewhere must not hide a daemon that runs fine on the one it loaded.
  *
  * One HTTP/1.0 request over a blocking socket (TCP or the unix socket,
  * which libevent 2.1's evhttp client cannot dial), its answer read to the
@@ -12,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,15 +73,18 @@ dial(const struct status_conf *sc)
 
 /* The whole answer, NUL-terminated; NULL with errno. */
 static char *
-ask(int fd, size_t *len)
+ask(int fd, bool json, size_t *len)
 {
-	static const char req[] = "GET /status HTTP/1.0\r\nHost: localhost\r\n"
-	    "Accept: text/plain\r\n\r\n";
+	char	 req[128];
 	char	*buf = xcalloc(1, STATUS_MAX + 1);
 	ssize_t	 n;
+	int	 rlen;
 
+	rlen = snprintf(req, sizeof(req), "GET /status HTTP/1.0\r\nHost: "
+	    "localhost\r\nAccept: %s\r\n\r\n", json ? "application/json" :
+	    "text/plain");
 	*len = 0;
-	if (write(fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1)
+	if (write(fd, req, (size_t)rlen) != rlen)
 		goto bad;
 	while (*len < STATUS_MAX && (n = read(fd, buf + *len, STATUS_MAX -
 	    *len)) != 0) {
@@ -94,41 +101,80 @@ bad:
 	return NULL;
 }
 
+/* The health the answer states. The text's last line says it (detail
+ * lines above may say anything); the JSON's first "health" member does,
+ * as the daemon writes it before any string from the configuration or
+ * a peer (status_render.c). */
+static bool
+healthy(const char *body, bool json)
+{
+	const char	*h, *p;
+
+	if (json)
+		return (h = strstr(body, "\"health\":\"")) != NULL &&
+		    (strncmp(h + 10, "ok\"", 3) == 0 ||
+		    strncmp(h + 10, "no-feed\"", 8) == 0);
+	for (h = NULL, p = body; (p = strstr(p, "\nhealth: ")) != NULL; p++)
+		h = p;
+	return h != NULL && (strncmp(h, "\nhealth: ok\n", 12) == 0 ||
+	    strncmp(h, "\nhealth: no-feed\n", 17) == 0);
+}
+
 const char cmd_status_usage[] =
-    "pinshim status [-c FILE]\n"
-    "    the running daemon's summary from [shim] status; exit 1 if the\n"
-    "    feed is stale or expired or pins expired\n";
+    "pinshim status [-c FILE | --addr ADDRESS] [--json]\n"
+    "    the running daemon's summary from [shim] status (only that key is\n"
+    "    read from FILE; --addr: HOST:PORT or unix:/PATH instead); --json:\n"
+    "    its /status JSON as served. Exit 0 healthy, 1 when the feed is\n"
+    "    stale or expired, pins expired, pinned traffic is refused, or the\n"
+    "    daemon cannot be reached, 2 bad usage or configuration\n";
 
 int
 cmd_status(int argc, char **argv)
 {
-	const char		*path = CONF_DEFAULT_PATH, *why, *h, *p;
+	const char		*path = CONF_DEFAULT_PATH, *addr = NULL, *why;
 	struct http1_head	 head;
-	struct conf		*c;
+	struct status_conf	 sc;
 	char			*buf, where[HOST_MAX + 128];
 	size_t			 len;
-	int			 fd, status = 1;
+	bool			 json = false, have_c = false;
+	int			 fd, i;
 
-	if (argc == 3 && strcmp(argv[1], "-c") == 0)
-		path = argv[2];
-	else if (argc != 1)
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc && !have_c) {
+			path = argv[++i];
+			have_c = true;
+		} else if (strcmp(argv[i], "--addr") == 0 && i + 1 < argc &&
+		    addr == NULL)
+			addr = argv[++i];
+		else if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else
+			return cmd_usage(stderr, cmd_status_usage);
+	}
+	if (have_c && addr != NULL)
 		return cmd_usage(stderr, cmd_status_usage);
-	if ((c = conf_load(path, stderr)) == NULL)
+	memset(&sc, 0, sizeof(sc));
+	if (addr != NULL) {
+		if (!conf_status_parse(addr, &sc, &why)) {
+			fprintf(stderr, "pinshim status: --addr %s: %s\n", addr,
+			    why);
+			return 2;
+		}
+	} else if (conf_status_only(path, &sc, stderr) == -1)
 		return 2;
-	if (!c->status.present) {
+	else if (!sc.present) {
 		fprintf(stderr, "%s: no [shim] status: the daemon serves no "
-		    "status to ask\n", path);
-		conf_free(c);
+		    "status to ask (or give --addr)\n", path);
 		return 2;
 	}
-	if (c->status.unix_path != NULL)
-		snprintf(where, sizeof(where), "unix:%s", c->status.unix_path);
+	if (sc.unix_path != NULL)
+		snprintf(where, sizeof(where), "unix:%s", sc.unix_path);
 	else
-		snprintf(where, sizeof(where), strchr(c->status.host, ':') ?
-		    "[%s]:%u" : "%s:%u", c->status.host, c->status.port);
-	fd = dial(&c->status);
-	conf_free(c);
-	if (fd == -1 || (buf = ask(fd, &len)) == NULL) {
+		snprintf(where, sizeof(where), strchr(sc.host, ':') ?
+		    "[%s]:%u" : "%s:%u", sc.host, sc.port);
+	fd = dial(&sc);
+	free(sc.unix_path);
+	if (fd == -1 || (buf = ask(fd, json, &len)) == NULL) {
 		fprintf(stderr, "pinshim status: cannot reach the daemon at "
 		    "%s: %s\n", where, strerror(errno));
 		if (fd != -1)
@@ -145,13 +191,7 @@ cmd_status(int argc, char **argv)
 		return 1;
 	}
 	fputs(buf + head.len, stdout);
-	/* the last line says it: detail lines above may say anything */
-	for (h = NULL, p = buf + head.len; (p = strstr(p, "\nhealth: ")) !=
-	    NULL; p++)
-		h = p;
-	if (h != NULL && (strncmp(h, "\nhealth: ok\n", 12) == 0 ||
-	    strncmp(h, "\nhealth: no-feed\n", 17) == 0))
-		status = 0;
+	i = healthy(buf + head.len, json) ? 0 : 1;
 	free(buf);
-	return status;
+	return i;
 }

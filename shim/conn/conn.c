@@ -431,8 +431,6 @@ conn_relay_done(void *arg, const char *how, int failed, uint64_t up,
 		    failed >= 0 ? relay_end_name(failed) : "",
 		    (unsigned long long)up, (unsigned long long)down,
 		    (long)d.tv_sec, (long)d.tv_usec / 1000);
-	c->l->bytes_up += up;
-	c->l->bytes_down += down;
 	c->relay = NULL;
 	conn_free(c);
 }
@@ -444,6 +442,7 @@ conn_relay(struct conn *c)
 	c->relay = relay_start(c->srv->base, c->cfd, c->cssl, c->ufd,
 	    c->ussl, conn_relay_done, c);
 	relay_idle(c->relay, c->srv->base, (unsigned)c->lc->idle_timeout);
+	relay_tally(c->relay, &c->l->bytes_up, &c->l->bytes_down);
 	if (c->conf->truncation == TRUNCATION_CLOSE)
 		relay_keep_fin(c->relay);
 	if (c->pre != NULL)

@@ -68,6 +68,8 @@ struct relay {
 	struct end	 e[2];		/* RELAY_CLIENT, RELAY_UPSTREAM */
 	struct evbuffer	*buf[2];	/* owned; buf[i]: read from e[i] */
 	uint64_t	 bytes[2];	/* read from e[i] and delivered */
+	unsigned long long *tally[2];	/* borrowed, or NULL: bytes[i] is
+					 * added there too, as it moves */
 	relay_done_cb	 done;
 	void		*arg;
 	bool		 dead;
@@ -320,6 +322,8 @@ relay_move(struct relay *r, int s, size_t *budget, bool *more)
 					break;
 				}
 				r->bytes[s] += got;
+				if (r->tally[s] != NULL)
+					*r->tally[s] += got;
 				if (s == RELAY_CLIENT && r->sink != NULL)
 					r->cap_left -= got;
 				break;
@@ -534,6 +538,14 @@ const char *
 relay_end_name(int i)
 {
 	return end_names[i != 0];
+}
+
+void
+relay_tally(struct relay *r, unsigned long long *up,
+    unsigned long long *down)
+{
+	r->tally[RELAY_CLIENT] = up;
+	r->tally[RELAY_UPSTREAM] = down;
 }
 
 void

@@ -39,6 +39,11 @@ void		 relay_last_active(const struct relay *, struct timeval *);
 /* End the relay ("idle timeout") after secs without a byte either way;
  * 0: never. */
 void		 relay_idle(struct relay *, struct event_base *, unsigned secs);
+/* Add the bytes relayed each way to *up and *down as they move (a
+ * listener's counters, so a scrape sees a long transfer advance); both
+ * must outlive the relay. done's up and down are counted in them too. */
+void		 relay_tally(struct relay *, unsigned long long *up,
+		    unsigned long long *down);
 /* Queue bytes for the upstream before anything the client sends. */
 void		 relay_prime(struct relay *, struct evbuffer *);
 /* Of what the client sends from now on, deliver only the first n bytes

@@ -710,6 +710,11 @@ count(const struct upstream_result *r, const char *listener,
 	struct metrics_refusal	 m;
 
 	metrics_verdict(listener, policy, verdict, r->reason);
+	/* a pin check's own outcomes: not a dead server, not a block */
+	if (!r->local && (r->policy == POLICY_PIN ||
+	    r->policy == POLICY_PIN_ONLY || r->policy == POLICY_TOFU) &&
+	    (r->fail == UP_OK || r->fail == UP_TLS) && !r->would_refuse)
+		metrics_pinned(r->fail == UP_OK, time(NULL));
 	if (r->fail == UP_OK && !r->would_refuse)
 		return;
 	memset(&m, 0, sizeof(m));

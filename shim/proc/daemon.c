@@ -359,6 +359,7 @@ daemon_prepare(struct server *srv, struct conf *conf, bool check,
 	TAILQ_INIT(&srv->live);
 	srv->conf = conf;
 	log_set_level(conf->log_level);
+	log_set_format(conf->log_format);
 	if (conf->log_syslog != NULL && log_to_syslog(conf->log_syslog) ==
 	    -1) {
 		snprintf(err, errsz, "[shim] log: syslog socket %s: %s",
@@ -527,6 +528,7 @@ daemon_reload(struct server *srv)
 	dns_hosts_reload(srv, c);
 	inforce_apply(srv, &next);
 	log_set_level(c->log_level);
+	log_set_format(c->log_format);
 	if (c->log_syslog == NULL)
 		log_to_stderr();
 	else if (log_to_syslog(c->log_syslog) == -1)

@@ -42,7 +42,8 @@ struct listener {
 	size_t			 nconns;	/* client connections held */
 	unsigned long long	 accepted;	/* since start, for /metrics */
 	unsigned long long	 evicted;	/* at max_conns, for a newcomer */
-	unsigned long long	 bytes_up, bytes_down;	/* relayed, closed */
+	unsigned long long	 bytes_up, bytes_down;	/* relayed, as they
+							 * move (relay_tally) */
 	unsigned		 max_conns;	/* in force (derived if unset) */
 	unsigned		 max_per_client;
 	bool			 fd_paused;	/* accept hit EMFILE: wait 1 s */

@@ -23,6 +23,7 @@ static struct metrics_refusal	 recent[METRICS_RECENT];
 static size_t			 nrecent, next_recent;
 static struct metrics_hist	 hs;
 static struct metrics_connects	 connects;
+static struct metrics_pinned	 pinned;
 
 void
 metrics_verdict(const char *listener, const char *policy, const char *verdict,
@@ -74,6 +75,21 @@ metrics_handshake(double seconds)
 		}
 	hs.count++;
 	hs.sum += seconds;
+}
+
+void
+metrics_pinned(bool passed, time_t now)
+{
+	if (passed)
+		pinned.last_pass = now;
+	else
+		pinned.last_refusal = now;
+}
+
+const struct metrics_pinned *
+metrics_pinned_times(void)
+{
+	return &pinned;
 }
 
 void

@@ -7,6 +7,7 @@
 #ifndef PINSHIM_SHIM_METRICS_H
 #define PINSHIM_SHIM_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -54,6 +55,16 @@ void	 metrics_verdict(const char *listener, const char *policy,
 void	 metrics_refusal(const struct metrics_refusal *);
 /* A TLS handshake with an upstream, from its first byte to the verdict. */
 void	 metrics_handshake(double seconds);
+
+/* A verdict on a pinned host (policy pin, pin-only, tofu) at wall time
+ * now: its pin check passed, or refused it. Health says "refusing" while
+ * refusals came and no pass did (status_render.c). */
+void	 metrics_pinned(bool passed, time_t now);
+/* When each last happened (wall clock), 0: never. */
+struct metrics_pinned {
+	time_t	 last_pass, last_refusal;
+};
+const struct metrics_pinned *metrics_pinned_times(void);
 
 /* Connects to upstream addresses (dial.c's races), by how each ended:
  * connected (a race's winner), failed (refused, unreachable, timed out,

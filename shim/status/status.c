@@ -41,6 +41,9 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
 #include "base/addr.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -117,6 +120,8 @@ gather(const struct status *st, struct status_view *v)
 	v->wall = time(NULL);
 	v->started = srv->started;
 	v->device_id = srv->conf->device_id;
+	v->wolfssl_version = wolfSSL_lib_version();
+	v->libevent_version = event_get_version();
 	v->open_fds = open_fds();
 	v->max_fds = srv->nofile;
 	v->log_dropped = log_dropped();
@@ -144,6 +149,7 @@ gather(const struct status *st, struct status_view *v)
 	v->series = metrics_series(&v->nseries, &v->series_dropped);
 	v->handshakes = metrics_handshakes();
 	v->connects = metrics_connect_counts();
+	v->pinned = metrics_pinned_times();
 	while (v->nrecent < METRICS_RECENT &&
 	    (v->recent[v->nrecent] = metrics_recent(v->nrecent)) != NULL)
 		v->nrecent++;

@@ -38,9 +38,23 @@ earliest_expiry(const struct status_view *v, int64_t *out)
 	return any;
 }
 
-enum health { H_OK, H_NO_FEED, H_STALE, H_EXPIRED, H_PIN_EXPIRED };
+enum health { H_OK, H_NO_FEED, H_STALE, H_EXPIRED, H_PIN_EXPIRED,
+    H_REFUSING };
 static const char *const health_names[] = { "ok", "no-feed", "stale",
-    "expired", "pin-set-expired" };
+    "expired", "pin-set-expired", "refusing" };
+
+/* Pinned hosts were refused in the last STATUS_REFUSING_WINDOW seconds
+ * and none passed in them: the pins no longer match what the servers
+ * present (a rotation the feed missed, or an interception). */
+static bool
+refusing(const struct status_view *v)
+{
+	const struct metrics_pinned *p = v->pinned;
+	time_t			 since = v->wall - STATUS_REFUSING_WINDOW;
+
+	return p != NULL && p->last_refusal != 0 &&
+	    p->last_refusal > since && p->last_pass <= since;
+}
 
 /* Stale: no fetch has succeeded for 3 refresh periods (since start, if
  * none ever did); expired: the feed in force is past its expires. */
@@ -53,10 +67,12 @@ health(const struct status_view *v)
 
 	if (earliest_expiry(v, &first) && first <= v->now)
 		return H_PIN_EXPIRED;
+	if (v->feed_present && fst->version != 0 && fst->expires <= v->now)
+		return H_EXPIRED;
+	if (refusing(v))
+		return H_REFUSING;
 	if (!v->feed_present)
 		return H_OK;
-	if (fst->version != 0 && fst->expires <= v->now)
-		return H_EXPIRED;
 	since = fst->last_success ? fst->last_success : v->started;
 	if (v->now - since > 3 * (time_t)v->feed_refresh)
 		return H_STALE;
@@ -73,18 +89,26 @@ head(struct evbuffer *b, const char *name, const char *type,
 	    name, type);
 }
 
-/* A label value: backslash, quote and newline escaped. */
+/* A label value: backslash, quote and newline escaped, and a byte that
+ * is not well-formed UTF-8 (the format's encoding) written as U+FFFD. */
 static void
 label(struct evbuffer *b, const char *s)
 {
+	size_t	 n;
+
 	evbuffer_add(b, "\"", 1);
-	for (; *s != '\0'; s++) {
+	for (; *s != '\0'; s += n) {
+		n = 1;
 		if (*s == '\\' || *s == '"')
 			evbuffer_add_printf(b, "\\%c", *s);
 		else if (*s == '\n')
 			evbuffer_add(b, "\\n", 2);
-		else
-			evbuffer_add(b, s, 1);
+		else if ((n = str_utf8_len(s)) != 0)
+			evbuffer_add(b, s, n);
+		else {
+			evbuffer_add(b, "\xef\xbf\xbd", 3);
+			n = 1;
+		}
 	}
 	evbuffer_add(b, "\"", 1);
 }
@@ -159,9 +183,22 @@ metrics_process(const struct status_view *v, struct evbuffer *b)
 {
 	size_t	 i;
 
-	head(b, "pinshim_build_info", "gauge", "pinshim's version.");
-	evbuffer_add_printf(b, "pinshim_build_info{version=\"%s\"} 1\n",
-	    PINSHIM_VERSION);
+	head(b, "pinshim_build_info", "gauge", "pinshim's version and the "
+	    "wolfSSL and libevent it runs with.");
+	evbuffer_add_printf(b, "pinshim_build_info{version=");
+	label(b, PINSHIM_VERSION);
+	evbuffer_add_printf(b, ",wolfssl=");
+	label(b, v->wolfssl_version ? v->wolfssl_version : "unknown");
+	evbuffer_add_printf(b, ",libevent=");
+	label(b, v->libevent_version ? v->libevent_version : "unknown");
+	evbuffer_add_printf(b, "} 1\n");
+	if (v->device_id != NULL) {
+		head(b, "pinshim_device_info", "gauge", "The device_id this "
+		    "pinshim reports as ([shim] device_id).");
+		evbuffer_add_printf(b, "pinshim_device_info{device_id=");
+		label(b, v->device_id);
+		evbuffer_add_printf(b, "} 1\n");
+	}
 	head(b, "process_start_time_seconds", "gauge", "Start time of the "
 	    "process since the Unix epoch in seconds.");
 	evbuffer_add_printf(b, "process_start_time_seconds %lld\n",
@@ -185,8 +222,8 @@ metrics_process(const struct status_view *v, struct evbuffer *b)
 	    "Client connections held now.", 1);
 	per_listener(b, v, "pinshim_connections_evicted_total", "counter",
 	    "Idle connections reset at max_conns to serve a newcomer.", 2);
-	head(b, "pinshim_relayed_bytes_total", "counter", "Bytes relayed by "
-	    "closed connections: up (app to server) and down.");
+	head(b, "pinshim_relayed_bytes_total", "counter", "Bytes relayed, "
+	    "counted as they move: up (app to server) and down.");
 	for (i = 0; i < 2; i++) {
 		size_t	 j;
 
@@ -332,6 +369,22 @@ status_render_metrics(const struct status_view *v, struct evbuffer *b)
 		evbuffer_add_printf(b, "pinshim_pin_set_earliest_expiry_"
 		    "timestamp_seconds %lld\n", (long long)first);
 	}
+	head(b, "pinshim_pinned_refusing", "gauge", "1 while pinned hosts "
+	    "were refused in the last 300 s and none passed (health "
+	    "refusing).");
+	evbuffer_add_printf(b, "pinshim_pinned_refusing %d\n", refusing(v));
+	if (v->pinned != NULL && v->pinned->last_refusal != 0) {
+		head(b, "pinshim_pinned_last_refusal_timestamp_seconds",
+		    "gauge", "When a pin check last refused a pinned host.");
+		evbuffer_add_printf(b, "pinshim_pinned_last_refusal_timestamp_"
+		    "seconds %lld\n", (long long)v->pinned->last_refusal);
+	}
+	if (v->pinned != NULL && v->pinned->last_pass != 0) {
+		head(b, "pinshim_pinned_last_pass_timestamp_seconds", "gauge",
+		    "When a pin check last passed a pinned host.");
+		evbuffer_add_printf(b, "pinshim_pinned_last_pass_timestamp_"
+		    "seconds %lld\n", (long long)v->pinned->last_pass);
+	}
 	head(b, "pinshim_reports_total", "counter", "Pin-failure reports: "
 	    "queued (passed the rate limits), delivered (a collector took "
 	    "them), failed (POSTs that did not succeed; retried), suppressed "
@@ -444,6 +497,18 @@ status_render_json(const struct status_view *v, struct evbuffer *b)
 		    "\"oldest_request_seconds\":%.3f,\"stalled\":%s}",
 		    v->keeper_pid, v->keeper_pending, v->keeper_waiting,
 		    v->keeper_stalled ? "true" : "false");
+	evbuffer_add_printf(b, ",\"pinned\":{\"last_pass\":");
+	if (v->pinned != NULL && v->pinned->last_pass != 0)
+		json_time(b, v->pinned->last_pass);
+	else
+		evbuffer_add(b, "null", 4);
+	evbuffer_add_printf(b, ",\"last_refusal\":");
+	if (v->pinned != NULL && v->pinned->last_refusal != 0)
+		json_time(b, v->pinned->last_refusal);
+	else
+		evbuffer_add(b, "null", 4);
+	evbuffer_add_printf(b, ",\"refusing_window_seconds\":%d}",
+	    STATUS_REFUSING_WINDOW);
 	evbuffer_add_printf(b, ",\"recent_refusals\":[");
 	for (i = 0; i < v->nrecent && (m = v->recent[i]) != NULL; i++) {
 		evbuffer_add_printf(b, "%s{\"time\":", i ? "," : "");
@@ -514,6 +579,11 @@ status_render_text(const struct status_view *v, struct evbuffer *b)
 	evbuffer_add_printf(b, "connections: %llu passed, %llu refused, %llu "
 	    "would-refuse (not enforced)\n", v->passed, v->refused,
 	    v->would_refuse);
+	if (refusing(v)) {
+		format_rfc3339(v->pinned->last_refusal, t1, sizeof(t1));
+		evbuffer_add_printf(b, "REFUSING: pinned hosts refused (last "
+		    "%s), none passed in %d s\n", t1, STATUS_REFUSING_WINDOW);
+	}
 	if (!v->feed_present)
 		evbuffer_add_printf(b, "feed: none configured\n");
 	else if (f->version == 0)

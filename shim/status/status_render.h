@@ -28,7 +28,7 @@ struct status_listener {
 	unsigned		 max_conns;
 	unsigned long long	 accepted;
 	unsigned long long	 evicted;	/* at max_conns, for a newcomer */
-	unsigned long long	 bytes_up, bytes_down;	/* relayed, closed */
+	unsigned long long	 bytes_up, bytes_down;	/* relayed so far */
 };
 
 /* Everything the renderers show, taken at one instant. Pointers are
@@ -38,6 +38,8 @@ struct status_view {
 	time_t			 wall;		/* time(NULL): uptime, ages */
 	time_t			 started;
 	const char		*device_id;	/* or NULL */
+	const char		*wolfssl_version;	/* or NULL: unknown */
+	const char		*libevent_version;	/* or NULL: unknown */
 	long			 open_fds;	/* -1: unknown */
 	unsigned long		 max_fds;
 	unsigned long long	 log_dropped;
@@ -73,7 +75,12 @@ struct status_view {
 	size_t			 tofu_pending;
 	unsigned long long	 tofu_retries;
 	const struct metrics_connects *connects; /* or NULL: not shown */
+	const struct metrics_pinned *pinned;	/* or NULL: none yet */
 };
+
+/* Health is "refusing" while pinned hosts were refused in this many
+ * seconds and none passed in them. */
+#define STATUS_REFUSING_WINDOW	300
 
 void	 status_render_metrics(const struct status_view *, struct evbuffer *);
 void	 status_render_json(const struct status_view *, struct evbuffer *);

@@ -59,7 +59,7 @@ class Cli(unittest.TestCase):
         self.assertEqual(commands()[:3], ["run", "pin", "feed"])
         self.assertIn("help", commands())
         self.assertIn("add", feed_subcommands())
-        self.assertEqual(len(feed_subcommands()), 6)
+        self.assertEqual(len(feed_subcommands()), 7)
 
     def test_version_is_one_line_on_stdout(self):
         for args in (["--version"], ["-V"], ["version"]):

@@ -1081,9 +1081,10 @@ public_key = ed25519:%s
 
         shim = Proc(self, PINSHIM_CMD + ["run", "-c", str(ini)], "syslog")
         line = until("pinshim started")
-        # daemon facility (3): info is <30>, warn <28>
-        self.assertRegex(line, r"^<30>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d "
-                         r"pinshim\[%d\]: info: pinshim started: " %
+        # daemon facility (3): info is <30>, warn <28>; RFC 5424: version
+        # 1, a full timestamp (year, zone), host, app, pid, no MSGID or SD
+        self.assertRegex(line, r"^<30>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "
+                         r"\S+ pinshim %d - - info: pinshim started: " %
                          shim.p.pid)
         self.assertEqual(refused_silently(self.port), b"")
         self.assertTrue(until(" verdict ").startswith("<28>"))

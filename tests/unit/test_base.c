@@ -7,11 +7,14 @@
 
 #include <sys/stat.h>
 #include <errno.h>
+#include <fcntl.h>
 
 #include "base/clock.h"
 #include "base/cursor.h"
 #include "base/file.h"
 #include "base/list.h"
+#include "base/log.h"
+#include "base/parse.h"
 #include "base/strmap.h"
 #include "base/url.h"
 
@@ -332,6 +335,91 @@ test_clock_skew_bounds_only_a_sane_clock(void **state)
 		assert_false(clock_too_far_ahead(INT64_MAX, b - 1));
 }
 
+/* Hostile first: bytes that are not UTF-8, cut short, overlong, a
+ * surrogate, past U+10FFFF, C0 and C1 controls, DEL; then text. */
+static void
+test_utf8_printable(void **state)
+{
+	static const char *const bad[] = { "\xff", "a\xc3", "\xc0\xaf",
+	    "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\x80",
+	    "a\tb", "\x1b[2J", "\x7f", "\xc2\x85", "\xc2\x9f" };
+	static const char *const good[] = { "", "gw-0042", "Ger\xc3\xa4t",
+	    "\xc2\xa0", "\xe2\x9c\x93", "\xf0\x9f\x94\x92", "a b\"\\" };
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (str_utf8_printable(bad[i]))
+			fail_msg("accepted bad[%zu]", i);
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (!str_utf8_printable(good[i]))
+			fail_msg("refused good[%zu]", i);
+	assert_int_equal(str_utf8_len("\xf0\x9f\x94\x92"), 4);
+	assert_int_equal(str_utf8_len("\xe2\x82"), 0);
+}
+
+/* log_format = json: every line one JSON object python's strict parser
+ * takes, whatever bytes the message holds (quotes, backslashes, bytes
+ * that are not UTF-8, a message longer than the line); a verdict's
+ * key=value fields become members (counts as numbers); a message with a
+ * key twice, or one of the object's own, goes whole as msg. */
+static void
+test_log_json_lines_parse(void **state)
+{
+	static const char check[] =
+	    "import json, sys\n"
+	    "ls = [json.loads(l) for l in open(sys.argv[1], 'rb').read()"
+	    ".decode('utf-8').splitlines()]\n"
+	    "assert len(ls) == 7, ls\n"
+	    "amb = ls.pop(1)\n"
+	    "assert 'event' not in amb and amb['msg'] == "
+	    "'verdict detail=\"a\" b\" up=1'\n"
+	    "assert all(set(l) >= {'time', 'level', 'pid', 'msg'} for l in ls)\n"
+	    "assert ls[0]['time'][4] == '-' and ls[0]['time'][-1] == 'Z'\n"
+	    "v = ls[0]\n"
+	    "assert v['event'] == 'verdict' and v['level'] == 'warn', v\n"
+	    "assert v['host'] == 'api.test:443' and v['verdict'] == 'refuse'\n"
+	    "assert v['detail'] == 'x \\\\ \\ufffd \"q\"!', v['detail']\n"
+	    "assert v['up'] == 12 and v['port'] == '007'\n"
+	    "assert 'event' not in ls[1] and ls[1]['msg'] == "
+	    "'pinshim started: a=b'\n"
+	    "assert 'event' not in ls[2], ls[2]\n"   /* a key twice */
+	    "assert 'event' not in ls[3], ls[3]\n"   /* level= is ours */
+	    "assert ls[4]['msg'].startswith('long ') and len(ls[4]['msg']) > 2000\n"
+	    "assert ls[5]['msg'] == 'ctl ?? \\ufffd'\n";
+	char	 dir[256], path[512], cmd[1024], big[4096];
+	int	 fd, saved;
+
+	(void)state;
+	unsetenv("JOURNAL_STREAM");
+	tu_mkdtemp(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/log", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd != -1);
+	saved = dup(STDERR_FILENO);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	log_set_format(LOG_FORMAT_JSON);
+	log_warn("verdict listener=api host=api.test:443 verdict=refuse "
+	    "detail=\"%s\" up=12 port=007", "x \\ \xff \"q\"!");
+	/* a quote then a blank inside a value: ambiguous, so whole */
+	log_warn("verdict detail=\"a\" b\" up=1");
+	log_info("pinshim started: a=b");
+	log_info("close up=1 up=2");
+	log_info("verdict level=err");
+	memset(big, '\xe2', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	log_info("long %s", big);
+	log_info("ctl \x01\x1b \xc0");
+	log_set_format(LOG_FORMAT_TEXT);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	tu_write_file(dir, "check.py", check, cmd, sizeof(cmd));
+	snprintf(cmd, sizeof(cmd), "python3 %s/check.py %s", dir, path);
+	assert_int_equal(tu_sh(cmd), 0);
+	tu_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -351,6 +439,8 @@ main(void)
 		cmocka_unit_test(test_file_update_refuses_a_link_and_keeps_a_mode),
 		cmocka_unit_test(test_clock_load_bounds_a_time_far_ahead),
 		cmocka_unit_test(test_clock_skew_bounds_only_a_sane_clock),
+		cmocka_unit_test(test_utf8_printable),
+		cmocka_unit_test(test_log_json_lines_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

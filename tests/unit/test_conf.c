@@ -6,6 +6,7 @@
 
 #include <sys/stat.h>
 
+#include "base/ini.h"
 #include "base/mem.h"
 #include "base/parse.h"
 #include "conf/conf.h"
@@ -1662,6 +1663,42 @@ test_client_identities_are_their_own_table(void **state)
 	assert_null(b);
 }
 
+/* `pinshim status` reads [shim] status alone: whatever else the file
+ * holds (garbage, unknown sections, other sections' status), the key's
+ * value and line; a continuation line is not a value; absent: 0. */
+static void
+test_ini_find_reads_one_key_leniently(void **state)
+{
+	static const struct {
+		const char	*text;
+		int		 line;
+		const char	*val;
+	} cases[] = {
+		{ "", 0, "" },
+		{ "[feed]\nstatus = 1.1.1.1:1\n", 0, "" },
+		{ "junk\n[shim]\nbogus\nstatus = 127.0.0.1:9\n[x\n", 4,
+		    "127.0.0.1:9" },
+		{ "[shim]\nstatus = a\n  b\n", 2, "a" },
+		{ "[shim]\n  status = a\n", 2, "a" },
+		{ "[shim]\nstatus = a\n[listen:x]\nstatus = b\n[shim]\n"
+		    "status = c\n", 6, "c" },
+	};
+	char	 val[64];
+	size_t	 i;
+	FILE	*f;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		f = fmemopen((void *)(uintptr_t)cases[i].text,
+		    strlen(cases[i].text) ? strlen(cases[i].text) : 1, "r");
+		assert_non_null(f);
+		if (ini_find(f, "shim", "status", val, sizeof(val)) !=
+		    cases[i].line || strcmp(val, cases[i].val) != 0)
+			fail_msg("case %zu: line or value", i);
+		fclose(f);
+	}
+}
+
 int
 main(void)
 {
@@ -1759,6 +1796,7 @@ main(void)
 		cmocka_unit_test(test_hostport_host_too_long),
 		cmocka_unit_test(test_uint),
 		cmocka_unit_test(test_client_identities_are_their_own_table),
+		cmocka_unit_test(test_ini_find_reads_one_key_leniently),
 	};
 
 	return cmocka_run_group_tests_name("conf", tests, setup, teardown);

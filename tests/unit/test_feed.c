@@ -493,11 +493,68 @@ test_body_errors(void **state)
 	}
 }
 
+/* The output of a shell command, whole (at most sz - 1 bytes). */
+static size_t
+sh_out(const char *cmd, char *out, size_t sz)
+{
+	FILE	*p = popen(cmd, "r");
+	size_t	 n;
+
+	if (p == NULL)
+		fail_msg("popen %s", cmd);
+	n = fread(out, 1, sz - 1, p);
+	out[n] = '\0';
+	if (pclose(p) != 0)
+		fail_msg("failed: %s", cmd);
+	return n;
+}
+
+/* Keys as people have them: NAME.pub's line (CRLF too) and openssl's PEM
+ * public key decode to the same 32 bytes; hostile first: empty, cut
+ * short, a PEM that is not a public key, an EC key, a body after the
+ * key line. */
+static void
+test_key_decode(void **state)
+{
+	static const char *const bad[] = { "", "ed25519:", "ed25519:AAAA\n",
+	    "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+	    "-----BEGIN PUBLIC KEY-----\n", "sha256/AAAA\n" };
+	char		 pem[2048], b64[128], line[160], ec[2048], path[512];
+	uint8_t		 a[FEED_KEY_LEN], b[FEED_KEY_LEN];
+	const char	*why;
+	size_t		 n, i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why = NULL;
+		if (feed_key_decode(bad[i], strlen(bad[i]), a, &why))
+			fail_msg("accepted bad[%zu]", i);
+		assert_non_null(why);
+	}
+	n = sh_out("openssl genpkey -algorithm ed25519 2>/dev/null | "
+	    "openssl pkey -pubout", pem, sizeof(pem));
+	assert_true(feed_key_decode(pem, n, a, &why));
+	tu_write_file(tu_tmpdir, "k.pub.pem", pem, path, sizeof(path));
+	snprintf(ec, sizeof(ec), "openssl pkey -pubin -in %s -outform DER | "
+	    "tail -c 32 | base64", path);
+	sh_out(ec, b64, sizeof(b64));
+	b64[strcspn(b64, "\n")] = '\0';
+	snprintf(line, sizeof(line), "ed25519:%s\r\n", b64);
+	assert_true(feed_key_decode(line, strlen(line), b, &why));
+	assert_memory_equal(a, b, FEED_KEY_LEN);
+	n = sh_out("openssl genpkey -algorithm EC -pkeyopt "
+	    "ec_paramgen_curve:P-256 2>/dev/null | openssl pkey -pubout", ec,
+	    sizeof(ec));
+	assert_false(feed_key_decode(ec, n, a, &why));
+	assert_string_equal(why, "a PEM public key, but not an Ed25519 one");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keygen_modes_and_refuses_overwrite),
+		cmocka_unit_test(test_key_decode),
 		cmocka_unit_test(test_signed_feed_opens),
 		cmocka_unit_test(test_every_tampered_byte_is_refused),
 		cmocka_unit_test(test_truncated_and_trailing_refused),

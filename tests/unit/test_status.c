@@ -81,6 +81,8 @@ build_view(void)
 	v->now = v->wall = NOW;
 	v->started = NOW - 100;
 	v->device_id = "gw-7";
+	v->wolfssl_version = "5.7.2";
+	v->libevent_version = "2.1.12-stable";
 	v->open_fds = 12;
 	v->max_fds = 1024;
 	v->listeners = fx.ls;
@@ -234,7 +236,8 @@ test_metrics_prometheus_lines(void **state)
 	build_view();
 	m = render(status_render_metrics);
 	assert_contains(m, "pinshim_build_info{version=\"" PINSHIM_VERSION
-	    "\"} 1\n");
+	    "\",wolfssl=\"5.7.2\",libevent=\"2.1.12-stable\"} 1\n");
+	assert_contains(m, "\npinshim_device_info{device_id=\"gw-7\"} 1\n");
 	assert_contains(m, "\nprocess_open_fds 12\n");
 	assert_contains(m, "\nprocess_max_fds 1024\n");
 	assert_contains(m, "\npinshim_connections_active{listener=\"web\"} "
@@ -355,6 +358,26 @@ test_json_device_id_escaped(void **state)
 	free(j);
 }
 
+/* The device_id label: escaped as the text format says, and bytes that
+ * are not UTF-8 (the format's encoding) written as U+FFFD. */
+static void
+test_metrics_device_label(void **state)
+{
+	char	*m;
+
+	(void)state;
+	build_view();
+	fx.v.device_id = "a\"b\\c\nd\xff\xc3\xa9\xe2\x82";
+	m = render(status_render_metrics);
+	assert_contains(m, "\npinshim_device_info{device_id=\"a\\\"b\\\\c"
+	    "\\nd\xef\xbf\xbd\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\"} 1\n");
+	free(m);
+	fx.v.device_id = NULL;
+	m = render(status_render_metrics);
+	assert_not_contains(m, "pinshim_device_info");
+	free(m);
+}
+
 static void
 test_text_summary(void **state)
 {
@@ -440,6 +463,55 @@ test_health(void **state)
 	}
 }
 
+/* Refusing: a pinned host refused within the window and none passed;
+ * a pass in the window, or a refusal older than it, is not. */
+static void
+test_refusing(void **state)
+{
+	static const struct {
+		const char	*name;
+		time_t		 refusal, pass;	/* ago; 0: never */
+		const char	*want;
+	} cases[] = {
+		{ "never refused", 0, 0, "ok" },
+		{ "refused, never passed", 10, 0, "refusing" },
+		{ "refused, passed before the window", 10,
+		    STATUS_REFUSING_WINDOW + 1, "refusing" },
+		{ "refused, then passed", 10, 5, "ok" },
+		{ "passed, then refused, in the window", 5, 10, "ok" },
+		{ "refused before the window", STATUS_REFUSING_WINDOW, 0, "ok" },
+	};
+	struct metrics_pinned	 p;
+	char			 want[64], *t, *j, *m;
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		build_view();
+		p.last_refusal = cases[i].refusal ? NOW - cases[i].refusal : 0;
+		p.last_pass = cases[i].pass ? NOW - cases[i].pass : 0;
+		fx.v.pinned = &p;
+		t = render(status_render_text);
+		snprintf(want, sizeof(want), "health: %s\n", cases[i].want);
+		if (strcmp(t + strlen(t) - strlen(want), want) != 0)
+			fail_msg("%s: want %s in:\n%s", cases[i].name, want, t);
+		free(t);
+		m = render(status_render_metrics);
+		snprintf(want, sizeof(want), "\npinshim_pinned_refusing %d\n",
+		    strcmp(cases[i].want, "refusing") == 0);
+		if (strstr(m, want) == NULL)
+			fail_msg("%s: want %s", cases[i].name, want);
+		free(m);
+		j = render(status_render_json);
+		assert_true(valid_json(j));
+		snprintf(want, sizeof(want), "\"health\":\"%s\"",
+		    cases[i].want);
+		if (strstr(j, want) == NULL)
+			fail_msg("%s: want %s in:\n%s", cases[i].name, want, j);
+		free(j);
+	}
+}
+
 int
 main(void)
 {
@@ -448,6 +520,8 @@ main(void)
 		cmocka_unit_test(test_metrics_without_optional_parts),
 		cmocka_unit_test(test_json_valid),
 		cmocka_unit_test(test_json_device_id_escaped),
+		cmocka_unit_test(test_metrics_device_label),
+		cmocka_unit_test(test_refusing),
 		cmocka_unit_test(test_text_summary),
 		cmocka_unit_test(test_health),
 	};
