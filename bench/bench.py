@@ -224,10 +224,15 @@ class Proxy:
             self.proc = None
 
 
-def wrk(port, tls, path, conns, close=False):
-    url = "%s://127.0.0.1:%d%s" % ("https" if tls else "http", port, path)
-    argv = ["taskset", "-c", CPU_LOAD, "wrk", "-t1", "-c%d" % conns,
-            "-d%ds" % SECS, "-H", "Host: api.test"]
+def wrk(port, tls, path, conns, close=False, url=None, wrap=()):
+    """wrk on CPU_LOAD: (requests/s, MiB/s). url: another target than
+    127.0.0.1:port; wrap: what runs it (bench/intercept_bench.py: in the
+    client's network namespace)."""
+    url = url or "%s://127.0.0.1:%d%s" % ("https" if tls else "http", port,
+                                          path)
+    argv = list(wrap) + ["taskset", "-c", CPU_LOAD, "wrk", "-t1",
+                         "-c%d" % conns, "-d%ds" % SECS, "-H",
+                         "Host: api.test"]
     if close:
         argv += ["-H", "Connection: close"]
     out = subprocess.run(argv + [url], capture_output=True, text=True,
