@@ -19,16 +19,17 @@ https://api.test/4k, api.test being 10.247.2.2 in the client's
 redirect to the candidate's port; for direct TLS there is no rule and the
 gateway routes the packets. So every path crosses the same two veths.
 wrk has no proxy support, so pinshim's forward mode (CONNECT to
-10.247.1.1:3128) is measured only where this script's own load generator
-is the client: (c') and (d), the idle cost (e) and the time to first byte.
+10.247.1.1:3128) is measured only where the bench's own clients are:
+(c') and (d) (bench/tlsload.c), the idle cost (e) and the time to first
+byte (this script, Python ssl).
 Its relay after the handshake is the same code as transparent mode's.
 
 Every candidate intercepts with the same CA (made by `pinshim ca init`,
 ECDSA P-256; HAProxy, Squid and mitmproxy put the CA's own key in every
 leaf they mint, pinshim makes a P-256 key pair per leaf, and its keeper
 process signs) and verifies the upstream against the test PKI's root alone; the client verifies the
-candidate's leaf against that CA (the load generator and the checks; wrk
-verifies nothing, as in bench/bench.py).
+candidate's leaf against that CA (tlsload, the checks, the TTFB and idle
+clients; wrk verifies nothing, as in bench/bench.py).
 
 Workloads, each the median of RUNS runs of SECS seconds with the spread:
 
@@ -37,10 +38,13 @@ Workloads, each the median of RUNS runs of SECS seconds with the spread:
       seconds per GB (its process tree)
   (c) `Connection: close` GET of an empty file, wrk, 20 connections, a new
       TLS handshake each, always to api.test (a leaf already minted):
-      requests/s, and the share of upstream sessions nginx saw resumed
-  (c') the same from this script's generator (Python ssl, PROCS processes
-      of THREADS threads on CPU 1): connections/s; forward mode too
-  (d) the generator with a host name never seen on every connection
+      requests/s, and the share of upstream sessions nginx saw resumed.
+      wrk offers its last session again on each new connection, so this
+      is a resumed client handshake wherever the candidate resumes
+  (c') the same from bench/tlsload.c (C, OpenSSL, one epoll loop on CPU 1,
+      CONC connections at once, no resumption, the leaf verified):
+      connections/s; forward mode too
+  (d) tlsload with a host name never seen on every connection
       (n<run>-<i>.api.test: a leaf minted each time): connections/s, and
       how many failed
   (e) KiB per idle intercepted connection at IDLE (each has relayed one
@@ -65,7 +69,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -77,12 +80,11 @@ from bench import (CPU_LOAD, CPU_PROXY, RUNS, SECS, UPSTREAM, Ctx,  # noqa
 
 IDLE = int(os.environ.get("IDLE_ICPT", "1000"))
 N = int(os.environ.get("N", "40"))              # TTFB samples
-PROCS = int(os.environ.get("PROCS", "4"))       # load generator
-THREADS = int(os.environ.get("THREADS", "8"))
+CONC = int(os.environ.get("CONC", "32"))    # tlsload's connections at once
 ONLY = os.environ.get("ONLY", "")   # e.g. "direct,pinshim-t,haproxy"
-# names for (d) per run: more than the generator makes in SECS; few enough
-# that a linear hosts lookup (libevent's evdns, squid) stays cheap
-NEW_PER_SEC = int(os.environ.get("NEW_PER_SEC", "1500"))
+# names for (d) per run: more than any candidate completes in SECS; few
+# enough that a linear hosts lookup (libevent's evdns, squid) stays cheap
+NEW_PER_SEC = int(os.environ.get("NEW_PER_SEC", "3000"))
 
 NS = ("pib-c", "pib-g", "pib-s")
 VETH, NET = "pib", "10.247"
@@ -439,18 +441,18 @@ def version(argv, pick):
         return "?"
 
 
-# ---------------------------------------------------------- load generator
+# ------------------------------------------------------------- the clients
 #
-# Runs in the client namespace (this file, re-invoked: `client ...`), one
-# JSON object on stdout.
+# Run in the client namespace (this file, re-invoked: `client ...`), one
+# JSON object on stdout; the connection rates come from bench/tlsload.c.
 
-def exchange(cctx, name, via, path=b"/0", keep=False):
+def exchange(cctx, name, via, path=b"/0", keep=False, timeout=30):
     """One connection: TCP (and CONNECT through via, a forward proxy),
     TLS with SNI name, GET path; returns (socket, seconds to the first
     byte of the answer). The answer is read whole (Content-Length)."""
     t0 = time.perf_counter()
     if via:
-        s = socket.create_connection(via, timeout=30)
+        s = socket.create_connection(via, timeout=timeout)
         s.sendall(b"CONNECT %s:443 HTTP/1.1\r\nHost: %s:443\r\n\r\n" %
                   (name.encode(), name.encode()))
         head = b""                      # nothing follows it until the
@@ -462,7 +464,7 @@ def exchange(cctx, name, via, path=b"/0", keep=False):
         if not head.startswith(b"HTTP/1.1 200"):
             raise OSError("proxy said %r" % head[:40])
     else:
-        s = socket.create_connection((SERVER, 443), timeout=30)
+        s = socket.create_connection((SERVER, 443), timeout=timeout)
     t = cctx.wrap_socket(s, server_hostname=name)
     t.sendall(b"GET %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" %
               (path, name.encode(),
@@ -511,81 +513,6 @@ def client_main(argv):
             socks.append(t)
         print("ready %d" % len(socks), flush=True)
         sys.stdin.read()
-    elif mode == "load":
-        secs, names = float(argv[3]), argv[4]
-        print(json.dumps(load(cctx, via, secs, names)))
-
-
-def load(cctx, via, secs, names):
-    """PROCS processes of THREADS threads, each connecting again and again
-    for secs: to api.test, or (names = "new:PREFIX:CAP") to a new name each
-    time out of PREFIX0..PREFIX<CAP-1>.api.test."""
-    fixed = not names.startswith("new:")
-    if not fixed:
-        _, prefix, cap = names.split(":")
-        cap = int(cap)
-    pipes = []
-    for p in range(PROCS):
-        r, w = os.pipe()
-        if os.fork() == 0:
-            os.close(r)
-            ok, err, why = [0], [0], {}
-            end = time.monotonic() + secs
-            lock = threading.Lock()
-
-            def worker(k):
-                i = k
-                while time.monotonic() < end:
-                    if fixed:
-                        name = "api.test"
-                    elif i >= cap:
-                        return
-                    else:
-                        name = "%s%d.api.test" % (prefix, i)
-                    i += PROCS * THREADS
-                    try:
-                        t, _ = exchange(cctx, name, via)
-                        t.close()
-                        with lock:
-                            ok[0] += 1
-                    except (OSError, ssl.SSLError) as e:
-                        with lock:
-                            err[0] += 1
-                            k2 = type(e).__name__
-                            why[k2] = why.get(k2, 0) + 1
-            ts = [threading.Thread(target=worker, args=(p * THREADS + t,))
-                  for t in range(THREADS)]
-            t0 = time.monotonic()
-            for t in ts:
-                t.start()
-            for t in ts:
-                t.join()
-            os.write(w, json.dumps({"ok": ok[0], "err": err[0], "why": why,
-                                    "secs": time.monotonic() - t0}).encode())
-            os._exit(0)
-        os.close(w)
-        pipes.append(r)
-    out = {"ok": 0, "err": 0, "why": {}, "secs": 0.0}
-    for r in pipes:
-        data = b""
-        while True:
-            chunk = os.read(r, 65536)
-            if not chunk:
-                break
-            data += chunk
-        os.close(r)
-        d = json.loads(data)
-        out["ok"] += d["ok"]
-        out["err"] += d["err"]
-        out["secs"] = max(out["secs"], d["secs"])
-        for k, v in d["why"].items():
-            out["why"][k] = out["why"].get(k, 0) + v
-    while True:
-        try:
-            os.wait()
-        except ChildProcessError:
-            break
-    return out
 
 
 def client(args, cafile, via, stdin=None):
@@ -594,6 +521,21 @@ def client(args, cafile, via, stdin=None):
                                      "%s:%d" % via if via else "-"] + \
         [str(a) for a in args[1:]]
     return argv
+
+
+def tlsload(binary, cafile, via, names):
+    """bench/tlsload.c in the client namespace on CPU_LOAD for SECS:
+    {"ok", "err", "secs"}."""
+    argv = in_ns(NS[0], CPU_LOAD) + [str(binary), SERVER, "443", "-C",
+                                     str(cafile), "-c", str(CONC), "-d",
+                                     str(SECS)]
+    if via:
+        argv += ["-x", "%s:%d" % via]
+    argv += ["-N", names[4:]] if names.startswith("new:") else ["-n", names]
+    r = subprocess.run(argv, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit("tlsload failed: %s" % r.stderr[-2000:])
+    return json.loads(r.stdout)
 
 
 def run_client(args, cafile, via):
@@ -661,6 +603,9 @@ def main():
                 for i in range(cap):
                     f.write("%s n%d-%d.api.test\n" % (SERVER, r, i))
         os.chmod(hosts, 0o644)
+        load = t / "tlsload"
+        sh("cc", "-O2", "-o", load, HERE.parent / "tlsload.c", "-lssl",
+           "-lcrypto")
         cadir = t / "ca"
         sh(harness.PINSHIM, "ca", "init", cadir)
         updir = t / "upstream"
@@ -760,13 +705,12 @@ def main():
                     share = reused_share(reused_log, start)
                     if share is not None:
                         r.setdefault("res", []).append(share)
-                out = run_client(["load", SECS, "api.test"], cafile, via)
+                out = tlsload(load, cafile, via, "api.test")
                 r.setdefault("c2", []).append(out["ok"] / out["secs"])
                 if out["err"]:
-                    print("  (%s (c'): %d failed: %s)" % (
-                        r["label"], out["err"], out["why"]), file=sys.stderr)
-                out = run_client(["load", SECS, "new:n%d-:%d" % (run, cap)],
-                                 cafile, via)
+                    print("  (%s (c'): %d failed)" % (r["label"], out["err"]),
+                          file=sys.stderr)
+                out = tlsload(load, cafile, via, "new:n%d-:%d" % (run, cap))
                 r.setdefault("d", []).append(out["ok"] / out["secs"])
                 r.setdefault("dfail", []).append(out["err"])
         for c in [None] + cands:

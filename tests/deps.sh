@@ -26,10 +26,10 @@ test)	pkgs="$build libcmocka-dev openssl curl nginx mitmproxy python3 iproute2 n
 	    gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user-static" ;;
 demo)	pkgs="$build openssl curl" ;;
 # the interception bench (bench/intercept_bench.py): squid-openssl for
-# ssl_bump (it replaces squid, which lacks it), mitmproxy, and the network
-# namespaces it runs in
+# ssl_bump (it replaces squid, which lacks it), mitmproxy, the network
+# namespaces it runs in, and OpenSSL's headers for its bench/tlsload.c
 bench)	pkgs="$build openssl curl nginx libnginx-mod-stream stunnel4 haproxy
-	wrk python3 squid-openssl mitmproxy iproute2 nftables" ;;
+	wrk python3 squid-openssl mitmproxy iproute2 nftables libssl-dev" ;;
 san)	pkgs="$build libgcc-12-dev" ;;	# libasan/libubsan come with gcc
 fuzz)	pkgs="$build clang libclang-rt-14-dev" ;;	# libFuzzer
 # make check-cross: the gateway targets' compilers and C libraries, qemu-user
