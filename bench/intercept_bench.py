@@ -22,6 +22,10 @@ wrk has no proxy support, so pinshim's forward mode (CONNECT to
 10.247.1.1:3128) is measured only where the bench's own clients are:
 (c') and (d) (bench/tlsload.c), the idle cost (e) and the time to first
 byte (this script, Python ssl).
+Names: api.test from a hosts file; (d)'s new names from a DNS server in
+the gateway namespace (this script, on CPU 1: the network's resolver, not
+the proxy's work), for pinshim's forward mode and Squid, which resolve
+them; the transparent others connect to the original destination.
 Its relay after the handshake is the same code as transparent mode's.
 
 Every candidate intercepts with the same CA (made by `pinshim ca init`,
@@ -82,9 +86,6 @@ IDLE = int(os.environ.get("IDLE_ICPT", "1000"))
 N = int(os.environ.get("N", "40"))              # TTFB samples
 CONC = int(os.environ.get("CONC", "32"))    # tlsload's connections at once
 ONLY = os.environ.get("ONLY", "")   # e.g. "direct,pinshim-t,haproxy"
-# names for (d) per run: more than any candidate completes in SECS; few
-# enough that a linear hosts lookup (libevent's evdns, squid) stays cheap
-NEW_PER_SEC = int(os.environ.get("NEW_PER_SEC", "3000"))
 
 NS = ("pib-c", "pib-g", "pib-s")
 VETH, NET = "pib", "10.247"
@@ -240,8 +241,8 @@ def ns_wait(ns, addr, port, proc, timeout=harness.WAIT):
 # pinshim: the defaults, but per-connection log lines off (as the others)
 # and the per-client connection cap lifted (one client address holds every
 # connection here). Transparent: the original destination from the
-# REDIRECT; forward: names from hosts_file (api.test on its first line,
-# evdns looks hosts up in order).
+# REDIRECT; forward: api.test from hosts_file, (d)'s names from the
+# bench's DNS server.
 PINSHIM_T = """[shim]
 state_dir = %(d)s/state
 log_level = warn
@@ -263,6 +264,7 @@ log_level = warn
 [upstream]
 ca_file = %(root)s
 hosts_file = %(hosts)s
+nameservers = %(gw)s
 [domain:**.api.test]
 pins = %(pin)s
 [listen:proxy]
@@ -311,8 +313,9 @@ backend b
 # (SNI) then bump; no caching (it would answer from cache where the others
 # relay), no access log; leaves minted by security_file_certgen (8
 # helpers) and kept in its memory cache; upstream verified against the
-# root (sslproxy_cert_error: deny, the default); names from hosts_file
-# (squid checks the Host header against the original destination).
+# root (sslproxy_cert_error: deny, the default); names resolved as
+# pinshim's forward mode resolves them (squid checks the Host header
+# against the original destination).
 SQUID_CONF = """http_port 127.0.0.1:%(fport)d
 https_port 0.0.0.0:%(port)d intercept ssl-bump tls-cert=%(d)s/ca.pem tls-key=%(d)s/ca.key generate-host-certificates=on dynamic_cert_mem_cache_size=64MB
 sslcrtd_program %(certgen)s -s %(d)s/ssl_db -M 64MB
@@ -330,7 +333,7 @@ cache_log %(d)s/cache.log
 pid_filename %(d)s/squid.pid
 coredump_dir %(d)s
 hosts_file %(hosts)s
-dns_nameservers 127.0.0.1
+dns_nameservers %(gw)s
 netdb_filename none
 pinger_enable off
 shutdown_lifetime 0 seconds
@@ -515,6 +518,35 @@ def client_main(argv):
         sys.stdin.read()
 
 
+def dns_main(addr):
+    """The names' DNS server, in the gateway namespace: A of any name under
+    api.test is the upstream's address; anything else, no answer
+    (NOERROR, nothing; NXDOMAIN outside api.test)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((addr, 53))
+    a = socket.inet_aton(SERVER)
+    print("dns ready", flush=True)
+    while True:
+        q, peer = s.recvfrom(512)
+        if len(q) < 17:
+            continue
+        i, labels = 12, []
+        while i < len(q) and q[i]:
+            labels.append(q[i + 1:i + 1 + q[i]].decode("ascii", "replace"))
+            i += 1 + q[i]
+        qtype = int.from_bytes(q[i + 1:i + 3], "big")
+        question = q[12:i + 5]
+        name = ".".join(labels).lower()
+        ours = name == "api.test" or name.endswith(".api.test")
+        answer = qtype == 1 and ours
+        head = q[:2] + bytes([0x84 | (q[2] & 1), 0 if ours else 3]) + \
+            b"\x00\x01" + (b"\x00\x01" if answer else b"\x00\x00") + \
+            b"\x00\x00\x00\x00"
+        rr = (b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + a
+              if answer else b"")
+        s.sendto(head + question + rr, peer)
+
+
 def client(args, cafile, via, stdin=None):
     argv = in_ns(NS[0], CPU_LOAD) + ["/usr/bin/python3", str(HERE), "client",
                                      args[0], str(cafile),
@@ -593,16 +625,16 @@ def main():
         (root / "1m").write_bytes(os.urandom(1 << 20))
         (root / "0").write_bytes(b"")
         (root / "small").write_text("ok")
-        # (d)'s names: api.test first (the lookups of (a)-(c) find it at
-        # once), then run r's names n<r>-<i>
-        cap = int(NEW_PER_SEC * SECS)
+        # api.test from a hosts file; (d)'s names n<run>-<i>.api.test from
+        # DNS (a linear hosts lookup over thousands of names would be
+        # what (d) measures)
         hosts = t / "hosts"
-        with open(hosts, "w") as f:
-            f.write("%s api.test\n" % SERVER)
-            for r in range(RUNS):
-                for i in range(cap):
-                    f.write("%s n%d-%d.api.test\n" % (SERVER, r, i))
+        hosts.write_text("%s api.test\n" % SERVER)
         os.chmod(hosts, 0o644)
+        cap = 1000000
+        dns = harness.Proc(ctx, in_ns(NS[1], CPU_LOAD) + [
+            "/usr/bin/python3", str(HERE), "dns", GW_C], "dns")
+        dns.log.wait("dns ready", proc=dns.p)
         load = t / "tlsload"
         sh("cc", "-O2", "-o", load, HERE.parent / "tlsload.c", "-lssl",
            "-lcrypto")
@@ -655,11 +687,12 @@ def main():
         if ONLY:
             cands = [c for c in cands if c.name in ONLY.split(",")]
 
-        print("interception benchmark on %s, %d cores; proxy and upstream "
-              "on CPU %s, the client on CPU %s; three network namespaces; "
-              "%d run(s) of %gs each, median (min-max)" %
-              (os.uname().machine, os.cpu_count(), CPU_PROXY, CPU_LOAD,
-               RUNS, SECS))
+        print("interception benchmark, %s, on %s (%s, %d cores, Linux %s); "
+              "proxy and upstream on CPU %s, the client on CPU %s; three "
+              "network namespaces; %d run(s) of %gs each, median (min-max)"
+              % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                 os.uname().machine, cpu_model(), os.cpu_count(),
+                 os.uname().release, CPU_PROXY, CPU_LOAD, RUNS, SECS))
         rows = {"direct": {"label": "direct TLS (no proxy)"}}
         for c in cands:
             rows[c.name] = {"label": c.label}
@@ -731,6 +764,13 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def cpu_model():
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "?"
+
+
 def reused_share(log, start):
     if not log.exists():
         return None
@@ -779,10 +819,18 @@ def report(rows):
         if ps.get("e") and o.get("e"):
             cells.append("KiB/idle %.2f" % (ps["e"] / o["e"]))
         print("pinshim transparent / %s: %s" % (other, ", ".join(cells)))
+    pf, h = rows.get("pinshim-f"), rows.get("haproxy")
+    if pf and h and pf.get("c2") and h.get("c2"):
+        print("pinshim forward / haproxy: (c') %.2f, (d) %.2f" % (
+            statistics.median(pf["c2"]) / statistics.median(h["c2"]),
+            statistics.median(pf["d"]) / max(statistics.median(h["d"]),
+                                             1e-9)))
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "client":
         client_main(sys.argv[2:])
+    elif len(sys.argv) > 1 and sys.argv[1] == "dns":
+        dns_main(sys.argv[2])
     else:
         main()
