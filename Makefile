@@ -477,8 +477,11 @@ clean:
 bench:
 	@tests/deps.sh bench
 	@$(MAKE) --no-print-directory all
-	@BUILD=$(BUILD) /usr/bin/python3 bench/bench.py
-	@BUILD=$(BUILD) /usr/bin/python3 bench/intercept_bench.py
+	@rm -f $(BUILD)/bench-tunnel.json
+	@BUILD=$(BUILD) BENCH_JSON=$(BUILD)/bench-tunnel.json \
+	    /usr/bin/python3 bench/bench.py
+	@BUILD=$(BUILD) BENCH_JSON=$(BUILD)/bench-tunnel.json \
+	    /usr/bin/python3 bench/intercept_bench.py
 	@BUILD=$(BUILD) /usr/bin/python3 bench/intercept.py
 	@BUILD=$(BUILD) /usr/bin/python3 bench/feed_refresh.py
 	@BUILD=$(BUILD) /usr/bin/python3 bench/scrape.py

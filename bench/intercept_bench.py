@@ -757,11 +757,48 @@ def main():
             cost, rss = idle_cost(c, *target(c), IDLE)
             rows[c.name]["e"], rows[c.name]["rss"] = cost, rss
         report(rows)
+        tunnel = os.environ.get("BENCH_JSON")
+        if tunnel and os.path.exists(tunnel):
+            with open(tunnel) as f:
+                summary(json.load(f), rows)
     finally:
         ctx.close()
         harness.cleanup_pki()
         if not os.environ.get("KEEP"):
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def summary(tunnel, icpt):
+    """One table of bench/bench.py's rows (the tunnel, on loopback) and
+    these (interception, through the namespaces), each path also as a share
+    of direct TLS over its own topology."""
+    med = (lambda xs: statistics.median(xs) if xs else None)
+    print()
+    print("One table: the tunnel (bench/bench.py, loopback) and interception "
+          "(this bench, three namespaces); \"÷ direct\": (a)/(b)/(c) over "
+          "direct TLS in the same topology")
+    head = ["(a) 4 KiB keep-alive req/s", "(b) 1 MiB MiB/s", "(b) CPU s/GB",
+            "(c) close req/s", "KiB/idle @1000", "÷ direct (a)/(b)/(c)"]
+    print("| path | " + " | ".join(head) + " |")
+    print("| --- |" + " ---: |" * len(head))
+    for kind, rows, idle in (("tunnel", tunnel, "idle1000"),
+                             ("interception", icpt, "e")):
+        d = rows.get("direct", {})
+        for key, r in rows.items():
+            if not r.get("a"):          # forward mode: no wrk rows
+                continue
+            shares = []
+            for w in "abc":
+                x, y = med(r.get(w, [])), med(d.get(w, []))
+                shares.append("%.2f" % (x / y) if x and y else "-")
+            e = r.get(idle) if kind == "tunnel" or IDLE == 1000 else None
+            cells = [spread(r.get("a", []), "%.0f"),
+                     spread(r.get("b", []), "%.0f"),
+                     spread(r.get("cpu", []), "%.2f"),
+                     spread(r.get("c", []), "%.0f"),
+                     "%.1f" % e if e is not None else "-",
+                     "/".join(shares) if key != "direct" else "1"]
+            print("| %s: %s | %s |" % (kind, r["label"], " | ".join(cells)))
 
 
 def cpu_model():
