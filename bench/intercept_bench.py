@@ -57,6 +57,11 @@ Workloads, each the median of RUNS runs of SECS seconds with the spread:
       first byte of the answer), median ms, and its ratio to direct TLS
 
 Then the ratios of pinshim (transparent) to HAProxy, Squid and mitmproxy.
+Knobs (environment): SECS, RUNS (as bench/bench.py; defaults 5 and 2),
+IDLE_ICPT (1000), N (TTFB samples, 40), CONC (tlsload's connections at
+once, 32), ONLY (of pinshim-t, pinshim-f, haproxy, squid, mitmdump; direct
+TLS always runs), KEEP=1 (keep the temporary directory and the logs),
+BENCH_JSON (bench/bench.py's rows: then one table of both at the end).
 Needs root (namespaces, nftables); without it, says so and exits 0.
 Numbers, not assertions: this is not a test, but every candidate is
 checked end to end (intercepted, upstream verified) before it is measured.
@@ -85,7 +90,7 @@ from bench import (CPU_LOAD, CPU_PROXY, RUNS, SECS, UPSTREAM, Ctx,  # noqa
 IDLE = int(os.environ.get("IDLE_ICPT", "1000"))
 N = int(os.environ.get("N", "40"))              # TTFB samples
 CONC = int(os.environ.get("CONC", "32"))    # tlsload's connections at once
-ONLY = os.environ.get("ONLY", "")   # e.g. "direct,pinshim-t,haproxy"
+ONLY = os.environ.get("ONLY", "")   # e.g. "pinshim-t,haproxy" (+ direct)
 
 NS = ("pib-c", "pib-g", "pib-s")
 VETH, NET = "pib", "10.247"
