@@ -64,7 +64,10 @@ TLS always runs), KEEP=1 (keep the temporary directory and the logs),
 BENCH_JSON (bench/bench.py's rows: then one table of both at the end).
 Needs root (namespaces, nftables); without it, says so and exits 0.
 Numbers, not assertions: this is not a test, but every candidate is
-checked end to end (intercepted, upstream verified) before it is measured.
+checked end to end before it is measured: a request through it answered,
+under a leaf from the CA, and an impostor refused (10.247.2.3, api.test
+with a chain from a root only the test PKI's ca.pem trusts; forward mode
+asks for it as rogue.api.test).
 """
 
 import json
@@ -96,6 +99,7 @@ NS = ("pib-c", "pib-g", "pib-s")
 VETH, NET = "pib", "10.247"
 CLIENT, GW_C, GW_S, SERVER = (NET + ".1.2", NET + ".1.1", NET + ".2.1",
                               NET + ".2.2")
+ROGUE = NET + ".2.3"    # the check's impostor: api.test from a rogue root
 FWD_PORT = 3128
 SQUID = "/usr/sbin/squid"
 CERTGEN = "/usr/lib/squid/security_file_certgen"
@@ -181,6 +185,8 @@ class Net:
             sh("ip", "netns", "exec", ns, "ip", "addr", "add", addr, "dev",
                dev)
             sh("ip", "netns", "exec", ns, "ip", "link", "set", dev, "up")
+        sh("ip", "netns", "exec", s, "ip", "addr", "add", ROGUE + "/24",
+           "dev", VETH + "-s")
         sh("ip", "netns", "exec", c, "ip", "route", "add", "default", "via",
            GW_C)
         sh("ip", "netns", "exec", s, "ip", "route", "add", "default", "via",
@@ -454,10 +460,12 @@ def version(argv, pick):
 # Run in the client namespace (this file, re-invoked: `client ...`), one
 # JSON object on stdout; the connection rates come from bench/tlsload.c.
 
-def exchange(cctx, name, via, path=b"/0", keep=False, timeout=30):
-    """One connection: TCP (and CONNECT through via, a forward proxy),
-    TLS with SNI name, GET path; returns (socket, seconds to the first
-    byte of the answer). The answer is read whole (Content-Length)."""
+def exchange(cctx, name, via, path=b"/0", keep=False, timeout=30,
+             addr=SERVER):
+    """One connection: TCP to addr:443 (or CONNECT name:443 through via,
+    a forward proxy), TLS with SNI name, GET path; returns (socket, seconds
+    to the first byte of the answer). The answer is read whole
+    (Content-Length); anything but a 200 raises OSError."""
     t0 = time.perf_counter()
     if via:
         s = socket.create_connection(via, timeout=timeout)
@@ -472,7 +480,7 @@ def exchange(cctx, name, via, path=b"/0", keep=False, timeout=30):
         if not head.startswith(b"HTTP/1.1 200"):
             raise OSError("proxy said %r" % head[:40])
     else:
-        s = socket.create_connection((SERVER, 443), timeout=timeout)
+        s = socket.create_connection((addr, 443), timeout=timeout)
     t = cctx.wrap_socket(s, server_hostname=name)
     t.sendall(b"GET %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" %
               (path, name.encode(),
@@ -485,7 +493,7 @@ def exchange(cctx, name, via, path=b"/0", keep=False, timeout=30):
             raise OSError("closed in the head")
         data += more
     head, body = data.split(b"\r\n\r\n", 1)
-    if not head.startswith(b"HTTP/1.1 200"):
+    if not (head.startswith(b"HTTP/1.") and head[8:12] == b" 200"):
         raise OSError("answer %r" % head[:40])
     length = 0
     for line in head.split(b"\r\n"):
@@ -507,6 +515,15 @@ def client_main(argv):
         t, _ = exchange(cctx, "api.test", via, b"/small", keep=True)
         t.close()
         print(json.dumps({"ok": 1}))
+    elif mode == "rogue":
+        # the impostor: the same name, a chain from a root nobody trusts
+        try:
+            t, _ = exchange(cctx, "rogue.api.test" if via else "api.test",
+                            via, b"/", addr=ROGUE, timeout=10)
+            t.close()
+            print(json.dumps({"passed": True}))
+        except (OSError, ssl.SSLError) as e:
+            print(json.dumps({"passed": False, "why": str(e)}))
     elif mode == "ttfb":
         xs = []
         for _ in range(int(argv[3])):
@@ -525,8 +542,9 @@ def client_main(argv):
 
 def dns_main(addr):
     """The names' DNS server, in the gateway namespace: A of any name under
-    api.test is the upstream's address; anything else, no answer
-    (NOERROR, nothing; NXDOMAIN outside api.test)."""
+    api.test is the upstream's address (rogue.api.test: the impostor's);
+    anything else, no answer (NOERROR, nothing; NXDOMAIN outside
+    api.test)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((addr, 53))
     a = socket.inet_aton(SERVER)
@@ -543,11 +561,12 @@ def dns_main(addr):
         question = q[12:i + 5]
         name = ".".join(labels).lower()
         ours = name == "api.test" or name.endswith(".api.test")
+        ip = socket.inet_aton(ROGUE) if name == "rogue.api.test" else a
         answer = qtype == 1 and ours
         head = q[:2] + bytes([0x84 | (q[2] & 1), 0 if ours else 3]) + \
             b"\x00\x01" + (b"\x00\x01" if answer else b"\x00\x00") + \
             b"\x00\x00\x00\x00"
-        rr = (b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + a
+        rr = (b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + ip
               if answer else b"")
         s.sendto(head + question + rr, peer)
 
@@ -655,6 +674,11 @@ def main():
             "nginx", "-p", str(updir), "-c", str(updir / "nginx.conf"), "-e",
             str(updir / "error.log")], "upstream")
         ns_wait(NS[2], SERVER, 443, upstream.p)
+        rogue = harness.Proc(ctx, in_ns(NS[2], CPU_PROXY) + [
+            "openssl", "s_server", "-quiet", "-www", "-accept",
+            ROGUE + ":443", "-cert", str(pki / "rogue.pem"), "-key",
+            str(pki / "rogue.key")], "rogue")
+        ns_wait(NS[2], ROGUE, 443, rogue.p)
         reused_log = updir / "reused.log"
         ctx.vars = {"root": pki / "root.pem", "hosts": hosts, "net": NET,
                     "pin": harness.pin_of(pki / "leaf.pem"), "nofile": hard,
@@ -719,6 +743,9 @@ def main():
                 raise SystemExit("%s: %s\n%s" % (
                     c.name if c else "direct", e,
                     c.proc.log.text()[-3000:] if c else ""))
+            if c and run_client(["rogue"], *target(c))["passed"]:
+                raise SystemExit("%s relayed an upstream it should have "
+                                 "refused (a rogue root's chain)" % c.name)
         for run in range(RUNS):
             for c in [None] + cands:
                 r = rows[c.name if c else "direct"]
