@@ -20,8 +20,8 @@ redirect to the candidate's port; for direct TLS there is no rule and the
 gateway routes the packets. So every path crosses the same two veths.
 wrk has no proxy support, so pinshim's forward mode (CONNECT to
 10.247.1.1:3128) is measured only where the bench's own clients are:
-(c') and (d) (bench/tlsload.c), the idle cost (e) and the time to first
-byte (this script, Python ssl).
+(a'), (b'), (c') and (d) (bench/tlsload.c), the idle cost (e) and the
+time to first byte (this script, Python ssl).
 Names: api.test from a hosts file; (d)'s new names from a DNS server in
 the gateway namespace (this script, on CPU 1: the network's resolver, not
 the proxy's work), for pinshim's forward mode and Squid, which resolve
@@ -45,9 +45,11 @@ Workloads, each the median of RUNS runs of SECS seconds with the spread:
       requests/s, and the share of upstream sessions nginx saw resumed.
       wrk offers its last session again on each new connection, so this
       is a resumed client handshake wherever the candidate resumes
-  (c') the same from bench/tlsload.c (C, OpenSSL, one epoll loop on CPU 1,
-      CONC connections at once, no resumption, the leaf verified):
-      connections/s; forward mode too
+  (a') (b') (a) and (b) from bench/tlsload.c (C, OpenSSL, one epoll loop
+      on CPU 1, the leaf verified), which speaks CONNECT: forward mode's
+      keep-alive figures, beside every other path's from the same client
+  (c') (c) from tlsload, CONC connections at once, no resumption (a full
+      client handshake each): connections/s; forward mode too
   (d) tlsload with a host name never seen on every connection
       (n<run>-<i>.api.test: a leaf minted each time): connections/s, and
       how many failed
@@ -579,12 +581,15 @@ def client(args, cafile, via, stdin=None):
     return argv
 
 
-def tlsload(binary, cafile, via, names):
+def tlsload(binary, cafile, via, names, conc=CONC, keep=None):
     """bench/tlsload.c in the client namespace on CPU_LOAD for SECS:
-    {"ok", "err", "secs"}."""
+    {"ok", "err", "bytes", "secs"}; keep: a path to GET over keep-alive
+    connections."""
     argv = in_ns(NS[0], CPU_LOAD) + [str(binary), SERVER, "443", "-C",
-                                     str(cafile), "-c", str(CONC), "-d",
+                                     str(cafile), "-c", str(conc), "-d",
                                      str(SECS)]
+    if keep:
+        argv += ["-k", "-p", keep]
     if via:
         argv += ["-x", "%s:%d" % via]
     argv += ["-N", names[4:]] if names.startswith("new:") else ["-n", names]
@@ -770,6 +775,13 @@ def main():
                     share = reused_share(reused_log, start)
                     if share is not None:
                         r.setdefault("res", []).append(share)
+                # (a') and (b'): wrk's (a) and (b) from tlsload, which
+                # speaks CONNECT too
+                out = tlsload(load, cafile, via, "api.test", 50, "/4k")
+                r.setdefault("a2", []).append(out["ok"] / out["secs"])
+                out = tlsload(load, cafile, via, "api.test", 8, "/1m")
+                r.setdefault("b2", []).append(out["bytes"] / 2**20 /
+                                              out["secs"])
                 out = tlsload(load, cafile, via, "api.test")
                 r.setdefault("c2", []).append(out["ok"] / out["secs"])
                 if out["err"]:
@@ -852,7 +864,8 @@ def reused_share(log, start):
 def report(rows):
     print()
     head = ["(a) 4 KiB keep-alive req/s", "(b) 1 MiB MiB/s", "(b) CPU s/GB",
-            "(c) close req/s", "(c) upstream resumed %", "(c') conn/s",
+            "(c) close req/s", "(c) upstream resumed %", "(a') req/s",
+            "(b') MiB/s", "(c') conn/s",
             "(d) new names conn/s", "(d) failed", "(e) KiB/idle @%d" % IDLE,
             "RSS @%d KiB" % IDLE, "TTFB ms", "TTFB / direct"]
     print("| path | " + " | ".join(head) + " |")
@@ -865,6 +878,8 @@ def report(rows):
                  spread(r.get("cpu", []), "%.2f"),
                  spread(r.get("c", []), "%.0f"),
                  spread(r.get("res", []), "%.0f"),
+                 spread(r.get("a2", []), "%.0f"),
+                 spread(r.get("b2", []), "%.0f"),
                  spread(r.get("c2", []), "%.0f"),
                  spread(r.get("d", []), "%.0f"),
                  spread(r.get("dfail", []), "%d"),
@@ -880,20 +895,21 @@ def report(rows):
         if not ps or not o:
             continue
         cells = []
-        for w in ("a", "b", "c", "c2", "d"):
+        for w in ("a", "b", "c", "a2", "b2", "c2", "d"):
             if ps.get(w) and o.get(w) and statistics.median(o[w]) > 0:
                 cells.append("%s %.2f" % (
-                    "(%s)" % w if w != "c2" else "(c')",
+                    "(%s)" % w.replace("2", "'"),
                     statistics.median(ps[w]) / statistics.median(o[w])))
         if ps.get("e") and o.get("e"):
             cells.append("KiB/idle %.2f" % (ps["e"] / o["e"]))
         print("pinshim transparent / %s: %s" % (other, ", ".join(cells)))
     pf, h = rows.get("pinshim-f"), rows.get("haproxy")
-    if pf and h and pf.get("c2") and h.get("c2"):
-        print("pinshim forward / haproxy: (c') %.2f, (d) %.2f" % (
-            statistics.median(pf["c2"]) / statistics.median(h["c2"]),
-            statistics.median(pf["d"]) / max(statistics.median(h["d"]),
-                                             1e-9)))
+    if pf and h:
+        print("pinshim forward / haproxy: " + ", ".join(
+            "(%s) %.2f" % (w.replace("2", "'"), statistics.median(pf[w]) /
+                           statistics.median(h[w]))
+            for w in ("a2", "b2", "c2", "d")
+            if pf.get(w) and h.get(w) and statistics.median(h[w]) > 0))
 
 
 if __name__ == "__main__":

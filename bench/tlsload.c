@@ -1,19 +1,20 @@
 /*
- * tlsload.c - the interception bench's connection-rate load generator
- * (bench/intercept_bench.py builds and runs it): CONC connections at once,
- * each a new TCP connection (through an HTTP CONNECT proxy if given), a
- * full TLS handshake (OpenSSL, no resumption, the peer verified against
- * CAFILE and the name), one `Connection: close` GET, the whole answer
- * read, closed; then the next. wrk cannot send a different SNI on every
- * connection, nor speak CONNECT; a Python client tops out below the
- * rates it must measure.
+ * tlsload.c - the interception bench's load generator for what wrk cannot
+ * do (bench/intercept_bench.py builds and runs it): a different SNI on
+ * every connection, and HTTP CONNECT. CONC connections at once, each a new
+ * TCP connection (through the proxy if given), a full TLS handshake
+ * (OpenSSL, no resumption, the peer verified against CAFILE and the name),
+ * then a `Connection: close` GET of PATH, the whole answer read, closed,
+ * and the next; with -k, GETs on the same connection until the time is up
+ * (wrk's keep-alive workloads, for forward mode). A Python client tops out
+ * below the rates it must measure.
  *
  *   tlsload ADDR PORT [-x PROXYADDR:PORT] -C CAFILE -c CONC -d SECS
- *           (-n NAME | -N PREFIX:COUNT)
+ *           [-k] [-p PATH] (-n NAME | -N PREFIX:COUNT)
  *
  * -N: a name never used before on every connection, PREFIX0.api.test ...
  * PREFIX<COUNT-1>.api.test (it stops when they run out). Prints one JSON
- * object: connections answered 200, failed, and the seconds it ran.
+ * object: answers (200), failed connections, bytes of answers, seconds.
  * Single-threaded, one epoll loop: pin it to a CPU with taskset.
  */
 #define _GNU_SOURCE                     /* strcasestr */
@@ -46,14 +47,17 @@ struct conn {
 	char name[128];
 	char buf[16384];
 	size_t len, off;                /* bytes in buf; sent of buf */
+	long head, body, got;           /* the answer's head and body, got */
 };
 
 static SSL_CTX *ctx;
 static struct sockaddr_in target, proxy;
-static int use_proxy, epfd;
-static const char *fixed_name, *prefix;
+static int use_proxy, epfd, keepalive;
+static const char *fixed_name, *prefix, *path = "/0";
 static long next_name, name_count;
 static unsigned long ok, failed;
+static unsigned long long bytes;
+static double end;
 
 static double
 now(void)
@@ -83,9 +87,7 @@ parse_addr(const char *s, struct sockaddr_in *sin)
 static void
 finish(struct conn *c, int good)
 {
-	if (good)
-		ok++;
-	else
+	if (!good)
 		failed++;
 	if (c->ssl != NULL)
 		SSL_free(c->ssl);
@@ -164,23 +166,41 @@ ssl_wait(struct conn *c, int r)
 	}
 }
 
-/* The answer in buf is whole: its head, then Content-Length bytes. */
-static int
-answered(struct conn *c, int *good)
+/* The request in buf, sent next. */
+static void
+request(struct conn *c)
 {
-	char *end, *cl;
-	long body = 0;
+	c->len = snprintf(c->buf, sizeof(c->buf),
+	    "GET %s HTTP/1.1\r\nHost: %s\r\n%s\r\n", path, c->name,
+	    keepalive ? "" : "Connection: close\r\n");
+	c->head = -1;
+	c->got = 0;
+	c->st = SEND;
+}
 
+/* r more bytes of the answer in buf: 1 whole, 0 not yet, -1 not a 200. */
+static int
+answer(struct conn *c, size_t r)
+{
+	char *end_head, *cl;
+
+	if (c->head >= 0) {             /* body bytes, not kept */
+		c->got += r;
+		return c->got >= c->body;
+	}
+	c->len += r;
 	c->buf[c->len] = '\0';
-	end = strstr(c->buf, "\r\n\r\n");
-	if (end == NULL)
-		return 0;
-	*good = strncmp(c->buf, "HTTP/1.", 7) == 0 &&
-	    strncmp(c->buf + 8, " 200", 4) == 0;
+	end_head = strstr(c->buf, "\r\n\r\n");
+	if (end_head == NULL)
+		return c->len >= sizeof(c->buf) - 1 ? -1 : 0;
+	if (strncmp(c->buf, "HTTP/1.", 7) != 0 ||
+	    strncmp(c->buf + 8, " 200", 4) != 0)
+		return -1;
+	c->head = end_head + 4 - c->buf;
 	cl = strcasestr(c->buf, "\r\ncontent-length:");
-	if (cl != NULL && cl < end)
-		body = strtol(cl + 17, NULL, 10);
-	return (size_t)(end + 4 - c->buf) + body <= c->len;
+	c->body = cl != NULL && cl < end_head ? strtol(cl + 17, NULL, 10) : 0;
+	c->got = c->len - c->head;
+	return c->got >= c->body;
 }
 
 /* Advance c as far as it goes; -1: failed, 1: answered. */
@@ -242,10 +262,7 @@ step(struct conn *c)
 			r = SSL_connect(c->ssl);
 			if (r != 1)
 				return ssl_wait(c, r);
-			c->len = snprintf(c->buf, sizeof(c->buf),
-			    "GET /0 HTTP/1.1\r\nHost: %s\r\n"
-			    "Connection: close\r\n\r\n", c->name);
-			c->st = SEND;
+			request(c);
 			break;
 		case SEND:
 			r = SSL_write(c->ssl, c->buf, c->len);
@@ -254,20 +271,25 @@ step(struct conn *c)
 			c->len = 0;
 			c->st = READ;
 			break;
-		case READ: {
-			int good = 0;
-
-			r = SSL_read(c->ssl, c->buf + c->len,
-			    sizeof(c->buf) - 1 - c->len);
+		case READ:
+			r = SSL_read(c->ssl, c->buf + (c->head < 0 ? c->len : 0),
+			    c->head < 0 ? sizeof(c->buf) - 1 - c->len :
+			    sizeof(c->buf));
 			if (r <= 0)
 				return ssl_wait(c, r);
-			c->len += r;
-			if (answered(c, &good))
-				return good ? 1 : -1;
-			if (c->len >= sizeof(c->buf) - 1)
+			switch (answer(c, r)) {
+			case -1:
 				return -1;
+			case 0:
+				break;
+			default:
+				ok++;
+				bytes += c->head + c->body;
+				if (!keepalive || now() >= end)
+					return 1;
+				request(c);
+			}
 			break;
-		}
 		}
 	}
 }
@@ -276,7 +298,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: tlsload ADDR PORT [-x PROXYADDR:PORT] "
-	    "-C CAFILE -c CONC -d SECS (-n NAME | -N PREFIX:COUNT)\n");
+	    "-C CAFILE -c CONC -d SECS [-k] [-p PATH] "
+	    "(-n NAME | -N PREFIX:COUNT)\n");
 	exit(2);
 }
 
@@ -286,7 +309,7 @@ main(int argc, char **argv)
 	static struct conn conns[MAXCONC];
 	struct epoll_event evs[256];
 	const char *cafile = NULL;
-	double secs = 5, t0, end, last_scan;
+	double secs = 5, t0, last_scan;
 	int conc = 32, live = 0, opt, i, n;
 	char addr[80];
 
@@ -296,7 +319,7 @@ main(int argc, char **argv)
 	if (parse_addr(addr, &target) < 0)
 		usage();
 	optind = 3;
-	while ((opt = getopt(argc, argv, "x:C:c:d:n:N:")) != -1) {
+	while ((opt = getopt(argc, argv, "x:C:c:d:kp:n:N:")) != -1) {
 		switch (opt) {
 		case 'x':
 			if (parse_addr(optarg, &proxy) < 0)
@@ -311,6 +334,12 @@ main(int argc, char **argv)
 			break;
 		case 'd':
 			secs = atof(optarg);
+			break;
+		case 'k':
+			keepalive = 1;
+			break;
+		case 'p':
+			path = optarg;
 			break;
 		case 'n':
 			fixed_name = optarg;
@@ -375,7 +404,7 @@ main(int argc, char **argv)
 			}
 		}
 	}
-	printf("{\"ok\": %lu, \"err\": %lu, \"secs\": %.3f}\n", ok, failed,
-	    now() - t0);
+	printf("{\"ok\": %lu, \"err\": %lu, \"bytes\": %llu, "
+	    "\"secs\": %.3f}\n", ok, failed, bytes, now() - t0);
 	return 0;
 }
