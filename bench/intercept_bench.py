@@ -754,6 +754,7 @@ def main():
         for run in range(RUNS):
             for c in [None] + cands:
                 r = rows[c.name if c else "direct"]
+                print("  run %d: %s" % (run + 1, r["label"]), file=sys.stderr)
                 net.redirect(c.port if c and c.transparent else None)
                 cafile, via = target(c)
                 if c is None or c.transparent:
