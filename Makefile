@@ -474,11 +474,17 @@ clean:
 	rm -rf build build-san build-fuzz build-system build-*-linux-gnu*
 
 # Numbers, not tests: the tunnel beside direct TLS, nginx stream, HAProxy and
-# stunnel; forward mode's time to first byte; a feed refresh on the wire.
+# stunnel; interception (transparent and forward) beside HAProxy, Squid
+# ssl_bump and mitmproxy in network namespaces (as root); forward mode's
+# time to first byte; a feed refresh on the wire.
 bench:
 	@tests/deps.sh bench
 	@$(MAKE) --no-print-directory all
-	@BUILD=$(BUILD) /usr/bin/python3 bench/bench.py
+	@rm -f $(BUILD)/bench-tunnel.json
+	@BUILD=$(BUILD) BENCH_JSON=$(BUILD)/bench-tunnel.json \
+	    /usr/bin/python3 bench/bench.py
+	@BUILD=$(BUILD) BENCH_JSON=$(BUILD)/bench-tunnel.json \
+	    /usr/bin/python3 bench/intercept_bench.py
 	@BUILD=$(BUILD) /usr/bin/python3 bench/intercept.py
 	@BUILD=$(BUILD) /usr/bin/python3 bench/feed_refresh.py
 	@BUILD=$(BUILD) /usr/bin/python3 bench/scrape.py

@@ -16,6 +16,8 @@ Workloads, as in the performance issue:
   (d) memory per idle connection (each having relayed one request) at
       IDLE connections, every proxy freshly started, and its RSS at start
 
+BENCH_JSON=FILE keeps the rows there for bench/intercept_bench.py, which
+then prints one table of both (make bench does).
 BASELINE=/path/to/pinshim adds an older pinshim build as one more candidate
 (before and after a change, in one run). Each throughput figure is the median of RUNS runs of SECS seconds, with the
 spread (min-max). Then bench/intercept.py: forward mode's time to first
@@ -23,6 +25,7 @@ byte for a new and a repeated host against direct TLS. Numbers, not
 assertions: this is not a test.
 """
 
+import json
 import os
 import re
 import resource
@@ -224,10 +227,15 @@ class Proxy:
             self.proc = None
 
 
-def wrk(port, tls, path, conns, close=False):
-    url = "%s://127.0.0.1:%d%s" % ("https" if tls else "http", port, path)
-    argv = ["taskset", "-c", CPU_LOAD, "wrk", "-t1", "-c%d" % conns,
-            "-d%ds" % SECS, "-H", "Host: api.test"]
+def wrk(port, tls, path, conns, close=False, url=None, wrap=()):
+    """wrk on CPU_LOAD: (requests/s, MiB/s). url: another target than
+    127.0.0.1:port; wrap: what runs it (bench/intercept_bench.py: in the
+    client's network namespace)."""
+    url = url or "%s://127.0.0.1:%d%s" % ("https" if tls else "http", port,
+                                          path)
+    argv = list(wrap) + ["taskset", "-c", CPU_LOAD, "wrk", "-t1",
+                         "-c%d" % conns, "-d%ds" % SECS, "-H",
+                         "Host: api.test"]
     if close:
         argv += ["-H", "Connection: close"]
     out = subprocess.run(argv + [url], capture_output=True, text=True,
@@ -404,6 +412,9 @@ def main():
 
         idle_ns = sorted({n for r in rows.values()
                           for n in r.get("idle_ns", [])})
+        if os.environ.get("BENCH_JSON"):    # for intercept_bench's summary
+            with open(os.environ["BENCH_JSON"], "w") as f:
+                json.dump(rows, f)
         print()
         head = ["(a) 4 KiB keep-alive req/s", "(b) 1 MiB MiB/s",
                 "(b) CPU s/GB", "(c) close req/s", "(c) resumed %"] + \

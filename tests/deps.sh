@@ -13,7 +13,7 @@ case "${1:-build}" in
 build)	pkgs="$build" ;;
 test)	pkgs="$build libcmocka-dev openssl curl nginx mitmproxy python3 iproute2 nftables
 	faketime python3-prometheus-client prometheus mandoc systemd
-	mosquitto mosquitto-clients python3-paho-mqtt squid nodejs
+	mosquitto mosquitto-clients python3-paho-mqtt squid-openssl nodejs
 	python3-grpcio python3-httpx python3-h2"
 	# a 32-bit compiler for the year-2038 test (tests/unit/time32.c); the
 	# i686 cross compiler, since gcc-multilib conflicts with the ARM ones;
@@ -25,8 +25,11 @@ test)	pkgs="$build libcmocka-dev openssl curl nginx mitmproxy python3 iproute2 n
 	    libc6-dev-mips-cross gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 	    gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user-static" ;;
 demo)	pkgs="$build openssl curl" ;;
+# the interception bench (bench/intercept_bench.py): squid-openssl for
+# ssl_bump (it replaces squid, which lacks it), mitmproxy, the network
+# namespaces it runs in, and OpenSSL's headers for its bench/tlsload.c
 bench)	pkgs="$build openssl curl nginx libnginx-mod-stream stunnel4 haproxy
-	wrk python3" ;;
+	wrk python3 squid-openssl mitmproxy iproute2 nftables libssl-dev" ;;
 san)	pkgs="$build libgcc-12-dev" ;;	# libasan/libubsan come with gcc
 fuzz)	pkgs="$build clang libclang-rt-14-dev" ;;	# libFuzzer
 # make check-cross: the gateway targets' compilers and C libraries, qemu-user
