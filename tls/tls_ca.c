@@ -290,6 +290,16 @@ tls_ca_session(struct tls_ca *ca, int fd, const char *name,
 	return ssl;
 }
 
+/* An idle intercepted connection should hold its record keys and little
+ * else: the leaf's DER and the private key's copy (wiped by wolfSSL) go,
+ * as nothing after the handshake signs or presents them (TLS 1.3 has no
+ * renegotiation, and wolfSSL's TLS 1.2 server here takes none). */
+void
+tls_ca_session_done(WOLFSSL *ssl)
+{
+	(void)wolfSSL_UnloadCertsKeys(ssl);
+}
+
 void
 tls_ca_stats(const struct tls_ca *ca, unsigned long *mints,
     unsigned long *hits, size_t *cached)
