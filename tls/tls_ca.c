@@ -291,9 +291,11 @@ tls_ca_session(struct tls_ca *ca, int fd, const char *name,
 }
 
 /* An idle intercepted connection should hold its record keys and little
- * else: the leaf's DER and the private key's copy (wiped by wolfSSL) go,
- * as nothing after the handshake signs or presents them (TLS 1.3 has no
- * renegotiation, and wolfSSL's TLS 1.2 server here takes none). */
+ * else: the session's copy of the leaf's private key goes (wiped by
+ * wolfSSL), as nothing after the handshake signs (TLS 1.3 has no
+ * renegotiation, and wolfSSL's TLS 1.2 server here takes none). The leaf
+ * itself stays: the build's KEEP_OUR_CERT holds it for the session's
+ * life. */
 void
 tls_ca_session_done(WOLFSSL *ssl)
 {
