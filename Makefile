@@ -312,7 +312,7 @@ $(foreach f,$(FUZZERS),$(eval $(call fuzzer,$(f))))
 	$(wildcard $(FUZZ_BUILD)/*/*.d $(FUZZ_BUILD)/*/*/*.d)
 
 ifneq ($(WOLFSSL_LIB),)
-$(WOLFSSL_LIB): mk/wolfssl.sh mk/wolfssl-forcezero.patch mk/wolfssl-alpn-list.patch
+$(WOLFSSL_LIB): mk/wolfssl.sh mk/wolfssl-forcezero.patch mk/wolfssl-alpn-list.patch mk/wolfssl-peercert.patch
 	@tests/deps.sh build
 	mk/wolfssl.sh $(abspath $(WOLFSSL_DIR)) $(CC)
 endif

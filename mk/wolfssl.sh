@@ -134,7 +134,7 @@ fi
 # (or half-patched) is unpacked afresh first, and a patch that does not
 # apply exactly (no fuzz: the code it changes moved or changed) is refused
 # before it touches a file.
-patches="$here/wolfssl-forcezero.patch $here/wolfssl-alpn-list.patch"
+patches="$here/wolfssl-forcezero.patch $here/wolfssl-alpn-list.patch $here/wolfssl-peercert.patch"
 # shellcheck disable=SC2086
 sum=$(cat $patches | sha256sum | cut -d' ' -f1)
 stamp=$src/.pinshim-patch

@@ -309,6 +309,8 @@ int		 tls_ca_leaf_put(struct tls_ca *, const char *name,
  * one first). compat: the app may also take TLS_CIPHERS_COMPAT. */
 WOLFSSL		*tls_ca_session(struct tls_ca *, int fd, const char *name,
 		    enum tls_leaf, bool compat, bool *missing);
+/* Its handshake is done: the session lets go of the leaf's key. */
+void		 tls_ca_session_done(WOLFSSL *);
 void		 tls_ca_stats(const struct tls_ca *, unsigned long *mints,
 		    unsigned long *hits, size_t *cached);
 

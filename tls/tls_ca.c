@@ -290,6 +290,18 @@ tls_ca_session(struct tls_ca *ca, int fd, const char *name,
 	return ssl;
 }
 
+/* An idle intercepted connection should hold its record keys and little
+ * else: the session's copy of the leaf's private key goes (wiped by
+ * wolfSSL), as nothing after the handshake signs (TLS 1.3 has no
+ * renegotiation, and wolfSSL's TLS 1.2 server here takes none). The leaf
+ * itself stays: the build's KEEP_OUR_CERT holds it for the session's
+ * life. */
+void
+tls_ca_session_done(WOLFSSL *ssl)
+{
+	(void)wolfSSL_UnloadCertsKeys(ssl);
+}
+
 void
 tls_ca_stats(const struct tls_ca *ca, unsigned long *mints,
     unsigned long *hits, size_t *cached)

@@ -284,6 +284,7 @@ accept_tls(evutil_socket_t fd, short what, void *arg)
 		/* wolfSSL's own reads again: the relay outlives c */
 		wolfSSL_SSLSetIORecv(c->cssl, EmbedReceive);
 		wolfSSL_set_read_fd(c->cssl, c->cfd);
+		tls_ca_session_done(c->cssl);
 		log_debug("intercept listener=%s client=%s host=%s tls=%s "
 		    "cipher=%s leaf=%s resumed=%s", c->lc->name, c->client,
 		    c->host, wolfSSL_get_version(c->cssl),
