@@ -2,8 +2,8 @@
 # Build pinshim's own wolfSSL, once: the wolfssl source package of Debian's
 # newest release (release= below, with its security archive, so Debian's
 # security patches come along; apt checks the archive's signature against
-# Debian's keyring), plus pinshim's speed patch (mk/wolfssl-forcezero.patch)
-# and ALPN fix (mk/wolfssl-alpn-list.patch), configured lean and
+# Debian's keyring), plus pinshim's three patches (mk/wolfssl-*.patch: a
+# speed fix, an ALPN security fix, a smaller session), configured lean and
 # accelerated for the target, installed as a static library under PREFIX.
 #   mk/wolfssl.sh PREFIX [CC]
 # WOLFSSL_SRC=DIR uses an unpacked source tree instead of fetching one.
@@ -18,7 +18,7 @@ work=$prefix.src
 here=$(cd "$(dirname "$0")" && pwd)
 src=${WOLFSSL_SRC:-$work/wolfssl}
 # Debian 13: wolfSSL 5.7.2 with Debian's security fixes (Debian 12's 5.5.4
-# lacks later advisories' fixes; the README has the table). A new
+# lacks later advisories' fixes; docs/wolfssl.md has the table). A new
 # release here, or a tree fetched by an older script, starts afresh.
 release=trixie
 key=/usr/share/keyrings/debian-archive-keyring.gpg
@@ -104,7 +104,7 @@ elif [ ! -f "$src/configure.ac" ]; then
 	exit 1
 fi
 
-# What pinshim uses, and nothing else (see the README for each flag).
+# What pinshim uses, and nothing else (see docs/wolfssl.md for each flag).
 target=$($cc -dumpmachine)
 flags="--enable-static --disable-shared --disable-examples \
 	--disable-crypttests --disable-benchmark \
