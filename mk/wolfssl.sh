@@ -113,12 +113,13 @@ flags="--enable-static --disable-shared --disable-examples \
 	--enable-curve25519 --enable-ed25519 --enable-certgen --enable-certext \
 	--enable-keygen --enable-ip-alt-name --enable-pkcs8 --enable-base64encode \
 	--enable-alpn --enable-pkcallbacks \
-	--disable-dh --disable-fpecc"
+	--disable-dh --disable-fpecc --disable-sha3"
 defines="-DWOLFSSL_ALWAYS_VERIFY_CB -DWOLFSSL_ALT_NAMES -DKEEP_OUR_CERT -DHAVE_EX_DATA"
 case $target in
-x86_64-*)	flags="$flags --enable-aesni --enable-intelasm --enable-sp \
-		    --enable-sp-asm" ;;
-aarch64-*)	flags="$flags --enable-armasm --enable-sp --enable-sp-asm" ;;
+x86_64-*)	flags="$flags --enable-aesni --enable-intelasm --enable-sp=256 \
+		    --enable-sp-asm"
+		defines="$defines -DWOLFSSL_SP_NO_2048 -DWOLFSSL_SP_NO_3072" ;;
+aarch64-*)	flags="$flags --enable-armasm --enable-sp=256 --enable-sp-asm" ;;
 *)		flags="$flags --enable-sp" ;;
 esac
 host=""
