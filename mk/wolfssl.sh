@@ -163,8 +163,34 @@ cd "$src"
 # shellcheck disable=SC2086
 ./configure -q --enable-option-checking=fatal --prefix="$prefix" $host \
     $flags CC="$cc" \
-    CFLAGS="-O2 -g -ffunction-sections -fdata-sections $defines" >/dev/null
-make -s -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
+    CFLAGS="-O2 -g -ffunction-sections -fdata-sections \
+    -fno-asynchronous-unwind-tables -fno-unwind-tables $defines" >/dev/null
+jobs=$(nproc 2>/dev/null || echo 2)
+# Code off the relay's and the handshake's crypto path is built for size
+# (-Os, added last to the configured CFLAGS so it wins): the OpenSSL
+# compatibility layer and session cache, certificate parsing and making,
+# TLS extensions, ECC glue with the generic P-384/P-521 code, the generic
+# big-number math (RSA), Ed25519, encodings, errors. The record layer
+# (internal.c, tls13.c), I/O, AES-GCM, SHA-2, ChaCha20-Poly1305, X25519
+# and the P-256 SP code keep -O2. No unwind tables anywhere (C, nothing
+# unwinds through wolfSSL; gdb reads .debug_frame).
+cold=""
+for o in src/libwolfssl_la-ssl src/libwolfssl_la-tls \
+    wolfcrypt/src/src_libwolfssl_la-asn wolfcrypt/src/src_libwolfssl_la-ecc \
+    wolfcrypt/src/src_libwolfssl_la-sp_int wolfcrypt/src/src_libwolfssl_la-rsa \
+    wolfcrypt/src/src_libwolfssl_la-ed25519 \
+    wolfcrypt/src/src_libwolfssl_la-ge_operations \
+    wolfcrypt/src/src_libwolfssl_la-pkcs12 wolfcrypt/src/src_libwolfssl_la-pwdbased \
+    wolfcrypt/src/src_libwolfssl_la-coding wolfcrypt/src/src_libwolfssl_la-error \
+    wolfcrypt/src/src_libwolfssl_la-logging wolfcrypt/src/src_libwolfssl_la-signature \
+    wolfcrypt/src/src_libwolfssl_la-wc_encrypt wolfcrypt/src/src_libwolfssl_la-md5 \
+    wolfcrypt/src/src_libwolfssl_la-sha wolfcrypt/src/src_libwolfssl_la-wolfmath; do
+	grep -q "^$o.lo:" Makefile && cold="$cold $o.lo"
+done
+# shellcheck disable=SC2086
+make -s -j"$jobs" CFLAGS="$(sed -n 's/^CFLAGS = //p' Makefile) -Os" \
+    $cold >/dev/null
+make -s -j"$jobs" >/dev/null
 # no header of another version left behind in PREFIX
 rm -rf "$prefix/include/wolfssl"
 make -s install >/dev/null
