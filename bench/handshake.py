@@ -15,7 +15,9 @@ SECS seconds. Printed: completed exchanges per second (capped by the
 single-threaded s_server's own signing, for RSA-4096 and P-384 well below
 what pinshim could do) and pinshim's CPU time per handshake (its worker
 and keeper, from /proc), the figure the build changes. Candidates
-alternate, RUNS times each; medians. Numbers, no asserts: not a test.
+alternate, RUNS times each; medians. CHAINS=p256,p384,p521,rsa2048,rsa4096
+picks chains; GROUPS=P-384 (s_server -groups) forces that key exchange.
+Numbers, no asserts: not a test.
 """
 
 import os
@@ -38,10 +40,13 @@ RUNS = int(os.environ.get("RUNS", "3"))
 THREADS = int(os.environ.get("THREADS", "4"))
 BASELINE = os.environ.get("BASELINE", "")
 CHAINS = os.environ.get("CHAINS", "p256,p384,rsa4096").split(",")
+GROUPS = os.environ.get("GROUPS", "")
 
 KEYGEN = {
     "p256": ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
     "p384": ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"],
+    "p521": ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-521"],
+    "rsa2048": ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
     "rsa4096": ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:4096"],
 }
 EXT = {
@@ -184,7 +189,8 @@ def main():
                 "-quiet", "-cert", str(chain / "leaf.pem"), "-key",
                 str(chain / "leaf.key"), "-cert_chain",
                 str(chain / "inter.pem"), "-no_ticket", "-num_tickets", "0",
-                "-no_cache", "-www"], "s_" + kind)
+                "-no_cache", "-www"] +
+                (["-groups", GROUPS] if GROUPS else []), "s_" + kind)
             harness.wait_port(up, srv.p)
             res = {name: ([], []) for name, _ in cands}
             shims = {name: shim(ctx, tmp, binary, "%s-%s" % (name, kind), up,
