@@ -115,6 +115,10 @@ flags="--enable-static --disable-shared --disable-examples \
 	--enable-alpn --enable-pkcallbacks \
 	--disable-dh --disable-fpecc --disable-sha3"
 defines="-DWOLFSSL_ALWAYS_VERIFY_CB -DWOLFSSL_ALT_NAMES -DKEEP_OUR_CERT -DHAVE_EX_DATA"
+# Assembly for the hot path: AES-GCM, SHA-2, X25519 and, of the SP
+# (single-precision) code, P-256 only. P-384, P-521 and RSA use the
+# generic sp_int math: their SP code and tables were 1.3 MB of the binary.
+# x86-64's SP assembly file guards its RSA code only by WOLFSSL_SP_NO_*.
 case $target in
 x86_64-*)	flags="$flags --enable-aesni --enable-intelasm --enable-sp=256 \
 		    --enable-sp-asm"
@@ -171,9 +175,9 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # compatibility layer and session cache, certificate parsing and making,
 # TLS extensions, RSA's padding, Ed25519, encodings, errors. The record
 # layer (internal.c, tls13.c), I/O, AES-GCM, SHA-2, ChaCha20-Poly1305,
-# X25519, the P-256 SP code, and the generic math P-384/P-521 and RSA
-# now verify with (ecc.c, sp_int.c: -Os made a P-384 chain's handshake
-# 10% dearer for 16 KiB) keep -O2. No unwind tables anywhere (C, nothing
+# X25519, the P-256 SP code, and the generic math that P-384, P-521 and
+# RSA use (ecc.c, sp_int.c: at -Os a P-384 chain's handshake took 10%
+# more CPU, for 16 KiB) keep -O2. No unwind tables anywhere (C, nothing
 # unwinds through wolfSSL; gdb reads .debug_frame).
 cold=""
 for o in src/libwolfssl_la-ssl src/libwolfssl_la-tls \
