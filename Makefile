@@ -278,11 +278,15 @@ BUILD_TIME	?= $(or $(SOURCE_DATE_EPOCH),$(shell git log -1 --format=%ct \
 		     2>/dev/null),0)
 $(BUILD)/base/clock.o: ALL_CFLAGS += -DPINSHIM_BUILD_TIME=$(BUILD_TIME)
 
-$(BUILD)/%.o: %.c | $(WOLFSSL_LIB) $(DEPS_READY)
+# A rebuilt wolfSSL (mk/wolfssl.sh changed) recompiles every object: its
+# new options.h can change the size of the keys and contexts pinshim
+# embeds, and make has already judged the headers by then, so as an
+# order-only prerequisite the first make after a change linked stale objects
+$(BUILD)/%.o: %.c $(WOLFSSL_LIB) | $(DEPS_READY)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%.o: tests/unit/%.c | $(WOLFSSL_LIB) $(DEPS_READY)
+$(BUILD)/tests/%.o: tests/unit/%.c $(WOLFSSL_LIB) | $(DEPS_READY)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -c -o $@ $<
 
@@ -297,7 +301,7 @@ $(BUILD)/tests/test_time32: tests/unit/time32.c base/parse.c base/parse.h
 	$(CC32) -std=c11 -D_GNU_SOURCE -I. $(WARN) $(CFLAGS) -o $@ \
 		tests/unit/time32.c base/parse.c
 
-$(FUZZ_BUILD)/%.o: %.c | $(WOLFSSL_LIB)
+$(FUZZ_BUILD)/%.o: %.c $(WOLFSSL_LIB)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP \
 		$(WOLFSSL_CFLAGS) $(EVENT_CFLAGS) $(INIH_CFLAGS) -c -o $@ $<

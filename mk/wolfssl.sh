@@ -113,12 +113,17 @@ flags="--enable-static --disable-shared --disable-examples \
 	--enable-curve25519 --enable-ed25519 --enable-certgen --enable-certext \
 	--enable-keygen --enable-ip-alt-name --enable-pkcs8 --enable-base64encode \
 	--enable-alpn --enable-pkcallbacks \
-	--disable-dh --disable-fpecc"
+	--disable-dh --disable-fpecc --disable-sha3"
 defines="-DWOLFSSL_ALWAYS_VERIFY_CB -DWOLFSSL_ALT_NAMES -DKEEP_OUR_CERT -DHAVE_EX_DATA"
+# Assembly for the hot path: AES-GCM, SHA-2, X25519 and, of the SP
+# (single-precision) code, P-256 only. P-384, P-521 and RSA use the
+# generic sp_int math: their SP code and tables were 1.3 MB of the binary.
+# x86-64's SP assembly file guards its RSA code only by WOLFSSL_SP_NO_*.
 case $target in
-x86_64-*)	flags="$flags --enable-aesni --enable-intelasm --enable-sp \
-		    --enable-sp-asm" ;;
-aarch64-*)	flags="$flags --enable-armasm --enable-sp --enable-sp-asm" ;;
+x86_64-*)	flags="$flags --enable-aesni --enable-intelasm --enable-sp=256 \
+		    --enable-sp-asm"
+		defines="$defines -DWOLFSSL_SP_NO_2048 -DWOLFSSL_SP_NO_3072" ;;
+aarch64-*)	flags="$flags --enable-armasm --enable-sp=256 --enable-sp-asm" ;;
 *)		flags="$flags --enable-sp" ;;
 esac
 host=""
@@ -166,8 +171,35 @@ cd "$src"
 # shellcheck disable=SC2086
 ./configure -q --enable-option-checking=fatal --prefix="$prefix" $host \
     $flags CC="$cc" \
-    CFLAGS="-O2 -g -ffunction-sections -fdata-sections $defines" >/dev/null
-make -s -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
+    CFLAGS="-O2 -g -ffunction-sections -fdata-sections \
+    -fno-asynchronous-unwind-tables -fno-unwind-tables $defines" >/dev/null
+jobs=$(nproc 2>/dev/null || echo 2)
+# Code off the relay's and the handshake's crypto path is built for size
+# (-Os, added last to the configured CFLAGS so it wins): the OpenSSL
+# compatibility layer and session cache, certificate parsing and making,
+# TLS extensions, RSA's padding, Ed25519, encodings, errors. The record
+# layer (internal.c, tls13.c), I/O, AES-GCM, SHA-2, ChaCha20-Poly1305,
+# X25519, the P-256 SP code, and the generic math that P-384, P-521 and
+# RSA use (ecc.c, sp_int.c: at -Os a P-384 chain's handshake took 10%
+# more CPU, for 16 KiB) keep -O2. No unwind tables anywhere (C, nothing
+# unwinds through wolfSSL; gdb reads .debug_frame).
+cold=""
+for o in src/libwolfssl_la-ssl src/libwolfssl_la-tls \
+    wolfcrypt/src/src_libwolfssl_la-asn \
+    wolfcrypt/src/src_libwolfssl_la-rsa \
+    wolfcrypt/src/src_libwolfssl_la-ed25519 \
+    wolfcrypt/src/src_libwolfssl_la-ge_operations \
+    wolfcrypt/src/src_libwolfssl_la-pkcs12 wolfcrypt/src/src_libwolfssl_la-pwdbased \
+    wolfcrypt/src/src_libwolfssl_la-coding wolfcrypt/src/src_libwolfssl_la-error \
+    wolfcrypt/src/src_libwolfssl_la-logging wolfcrypt/src/src_libwolfssl_la-signature \
+    wolfcrypt/src/src_libwolfssl_la-wc_encrypt wolfcrypt/src/src_libwolfssl_la-md5 \
+    wolfcrypt/src/src_libwolfssl_la-sha wolfcrypt/src/src_libwolfssl_la-wolfmath; do
+	grep -q "^$o.lo:" Makefile && cold="$cold $o.lo"
+done
+# shellcheck disable=SC2086
+make -s -j"$jobs" CFLAGS="$(sed -n 's/^CFLAGS = //p' Makefile) -Os" \
+    $cold >/dev/null
+make -s -j"$jobs" >/dev/null
 # no header of another version left behind in PREFIX
 rm -rf "$prefix/include/wolfssl"
 make -s install >/dev/null
