@@ -492,3 +492,6 @@ bench:
 	@BUILD=$(BUILD) /usr/bin/python3 bench/intercept.py
 	@BUILD=$(BUILD) /usr/bin/python3 bench/feed_refresh.py
 	@BUILD=$(BUILD) /usr/bin/python3 bench/scrape.py
+	@BUILD=$(BUILD) /usr/bin/python3 bench/handshake.py
+	@BUILD=$(BUILD) /usr/bin/python3 bench/mint.py
+	@BUILD=$(BUILD) /usr/bin/python3 bench/idle_intercept.py
