@@ -14,8 +14,10 @@ over 8 connections.
 For each mode x workload, while wrk runs for SECS seconds:
   perf record -F FREQ --call-graph dwarf -p WORKER   (the worker: the
       process of pinshim's tree that used the most CPU in a warm-up run)
-  and, for (a), in a second wrk run, perf stat -e 'syscalls:sys_enter_*'
-      -p WORKER: syscalls per request (wrk's request count for the run).
+  and, in a second wrk run, perf stat -e 'syscalls:sys_enter_*' -p WORKER:
+      syscalls per request (wrk's request count for the run; for (b) a
+      request is 1 MiB), with the recvfrom calls that read a 5-byte record
+      header and those that found nothing (EAGAIN).
 Each sample is put in one category by its leaf frame (and, for memcpy and
 the like and for kernel frames, by the stack above it):
 
@@ -271,17 +273,28 @@ def during(tool, argv):
     return res, err
 
 
+# perf stat's events: two filtered ones first (read in order), then all
+STAT_EVENTS = ["-e", "syscalls:sys_enter_recvfrom", "--filter", "size < 6",
+               "-e", "syscalls:sys_exit_recvfrom", "--filter", "ret == -11",
+               "-e", "syscalls:sys_enter_*"]
+STAT_FIRST = ["recvfrom of <= 5 bytes (a record header)",
+              "recvfrom that said EAGAIN"]
+
+
 def syscall_counts(err):
-    counts = {}
+    counts, first = {}, list(STAT_FIRST)
     for line in err.splitlines():
         f = line.split(",")
-        if len(f) >= 3 and f[2].startswith("syscalls:sys_enter_"):
-            try:
-                v = int(f[0])
-            except ValueError:
-                continue
-            if v:
-                counts[f[2][len("syscalls:sys_enter_"):]] = v
+        if len(f) < 3 or not f[2].startswith("syscalls:"):
+            continue
+        try:
+            v = int(f[0])
+        except ValueError:
+            v = 0
+        if first:
+            counts[first.pop(0)] = v
+        elif v:
+            counts[f[2][len("syscalls:sys_enter_"):]] = v
     return counts
 
 
@@ -308,14 +321,14 @@ def measure(tmp, mode, pid, url_of, wrap, own, results):
             wrk_argv(url, conns, wrap))
         r = profile(data, own)
         r.update(mode=mode, workload=w, rps=rps, worker=worker)
-        if w == "a":
-            (reqs, rps2, _), err = during(
-                ["perf", "stat", "-x", ",", "-e", "syscalls:sys_enter_*",
-                 "-p", str(worker)], wrk_argv(url, conns, wrap))
-            counts = syscall_counts(err)
-            r["syscalls"] = {k: v / reqs for k, v in sorted(
-                counts.items(), key=lambda kv: -kv[1])}
-            r["rps_stat"] = rps2
+        (reqs, rps2, _), err = during(
+            ["perf", "stat", "-x", ","] + STAT_EVENTS + ["-p", str(worker)],
+            wrk_argv(url, conns, wrap))
+        counts = syscall_counts(err)
+        r["filtered"] = {k: counts.pop(k) / reqs for k in STAT_FIRST}
+        r["syscalls"] = {k: v / reqs for k, v in sorted(
+            counts.items(), key=lambda kv: -kv[1])}
+        r["rps_stat"] = rps2
         results.append(r)
         print_one(r)
 
@@ -338,8 +351,10 @@ def print_one(r):
         sc = r["syscalls"]
         print("  syscalls per request (wrk %.0f req/s under perf stat): "
               "%.2f in all" % (r["rps_stat"], sum(sc.values())))
-        for k, v in list(sc.items())[:10]:
+        for k, v in list(sc.items())[:8]:
             print("    %-16s %.3f" % (k, v))
+        for k, v in r["filtered"].items():
+            print("    of which %s: %.3f" % (k, v))
 
 
 def table(results):
@@ -434,6 +449,7 @@ def main():
         root.mkdir()
         (root / "4k").write_bytes(os.urandom(4096))
         (root / "1m").write_bytes(os.urandom(1 << 20))
+        (root / "small").write_text("ok")     # intercept_bench's check
         own = own_symbols()
         print("pinshim worker profile, %s, %s (%d cores, Linux %s); perf "
               "-F %s --call-graph dwarf, %gs of wrk per row; shares of the "
