@@ -57,7 +57,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
@@ -321,9 +321,11 @@ def measure(tmp, mode, pid, url_of, wrap, own, results):
             wrk_argv(url, conns, wrap))
         r = profile(data, own)
         r.update(mode=mode, workload=w, rps=rps, worker=worker)
+        cpu0 = bench.cpu_secs(worker)
         (reqs, rps2, _), err = during(
             ["perf", "stat", "-x", ","] + STAT_EVENTS + ["-p", str(worker)],
             wrk_argv(url, conns, wrap))
+        r["us_per_req"] = (bench.cpu_secs(worker) - cpu0) * 1e6 / reqs
         counts = syscall_counts(err)
         r["filtered"] = {k: counts.pop(k) / reqs for k in STAT_FIRST}
         r["syscalls"] = {k: v / reqs for k, v in sorted(
@@ -349,8 +351,9 @@ def print_one(r):
         print("    %5.1f %%  %s" % (v, k))
     if "syscalls" in r:
         sc = r["syscalls"]
-        print("  syscalls per request (wrk %.0f req/s under perf stat): "
-              "%.2f in all" % (r["rps_stat"], sum(sc.values())))
+        print("  syscalls per request (wrk %.0f req/s under perf stat, the "
+              "worker's CPU %.1f us per request): %.2f in all" % (
+                  r["rps_stat"], r["us_per_req"], sum(sc.values())))
         for k, v in list(sc.items())[:8]:
             print("    %-16s %.3f" % (k, v))
         for k, v in r["filtered"].items():
