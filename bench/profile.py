@@ -36,9 +36,12 @@ the like and for kernel frames, by the stack above it):
   wolfSSL record   the rest of wolfSSL (record layer, ForceZero, its
                    memcpy/memset calls)
   pinshim          pinshim's own functions (relay, conn)
-  libevent         libevent, and the libc it calls (memcpy in evbuffer)
-  malloc/free      libc's allocator, wherever called from
-  other            the rest (libc otherwise, vdso, unknown)
+  libevent         libevent
+  malloc/free      libc's allocator (and wolfSSL's and libevent's
+                   wrappers of it), wherever called from
+  other            the rest (vdso, unknown)
+The rest of libc (memcpy, memset, the syscall wrappers) counts for its
+caller: memcpy from wolfSSL is wolfSSL's, from evbuffer libevent's.
 
 The machine may be shared: each share is of the worker's own samples, so
 shares hold; absolute rates do not. Also prints perf report's top symbols
@@ -144,8 +147,8 @@ CATS = ["kernel: send", "kernel: recv", "kernel: epoll", "kernel: entry",
 
 
 def user_cat(dso, sym, own):
-    """A user-space frame's category, None for libc copies (decided by
-    their caller)."""
+    """A user-space frame's category; None for libc's other functions
+    (their caller decides)."""
     if ALLOC.match(sym):
         return "malloc/free"
     if "libevent" in dso:
@@ -156,16 +159,14 @@ def user_cat(dso, sym, own):
         if AES.search(sym):
             return "AES-GCM"
         return "wolfSSL record"
-    if "libc" in dso and LIBC_COPY.search(sym):
-        return None
     return None if "libc" in dso else "other"
 
 
 def categorize(stack, own):
     """stack: [(sym, dso)], leaf first."""
     sym, dso = stack[0]
-    if "kernel" in dso or dso.startswith("[") and dso != "[vdso]" \
-            and dso != "[unknown]":
+    if "kernel" in dso or (dso.startswith("[") and
+                           dso not in ("[vdso]", "[unknown]")):
         if K_ENTRY.match(sym):
             return "kernel: entry"
         for s, _ in reversed([f for f in stack if "kernel" in f[1]]):
