@@ -158,6 +158,7 @@ void		 tls_client_free(struct tls_client *);	/* drops a ref */
 WOLFSSL		*tls_session_new(struct tls_client *, int fd,
 		    struct tls_check *chk);
 void		 tls_session_free(WOLFSSL *);
+void		 tls_session_readahead(WOLFSSL *, int fd);
 /* Bytes the session holds that epoll cannot see: decrypted data not yet
  * read, or received bytes not yet decrypted. Ask before waiting. */
 bool		 tls_session_pending(WOLFSSL *);

@@ -289,6 +289,23 @@ tls_session_free(WOLFSSL *ssl)
 	wolfSSL_free(ssl);
 }
 
+/* Reads through the read-ahead: a record's header and a small record
+ * come in one recv (a body read is straight). Either side's session; it
+ * is freed with tls_session_free. */
+void
+tls_session_readahead(WOLFSSL *ssl, int fd)
+{
+	struct tls_io	*io = wolfSSL_get_ex_data(ssl, TLS_EX_IO);
+
+	if (io == NULL) {
+		io = xcalloc(1, sizeof(*io));
+		wolfSSL_set_ex_data(ssl, TLS_EX_IO, io);
+	}
+	io->fd = fd;
+	wolfSSL_SSLSetIORecv(ssl, io_recv);
+	wolfSSL_SetIOReadCtx(ssl, io);
+}
+
 bool
 tls_session_pending(WOLFSSL *ssl)
 {
@@ -301,17 +318,12 @@ WOLFSSL *
 tls_session_new(struct tls_client *c, int fd, struct tls_check *chk)
 {
 	WOLFSSL		*ssl;
-	struct tls_io	*io;
 
 	if ((ssl = wolfSSL_new(c->ctx)) == NULL)
 		return NULL;
 	if (wolfSSL_set_fd(ssl, fd) != WOLFSSL_SUCCESS)
 		goto bad;
-	io = xcalloc(1, sizeof(*io));
-	io->fd = fd;
-	wolfSSL_set_ex_data(ssl, TLS_EX_IO, io);
-	wolfSSL_SSLSetIORecv(ssl, io_recv);
-	wolfSSL_SetIOReadCtx(ssl, io);
+	tls_session_readahead(ssl, fd);
 	wolfSSL_set_using_nonblock(ssl, 1);
 	wolfSSL_SetCertCbCtx(ssl, chk);
 	tls_resume_offer(c, ssl, chk);

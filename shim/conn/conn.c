@@ -76,7 +76,7 @@ conn_free(struct conn *c)
 		evbuffer_free(c->pre);
 	free(c->alpn);
 	if (c->cssl != NULL)
-		wolfSSL_free(c->cssl);
+		tls_session_free(c->cssl);	/* and its read-ahead */
 	if (c->ussl != NULL)
 		tls_session_free(c->ussl);
 	if (c->cfd != -1)

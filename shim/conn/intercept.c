@@ -281,9 +281,11 @@ accept_tls(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	ret = wolfSSL_accept(c->cssl);
 	if (ret == WOLFSSL_SUCCESS) {
-		/* wolfSSL's own reads again: the relay outlives c */
-		wolfSSL_SSLSetIORecv(c->cssl, EmbedReceive);
+		/* the relay's reads, as the upstream session's: through the
+		 * read-ahead (one recv per small record), not c (the relay
+		 * outlives it) */
 		wolfSSL_set_read_fd(c->cssl, c->cfd);
+		tls_session_readahead(c->cssl, c->cfd);
 		tls_ca_session_done(c->cssl);
 		log_debug("intercept listener=%s client=%s host=%s tls=%s "
 		    "cipher=%s leaf=%s resumed=%s", c->lc->name, c->client,
