@@ -349,14 +349,17 @@ unit: $(UNIT_BINS)
 
 # A cross build, run under qemu-user (Debian's qemu-user-static): the unit
 # tests, then the binary itself against real peers on the host: a pinned
-# tunnel, a refusal, a resumed session, run -t and pin. One summary line.
+# tunnel, a refusal, a resumed session, run -t and pin, and the stripped
+# size within its budget (test_size.py). One summary line.
 #   make check-cross CC=aarch64-linux-gnu-gcc
 QEMU		?= qemu-$(patsubst armv%,arm,$(patsubst arm%,arm,$(firstword \
 		     $(subst -, ,$(CROSS)))))-static
 CROSS_TESTS	= test_leaf_pin_passes_bytes_both_ways \
 		  test_wrong_pin_refuses_with_zero_bytes_either_way \
 		  test_tls13_ticket_resumed_and_judged_again \
-		  test_config_check_ok_and_errors test_pin_command_matches_openssl
+		  test_config_check_ok_and_errors test_pin_command_matches_openssl \
+		  test_stripped_binary_within_budget \
+		  test_hot_path_in_assembly_and_no_big_curve_tables
 check-cross:
 ifeq ($(CROSS),)
 	@echo "check-cross: name a cross compiler:" \
