@@ -37,7 +37,9 @@ clients; wrk verifies nothing, as in bench/bench.py).
 
 Workloads, each the median of RUNS runs of SECS seconds with the spread:
 
-  (a) keep-alive GET of 4 KiB, wrk, 50 connections: requests/s
+  (a) keep-alive GET of 4 KiB, wrk, 50 connections: requests/s, and the
+      CPU per request of the candidate's process tree and of the upstream
+      (they share CPU 0: what the ratio of requests/s is made of)
   (b) GET of 1 MiB, wrk, 8 connections: MiB/s, and the candidate's CPU
       seconds per GB (its process tree)
   (c) `Connection: close` GET of an empty file, wrk, 20 connections, a new
@@ -759,8 +761,22 @@ def main():
                 cafile, via = target(c)
                 if c is None or c.transparent:
                     url = "https://api.test"
-                    r.setdefault("a", []).append(
-                        wrk(0, True, "", 50, url=url + "/4k", wrap=wrap)[0])
+                    cpu0 = tree_cpu(c.proc.p.pid) if c else None
+                    up0 = tree_cpu(upstream.p.pid)
+                    rps = wrk(0, True, "", 50, url=url + "/4k",
+                              wrap=wrap)[0]
+                    r.setdefault("a", []).append(rps)
+                    # (a)'s CPU per request, the candidate's and the
+                    # upstream's, which share CPU_PROXY: what the ratio
+                    # of requests/s is made of
+                    if c and rps:
+                        r.setdefault("cpua", []).append(
+                            (tree_cpu(c.proc.p.pid) - cpu0) * 1e6 /
+                            (rps * SECS))
+                    if rps:
+                        r.setdefault("upa", []).append(
+                            (tree_cpu(upstream.p.pid) - up0) * 1e6 /
+                            (rps * SECS))
                     cpu0 = tree_cpu(c.proc.p.pid) if c else None
                     _, mib = wrk(0, True, "", 8, url=url + "/1m", wrap=wrap)
                     r.setdefault("b", []).append(mib)
@@ -876,7 +892,8 @@ def reused_share(log, start):
 
 def report(rows):
     print()
-    head = ["(a) 4 KiB keep-alive req/s", "(b) 1 MiB MiB/s", "(b) CPU s/GB",
+    head = ["(a) 4 KiB keep-alive req/s", "(a) CPU us/req",
+            "(a) upstream's CPU us/req", "(b) 1 MiB MiB/s", "(b) CPU s/GB",
             "(c) close req/s", "(c) upstream resumed %", "(a') req/s",
             "(b') MiB/s", "(c') conn/s",
             "(d) new names conn/s", "(d) failed", "(e) KiB/idle @%d" % IDLE,
@@ -887,6 +904,8 @@ def report(rows):
     for r in rows.values():
         e, tt = r.get("e"), r.get("ttfb")
         cells = [spread(r.get("a", []), "%.0f"),
+                 spread(r.get("cpua", []), "%.1f"),
+                 spread(r.get("upa", []), "%.1f"),
                  spread(r.get("b", []), "%.0f"),
                  spread(r.get("cpu", []), "%.2f"),
                  spread(r.get("c", []), "%.0f"),
@@ -915,6 +934,10 @@ def report(rows):
                     statistics.median(ps[w]) / statistics.median(o[w])))
         if ps.get("e") and o.get("e"):
             cells.append("KiB/idle %.2f" % (ps["e"] / o["e"]))
+        if ps.get("cpua") and o.get("cpua"):     # lower is better: theirs
+            cells.append("(a) CPU per request, %s's / pinshim's %.2f" % (
+                other, statistics.median(o["cpua"]) /
+                statistics.median(ps["cpua"])))
         print("pinshim transparent / %s: %s" % (other, ", ".join(cells)))
     pf, h = rows.get("pinshim-f"), rows.get("haproxy")
     if pf and h:
