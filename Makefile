@@ -209,7 +209,8 @@ test_tofu_SRCS	= $(PINS_DEPS) $(TLS_SRCS)
 test_ca_SRCS	= $(TLS_SRCS) pins/pin.c pins/pinset.c pins/host.c pins/policy.c \
 		  base/mem.c base/list.c base/file.c base/strmap.c
 test_base_SRCS	= base/mem.c base/cursor.c base/list.c base/parse.c \
-		  base/url.c base/strmap.c base/clock.c base/file.c base/log.c
+		  base/url.c base/strmap.c base/clock.c base/file.c base/log.c \
+		  base/json.c
 test_http1_SRCS	= base/cursor.c base/parse.c shim/net/http1.c
 test_proxy_SRCS	= base/cursor.c base/parse.c base/mem.c shim/net/http1.c \
 		  shim/net/proxy.c

@@ -193,35 +193,19 @@ jput(struct jline *j, const char *s, size_t n)
 	j->off += n;
 }
 
-/* n bytes of s as a JSON string: quotes, backslashes and control bytes
- * escaped, a byte that is not well-formed UTF-8 as U+FFFD. The rules of
- * base/json.c's json_str (one UTF-8 reader, str_utf8_len), written into
- * a fixed buffer: the log has no evbuffer (every tool and test links it
- * without libevent's buffers). */
+/* n bytes of s as a JSON string, escaped by parse.c's str_json_char as
+ * base/json.c's json_str is, into a fixed buffer: the log has no
+ * evbuffer (every tool and test links it without libevent's buffers). */
 static void
 jstr(struct jline *j, const char *s, size_t n)
 {
-	char	 esc[8];
-	size_t	 k;
+	char	 out[STR_JSON_MAX];
+	size_t	 k, len;
 
 	jput(j, "\"", 1);
 	for (; n > 0; s += k, n -= k) {
-		unsigned char	 c = (unsigned char)*s;
-
-		k = 1;
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)c;
-			jput(j, esc, 2);
-		} else if (c < 0x20 || c == 0x7f) {
-			snprintf(esc, sizeof(esc), "\\u%04x", c);
-			jput(j, esc, 6);
-		} else if ((k = str_utf8_len(s)) != 0 && k <= n)
-			jput(j, s, k);
-		else {
-			jput(j, "\\ufffd", 6);
-			k = 1;
-		}
+		k = str_json_char(s, n, out, &len);
+		jput(j, out, len);
 	}
 	jput(j, "\"", 1);
 }

@@ -1,5 +1,6 @@
 /*
- * parse.c - strict parsing of numbers, times and host:port strings.
+ * parse.c - strict parsing of numbers, times and host:port strings, and
+ * the rules for UTF-8 and JSON string text.
  *
  * Must never: accept a value with anything left over (a sign, a blank, a
  * trailing byte), or a time outside the calendar.
@@ -140,11 +141,11 @@ format_rfc3339(int64_t t, char *buf, size_t sz)
 }
 
 /* RFC 3629's table: the second byte's range narrows after E0 (overlong),
- * ED (surrogates), F0 (overlong) and F4 (past U+10FFFF). */
-size_t
-str_utf8_len(const char *str)
+ * ED (surrogates), F0 (overlong) and F4 (past U+10FFFF). Reads no byte
+ * past s[max - 1], nor past the first one out of range (a NUL is). */
+static size_t
+utf8_len(const unsigned char *s, size_t max)
 {
-	const unsigned char *s = (const unsigned char *)str;
 	unsigned char	 lo = 0x80, hi = 0xbf;
 	size_t		 n, i;
 
@@ -166,12 +167,51 @@ str_utf8_len(const char *str)
 			hi = 0x8f;
 	} else
 		return 0;
-	if (s[1] < lo || s[1] > hi)
+	if (n > max || s[1] < lo || s[1] > hi)
 		return 0;
 	for (i = 2; i < n; i++)
 		if (s[i] < 0x80 || s[i] > 0xbf)
 			return 0;
 	return n;
+}
+
+size_t
+str_utf8_len(const char *str)
+{
+	return utf8_len((const unsigned char *)str, 4);
+}
+
+/* The one JSON string escape (json_str, the log's JSON lines): only what
+ * JSON requires plus DEL, lowercase hex, so both write the same bytes. */
+size_t
+str_json_char(const char *str, size_t n, char out[STR_JSON_MAX],
+    size_t *outlen)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*s = (const unsigned char *)str;
+	size_t			 len;
+
+	if (s[0] == '"' || s[0] == '\\') {
+		out[0] = '\\';
+		out[1] = (char)s[0];
+		*outlen = 2;
+		return 1;
+	}
+	if (s[0] < 0x20 || s[0] == 0x7f) {
+		memcpy(out, "\\u00", 4);
+		out[4] = hex[s[0] >> 4];
+		out[5] = hex[s[0] & 0xf];
+		*outlen = 6;
+		return 1;
+	}
+	if ((len = utf8_len(s, n)) == 0) {
+		memcpy(out, "\\ufffd", 6);
+		*outlen = 6;
+		return 1;
+	}
+	memcpy(out, s, len);
+	*outlen = len;
+	return len;
 }
 
 bool

@@ -30,6 +30,14 @@ void	 str_printable(char *s);
  * surrogate, past U+10FFFF, cut short). A NUL ends the string, so it
  * never counts as a continuation. */
 size_t	 str_utf8_len(const char *s);
+/* One character of a JSON string: of the n bytes at s (n > 0), the first
+ * character (the input bytes used, returned) becomes the *outlen bytes
+ * written to out: itself when well-formed UTF-8 (within n), \" or \\
+ * for a quote or backslash, \u00XX for a control byte or DEL, and
+ * \ufffd for a byte that does not start a well-formed sequence. */
+#define STR_JSON_MAX	6	/* the most one character becomes */
+size_t	 str_json_char(const char *s, size_t n, char out[STR_JSON_MAX],
+	    size_t *outlen);
 /* s is well-formed UTF-8 without control characters (C0, DEL, C1). */
 bool	 str_utf8_printable(const char *s);
 void	 format_rfc3339(int64_t, char *buf, size_t sz);	/* sz >= 21 */

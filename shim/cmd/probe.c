@@ -3,9 +3,10 @@
  * resolved by evdns, every address connected without blocking, the TLS
  * handshake driven by WANT_READ/WANT_WRITE, the verdict the device's own
  * (tls_verdict over a tls_session_new session), then, if asked, one
- * HTTP/1.0 GET read to its end. At most `parallel` resolutions and
- * connections run at once; each has `timeout` seconds, so a hung
- * endpoint costs one slot for that long and no more.
+ * HTTP/1.0 GET by remote/httpc.c, the TLS session carried onto a
+ * socketpair by a relay as remote/web.c does. At most `parallel`
+ * resolutions and connections run at once; each has `timeout` seconds,
+ * so a hung endpoint costs one slot for that long and no more.
  *
  * Must never: send a request before the verdict passed, judge a host by
  * any rule but tls_verdict's, or call back from inside probe_pool_add.
@@ -24,15 +25,17 @@
 #include "base/addr.h"
 #include "base/mem.h"
 #include "shim/cmd/probe.h"
-#include "shim/net/http1.h"
+#include "shim/net/relay.h"
+#include "shim/remote/httpc.h"
 
 #define PROBE_ADDRS	16	/* addresses probed per name */
 
 enum probe_phase {
 	PH_CONNECT,
 	PH_HANDSHAKE,
-	PH_REQUEST,
-	PH_RESPONSE,
+	PH_RESPONSE,		/* the GET, by httpc.c: a request this
+				 * small is sent at once, so its time is
+				 * the response's */
 };
 
 struct probe_pool;
@@ -64,7 +67,9 @@ struct pprobe {
 	enum probe_phase	 phase;
 	struct event		*io;		/* owned */
 	struct event		*deadline;	/* owned */
-	struct evbuffer		*out, *in;	/* owned; with a path */
+	struct relay		*relay;		/* the TLS half of the GET,
+						 * while it runs, or NULL */
+	struct httpc		*http;		/* pending, or NULL */
 };
 
 TAILQ_HEAD(ptasks, ptask);
@@ -115,14 +120,15 @@ probe_free(struct pprobe *pr)
 		event_free(pr->io);
 	if (pr->deadline != NULL)
 		event_free(pr->deadline);
+	httpc_cancel(pr->http);
+	/* the exchange is over, so is the relay; its session goes before
+	 * the chk it points at */
+	if (pr->relay != NULL)
+		relay_abort(pr->relay, "cancelled");
 	tls_session_free(pr->ssl);
 	tls_check_clear(&pr->chk);
 	if (pr->fd != -1)
 		close(pr->fd);
-	if (pr->out != NULL)
-		evbuffer_free(pr->out);
-	if (pr->in != NULL)
-		evbuffer_free(pr->in);
 	task_unref(pr->task);
 	free(pr);
 }
@@ -167,7 +173,7 @@ probe_deadline(evutil_socket_t fd, short what, void *arg)
 	struct pprobe	*pr = arg;
 	char		 err[64];
 	static const char *const phase[] = { "connect", "handshake",
-	    "request", "response" };
+	    "response" };
 
 	(void)fd;
 	(void)what;
@@ -176,108 +182,75 @@ probe_deadline(evutil_socket_t fd, short what, void *arg)
 	probe_end(pr, err, 0, NULL, 0);
 }
 
-/* The response is in (the server closed): its status and body. */
+/* httpc.c's answer: a status, and the body of a 200. */
 static void
-probe_response(struct pprobe *pr)
+probe_http_done(struct http_result *r, void *arg)
 {
-	struct http1_head	 h;
-	unsigned long		 clen = 0;
-	const char		*why = NULL, *buf;
-	size_t			 len = evbuffer_get_length(pr->in);
-	bool			 coded = false;
-	char			 err[160];
+	struct pprobe	*pr = arg;
+	char		 err[160];
 
-	buf = (const char *)evbuffer_pullup(pr->in, -1);
-	if (http1_response(buf, len, &h, &why) != HTTP1_OK) {
-		snprintf(err, sizeof(err), "response: %s", why != NULL ? why :
-		    "connection closed in the head");
+	pr->http = NULL;		/* it frees itself after this */
+	if (r->error != NULL) {
+		snprintf(err, sizeof(err), "response: %s", r->error);
 		probe_end(pr, err, 0, NULL, 0);
 		return;
 	}
-	if (!http1_body_len(&h, &clen, &coded, &why) || coded ||
-	    (clen > 0 && clen != len - h.len)) {
-		snprintf(err, sizeof(err), "response: %s", why != NULL ? why :
-		    coded ? "a coded body" : "connection closed in the body");
-		probe_end(pr, err, 0, NULL, 0);
-		return;
-	}
-	probe_end(pr, NULL, h.status, buf + h.len, len - h.len);
+	probe_end(pr, NULL, r->status, (const char *)evbuffer_pullup(r->body,
+	    -1), evbuffer_get_length(r->body));
 }
 
-/* Send the request, then read to the server's close. */
+static void
+probe_relay_done(void *arg, const char *how, int failed, uint64_t up,
+    uint64_t down)
+{
+	struct pprobe	*pr = arg;
+
+	(void)how;
+	(void)failed;
+	(void)up;
+	(void)down;
+	pr->relay = NULL;
+}
+
+/* The verdict passed (or a plain connection is up): one GET by httpc.c,
+ * a relay carrying the TLS session to it over a socketpair. The probe's
+ * deadline bounds it; httpc's own timeout comes later. */
 static void
 probe_http(struct pprobe *pr)
 {
-	char	 chunk[16384];
-	int	 n, err;
-	size_t	 max = pr->task->t.max_body + 16384;
+	struct probe_pool	*p = pr->task->pool;
+	struct httpc_req	 hr;
+	char			 err[160];
+	int			 sp[2], fd = pr->fd;
 
-	while (pr->phase == PH_REQUEST) {
-		size_t	 left = evbuffer_get_length(pr->out);
-
-		if (left == 0) {
-			pr->phase = PH_RESPONSE;
-			break;
-		}
-		if (pr->ssl != NULL) {
-			n = wolfSSL_write(pr->ssl, evbuffer_pullup(pr->out, -1),
-			    (int)left);
-			if (n <= 0) {
-				err = wolfSSL_get_error(pr->ssl, n);
-				if (err == WOLFSSL_ERROR_WANT_WRITE ||
-				    err == WOLFSSL_ERROR_WANT_READ) {
-					probe_wait(pr, err ==
-					    WOLFSSL_ERROR_WANT_READ ? EV_READ :
-					    EV_WRITE);
-					return;
-				}
-				probe_end(pr, "request: connection closed", 0,
-				    NULL, 0);
-				return;
-			}
-		} else if ((n = (int)send(pr->fd, evbuffer_pullup(pr->out, -1),
-		    left, MSG_NOSIGNAL)) == -1) {
-			if (errno == EAGAIN || errno == EINTR) {
-				probe_wait(pr, EV_WRITE);
-				return;
-			}
-			probe_end(pr, "request: connection closed", 0, NULL, 0);
+	pr->phase = PH_RESPONSE;
+	event_del(pr->io);
+	if (pr->ssl != NULL) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0, sp) == -1) {
+			snprintf(err, sizeof(err), "request: %s",
+			    strerror(errno));
+			probe_end(pr, err, 0, NULL, 0);
 			return;
 		}
-		evbuffer_drain(pr->out, (size_t)n);
+		pr->relay = relay_start(p->base, sp[0], NULL, pr->fd, pr->ssl,
+		    probe_relay_done, pr);
+		/* A close without close_notify ends the body, as a plain
+		 * one's close does: Content-Length, when sent, and the
+		 * feed's signature judge what came. */
+		relay_keep_fin(pr->relay);
+		pr->ssl = NULL;
+		fd = sp[1];
 	}
-	for (;;) {
-		if (pr->ssl != NULL) {
-			n = wolfSSL_read(pr->ssl, chunk, sizeof(chunk));
-			if (n <= 0) {
-				err = wolfSSL_get_error(pr->ssl, n);
-				if (err == WOLFSSL_ERROR_WANT_READ ||
-				    err == WOLFSSL_ERROR_WANT_WRITE) {
-					probe_wait(pr, err ==
-					    WOLFSSL_ERROR_WANT_READ ? EV_READ :
-					    EV_WRITE);
-					return;
-				}
-				break;	/* close_notify or a close: the end,
-					 * which Content-Length checks */
-			}
-		} else if ((n = (int)recv(pr->fd, chunk, sizeof(chunk), 0)) <
-		    0) {
-			if (errno == EAGAIN || errno == EINTR) {
-				probe_wait(pr, EV_READ);
-				return;
-			}
-			break;
-		} else if (n == 0)
-			break;
-		evbuffer_add(pr->in, chunk, (size_t)n);
-		if (evbuffer_get_length(pr->in) > max) {
-			probe_end(pr, "response: over the size limit", 0, NULL,
-			    0);
-			return;
-		}
-	}
-	probe_response(pr);
+	pr->fd = -1;			/* the relay's, or httpc's */
+	memset(&hr, 0, sizeof(hr));
+	hr.method = "GET";
+	hr.host = pr->task->t.host;
+	hr.path = pr->task->t.path;
+	hr.agent = "pinshim-monitor";
+	hr.max_body = pr->task->t.max_body;
+	hr.timeout = p->timeout;
+	pr->http = httpc_start(p->base, fd, &hr, probe_http_done, pr);
 }
 
 static void
@@ -300,7 +273,6 @@ probe_handshake(struct pprobe *pr)
 		probe_end(pr, NULL, 0, NULL, 0);
 		return;
 	}
-	pr->phase = PH_REQUEST;
 	probe_http(pr);
 }
 
@@ -326,7 +298,6 @@ probe_step(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		if (pr->task->t.plain) {
-			pr->phase = PH_REQUEST;
 			probe_http(pr);
 			return;
 		}
@@ -342,10 +313,8 @@ probe_step(evutil_socket_t fd, short what, void *arg)
 	case PH_HANDSHAKE:
 		probe_handshake(pr);
 		return;
-	case PH_REQUEST:
 	case PH_RESPONSE:
-		probe_http(pr);
-		return;
+		return;			/* not armed: httpc.c reads */
 	}
 }
 
@@ -388,13 +357,6 @@ probe_queue(struct ptask *k, const struct sockaddr *sa, socklen_t len)
 	pr->chk.pins = k->t.pins;
 	pr->chk.port = k->t.port;
 	snprintf(pr->chk.host, sizeof(pr->chk.host), "%s", k->t.host);
-	if (k->t.path != NULL) {
-		pr->out = xptr(evbuffer_new());
-		pr->in = xptr(evbuffer_new());
-		evbuffer_add_printf(pr->out, "GET %s HTTP/1.0\r\nHost: %s\r\n"
-		    "User-Agent: pinshim-monitor\r\nConnection: close\r\n\r\n",
-		    k->t.path, k->t.host);
-	}
 	TAILQ_INSERT_TAIL(&k->pool->waiting, pr, entry);
 	k->pool->pending++;
 }

@@ -1,10 +1,10 @@
 /*
  * httpc.c - one HTTP/1.0 exchange over a connected socket. libevent's
  * evhttp client cannot run over pinshim's own wolfSSL sessions, so TLS
- * stays in the relay (web.c hands us one end of a socketpair) and this
- * file only speaks HTTP: HTTP/1.0 so no chunked encoding, conditional
- * headers, a status line, headers, and a body read until EOF or
- * Content-Length.
+ * stays in a relay (web.c, and the monitor's probe.c, hand us one end of
+ * a socketpair) and this file only speaks HTTP: HTTP/1.0 so no chunked
+ * encoding, conditional headers, a status line, headers, and a body read
+ * until EOF or Content-Length.
  *
  * Everything from the server is untrusted: the head is parsed by
  * net/http1.c through the cursor and capped at HTTP_HEAD_MAX, the body at
@@ -209,8 +209,8 @@ httpc_start(struct event_base *base, int fd, const struct httpc_req *r,
 	h->deadline = xptr(evtimer_new(base, httpc_timeout, h));
 	out = bufferevent_get_output(h->bev);
 	evbuffer_add_printf(out, "%s %s HTTP/1.0\r\nHost: %s\r\n"
-	    "User-Agent: pinshim\r\nAccept: */*\r\n", r->method, r->path,
-	    r->host);
+	    "User-Agent: %s\r\nAccept: */*\r\n", r->method, r->path,
+	    r->host, r->agent != NULL ? r->agent : "pinshim");
 	if (r->json != NULL)
 		evbuffer_add_printf(out, "Content-Type: %s\r\n"
 		    "Content-Length: %zu\r\n", r->json_type != NULL ?

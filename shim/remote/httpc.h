@@ -1,6 +1,6 @@
 /*
  * httpc.h - one HTTP/1.0 request over an already connected socket, for
- * pinshim's own traffic (feed fetches, reports).
+ * pinshim's own traffic (feed fetches, reports, the monitor's --url).
  */
 #ifndef PINSHIM_REMOTE_HTTPC_H
 #define PINSHIM_REMOTE_HTTPC_H
@@ -29,6 +29,7 @@ struct httpc_req {
 	const char	*method;	/* "GET", "POST" */
 	const char	*host;		/* Host: */
 	const char	*path;
+	const char	*agent;		/* User-Agent; NULL: "pinshim" */
 	const char	*etag;		/* If-None-Match, or NULL */
 	const char	*last_modified;	/* If-Modified-Since, or NULL */
 	const char	*json;		/* an application/json body, or NULL */

@@ -8,11 +8,13 @@ server."""
 import json
 import re
 import subprocess
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness import PINSHIM_CMD, Proc, pin_of, s_server, wait_for
+from harness import (PINSHIM_CMD, WAIT, Proc, TLSServer, pin_of, s_server,
+                     wait_for)
 from test_feed import UNRELATED, FeedTest, rfc3339, run
 from datetime import timedelta
 
@@ -574,6 +576,76 @@ class Fleet(FeedTest):
         url = "http://127.0.0.1:%d/pins.feed" % self.http_port
         where = "%s 127.0.0.1:%d" % (url, self.http_port)
         check(0, "feed-ok", "version 1, ")
+
+    def test_url_fetch_over_misbehaving_servers(self):
+        """--url speaks HTTP through httpc.c: the request a feed server
+        sees, a body ended by a close without close_notify (HTTP/1.0
+        style), and each way a server can fail, bounded by --timeout."""
+        feed, hf, _ = self.fleet({"good": 1})
+        data = feed.read_bytes()
+        release = threading.Event()
+        self.addCleanup(release.set)
+        seen = []
+
+        def request(conn):
+            head = []
+            with conn.makefile("rb") as f:
+                for line in f:
+                    if line == b"\r\n":
+                        break
+                    head.append(line)
+            seen.append(b"".join(head))
+
+        def close(conn):
+            request(conn)
+            conn.sendall(b"HTTP/1.0 200 OK\r\n\r\n" + data)
+
+        def hang(conn):
+            request(conn)
+            release.wait(WAIT)
+
+        def short(conn):
+            request(conn)
+            conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n"
+                         % (len(data) + 1) + data)
+
+        def huge(conn):
+            request(conn)
+            conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n"
+                         % ((64 << 20) + 1))
+            release.wait(WAIT)
+
+        def garbage(conn):
+            request(conn)
+            conn.sendall(b"\x16\x03garbage that is not HTTP\r\n\r\n")
+
+        for name, handler, code, detail in (
+                ("close", close, 0, "version 1, "),
+                ("hang", hang, 3, "response: timed out after 3s"),
+                ("short", short, 3, "response: connection closed before "
+                 "Content-Length bytes"),
+                ("huge", huge, 3, "response: body larger than the size "
+                 "limit"),
+                ("garbage", garbage, 3, "response: not an HTTP response")):
+            with self.subTest(name):
+                srv = TLSServer(self, self.pki / "leaf-chain.pem",
+                                self.pki / "leaf.key", handler)
+                url = "https://feeds.api.test:%d/pins.feed" % srv.port
+                r, took = self.monitor(feed, hf, "--url", url,
+                                       "--connect-to",
+                                       "feeds.api.test=127.0.0.1:%d" %
+                                       srv.port)
+                self.assertEqual(r.returncode, code, r.stdout + r.stderr)
+                line = [l for l in r.stdout.splitlines() if url in l]
+                self.assertEqual(len(line), 1, r.stdout)
+                self.assertIn(detail, line[0])
+                self.assertLess(took, 3 * self.TIMEOUT, line[0])
+        self.assertEqual(len(seen), 5, seen)
+        lines = seen[0].split(b"\r\n")
+        self.assertEqual(lines[0], b"GET /pins.feed HTTP/1.0")
+        self.assertIn(b"Host: feeds.api.test", lines)
+        self.assertIn(b"User-Agent: pinshim-monitor", lines)
+        self.assertIn(b"Connection: close", lines)
 
     def test_an_expired_feed_file_is_reported_and_its_hosts_probed(self):
         feed, hf, _ = self.fleet({"good": 2})

@@ -1,7 +1,8 @@
 /*
  * test_base.c - the bottom layer: the bounds-checked cursor (hostile
  * cases first: short reads take nothing and stick), the comma-list
- * iterator, the URL parser, and the latest known time.
+ * iterator, the URL parser, the latest known time, and the one JSON
+ * string escape (json_str and the log's JSON lines).
  */
 #include "testutil.h"
 
@@ -9,9 +10,12 @@
 #include <errno.h>
 #include <fcntl.h>
 
+#include <event2/buffer.h>
+
 #include "base/clock.h"
 #include "base/cursor.h"
 #include "base/file.h"
+#include "base/json.h"
 #include "base/list.h"
 #include "base/log.h"
 #include "base/parse.h"
@@ -420,6 +424,116 @@ test_log_json_lines_parse(void **state)
 	tu_rmrf(dir);
 }
 
+/* --- the one JSON string escape ------------------------------------------ */
+
+/* Each rule of str_json_char, as json_str writes it and as a
+ * log_format = json line carries it. */
+static const struct {
+	const char	*in, *json;
+} json_cases[] = {
+	{ "say \"hi\"", "say \\\"hi\\\"" },
+	{ "a\\b", "a\\\\b" },
+	{ "\x01\x1f\t\n", "\\u0001\\u001f\\u0009\\u000a" },
+	{ "\x7f", "\\u007f" },
+	{ "Ger\xc3\xa4t \xe2\x9c\x93 \xf0\x9f\x94\x92",
+	    "Ger\xc3\xa4t \xe2\x9c\x93 \xf0\x9f\x94\x92" },
+	/* a stray continuation, 0xff, an overlong form, a surrogate, past
+	 * U+10FFFF, cut short: one U+FFFD a byte */
+	{ "\x80 \xff \xc0\xaf \xed\xa0\x80 \xf4\x90\x80\x80 a\xe2\x82",
+	    "\\ufffd \\ufffd \\ufffd\\ufffd \\ufffd\\ufffd\\ufffd "
+	    "\\ufffd\\ufffd\\ufffd\\ufffd a\\ufffd\\ufffd" },
+};
+
+/* s as json_str writes it, NUL-terminated, into buf. */
+static void
+json_of(const char *s, char *buf, size_t sz)
+{
+	struct evbuffer	*b = evbuffer_new();
+	size_t		 n;
+
+	assert_non_null(b);
+	json_str(b, s);
+	n = evbuffer_get_length(b);
+	assert_true(n < sz);
+	evbuffer_remove(b, buf, n);
+	buf[n] = '\0';
+	evbuffer_free(b);
+}
+
+static void
+test_json_escape_rules(void **state)
+{
+	char	 got[256], want[256], out[STR_JSON_MAX];
+	size_t	 i, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(json_cases) / sizeof(json_cases[0]); i++) {
+		json_of(json_cases[i].in, got, sizeof(got));
+		snprintf(want, sizeof(want), "\"%s\"", json_cases[i].json);
+		if (strcmp(got, want) != 0)
+			fail_msg("json_cases[%zu]: %s, not %s", i, got, want);
+	}
+	json_of("", got, sizeof(got));
+	assert_string_equal(got, "\"\"");
+	/* the length bounds a sequence: one cut by n is not well formed */
+	assert_int_equal(str_json_char("\xc3\xa4", 2, out, &len), 2);
+	assert_int_equal(len, 2);
+	assert_memory_equal(out, "\xc3\xa4", 2);
+	assert_int_equal(str_json_char("\xc3\xa4", 1, out, &len), 1);
+	assert_int_equal(len, 6);
+	assert_memory_equal(out, "\\ufffd", 6);
+	assert_int_equal(str_json_char("\x00", 1, out, &len), 1);
+	assert_int_equal(len, 6);
+	assert_memory_equal(out, "\\u0000", 6);
+}
+
+/* A log_format = json line writes a field and its message the way
+ * json_str does, byte for byte. The log makes control bytes and DEL '?'
+ * first (str_printable), so those arrive as '?'. */
+static void
+test_log_json_agrees_with_json_str(void **state)
+{
+	char	 msg[256], line[4096], detail[256], whole[512], want[1024];
+	int	 p[2], saved;
+	size_t	 i, n;
+	ssize_t	 got;
+
+	(void)state;
+	unsetenv("JOURNAL_STREAM");
+	for (i = 0; i < sizeof(json_cases) / sizeof(json_cases[0]); i++) {
+		assert_int_equal(pipe(p), 0);
+		saved = dup(STDERR_FILENO);
+		dup2(p[1], STDERR_FILENO);
+		close(p[1]);
+		log_set_format(LOG_FORMAT_JSON);
+		log_info("verdict detail=\"%s\"", json_cases[i].in);
+		log_set_format(LOG_FORMAT_TEXT);
+		dup2(saved, STDERR_FILENO);
+		close(saved);
+		got = read(p[0], line, sizeof(line) - 1);
+		close(p[0]);
+		assert_true(got > 0);
+		line[got] = '\0';
+
+		snprintf(msg, sizeof(msg), "%s", json_cases[i].in);
+		str_printable(msg);
+		json_of(msg, detail, sizeof(detail));
+		snprintf(msg, sizeof(msg), "verdict detail=\"%s\"",
+		    json_cases[i].in);
+		str_printable(msg);
+		json_of(msg, whole, sizeof(whole));
+		snprintf(want, sizeof(want),
+		    ",\"event\":\"verdict\",\"detail\":%s,\"msg\":%s}\n",
+		    detail, whole);
+		n = strlen(want);
+		if ((size_t)got < n || strcmp(line + got - n, want) != 0)
+			fail_msg("json_cases[%zu]: %s, not ...%s", i, line,
+			    want);
+		if (strpbrk(json_cases[i].in, "\x01\x7f") != NULL)
+			assert_contains(line, "\"detail\":\"?");
+	}
+}
+
 int
 main(void)
 {
@@ -441,6 +555,8 @@ main(void)
 		cmocka_unit_test(test_clock_skew_bounds_only_a_sane_clock),
 		cmocka_unit_test(test_utf8_printable),
 		cmocka_unit_test(test_log_json_lines_parse),
+		cmocka_unit_test(test_json_escape_rules),
+		cmocka_unit_test(test_log_json_agrees_with_json_str),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
