@@ -1208,6 +1208,75 @@ public_key = ed25519:%s
                          r"pinshim %d - - info: reload: " % shim.p.pid)
         self.assertEqual(shim.stop(), 0)
 
+    def test_log_syslog_journald_takes_tag_pid_priority_and_message(self):
+        # systemd-journald reads only RFC 3164 on /dev/log (systemd issue
+        # 19251). It runs here in a mount namespace of its own: /run and
+        # /var/log/journal tmpfs, its socket directory and runtime journal
+        # bound to the test's, read with journalctl -D
+        import json
+        import shutil
+        jd = "/lib/systemd/systemd-journald"
+        if not os.access(jd, os.X_OK) or shutil.which("journalctl") is None:
+            self.skipTest("systemd-journald is not installed")
+        if os.geteuid() != 0 or shutil.which("unshare") is None:
+            self.skipTest("needs root and unshare for a mount namespace")
+        sockdir = Path(self.tmp) / "journal"
+        logs = Path(self.tmp) / "logs"
+        sockdir.mkdir()
+        logs.mkdir()
+        script = ("set -e; mount -t tmpfs tmpfs /run; "
+                  "mkdir -p /run/systemd/journal /run/log/journal; "
+                  "mount --bind %(s)s /run/systemd/journal; "
+                  "mount --bind %(l)s /run/log/journal; "
+                  "if [ -d /var/log/journal ]; then "
+                  "mount -t tmpfs tmpfs /var/log/journal; fi; exec %(jd)s" %
+                  {"s": sockdir, "l": logs, "jd": jd})
+        journald = Proc(self, ["unshare", "-m", "--propagation", "private",
+                               "sh", "-c", script], "journald")
+        dev_log = sockdir / "dev-log"
+        wait_for(lambda: dev_log.is_socket() or journald.p.poll() is not
+                 None, "journald's dev-log")
+        self.assertIsNone(journald.p.poll(), journald.log.text())
+
+        def entry(text):
+            found = []
+
+            def look():
+                r = subprocess.run(["journalctl", "-D", str(logs), "-o",
+                                    "json", "--no-pager"],
+                                   capture_output=True, text=True)
+                found[:] = [e for e in map(json.loads, r.stdout.splitlines())
+                            if text in str(e.get("MESSAGE"))]
+                return found
+            wait_for(look, "a journal entry with %r" % text, interval=0.2)
+            return found[0]
+
+        up, _ = s_server(self, self.pki / "leaf.pem", self.pki / "leaf.key",
+                         self.pki / "inter.pem", extra=("-rev",))
+        ini = self.syslog_ini(dev_log, up)
+        shim = Proc(self, PINSHIM_CMD + ["run", "-c", str(ini)], "syslog")
+        e = entry("pinshim started")
+        self.assertEqual(tuple(e.get(k) for k in (
+            "SYSLOG_IDENTIFIER", "SYSLOG_PID", "PRIORITY", "SYSLOG_FACILITY")),
+                         ("pinshim", str(shim.p.pid), "6", "3"))
+        self.assertTrue(e["MESSAGE"].startswith("info: pinshim started: "),
+                        e["MESSAGE"])
+        self.assertEqual(refused_silently(self.port), b"")
+        e = entry(" verdict ")
+        self.assertEqual((e.get("SYSLOG_IDENTIFIER"), e.get("PRIORITY")),
+                         ("pinshim", "4"))
+        self.assertRegex(e["MESSAGE"], r"^warn: verdict listener=\S+ "
+                         r"client=127\.0\.0\.1:\d+ host=api\.test:\d+ ")
+        # rfc5424: journald keeps the head in the message, no identifier
+        ini.write_text(ini.read_text().replace(
+            "\n\n", "\nsyslog_format = rfc5424\n\n", 1))
+        os.kill(shim.p.pid, signal.SIGHUP)
+        e = entry("reload: ")
+        self.assertNotEqual(e.get("SYSLOG_IDENTIFIER"), "pinshim")
+        self.assertRegex(e["MESSAGE"], r"^1 \d{4}-\d\d-\d\dT\S+Z \S+ pinshim "
+                         r"%d - - info: reload: " % shim.p.pid)
+        self.assertEqual(shim.stop(), 0)
+
     def test_shipped_systemd_unit_verifies(self):
         import shutil
         from harness import ROOT
