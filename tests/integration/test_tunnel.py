@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from harness import (PINSHIM, PINSHIM_CMD, WAIT, Proc, Shim, ShimTest,
-                     TLSServer, free_port, http_get, nginx, pin_of,
+from harness import (PINSHIM, PINSHIM_CMD, WAIT, LogFile, Proc, Shim,
+                     ShimTest, TLSServer, free_port, http_get, nginx, pin_of,
                      recv_all, refused_silently, s_server, sanitized,
                      wait_for, wait_port)
 
@@ -1179,7 +1179,6 @@ public_key = ed25519:%s
                   {"d": dev, "s": sock_path, "o": out, "bb": bb})
         syslogd = Proc(self, ["unshare", "-m", "--propagation", "private",
                               "sh", "-c", script], "syslogd")
-        from harness import LogFile
         messages = LogFile(out)
         messages.wait(r"syslogd started", proc=syslogd.p)
         self.assertTrue(sock_path.is_socket())
