@@ -4,7 +4,16 @@
  * members are the time, level, pid and the message, and for a
  * "EVENT key=value ..." message (verdict, close) each field, so a log
  * pipeline reads them as they are. Times are RFC 3339 in UTC with
- * milliseconds: RFC 5424's TIMESTAMP, also in the syslog header.
+ * milliseconds: RFC 5424's TIMESTAMP, also in that syslog header.
+ *
+ * To syslog each line is one datagram, by default in RFC 3164's local
+ * form, "<PRI>Mmm dd hh:mm:ss pinshim[PID]: LEVEL: message", what glibc's
+ * syslog(3) writes to /dev/log: systemd-journald, busybox syslogd,
+ * OpenWrt's logd, rsyslog and syslog-ng all read it. With [shim]
+ * syslog_format = rfc5424 the head is RFC 5424's ("<PRI>1 TIMESTAMP
+ * HOSTNAME pinshim PID - - "), with the year, milliseconds and host,
+ * which rsyslog and syslog-ng parse but journald and busybox do not.
+ * The message after the head is the same in both.
  *
  * Writes a whole line with one write so lines from a busy loop never
  * interleave, and never blocks on anything but stderr itself. Syslog is
@@ -44,6 +53,7 @@ static char		 syslog_path[108];
 static unsigned long long dropped;
 static enum log_format	 format = LOG_FORMAT_TEXT;
 static char		 hostname[256] = "-";	/* RFC 5424's HOSTNAME */
+static enum log_syslog_format syslog_format = LOG_SYSLOG_RFC3164;
 
 #define FACILITY_DAEMON	3
 #define LOG_MSG_MAX	2048
@@ -82,6 +92,7 @@ log_to_syslog(const char *path)
 	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 	    ".-_")] != '\0')
 		snprintf(hostname, sizeof(hostname), "-");
+	tzset();	/* RFC 3164's time is local: read the zone now */
 	return 0;
 }
 
@@ -154,6 +165,24 @@ log_parse_format(const char *s, enum log_format *out)
 		*out = LOG_FORMAT_TEXT;
 	else if (strcmp(s, "json") == 0)
 		*out = LOG_FORMAT_JSON;
+	else
+		return false;
+	return true;
+}
+
+void
+log_set_syslog_format(enum log_syslog_format f)
+{
+	syslog_format = f;
+}
+
+bool
+log_parse_syslog_format(const char *s, enum log_syslog_format *out)
+{
+	if (strcmp(s, "rfc3164") == 0)
+		*out = LOG_SYSLOG_RFC3164;
+	else if (strcmp(s, "rfc5424") == 0)
+		*out = LOG_SYSLOG_RFC5424;
 	else
 		return false;
 	return true;
@@ -336,6 +365,27 @@ stamp_now(char *buf, size_t sz)
 	snprintf(buf + n, sz - n, ".%03ldZ", (long)tv.tv_usec / 1000);
 }
 
+/* A syslog datagram's head into buf: RFC 5424's, or RFC 3164's local
+ * form as syslog(3) writes it (local time, day padded with a blank; no
+ * host, the daemon adds its own). */
+static size_t
+syslog_head(char *buf, size_t sz, enum log_level l, const char *stamp)
+{
+	char		 ts[32];
+	struct tm	 tm;
+	time_t		 now;
+	int		 pri = FACILITY_DAEMON * 8 + priorities[l];
+
+	if (syslog_format == LOG_SYSLOG_RFC5424)
+		return (size_t)snprintf(buf, sz, "<%d>1 %s %s pinshim %ld - - ",
+		    pri, stamp, hostname, (long)getpid());
+	now = time(NULL);
+	localtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%b %e %H:%M:%S", &tm);
+	return (size_t)snprintf(buf, sz, "<%d>%s pinshim[%ld]: ", pri, ts,
+	    (long)getpid());
+}
+
 void
 log_msg(enum log_level l, const char *fmt, ...)
 {
@@ -352,13 +402,10 @@ log_msg(enum log_level l, const char *fmt, ...)
 	va_end(ap);
 	str_printable(msg);		/* a line stays one line */
 	stamp_now(stamp, sizeof(stamp));
-	/* the destination's head: RFC 5424's for syslog ("<PRI>1 TIMESTAMP
-	 * HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA "), the priority
+	/* the destination's head: syslog's (RFC 3164 or 5424), the priority
 	 * for the journal (which keeps time and pid), time and pid else */
 	if (syslog_fd != -1)
-		off = (size_t)snprintf(line, sizeof(line), "<%d>1 %s %s pinshim "
-		    "%ld - - ", FACILITY_DAEMON * 8 + priorities[l], stamp,
-		    hostname, (long)getpid());
+		off = syslog_head(line, sizeof(line), l, stamp);
 	else if (stderr_is_journal())
 		off = (size_t)snprintf(line, sizeof(line), "<%d>",
 		    priorities[l]);

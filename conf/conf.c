@@ -115,6 +115,20 @@ p_log_format(struct ini *in, const char *v, void *field, const char **why)
 	return true;
 }
 
+/* rfc3164 (default: what syslog(3) sends; journald and busybox read
+ * it) | rfc5424 (year, milliseconds, host: rsyslog, syslog-ng) */
+static bool
+p_syslog_format(struct ini *in, const char *v, void *field,
+    const char **why)
+{
+	(void)in;
+	if (!log_parse_syslog_format(v, field)) {
+		*why = "not one of rfc3164, rfc5424";
+		return false;
+	}
+	return true;
+}
+
 /* all: a verdict line for every connection and a close line for every
  * relay; refusals: only the lines of refusals and would-refuse (a
  * gateway on flash: info writes two lines per connection otherwise). */
@@ -632,6 +646,7 @@ static const struct ini_key shim_keys[] = {
 	INI_KEY("log_level", p_log_level, SHIM(log_level), 0),
 	INI_KEY("log", p_log, SHIM(log_syslog), 0),
 	INI_KEY("log_format", p_log_format, SHIM(log_format), 0),
+	INI_KEY("syslog_format", p_syslog_format, SHIM(syslog_format), 0),
 	INI_KEY("log_connections", p_log_connections,
 	    SHIM(log_refusals_only), 0),
 	INI_UINT("tofu_max", SHIM(tofu_max), 0, 1, 16384, "whole number"),

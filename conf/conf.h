@@ -161,6 +161,7 @@ struct conf {
 	enum log_format	 log_format;		/* default text */
 	bool		 log_refusals_only;	/* log_connections = refusals */
 	char		*log_syslog;		/* owned; NULL: stderr */
+	enum log_syslog_format syslog_format;	/* default rfc3164 */
 	unsigned long	 tofu_max;		/* hosts the TOFU store holds */
 	char		*ca_dir;		/* owned; default STATE/ca */
 	unsigned long	 mint_rate;		/* new names a second the

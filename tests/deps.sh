@@ -14,8 +14,9 @@ build)	pkgs="$build" ;;
 test)	pkgs="$build libcmocka-dev openssl curl nginx mitmproxy python3 iproute2 nftables
 	faketime python3-prometheus-client prometheus mandoc systemd
 	mosquitto mosquitto-clients python3-paho-mqtt squid-openssl nodejs
-	python3-grpcio python3-httpx python3-h2"
-	# a 32-bit compiler for the year-2038 test (tests/unit/time32.c); the
+	python3-grpcio python3-httpx python3-h2 busybox"
+	# busybox for its syslogd, the one OpenWrt runs (test_tunnel's syslog
+	# framing test); a 32-bit compiler for the year-2038 test (tests/unit/time32.c); the
 	# i686 cross compiler, since gcc-multilib conflicts with the ARM ones;
 	# and the compilers and qemu-user test_sandbox_arch runs the seccomp
 	# filter of every OpenWrt architecture with (MIPS both endians, ARM)

@@ -360,6 +360,7 @@ daemon_prepare(struct server *srv, struct conf *conf, bool check,
 	srv->conf = conf;
 	log_set_level(conf->log_level);
 	log_set_format(conf->log_format);
+	log_set_syslog_format(conf->syslog_format);
 	if (conf->log_syslog != NULL && log_to_syslog(conf->log_syslog) ==
 	    -1) {
 		snprintf(err, errsz, "[shim] log: syslog socket %s: %s",
@@ -529,6 +530,7 @@ daemon_reload(struct server *srv)
 	inforce_apply(srv, &next);
 	log_set_level(c->log_level);
 	log_set_format(c->log_format);
+	log_set_syslog_format(c->syslog_format);
 	if (c->log_syslog == NULL)
 		log_to_stderr();
 	else if (log_to_syslog(c->log_syslog) == -1)

@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from harness import (PINSHIM, PINSHIM_CMD, WAIT, Proc, Shim, ShimTest,
-                     TLSServer, free_port, http_get, nginx, pin_of,
+from harness import (PINSHIM, PINSHIM_CMD, WAIT, LogFile, Proc, Shim,
+                     ShimTest, TLSServer, free_port, http_get, nginx, pin_of,
                      recv_all, refused_silently, s_server, sanitized,
                      wait_for, wait_port)
 
@@ -1069,7 +1069,8 @@ public_key = ed25519:%s
         up, _ = s_server(self, self.pki / "leaf.pem", self.pki / "leaf.key",
                          self.pki / "inter.pem", extra=("-rev",))
         ini = Path(self.tmp) / "syslog.ini"
-        ini.write_text("[shim]\nlog = syslog:%s\n\n" % sock_path +
+        ini.write_text("[shim]\nlog = syslog:%s\nsyslog_format = rfc5424"
+                       "\n\n" % sock_path +
                        self.ini("api.test:%d" % up, self.domain(
                            "api.test", [UNRELATED])))
 
@@ -1083,6 +1084,7 @@ public_key = ed25519:%s
         line = until("pinshim started")
         # daemon facility (3): info is <30>, warn <28>; RFC 5424: version
         # 1, a full timestamp (year, zone), host, app, pid, no MSGID or SD
+        # (syslog_format = rfc5424; the default is RFC 3164's, below)
         self.assertRegex(line, r"^<30>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "
                          r"\S+ pinshim %d - - info: pinshim started: " %
                          shim.p.pid)
@@ -1096,6 +1098,183 @@ public_key = ed25519:%s
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 2)
         self.assertIn("[shim] log: syslog socket %s: " % sock_path, r.stderr)
+
+    def syslog_ini(self, sock_path, up, fmt=None):
+        ini = Path(self.tmp) / "syslog.ini"
+        ini.write_text("[shim]\nlog = syslog:%s\n" % sock_path +
+                       ("syslog_format = %s\n" % fmt if fmt else "") + "\n" +
+                       self.ini("api.test:%d" % up, self.domain(
+                           "api.test", [UNRELATED])))
+        return ini
+
+    def test_log_syslog_is_rfc3164_as_syslog3_sends_it_by_default(self):
+        # "<PRI>Mmm dd hh:mm:ss pinshim[PID]: LEVEL: message": local time
+        # (TZ=PST8: eight hours behind UTC), the day padded with a blank,
+        # no host, then the message stderr would have had
+        sock_path = Path(self.tmp) / "log.sock"
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(sock.close)
+        sock.bind(str(sock_path))
+        sock.settimeout(WAIT)
+        up, _ = s_server(self, self.pki / "leaf.pem", self.pki / "leaf.key",
+                         self.pki / "inter.pem", extra=("-rev",))
+        ini = self.syslog_ini(sock_path, up)
+
+        def until(text):
+            while True:
+                line = sock.recv(4096).decode()
+                if text in line:
+                    return line
+
+        before = datetime.now(timezone.utc)
+        shim = Proc(self, PINSHIM_CMD + ["run", "-c", str(ini)], "syslog",
+                    env=dict(os.environ, TZ="PST8"))
+        line = until("pinshim started")
+        after = datetime.now(timezone.utc)
+        m = re.match(r"^<30>([A-Z][a-z]{2} [ 123]\d \d\d:\d\d:\d\d) "
+                     r"pinshim\[%d\]: info: pinshim started: " % shim.p.pid,
+                     line)
+        self.assertIsNotNone(m, line)
+        pst = timezone(timedelta(hours=-8))
+        stamps = {t.astimezone(pst).strftime("%b %e %H:%M:%S")
+                  for t in (before, after)}
+        self.assertIn(m.group(1), stamps)
+        self.assertNotIn(" - - ", line)
+        self.assertEqual(refused_silently(self.port), b"")
+        self.assertRegex(until(" verdict "), r"^<28>[A-Z][a-z]{2} [ 123]\d "
+                         r"\d\d:\d\d:\d\d pinshim\[\d+\]: warn: verdict "
+                         r"listener=\S+ client=127\.0\.0\.1:\d+ "
+                         r"host=api\.test:\d+ ")
+        self.assertEqual(shim.log.text(), "")      # nothing on stderr
+        shim.stop()
+        bad = Path(self.tmp) / "bad.ini"
+        bad.write_text(ini.read_text().replace(
+            "log = syslog:", "syslog_format = 3164\nlog = syslog:"))
+        for cmd in (["run", "-t"], ["run"]):     # both refuse it alike
+            r = subprocess.run(PINSHIM_CMD + cmd + ["-c", str(bad)],
+                               capture_output=True, text=True, timeout=WAIT)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("bad.ini:2: [shim] syslog_format: not one of "
+                          "rfc3164, rfc5424", r.stderr)
+
+    def test_log_syslog_busybox_syslogd_logs_one_clean_header(self):
+        # busybox syslogd (OpenWrt's too) has /dev/log built in: in a mount
+        # namespace of its own /dev/log is a symlink to the test's socket
+        # (syslogd follows it) and /run a tmpfs (its pid file)
+        import shutil
+        bb = shutil.which("busybox")
+        if bb is None or "syslogd" not in subprocess.run(
+                [bb, "--list"], capture_output=True, text=True).stdout:
+            self.skipTest("busybox with syslogd is not installed")
+        if os.geteuid() != 0 or shutil.which("unshare") is None:
+            self.skipTest("needs root and unshare for a mount namespace")
+        sock_path = Path(self.tmp) / "bb.sock"
+        out = Path(self.tmp) / "messages"
+        dev = Path(self.tmp) / "dev"
+        script = ("set -e; mount -t tmpfs tmpfs /run; mkdir %(d)s; "
+                  "ln -s %(s)s %(d)s/log; touch %(d)s/null; "
+                  "mount --bind /dev/null %(d)s/null; "
+                  "mount --rbind %(d)s /dev; "
+                  "exec %(bb)s syslogd -n -O %(o)s" %
+                  {"d": dev, "s": sock_path, "o": out, "bb": bb})
+        syslogd = Proc(self, ["unshare", "-m", "--propagation", "private",
+                              "sh", "-c", script], "syslogd")
+        messages = LogFile(out)
+        messages.wait(r"syslogd started", proc=syslogd.p)
+        self.assertTrue(sock_path.is_socket())
+        up, _ = s_server(self, self.pki / "leaf.pem", self.pki / "leaf.key",
+                         self.pki / "inter.pem", extra=("-rev",))
+        ini = self.syslog_ini(sock_path, up)
+        shim = Proc(self, PINSHIM_CMD + ["run", "-c", str(ini)], "syslog")
+        # "TIME HOST FACILITY.PRIO TAG[PID]: MSG": busybox took our time
+        # and tag; nothing of a header is left in the message
+        line = messages.wait(r"pinshim started", proc=shim.p)
+        self.assertRegex(line, r"^[A-Z][a-z]{2} [ 123]\d \d\d:\d\d:\d\d \S+ "
+                         r"daemon\.info pinshim\[%d\]: info: pinshim "
+                         r"started: " % shim.p.pid)
+        self.assertEqual(refused_silently(self.port), b"")
+        line = messages.wait(r" verdict ", proc=shim.p)
+        self.assertRegex(line, r" daemon\.warn pinshim\[\d+\]: warn: verdict "
+                         r"listener=")
+        self.assertNotIn(" pinshim ", line)
+        # rfc5424 (here by reload): busybox keeps its head in the message,
+        # which is why it is not the default
+        ini.write_text(ini.read_text().replace(
+            "\n\n", "\nsyslog_format = rfc5424\n\n", 1))
+        os.kill(shim.p.pid, signal.SIGHUP)
+        line = messages.wait(r"reload: ", proc=shim.p)
+        self.assertRegex(line, r" daemon\.info 1 \d{4}-\d\d-\d\dT\S+Z \S+ "
+                         r"pinshim %d - - info: reload: " % shim.p.pid)
+        self.assertEqual(shim.stop(), 0)
+
+    def test_log_syslog_journald_takes_tag_pid_priority_and_message(self):
+        # systemd-journald reads only RFC 3164 on /dev/log (systemd issue
+        # 19251). It runs here in a mount namespace of its own: /run and
+        # /var/log/journal tmpfs, its socket directory and runtime journal
+        # bound to the test's, read with journalctl -D
+        import json
+        import shutil
+        jd = "/lib/systemd/systemd-journald"
+        if not os.access(jd, os.X_OK) or shutil.which("journalctl") is None:
+            self.skipTest("systemd-journald is not installed")
+        if os.geteuid() != 0 or shutil.which("unshare") is None:
+            self.skipTest("needs root and unshare for a mount namespace")
+        sockdir = Path(self.tmp) / "journal"
+        logs = Path(self.tmp) / "logs"
+        sockdir.mkdir()
+        logs.mkdir()
+        script = ("set -e; mount -t tmpfs tmpfs /run; "
+                  "mkdir -p /run/systemd/journal /run/log/journal; "
+                  "mount --bind %(s)s /run/systemd/journal; "
+                  "mount --bind %(l)s /run/log/journal; "
+                  "if [ -d /var/log/journal ]; then "
+                  "mount -t tmpfs tmpfs /var/log/journal; fi; exec %(jd)s" %
+                  {"s": sockdir, "l": logs, "jd": jd})
+        journald = Proc(self, ["unshare", "-m", "--propagation", "private",
+                               "sh", "-c", script], "journald")
+        dev_log = sockdir / "dev-log"
+        wait_for(lambda: dev_log.is_socket() or journald.p.poll() is not
+                 None, "journald's dev-log")
+        self.assertIsNone(journald.p.poll(), journald.log.text())
+
+        def entry(text):
+            found = []
+
+            def look():
+                r = subprocess.run(["journalctl", "-D", str(logs), "-o",
+                                    "json", "--no-pager"],
+                                   capture_output=True, text=True)
+                found[:] = [e for e in map(json.loads, r.stdout.splitlines())
+                            if text in str(e.get("MESSAGE"))]
+                return found
+            wait_for(look, "a journal entry with %r" % text, interval=0.2)
+            return found[0]
+
+        up, _ = s_server(self, self.pki / "leaf.pem", self.pki / "leaf.key",
+                         self.pki / "inter.pem", extra=("-rev",))
+        ini = self.syslog_ini(dev_log, up)
+        shim = Proc(self, PINSHIM_CMD + ["run", "-c", str(ini)], "syslog")
+        e = entry("pinshim started")
+        self.assertEqual(tuple(e.get(k) for k in (
+            "SYSLOG_IDENTIFIER", "SYSLOG_PID", "PRIORITY", "SYSLOG_FACILITY")),
+                         ("pinshim", str(shim.p.pid), "6", "3"))
+        self.assertTrue(e["MESSAGE"].startswith("info: pinshim started: "),
+                        e["MESSAGE"])
+        self.assertEqual(refused_silently(self.port), b"")
+        e = entry(" verdict ")
+        self.assertEqual((e.get("SYSLOG_IDENTIFIER"), e.get("PRIORITY")),
+                         ("pinshim", "4"))
+        self.assertRegex(e["MESSAGE"], r"^warn: verdict listener=\S+ "
+                         r"client=127\.0\.0\.1:\d+ host=api\.test:\d+ ")
+        # rfc5424: journald keeps the head in the message, no identifier
+        ini.write_text(ini.read_text().replace(
+            "\n\n", "\nsyslog_format = rfc5424\n\n", 1))
+        os.kill(shim.p.pid, signal.SIGHUP)
+        e = entry("reload: ")
+        self.assertNotEqual(e.get("SYSLOG_IDENTIFIER"), "pinshim")
+        self.assertRegex(e["MESSAGE"], r"^1 \d{4}-\d\d-\d\dT\S+Z \S+ pinshim "
+                         r"%d - - info: reload: " % shim.p.pid)
+        self.assertEqual(shim.stop(), 0)
 
     def test_shipped_systemd_unit_verifies(self):
         import shutil

@@ -6,7 +6,9 @@
  */
 #include "testutil.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <errno.h>
 #include <fcntl.h>
 
@@ -534,6 +536,119 @@ test_log_json_agrees_with_json_str(void **state)
 	}
 }
 
+/* A datagram from the syslog socket at fd, NUL-terminated. */
+static size_t
+recv_line(int fd, char *buf, size_t sz)
+{
+	ssize_t	 n = recv(fd, buf, sz - 1, 0);
+
+	assert_true(n > 0);
+	buf[n] = '\0';
+	return (size_t)n;
+}
+
+/* "Mmm dd hh:mm:ss" of t, eight hours west of UTC (TZ=PST8 below): RFC
+ * 3164's time is local, day padded with a blank, as syslog(3) writes. */
+static void
+stamp3164(time_t t, char *buf, size_t sz)
+{
+	struct tm	 tm;
+
+	t -= 8 * 3600;
+	gmtime_r(&t, &tm);
+	strftime(buf, sz, "%b %e %H:%M:%S", &tm);
+}
+
+/* log = syslog: one datagram per line to a socket we bind, in RFC 3164's
+ * local form by default and RFC 5424's with syslog_format = rfc5424; the
+ * message after the head is the same in both, and a socket that takes
+ * nothing more drops lines (counted) rather than blocking. */
+static void
+test_log_syslog_framing(void **state)
+{
+	struct sockaddr_un	 un;
+	char			 dir[256], buf[8192], want[8192], ts0[32],
+				 ts1[32], host[256];
+	const char		*body = "warn: verdict listener=api "
+	    "host=api.test:443 verdict=refuse reason=pin-mismatch "
+	    "presented=sha256/A";
+	time_t			 t0, t1;
+	size_t			 n;
+	unsigned long long	 dropped;
+	int			 fd, i;
+
+	(void)state;
+	unsetenv("JOURNAL_STREAM");
+	setenv("TZ", "PST8", 1);
+	tu_mkdtemp(dir, sizeof(dir));
+	memset(&un, 0, sizeof(un));
+	un.sun_family = AF_UNIX;
+	assert_true(strlen(dir) + 4 < sizeof(un.sun_path));
+	memcpy(un.sun_path, dir, strlen(dir));
+	memcpy(un.sun_path + strlen(dir), "/log", 4);
+	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	assert_true(fd != -1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&un, sizeof(un)), 0);
+	assert_int_equal(log_to_syslog(un.sun_path), 0);
+
+	/* the default: "<PRI>Mmm dd hh:mm:ss pinshim[PID]: " */
+	t0 = time(NULL);
+	log_warn("%s", body + 6);
+	t1 = time(NULL);
+	n = recv_line(fd, buf, sizeof(buf));
+	stamp3164(t0, ts0, sizeof(ts0));
+	stamp3164(t1, ts1, sizeof(ts1));
+	snprintf(want, sizeof(want), "<28>%s pinshim[%ld]: %s",
+	    strncmp(buf + 4, ts0, strlen(ts0)) == 0 ? ts0 : ts1,
+	    (long)getpid(), body);
+	assert_string_equal(buf, want);
+	assert_int_equal(n, strlen(want));	/* no newline, no NUL */
+	log_info("pinshim started: x");
+	recv_line(fd, buf, sizeof(buf));
+	assert_true(strncmp(buf, "<30>", 4) == 0);
+	assert_true(strstr(buf, "]: info: pinshim started: x") != NULL);
+	/* what busybox and journald look for, "Mmm dd hh:mm:ss ", and the
+	 * 16 bytes OpenWrt's logd strips when the 16th is a blank */
+	assert_true(buf[7] == ' ' && buf[10] == ' ' && buf[13] == ':' &&
+	    buf[16] == ':' && buf[19] == ' ');
+
+	/* json: the same head, the object after it */
+	log_set_format(LOG_FORMAT_JSON);
+	log_info("close up=1");
+	log_set_format(LOG_FORMAT_TEXT);
+	recv_line(fd, buf, sizeof(buf));
+	snprintf(want, sizeof(want), " pinshim[%ld]: {\"time\":\"",
+	    (long)getpid());
+	assert_true(strncmp(buf + 19, want, strlen(want)) == 0);
+	assert_true(strstr(buf, ",\"event\":\"close\",\"up\":1,") != NULL);
+
+	/* rfc5424: "<PRI>1 TIMESTAMP HOSTNAME pinshim PID - - " */
+	log_set_syslog_format(LOG_SYSLOG_RFC5424);
+	log_warn("%s", body + 6);
+	recv_line(fd, buf, sizeof(buf));
+	if (gethostname(host, sizeof(host)) == -1)
+		snprintf(host, sizeof(host), "-");
+	assert_true(strncmp(buf, "<28>1 ", 6) == 0);
+	/* 2026-12-07T11:58:28.123Z */
+	assert_true(buf[10] == '-' && buf[16] == 'T' && buf[25] == '.' &&
+	    buf[29] == 'Z' && buf[30] == ' ');
+	snprintf(want, sizeof(want), " %s pinshim %ld - - %s", host,
+	    (long)getpid(), body);
+	assert_string_equal(buf + 30, want);
+	log_set_syslog_format(LOG_SYSLOG_RFC3164);
+
+	/* nobody reads: lines are dropped and counted, never waited for */
+	dropped = log_dropped();
+	for (i = 0; i < 2000; i++)
+		log_info("fill %d", i);
+	assert_true(log_dropped() > dropped);
+
+	log_to_stderr();
+	close(fd);
+	unsetenv("TZ");
+	tu_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -557,6 +672,7 @@ main(void)
 		cmocka_unit_test(test_log_json_lines_parse),
 		cmocka_unit_test(test_json_escape_rules),
 		cmocka_unit_test(test_log_json_agrees_with_json_str),
+		cmocka_unit_test(test_log_syslog_framing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

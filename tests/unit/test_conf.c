@@ -692,6 +692,19 @@ test_log_key(void **state)
 	conf_free(c);
 	fails_at("[shim]\nlog = file\n" BASE, 2,
 	    "[shim] log: not one of stderr, syslog, syslog:/PATH");
+	/* syslog_format: RFC 3164 unless told (journald and busybox read
+	 * only that); RFC 5424 stays reachable */
+	c = loads("[shim]\nlog = syslog\n" BASE);
+	assert_int_equal(c->syslog_format, LOG_SYSLOG_RFC3164);
+	conf_free(c);
+	c = loads("[shim]\nlog = syslog\nsyslog_format = rfc5424\n" BASE);
+	assert_int_equal(c->syslog_format, LOG_SYSLOG_RFC5424);
+	conf_free(c);
+	c = loads("[shim]\nsyslog_format = rfc3164\n" BASE);
+	assert_int_equal(c->syslog_format, LOG_SYSLOG_RFC3164);
+	conf_free(c);
+	fails_at("[shim]\nlog = syslog\nsyslog_format = 5424\n" BASE, 3,
+	    "[shim] syslog_format: not one of rfc3164, rfc5424");
 }
 
 static void
