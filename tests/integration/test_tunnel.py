@@ -1060,7 +1060,10 @@ public_key = ed25519:%s
                       "\n" + shim.log.text())
         self.assertNotIn(" pinshim[", shim.log.text())   # the journal's
 
-    def test_log_syslog_sends_one_datagram_per_line_with_its_priority(self):
+    def syslog_setup(self, fmt=None):
+        """A datagram socket bound where log = syslog:PATH sends, an
+        upstream, the INI (with syslog_format = fmt if given), and until(),
+        which reads datagrams until one holds its text."""
         sock_path = Path(self.tmp) / "log.sock"
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.addCleanup(sock.close)
@@ -1068,18 +1071,17 @@ public_key = ed25519:%s
         sock.settimeout(WAIT)
         up, _ = s_server(self, self.pki / "leaf.pem", self.pki / "leaf.key",
                          self.pki / "inter.pem", extra=("-rev",))
-        ini = Path(self.tmp) / "syslog.ini"
-        ini.write_text("[shim]\nlog = syslog:%s\nsyslog_format = rfc5424"
-                       "\n\n" % sock_path +
-                       self.ini("api.test:%d" % up, self.domain(
-                           "api.test", [UNRELATED])))
+        ini = self.syslog_ini(sock_path, up, fmt)
 
         def until(text):
             while True:
                 line = sock.recv(4096).decode()
                 if text in line:
                     return line
+        return sock, sock_path, ini, until
 
+    def test_log_syslog_sends_one_datagram_per_line_with_its_priority(self):
+        sock, sock_path, ini, until = self.syslog_setup("rfc5424")
         shim = Proc(self, PINSHIM_CMD + ["run", "-c", str(ini)], "syslog")
         line = until("pinshim started")
         # daemon facility (3): info is <30>, warn <28>; RFC 5424: version
@@ -1111,21 +1113,7 @@ public_key = ed25519:%s
         # "<PRI>Mmm dd hh:mm:ss pinshim[PID]: LEVEL: message": local time
         # (TZ=PST8: eight hours behind UTC), the day padded with a blank,
         # no host, then the message stderr would have had
-        sock_path = Path(self.tmp) / "log.sock"
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.addCleanup(sock.close)
-        sock.bind(str(sock_path))
-        sock.settimeout(WAIT)
-        up, _ = s_server(self, self.pki / "leaf.pem", self.pki / "leaf.key",
-                         self.pki / "inter.pem", extra=("-rev",))
-        ini = self.syslog_ini(sock_path, up)
-
-        def until(text):
-            while True:
-                line = sock.recv(4096).decode()
-                if text in line:
-                    return line
-
+        sock, sock_path, ini, until = self.syslog_setup()
         before = datetime.now(timezone.utc)
         shim = Proc(self, PINSHIM_CMD + ["run", "-c", str(ini)], "syslog",
                     env=dict(os.environ, TZ="PST8"))
