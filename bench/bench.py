@@ -303,6 +303,27 @@ def reused_share(log, start):
     return (100.0 * marks.count(b"r") / len(marks)) if marks else None
 
 
+def start_upstream(ctx, tmp, pki, root, nofile):
+    """The upstream of the loopback benches (this one, profile.py): nginx
+    as UPSTREAM says, serving root with the test PKI's leaf, on CPU_PROXY,
+    answering: (its port, a hosts file naming it api.test, its directory,
+    its harness.Proc)."""
+    hosts = Path(tmp) / "hosts"
+    hosts.write_text("127.0.0.1 api.test\n")
+    updir = Path(tmp) / "upstream"
+    updir.mkdir()
+    up = harness.free_port()
+    (updir / "nginx.conf").write_text(UPSTREAM % {
+        "p": updir, "port": up, "chain": pki / "leaf-chain.pem",
+        "key": pki / "leaf.key", "root": root, "nofile": nofile})
+    upstream = harness.Proc(ctx, pinned(["nginx", "-p", str(updir), "-c",
+                                         str(updir / "nginx.conf"), "-e",
+                                         str(updir / "error.log")]),
+                            "upstream")
+    harness.wait_port(up, upstream.p)
+    return up, hosts, updir, upstream
+
+
 def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -316,19 +337,7 @@ def main():
         (root / "1m").write_bytes(os.urandom(1 << 20))
         (root / "0").write_bytes(b"")
         (root / "small").write_text("ok")
-        hosts = Path(tmp) / "hosts"
-        hosts.write_text("127.0.0.1 api.test\n")
-        updir = Path(tmp) / "upstream"
-        updir.mkdir()
-        up = harness.free_port()
-        (updir / "nginx.conf").write_text(UPSTREAM % {
-            "p": updir, "port": up, "chain": pki / "leaf-chain.pem",
-            "key": pki / "leaf.key", "root": root, "nofile": hard})
-        upstream = harness.Proc(ctx, pinned(["nginx", "-p", str(updir), "-c",
-                                             str(updir / "nginx.conf"), "-e",
-                                             str(updir / "error.log")]),
-                                "upstream")
-        harness.wait_port(up, upstream.p)
+        up, hosts, updir, _ = start_upstream(ctx, tmp, pki, root, hard)
         reused_log = updir / "reused.log"
         ctx.vars = {"up": up, "ca": pki / "ca.pem", "hosts": hosts,
                     "pin": harness.pin_of(pki / "leaf.pem"), "nofile": hard,

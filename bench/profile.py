@@ -375,18 +375,8 @@ def table(results):
 def tunnel(ctx, tmp, hard, own, results):
     pki = harness.pki()
     root = Path(tmp) / "www"
-    hosts = Path(tmp) / "hosts"
-    hosts.write_text("127.0.0.1 api.test\n")
-    updir = Path(tmp) / "upstream"
-    updir.mkdir()
-    up = harness.free_port()
-    (updir / "nginx.conf").write_text(UPSTREAM % {
-        "p": updir, "port": up, "chain": pki / "leaf-chain.pem",
-        "key": pki / "leaf.key", "root": root, "nofile": hard})
-    upstream = harness.Proc(ctx, bench.pinned([
-        "nginx", "-p", str(updir), "-c", str(updir / "nginx.conf"), "-e",
-        str(updir / "error.log")]), "upstream")
-    harness.wait_port(up, upstream.p)
+    up, hosts, _, upstream = bench.start_upstream(ctx, tmp, pki, root,
+                                                  hard)
     ctx.vars = {"up": up, "ca": pki / "ca.pem", "hosts": hosts,
                 "pin": harness.pin_of(pki / "leaf.pem")}
     p = bench.Proxy(ctx, "pinshim", "pinshim", PINSHIM_INI,
