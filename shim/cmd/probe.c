@@ -221,26 +221,23 @@ probe_http(struct pprobe *pr)
 	struct probe_pool	*p = pr->task->pool;
 	struct httpc_req	 hr;
 	char			 err[160];
-	int			 sp[2], fd = pr->fd;
+	int			 fd = pr->fd;
 
 	pr->phase = PH_RESPONSE;
 	event_del(pr->io);
 	if (pr->ssl != NULL) {
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, 0, sp) == -1) {
+		if ((fd = relay_socketpair(p->base, pr->fd, pr->ssl,
+		    probe_relay_done, pr, &pr->relay)) == -1) {
 			snprintf(err, sizeof(err), "request: %s",
 			    strerror(errno));
 			probe_end(pr, err, 0, NULL, 0);
 			return;
 		}
-		pr->relay = relay_start(p->base, sp[0], NULL, pr->fd, pr->ssl,
-		    probe_relay_done, pr);
 		/* A close without close_notify ends the body, as a plain
 		 * one's close does: Content-Length, when sent, and the
 		 * feed's signature judge what came. */
 		relay_keep_fin(pr->relay);
 		pr->ssl = NULL;
-		fd = sp[1];
 	}
 	pr->fd = -1;			/* the relay's, or httpc's */
 	memset(&hr, 0, sizeof(hr));

@@ -514,6 +514,19 @@ relay_start(struct event_base *base, int cfd, WOLFSSL *cssl, int ufd,
 	return r;
 }
 
+int
+relay_socketpair(struct event_base *base, int fd, WOLFSSL *ssl,
+    relay_done_cb done, void *arg, struct relay **rp)
+{
+	int	 sp[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sp) == -1)
+		return -1;
+	*rp = relay_start(base, sp[0], NULL, fd, ssl, done, arg);
+	return sp[1];
+}
+
 static void
 relay_idle_expired(evutil_socket_t fd, short what, void *arg)
 {

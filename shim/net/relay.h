@@ -26,6 +26,12 @@ typedef void (*relay_done_cb)(void *arg, const char *how, int failed,
  * done runs exactly once, never from inside relay_start. */
 struct relay	*relay_start(struct event_base *, int cfd, WOLFSSL *cssl,
 		    int ufd, WOLFSSL *ussl, relay_done_cb done, void *arg);
+/* A relay between the TLS session ssl on fd and one end of a new
+ * socketpair, so code that speaks plain bytes (remote/httpc.c) can use
+ * the other end: that end (the caller's), or -1 with errno, fd and ssl
+ * left to the caller then. *rp is the relay, owning fd and ssl. */
+int		 relay_socketpair(struct event_base *, int fd, WOLFSSL *ssl,
+		    relay_done_cb done, void *arg, struct relay **rp);
 /* End now with a reset on both ends (how: for done), never an orderly
  * close: the streams were not finished. */
 void		 relay_abort(struct relay *, const char *how);

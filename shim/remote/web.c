@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/clock.h"
@@ -126,19 +125,27 @@ pipe_abort(struct live *lv)
 	relay_abort(((struct web_pipe *)lv)->relay, "shutting down");
 }
 
-/* The TLS half: the relay between sp[0] and the upstream. */
-static void
-web_pipe_start(struct web_req *w, struct upstream_result *r, int sp0)
+/* The TLS half: a relay from the upstream onto a socketpair. The end
+ * for httpc.c, or -1 with errno (r's fd and session still the caller's). */
+static int
+web_pipe_start(struct web_req *w, struct upstream_result *r)
 {
 	struct web_pipe	*p = xcalloc(1, sizeof(*p));
+	int		 fd, err;
 
+	if ((fd = relay_socketpair(w->srv->base, r->fd, r->ssl, pipe_done, p,
+	    &p->relay)) == -1) {
+		err = errno;
+		free(p);
+		errno = err;
+		return -1;
+	}
 	p->srv = w->srv;
 	p->owner = w;
 	p->live.abort = pipe_abort;
-	server_live_add(w->srv, &p->live);
-	p->relay = relay_start(w->srv->base, sp0, NULL, r->fd, r->ssl,
-	    pipe_done, p);
+	server_live_add(w->srv, &p->live);	/* done runs later, not yet */
 	w->pipe = p;
+	return fd;
 }
 
 static void
@@ -146,7 +153,7 @@ web_connected(struct upstream_result *r, void *arg)
 {
 	struct web_req	*w = arg;
 	struct httpc_req hr;
-	int		 sp[2], fd = r->fd;
+	int		 fd = r->fd;
 
 	w->up = NULL;
 	upstream_log(r, w->o.label, "-", w->host, w->port,
@@ -158,16 +165,13 @@ web_connected(struct upstream_result *r, void *arg)
 		web_fail(w, why, r);
 		return;
 	}
-	if (r->ssl != NULL) {
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, 0, sp) == -1) {
-			tls_session_free(r->ssl);
-			close(r->fd);
-			web_fail(w, strerror(errno), NULL);
-			return;
-		}
-		web_pipe_start(w, r, sp[0]);
-		fd = sp[1];
+	if (r->ssl != NULL && (fd = web_pipe_start(w, r)) == -1) {
+		const char *why = strerror(errno);
+
+		tls_session_free(r->ssl);
+		close(r->fd);
+		web_fail(w, why, NULL);
+		return;
 	}
 	memset(&hr, 0, sizeof(hr));
 	hr.method = w->o.method;
